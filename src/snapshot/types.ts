@@ -1,0 +1,95 @@
+/** The decoded form of one raw snapshot file (native/FORMAT.md). */
+
+export interface SnapshotMeta {
+  pid: number;
+  sequence: number;
+  realtimeNs: bigint;
+  monotonicNs: bigint;
+  startRealtimeNs: bigint;
+  startMonotonicNs: bigint;
+  baseSampleIntervalBytes: number;
+  sampleIntervalBytes: number;
+  isFinal: boolean;
+  maxStackDepth: number;
+  recordsEveryAllocation: boolean;
+}
+
+export interface ShimCounters {
+  samples: number;
+  sampledFrees: number;
+  liveEntries: number;
+  tableCapacity: number;
+  tableDrops: number;
+  thinnedEntries: number;
+  thinningRounds: number;
+  stackCount: number;
+  stackCapacity: number;
+  stackDrops: number;
+  missedFrees: number;
+  shimMappedBytes: number;
+  snapshotsWritten: number;
+  writeErrors: number;
+}
+
+/** glibc mallinfo2 figures, in bytes (counts for ordblks/smblks/hblks). */
+export interface MallocInfo {
+  available: boolean;
+  arena: number;
+  ordblks: number;
+  smblks: number;
+  hblks: number;
+  hblkhd: number;
+  usmblks: number;
+  fsmblks: number;
+  uordblks: number;
+  fordblks: number;
+  keepcost: number;
+}
+
+export interface ProcessMemory {
+  vmSizeBytes: number;
+  vmRssBytes: number;
+  rssAnonBytes: number;
+  rssFileBytes: number;
+  rssShmemBytes: number;
+  vmHwmBytes: number;
+}
+
+export interface JavaFrame {
+  methodId: bigint;
+  bci: number;
+}
+
+export interface RawStack {
+  id: number;
+  /** Return addresses, innermost first. */
+  pcs: bigint[];
+  /** Java frames, innermost first, after the native ones. */
+  javaFrames: JavaFrame[];
+}
+
+export interface SiteStats {
+  stackId: number;
+  liveSamples: number;
+  liveSampledBytes: number;
+  liveObjects: number;
+  liveBytes: number;
+  allocSamples: number;
+  allocObjects: number;
+  allocBytes: number;
+  oldestLiveMs: number;
+  newestLiveMs: number;
+  meanLiveMs: number;
+}
+
+export interface RawSnapshot {
+  path: string;
+  meta: SnapshotMeta;
+  counters: ShimCounters;
+  mallinfo: MallocInfo;
+  memory: ProcessMemory;
+  /** /proc/<pid>/maps text at snapshot time. */
+  maps: string;
+  stacks: Map<number, RawStack>;
+  sites: SiteStats[];
+}
