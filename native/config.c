@@ -1,0 +1,125 @@
+/*
+ * Reads and validates LEAKHUNT_* once, in the constructor. Anything malformed turns the shim off for this
+ * process with one line on stderr: a profiler that guesses at a bad setting produces numbers nobody can
+ * trust, and the target must keep running either way.
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+LH_HIDDEN struct lh_config lh_config = {
+    .raw_dir_fd = -1,
+    .sample_interval_bytes = 524288,
+    .snapshot_interval_ms = 10000,
+    .table_capacity = 65536,
+    .max_stacks = 32768,
+    .max_stack_depth = 64,
+};
+
+static void say(const char *a, const char *b)
+{
+    /* stderr through write(2): no stdio buffers, no allocation. */
+    const char *prefix = "leakhunt shim: disabled: ";
+    ssize_t ignored = write(2, prefix, strlen(prefix));
+    ignored = write(2, a, strlen(a));
+    ignored = write(2, b, strlen(b));
+    ignored = write(2, "\n", 1);
+    (void)ignored;
+}
+
+/* Strict decimal u64: digits only, no sign, no overflow. */
+static bool parse_u64(const char *text, uint64_t *out)
+{
+    if (!text || !*text)
+        return false;
+    uint64_t value = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        uint64_t digit = (uint64_t)(*p - '0');
+        if (value > (UINT64_MAX - digit) / 10)
+            return false;
+        value = value * 10 + digit;
+    }
+    *out = value;
+    return true;
+}
+
+static bool read_number(const char *name, uint64_t min, uint64_t max, uint64_t *out)
+{
+    const char *text = getenv(name);
+    if (!text)
+        return true; /* keep the default */
+    uint64_t value;
+    if (!parse_u64(text, &value) || value < min || value > max) {
+        say(name, " is not a whole number in its allowed range");
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
+static enum lh_config_result open_raw_dir(void)
+{
+    const char *dir = getenv("LEAKHUNT_DIR");
+    if (dir[0] != '/') {
+        say("LEAKHUNT_DIR must be an absolute path", "");
+        return LH_CONFIG_INVALID;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != geteuid()) {
+        if (fd >= 0)
+            close(fd);
+        say("LEAKHUNT_DIR is not a directory of ours (or is a symlink): ", dir);
+        return LH_CONFIG_INVALID;
+    }
+    lh_config.raw_dir_fd = fd;
+    return LH_CONFIG_OK;
+}
+
+static bool parent_matches(void)
+{
+    const char *text = getenv("LEAKHUNT_PARENT_PID");
+    uint64_t expected;
+    if (!text)
+        return true;
+    if (!parse_u64(text, &expected))
+        return false;
+    return (uint64_t)getppid() == expected;
+}
+
+LH_HIDDEN enum lh_config_result lh_config_read(void)
+{
+    if (!getenv("LEAKHUNT_DIR"))
+        return LH_CONFIG_ABSENT;
+    const char *follow = getenv("LEAKHUNT_FOLLOW_CHILDREN");
+    lh_config.follow_children = follow && strcmp(follow, "1") == 0;
+    /* A child of the target (fork + exec under the inherited LD_PRELOAD) stays idle unless asked. */
+    if (!lh_config.follow_children && !parent_matches())
+        return LH_CONFIG_ABSENT;
+    enum lh_config_result dir = open_raw_dir();
+    if (dir != LH_CONFIG_OK)
+        return dir;
+
+    uint64_t depth = lh_config.max_stack_depth;
+    uint64_t seed = 0;
+    bool ok = read_number("LEAKHUNT_SAMPLE_BYTES", 1, UINT64_C(1) << 40, &lh_config.sample_interval_bytes) &&
+              read_number("LEAKHUNT_INTERVAL_MS", 50, 86400000, &lh_config.snapshot_interval_ms) &&
+              read_number("LEAKHUNT_TABLE_CAPACITY", 1024, UINT64_C(1) << 24, &lh_config.table_capacity) &&
+              read_number("LEAKHUNT_MAX_STACKS", 256, UINT64_C(1) << 20, &lh_config.max_stacks) &&
+              read_number("LEAKHUNT_STACK_DEPTH", 4, 256, &depth) &&
+              read_number("LEAKHUNT_SEED", 0, UINT64_MAX, &seed);
+    if (!ok)
+        return LH_CONFIG_INVALID;
+    lh_config.max_stack_depth = (uint32_t)depth;
+    lh_config.seed_given = getenv("LEAKHUNT_SEED") != NULL;
+    lh_config.seed = seed;
+    return LH_CONFIG_OK;
+}

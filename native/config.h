@@ -1,0 +1,14 @@
+#ifndef LEAKHUNT_CONFIG_H
+#define LEAKHUNT_CONFIG_H
+
+#include "shim.h"
+
+enum lh_config_result {
+    LH_CONFIG_OK,      /* record */
+    LH_CONFIG_ABSENT,  /* not asked to record in this process: stay idle, silently */
+    LH_CONFIG_INVALID, /* asked, but wrongly: stay idle, said so on stderr */
+};
+
+LH_HIDDEN enum lh_config_result lh_config_read(void);
+
+#endif

@@ -1,0 +1,390 @@
+/*
+ * The snapshot writer (format: native/FORMAT.md).
+ *
+ * A thread of the shim's own, with every signal blocked (the target's signals, and above all the JVM's
+ * SIGSEGV/SIGBUS handling, are never delivered to it) and the reentrancy guard set for good. Every
+ * interval, or when the CLI drops a flush-request file, it aggregates the live sampled blocks per stack
+ * and writes one self-contained file: NNNNNN.lhs.tmp, then rename(). A reader sees either the whole file
+ * or none of it, even if the target is killed mid-write.
+ *
+ * It allocates nothing from the target's heap: buffers are mapped once at start. Record lengths that are
+ * not known in advance (maps, stacks, sites) are patched with pwrite() after the payload is streamed.
+ */
+#define _GNU_SOURCE
+#include "snapshot.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "liveness.h"
+#include "procfs.h"
+#include "sampler.h"
+#include "stacks.h"
+#include "state.h"
+
+enum record_type {
+    RECORD_META = 1,
+    RECORD_COUNTERS = 2,
+    RECORD_MALLINFO = 3,
+    RECORD_PROCESS_MEMORY = 4,
+    RECORD_MAPS = 5,
+    RECORD_STACKS = 6,
+    RECORD_SITES = 7,
+    RECORD_END = 0xFFFF,
+};
+
+#define FORMAT_VERSION 1u
+#define OUT_BUFFER_BYTES (64u * 1024u)
+#define POLL_MS 100u
+
+struct output {
+    int fd;
+    char *buffer;
+    size_t used;
+    off_t flushed; /* file offset of buffer[0] */
+    bool failed;
+};
+
+/* Live totals of one stack, gathered from the liveness table for one snapshot. */
+struct site_totals {
+    uint64_t live_samples;
+    uint64_t live_sampled_bytes;
+    double live_objects;
+    double live_bytes;
+    uint32_t oldest_ds;
+    uint32_t newest_ds;
+    double time_weighted_ds; /* Σ live_bytes × alloc time, for the mean */
+    struct lh_stack_stats cumulative;
+};
+
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t writer_thread;
+static _Atomic bool stopping;
+static int pid_dir_fd = -1;
+static uint64_t next_sequence;
+static struct output out;
+static struct site_totals *totals;
+static uintptr_t *frame_scratch;
+static struct mallinfo2 (*mallinfo2_function)(void);
+
+/* ---- buffered output with patchable record lengths ---- */
+
+static void flush_output(void)
+{
+    size_t done = 0;
+    while (!out.failed && done < out.used) {
+        ssize_t n = write(out.fd, out.buffer + done, out.used - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            out.failed = true;
+        else
+            done += (size_t)n;
+    }
+    out.flushed += (off_t)out.used;
+    out.used = 0;
+}
+
+static void put(const void *data, size_t bytes)
+{
+    const char *p = data;
+    while (bytes > 0) {
+        if (out.used == OUT_BUFFER_BYTES)
+            flush_output();
+        size_t room = OUT_BUFFER_BYTES - out.used;
+        size_t n = bytes < room ? bytes : room;
+        memcpy(out.buffer + out.used, p, n);
+        out.used += n;
+        p += n;
+        bytes -= n;
+    }
+}
+
+static void put_u32(uint32_t v) { put(&v, sizeof v); }
+static void put_u64(uint64_t v) { put(&v, sizeof v); }
+static void put_f64(double v) { put(&v, sizeof v); }
+
+static void sink_to_output(const void *data, size_t bytes, void *context)
+{
+    (void)context;
+    put(data, bytes);
+}
+
+static off_t position(void)
+{
+    return out.flushed + (off_t)out.used;
+}
+
+/* Starts a record whose length is patched by end_record; returns where the payload starts. */
+static off_t begin_record(uint32_t type)
+{
+    put_u32(type);
+    put_u32(0);
+    return position();
+}
+
+static void end_record(off_t payload_start)
+{
+    uint32_t length = (uint32_t)(position() - payload_start);
+    flush_output();
+    if (!out.failed && pwrite(out.fd, &length, sizeof length, payload_start - 4) != sizeof length)
+        out.failed = true;
+}
+
+/* ---- gathering ---- */
+
+static void add_live_entry(const struct lh_live_entry *e, void *context)
+{
+    uint32_t stack_count = *(uint32_t *)context;
+    if (e->stack_id >= stack_count)
+        return;
+    struct site_totals *t = &totals[e->stack_id];
+    double weight = lh_sample_weight(e->size, e->generation);
+    double bytes = weight * (double)e->size;
+    if (t->live_samples == 0 || e->alloc_time_ds < t->oldest_ds)
+        t->oldest_ds = e->alloc_time_ds;
+    if (e->alloc_time_ds > t->newest_ds)
+        t->newest_ds = e->alloc_time_ds;
+    t->live_samples++;
+    t->live_sampled_bytes += e->size;
+    t->live_objects += weight;
+    t->live_bytes += bytes;
+    t->time_weighted_ds += bytes * (double)e->alloc_time_ds;
+}
+
+static void write_meta(bool is_final, uint64_t sequence)
+{
+    struct timespec real, mono;
+    clock_gettime(CLOCK_REALTIME, &real);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    off_t start = begin_record(RECORD_META);
+    put_u64((uint64_t)getpid());
+    put_u64(sequence);
+    put_u64((uint64_t)real.tv_sec * 1000000000u + (uint64_t)real.tv_nsec);
+    put_u64((uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec);
+    put_u64(lh_start_realtime_ns);
+    put_u64(lh_start_monotonic_ns);
+    put_u64(lh_config.sample_interval_bytes);
+    put_u64(atomic_load(&lh_sample_interval_bytes));
+    put_u32(is_final ? 1 : 0);
+    put_u32(lh_config.max_stack_depth);
+    put_u64(lh_config.sample_interval_bytes <= 1 && atomic_load(&lh_sample_generation) == 0 ? 1 : 0);
+    put_u64(0);
+    put_u64(0);
+    end_record(start);
+}
+
+static void write_counters(uint32_t stack_count)
+{
+    off_t start = begin_record(RECORD_COUNTERS);
+    put_u64(atomic_load(&lh_counters.samples));
+    put_u64(atomic_load(&lh_counters.sampled_frees));
+    put_u64(lh_live_count());
+    put_u64(lh_live_capacity());
+    put_u64(atomic_load(&lh_counters.table_drops));
+    put_u64(atomic_load(&lh_counters.thinned_entries));
+    put_u64(atomic_load(&lh_counters.thinning_rounds));
+    put_u64(stack_count);
+    put_u64(lh_stacks_capacity());
+    put_u64(atomic_load(&lh_counters.stack_drops));
+    put_u64(atomic_load(&lh_counters.missed_frees));
+    put_u64(atomic_load(&lh_counters.mapped_bytes));
+    put_u64(atomic_load(&lh_counters.snapshots_written));
+    put_u64(atomic_load(&lh_counters.write_errors));
+    put_u64(0);
+    put_u64(0);
+    end_record(start);
+}
+
+static void write_mallinfo(void)
+{
+    off_t start = begin_record(RECORD_MALLINFO);
+    struct mallinfo2 mi = {0};
+    if (mallinfo2_function)
+        mi = mallinfo2_function();
+    put_u64(mallinfo2_function ? 1 : 0);
+    size_t fields[10] = {mi.arena, mi.ordblks, mi.smblks, mi.hblks, mi.hblkhd,
+                         mi.usmblks, mi.fsmblks, mi.uordblks, mi.fordblks, mi.keepcost};
+    for (int i = 0; i < 10; i++)
+        put_u64(fields[i]);
+    end_record(start);
+}
+
+static void write_process_memory(void)
+{
+    struct lh_process_memory m;
+    lh_procfs_memory(&m);
+    off_t start = begin_record(RECORD_PROCESS_MEMORY);
+    put_u64(m.vm_size_bytes);
+    put_u64(m.vm_rss_bytes);
+    put_u64(m.rss_anon_bytes);
+    put_u64(m.rss_file_bytes);
+    put_u64(m.rss_shmem_bytes);
+    put_u64(m.vm_hwm_bytes);
+    end_record(start);
+}
+
+static void write_stacks(uint32_t stack_count)
+{
+    off_t start = begin_record(RECORD_STACKS);
+    put_u32(stack_count);
+    for (uint32_t id = 0; id < stack_count; id++) {
+        int depth = lh_stacks_get(id, frame_scratch, LH_MAX_DEPTH_LIMIT, &totals[id].cumulative);
+        put_u32(id);
+        uint16_t native_depth = (uint16_t)depth, java_depth = 0;
+        put(&native_depth, 2);
+        put(&java_depth, 2);
+        for (int i = 0; i < depth; i++)
+            put_u64(frame_scratch[i]);
+    }
+    end_record(start);
+}
+
+static void write_sites(uint32_t stack_count)
+{
+    off_t start = begin_record(RECORD_SITES);
+    put_u32(stack_count);
+    put_u32(96);
+    for (uint32_t id = 0; id < stack_count; id++) {
+        const struct site_totals *t = &totals[id];
+        put_u32(id);
+        put_u32(0);
+        put_u64(t->live_samples);
+        put_u64(t->live_sampled_bytes);
+        put_f64(t->live_objects);
+        put_f64(t->live_bytes);
+        put_u64(t->cumulative.alloc_samples);
+        put_f64(t->cumulative.alloc_objects);
+        put_f64(t->cumulative.alloc_bytes);
+        put_u64(t->live_samples ? (uint64_t)t->oldest_ds * 100 : 0);
+        put_u64(t->live_samples ? (uint64_t)t->newest_ds * 100 : 0);
+        put_f64(t->live_bytes > 0 ? t->time_weighted_ds / t->live_bytes * 100.0 : 0.0);
+        put_u64(0);
+    }
+    end_record(start);
+}
+
+static void write_snapshot(bool is_final)
+{
+    pthread_mutex_lock(&write_lock);
+    char name[32], temporary[40];
+    uint64_t sequence = next_sequence++;
+    snprintf(name, sizeof name, "%06llu.lhs", (unsigned long long)sequence);
+    snprintf(temporary, sizeof temporary, "%s.tmp", name);
+    out = (struct output){.fd = -1, .buffer = out.buffer};
+    out.fd = openat(pid_dir_fd, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (out.fd < 0) {
+        atomic_fetch_add(&lh_counters.write_errors, 1);
+        pthread_mutex_unlock(&write_lock);
+        return;
+    }
+    uint32_t stack_count = lh_stacks_count();
+    memset(totals, 0, (size_t)stack_count * sizeof *totals);
+    lh_live_for_each(add_live_entry, &stack_count);
+
+    put("LKHUNT\r\n", 8);
+    put_u32(FORMAT_VERSION);
+    put_u32(16);
+    write_meta(is_final, sequence);
+    write_counters(stack_count);
+    write_mallinfo();
+    write_process_memory();
+    off_t maps = begin_record(RECORD_MAPS);
+    lh_procfs_maps(sink_to_output, NULL);
+    end_record(maps);
+    write_stacks(stack_count);
+    write_sites(stack_count);
+    put_u32(RECORD_END);
+    put_u32(0);
+    flush_output();
+    close(out.fd);
+    if (out.failed || renameat(pid_dir_fd, temporary, pid_dir_fd, name) != 0) {
+        unlinkat(pid_dir_fd, temporary, 0);
+        atomic_fetch_add(&lh_counters.write_errors, 1);
+    } else {
+        atomic_fetch_add(&lh_counters.snapshots_written, 1);
+    }
+    pthread_mutex_unlock(&write_lock);
+}
+
+/* ---- the thread ---- */
+
+static bool flush_requested(void)
+{
+    if (faccessat(pid_dir_fd, "flush-request", F_OK, 0) != 0)
+        return false;
+    unlinkat(pid_dir_fd, "flush-request", 0);
+    return true;
+}
+
+static void *writer_main(void *unused)
+{
+    (void)unused;
+    lh_tls.busy = 1; /* for good: nothing this thread allocates is sampled */
+    uint64_t interval_ns = lh_config.snapshot_interval_ms * 1000000u;
+    uint64_t next_due = lh_monotonic_ns() + interval_ns;
+    while (!atomic_load(&stopping)) {
+        struct timespec pause = {0, POLL_MS * 1000000L};
+        nanosleep(&pause, NULL);
+        if (atomic_load(&stopping))
+            break;
+        bool flush = flush_requested();
+        if (!flush && lh_monotonic_ns() < next_due)
+            continue;
+        write_snapshot(false);
+        next_due = lh_monotonic_ns() + interval_ns;
+    }
+    return NULL;
+}
+
+static uint64_t first_free_sequence(void)
+{
+    /* An exec() in the same process starts a new shim image that continues the series. */
+    char name[32];
+    uint64_t sequence = 0;
+    for (;; sequence++) {
+        snprintf(name, sizeof name, "%06llu.lhs", (unsigned long long)sequence);
+        if (faccessat(pid_dir_fd, name, F_OK, 0) != 0)
+            return sequence;
+    }
+}
+
+LH_HIDDEN bool lh_snapshot_start(void)
+{
+    char name[24];
+    snprintf(name, sizeof name, "%d", (int)getpid());
+    if (mkdirat(lh_config.raw_dir_fd, name, 0700) != 0 && errno != EEXIST)
+        return false;
+    pid_dir_fd = openat(lh_config.raw_dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (pid_dir_fd < 0)
+        return false;
+    next_sequence = first_free_sequence();
+    out.buffer = lh_map_memory(OUT_BUFFER_BYTES);
+    totals = lh_map_memory((size_t)lh_config.max_stacks * sizeof *totals);
+    frame_scratch = lh_map_memory(LH_MAX_DEPTH_LIMIT * sizeof *frame_scratch);
+    if (!out.buffer || !totals || !frame_scratch)
+        return false;
+    mallinfo2_function = (struct mallinfo2 (*)(void))dlsym(RTLD_DEFAULT, "mallinfo2");
+
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    int failed = pthread_create(&writer_thread, NULL, writer_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    return failed == 0;
+}
+
+LH_HIDDEN void lh_snapshot_final(void)
+{
+    atomic_store(&stopping, true);
+    write_snapshot(true);
+}

@@ -1,0 +1,187 @@
+/*
+ * Stack capture and the bounded table of distinct stacks.
+ *
+ * Capture uses libgcc's DWARF unwinder. With glibc >= 2.35 it finds unwind tables through
+ * _dl_find_object, which takes no lock and does not allocate, so it is usable inside malloc. It is only
+ * ever called on sampled allocations.
+ *
+ * The table interns stacks under one mutex (sampled path only): an index of 2 × capacity u32 slots
+ * (open addressing on the frames' hash), dense entries, and a frame arena filled front to back. Ids are
+ * never reused or moved, so snapshots can refer to them for the life of the process.
+ */
+#define _GNU_SOURCE
+#include "stacks.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
+#include <string.h>
+#include <unwind.h>
+
+struct stack_entry {
+    uint64_t hash;
+    uint64_t arena_offset;
+    uint32_t depth;
+    uint32_t reserved;
+    struct lh_stack_stats stats;
+};
+
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct stack_entry *entries;
+static uint32_t *index_slots; /* stack id + 1; 0 = empty */
+static uint64_t index_mask;
+static uintptr_t *arena;
+static uint64_t arena_capacity;
+static uint64_t arena_used;
+static uint64_t capacity;
+static _Atomic uint32_t count;
+
+static uintptr_t self_text_start, self_text_end;
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    uintptr_t probe = (uintptr_t)data;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        if (probe >= start && probe < start + ph->p_memsz) {
+            self_text_start = start;
+            self_text_end = start + ph->p_memsz;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+LH_HIDDEN void lh_stacks_locate_self(void)
+{
+    dl_iterate_phdr(find_self, (void *)(uintptr_t)&lh_stacks_locate_self);
+}
+
+struct capture {
+    uintptr_t *pcs;
+    int depth;
+    int max_depth;
+};
+
+static _Unwind_Reason_Code on_frame(struct _Unwind_Context *context, void *argument)
+{
+    struct capture *c = argument;
+    int before_instruction = 0;
+    uintptr_t pc = _Unwind_GetIPInfo(context, &before_instruction);
+    if (pc == 0)
+        return _URC_END_OF_STACK;
+    /* Keep the "return address" convention for every frame: readers look up pc - 1. A signal frame's pc
+     * is the interrupted instruction itself, so store it + 1. */
+    if (before_instruction)
+        pc += 1;
+    if (c->depth == 0 && pc >= self_text_start && pc < self_text_end)
+        return _URC_NO_REASON; /* still inside the shim */
+    c->pcs[c->depth++] = pc;
+    return c->depth >= c->max_depth ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+LH_HIDDEN int lh_stacks_capture(uintptr_t *pcs, int max_depth)
+{
+    struct capture c = {pcs, 0, max_depth};
+    _Unwind_Backtrace(on_frame, &c);
+    return c.depth;
+}
+
+LH_HIDDEN bool lh_stacks_init(uint64_t max_stacks, uint32_t max_depth)
+{
+    (void)max_depth;
+    uint64_t slots = 64;
+    while (slots < 2 * max_stacks)
+        slots <<= 1;
+    entries = lh_map_memory(max_stacks * sizeof *entries);
+    index_slots = lh_map_memory(slots * sizeof *index_slots);
+    arena_capacity = max_stacks * 16;
+    arena = lh_map_memory(arena_capacity * sizeof *arena);
+    if (!entries || !index_slots || !arena)
+        return false;
+    index_mask = slots - 1;
+    capacity = max_stacks;
+    /* Id 0 is the overflow stack: no frames. */
+    entries[0] = (struct stack_entry){0};
+    atomic_store(&count, 1);
+    return true;
+}
+
+static uint64_t hash_frames(const uintptr_t *pcs, int depth)
+{
+    uint64_t h = 0xCBF29CE484222325ull ^ (uint64_t)depth;
+    for (int i = 0; i < depth; i++) {
+        h ^= pcs[i];
+        h *= 0x100000001B3ull;
+        h ^= h >> 29;
+    }
+    return h ? h : 1;
+}
+
+static void add_sample(struct stack_entry *e, uint64_t size, double weight)
+{
+    e->stats.alloc_samples++;
+    e->stats.alloc_objects += weight;
+    e->stats.alloc_bytes += weight * (double)size;
+}
+
+LH_HIDDEN uint32_t lh_stacks_intern(const uintptr_t *pcs, int depth, uint64_t size, double weight)
+{
+    uint64_t hash = hash_frames(pcs, depth);
+    uint32_t id = LH_OVERFLOW_STACK;
+    pthread_mutex_lock(&table_lock);
+    uint64_t i = hash & index_mask;
+    for (;; i = (i + 1) & index_mask) {
+        uint32_t slot = index_slots[i];
+        if (slot == 0)
+            break;
+        struct stack_entry *e = &entries[slot - 1];
+        if (e->hash == hash && e->depth == (uint32_t)depth &&
+            memcmp(&arena[e->arena_offset], pcs, (size_t)depth * sizeof *pcs) == 0) {
+            id = slot - 1;
+            goto found;
+        }
+    }
+    uint32_t n = atomic_load_explicit(&count, memory_order_relaxed);
+    if (n < capacity && arena_used + (uint64_t)depth <= arena_capacity) {
+        id = n;
+        entries[id] = (struct stack_entry){.hash = hash, .arena_offset = arena_used, .depth = (uint32_t)depth};
+        memcpy(&arena[arena_used], pcs, (size_t)depth * sizeof *pcs);
+        arena_used += (uint64_t)depth;
+        index_slots[i] = id + 1;
+        /* Release: a reader that sees the new count sees the entry's frames. */
+        atomic_store_explicit(&count, n + 1, memory_order_release);
+    } else {
+        atomic_fetch_add_explicit(&lh_counters.stack_drops, 1, memory_order_relaxed);
+    }
+found:
+    add_sample(&entries[id], size, weight);
+    pthread_mutex_unlock(&table_lock);
+    return id;
+}
+
+LH_HIDDEN uint32_t lh_stacks_count(void)
+{
+    return atomic_load_explicit(&count, memory_order_acquire);
+}
+
+LH_HIDDEN uint64_t lh_stacks_capacity(void)
+{
+    return capacity;
+}
+
+LH_HIDDEN int lh_stacks_get(uint32_t id, uintptr_t *pcs, int max_depth, struct lh_stack_stats *stats)
+{
+    pthread_mutex_lock(&table_lock);
+    const struct stack_entry *e = &entries[id];
+    int depth = (int)e->depth < max_depth ? (int)e->depth : max_depth;
+    memcpy(pcs, &arena[e->arena_offset], (size_t)depth * sizeof *pcs);
+    if (stats)
+        *stats = e->stats;
+    pthread_mutex_unlock(&table_lock);
+    return depth;
+}

@@ -1,0 +1,49 @@
+#ifndef LEAKHUNT_STACKS_H
+#define LEAKHUNT_STACKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shim.h"
+
+#define LH_MAX_DEPTH_LIMIT 256
+/* Stack id 0 collects the samples whose stack did not fit in the table. */
+#define LH_OVERFLOW_STACK 0u
+
+/* Cumulative sampled allocations per stack, kept in the stack table. */
+struct lh_stack_stats {
+    uint64_t alloc_samples;
+    double alloc_objects;
+    double alloc_bytes;
+};
+
+/* Finds the text of this library, so captured stacks can start at the caller of malloc. */
+LH_HIDDEN void lh_stacks_locate_self(void);
+
+/*
+ * Captures the calling thread's return addresses, innermost first, without the shim's own frames.
+ * DWARF unwinding (libgcc's _Unwind_Backtrace over .eh_frame) goes through code built without frame
+ * pointers; it reads only the stack slots the call-frame information describes and the code bytes at
+ * return addresses, and it stops at the first frame without unwind information (JIT code, JVM stubs),
+ * so it never chases a garbage frame pointer. Returns the number of frames written (<= max_depth).
+ */
+LH_HIDDEN int lh_stacks_capture(uintptr_t *pcs, int max_depth);
+
+/* Sets up a table of at most `max_stacks` stacks of at most `max_depth` frames. Worst-case memory:
+ * max_stacks × (48 + 8 × 16) bytes of entries, index and frame arena (the arena holds 16 frames per
+ * stack on average; deeper stacks just fill it sooner). Default 32768 stacks: 5.5 MiB. */
+LH_HIDDEN bool lh_stacks_init(uint64_t max_stacks, uint32_t max_depth);
+
+/* Returns the id of this stack (interning it if new) and adds one sample of weight `weight` and
+ * `size` bytes to its cumulative counts. A full table yields LH_OVERFLOW_STACK and counts a drop. */
+LH_HIDDEN uint32_t lh_stacks_intern(const uintptr_t *pcs, int depth, uint64_t size, double weight);
+
+/* Number of ids in use (ids are dense: 0 .. count-1). */
+LH_HIDDEN uint32_t lh_stacks_count(void);
+LH_HIDDEN uint64_t lh_stacks_capacity(void);
+
+/* Copies a stack's frames and stats; returns its depth. Safe against concurrent interning. */
+LH_HIDDEN int lh_stacks_get(uint32_t id, uintptr_t *pcs, int max_depth, struct lh_stack_stats *stats);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * All per-thread state of the shim, in one initial-exec TLS struct.
+ *
+ * It starts as all zeroes (a static "empty" state), which the fast path handles without an init branch:
+ * bytes_until_sample == 0 sends the thread's first allocation to the slow path, which seeds the sampler.
+ */
+#ifndef LEAKHUNT_STATE_H
+#define LEAKHUNT_STATE_H
+
+#include <stdint.h>
+
+#include "shim.h"
+
+struct lh_thread_state {
+    /* Bytes this thread may still allocate before the next sample point. The unsampled path subtracts the
+     * request size and tests the sign: that is its whole cost. */
+    int64_t bytes_until_sample;
+    /* Nonzero while the thread runs the shim's own slow path (or is a shim helper thread, which keeps it
+     * set for good): allocations made underneath, including from a signal handler that interrupted us,
+     * are forwarded without sampling and without touching our locks. */
+    uint32_t busy;
+    /* Set once the sampler's random stream is seeded; the first slow-path call seeds it. */
+    uint32_t seeded;
+    /* xorshift64* state of this thread's exponential gaps. */
+    uint64_t rng;
+};
+
+extern __thread struct lh_thread_state lh_tls __attribute__((tls_model("initial-exec")));
+
+#endif

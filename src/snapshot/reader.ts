@@ -1,0 +1,196 @@
+/**
+ * Reads and validates raw snapshot files (native/FORMAT.md). Anything unexpected is rejected with one
+ * LeakhuntError line naming the file and what is wrong: a reader that guesses produces wrong reports.
+ */
+import { readFileSync } from 'node:fs';
+import { inputError } from '../core/errors.js';
+import type {
+  MallocInfo, ProcessMemory, RawSnapshot, RawStack, ShimCounters, SiteStats, SnapshotMeta,
+} from './types.js';
+
+export const SNAPSHOT_MAGIC = 'LKHUNT\r\n';
+export const SNAPSHOT_VERSION = 1;
+
+const RecordType = {
+  meta: 1, counters: 2, mallinfo: 3, processMemory: 4, maps: 5, stacks: 6, sites: 7, end: 0xffff,
+} as const;
+
+const fixedPayloadBytes: Record<number, number> = {
+  [RecordType.meta]: 96,
+  [RecordType.counters]: 128,
+  [RecordType.mallinfo]: 88,
+  [RecordType.processMemory]: 48,
+  [RecordType.end]: 0,
+};
+const SITE_ENTRY_BYTES = 96;
+
+class Cursor {
+  offset: number;
+  constructor(readonly buf: Buffer, readonly path: string, start: number, readonly end: number) {
+    this.offset = start;
+  }
+  need(bytes: number, what: string): void {
+    if (this.offset + bytes > this.end) throw inputError(this.path, `corrupt snapshot: ${what} runs past its record`);
+  }
+  u16(): number { this.need(2, 'u16'); const v = this.buf.readUInt16LE(this.offset); this.offset += 2; return v; }
+  u32(): number { this.need(4, 'u32'); const v = this.buf.readUInt32LE(this.offset); this.offset += 4; return v; }
+  u64big(): bigint { this.need(8, 'u64'); const v = this.buf.readBigUInt64LE(this.offset); this.offset += 8; return v; }
+  i64big(): bigint { this.need(8, 'i64'); const v = this.buf.readBigInt64LE(this.offset); this.offset += 8; return v; }
+  /** A u64 that is a count or a byte size: exact below 2^53, which every real value is. */
+  u64(): number { return Number(this.u64big()); }
+  f64(): number { this.need(8, 'f64'); const v = this.buf.readDoubleLE(this.offset); this.offset += 8; return v; }
+}
+
+function readMeta(c: Cursor): SnapshotMeta {
+  const pid = c.u64();
+  const sequence = c.u64();
+  const realtimeNs = c.i64big();
+  const monotonicNs = c.i64big();
+  const startRealtimeNs = c.i64big();
+  const startMonotonicNs = c.i64big();
+  const baseSampleIntervalBytes = c.u64();
+  const sampleIntervalBytes = c.u64();
+  const isFinal = c.u32() === 1;
+  const maxStackDepth = c.u32();
+  const flags = c.u64big();
+  c.u64big(); // reserved
+  c.u64big();
+  return {
+    pid, sequence, realtimeNs, monotonicNs, startRealtimeNs, startMonotonicNs, baseSampleIntervalBytes,
+    sampleIntervalBytes, isFinal, maxStackDepth, recordsEveryAllocation: (flags & 1n) === 1n,
+  };
+}
+
+function readCounters(c: Cursor): ShimCounters {
+  const v = Array.from({ length: 16 }, () => c.u64());
+  return {
+    samples: v[0]!, sampledFrees: v[1]!, liveEntries: v[2]!, tableCapacity: v[3]!, tableDrops: v[4]!,
+    thinnedEntries: v[5]!, thinningRounds: v[6]!, stackCount: v[7]!, stackCapacity: v[8]!, stackDrops: v[9]!,
+    missedFrees: v[10]!, shimMappedBytes: v[11]!, snapshotsWritten: v[12]!, writeErrors: v[13]!,
+  };
+}
+
+function readMallinfo(c: Cursor): MallocInfo {
+  const available = c.u64() === 1;
+  const v = Array.from({ length: 10 }, () => c.u64());
+  return {
+    available, arena: v[0]!, ordblks: v[1]!, smblks: v[2]!, hblks: v[3]!, hblkhd: v[4]!, usmblks: v[5]!,
+    fsmblks: v[6]!, uordblks: v[7]!, fordblks: v[8]!, keepcost: v[9]!,
+  };
+}
+
+function readProcessMemory(c: Cursor): ProcessMemory {
+  return {
+    vmSizeBytes: c.u64(), vmRssBytes: c.u64(), rssAnonBytes: c.u64(), rssFileBytes: c.u64(),
+    rssShmemBytes: c.u64(), vmHwmBytes: c.u64(),
+  };
+}
+
+function readStacks(c: Cursor): Map<number, RawStack> {
+  const count = c.u32();
+  const stacks = new Map<number, RawStack>();
+  for (let i = 0; i < count; i++) {
+    const id = c.u32();
+    const nativeDepth = c.u16();
+    const javaDepth = c.u16();
+    const pcs: bigint[] = [];
+    for (let k = 0; k < nativeDepth; k++) pcs.push(c.u64big());
+    const javaFrames = [];
+    for (let k = 0; k < javaDepth; k++) {
+      const methodId = c.u64big();
+      c.need(8, 'java frame');
+      const bci = c.buf.readInt32LE(c.offset);
+      c.offset += 8;
+      javaFrames.push({ methodId, bci });
+    }
+    if (stacks.has(id)) throw inputError(c.path, `corrupt snapshot: stack ${id} appears twice`);
+    stacks.set(id, { id, pcs, javaFrames });
+  }
+  return stacks;
+}
+
+function readSites(c: Cursor): SiteStats[] {
+  const count = c.u32();
+  const entryBytes = c.u32();
+  if (entryBytes !== SITE_ENTRY_BYTES) throw inputError(c.path, `corrupt snapshot: site entries of ${entryBytes} bytes`);
+  c.need(count * SITE_ENTRY_BYTES, 'site table');
+  const sites: SiteStats[] = [];
+  for (let i = 0; i < count; i++) {
+    const stackId = c.u32();
+    c.u32();
+    sites.push({
+      stackId, liveSamples: c.u64(), liveSampledBytes: c.u64(), liveObjects: c.f64(), liveBytes: c.f64(),
+      allocSamples: c.u64(), allocObjects: c.f64(), allocBytes: c.f64(), oldestLiveMs: c.u64(),
+      newestLiveMs: c.u64(), meanLiveMs: c.f64(),
+    });
+    c.u64();
+  }
+  return sites;
+}
+
+/** Parses a snapshot held in memory; `path` only names it in errors. */
+export function parseSnapshot(buf: Buffer, path: string): RawSnapshot {
+  if (buf.length < 16 || buf.toString('latin1', 0, 8) !== SNAPSHOT_MAGIC) {
+    throw inputError(path, 'not a leakhunt raw snapshot (bad magic)');
+  }
+  const version = buf.readUInt32LE(8);
+  if (version !== SNAPSHOT_VERSION) {
+    throw inputError(path, `raw snapshot version ${version} is not supported (this leakhunt reads version ${SNAPSHOT_VERSION})`);
+  }
+  const headerBytes = buf.readUInt32LE(12);
+  if (headerBytes !== 16) throw inputError(path, `corrupt snapshot: header of ${headerBytes} bytes`);
+
+  const parts: Partial<Omit<RawSnapshot, 'path'>> = {};
+  const seen = new Set<number>();
+  let offset = 16;
+  let ended = false;
+  while (offset < buf.length) {
+    if (offset + 8 > buf.length) throw inputError(path, 'truncated snapshot: a record header is cut off');
+    const type = buf.readUInt32LE(offset);
+    const length = buf.readUInt32LE(offset + 4);
+    const start = offset + 8;
+    const end = start + length;
+    if (end > buf.length) throw inputError(path, `truncated snapshot: record ${type} runs past the end of the file`);
+    if (seen.has(type)) throw inputError(path, `corrupt snapshot: record ${type} appears twice`);
+    seen.add(type);
+    const fixed = fixedPayloadBytes[type];
+    if (fixed !== undefined && fixed !== length) {
+      throw inputError(path, `corrupt snapshot: record ${type} has ${length} bytes, expected ${fixed}`);
+    }
+    const c = new Cursor(buf, path, start, end);
+    switch (type) {
+      case RecordType.meta: parts.meta = readMeta(c); break;
+      case RecordType.counters: parts.counters = readCounters(c); break;
+      case RecordType.mallinfo: parts.mallinfo = readMallinfo(c); break;
+      case RecordType.processMemory: parts.memory = readProcessMemory(c); break;
+      case RecordType.maps: parts.maps = buf.toString('utf8', start, end); c.offset = end; break;
+      case RecordType.stacks: parts.stacks = readStacks(c); break;
+      case RecordType.sites: parts.sites = readSites(c); break;
+      case RecordType.end: ended = true; break;
+      default: throw inputError(path, `raw snapshot has an unknown record type ${type}`);
+    }
+    if (c.offset !== end) throw inputError(path, `corrupt snapshot: record ${type} has ${end - c.offset} stray bytes`);
+    offset = end;
+    if (ended) break;
+  }
+  if (!ended) throw inputError(path, 'truncated snapshot: no END record');
+  if (offset !== buf.length) throw inputError(path, 'corrupt snapshot: data after the END record');
+  const { meta, counters, mallinfo, memory, maps, stacks, sites } = parts;
+  if (!meta || !counters || !mallinfo || !memory || maps === undefined || !stacks || !sites) {
+    throw inputError(path, 'corrupt snapshot: a required record is missing');
+  }
+  for (const site of sites) {
+    if (!stacks.has(site.stackId)) throw inputError(path, `corrupt snapshot: site refers to unknown stack ${site.stackId}`);
+  }
+  return { path, meta, counters, mallinfo, memory, maps, stacks, sites };
+}
+
+export function readSnapshotFile(path: string): RawSnapshot {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw inputError(path, `cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  return parseSnapshot(buf, path);
+}
