@@ -4,11 +4,17 @@
  * The constructor reads LEAKHUNT_* once, maps the tables and starts the writer; until it is done the
  * shim is STARTING (allocations pass through unsampled). A forked child turns the shim OFF: its copy of
  * the tables belongs to the parent's history and the parent's files are the parent's. An exec'd child is
- * a new image whose constructor sees a parent pid that is not the launcher's, and stays idle. At normal
- * exit the destructor writes the final snapshot. No signal handler is ever installed.
+ * a new image whose constructor sees a parent pid that is not the launcher's, and stays idle.
+ *
+ * The final snapshot is taken when the program decides to end — when main returns (we wrap main through
+ * __libc_start_main) or when exit() is called — before atexit handlers and static destructors run. By
+ * destructor time a leaking global std::map has been torn down by its own destructor, and the snapshot
+ * would show nothing. The library destructor is only the fallback. No signal handler is ever installed.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <time.h>
@@ -68,13 +74,51 @@ __attribute__((constructor)) static void leakhunt_constructor(void)
     lh_tls.busy--;
 }
 
-__attribute__((destructor)) static void leakhunt_destructor(void)
+static _Atomic bool final_taken;
+
+static void take_final_snapshot(void)
 {
     /* busy means exit() was called from inside our own slow path (a signal handler that interrupted it):
      * our locks may be held by this very thread, so no final snapshot rather than a deadlock. */
-    if (atomic_load(&lh_run_state) != LH_ON || lh_tls.busy)
+    if (atomic_load(&lh_run_state) != LH_ON || lh_tls.busy || atomic_exchange(&final_taken, true))
         return;
     lh_tls.busy++;
     lh_snapshot_final();
     lh_tls.busy--;
+}
+
+__attribute__((destructor)) static void leakhunt_destructor(void)
+{
+    take_final_snapshot();
+}
+
+typedef int (*main_function)(int, char **, char **);
+typedef int (*start_main_function)(main_function, int, char **, void (*)(void), void (*)(void), void (*)(void),
+                                   void *);
+static main_function program_main;
+
+static int main_then_snapshot(int argc, char **argv, char **envp)
+{
+    int status = program_main(argc, argv, envp);
+    take_final_snapshot();
+    return status;
+}
+
+LH_EXPORT int __libc_start_main(main_function main, int argc, char **argv, void (*init)(void),
+                                void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
+{
+    start_main_function next = (start_main_function)dlsym(RTLD_NEXT, "__libc_start_main");
+    program_main = main;
+    return next(main_then_snapshot, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+LH_EXPORT void exit(int status)
+{
+    typedef void (*exit_function)(int);
+    static exit_function next_exit;
+    take_final_snapshot();
+    if (!next_exit)
+        next_exit = (exit_function)dlsym(RTLD_NEXT, "exit");
+    next_exit(status);
+    __builtin_unreachable();
 }
