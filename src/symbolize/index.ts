@@ -1,0 +1,117 @@
+/**
+ * Stage "symbolize": raw snapshot pcs → functions, files and lines, inline levels included.
+ * Addresses are resolved against the maps of the snapshot they came from, since every snapshot (and every
+ * process of a run) may have its own layout.
+ */
+import { basename } from 'node:path';
+import type { RawSnapshot } from '../snapshot/types.js';
+import { readElfInfo } from './elf.js';
+import { fileOffsetOf, findMapping, isExecutable, isFileBacked, objectRelativeAddress, parseMaps, type MemoryMapping } from './maps.js';
+import { Symbolizer, type ObjectAddress, type SymbolizerOptions } from './symbolizer.js';
+import type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from './types.js';
+
+export type { MemoryMapping } from './maps.js';
+export { findMapping, parseMaps, symbolizerAddress } from './maps.js';
+export type { SymbolizerBackend, SymbolizerOptions } from './symbolizer.js';
+export type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from './types.js';
+
+export type SymbolizeOptions = SymbolizerOptions;
+
+/**
+ * Symbolizes many snapshots with one symbolizer process and one cache: a run has tens to hundreds of snapshots
+ * that mostly share their pcs. Call close() when done (an idle session does not keep Node alive, though).
+ */
+export class SymbolizeSession {
+  private symbolizer: Promise<Symbolizer> | undefined;
+
+  constructor(private readonly options: SymbolizeOptions = {}) {}
+
+  /** Which tool does the work; opens it if not yet open. */
+  async backend(): Promise<Symbolizer['backend']> {
+    return (await this.open()).backend;
+  }
+
+  /** Every warning so far, each once. */
+  async warnings(): Promise<readonly string[]> {
+    return (await this.open()).warnings;
+  }
+
+  private open(): Promise<Symbolizer> {
+    this.symbolizer ??= Symbolizer.open(this.options);
+    return this.symbolizer;
+  }
+
+  async symbolize(snapshot: RawSnapshot): Promise<SymbolizedSnapshot> {
+    const symbolizer = await this.open();
+    const mappings = parseMaps(snapshot.maps);
+    const pcs = new Set<bigint>();
+    for (const stack of snapshot.stacks.values()) for (const pc of stack.pcs) pcs.add(pc);
+
+    const locations = new Map<bigint, SymbolizedLocation>();
+    const requests: ObjectAddress[] = [];
+    const requestPcs: bigint[] = [];
+    for (const pc of pcs) {
+      const location = this.placeLocation(pc, mappings, symbolizer);
+      locations.set(pc, location);
+      // A return address outside executable memory is an unwinding artefact; symbolizing it would name a wrong
+      // neighbouring function with confidence.
+      if (location.mapping && location.objectAddress !== undefined && isExecutable(location.mapping)) {
+        requests.push({ objectPath: location.mapping.path, address: location.objectAddress });
+        requestPcs.push(pc);
+      }
+    }
+
+    const answers = await symbolizer.symbolize(requests);
+    answers.forEach((frames, i) => {
+      if (frames.length === 0) return;
+      const location = locations.get(requestPcs[i]!)!;
+      const placeholder = location.frames[0]!.functionName;
+      // Only file:line known (no symbol): the placeholder still says which object and where.
+      location.frames = frames.map((frame): SourceFrame => (frame.functionName ? frame : { ...frame, functionName: placeholder }));
+      location.symbolized = true;
+    });
+    return { raw: snapshot, mappings, locations, warnings: symbolizer.takeNewWarnings() };
+  }
+
+  /** The mapping and object address of `pc`, with the placeholder frame used until (unless) symbols are found. */
+  private placeLocation(pc: bigint, mappings: readonly MemoryMapping[], symbolizer: Symbolizer): SymbolizedLocation {
+    // A return address points after the call; pc - 1 is inside it (and inside the caller's inline scope).
+    const callAddress = pc > 0n ? pc - 1n : pc;
+    const mapping = findMapping(mappings, callAddress);
+    if (!mapping) return { pc, frames: [{ functionName: `0x${callAddress.toString(16)}` }], symbolized: false };
+    const location: SymbolizedLocation = { pc, mapping, frames: [], symbolized: false };
+    const objectName = mapping.path === '' ? '[anon]' : basename(mapping.path);
+    if (!isFileBacked(mapping)) {
+      location.frames = [{ functionName: `${objectName}+0x${(callAddress - mapping.startAddress).toString(16)}` }];
+      return location;
+    }
+    const elf = mapping.deleted ? undefined : readElfInfo(mapping.path);
+    if (mapping.deleted) symbolizer.warn(`${mapping.path} was deleted or replaced after it was loaded: its frames are shown as offsets`);
+    else if (!elf) symbolizer.warn(`${mapping.path} is not a readable ELF object: its frames are shown as offsets`);
+    const objectAddress = elf ? objectRelativeAddress(mapping, callAddress, elf) : undefined;
+    if (elf?.buildId) location.buildId = elf.buildId;
+    if (objectAddress === undefined) {
+      location.frames = [{ functionName: `${objectName}+0x${fileOffsetOf(mapping, callAddress).toString(16)}` }];
+      return location;
+    }
+    location.objectAddress = objectAddress;
+    location.frames = [{ functionName: `${objectName}+0x${objectAddress.toString(16)}` }];
+    return location;
+  }
+
+  async close(): Promise<void> {
+    const symbolizer = this.symbolizer;
+    this.symbolizer = undefined;
+    if (symbolizer) await (await symbolizer).close();
+  }
+}
+
+/** Symbolizes one snapshot with a session of its own. */
+export async function symbolizeSnapshot(snapshot: RawSnapshot, options?: SymbolizeOptions): Promise<SymbolizedSnapshot> {
+  const session = new SymbolizeSession(options);
+  try {
+    return await session.symbolize(snapshot);
+  } finally {
+    await session.close();
+  }
+}
