@@ -1,0 +1,182 @@
+/** Stage "pprof": a symbolized snapshot → a pprof heap profile, as `go tool pprof` and friends read them. */
+import { rename, unlink, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
+import { ExitCode, LeakhuntError } from '../core/errors.js';
+import { Function as ProfileFunction, Label, Line, Location, Mapping, Profile, Sample, StringTable, ValueType } from 'pprof-format';
+import type { MemoryMapping } from '../symbolize/maps.js';
+import type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from '../symbolize/types.js';
+
+/** Sample value order; analysis code indexes values by these names (see read.ts), never by position. */
+export const heapSampleTypes = [
+  { type: 'alloc_objects', unit: 'count' },
+  { type: 'alloc_space', unit: 'bytes' },
+  { type: 'inuse_objects', unit: 'count' },
+  { type: 'inuse_space', unit: 'bytes' },
+] as const;
+
+/** Function names for samples whose native stack is empty, so their bytes still show up in totals. */
+export const overflowStackFunctionName = '[stack table full]';
+export const emptyStackFunctionName = '[no native frames]';
+
+export interface BuildHeapProfileOptions {
+  timeNanos: bigint;
+  durationNanos?: bigint;
+}
+
+/** Builds the Profile; every id is assigned in first-use order, so the same input encodes to the same bytes. */
+export function buildHeapProfile(snap: SymbolizedSnapshot, opts: BuildHeapProfileOptions): Profile {
+  const strings = new StringTable();
+  const builder = new ProfileTables(strings);
+
+  const samples: Sample[] = [];
+  const stackIdKey = strings.dedup('stack_id');
+  for (const site of snap.raw.sites) {
+    const pcs = snap.raw.stacks.get(site.stackId)?.pcs ?? [];
+    const locationIds =
+      pcs.length > 0
+        ? pcs.map((pc) => builder.locationFor(pc, snap.locations.get(pc)))
+        : [builder.syntheticLocation(site.stackId === 0 ? overflowStackFunctionName : emptyStackFunctionName)];
+    samples.push(
+      new Sample({
+        locationId: locationIds,
+        value: [Math.round(site.allocObjects), Math.round(site.allocBytes), Math.round(site.liveObjects), Math.round(site.liveBytes)],
+        label: [new Label({ key: stackIdKey, num: site.stackId })],
+      }),
+    );
+  }
+
+  const meta = snap.raw.meta;
+  return new Profile({
+    sampleType: heapSampleTypes.map((t) => new ValueType({ type: strings.dedup(t.type), unit: strings.dedup(t.unit) })),
+    sample: samples,
+    mapping: builder.mappings(),
+    location: builder.locations,
+    function: builder.functions,
+    stringTable: strings,
+    timeNanos: opts.timeNanos,
+    durationNanos: opts.durationNanos ?? 0n,
+    periodType: new ValueType({ type: strings.dedup('space'), unit: strings.dedup('bytes') }),
+    period: meta.sampleIntervalBytes,
+    defaultSampleType: strings.dedup('inuse_space'),
+    comment: [strings.dedup(`leakhunt snapshot: pid ${meta.pid}, sequence ${meta.sequence}`)],
+  });
+}
+
+interface MappingEntry {
+  mapping: Mapping;
+  allFunctions: boolean;
+  allFilenames: boolean;
+  allLineNumbers: boolean;
+}
+
+/** The location, function and mapping tables, deduplicated as they fill. */
+class ProfileTables {
+  readonly locations: Location[] = [];
+  readonly functions: ProfileFunction[] = [];
+  private readonly locationIds = new Map<bigint | string, number>();
+  private readonly functionIds = new Map<string, number>();
+  private readonly mappingEntries = new Map<bigint, MappingEntry>();
+
+  constructor(private readonly strings: StringTable) {}
+
+  locationFor(pc: bigint, symbolized: SymbolizedLocation | undefined): number {
+    let id = this.locationIds.get(pc);
+    if (id !== undefined) return id;
+    id = this.locations.length + 1;
+    this.locationIds.set(pc, id);
+    // pprof addresses point into the call instruction, as the symbolizer was asked about.
+    const address = pc > 0n ? pc - 1n : pc;
+    const frames = symbolized?.frames ?? [{ functionName: `0x${address.toString(16)}` }];
+    const entry = symbolized?.mapping ? this.mappingFor(symbolized.mapping, symbolized.buildId) : undefined;
+    if (entry) {
+      const resolved = symbolized?.symbolized === true;
+      entry.allFunctions &&= resolved;
+      entry.allFilenames &&= resolved && frames.every((frame) => frame.fileName !== undefined);
+      entry.allLineNumbers &&= resolved && frames.every((frame) => frame.line !== undefined);
+    }
+    this.locations.push(
+      new Location({
+        id,
+        mappingId: entry ? entry.mapping.id : 0,
+        address,
+        // Innermost inline level first; the last Line is the function the code physically belongs to.
+        line: frames.map((frame) => new Line({ functionId: this.functionFor(frame), line: frame.line ?? 0, column: frame.column ?? 0 })),
+      }),
+    );
+    return id;
+  }
+
+  /** A location with no address, standing for a stack the shim could not record. */
+  syntheticLocation(functionName: string): number {
+    const key = `synthetic:${functionName}`;
+    let id = this.locationIds.get(key);
+    if (id !== undefined) return id;
+    id = this.locations.length + 1;
+    this.locationIds.set(key, id);
+    this.locations.push(new Location({ id, line: [new Line({ functionId: this.functionFor({ functionName }) })] }));
+    return id;
+  }
+
+  private functionFor(frame: SourceFrame): number {
+    const key = `${frame.functionName}\0${frame.fileName ?? ''}`;
+    let id = this.functionIds.get(key);
+    if (id !== undefined) return id;
+    id = this.functions.length + 1;
+    this.functionIds.set(key, id);
+    const name = this.strings.dedup(frame.functionName);
+    this.functions.push(
+      new ProfileFunction({ id, name, systemName: name, filename: frame.fileName === undefined ? 0 : this.strings.dedup(frame.fileName) }),
+    );
+    return id;
+  }
+
+  /** Only file-backed executable mappings become pprof mappings: those are what pprof can look symbols up in. */
+  private mappingFor(memory: MemoryMapping, buildId: string | undefined): MappingEntry | undefined {
+    if (!memory.path.startsWith('/') || memory.inode === 0 || !memory.perms.includes('x')) return undefined;
+    let entry = this.mappingEntries.get(memory.startAddress);
+    if (entry) return entry;
+    entry = {
+      mapping: new Mapping({
+        id: this.mappingEntries.size + 1,
+        memoryStart: memory.startAddress,
+        memoryLimit: memory.endAddress,
+        fileOffset: memory.fileOffset,
+        filename: this.strings.dedup(memory.path),
+        buildId: buildId ? this.strings.dedup(buildId) : 0,
+      }),
+      allFunctions: true,
+      allFilenames: true,
+      allLineNumbers: true,
+    };
+    this.mappingEntries.set(memory.startAddress, entry);
+    return entry;
+  }
+
+  /** Mappings with their has* flags set from what every one of their locations turned out to have. */
+  mappings(): Mapping[] {
+    return [...this.mappingEntries.values()].map((entry) => {
+      entry.mapping.hasFunctions = entry.allFunctions;
+      entry.mapping.hasFilenames = entry.allFilenames;
+      entry.mapping.hasLineNumbers = entry.allLineNumbers;
+      // Both symbolizers expand inline levels, so symbolized locations carry every inline frame there is.
+      entry.mapping.hasInlineFrames = entry.allFunctions;
+      return entry.mapping;
+    });
+  }
+}
+
+export function encodeProfileGz(profile: Profile): Buffer {
+  return gzipSync(profile.encode());
+}
+
+/** Writes `<path>.tmp-<pid>` and renames it, so readers never see a partial profile. */
+export async function writeProfileGz(path: string, profile: Profile): Promise<void> {
+  const temporaryPath = `${path}.tmp-${process.pid}`;
+  try {
+    await writeFile(temporaryPath, encodeProfileGz(profile));
+    await rename(temporaryPath, path);
+  } catch (error) {
+    await unlink(temporaryPath).catch(() => {});
+    throw new LeakhuntError(`${path}: cannot write profile: ${(error as Error).message}`, ExitCode.usage);
+  }
+}
