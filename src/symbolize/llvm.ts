@@ -64,20 +64,24 @@ export class LlvmSymbolizerProcess {
   }
 
   lookup(requests: readonly ObjectAddress[]): Promise<LookupResult[]> {
-    return Promise.all(requests.map((request) => this.lookupOne(request)));
-  }
-
-  private lookupOne({ objectPath, address }: ObjectAddress): Promise<LookupResult> {
-    // The request syntax has no escapes: a quote or newline in the path cannot be sent.
-    if (/["\n\r]/.test(objectPath)) return Promise.resolve([]);
-    if (!this.usable) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      const request = { line: `"${objectPath}" 0x${address.toString(16)}\n`, resolve };
-      this.pending.push(request);
-      if (!this.ensureRunning()) return;
-      this.child!.stdin.write(request.line);
+    const answers: Promise<LookupResult>[] = [];
+    const lines: string[] = [];
+    for (const { objectPath, address } of requests) {
+      // The request syntax has no escapes: a quote or newline in the path cannot be sent.
+      if (/["\n\r]/.test(objectPath)) answers.push(Promise.resolve([]));
+      else if (!this.usable) answers.push(Promise.resolve(undefined));
+      else {
+        const line = `"${objectPath}" 0x${address.toString(16)}\n`;
+        lines.push(line);
+        answers.push(new Promise((resolve) => this.pending.push({ line, resolve })));
+      }
+    }
+    // One write for the whole batch: tens of thousands of small writes cost more than the symbolizing.
+    if (lines.length > 0 && this.ensureRunning()) {
+      this.child!.stdin.write(lines.join(''));
       this.armTimer();
-    });
+    }
+    return Promise.all(answers);
   }
 
   private get pendingCount(): number {
@@ -124,15 +128,14 @@ export class LlvmSymbolizerProcess {
 
   private onStdout(child: ChildProcessWithoutNullStreams, chunk: string): void {
     if (child !== this.child) return;
-    this.stdoutBuffer += chunk;
-    let newline = this.stdoutBuffer.indexOf('\n');
-    while (newline >= 0) {
-      const line = this.stdoutBuffer.slice(0, newline);
-      this.stdoutBuffer = this.stdoutBuffer.slice(newline + 1);
-      newline = this.stdoutBuffer.indexOf('\n');
-      if (line.trim() === '') continue;
-      this.takeHead()?.resolve(parseLlvmJsonLine(line));
+    const text = this.stdoutBuffer + chunk;
+    let lineStart = 0;
+    for (let newline = text.indexOf('\n'); newline >= 0; newline = text.indexOf('\n', lineStart)) {
+      const line = text.slice(lineStart, newline);
+      lineStart = newline + 1;
+      if (line.trim() !== '') this.takeHead()?.resolve(parseLlvmJsonLine(line));
     }
+    this.stdoutBuffer = text.slice(lineStart);
     if (this.pendingCount === 0) {
       this.clearTimer();
       this.setReferenced(false);
