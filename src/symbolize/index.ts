@@ -80,7 +80,12 @@ export class SymbolizeSession {
     const mapping = findMapping(mappings, callAddress);
     if (!mapping) return { pc, frames: [{ functionName: `0x${callAddress.toString(16)}` }], symbolized: false };
     const location: SymbolizedLocation = { pc, mapping, frames: [], symbolized: false };
-    const objectName = mapping.path === '' ? '[anon]' : basename(mapping.path);
+    // Anonymous memory (JIT code) has no object to be relative to; perf-map style tools name it by address.
+    if (mapping.path === '') {
+      location.frames = [{ functionName: `0x${callAddress.toString(16)}` }];
+      return location;
+    }
+    const objectName = basename(mapping.path);
     if (!isFileBacked(mapping)) {
       location.frames = [{ functionName: `${objectName}+0x${(callAddress - mapping.startAddress).toString(16)}` }];
       return location;

@@ -20,7 +20,8 @@ export interface SymbolizedLocation {
   /**
    * Inline levels, innermost first: the deepest inlined function first, the function the code physically belongs
    * to last. Never empty: when nothing is known, one frame named `<object basename>+0x<objectAddress>` (or
-   * `<object>+0x<offset in file>` when the object could not be read, `0x<pc - 1>` when no mapping holds it).
+   * `<object>+0x<offset in file>` when the object could not be read, `[vdso]+0x<offset>` for pseudo mappings,
+   * `0x<pc - 1>` in anonymous memory such as JIT code or when no mapping holds it).
    */
   frames: SourceFrame[];
   /** True when `frames` came from a symbolizer, false when they are the placeholder described above. */

@@ -210,17 +210,18 @@ test('without any symbolizer: placeholders object+offset and one warning per ses
   }
 });
 
-test('pcs outside files: no mapping, pseudo mappings, deleted objects, non-executable memory', async () => {
+test('pcs outside files: no mapping, pseudo mappings, deleted objects, non-executable and anonymous memory', async () => {
   const maps = [
     '7ffd3c5f0000-7ffd3c5f2000 r-xp 00000000 00:00 0                          [vdso]',
     '7f0000000000-7f0000001000 r-xp 00000000 08:01 77 /gone/libold.so (deleted)',
     `7f0000100000-7f0000101000 rw-p 00000000 08:01 77 ${join(directory, 'libsymtest.so')}`,
+    '7f0000200000-7f0000201000 r-xp 00000000 00:00 0 ',
   ].join('\n');
-  const pcs = [0x1001n, 0x7ffd3c5f0101n, 0x7f0000000201n, 0x7f0000100011n];
+  const pcs = [0x1001n, 0x7ffd3c5f0101n, 0x7f0000000201n, 0x7f0000100011n, 0x7f0000200101n];
   const symbolized = await symbolizeSnapshot(fakeSnapshot(maps, [{ id: 3, pcs, javaFrames: [] }]), { backend: 'none' });
   assert.deepEqual(
     pcs.map((pc) => symbolized.locations.get(pc)!.frames[0]!.functionName),
-    ['0x1000', '[vdso]+0x100', 'libold.so+0x200', 'libsymtest.so+0x10'],
+    ['0x1000', '[vdso]+0x100', 'libold.so+0x200', 'libsymtest.so+0x10', '0x7f0000200100'],
   );
   assert.ok(pcs.every((pc) => !symbolized.locations.get(pc)!.symbolized));
   assert.deepEqual(symbolized.warnings, ['/gone/libold.so was deleted or replaced after it was loaded: its frames are shown as offsets']);
