@@ -78,8 +78,8 @@ static _Unwind_Reason_Code on_frame(struct _Unwind_Context *context, void *argum
      * is the interrupted instruction itself, so store it + 1. */
     if (before_instruction)
         pc += 1;
-    if (c->depth == 0 && pc >= self_text_start && pc < self_text_end)
-        return _URC_NO_REASON; /* still inside the shim */
+    if (pc >= self_text_start && pc < self_text_end)
+        return _URC_NO_REASON; /* the shim's own frames: malloc wrappers, and main's wrapper further out */
     c->pcs[c->depth++] = pc;
     return c->depth >= c->max_depth ? _URC_END_OF_STACK : _URC_NO_REASON;
 }

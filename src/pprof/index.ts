@@ -1,3 +1,4 @@
 /** Stage "pprof": writing symbolized snapshots as pprof heap profiles, and reading any pprof heap profile back. */
+export { convertSnapshots, profileFileName, type ConvertedSnapshot } from './convert.js';
 export { buildHeapProfile, encodeProfileGz, heapSampleTypes, writeProfileGz, type BuildHeapProfileOptions } from './build.js';
 export { decodeHeapProfile, readHeapProfile, sampleValueIndex, type HeapProfile, type HeapProfileFrame, type HeapProfileSample } from './read.js';

@@ -1,0 +1,43 @@
+/** Small numerical helpers for the growth estimates. */
+
+/** Standard normal CDF (Abramowitz–Stegun 7.1.26 via erf; |error| < 1.5e-7). */
+export function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  const erf = 1 - poly * Math.exp(-x * x);
+  return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
+}
+
+export interface LinearFit {
+  slope: number;
+  intercept: number;
+  /** Standard error of the slope. */
+  slopeStdError: number;
+}
+
+/**
+ * Least-squares line through (x, y) with a slope error that never claims more precision than the sampling
+ * allows: each y carries at least `pointVariance[i]` of variance (from the sampler), whatever the residuals say.
+ */
+export function fitLine(xs: readonly number[], ys: readonly number[], pointVariance: readonly number[]): LinearFit {
+  const n = xs.length;
+  if (n === 0) return { slope: 0, intercept: 0, slopeStdError: Infinity };
+  const meanX = xs.reduce((a, b) => a + b, 0) / n;
+  const meanY = ys.reduce((a, b) => a + b, 0) / n;
+  let sxx = 0;
+  let sxy = 0;
+  for (let i = 0; i < n; i++) {
+    sxx += (xs[i]! - meanX) ** 2;
+    sxy += (xs[i]! - meanX) * (ys[i]! - meanY);
+  }
+  if (n < 2 || sxx === 0) return { slope: 0, intercept: meanY, slopeStdError: Infinity };
+  const slope = sxy / sxx;
+  const intercept = meanY - slope * meanX;
+  let residual = 0;
+  for (let i = 0; i < n; i++) residual += (ys[i]! - (intercept + slope * xs[i]!)) ** 2;
+  const residualVariance = n > 2 ? residual / (n - 2) : 0;
+  const samplingVariance = pointVariance.reduce((a, b) => a + b, 0) / n;
+  const variance = Math.max(residualVariance, samplingVariance);
+  return { slope, intercept, slopeStdError: Math.sqrt(variance / sxx) };
+}

@@ -1,0 +1,55 @@
+/** What the analysis works on, and what it concludes. */
+import type { HeapProfile } from '../pprof/index.js';
+
+/** One heap profile of the series and when it was taken. */
+export interface ProfilePoint {
+  /** Seconds since the start of the run. */
+  timeSec: number;
+  profile: HeapProfile;
+}
+
+export type SiteStatus = 'growing' | 'new' | 'shrinking' | 'stable' | 'gone';
+
+export interface SiteReport {
+  rank: number;
+  /** The site frame's function name. */
+  function: string;
+  /** The site frame as "name (file:line)" or "name (lib)". */
+  location: string;
+  /** The site's heaviest stack, innermost first, each "name (file:line)" or "name (lib)". */
+  stack: string[];
+  status: SiteStatus;
+  leakRateBytesPerHour: number;
+  /** Live bytes at the last snapshot minus at the first. */
+  growthBytes: number;
+  /** Live bytes at the last snapshot. */
+  liveBytes: number;
+  /** Probability the site really grows (its rate is above zero), from the fit and the sampling noise. */
+  confidence: number;
+  /** Live bytes per snapshot, in series order. */
+  series: number[];
+}
+
+export type VerdictKind = 'native-leak' | 'fragmentation' | 'java-heap' | 'jvm-internal' | 'no-growth' | 'inconclusive';
+
+export interface Verdict {
+  kind: VerdictKind;
+  summary: string;
+}
+
+export interface MemoryGrowth {
+  rssGrowthBytesPerHour: number;
+  liveGrowthBytesPerHour: number;
+  rssStartBytes: number;
+  rssEndBytes: number;
+  liveStartBytes: number;
+  liveEndBytes: number;
+}
+
+export interface AnalysisOptions {
+  /** The sampling interval in force (bytes); sets the noise floor of every estimate. */
+  sampleIntervalBytes: number;
+  plumbingPatterns?: readonly RegExp[];
+  /** A site counts as growing at or above this confidence. */
+  minConfidence?: number;
+}

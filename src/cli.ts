@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+/** The command line: commander wiring, and the one place errors become a message and an exit code. */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { runCommand } from './commands/run.js';
+import { ExitCode, LeakhuntError } from './core/errors.js';
+import { parseBytes, parseDurationMs } from './core/units.js';
+
+function option<T>(parse: (text: string) => T) {
+  return (text: string): T => {
+    try {
+      return parse(text);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  };
+}
+
+function positiveInteger(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`"${text}" is not a positive whole number`);
+  return n;
+}
+
+const exitCodesHelp = `
+Exit codes:
+  0     success (run: the command's own exit status; 128+N when signal N ended it)
+  1     leak over threshold (gate)
+  2     bad usage or unreadable input
+  3     not enough data to decide (gate)
+  4     environment problem (shim not built, tool missing)
+  5     output exists (use --force)
+  70    internal error`;
+
+function buildProgram(): Command {
+  const program = new Command('leakhunt')
+    .description('Native-memory leak hunter for JVM services and native programs: samples live allocations and ranks the call sites whose retained memory grows.')
+    .version('0.1.0')
+    .enablePositionalOptions()
+    .showHelpAfterError()
+    .addHelpText('after', exitCodesHelp);
+
+  program.command('run')
+    .description('run a command under the sampling shim, then rank the call sites whose live memory grows')
+    .argument('<command...>', 'the command to run (put it after --)')
+    .passThroughOptions()
+    .option('-o, --out <dir>', 'run directory (default: ./leakhunt-<timestamp>)')
+    .option('--force', 'replace leakhunt\'s files in a non-empty run directory', false)
+    .option('--interval <duration>', 'time between snapshots', option((t) => parseDurationMs(t, '--interval')), 10_000)
+    .option('--sample-bytes <size>', 'mean sampling interval in bytes (1 = record every allocation)', option((t) => parseBytes(t, '--sample-bytes')), 512 * 1024)
+    .option('--duration <duration>', 'stop the command after this long (SIGTERM, then SIGKILL)', option((t) => parseDurationMs(t, '--duration')))
+    .option('--json', 'print report.json instead of the text report', false)
+    .option('--top <n>', 'sites to show', option(positiveInteger), 10)
+    .option('-q, --quiet', 'no progress lines on stderr', false)
+    .addOption(new Option('--table-capacity <n>', 'most live sampled blocks the shim keeps').argParser(option(positiveInteger)))
+    .addOption(new Option('--max-stacks <n>', 'most distinct stacks the shim keeps').argParser(option(positiveInteger)))
+    .addOption(new Option('--stack-depth <n>', 'most frames per stack (default 64)').argParser(option(positiveInteger)))
+    .addOption(new Option('--seed <n>', 'fixed sampler seed (reproducible runs)').argParser(option(positiveInteger)).hideHelp())
+    .addHelpText('after', '\nExample:\n  leakhunt run --duration 10m -- java -jar app.jar')
+    .action(async (command: string[], opts) => {
+      if (opts.interval < 50) throw new LeakhuntError('--interval must be at least 50ms', ExitCode.usage);
+      if (opts.sampleBytes < 1) throw new LeakhuntError('--sample-bytes must be at least 1', ExitCode.usage);
+      process.exitCode = await runCommand(command, {
+        out: opts.out, force: opts.force, intervalMs: opts.interval, sampleBytes: opts.sampleBytes,
+        durationMs: opts.duration, json: opts.json, top: opts.top, quiet: opts.quiet,
+        tableCapacity: opts.tableCapacity, maxStacks: opts.maxStacks, stackDepth: opts.stackDepth, seed: opts.seed,
+      });
+    });
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({ outputError: (text, write) => write(`leakhunt: ${text.replace(/^error: /, '').trim()}\n`) });
+  for (const sub of program.commands) {
+    sub.exitOverride();
+    sub.configureOutput({ outputError: (text, write) => write(`leakhunt: ${text.replace(/^error: /, '').trim()}\n`) });
+  }
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? 0 : ExitCode.usage;
+      return;
+    }
+    if (error instanceof LeakhuntError) {
+      process.stderr.write(`leakhunt: ${error.message}\n`);
+      process.exitCode = error.exitCode;
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`leakhunt: internal error: ${message.split('\n')[0]}\n`);
+    if (process.env.LEAKHUNT_DEBUG) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
+    process.exitCode = ExitCode.internal;
+  }
+}
+
+await main(process.argv);

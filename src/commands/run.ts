@@ -1,0 +1,50 @@
+/** `leakhunt run [options] -- <command...>`: run a command under the shim and report what grows. */
+import { ExitCode, LeakhuntError } from '../core/errors.js';
+import { defaultRunDir, prepareRunDir } from '../core/paths.js';
+import { requireShim, runTarget, targetEnvironment } from '../launch/index.js';
+import { colorWanted, processRun, renderJson, renderText, writeRunMeta, type RunMeta } from '../report/index.js';
+
+export interface RunOptions {
+  out?: string;
+  force: boolean;
+  intervalMs: number;
+  sampleBytes: number;
+  durationMs?: number;
+  json: boolean;
+  top: number;
+  quiet: boolean;
+  tableCapacity?: number;
+  maxStacks?: number;
+  stackDepth?: number;
+  seed?: number;
+}
+
+export async function runCommand(command: string[], options: RunOptions): Promise<number> {
+  if (command.length === 0) throw new LeakhuntError('no command given: leakhunt run [options] -- <command...>', ExitCode.usage);
+  const shimPath = requireShim();
+  const { runDir, rawDir } = prepareRunDir(options.out ?? defaultRunDir(), options.force);
+  const meta: RunMeta = {
+    schema: 'leakhunt.run/v1', command, startedAtMs: Date.now(), sampleBytes: options.sampleBytes,
+    snapshotIntervalMs: options.intervalMs,
+  };
+  writeRunMeta(runDir, meta);
+  if (!options.quiet) process.stderr.write(`leakhunt: recording into ${runDir}\n`);
+
+  const env = targetEnvironment({
+    shimPath, rawDir, sampleIntervalBytes: options.sampleBytes, snapshotIntervalMs: options.intervalMs,
+    tableCapacity: options.tableCapacity, maxStacks: options.maxStacks, maxStackDepth: options.stackDepth, seed: options.seed,
+  });
+  const outcome = await runTarget({
+    command, env, rawDir, durationMs: options.durationMs, rssIntervalMs: Math.min(options.intervalMs, 1000),
+  });
+  Object.assign(meta, {
+    endedAtMs: outcome.endedAtMs, pid: outcome.pid, exitStatus: outcome.exitStatus, signal: outcome.signal,
+    stoppedAfterDuration: outcome.stoppedAfterDuration, rss: outcome.rss,
+  });
+  writeRunMeta(runDir, meta);
+
+  const { report } = await processRun(runDir, meta);
+  process.stdout.write(options.json ? renderJson(report, options.top) : renderText(report, { top: options.top, color: colorWanted() }));
+  if (!options.quiet) process.stderr.write(`leakhunt: profiles, timeline.json and report.json are in ${runDir}\n`);
+  return outcome.exitStatus;
+}

@@ -1,0 +1,118 @@
+/**
+ * Runs the target: spawn with execa, relay SIGINT/SIGTERM/SIGHUP, stop it after the duration (a last
+ * snapshot is requested first, then SIGTERM, then SIGKILL after a grace period), and sample its RSS.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import { execa } from 'execa';
+import pidusage from 'pidusage';
+import { ExitCode, LeakhuntError } from '../core/errors.js';
+
+export interface RssPoint {
+  timeMs: number;
+  rssBytes: number;
+}
+
+export interface TargetOutcome {
+  pid: number;
+  /** The command's exit status, or 128 + signal number when a signal ended it. */
+  exitStatus: number;
+  signal?: string;
+  stoppedAfterDuration: boolean;
+  startedAtMs: number;
+  endedAtMs: number;
+  rss: RssPoint[];
+}
+
+export interface TargetOptions {
+  command: string[];
+  env: NodeJS.ProcessEnv;
+  rawDir: string;
+  durationMs?: number;
+  rssIntervalMs: number;
+  gracePeriodMs?: number;
+  /** Called after each RSS sample, for the live status line. */
+  onTick?: (elapsedMs: number, rssBytes: number) => void;
+}
+
+const relayedSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Asks the shim for a snapshot now and waits (briefly) until it has taken it. */
+async function requestFinalSnapshot(rawDir: string, pid: number): Promise<void> {
+  const dir = join(rawDir, String(pid));
+  if (!existsSync(dir)) return;
+  const request = join(dir, 'flush-request');
+  try {
+    writeFileSync(request, '', { mode: 0o600 });
+  } catch {
+    return;
+  }
+  for (let waited = 0; waited < 3000 && existsSync(request); waited += 50) await sleep(50);
+}
+
+export async function runTarget(options: TargetOptions): Promise<TargetOutcome> {
+  const [file, ...args] = options.command;
+  if (!file) throw new LeakhuntError('no command given: use leakhunt run [options] -- <command...>', ExitCode.usage);
+  const startedAtMs = Date.now();
+  const child = execa(file, args, { env: options.env, extendEnv: false, stdio: 'inherit', reject: false, cleanup: true });
+  const pid = child.pid;
+  if (pid === undefined) {
+    const result = await child;
+    throw new LeakhuntError(`cannot start "${file}": ${result.code === 'ENOENT' ? 'command not found' : result.shortMessage}`, ExitCode.usage);
+  }
+
+  const relay = (signal: NodeJS.Signals) => () => { child.kill(signal); };
+  const handlers = relayedSignals.map((s) => [s, relay(s)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+
+  const rss: RssPoint[] = [];
+  let exited = false;
+  let stoppedAfterDuration = false;
+  const sampler = setInterval(() => {
+    pidusage(pid).then((stat) => {
+      if (exited) return;
+      const elapsedMs = Date.now() - startedAtMs;
+      rss.push({ timeMs: elapsedMs, rssBytes: stat.memory });
+      options.onTick?.(elapsedMs, stat.memory);
+    }).catch(() => { /* the process is gone between two samples */ });
+  }, options.rssIntervalMs);
+
+  let stopper: NodeJS.Timeout | undefined;
+  if (options.durationMs !== undefined) {
+    stopper = setTimeout(async () => {
+      stoppedAfterDuration = true;
+      await requestFinalSnapshot(options.rawDir, pid);
+      if (exited) return;
+      child.kill('SIGTERM');
+      const grace = setTimeout(() => { if (!exited) child.kill('SIGKILL'); }, options.gracePeriodMs ?? 10_000);
+      grace.unref();
+    }, options.durationMs);
+  }
+
+  const result = await child;
+  exited = true;
+  clearInterval(sampler);
+  if (stopper) clearTimeout(stopper);
+  for (const [signal, handler] of handlers) process.off(signal, handler);
+  pidusage.clear();
+
+  if (result.failed && result.exitCode === undefined && !result.signal) {
+    throw new LeakhuntError(`cannot start "${file}": ${result.code === 'ENOENT' ? 'command not found' : result.shortMessage}`, ExitCode.usage);
+  }
+  const signal = result.signal ?? undefined;
+  const signalNumber = signal ? (osConstants.signals as Record<string, number>)[signal] ?? 0 : 0;
+  return {
+    pid,
+    exitStatus: signal ? 128 + signalNumber : result.exitCode ?? 0,
+    ...(signal ? { signal } : {}),
+    stoppedAfterDuration,
+    startedAtMs,
+    endedAtMs: Date.now(),
+    rss,
+  };
+}

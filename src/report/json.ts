@@ -1,0 +1,7 @@
+import type { RunReport } from './model.js';
+
+/** Sites beyond `top` are left out of the printed JSON only; report.json keeps them all. */
+export function renderJson(report: RunReport, top?: number): string {
+  const shown = top === undefined ? report : { ...report, sites: report.sites.slice(0, top) };
+  return `${JSON.stringify(shown, null, 2)}\n`;
+}

@@ -1,0 +1,79 @@
+/** The terminal report: the verdict first, then the ranked sites and the stacks of the top ones. */
+import { Chalk, type ChalkInstance } from 'chalk';
+import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
+import type { SiteReport, SiteStatus } from '../analyse/index.js';
+import type { RunReport } from './model.js';
+
+export interface TextOptions {
+  top?: number;
+  /** Frames shown per stack. */
+  stackFrames?: number;
+  color?: boolean;
+}
+
+/** Colour only on a TTY and never when NO_COLOR is set (https://no-color.org). */
+export function colorWanted(stream: NodeJS.WriteStream = process.stdout): boolean {
+  return Boolean(stream.isTTY) && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '');
+}
+
+function statusPainter(chalk: ChalkInstance): Record<SiteStatus, (s: string) => string> {
+  return { growing: chalk.red.bold, new: chalk.blue, shrinking: chalk.green, stable: chalk.dim, gone: chalk.gray };
+}
+
+const verdictTitle: Record<string, string> = {
+  'native-leak': 'NATIVE LEAK', fragmentation: 'FRAGMENTATION', 'java-heap': 'JAVA HEAP GROWTH',
+  'jvm-internal': 'JVM-INTERNAL GROWTH', 'no-growth': 'NO GROWTH', inconclusive: 'INCONCLUSIVE',
+};
+
+function signedBytes(bytes: number): string {
+  return `${bytes > 0 ? '+' : ''}${formatBytes(bytes)}`;
+}
+
+function pad(text: string, width: number, right = false): string {
+  return right ? text.padStart(width) : text.padEnd(width);
+}
+
+function siteRow(site: SiteReport, paint: Record<SiteStatus, (s: string) => string>): string {
+  return [
+    pad(String(site.rank), 3, true),
+    paint[site.status](pad(site.status, 9)),
+    pad(formatRate(site.leakRateBytesPerHour), 14, true),
+    pad(signedBytes(site.growthBytes), 12, true),
+    pad(formatBytes(site.liveBytes), 11, true),
+    pad(site.confidence.toFixed(2), 5, true),
+    ` ${site.location}`,
+  ].join(' ');
+}
+
+export function renderText(report: RunReport, options: TextOptions = {}): string {
+  const chalk = new Chalk({ level: options.color ? 1 : 0 });
+  const paint = statusPainter(chalk);
+  const top = options.top ?? 10;
+  const frames = options.stackFrames ?? 12;
+  const lines: string[] = [];
+  const verdictColor = report.verdict.kind === 'native-leak' ? chalk.red.bold
+    : report.verdict.kind === 'no-growth' ? chalk.green.bold : chalk.yellow.bold;
+  lines.push(`${verdictColor(verdictTitle[report.verdict.kind] ?? report.verdict.kind)}: ${report.verdict.summary}`);
+  const m = report.memory;
+  lines.push(chalk.dim(`  run: ${report.command.join(' ')} (pid ${report.pid}), ${formatDurationMs(report.durationSec * 1000)}, `
+    + `${report.snapshots} snapshots, sampling every ${formatBytes(report.sampleBytes)}`
+    + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`)));
+  lines.push(chalk.dim(`  RSS ${formatBytes(m.rssStartBytes)} → ${formatBytes(m.rssEndBytes)} (${formatRate(m.rssGrowthBytesPerHour)}), `
+    + `live malloc ${formatBytes(m.liveStartBytes)} → ${formatBytes(m.liveEndBytes)} (${formatRate(m.liveGrowthBytesPerHour)})`));
+  for (const warning of report.warnings) lines.push(chalk.yellow(`  warning: ${warning}`));
+  const shown = report.sites.slice(0, top);
+  if (shown.length === 0) {
+    lines.push('', '  no sampled live allocations');
+    return `${lines.join('\n')}\n`;
+  }
+  lines.push('', chalk.bold(`${pad('#', 3, true)} ${pad('status', 9)} ${pad('rate', 14, true)} ${pad('growth', 12, true)} ${pad('live', 11, true)} ${pad('conf', 5, true)}  site`));
+  for (const site of shown) lines.push(siteRow(site, paint));
+  const explained = shown.filter((s) => s.status === 'growing' || s.status === 'new').slice(0, 3);
+  for (const site of explained) {
+    lines.push('', `${paint[site.status](`#${site.rank} ${site.function}`)} — stack, innermost first:`);
+    for (const frame of site.stack.slice(0, frames)) lines.push(`    ${frame}`);
+    if (site.stack.length > frames) lines.push(chalk.dim(`    … ${site.stack.length - frames} more frames (report.json has them all)`));
+  }
+  if (report.sites.length > shown.length) lines.push('', chalk.dim(`  ${report.sites.length - shown.length} more sites in report.json`));
+  return `${lines.join('\n')}\n`;
+}
