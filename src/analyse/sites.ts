@@ -26,8 +26,46 @@ export function compilePatterns(sources: readonly string[]): RegExp[] {
   return sources.map((s) => new RegExp(s));
 }
 
+/** Removes template arguments, however nested: "std::map<K, V>::find<X>" → "std::map<>::find<>". */
+export function withoutTemplateArguments(name: string): string {
+  let out = '';
+  let depth = 0;
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i]!;
+    // "operator<", "operator<<", "operator->" are names, not template brackets.
+    if (depth === 0 && /operator\s*$/.test(out) && (c === '<' || c === '>' || c === '-')) {
+      out += c;
+      continue;
+    }
+    if (c === '<') {
+      if (depth === 0) out += '<';
+      depth++;
+    } else if (c === '>' && depth > 0) {
+      depth--;
+      if (depth === 0) out += '>';
+    } else if (depth === 0) {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/**
+ * The qualified function name, without the return type that demangled template functions carry and without
+ * parameters: "void std::__cxx11::basic_string<…>::_M_construct<…>(…)" → "std::__cxx11::basic_string<>::_M_construct<>".
+ */
+export function qualifiedName(functionName: string): string {
+  if (/^0x|\+0x[0-9a-f]+$/i.test(functionName)) return functionName; // an unsymbolized address
+  const bare = withoutTemplateArguments(functionName);
+  const paren = bare.search(/\((?!anonymous namespace\))/);
+  const head = (paren < 0 ? bare : bare.slice(0, paren)).trim();
+  const m = /((?:(?:[A-Za-z_~][\w]*(?:<>)?|\(anonymous namespace\))::)*(?:operator\s*[^\s\w]+|operator\s+\w+|[A-Za-z_~][\w]*(?:<>)?))$/.exec(head);
+  return m ? m[1]! : head;
+}
+
 export function isPlumbing(frame: HeapProfileFrame, patterns: readonly RegExp[]): boolean {
-  return patterns.some((p) => p.test(frame.functionName));
+  const name = qualifiedName(frame.functionName);
+  return patterns.some((p) => p.test(name));
 }
 
 /** Index of the site frame in `stack` (innermost first); the innermost frame when all are plumbing. */

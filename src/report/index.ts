@@ -2,4 +2,4 @@ export { REPORT_SCHEMA, type RunReport, type ShimSummary } from './model.js';
 export { processRun, readRunMeta, writeRunMeta, type ProcessedRun, type RunMeta } from './run-dir.js';
 export { buildRunReport, shimSummary, type RunFacts } from './build.js';
 export { renderJson } from './json.js';
-export { colorWanted, renderText, type TextOptions } from './text.js';
+export { abbreviateTemplates, colorWanted, renderText, type TextOptions } from './text.js';

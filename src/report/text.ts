@@ -25,6 +25,30 @@ const verdictTitle: Record<string, string> = {
   'jvm-internal': 'JVM-INTERNAL GROWTH', 'no-growth': 'NO GROWTH', inconclusive: 'INCONCLUSIVE',
 };
 
+/** Template arguments make C++ names unreadable in a terminal: "std::map<…>::find(…)". report.json keeps them. */
+export function abbreviateTemplates(name: string): string {
+  let out = '';
+  let depth = 0;
+  let hidden = false;
+  for (const c of name) {
+    if (c === '<') {
+      if (depth === 0) {
+        out += '<';
+        hidden = false;
+      }
+      depth++;
+    } else if (c === '>' && depth > 0) {
+      depth--;
+      if (depth === 0) out += hidden ? '…>' : '>';
+    } else if (depth === 0) {
+      out += c;
+    } else {
+      hidden = true;
+    }
+  }
+  return out.length > 200 ? `${out.slice(0, 120)}…${out.slice(-60)}` : out;
+}
+
 function signedBytes(bytes: number): string {
   return `${bytes > 0 ? '+' : ''}${formatBytes(bytes)}`;
 }
@@ -41,7 +65,7 @@ function siteRow(site: SiteReport, paint: Record<SiteStatus, (s: string) => stri
     pad(signedBytes(site.growthBytes), 12, true),
     pad(formatBytes(site.liveBytes), 11, true),
     pad(site.confidence.toFixed(2), 5, true),
-    ` ${site.location}`,
+    ` ${abbreviateTemplates(site.location)}`,
   ].join(' ');
 }
 
@@ -70,8 +94,8 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
   for (const site of shown) lines.push(siteRow(site, paint));
   const explained = shown.filter((s) => s.status === 'growing' || s.status === 'new').slice(0, 3);
   for (const site of explained) {
-    lines.push('', `${paint[site.status](`#${site.rank} ${site.function}`)} — stack, innermost first:`);
-    for (const frame of site.stack.slice(0, frames)) lines.push(`    ${frame}`);
+    lines.push('', `${paint[site.status](`#${site.rank} ${abbreviateTemplates(site.function)}`)} — stack, innermost first:`);
+    for (const frame of site.stack.slice(0, frames)) lines.push(`    ${abbreviateTemplates(frame)}`);
     if (site.stack.length > frames) lines.push(chalk.dim(`    … ${site.stack.length - frames} more frames (report.json has them all)`));
   }
   if (report.sites.length > shown.length) lines.push('', chalk.dim(`  ${report.sites.length - shown.length} more sites in report.json`));
