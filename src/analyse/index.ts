@@ -1,6 +1,6 @@
 export { compilePatterns, defaultPlumbingPatterns, describeFrame, isPlumbing, siteFrameIndex } from './sites.js';
 export { DEFAULT_MIN_CONFIDENCE, rankSites, seriesGrowth, siteSeries, totalLiveSeries } from './rank.js';
 export { decideVerdict, MIN_SNAPSHOTS_FOR_TREND } from './verdict.js';
-export { fitLine, normalCdf } from './statistics.js';
+export { fitLine, normalCdf, theilSenSlope } from './statistics.js';
 export type * from './types.js';
 export { memoryGrowth, timelineOf, type TimelinePoint } from './timeline.js';

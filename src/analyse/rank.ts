@@ -8,7 +8,7 @@
  */
 import { sampleValueIndex, type HeapProfileFrame } from '../pprof/index.js';
 import { defaultPlumbingPatterns, describeFrame, siteFrameIndex } from './sites.js';
-import { fitLine, normalCdf } from './statistics.js';
+import { fitLine, normalCdf, theilSenSlope } from './statistics.js';
 import type { AnalysisOptions, ProfilePoint, SiteReport, SiteStatus } from './types.js';
 
 const SECONDS_PER_HOUR = 3600;
@@ -56,7 +56,10 @@ export function siteSeries(points: readonly ProfilePoint[], patterns: readonly R
 }
 
 export interface SeriesGrowth {
+  /** Least-squares rate. */
   rateBytesPerHour: number;
+  /** Theil–Sen rate: robust to one-off steps and outliers. */
+  robustRateBytesPerHour: number;
   growthBytes: number;
   confidence: number;
 }
@@ -64,21 +67,29 @@ export interface SeriesGrowth {
 /** Growth of one live-bytes series sampled at `timesSec`, with `sampleIntervalBytes` of sampling noise. */
 export function seriesGrowth(timesSec: readonly number[], series: readonly number[], sampleIntervalBytes: number): SeriesGrowth {
   const n = series.length;
-  if (n < 2) return { rateBytesPerHour: 0, growthBytes: 0, confidence: 0 };
+  if (n < 2) return { rateBytesPerHour: 0, robustRateBytesPerHour: 0, growthBytes: 0, confidence: 0 };
   const noise = sampleIntervalBytes > 1 ? series.map((bytes) => sampleIntervalBytes * Math.max(bytes, sampleIntervalBytes)) : series.map(() => 0);
   const fit = fitLine(timesSec, series, noise);
   let confidence: number;
   if (fit.slopeStdError === 0) confidence = fit.slope > 0 ? 1 : fit.slope < 0 ? 0 : 0.5;
   else if (!Number.isFinite(fit.slopeStdError)) confidence = 0.5;
   else confidence = normalCdf(fit.slope / fit.slopeStdError);
-  return { rateBytesPerHour: fit.slope * SECONDS_PER_HOUR, growthBytes: series[n - 1]! - series[0]!, confidence };
+  return {
+    rateBytesPerHour: fit.slope * SECONDS_PER_HOUR,
+    robustRateBytesPerHour: theilSenSlope(timesSec, series) * SECONDS_PER_HOUR,
+    growthBytes: series[n - 1]! - series[0]!,
+    confidence,
+  };
 }
 
 function statusOf(series: readonly number[], growth: SeriesGrowth, minConfidence: number, materialBytes: number): SiteStatus {
   const first = series[0] ?? 0;
   const last = series[series.length - 1] ?? 0;
-  if (series.length >= 2 && growth.confidence >= minConfidence && growth.growthBytes >= materialBytes) return 'growing';
-  if (series.length >= 2 && 1 - growth.confidence >= minConfidence && -growth.growthBytes >= materialBytes) {
+  // Growing needs all three: a significant trend, a robust one (not one step), and a material amount.
+  if (series.length >= 2 && growth.confidence >= minConfidence && growth.robustRateBytesPerHour > 0
+    && growth.growthBytes >= materialBytes) return 'growing';
+  if (series.length >= 2 && 1 - growth.confidence >= minConfidence && growth.robustRateBytesPerHour < 0
+    && -growth.growthBytes >= materialBytes) {
     return last === 0 ? 'gone' : 'shrinking';
   }
   if (series.length >= 2 && first === 0 && last > 0) return 'new';

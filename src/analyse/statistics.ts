@@ -41,3 +41,24 @@ export function fitLine(xs: readonly number[], ys: readonly number[], pointVaria
   const variance = Math.max(residualVariance, samplingVariance);
   return { slope, intercept, slopeStdError: Math.sqrt(variance / sxx) };
 }
+
+/**
+ * Theil–Sen slope: the median of the slopes between all pairs of points. A one-off step or a single noisy
+ * snapshot moves it little, where it would tilt a least-squares line: a buffer allocated once at the end of
+ * a run is not a leak. Long series are thinned to at most 200 evenly spaced points (20k pairs).
+ */
+export function theilSenSlope(xs: readonly number[], ys: readonly number[]): number {
+  const n = xs.length;
+  const step = Math.max(1, Math.ceil(n / 200));
+  const slopes: number[] = [];
+  for (let i = 0; i < n; i += step) {
+    for (let j = i + step; j < n; j += step) {
+      const dx = xs[j]! - xs[i]!;
+      if (dx !== 0) slopes.push((ys[j]! - ys[i]!) / dx);
+    }
+  }
+  if (slopes.length === 0) return 0;
+  slopes.sort((a, b) => a - b);
+  const mid = slopes.length >> 1;
+  return slopes.length % 2 ? slopes[mid]! : (slopes[mid - 1]! + slopes[mid]!) / 2;
+}

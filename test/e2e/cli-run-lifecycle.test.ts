@@ -1,0 +1,94 @@
+/** The run command's contract with its target and its user: signals, kills, output protection, bad input. */
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { readSnapshotFile } from '../../src/snapshot/index.js';
+import { fixtureBuild, readJson, runCli, tempDir, type ReportJson } from './helpers.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('leakhunt run: lifecycle and errors', () => {
+  const dir = tempDir();
+  after(() => dir.cleanup());
+
+  it('a target killed with SIGKILL halfway leaves readable snapshots up to the last interval', async () => {
+    const out = join(dir.path, 'killed');
+    const cli = runCli(['run', '--out', out, '--interval', '200ms', '--sample-bytes', '1', '--', join(fixtureBuild, 'leaky_apis'),
+      '--rounds', '1000', '--round-ms', '50', '--hang-at-round', '20']);
+    // Wait until the target hangs (it says so on stderr), then kill it from outside.
+    let pid: number | undefined;
+    for (let i = 0; i < 200 && pid === undefined; i++) {
+      await sleep(50);
+      const rawDir = join(out, 'raw');
+      if (existsSync(rawDir)) {
+        const pids = readdirSync(rawDir);
+        const files = pids.length ? readdirSync(join(rawDir, pids[0]!)).filter((f) => f.endsWith('.lhs')) : [];
+        if (files.length >= 4) pid = Number(pids[0]);
+      }
+    }
+    assert.ok(pid, 'the target wrote snapshots');
+    process.kill(pid, 'SIGKILL');
+    const result = await cli;
+    assert.equal(result.exitCode, 137, result.all);
+    const files = readdirSync(join(out, 'raw', String(pid))).filter((f) => f.endsWith('.lhs'));
+    for (const file of files) readSnapshotFile(join(out, 'raw', String(pid), file)); // every one parses
+    const report = readJson<ReportJson>(join(out, 'report.json'));
+    assert.equal(report.snapshots, files.length);
+    assert.equal(report.exitStatus, 137);
+    assert.ok(report.sites.some((s) => s.function === 'leak_via_malloc' && s.liveBytes > 0));
+  });
+
+  it('--duration stops the target, after a last snapshot', async () => {
+    const out = join(dir.path, 'duration');
+    const started = Date.now();
+    const result = await runCli(['run', '--out', out, '--interval', '5s', '--sample-bytes', '1', '--duration', '1500ms', '--',
+      join(fixtureBuild, 'leaky_apis'), '--rounds', '100000', '--round-ms', '50']);
+    assert.ok(Date.now() - started < 20_000);
+    assert.equal(result.exitCode, 128 + 15, result.all); // SIGTERM
+    const report = readJson<ReportJson>(join(out, 'report.json'));
+    assert.ok(report.snapshots >= 1, 'the flush request produced a snapshot before the stop');
+    assert.ok(report.sites.some((s) => s.function === 'leak_via_calloc'));
+  });
+
+  it('refuses to overwrite a non-empty run directory without --force, and keeps the user\'s files with it', async () => {
+    const out = join(dir.path, 'existing');
+    mkdirSync(out);
+    writeFileSync(join(out, 'notes.txt'), 'mine');
+    const refused = await runCli(['run', '--out', out, '--', join(fixtureBuild, 'steady'), '--seconds', '0.2']);
+    assert.equal(refused.exitCode, 5);
+    assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
+    assert.match(refused.stderr, /not empty.*--force/);
+    const forced = await runCli(['run', '--out', out, '--force', '--interval', '100ms', '--', join(fixtureBuild, 'steady'), '--seconds', '0.5']);
+    assert.equal(forced.exitCode, 0, forced.all);
+    assert.equal(readFileSync(join(out, 'notes.txt'), 'utf8'), 'mine');
+    assert.ok(existsSync(join(out, 'report.json')));
+  });
+
+  it('a steady program is not reported as leaking', async () => {
+    const out = join(dir.path, 'steady');
+    const result = await runCli(['run', '--out', out, '--interval', '300ms', '--sample-bytes', '64KiB', '--',
+      join(fixtureBuild, 'steady'), '--seconds', '3']);
+    assert.equal(result.exitCode, 0, result.all);
+    const report = readJson<ReportJson>(join(out, 'report.json'));
+    assert.equal(report.verdict.kind, 'no-growth', report.verdict.summary);
+    assert.ok(report.sites.every((s) => s.status !== 'growing'));
+  });
+
+  it('bad input: one line, a distinct exit code, no stack trace', async () => {
+    const cases: [string[], number, RegExp][] = [
+      [['run', '--interval', 'soon', '--', 'true'], 2, /--interval/],
+      [['run', '--sample-bytes', '12XB', '--', 'true'], 2, /--sample-bytes/],
+      [['run', '--out', join(dir.path, 'nocmd')], 2, /command/],
+      [['run', '--out', join(dir.path, 'missing'), '--', 'no-such-command-leakhunt'], 2, /not found|cannot start/],
+      [['frobnicate'], 2, /unknown command/],
+    ];
+    for (const [args, code, message] of cases) {
+      const result = await runCli(args);
+      assert.equal(result.exitCode, code, `${args.join(' ')}: ${result.all}`);
+      const lines = result.stderr.trim().split('\n').filter((l) => !/^\s*$/.test(l) && !/^(Usage|Options|Commands|  )/.test(l));
+      assert.ok(lines.length >= 1 && lines.every((l) => !/^\s+at /.test(l)), `no stack trace: ${result.stderr}`);
+      assert.match(result.stderr, message);
+    }
+  });
+});

@@ -1,0 +1,50 @@
+/** Shared plumbing of the end-to-end tests: the built CLI, the built fixtures, temp dirs. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+
+export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+export const cliPath = join(repoRoot, 'dist', 'src', 'cli.js');
+export const fixtureBuild = join(repoRoot, 'fixtures', 'build');
+export const javaHome = process.env.JAVA_HOME ?? '/usr/lib/jvm/java-17-openjdk-amd64';
+export const javaBin = join(javaHome, 'bin', 'java');
+
+export function tempDir(prefix = 'leakhunt-test-'): { path: string; cleanup: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
+  return execa(process.execPath, [cliPath, ...args], {
+    cwd: options.cwd, env: { ...process.env, NO_COLOR: '1', ...options.env }, reject: false,
+    timeout: options.timeoutMs ?? 120_000, all: true as const,
+  });
+}
+
+export function readJson<T>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+export function demoCommand(seconds: number, extra: string[] = []): string[] {
+  return [javaBin, `-Djava.library.path=${join(fixtureBuild, 'demo')}`, '-cp', join(fixtureBuild, 'demo', 'classes'),
+    'demo.LeakyService', '--seconds', String(seconds), ...extra];
+}
+
+/** The report.json shape the tests look at. */
+export interface ReportJson {
+  schema: string;
+  command: string[];
+  exitStatus: number;
+  durationSec: number;
+  sampleBytes: number;
+  snapshots: number;
+  verdict: { kind: string; summary: string };
+  memory: { rssGrowthBytesPerHour: number; liveGrowthBytesPerHour: number };
+  warnings: string[];
+  sites: {
+    rank: number; function: string; location: string; stack: string[]; status: string;
+    leakRateBytesPerHour: number; growthBytes: number; liveBytes: number; confidence: number; series: number[];
+  }[];
+}
