@@ -15,6 +15,12 @@ function option<T>(parse: (text: string) => T) {
   };
 }
 
+/** About 30 snapshots over a bounded run, so even a short one has a trend; 10 s for open-ended runs. */
+function defaultSnapshotIntervalMs(durationMs: number | undefined): number {
+  if (durationMs === undefined) return 10_000;
+  return Math.min(10_000, Math.max(1_000, Math.round(durationMs / 30)));
+}
+
 function positiveInteger(text: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`"${text}" is not a positive whole number`);
@@ -45,7 +51,7 @@ function buildProgram(): Command {
     .passThroughOptions()
     .option('-o, --out <dir>', 'run directory (default: ./leakhunt-<timestamp>)')
     .option('--force', 'replace leakhunt\'s files in a non-empty run directory', false)
-    .option('--interval <duration>', 'time between snapshots', option((t) => parseDurationMs(t, '--interval')), 10_000)
+    .option('--interval <duration>', 'time between snapshots (default 10s; with --duration, duration/30 between 1s and 10s)', option((t) => parseDurationMs(t, '--interval')))
     .option('--sample-bytes <size>', 'mean sampling interval in bytes (1 = record every allocation)', option((t) => parseBytes(t, '--sample-bytes')), 512 * 1024)
     .option('--duration <duration>', 'stop the command after this long (SIGTERM, then SIGKILL)', option((t) => parseDurationMs(t, '--duration')))
     .option('--json', 'print report.json instead of the text report', false)
@@ -57,10 +63,11 @@ function buildProgram(): Command {
     .addOption(new Option('--seed <n>', 'fixed sampler seed (reproducible runs)').argParser(option(positiveInteger)).hideHelp())
     .addHelpText('after', '\nExample:\n  leakhunt run --duration 10m -- java -jar app.jar')
     .action(async (command: string[], opts) => {
-      if (opts.interval < 50) throw new LeakhuntError('--interval must be at least 50ms', ExitCode.usage);
+      const interval: number = opts.interval ?? defaultSnapshotIntervalMs(opts.duration);
+      if (interval < 50) throw new LeakhuntError('--interval must be at least 50ms', ExitCode.usage);
       if (opts.sampleBytes < 1) throw new LeakhuntError('--sample-bytes must be at least 1', ExitCode.usage);
       process.exitCode = await runCommand(command, {
-        out: opts.out, force: opts.force, intervalMs: opts.interval, sampleBytes: opts.sampleBytes,
+        out: opts.out, force: opts.force, intervalMs: interval, sampleBytes: opts.sampleBytes,
         durationMs: opts.duration, json: opts.json, top: opts.top, quiet: opts.quiet,
         tableCapacity: opts.tableCapacity, maxStacks: opts.maxStacks, stackDepth: opts.stackDepth, seed: opts.seed,
       });
