@@ -176,6 +176,9 @@ LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint32_t stack_i
 
 LH_HIDDEN bool lh_live_remove(uintptr_t address, struct lh_live_entry *removed)
 {
+    /* 0 marks an empty slot: free(NULL) would "find" one and shift the cluster after it out of place. */
+    if (address == 0)
+        return false;
     uint64_t hash = address_hash(address);
     struct shard *s = shard_of(hash);
     bool found = false;

@@ -3,6 +3,7 @@
 //
 //   fixtures/build/leaky_apis                  fixtures/c/leaky_apis.c
 //   fixtures/build/steady                      fixtures/c/steady.c
+//   fixtures/build/forker                      fixtures/c/forker.c
 //   fixtures/build/demo/libdemoregistry.so     fixtures/java/demo/native/demoregistry.cpp
 //   fixtures/build/demo/classes/               fixtures/java/demo/src/**/*.java
 //
@@ -163,7 +164,7 @@ function buildFile(out, build) {
 const C_FLAGS = ['-std=c11', '-O2', '-g', '-Wall', '-Wextra'];
 const CXX_FLAGS = ['-std=c++17', '-O2', '-g', '-Wall', '-Wextra', '-fPIC', '-shared', '-pthread'];
 
-function buildCProgram(name) {
+function buildCProgram(name, extraFlags = []) {
   const src = path.join(root, 'fixtures', 'c', `${name}.c`);
   const out = path.join(buildDir, name);
   if (!fs.existsSync(src)) fail(`missing source ${rel(src)}`);
@@ -172,7 +173,7 @@ function buildCProgram(name) {
     return;
   }
   const compiler = cc();
-  buildFile(out, (tmp) => run(compiler, [...C_FLAGS, '-o', tmp, src]));
+  buildFile(out, (tmp) => run(compiler, [...C_FLAGS, ...extraFlags, '-o', tmp, src]));
   log(`built ${rel(out)}`);
 }
 
@@ -217,5 +218,6 @@ function buildDemoClasses() {
 fs.mkdirSync(buildDir, { recursive: true });
 buildCProgram('leaky_apis');
 buildCProgram('steady');
+buildCProgram('forker', ['-pthread']);
 buildDemoLibrary();
 buildDemoClasses();
