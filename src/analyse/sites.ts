@@ -50,17 +50,44 @@ export function withoutTemplateArguments(name: string): string {
   return out;
 }
 
+/** Drops the parameter list (the last balanced "(…)") and trailing qualifiers: "f(int) const" → "f". */
+function withoutParameters(name: string): string {
+  const s = name.trim().replace(/(\s+\[clone [^\]]*\])+$/, '').replace(/(\s*\b(const|volatile|noexcept)\b|\s*&&?)+$/, '');
+  if (!s.endsWith(')')) return s;
+  let depth = 0;
+  for (let i = s.length - 1; i >= 0; i--) {
+    if (s[i] === ')') depth++;
+    else if (s[i] === '(' && --depth === 0) return s.slice(0, i);
+  }
+  return s;
+}
+
 /**
- * The qualified function name, without the return type that demangled template functions carry and without
- * parameters: "void std::__cxx11::basic_string<…>::_M_construct<…>(…)" → "std::__cxx11::basic_string<>::_M_construct<>".
+ * The qualified function name, without the return type that demangled template functions carry, without
+ * template arguments and parameters: "void std::basic_string<…>::_M_construct<…>(…)" →
+ * "std::basic_string<>::_M_construct<>"; "Pool::operator()(unsigned long)" → "Pool::operator()".
  */
 export function qualifiedName(functionName: string): string {
   if (/^0x|\+0x[0-9a-f]+$/i.test(functionName)) return functionName; // an unsymbolized address
-  const bare = withoutTemplateArguments(functionName);
-  const paren = bare.search(/\((?!anonymous namespace\))/);
-  const head = (paren < 0 ? bare : bare.slice(0, paren)).trim();
-  const m = /((?:(?:[A-Za-z_~][\w]*(?:<>)?|\(anonymous namespace\))::)*(?:operator\s*[^\s\w]+|operator\s+\w+|[A-Za-z_~][\w]*(?:<>)?))$/.exec(head);
-  return m ? m[1]! : head;
+  const head = withoutParameters(withoutTemplateArguments(functionName));
+  // The return type, if any, is everything before the last space outside brackets.
+  const tokens: string[] = [];
+  let depth = 0;
+  let current = '';
+  for (const c of head) {
+    if ('({['.includes(c)) depth++;
+    else if (')}]'.includes(c)) depth--;
+    if (c === ' ' && depth === 0) {
+      if (current) tokens.push(current);
+      current = '';
+    } else {
+      current += c;
+    }
+  }
+  if (current) tokens.push(current);
+  const n = tokens.length;
+  if (n >= 2 && /(^|::)operator$/.test(tokens[n - 2]!)) return `${tokens[n - 2]} ${tokens[n - 1]}`;
+  return tokens[n - 1] ?? head;
 }
 
 export function isPlumbing(frame: HeapProfileFrame, patterns: readonly RegExp[]): boolean {

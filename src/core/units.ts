@@ -51,15 +51,19 @@ export function parseRateBytesPerHour(text: string, what = 'rate'): number {
 /** Bytes in binary units with three significant digits: "1.50 MiB", "512 B", "-3.2 KiB". */
 export function formatBytes(bytes: number): string {
   const sign = bytes < 0 ? '-' : '';
-  let value = Math.abs(bytes);
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = Math.abs(bytes);
+  if (value < 1024) return `${sign}${Math.round(value)} B`;
   let i = 0;
-  while (value >= 1024 && i < units.length - 1) {
+  // Round to three significant digits first, then pick the unit: 1048575 B is "1.00 MiB", not "1024 KiB".
+  for (;;) {
     value /= 1024;
     i++;
+    const rounded = value >= 1000 ? Math.round(value) : Number(value.toPrecision(3));
+    if (rounded >= 1000 && i < units.length - 1) continue;
+    const digits = rounded >= 100 ? 0 : rounded >= 10 ? 1 : rounded >= 1 ? 2 : 3;
+    return `${sign}${rounded.toFixed(digits)} ${units[i]}`;
   }
-  const digits = i === 0 ? 0 : value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  return `${sign}${value.toFixed(digits)} ${units[i]}`;
 }
 
 export function formatRate(bytesPerHour: number): string {

@@ -61,9 +61,7 @@ describe('qualifiedName', () => {
       /^std::operator<< ?(<>)?$/);
   });
 
-  test('the call operator keeps its name', {
-    todo: 'qualifiedName cuts at the first "(", which for operator() is the operator\'s own parentheses: "Pool::operator()(unsigned long)" becomes "Pool::operator" and a lambda "run()::{lambda(int)#1}::operator()(int) const" becomes "run", so a plumbing pattern for a functor can never match',
-  }, () => {
+  test('the call operator keeps its name', () => {
     assert.equal(qualifiedName('mylib::Pool::operator()(unsigned long)'), 'mylib::Pool::operator()');
   });
 
