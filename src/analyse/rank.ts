@@ -12,7 +12,12 @@ import { fitLine, normalCdf, theilSenSlope } from './statistics.js';
 import type { AnalysisOptions, ProfilePoint, SiteReport, SiteStatus } from './types.js';
 
 const SECONDS_PER_HOUR = 3600;
-export const DEFAULT_MIN_CONFIDENCE = 0.9;
+/**
+ * A site is growing only when the lower bound of the 98% interval of its rate is above zero. For a flat
+ * site confidence is about uniform, so 0.99 keeps false alarms near 1% per site (0.9 would flag one flat
+ * site in ten). The gate and --min-confidence may choose another level.
+ */
+export const DEFAULT_MIN_CONFIDENCE = 0.99;
 
 interface SiteAccumulator {
   function: string;
