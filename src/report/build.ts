@@ -5,15 +5,8 @@ import {
 import type { ShimCounters } from '../snapshot/types.js';
 import { REPORT_SCHEMA, type RunReport, type ShimSummary } from './model.js';
 
-export interface RunFacts {
-  command: string[];
-  pid: number;
-  exitStatus: number | null;
-  durationSec: number;
-  sampleBytes: number;
-  snapshotIntervalMs: number;
-  warnings: string[];
-}
+/** What the run itself contributes to the report; the rest comes from the analysis. */
+export type RunFacts = Pick<RunReport, 'command' | 'pid' | 'exitStatus' | 'durationSec' | 'sampleBytes' | 'snapshotIntervalMs' | 'warnings'>;
 
 export function shimSummary(counters: ShimCounters | undefined, finalSampleIntervalBytes: number): ShimSummary | null {
   if (!counters) return null;

@@ -92,3 +92,25 @@ describe('leakhunt run: lifecycle and errors', () => {
     }
   });
 });
+
+describe('leakhunt run: signals', () => {
+  const dir = tempDir();
+  after(() => dir.cleanup());
+
+  it('relays SIGINT to the command and exits 128+2 with a report of what was recorded', async () => {
+    const out = join(dir.path, 'interrupted');
+    const cli = runCli(['run', '--out', out, '--interval', '200ms', '--sample-bytes', '1', '--', join(fixtureBuild, 'leaky_apis'),
+      '--rounds', '100000', '--round-ms', '50']);
+    for (let i = 0; i < 200; i++) {
+      await sleep(50);
+      if (existsSync(join(out, 'raw')) && readdirSync(join(out, 'raw')).length > 0) break;
+    }
+    await sleep(700);
+    cli.kill('SIGINT');
+    const result = await cli;
+    assert.equal(result.exitCode, 130, result.all);
+    const report = readJson<ReportJson>(join(out, 'report.json'));
+    assert.equal(report.exitStatus, 130);
+    assert.ok(report.sites.some((s) => s.function === 'leak_via_strdup'));
+  });
+});
