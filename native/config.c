@@ -20,6 +20,7 @@ LH_HIDDEN struct lh_config lh_config = {
     .table_capacity = 65536,
     .max_stacks = 32768,
     .max_stack_depth = 64,
+    .java_stacks = true,
 };
 
 static void say(const char *a, const char *b)
@@ -121,5 +122,7 @@ LH_HIDDEN enum lh_config_result lh_config_read(void)
     lh_config.max_stack_depth = (uint32_t)depth;
     lh_config.seed_given = getenv("LEAKHUNT_SEED") != NULL;
     lh_config.seed = seed;
+    const char *java = getenv("LEAKHUNT_JAVA_STACKS");
+    lh_config.java_stacks = !(java && strcmp(java, "0") == 0);
     return LH_CONFIG_OK;
 }

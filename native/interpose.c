@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "interpose.h"
 #include "liveness.h"
 #include "sampler.h"
@@ -230,10 +231,13 @@ static uint32_t now_deciseconds(void)
 
 static void record_sample(void *p, size_t size)
 {
-    uintptr_t pcs[LH_MAX_DEPTH_LIMIT];
+    /* Sized by the configured depth (default 64): a malloc hook must not eat a small thread stack. */
+    uintptr_t pcs[lh_config.max_stack_depth];
+    struct lh_java_frame java[lh_config.max_stack_depth];
     int depth = lh_stacks_capture(pcs, (int)lh_config.max_stack_depth);
+    int java_depth = lh_agent_java_stack(java, (int)lh_config.max_stack_depth);
     double weight = lh_sample_weight(size, atomic_load_explicit(&lh_sample_generation, memory_order_relaxed));
-    uint32_t stack_id = lh_stacks_intern(pcs, depth, size, weight);
+    uint32_t stack_id = lh_stacks_intern(pcs, depth, java, java_depth, size, weight);
     atomic_fetch_add_explicit(&lh_counters.samples, 1, memory_order_relaxed);
     lh_live_insert((uintptr_t)p, size, stack_id, now_deciseconds());
 }

@@ -2,12 +2,21 @@
 #define _GNU_SOURCE
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "shim.h"
 
 LH_HIDDEN struct lh_counters lh_counters;
 LH_HIDDEN uint64_t lh_start_monotonic_ns;
 LH_HIDDEN uint64_t lh_start_realtime_ns;
+
+/* Every mapping the shim made, so its resident size can be measured (mincore) rather than guessed. */
+#define MAX_MAPPINGS 32
+static struct {
+    void *start;
+    size_t bytes;
+} mappings[MAX_MAPPINGS];
+static _Atomic int mapping_count;
 
 LH_HIDDEN void *lh_map_memory(size_t bytes)
 {
@@ -16,7 +25,32 @@ LH_HIDDEN void *lh_map_memory(size_t bytes)
     if (p == MAP_FAILED)
         return NULL;
     atomic_fetch_add_explicit(&lh_counters.mapped_bytes, bytes, memory_order_relaxed);
+    int slot = atomic_fetch_add(&mapping_count, 1);
+    if (slot < MAX_MAPPINGS) {
+        mappings[slot].start = p;
+        mappings[slot].bytes = bytes;
+    }
     return p;
+}
+
+LH_HIDDEN uint64_t lh_resident_bytes(void)
+{
+    static unsigned char pages[4096];
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t resident = 0;
+    int count = atomic_load(&mapping_count);
+    for (int i = 0; i < count && i < MAX_MAPPINGS; i++) {
+        for (size_t done = 0; done < mappings[i].bytes; done += sizeof pages * (size_t)page) {
+            size_t chunk = mappings[i].bytes - done;
+            if (chunk > sizeof pages * (size_t)page)
+                chunk = sizeof pages * (size_t)page;
+            if (mincore((char *)mappings[i].start + done, chunk, pages) != 0)
+                break;
+            for (size_t k = 0; k < (chunk + (size_t)page - 1) / (size_t)page; k++)
+                resident += (pages[k] & 1) ? (uint64_t)page : 0;
+        }
+    }
+    return resident;
 }
 
 LH_HIDDEN uint64_t lh_monotonic_ns(void)

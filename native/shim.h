@@ -31,6 +31,7 @@ struct lh_config {
     bool seed_given;
     uint64_t seed;
     bool follow_children;
+    bool java_stacks;               /* the JVM agent records Java frames */
 };
 extern LH_HIDDEN struct lh_config lh_config;
 
@@ -46,12 +47,17 @@ struct lh_counters {
     _Atomic uint64_t mapped_bytes;
     _Atomic uint64_t snapshots_written;
     _Atomic uint64_t write_errors;
+    _Atomic uint64_t java_stacks;         /* samples that got Java frames */
+    _Atomic uint64_t java_stack_failures; /* AsyncGetCallTrace said no (negative frame count) */
 };
 extern LH_HIDDEN struct lh_counters lh_counters;
 
 /* Anonymous memory for the shim's own tables: never from the target's allocator, so the shim neither
  * recurses into itself nor shows up in the target's malloc statistics. Counted in mapped_bytes. */
 LH_HIDDEN void *lh_map_memory(size_t bytes);
+
+/* How much of the shim's own mapped memory is resident now (only the writer thread calls it). */
+LH_HIDDEN uint64_t lh_resident_bytes(void);
 
 /* Monotonic time since the shim started, for allocation ages. */
 LH_HIDDEN uint64_t lh_monotonic_ns(void);

@@ -25,7 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "liveness.h"
+#include "methods.h"
 #include "procfs.h"
 #include "sampler.h"
 #include "stacks.h"
@@ -39,10 +41,11 @@ enum record_type {
     RECORD_MAPS = 5,
     RECORD_STACKS = 6,
     RECORD_SITES = 7,
+    RECORD_JAVA_METHODS = 8,
     RECORD_END = 0xFFFF,
 };
 
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u
 #define OUT_BUFFER_BYTES (64u * 1024u)
 #define POLL_MS 100u
 
@@ -74,6 +77,7 @@ static uint64_t next_sequence;
 static struct output out;
 static struct site_totals *totals;
 static uintptr_t *frame_scratch;
+static struct lh_java_frame *java_scratch;
 static struct mallinfo2 (*mallinfo2_function)(void);
 
 /* ---- buffered output with patchable record lengths ---- */
@@ -200,6 +204,10 @@ static void write_counters(uint32_t stack_count)
     put_u64(atomic_load(&lh_counters.mapped_bytes));
     put_u64(atomic_load(&lh_counters.snapshots_written));
     put_u64(atomic_load(&lh_counters.write_errors));
+    put_u64(atomic_load(&lh_counters.java_stacks));
+    put_u64(atomic_load(&lh_counters.java_stack_failures));
+    put_u64(lh_resident_bytes());
+    put_u64(lh_methods_count());
     put_u64(0);
     put_u64(0);
     end_record(start);
@@ -238,14 +246,55 @@ static void write_stacks(uint32_t stack_count)
     off_t start = begin_record(RECORD_STACKS);
     put_u32(stack_count);
     for (uint32_t id = 0; id < stack_count; id++) {
-        int depth = lh_stacks_get(id, frame_scratch, LH_MAX_DEPTH_LIMIT, &totals[id].cumulative);
+        int java_depth = 0;
+        int depth = lh_stacks_get(id, frame_scratch, java_scratch, &java_depth, &totals[id].cumulative);
         put_u32(id);
-        uint16_t native_depth = (uint16_t)depth, java_depth = 0;
-        put(&native_depth, 2);
-        put(&java_depth, 2);
+        uint16_t native_depth16 = (uint16_t)depth, java_depth16 = (uint16_t)java_depth;
+        put(&native_depth16, 2);
+        put(&java_depth16, 2);
         for (int i = 0; i < depth; i++)
             put_u64(frame_scratch[i]);
+        for (int i = 0; i < java_depth; i++) {
+            put_u64(java_scratch[i].method_id);
+            put_u32((uint32_t)java_scratch[i].bci);
+            put_u32(0);
+        }
     }
+    end_record(start);
+}
+
+static void put_method(const struct lh_method_info *m, void *count)
+{
+    uint16_t class_bytes = (uint16_t)strnlen(m->class_signature, 65535);
+    uint16_t name_bytes = (uint16_t)strnlen(m->name, 65535);
+    uint16_t source_bytes = (uint16_t)strnlen(m->source_file, 65535);
+    uint16_t reserved = 0;
+    put_u64(m->method_id);
+    put(&class_bytes, 2);
+    put(&name_bytes, 2);
+    put(&source_bytes, 2);
+    put(&reserved, 2);
+    put_u32(m->line_count);
+    put(m->class_signature, class_bytes);
+    put(m->name, name_bytes);
+    put(m->source_file, source_bytes);
+    put(m->lines, (size_t)m->line_count * 8);
+    (*(uint32_t *)count)++;
+}
+
+static void write_java_methods(void)
+{
+    if (lh_methods_count() == 0)
+        return;
+    off_t start = begin_record(RECORD_JAVA_METHODS);
+    /* The count is patched like a length: methods resolved meanwhile may be more than counted before. */
+    off_t count_at = position();
+    put_u32(0);
+    uint32_t count = 0;
+    lh_methods_for_each(put_method, &count);
+    flush_output();
+    if (!out.failed && pwrite(out.fd, &count, sizeof count, count_at) != sizeof count)
+        out.failed = true;
     end_record(start);
 }
 
@@ -303,6 +352,7 @@ static void write_snapshot(bool is_final)
     end_record(maps);
     write_stacks(stack_count);
     write_sites(stack_count);
+    write_java_methods();
     put_u32(RECORD_END);
     put_u32(0);
     flush_output();
@@ -371,7 +421,8 @@ LH_HIDDEN bool lh_snapshot_start(void)
     out.buffer = lh_map_memory(OUT_BUFFER_BYTES);
     totals = lh_map_memory((size_t)lh_config.max_stacks * sizeof *totals);
     frame_scratch = lh_map_memory(LH_MAX_DEPTH_LIMIT * sizeof *frame_scratch);
-    if (!out.buffer || !totals || !frame_scratch)
+    java_scratch = lh_map_memory(LH_MAX_DEPTH_LIMIT * sizeof *java_scratch);
+    if (!out.buffer || !totals || !frame_scratch || !java_scratch)
         return false;
     mallinfo2_function = (struct mallinfo2 (*)(void))dlsym(RTLD_DEFAULT, "mallinfo2");
 
@@ -385,6 +436,7 @@ LH_HIDDEN bool lh_snapshot_start(void)
 
 LH_HIDDEN void lh_snapshot_final(void)
 {
+    lh_agent_resolve_pending(); /* System.exit: the VM is still alive, name what the last stacks refer to */
     atomic_store(&stopping, true);
     write_snapshot(true);
 }

@@ -20,8 +20,9 @@
 
 struct stack_entry {
     uint64_t hash;
-    uint64_t arena_offset;
-    uint32_t depth;
+    uint64_t arena_offset; /* native pcs, then two words (method id, bci) per Java frame */
+    uint16_t depth;
+    uint16_t java_depth;
     uint32_t reserved;
     struct lh_stack_stats stats;
 };
@@ -99,7 +100,7 @@ LH_HIDDEN bool lh_stacks_init(uint64_t max_stacks, uint32_t max_depth)
         slots <<= 1;
     entries = lh_map_memory(max_stacks * sizeof *entries);
     index_slots = lh_map_memory(slots * sizeof *index_slots);
-    arena_capacity = max_stacks * 16;
+    arena_capacity = max_stacks * 32;
     arena = lh_map_memory(arena_capacity * sizeof *arena);
     if (!entries || !index_slots || !arena)
         return false;
@@ -111,15 +112,35 @@ LH_HIDDEN bool lh_stacks_init(uint64_t max_stacks, uint32_t max_depth)
     return true;
 }
 
-static uint64_t hash_frames(const uintptr_t *pcs, int depth)
+static uint64_t mix(uint64_t h, uint64_t word)
 {
-    uint64_t h = 0xCBF29CE484222325ull ^ (uint64_t)depth;
-    for (int i = 0; i < depth; i++) {
-        h ^= pcs[i];
-        h *= 0x100000001B3ull;
-        h ^= h >> 29;
-    }
+    h ^= word;
+    h *= 0x100000001B3ull;
+    return h ^ (h >> 29);
+}
+
+static uint64_t hash_frames(const uintptr_t *pcs, int depth, const struct lh_java_frame *java, int java_depth)
+{
+    uint64_t h = 0xCBF29CE484222325ull ^ (uint64_t)depth ^ ((uint64_t)java_depth << 32);
+    for (int i = 0; i < depth; i++)
+        h = mix(h, pcs[i]);
+    for (int i = 0; i < java_depth; i++)
+        h = mix(mix(h, java[i].method_id), (uint64_t)(uint32_t)java[i].bci);
     return h ? h : 1;
+}
+
+static bool same_frames(const struct stack_entry *e, const uintptr_t *pcs, int depth, const struct lh_java_frame *java,
+                        int java_depth)
+{
+    if (e->depth != depth || e->java_depth != java_depth)
+        return false;
+    const uintptr_t *stored = &arena[e->arena_offset];
+    if (memcmp(stored, pcs, (size_t)depth * sizeof *pcs) != 0)
+        return false;
+    for (int i = 0; i < java_depth; i++)
+        if (stored[depth + 2 * i] != java[i].method_id || stored[depth + 2 * i + 1] != (uint64_t)(uint32_t)java[i].bci)
+            return false;
+    return true;
 }
 
 static void add_sample(struct stack_entry *e, uint64_t size, double weight)
@@ -129,9 +150,11 @@ static void add_sample(struct stack_entry *e, uint64_t size, double weight)
     e->stats.alloc_bytes += weight * (double)size;
 }
 
-LH_HIDDEN uint32_t lh_stacks_intern(const uintptr_t *pcs, int depth, uint64_t size, double weight)
+LH_HIDDEN uint32_t lh_stacks_intern(const uintptr_t *pcs, int depth, const struct lh_java_frame *java,
+                                    int java_depth, uint64_t size, double weight)
 {
-    uint64_t hash = hash_frames(pcs, depth);
+    uint64_t hash = hash_frames(pcs, depth, java, java_depth);
+    uint64_t words = (uint64_t)depth + 2 * (uint64_t)java_depth;
     uint32_t id = LH_OVERFLOW_STACK;
     pthread_mutex_lock(&table_lock);
     uint64_t i = hash & index_mask;
@@ -140,18 +163,22 @@ LH_HIDDEN uint32_t lh_stacks_intern(const uintptr_t *pcs, int depth, uint64_t si
         if (slot == 0)
             break;
         struct stack_entry *e = &entries[slot - 1];
-        if (e->hash == hash && e->depth == (uint32_t)depth &&
-            memcmp(&arena[e->arena_offset], pcs, (size_t)depth * sizeof *pcs) == 0) {
+        if (e->hash == hash && same_frames(e, pcs, depth, java, java_depth)) {
             id = slot - 1;
             goto found;
         }
     }
     uint32_t n = atomic_load_explicit(&count, memory_order_relaxed);
-    if (n < capacity && arena_used + (uint64_t)depth <= arena_capacity) {
+    if (n < capacity && arena_used + words <= arena_capacity) {
         id = n;
-        entries[id] = (struct stack_entry){.hash = hash, .arena_offset = arena_used, .depth = (uint32_t)depth};
+        entries[id] = (struct stack_entry){
+            .hash = hash, .arena_offset = arena_used, .depth = (uint16_t)depth, .java_depth = (uint16_t)java_depth};
         memcpy(&arena[arena_used], pcs, (size_t)depth * sizeof *pcs);
-        arena_used += (uint64_t)depth;
+        for (int k = 0; k < java_depth; k++) {
+            arena[arena_used + (uint64_t)depth + 2 * (uint64_t)k] = java[k].method_id;
+            arena[arena_used + (uint64_t)depth + 2 * (uint64_t)k + 1] = (uint64_t)(uint32_t)java[k].bci;
+        }
+        arena_used += words;
         index_slots[i] = id + 1;
         /* Release: a reader that sees the new count sees the entry's frames. */
         atomic_store_explicit(&count, n + 1, memory_order_release);
@@ -174,14 +201,23 @@ LH_HIDDEN uint64_t lh_stacks_capacity(void)
     return capacity;
 }
 
-LH_HIDDEN int lh_stacks_get(uint32_t id, uintptr_t *pcs, int max_depth, struct lh_stack_stats *stats)
+LH_HIDDEN int lh_stacks_get(uint32_t id, uintptr_t *pcs, struct lh_java_frame *java, int *java_depth,
+                            struct lh_stack_stats *stats)
 {
     pthread_mutex_lock(&table_lock);
     const struct stack_entry *e = &entries[id];
-    int depth = (int)e->depth < max_depth ? (int)e->depth : max_depth;
-    memcpy(pcs, &arena[e->arena_offset], (size_t)depth * sizeof *pcs);
+    const uintptr_t *stored = &arena[e->arena_offset];
+    if (pcs)
+        memcpy(pcs, stored, (size_t)e->depth * sizeof *pcs);
+    if (java) {
+        for (int k = 0; k < e->java_depth; k++)
+            java[k] = (struct lh_java_frame){stored[e->depth + 2 * k], (int32_t)(uint32_t)stored[e->depth + 2 * k + 1], 0};
+    }
+    if (java_depth)
+        *java_depth = e->java_depth;
     if (stats)
         *stats = e->stats;
+    int depth = e->depth;
     pthread_mutex_unlock(&table_lock);
     return depth;
 }

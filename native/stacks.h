@@ -11,6 +11,13 @@
 /* Stack id 0 collects the samples whose stack did not fit in the table. */
 #define LH_OVERFLOW_STACK 0u
 
+/* A Java frame as AsyncGetCallTrace reports it: the method and the bytecode index in it. */
+struct lh_java_frame {
+    uint64_t method_id;
+    int32_t bci;
+    uint32_t reserved;
+};
+
 /* Cumulative sampled allocations per stack, kept in the stack table. */
 struct lh_stack_stats {
     uint64_t alloc_samples;
@@ -30,20 +37,24 @@ LH_HIDDEN void lh_stacks_locate_self(void);
  */
 LH_HIDDEN int lh_stacks_capture(uintptr_t *pcs, int max_depth);
 
-/* Sets up a table of at most `max_stacks` stacks of at most `max_depth` frames. Worst-case memory:
- * max_stacks × (48 + 8 × 16) bytes of entries, index and frame arena (the arena holds 16 frames per
- * stack on average; deeper stacks just fill it sooner). Default 32768 stacks: 5.5 MiB. */
+/* Sets up a table of at most `max_stacks` stacks. Worst-case memory: 40 bytes of entry, 8 of index and 256
+ * of frame arena (32 words: a native pc is one word, a Java frame two) per stack; deeper stacks just fill the
+ * arena sooner. Default 32768 stacks: 9.5 MiB, mapped on demand. */
 LH_HIDDEN bool lh_stacks_init(uint64_t max_stacks, uint32_t max_depth);
 
-/* Returns the id of this stack (interning it if new) and adds one sample of weight `weight` and
- * `size` bytes to its cumulative counts. A full table yields LH_OVERFLOW_STACK and counts a drop. */
-LH_HIDDEN uint32_t lh_stacks_intern(const uintptr_t *pcs, int depth, uint64_t size, double weight);
+/* Returns the id of this stack — native frames, then Java frames — interning it if new, and adds one sample
+ * of weight `weight` and `size` bytes to its cumulative counts. A full table yields LH_OVERFLOW_STACK and
+ * counts a drop. */
+LH_HIDDEN uint32_t lh_stacks_intern(const uintptr_t *pcs, int depth, const struct lh_java_frame *java,
+                                    int java_depth, uint64_t size, double weight);
 
 /* Number of ids in use (ids are dense: 0 .. count-1). */
 LH_HIDDEN uint32_t lh_stacks_count(void);
 LH_HIDDEN uint64_t lh_stacks_capacity(void);
 
-/* Copies a stack's frames and stats; returns its depth. Safe against concurrent interning. */
-LH_HIDDEN int lh_stacks_get(uint32_t id, uintptr_t *pcs, int max_depth, struct lh_stack_stats *stats);
+/* Copies a stack's frames (up to LH_MAX_DEPTH_LIMIT of each kind) and stats; returns the native depth and
+ * stores the Java depth in *java_depth. Safe against concurrent interning; any pointer may be NULL. */
+LH_HIDDEN int lh_stacks_get(uint32_t id, uintptr_t *pcs, struct lh_java_frame *java, int *java_depth,
+                            struct lh_stack_stats *stats);
 
 #endif

@@ -13,6 +13,7 @@ const buildDir = join(nativeDir, 'build', 'test');
 const cc = process.env.CC || 'cc';
 mkdirSync(buildDir, { recursive: true });
 
+// agent.c builds as stubs here (no JDK include path): the units are tested without a JVM.
 const units = shimSources.filter((f) => !['interpose.c', 'lifecycle.c'].includes(f)).map((f) => join(nativeDir, f));
 let failed = 0;
 for (const test of readdirSync(testDir).filter((f) => /^test_.*\.c$/.test(f)).sort()) {

@@ -57,6 +57,7 @@ function buildProgram(): Command {
     .option('--json', 'print report.json instead of the text report', false)
     .option('--top <n>', 'sites to show', option(positiveInteger), 10)
     .option('-q, --quiet', 'no progress lines on stderr', false)
+    .option('--no-java-stacks', 'do not load the JVM agent: native frames only')
     .addOption(new Option('--table-capacity <n>', 'most live sampled blocks the shim keeps').argParser(option(positiveInteger)))
     .addOption(new Option('--max-stacks <n>', 'most distinct stacks the shim keeps').argParser(option(positiveInteger)))
     .addOption(new Option('--stack-depth <n>', 'most frames per stack (default 64)').argParser(option(positiveInteger)))
@@ -70,6 +71,7 @@ function buildProgram(): Command {
         out: opts.out, force: opts.force, intervalMs: interval, sampleBytes: opts.sampleBytes,
         durationMs: opts.duration, json: opts.json, top: opts.top, quiet: opts.quiet,
         tableCapacity: opts.tableCapacity, maxStacks: opts.maxStacks, stackDepth: opts.stackDepth, seed: opts.seed,
+        javaStacks: opts.javaStacks,
       });
     });
   return program;

@@ -1,4 +1,4 @@
-export { compilePatterns, defaultPlumbingPatterns, describeFrame, isPlumbing, siteFrameIndex } from './sites.js';
+export { compilePatterns, defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, isPlumbing, siteFrameIndex } from './sites.js';
 export { DEFAULT_MIN_CONFIDENCE, rankSites, seriesGrowth, siteSeries, totalLiveSeries } from './rank.js';
 export { decideVerdict, MIN_SNAPSHOTS_FOR_TREND } from './verdict.js';
 export { fitLine, normalCdf, theilSenSlope } from './statistics.js';

@@ -14,12 +14,25 @@ export const defaultPlumbingPatterns: readonly RegExp[] = [
   /^(__)?(strdup|strndup|wcsdup|asprintf|vasprintf|getline|getdelim|open_memstream)$/,
   // C++ allocation and the standard library's containers and strings
   /^operator new/, /^operator delete/, /^(std|__gnu_cxx|__cxxabiv1)::/, /^__cxa_/,
-  // HotSpot's malloc wrappers
+  // HotSpot's malloc wrappers, and its Unsafe entry points (Unsafe_AllocateMemory0, …)
   /^os::(malloc|realloc|strdup)/, /^(AllocateHeap|ReallocateHeap|CHeapObj|Arena::|ChunkPool::|Chunk::operator new)/,
+  /^Unsafe_\w+$/,
   // zlib's allocation hooks
   /^(zcalloc|zcfree)$/,
   // frames the profile writes itself
   /^\[/,
+];
+
+/**
+ * Library frames: skipped when the stack reaches the program's own code beyond them, so that every user of
+ * Deflater, ByteBuffer.allocateDirect or Unsafe is its own site instead of all sharing deflateInit2_ or
+ * Unsafe_AllocateMemory0. When nothing but library frames follow, the first of them is the site.
+ */
+export const defaultLibraryPatterns: readonly RegExp[] = [
+  // the JDK's own classes, and its JNI glue (Java_java_util_zip_Deflater_init, …)
+  /^(java|javax|jdk|sun|com\.sun)\./, /^Java_(java|javax|jdk|sun|com_sun)_/,
+  // zlib, under java.util.zip and many native libraries
+  /^(deflate|inflate)\w*$/,
 ];
 
 export function compilePatterns(sources: readonly string[]): RegExp[] {
@@ -95,10 +108,17 @@ export function isPlumbing(frame: HeapProfileFrame, patterns: readonly RegExp[])
   return patterns.some((p) => p.test(name));
 }
 
-/** Index of the site frame in `stack` (innermost first); the innermost frame when all are plumbing. */
-export function siteFrameIndex(stack: readonly HeapProfileFrame[], patterns: readonly RegExp[]): number {
-  const i = stack.findIndex((frame) => !isPlumbing(frame, patterns));
-  return i < 0 ? 0 : i;
+/**
+ * Index of the site frame in `stack` (innermost first): the first frame that is neither allocator plumbing
+ * nor a library frame; failing that, the first that is not plumbing; failing that, the innermost.
+ */
+export function siteFrameIndex(
+  stack: readonly HeapProfileFrame[], patterns: readonly RegExp[], libraryPatterns: readonly RegExp[] = defaultLibraryPatterns,
+): number {
+  const own = stack.findIndex((frame) => !isPlumbing(frame, patterns) && !isPlumbing(frame, libraryPatterns));
+  if (own >= 0) return own;
+  const library = stack.findIndex((frame) => !isPlumbing(frame, patterns));
+  return library < 0 ? 0 : library;
 }
 
 function baseName(path: string): string {

@@ -17,6 +17,7 @@ export interface RunOptions {
   maxStacks?: number;
   stackDepth?: number;
   seed?: number;
+  javaStacks: boolean;
 }
 
 export async function runCommand(command: string[], options: RunOptions): Promise<number> {
@@ -33,6 +34,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   const env = targetEnvironment({
     shimPath, rawDir, sampleIntervalBytes: options.sampleBytes, snapshotIntervalMs: options.intervalMs,
     tableCapacity: options.tableCapacity, maxStacks: options.maxStacks, maxStackDepth: options.stackDepth, seed: options.seed,
+    javaStacks: options.javaStacks,
   });
   const outcome = await runTarget({
     command, env, rawDir, durationMs: options.durationMs, rssIntervalMs: Math.min(options.intervalMs, 1000),

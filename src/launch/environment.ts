@@ -12,6 +12,18 @@ export interface ShimSettings {
   maxStackDepth?: number;
   seed?: number;
   followChildren?: boolean;
+  /** Load the shim as a JVMTI agent in every JVM the command starts, for Java frames (default true). */
+  javaStacks?: boolean;
+}
+
+/**
+ * Every JVM the command starts — directly, through a start script, mvn or gradle — reads JAVA_TOOL_OPTIONS.
+ * The user's own options are kept, after ours.
+ */
+export function javaToolOptionsWithAgent(shimPath: string, existing: string | undefined): string {
+  const agent = `-agentpath:${shimPath}`;
+  const rest = (existing ?? '').split(/\s+/).filter((option) => option && option !== agent);
+  return [agent, ...rest].join(' ');
 }
 
 /**
@@ -42,6 +54,12 @@ export function targetEnvironment(settings: ShimSettings, base: NodeJS.ProcessEn
   for (const [name, value] of optional) {
     if (value === undefined) delete env[name];
     else env[name] = String(value);
+  }
+  if (settings.javaStacks === false) {
+    env.LEAKHUNT_JAVA_STACKS = '0';
+  } else {
+    delete env.LEAKHUNT_JAVA_STACKS;
+    env.JAVA_TOOL_OPTIONS = javaToolOptionsWithAgent(settings.shimPath, base.JAVA_TOOL_OPTIONS);
   }
   if (settings.followChildren) env.LEAKHUNT_FOLLOW_CHILDREN = '1';
   else delete env.LEAKHUNT_FOLLOW_CHILDREN;

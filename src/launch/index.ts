@@ -1,3 +1,3 @@
 export { defaultShimPath, requireShim } from './shim.js';
-export { preloadWithShim, targetEnvironment, type ShimSettings } from './environment.js';
+export { javaToolOptionsWithAgent, preloadWithShim, targetEnvironment, type ShimSettings } from './environment.js';
 export { runTarget, type RssPoint, type TargetOptions, type TargetOutcome } from './target.js';

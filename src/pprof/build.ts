@@ -5,6 +5,8 @@ import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { Function as ProfileFunction, Label, Line, Location, Mapping, Profile, Sample, StringTable, ValueType } from 'pprof-format';
 import type { MemoryMapping } from '../symbolize/maps.js';
 import type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from '../symbolize/types.js';
+import { javaSourceFrame, nativeFramesBeforeJava } from '../symbolize/java.js';
+import type { JavaFrame, JavaMethod } from '../snapshot/types.js';
 
 /** Sample value order; analysis code indexes values by these names (see read.ts), never by position. */
 export const heapSampleTypes = [
@@ -31,11 +33,17 @@ export function buildHeapProfile(snap: SymbolizedSnapshot, opts: BuildHeapProfil
   const samples: Sample[] = [];
   const stackIdKey = strings.dedup('stack_id');
   for (const site of snap.raw.sites) {
-    const pcs = snap.raw.stacks.get(site.stackId)?.pcs ?? [];
-    const locationIds =
-      pcs.length > 0
-        ? pcs.map((pc) => builder.locationFor(pc, snap.locations.get(pc)))
-        : [builder.syntheticLocation(site.stackId === 0 ? overflowStackFunctionName : emptyStackFunctionName)];
+    const stack = snap.raw.stacks.get(site.stackId);
+    const javaFrames = stack?.javaFrames ?? [];
+    // Native frames innermost first, then the Java frames that called into them.
+    const pcs = javaFrames.length > 0 ? nativeFramesBeforeJava(stack?.pcs ?? [], snap.locations) : stack?.pcs ?? [];
+    const locationIds = [
+      ...pcs.map((pc) => builder.locationFor(pc, snap.locations.get(pc))),
+      ...javaFrames.map((frame) => builder.javaLocationFor(frame, snap.raw.javaMethods.get(frame.methodId))),
+    ];
+    if (locationIds.length === 0) {
+      locationIds.push(builder.syntheticLocation(site.stackId === 0 ? overflowStackFunctionName : emptyStackFunctionName));
+    }
     samples.push(
       new Sample({
         locationId: locationIds,
@@ -103,6 +111,18 @@ class ProfileTables {
         line: frames.map((frame) => new Line({ functionId: this.functionFor(frame), line: frame.line ?? 0, column: frame.column ?? 0 })),
       }),
     );
+    return id;
+  }
+
+  /** A Java frame: no mapping, no address; one per (method, bci). */
+  javaLocationFor(frame: JavaFrame, method: JavaMethod | undefined): number {
+    const key = `java:${frame.methodId}:${frame.bci}`;
+    let id = this.locationIds.get(key);
+    if (id !== undefined) return id;
+    id = this.locations.length + 1;
+    this.locationIds.set(key, id);
+    const source = javaSourceFrame(frame, method);
+    this.locations.push(new Location({ id, line: [new Line({ functionId: this.functionFor(source), line: source.line ?? 0 })] }));
     return id;
   }
 

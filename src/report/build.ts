@@ -14,6 +14,7 @@ export function shimSummary(counters: ShimCounters | undefined, finalSampleInter
     samples: counters.samples, liveEntries: counters.liveEntries, tableCapacity: counters.tableCapacity,
     tableDrops: counters.tableDrops, thinnedEntries: counters.thinnedEntries, stackCount: counters.stackCount,
     stackDrops: counters.stackDrops, missedFrees: counters.missedFrees, shimMappedBytes: counters.shimMappedBytes,
+    shimResidentBytes: counters.shimResidentBytes, javaStacks: counters.javaStacks, javaStackFailures: counters.javaStackFailures,
     finalSampleIntervalBytes,
   };
 }

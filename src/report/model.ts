@@ -13,6 +13,9 @@ export interface ShimSummary {
   stackDrops: number;
   missedFrees: number;
   shimMappedBytes: number;
+  shimResidentBytes: number;
+  javaStacks: number;
+  javaStackFailures: number;
   finalSampleIntervalBytes: number;
 }
 

@@ -5,19 +5,20 @@
 import { readFileSync } from 'node:fs';
 import { inputError } from '../core/errors.js';
 import type {
-  MallocInfo, ProcessMemory, RawSnapshot, RawStack, ShimCounters, SiteStats, SnapshotMeta,
+  JavaMethod, MallocInfo, ProcessMemory, RawSnapshot, RawStack, ShimCounters, SiteStats, SnapshotMeta,
 } from './types.js';
 
 export const SNAPSHOT_MAGIC = 'LKHUNT\r\n';
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
+/** Versions this reader understands: 1 had no Java frames. */
+export const SUPPORTED_SNAPSHOT_VERSIONS = [1, 2];
 
 const RecordType = {
-  meta: 1, counters: 2, mallinfo: 3, processMemory: 4, maps: 5, stacks: 6, sites: 7, end: 0xffff,
+  meta: 1, counters: 2, mallinfo: 3, processMemory: 4, maps: 5, stacks: 6, sites: 7, javaMethods: 8, end: 0xffff,
 } as const;
 
 const fixedPayloadBytes: Record<number, number> = {
   [RecordType.meta]: 96,
-  [RecordType.counters]: 128,
   [RecordType.mallinfo]: 88,
   [RecordType.processMemory]: 48,
   [RecordType.end]: 0,
@@ -61,12 +62,14 @@ function readMeta(c: Cursor): SnapshotMeta {
   };
 }
 
-function readCounters(c: Cursor): ShimCounters {
-  const v = Array.from({ length: 16 }, () => c.u64());
+function readCounters(c: Cursor, version: number): ShimCounters {
+  const v = Array.from({ length: version === 1 ? 16 : 20 }, () => c.u64());
   return {
     samples: v[0]!, sampledFrees: v[1]!, liveEntries: v[2]!, tableCapacity: v[3]!, tableDrops: v[4]!,
     thinnedEntries: v[5]!, thinningRounds: v[6]!, stackCount: v[7]!, stackCapacity: v[8]!, stackDrops: v[9]!,
     missedFrees: v[10]!, shimMappedBytes: v[11]!, snapshotsWritten: v[12]!, writeErrors: v[13]!,
+    javaStacks: version === 1 ? 0 : v[14]!, javaStackFailures: version === 1 ? 0 : v[15]!,
+    shimResidentBytes: version === 1 ? 0 : v[16]!, javaMethods: version === 1 ? 0 : v[17]!,
   };
 }
 
@@ -128,14 +131,41 @@ function readSites(c: Cursor): SiteStats[] {
   return sites;
 }
 
+function readJavaMethods(c: Cursor): Map<bigint, JavaMethod> {
+  const count = c.u32();
+  const methods = new Map<bigint, JavaMethod>();
+  for (let i = 0; i < count; i++) {
+    const methodId = c.u64big();
+    const classBytes = c.u16();
+    const nameBytes = c.u16();
+    const sourceBytes = c.u16();
+    c.u16();
+    const lineCount = c.u32();
+    const text = (bytes: number) => {
+      c.need(bytes, 'java method name');
+      const value = c.buf.toString('utf8', c.offset, c.offset + bytes);
+      c.offset += bytes;
+      return value;
+    };
+    const classSignature = text(classBytes);
+    const name = text(nameBytes);
+    const sourceFile = text(sourceBytes);
+    c.need(lineCount * 8, 'line number table');
+    const lines: [number, number][] = [];
+    for (let k = 0; k < lineCount; k++) lines.push([c.u32(), c.u32()]);
+    methods.set(methodId, { methodId, classSignature, name, sourceFile, lines });
+  }
+  return methods;
+}
+
 /** Parses a snapshot held in memory; `path` only names it in errors. */
 export function parseSnapshot(buf: Buffer, path: string): RawSnapshot {
   if (buf.length < 16 || buf.toString('latin1', 0, 8) !== SNAPSHOT_MAGIC) {
     throw inputError(path, 'not a leakhunt raw snapshot (bad magic)');
   }
   const version = buf.readUInt32LE(8);
-  if (version !== SNAPSHOT_VERSION) {
-    throw inputError(path, `raw snapshot version ${version} is not supported (this leakhunt reads version ${SNAPSHOT_VERSION})`);
+  if (!SUPPORTED_SNAPSHOT_VERSIONS.includes(version)) {
+    throw inputError(path, `raw snapshot version ${version} is not supported (this leakhunt reads versions ${SUPPORTED_SNAPSHOT_VERSIONS.join(' and ')})`);
   }
   const headerBytes = buf.readUInt32LE(12);
   if (headerBytes !== 16) throw inputError(path, `corrupt snapshot: header of ${headerBytes} bytes`);
@@ -153,19 +183,23 @@ export function parseSnapshot(buf: Buffer, path: string): RawSnapshot {
     if (end > buf.length) throw inputError(path, `truncated snapshot: record ${type} runs past the end of the file`);
     if (seen.has(type)) throw inputError(path, `corrupt snapshot: record ${type} appears twice`);
     seen.add(type);
-    const fixed = fixedPayloadBytes[type];
+    const fixed = type === RecordType.counters ? (version === 1 ? 128 : 160) : fixedPayloadBytes[type];
     if (fixed !== undefined && fixed !== length) {
       throw inputError(path, `corrupt snapshot: record ${type} has ${length} bytes, expected ${fixed}`);
     }
     const c = new Cursor(buf, path, start, end);
     switch (type) {
       case RecordType.meta: parts.meta = readMeta(c); break;
-      case RecordType.counters: parts.counters = readCounters(c); break;
+      case RecordType.counters: parts.counters = readCounters(c, version); break;
       case RecordType.mallinfo: parts.mallinfo = readMallinfo(c); break;
       case RecordType.processMemory: parts.memory = readProcessMemory(c); break;
       case RecordType.maps: parts.maps = buf.toString('utf8', start, end); c.offset = end; break;
       case RecordType.stacks: parts.stacks = readStacks(c); break;
       case RecordType.sites: parts.sites = readSites(c); break;
+      case RecordType.javaMethods:
+        if (version < 2) throw inputError(path, `raw snapshot version ${version} has an unknown record type ${type}`);
+        parts.javaMethods = readJavaMethods(c);
+        break;
       case RecordType.end: ended = true; break;
       default: throw inputError(path, `raw snapshot has an unknown record type ${type}`);
     }
@@ -182,7 +216,7 @@ export function parseSnapshot(buf: Buffer, path: string): RawSnapshot {
   for (const site of sites) {
     if (!stacks.has(site.stackId)) throw inputError(path, `corrupt snapshot: site refers to unknown stack ${site.stackId}`);
   }
-  return { path, meta, counters, mallinfo, memory, maps, stacks, sites };
+  return { path, meta, counters, mallinfo, memory, maps, stacks, sites, javaMethods: parts.javaMethods ?? new Map() };
 }
 
 export function readSnapshotFile(path: string): RawSnapshot {

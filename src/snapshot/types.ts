@@ -29,6 +29,14 @@ export interface ShimCounters {
   shimMappedBytes: number;
   snapshotsWritten: number;
   writeErrors: number;
+  /** Samples that got Java frames from the JVM agent. */
+  javaStacks: number;
+  /** Samples on Java threads for which the JVM could not give a stack. */
+  javaStackFailures: number;
+  /** How much of shimMappedBytes is resident (0 in version 1 files). */
+  shimResidentBytes: number;
+  /** Java methods the agent resolved. */
+  javaMethods: number;
 }
 
 /** glibc mallinfo2 figures, in bytes (counts for ordblks/smblks/hblks). */
@@ -82,6 +90,17 @@ export interface SiteStats {
   meanLiveMs: number;
 }
 
+/** A resolved Java method (JAVA_METHODS record). */
+export interface JavaMethod {
+  methodId: bigint;
+  /** JVM class signature, e.g. "Ljava/util/zip/Deflater;"; empty when the class was gone before it was resolved. */
+  classSignature: string;
+  name: string;
+  sourceFile: string;
+  /** (start bci, line) pairs, sorted by bci. */
+  lines: [number, number][];
+}
+
 export interface RawSnapshot {
   path: string;
   meta: SnapshotMeta;
@@ -92,4 +111,5 @@ export interface RawSnapshot {
   maps: string;
   stacks: Map<number, RawStack>;
   sites: SiteStats[];
+  javaMethods: Map<bigint, JavaMethod>;
 }

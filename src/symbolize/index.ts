@@ -12,6 +12,7 @@ import type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from './type
 
 export type { MemoryMapping } from './maps.js';
 export { findMapping, parseMaps, symbolizerAddress } from './maps.js';
+export { javaClassName, javaLineAt, javaSourceFrame, nativeFramesBeforeJava } from './java.js';
 export type { SymbolizerBackend, SymbolizerOptions } from './symbolizer.js';
 export type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from './types.js';
 

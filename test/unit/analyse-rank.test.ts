@@ -504,7 +504,7 @@ describe('timeline', () => {
       },
       counters: {
         samples: 0, sampledFrees: 0, liveEntries: 77, tableCapacity: 0, tableDrops: 3, thinnedEntries: 5, thinningRounds: 1,
-        stackCount: 0, stackCapacity: 0, stackDrops: 2, missedFrees: 0, shimMappedBytes: 4 * MiB, snapshotsWritten: 0, writeErrors: 0,
+        stackCount: 0, stackCapacity: 0, stackDrops: 2, missedFrees: 0, shimMappedBytes: 4 * MiB, snapshotsWritten: 0, writeErrors: 0, javaStacks: 0, javaStackFailures: 0, shimResidentBytes: 0, javaMethods: 0,
       },
       mallinfo: {
         available, arena: 11 * MiB, ordblks: 0, smblks: 0, hblks: 0, hblkhd: 2 * MiB, usmblks: 0, fsmblks: 0,
@@ -513,7 +513,7 @@ describe('timeline', () => {
       memory: { vmSizeBytes: 0, vmRssBytes: 90 * MiB, rssAnonBytes: 60 * MiB, rssFileBytes: 30 * MiB, rssShmemBytes: 0, vmHwmBytes: 0 },
       maps: '',
       stacks: new Map(),
-      sites: [siteStats(MiB), siteStats(2.5 * MiB)],
+      sites: [siteStats(MiB), siteStats(2.5 * MiB)], javaMethods: new Map(),
     });
     const [a, b] = timelineOf([snapshot(1, runStartMs + 2500, true), snapshot(2, runStartMs + 12_500, false)], runStartMs);
     assert.ok(Math.abs(a!.timeSec - 2.5) < 1e-6);

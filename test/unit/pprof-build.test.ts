@@ -42,7 +42,7 @@ function symbolizedFixture(): SymbolizedSnapshot {
     },
     counters: {
       samples: 0, sampledFrees: 0, liveEntries: 0, tableCapacity: 0, tableDrops: 0, thinnedEntries: 0, thinningRounds: 0,
-      stackCount: 0, stackCapacity: 0, stackDrops: 0, missedFrees: 0, shimMappedBytes: 0, snapshotsWritten: 0, writeErrors: 0,
+      stackCount: 0, stackCapacity: 0, stackDrops: 0, missedFrees: 0, shimMappedBytes: 0, snapshotsWritten: 0, writeErrors: 0, javaStacks: 0, javaStackFailures: 0, shimResidentBytes: 0, javaMethods: 0,
     },
     mallinfo: { available: false, arena: 0, ordblks: 0, smblks: 0, hblks: 0, hblkhd: 0, usmblks: 0, fsmblks: 0, uordblks: 0, fordblks: 0, keepcost: 0 },
     memory: { vmSizeBytes: 0, vmRssBytes: 0, rssAnonBytes: 0, rssFileBytes: 0, rssShmemBytes: 0, vmHwmBytes: 0 },
@@ -53,6 +53,7 @@ function symbolizedFixture(): SymbolizedSnapshot {
       [2, { id: 2, pcs: [0x7f0000001300n, 0x7f0000003010n, 0x55e18b8cf101n], javaFrames: [] }],
     ]),
     sites: [site(1, 1000, 4000), site(2, 0, 700), site(0, 300, 300)],
+    javaMethods: new Map(),
   };
   const locations = new Map<bigint, SymbolizedLocation>([
     [0x7f0000001235n, {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LeakhuntError } from '../../src/core/errors.js';
-import { parseSnapshot, readSnapshotFile, SNAPSHOT_MAGIC, SNAPSHOT_VERSION } from '../../src/snapshot/reader.js';
+import { parseSnapshot, readSnapshotFile, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SUPPORTED_SNAPSHOT_VERSIONS } from '../../src/snapshot/reader.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // A version-1 encoder written from native/FORMAT.md, independent of the reader.
@@ -180,9 +180,10 @@ function assertRejected(buf: Buffer, pattern?: RegExp, path = PATH): LeakhuntErr
 }
 
 describe('parseSnapshot: a valid version-1 snapshot', () => {
-  test('the encoder agrees with the reader on magic and version', () => {
+  test('the encoder agrees with the reader on magic, and version 1 is still read', () => {
     assert.equal(SNAPSHOT_MAGIC, 'LKHUNT\r\n');
-    assert.equal(SNAPSHOT_VERSION, 1);
+    assert.equal(SNAPSHOT_VERSION, 2);
+    assert.deepEqual(SUPPORTED_SNAPSHOT_VERSIONS, [1, 2]);
   });
 
   test('decodes META', () => {
@@ -211,6 +212,8 @@ describe('parseSnapshot: a valid version-1 snapshot', () => {
       samples: v[0], sampledFrees: v[1], liveEntries: v[2], tableCapacity: v[3], tableDrops: v[4], thinnedEntries: v[5],
       thinningRounds: v[6], stackCount: v[7], stackCapacity: v[8], stackDrops: v[9], missedFrees: v[10],
       shimMappedBytes: v[11], snapshotsWritten: v[12], writeErrors: v[13],
+      // version 1 has none of these
+      javaStacks: 0, javaStackFailures: 0, shimResidentBytes: 0, javaMethods: 0,
     });
   });
 
@@ -284,7 +287,7 @@ describe('parseSnapshot: rejection', () => {
   });
 
   test('a version it does not know', () => {
-    assertRejected(snapshot(validRecords(), header({ version: 2 })), /version 2 is not supported/);
+    assertRejected(snapshot(validRecords(), header({ version: 3 })), /version 3 is not supported/);
     assertRejected(snapshot(validRecords(), header({ version: 0 })), /version 0/);
     assertRejected(snapshot(validRecords(), header({ version: 0xffffffff })), /version 4294967295/);
   });
@@ -504,5 +507,46 @@ describe('readSnapshotFile', () => {
     const path = join(directory, '000008.lhs');
     writeFileSync(path, snapshot().subarray(0, 100));
     assert.throws(() => readSnapshotFile(path), (error: unknown) => error instanceof LeakhuntError && error.message.startsWith(`${path}: `));
+  });
+});
+
+describe('parseSnapshot: version 2 (Java frames)', () => {
+  const methodId = 0x7f00_1234_5678n;
+  const javaStack = { id: 9, pcs: [0x401000n], java: [{ methodId, bci: 14 }, { methodId: 0x7f00_0000_0001n, bci: -3 }] };
+  const javaMethod = (id: bigint, cls: string, name: string, source: string, lines: [number, number][]) => Buffer.concat([
+    u64(id), u16(Buffer.byteLength(cls)), u16(Buffer.byteLength(name)), u16(Buffer.byteLength(source)), u16(0), u32(lines.length),
+    Buffer.from(cls), Buffer.from(name), Buffer.from(source), ...lines.map(([bci, line]) => Buffer.concat([u32(bci), u32(line)])),
+  ]);
+  const v2Records = (methods: Buffer[], counterWords = 20) => {
+    const records = validRecords();
+    records[1] = record(T.counters, Buffer.concat(Array.from({ length: counterWords }, (_, i) => u64(i + 1))));
+    records[5] = record(T.stacks, stacksPayload([...STACKS, javaStack]));
+    records.splice(records.length - 1, 0, record(8, Buffer.concat([u32(methods.length), ...methods])));
+    return records;
+  };
+  const v2 = (methods: Buffer[], counterWords = 20) => snapshot(v2Records(methods, counterWords), header({ version: 2 }));
+
+  test('decodes the 160-byte COUNTERS, the Java frames and the JAVA_METHODS record', () => {
+    const s = parseSnapshot(v2([javaMethod(methodId, 'Ldemo/Leaky;', 'track', 'Leaky.java', [[0, 10], [12, 11]])]), PATH);
+    assert.equal(s.counters.javaStacks, 15);
+    assert.equal(s.counters.javaStackFailures, 16);
+    assert.equal(s.counters.shimResidentBytes, 17);
+    assert.equal(s.counters.javaMethods, 18);
+    assert.deepEqual(s.stacks.get(9)!.javaFrames, [{ methodId, bci: 14 }, { methodId: 0x7f00_0000_0001n, bci: -3 }]);
+    assert.deepEqual(s.javaMethods.get(methodId), {
+      methodId, classSignature: 'Ldemo/Leaky;', name: 'track', sourceFile: 'Leaky.java', lines: [[0, 10], [12, 11]],
+    });
+  });
+
+  test('rejects a version-2 file with version-1 counters, and JAVA_METHODS in a version-1 file', () => {
+    assertRejected(v2([], 16), /record 2 has 128 bytes, expected 160/);
+    const v1WithMethods = validRecords();
+    v1WithMethods.splice(v1WithMethods.length - 1, 0, record(8, u32(0)));
+    assertRejected(snapshot(v1WithMethods), /unknown record type 8/);
+  });
+
+  test('a method record cut short is rejected in one line', () => {
+    const whole = javaMethod(methodId, 'Ldemo/Leaky;', 'track', 'Leaky.java', [[0, 10]]);
+    assertRejected(v2([whole.subarray(0, whole.length - 3)]), /runs past|stray|truncated|corrupt/);
   });
 });

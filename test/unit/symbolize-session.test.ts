@@ -67,13 +67,14 @@ function fakeSnapshot(maps: string, stacks: RawStack[]): RawSnapshot {
     },
     counters: {
       samples: 0, sampledFrees: 0, liveEntries: 0, tableCapacity: 0, tableDrops: 0, thinnedEntries: 0, thinningRounds: 0,
-      stackCount: 0, stackCapacity: 0, stackDrops: 0, missedFrees: 0, shimMappedBytes: 0, snapshotsWritten: 0, writeErrors: 0,
+      stackCount: 0, stackCapacity: 0, stackDrops: 0, missedFrees: 0, shimMappedBytes: 0, snapshotsWritten: 0, writeErrors: 0, javaStacks: 0, javaStackFailures: 0, shimResidentBytes: 0, javaMethods: 0,
     },
     mallinfo: { available: false, arena: 0, ordblks: 0, smblks: 0, hblks: 0, hblkhd: 0, usmblks: 0, fsmblks: 0, uordblks: 0, fordblks: 0, keepcost: 0 },
     memory: { vmSizeBytes: 0, vmRssBytes: 0, rssAnonBytes: 0, rssFileBytes: 0, rssShmemBytes: 0, vmHwmBytes: 0 },
     maps,
     stacks: new Map(stacks.map((stack) => [stack.id, stack])),
     sites: [],
+    javaMethods: new Map(),
   };
 }
 
