@@ -42,6 +42,7 @@ enum record_type {
     RECORD_STACKS = 6,
     RECORD_SITES = 7,
     RECORD_JAVA_METHODS = 8,
+    RECORD_JEMALLOC = 9,
     RECORD_END = 0xFFFF,
 };
 
@@ -79,6 +80,8 @@ static struct site_totals *totals;
 static uintptr_t *frame_scratch;
 static struct lh_java_frame *java_scratch;
 static struct mallinfo2 (*mallinfo2_function)(void);
+static int (*mallctl_function)(const char *, void *, size_t *, void *, size_t);
+static int (*malloc_trim_function)(size_t);
 
 /* ---- buffered output with patchable record lengths ---- */
 
@@ -165,7 +168,7 @@ static void add_live_entry(const struct lh_live_entry *e, void *context)
     t->time_weighted_ds += bytes * (double)e->alloc_time_ds;
 }
 
-static void write_meta(bool is_final, uint64_t sequence)
+static void write_meta(bool is_final, bool after_trim, uint64_t sequence)
 {
     struct timespec real, mono;
     clock_gettime(CLOCK_REALTIME, &real);
@@ -181,7 +184,8 @@ static void write_meta(bool is_final, uint64_t sequence)
     put_u64(atomic_load(&lh_sample_interval_bytes));
     put_u32(is_final ? 1 : 0);
     put_u32(lh_config.max_stack_depth);
-    put_u64(lh_config.sample_interval_bytes <= 1 && atomic_load(&lh_sample_generation) == 0 ? 1 : 0);
+    put_u64((lh_config.sample_interval_bytes <= 1 && atomic_load(&lh_sample_generation) == 0 ? 1u : 0u) |
+            (after_trim ? 2u : 0u));
     put_u64(0);
     put_u64(0);
     end_record(start);
@@ -224,6 +228,26 @@ static void write_mallinfo(void)
                          mi.usmblks, mi.fsmblks, mi.uordblks, mi.fordblks, mi.keepcost};
     for (int i = 0; i < 10; i++)
         put_u64(fields[i]);
+    end_record(start);
+}
+
+/* jemalloc's own figures when it is the allocator under us (stats need its "epoch" refreshed first). */
+static void write_jemalloc(void)
+{
+    if (!mallctl_function)
+        return;
+    uint64_t epoch = 1;
+    size_t epoch_bytes = sizeof epoch;
+    mallctl_function("epoch", &epoch, &epoch_bytes, &epoch, epoch_bytes);
+    const char *names[] = {"stats.allocated", "stats.active", "stats.resident", "stats.mapped", "stats.retained",
+                           "stats.metadata"};
+    off_t start = begin_record(RECORD_JEMALLOC);
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        size_t value = 0, bytes = sizeof value;
+        if (mallctl_function(names[i], &value, &bytes, NULL, 0) != 0)
+            value = 0;
+        put_u64(value);
+    }
     end_record(start);
 }
 
@@ -322,7 +346,7 @@ static void write_sites(uint32_t stack_count)
     end_record(start);
 }
 
-static void write_snapshot(bool is_final)
+static void write_snapshot(bool is_final, bool after_trim)
 {
     pthread_mutex_lock(&write_lock);
     char name[32], temporary[40];
@@ -343,9 +367,10 @@ static void write_snapshot(bool is_final)
     put("LKHUNT\r\n", 8);
     put_u32(FORMAT_VERSION);
     put_u32(16);
-    write_meta(is_final, sequence);
+    write_meta(is_final, after_trim, sequence);
     write_counters(stack_count);
     write_mallinfo();
+    write_jemalloc();
     write_process_memory();
     off_t maps = begin_record(RECORD_MAPS);
     lh_procfs_maps(sink_to_output, NULL);
@@ -368,12 +393,22 @@ static void write_snapshot(bool is_final)
 
 /* ---- the thread ---- */
 
-static bool flush_requested(void)
+static bool control_requested(const char *name)
 {
-    if (faccessat(pid_dir_fd, "flush-request", F_OK, 0) != 0)
+    if (faccessat(pid_dir_fd, name, F_OK, 0) != 0)
         return false;
-    unlinkat(pid_dir_fd, "flush-request", 0);
+    unlinkat(pid_dir_fd, name, 0);
     return true;
+}
+
+/* The trim probe: a snapshot, malloc_trim(0), a snapshot. What RSS drops by was free memory the allocator
+ * held on to — direct evidence of fragmentation rather than live data. */
+static void trim_probe(void)
+{
+    write_snapshot(false, false);
+    if (malloc_trim_function)
+        malloc_trim_function(0);
+    write_snapshot(false, true);
 }
 
 static void *writer_main(void *unused)
@@ -387,10 +422,15 @@ static void *writer_main(void *unused)
         nanosleep(&pause, NULL);
         if (atomic_load(&stopping))
             break;
-        bool flush = flush_requested();
+        if (control_requested("trim-request")) {
+            trim_probe();
+            next_due = lh_monotonic_ns() + interval_ns;
+            continue;
+        }
+        bool flush = control_requested("flush-request");
         if (!flush && lh_monotonic_ns() < next_due)
             continue;
-        write_snapshot(false);
+        write_snapshot(false, false);
         next_due = lh_monotonic_ns() + interval_ns;
     }
     return NULL;
@@ -425,6 +465,8 @@ LH_HIDDEN bool lh_snapshot_start(void)
     if (!out.buffer || !totals || !frame_scratch || !java_scratch)
         return false;
     mallinfo2_function = (struct mallinfo2 (*)(void))dlsym(RTLD_DEFAULT, "mallinfo2");
+    mallctl_function = (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(RTLD_DEFAULT, "mallctl");
+    malloc_trim_function = (int (*)(size_t))dlsym(RTLD_DEFAULT, "malloc_trim");
 
     sigset_t all, previous;
     sigfillset(&all);
@@ -438,5 +480,5 @@ LH_HIDDEN void lh_snapshot_final(void)
 {
     lh_agent_resolve_pending(); /* System.exit: the VM is still alive, name what the last stacks refer to */
     atomic_store(&stopping, true);
-    write_snapshot(true);
+    write_snapshot(true, false);
 }

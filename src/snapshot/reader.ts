@@ -14,13 +14,14 @@ export const SNAPSHOT_VERSION = 2;
 export const SUPPORTED_SNAPSHOT_VERSIONS = [1, 2];
 
 const RecordType = {
-  meta: 1, counters: 2, mallinfo: 3, processMemory: 4, maps: 5, stacks: 6, sites: 7, javaMethods: 8, end: 0xffff,
+  meta: 1, counters: 2, mallinfo: 3, processMemory: 4, maps: 5, stacks: 6, sites: 7, javaMethods: 8, jemalloc: 9, end: 0xffff,
 } as const;
 
 const fixedPayloadBytes: Record<number, number> = {
   [RecordType.meta]: 96,
   [RecordType.mallinfo]: 88,
   [RecordType.processMemory]: 48,
+  [RecordType.jemalloc]: 48,
   [RecordType.end]: 0,
 };
 const SITE_ENTRY_BYTES = 96;
@@ -58,7 +59,7 @@ function readMeta(c: Cursor): SnapshotMeta {
   c.u64big();
   return {
     pid, sequence, realtimeNs, monotonicNs, startRealtimeNs, startMonotonicNs, baseSampleIntervalBytes,
-    sampleIntervalBytes, isFinal, maxStackDepth, recordsEveryAllocation: (flags & 1n) === 1n,
+    sampleIntervalBytes, isFinal, maxStackDepth, recordsEveryAllocation: (flags & 1n) === 1n, afterTrim: (flags & 2n) === 2n,
   };
 }
 
@@ -196,6 +197,13 @@ export function parseSnapshot(buf: Buffer, path: string): RawSnapshot {
       case RecordType.maps: parts.maps = buf.toString('utf8', start, end); c.offset = end; break;
       case RecordType.stacks: parts.stacks = readStacks(c); break;
       case RecordType.sites: parts.sites = readSites(c); break;
+      case RecordType.jemalloc:
+        if (version < 2) throw inputError(path, `raw snapshot version ${version} has an unknown record type ${type}`);
+        parts.jemalloc = {
+          allocatedBytes: c.u64(), activeBytes: c.u64(), residentBytes: c.u64(), mappedBytes: c.u64(),
+          retainedBytes: c.u64(), metadataBytes: c.u64(),
+        };
+        break;
       case RecordType.javaMethods:
         if (version < 2) throw inputError(path, `raw snapshot version ${version} has an unknown record type ${type}`);
         parts.javaMethods = readJavaMethods(c);
@@ -216,7 +224,10 @@ export function parseSnapshot(buf: Buffer, path: string): RawSnapshot {
   for (const site of sites) {
     if (!stacks.has(site.stackId)) throw inputError(path, `corrupt snapshot: site refers to unknown stack ${site.stackId}`);
   }
-  return { path, meta, counters, mallinfo, memory, maps, stacks, sites, javaMethods: parts.javaMethods ?? new Map() };
+  return {
+    path, meta, counters, mallinfo, memory, maps, stacks, sites, javaMethods: parts.javaMethods ?? new Map(),
+    ...(parts.jemalloc ? { jemalloc: parts.jemalloc } : {}),
+  };
 }
 
 export function readSnapshotFile(path: string): RawSnapshot {

@@ -12,6 +12,8 @@ export interface SnapshotMeta {
   isFinal: boolean;
   maxStackDepth: number;
   recordsEveryAllocation: boolean;
+  /** Taken right after malloc_trim(0): the second snapshot of a trim probe. */
+  afterTrim: boolean;
 }
 
 export interface ShimCounters {
@@ -52,6 +54,16 @@ export interface MallocInfo {
   uordblks: number;
   fordblks: number;
   keepcost: number;
+}
+
+/** jemalloc's stats.* when the process runs on jemalloc (JEMALLOC record). */
+export interface JemallocStats {
+  allocatedBytes: number;
+  activeBytes: number;
+  residentBytes: number;
+  mappedBytes: number;
+  retainedBytes: number;
+  metadataBytes: number;
 }
 
 export interface ProcessMemory {
@@ -112,4 +124,6 @@ export interface RawSnapshot {
   stacks: Map<number, RawStack>;
   sites: SiteStats[];
   javaMethods: Map<bigint, JavaMethod>;
+  /** Present only when the process runs on jemalloc. */
+  jemalloc?: JemallocStats;
 }

@@ -500,7 +500,7 @@ describe('timeline', () => {
       meta: {
         pid: 1, sequence, realtimeNs: BigInt(atMs) * 1_000_000n + 123_456n, monotonicNs: 0n, startRealtimeNs: 0n, startMonotonicNs: 0n,
         baseSampleIntervalBytes: SAMPLE_INTERVAL, sampleIntervalBytes: SAMPLE_INTERVAL * 2, isFinal: false, maxStackDepth: 64,
-        recordsEveryAllocation: false,
+        recordsEveryAllocation: false, afterTrim: false,
       },
       counters: {
         samples: 0, sampledFrees: 0, liveEntries: 77, tableCapacity: 0, tableDrops: 3, thinnedEntries: 5, thinningRounds: 1,

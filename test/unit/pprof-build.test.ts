@@ -38,7 +38,7 @@ function symbolizedFixture(): SymbolizedSnapshot {
     path: 'x.lhs',
     meta: {
       pid: 42, sequence: 3, realtimeNs: 5n, monotonicNs: 6n, startRealtimeNs: 1n, startMonotonicNs: 2n,
-      baseSampleIntervalBytes: 524288, sampleIntervalBytes: 1048576, isFinal: false, maxStackDepth: 64, recordsEveryAllocation: false,
+      baseSampleIntervalBytes: 524288, sampleIntervalBytes: 1048576, isFinal: false, maxStackDepth: 64, recordsEveryAllocation: false, afterTrim: false,
     },
     counters: {
       samples: 0, sampledFrees: 0, liveEntries: 0, tableCapacity: 0, tableDrops: 0, thinnedEntries: 0, thinningRounds: 0,

@@ -63,7 +63,7 @@ function fakeSnapshot(maps: string, stacks: RawStack[]): RawSnapshot {
     path: 'test.lhs',
     meta: {
       pid: 1, sequence: 1, realtimeNs: 0n, monotonicNs: 0n, startRealtimeNs: 0n, startMonotonicNs: 0n,
-      baseSampleIntervalBytes: 1, sampleIntervalBytes: 1, isFinal: false, maxStackDepth: 64, recordsEveryAllocation: true,
+      baseSampleIntervalBytes: 1, sampleIntervalBytes: 1, isFinal: false, maxStackDepth: 64, recordsEveryAllocation: true, afterTrim: false,
     },
     counters: {
       samples: 0, sampledFrees: 0, liveEntries: 0, tableCapacity: 0, tableDrops: 0, thinnedEntries: 0, thinningRounds: 0,
