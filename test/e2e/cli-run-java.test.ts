@@ -1,6 +1,6 @@
 /** Java frames: every leak is traced from the native allocator up to the Java method that caused it. */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fixtureBuild, javaBin, readJson, runCli, tempDir, type ReportJson } from './helpers.js';
@@ -75,4 +75,34 @@ describe('the JVM keeps working under leakhunt', () => {
     assert.ok(report.sites.every((s) => !s.stack.some((f) => /^demo\.JavaLeaks\./.test(f))));
     assert.ok(report.sites.some((s) => /^remember_session_forever/.test(s.function)));
   });
+});
+
+/** Every JDK 17 or newer installed under /usr/lib/jvm (CI has 17; a developer machine may have more). */
+function installedJdks(): string[] {
+  const root = '/usr/lib/jvm';
+  if (!existsSync(root)) return [];
+  const homes = readdirSync(root).map((d) => join(root, d)).filter((home) => existsSync(join(home, 'bin', 'java')) && existsSync(join(home, 'release')));
+  const byVersion = new Map<string, string>();
+  for (const home of homes) {
+    const version = /JAVA_VERSION="(\d+)/.exec(readFileSync(join(home, 'release'), 'utf8'))?.[1];
+    if (version && Number(version) >= 17 && !byVersion.has(version)) byVersion.set(version, realpathSync(home));
+  }
+  return [...byVersion.values()];
+}
+
+describe('Java frames on every installed JDK from 17 up', () => {
+  const dir = tempDir();
+  after(() => dir.cleanup());
+  for (const home of installedJdks()) {
+    it(`${home}: the JNI leak is traced to its Java method`, async () => {
+      const out = join(dir.path, home.replace(/\W+/g, '_'));
+      const result = await runCli(['run', '--out', out, '--interval', '500ms', '--sample-bytes', '64KiB', '--',
+        join(home, 'bin', 'java'), `-Djava.library.path=${join(fixtureBuild, 'demo')}`, '-cp', classes, 'demo.JavaLeaks', '--seconds', '3'],
+      { cwd: dir.path });
+      assert.equal(result.exitCode, 0, result.all);
+      const report = readJson<ReportJson>(join(out, 'report.json'));
+      const site = report.sites.find((s) => /^remember_session_forever/.test(s.function));
+      assert.ok(site && site.stack.some((f) => /^demo\.JavaLeaks\.leakNativeMap/.test(f)), JSON.stringify(site?.stack));
+    });
+  }
 });
