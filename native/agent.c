@@ -182,7 +182,7 @@ LH_HIDDEN void lh_agent_resolve_pending(void)
 static void JNICALL resolver_main(jvmtiEnv *env, JNIEnv *jni, void *unused)
 {
     (void)env, (void)unused;
-    lh_tls.busy = 1; /* for good: the JVM's allocations for our JVMTI calls are not the target's */
+    lh_tls.quiet = 1; /* for good: the JVM's allocations for our JVMTI calls are not the target's */
     while (!atomic_load(&vm_dead)) {
         resolve_new_stacks(jni);
         struct timespec pause = {0, 100 * 1000000L};
@@ -208,9 +208,9 @@ static void JNICALL on_class_load(jvmtiEnv *env, JNIEnv *jni, jthread thread, jc
 static void JNICALL on_class_prepare(jvmtiEnv *env, JNIEnv *jni, jthread thread, jclass klass)
 {
     (void)jni, (void)thread;
-    lh_tls.busy++;
+    lh_tls.quiet++;
     prepare_methods(env, klass);
-    lh_tls.busy--;
+    lh_tls.quiet--;
 }
 
 static void start_resolver(jvmtiEnv *env, JNIEnv *jni)
@@ -228,7 +228,7 @@ static void start_resolver(jvmtiEnv *env, JNIEnv *jni)
 static void JNICALL on_vm_init(jvmtiEnv *env, JNIEnv *jni, jthread thread)
 {
     (void)thread;
-    lh_tls.busy++;
+    lh_tls.quiet++;
     jint count;
     jclass *classes;
     if ((*env)->GetLoadedClasses(env, &count, &classes) == JVMTI_ERROR_NONE) {
@@ -238,17 +238,17 @@ static void JNICALL on_vm_init(jvmtiEnv *env, JNIEnv *jni, jthread thread)
     }
     start_resolver(env, jni);
     atomic_store_explicit(&sampling_ready, get_call_trace != NULL, memory_order_release);
-    lh_tls.busy--;
+    lh_tls.quiet--;
 }
 
 static void JNICALL on_vm_death(jvmtiEnv *env, JNIEnv *jni)
 {
     (void)env;
-    lh_tls.busy++;
+    lh_tls.quiet++;
     resolve_new_stacks(jni);
     atomic_store(&sampling_ready, false);
     atomic_store(&vm_dead, true);
-    lh_tls.busy--;
+    lh_tls.quiet--;
 }
 
 static void start_agent(JavaVM *vm)
@@ -290,9 +290,9 @@ JNIEXPORT jint JNICALL Agent_OnLoad(JavaVM *vm, char *options, void *reserved)
     /* A JVM started as a child of the target (the shim idle there) or with Java stacks turned off. */
     if (atomic_load(&lh_run_state) != LH_ON || !lh_config.java_stacks)
         return JNI_OK;
-    lh_tls.busy++;
+    lh_tls.quiet++;
     start_agent(vm);
-    lh_tls.busy--;
+    lh_tls.quiet--;
     return JNI_OK; /* never stop a JVM from starting because of us */
 }
 

@@ -245,7 +245,7 @@ static void record_sample(void *p, size_t size)
 /* The slow path of every allocation whose countdown crossed zero. */
 static __attribute__((noinline, cold)) void *after_allocation(void *p, size_t size)
 {
-    if (lh_tls.busy)
+    if (lh_tls.busy | lh_tls.quiet)
         return p; /* the guard first: our own allocations, or a signal handler interrupting us */
     int state = atomic_load_explicit(&lh_run_state, memory_order_relaxed);
     if (state != LH_ON) {

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "config.h"
 #include "interpose.h"
 #include "liveness.h"
@@ -82,6 +83,10 @@ static void take_final_snapshot(void)
      * our locks may be held by this very thread, so no final snapshot rather than a deadlock. */
     if (atomic_load(&lh_run_state) != LH_ON || lh_tls.busy || atomic_exchange(&final_taken, true))
         return;
+    /* System.exit on a Java thread: the VM is still alive to name what the last stacks refer to. */
+    lh_tls.quiet++;
+    lh_agent_resolve_pending();
+    lh_tls.quiet--;
     lh_tls.busy++;
     lh_snapshot_final();
     lh_tls.busy--;

@@ -414,7 +414,7 @@ static void trim_probe(void)
 static void *writer_main(void *unused)
 {
     (void)unused;
-    lh_tls.busy = 1; /* for good: nothing this thread allocates is sampled */
+    lh_tls.quiet = 1; /* for good: nothing this thread allocates is sampled */
     uint64_t interval_ns = lh_config.snapshot_interval_ms * 1000000u;
     uint64_t next_due = lh_monotonic_ns() + interval_ns;
     while (!atomic_load(&stopping)) {
@@ -478,7 +478,6 @@ LH_HIDDEN bool lh_snapshot_start(void)
 
 LH_HIDDEN void lh_snapshot_final(void)
 {
-    lh_agent_resolve_pending(); /* System.exit: the VM is still alive, name what the last stacks refer to */
     atomic_store(&stopping, true);
     write_snapshot(true, false);
 }

@@ -15,10 +15,14 @@ struct lh_thread_state {
     /* Bytes this thread may still allocate before the next sample point. The unsampled path subtracts the
      * request size and tests the sign: that is its whole cost. */
     int64_t bytes_until_sample;
-    /* Nonzero while the thread runs the shim's own slow path (or is a shim helper thread, which keeps it
-     * set for good): allocations made underneath, including from a signal handler that interrupted us,
-     * are forwarded without sampling and without touching our locks. */
+    /* Nonzero while the thread runs the shim's own slow path, which may hold our locks: allocations and frees
+     * made underneath — including from a signal handler that interrupted us — are forwarded without sampling
+     * and without touching the tables. */
     uint32_t busy;
+    /* Nonzero on the shim's own threads (for good) and inside JVMTI callbacks: their allocations are ours,
+     * not the target's, so they are not sampled — but their frees still update the table, since they hold
+     * none of our locks and a block freed there must not stay "live". */
+    uint32_t quiet;
     /* Set once the sampler's random stream is seeded; the first slow-path call seeds it. */
     uint32_t seeded;
     /* xorshift64* state of this thread's exponential gaps. */
