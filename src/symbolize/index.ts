@@ -7,16 +7,25 @@ import { basename } from 'node:path';
 import type { RawSnapshot } from '../snapshot/types.js';
 import { readElfInfo } from './elf.js';
 import { fileOffsetOf, findMapping, isExecutable, isFileBacked, objectRelativeAddress, parseMaps, type MemoryMapping } from './maps.js';
+import { KeptObjects } from './objects.js';
 import { Symbolizer, type ObjectAddress, type SymbolizerOptions } from './symbolizer.js';
 import type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from './types.js';
 
 export type { MemoryMapping } from './maps.js';
 export { findMapping, parseMaps, symbolizerAddress } from './maps.js';
+export { buildIdOf, KeptObjects, readObjectsIndex, type KeptObjectEntry } from './objects.js';
+export { debugDirectories, findDebugFile, type DebugFile } from './debuginfo.js';
 export { javaClassName, javaLineAt, javaSourceFrame, nativeFramesBeforeJava } from './java.js';
 export type { SymbolizerBackend, SymbolizerOptions } from './symbolizer.js';
 export type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from './types.js';
 
-export type SymbolizeOptions = SymbolizerOptions;
+export interface SymbolizeOptions extends SymbolizerOptions {
+  /**
+   * A run's objects/ directory: copies of objects deleted (or replaced) after the target loaded them, listed in
+   * its index.json by the object keeper; such mappings are symbolized from their copy.
+   */
+  objectsDir?: string;
+}
 
 /**
  * Symbolizes many snapshots with one symbolizer process and one cache: a run has tens to hundreds of snapshots
@@ -24,8 +33,11 @@ export type SymbolizeOptions = SymbolizerOptions;
  */
 export class SymbolizeSession {
   private symbolizer: Promise<Symbolizer> | undefined;
+  private readonly keptObjects: KeptObjects | undefined;
 
-  constructor(private readonly options: SymbolizeOptions = {}) {}
+  constructor(private readonly options: SymbolizeOptions = {}) {
+    this.keptObjects = options.objectsDir === undefined ? undefined : new KeptObjects(options.objectsDir);
+  }
 
   /** Which tool does the work; opens it if not yet open. */
   async backend(): Promise<Symbolizer['backend']> {
@@ -44,6 +56,7 @@ export class SymbolizeSession {
 
   async symbolize(snapshot: RawSnapshot): Promise<SymbolizedSnapshot> {
     const symbolizer = await this.open();
+    this.keptObjects?.refresh();
     const mappings = parseMaps(snapshot.maps);
     const pcs = new Set<bigint>();
     for (const stack of snapshot.stacks.values()) for (const pc of stack.pcs) pcs.add(pc);
@@ -51,13 +64,18 @@ export class SymbolizeSession {
     const locations = new Map<bigint, SymbolizedLocation>();
     const requests: ObjectAddress[] = [];
     const requestPcs: bigint[] = [];
+    /** The file to read for each pc placed in an object: the mapped path, or its kept copy. */
+    const objectFiles = new Map<bigint, string>();
     for (const pc of pcs) {
-      const location = this.placeLocation(pc, mappings, symbolizer);
+      const location = this.placeLocation(pc, mappings, symbolizer, objectFiles);
       locations.set(pc, location);
       // A return address outside executable memory is an unwinding artefact; symbolizing it would name a wrong
       // neighbouring function with confidence.
       if (location.mapping && location.objectAddress !== undefined && isExecutable(location.mapping)) {
-        requests.push({ objectPath: location.mapping.path, address: location.objectAddress });
+        const objectPath = objectFiles.get(pc) ?? location.mapping.path;
+        requests.push({
+          objectPath, address: location.objectAddress, ...(objectPath !== location.mapping.path ? { originalPath: location.mapping.path } : {}),
+        });
         requestPcs.push(pc);
       }
     }
@@ -75,7 +93,9 @@ export class SymbolizeSession {
   }
 
   /** The mapping and object address of `pc`, with the placeholder frame used until (unless) symbols are found. */
-  private placeLocation(pc: bigint, mappings: readonly MemoryMapping[], symbolizer: Symbolizer): SymbolizedLocation {
+  private placeLocation(
+    pc: bigint, mappings: readonly MemoryMapping[], symbolizer: Symbolizer, objectFiles: Map<bigint, string>,
+  ): SymbolizedLocation {
     // A return address points after the call; pc - 1 is inside it (and inside the caller's inline scope).
     const callAddress = pc > 0n ? pc - 1n : pc;
     const mapping = findMapping(mappings, callAddress);
@@ -91,9 +111,14 @@ export class SymbolizeSession {
       location.frames = [{ functionName: `${objectName}+0x${(callAddress - mapping.startAddress).toString(16)}` }];
       return location;
     }
-    const elf = mapping.deleted ? undefined : readElfInfo(mapping.path);
-    if (mapping.deleted) symbolizer.warn(`${mapping.path} was deleted or replaced after it was loaded: its frames are shown as offsets`);
-    else if (!elf) symbolizer.warn(`${mapping.path} is not a readable ELF object: its frames are shown as offsets`);
+    const kept = this.keptObjects?.forMapping(mapping);
+    const objectPath = kept ?? mapping.path;
+    objectFiles.set(pc, objectPath);
+    const elf = mapping.deleted && !kept ? undefined : readElfInfo(objectPath);
+    if (mapping.deleted && !kept) {
+      const why = this.keptObjects ? ', and no copy of it was kept while the target ran' : '';
+      symbolizer.warn(`${mapping.path} was deleted or replaced after it was loaded${why}: its frames are shown as offsets`);
+    } else if (!elf) symbolizer.warn(`${mapping.path} is not a readable ELF object: its frames are shown as offsets`);
     const objectAddress = elf ? objectRelativeAddress(mapping, callAddress, elf) : undefined;
     if (elf?.buildId) location.buildId = elf.buildId;
     if (objectAddress === undefined) {

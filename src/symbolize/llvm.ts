@@ -13,6 +13,8 @@ export const minimumLlvmVersion = 13;
 export interface ObjectAddress {
   objectPath: string;
   address: bigint;
+  /** Where the object was loaded from, when `objectPath` is a kept copy (debuglinks are relative to it). */
+  originalPath?: string;
 }
 
 export interface LlvmSymbolizerOptions {
@@ -21,6 +23,8 @@ export interface LlvmSymbolizerOptions {
   /** Restarts allowed after crashes before the process is given up on. */
   maxRestarts: number;
   warn: (message: string) => void;
+  /** Appended to llvmSymbolizerArgs, e.g. --debug-file-directory options. */
+  extraArgs?: readonly string[];
 }
 
 /** `undefined`: the process could not answer (not cacheable). `[]`: answered, nothing known. */
@@ -108,7 +112,7 @@ export class LlvmSymbolizerProcess {
       this.failAllPending();
       return false;
     }
-    const child = spawn(this.toolPath, llvmSymbolizerArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(this.toolPath, [...llvmSymbolizerArgs, ...(this.options.extraArgs ?? [])], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     this.stdoutBuffer = '';
     this.stderrTail = '';

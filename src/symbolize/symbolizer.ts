@@ -4,6 +4,8 @@
  */
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { addr2lineLookup } from './addr2line.js';
+import { debugDirectories, findDebugFile, llvmDebugDirectoryArgs, type DebugFile } from './debuginfo.js';
+import { readElfInfo } from './elf.js';
 import { LlvmSymbolizerProcess, minimumLlvmVersion, type ObjectAddress } from './llvm.js';
 import { findLlvmSymbolizer, findOnPath, llvmMajorVersion } from './tools.js';
 import type { SourceFrame } from './types.js';
@@ -19,6 +21,11 @@ export interface SymbolizerOptions {
   toolPath?: string;
   /** How long one answer may take; default 120 s (the first lookup in a large object loads all its debug info). */
   responseTimeoutMs?: number;
+  /**
+   * Directories searched for separate debug info (by build id, and by .gnu_debuglink) after /usr/lib/debug;
+   * default: $LEAKHUNT_DEBUG_DIRS, colon-separated.
+   */
+  debugDirs?: readonly string[];
 }
 
 const defaultResponseTimeoutMs = 120_000;
@@ -30,6 +37,7 @@ const noSymbolizerWarning =
 
 export class Symbolizer {
   private readonly cache = new Map<string, Promise<SourceFrame[]>>();
+  private readonly debugFiles = new Map<string, DebugFile | null>();
   private readonly allWarnings: string[] = [];
   private reported = 0;
 
@@ -37,6 +45,7 @@ export class Symbolizer {
     private llvm: LlvmSymbolizerProcess | undefined,
     private readonly addr2linePath: string | undefined,
     private readonly responseTimeoutMs: number,
+    private readonly debugDirs: readonly string[],
   ) {}
 
   static async open(options: SymbolizerOptions = {}): Promise<Symbolizer> {
@@ -64,12 +73,14 @@ export class Symbolizer {
     }
     if (backend === 'auto' && !llvmPath && !addr2linePath) warnings.push(noSymbolizerWarning);
 
-    const symbolizer = new Symbolizer(undefined, addr2linePath, responseTimeoutMs);
+    const debugDirs = debugDirectories(options.debugDirs);
+    const symbolizer = new Symbolizer(undefined, addr2linePath, responseTimeoutMs, debugDirs);
     if (llvmPath) {
       symbolizer.llvm = new LlvmSymbolizerProcess(llvmPath, {
         responseTimeoutMs,
         maxRestarts,
         warn: (message) => symbolizer.warn(message),
+        extraArgs: llvmDebugDirectoryArgs(debugDirs),
       });
     }
     for (const warning of warnings) symbolizer.warn(warning);
@@ -124,13 +135,34 @@ export class Symbolizer {
     return Promise.all(answers);
   }
 
+  /** The object's separate debug file, if it has one (looked up once per object). */
+  private debugFileOf(request: ObjectAddress): DebugFile | undefined {
+    let found = this.debugFiles.get(request.objectPath);
+    if (found === undefined) {
+      const elf = readElfInfo(request.objectPath);
+      found = (elf && findDebugFile(request.objectPath, elf, this.debugDirs, request.originalPath)) || null;
+      this.debugFiles.set(request.objectPath, found);
+    }
+    return found ?? undefined;
+  }
+
+  /**
+   * llvm-symbolizer finds most debug files itself (it is given the debug directories) and is then given the
+   * object; addr2line searches only /usr/lib/debug, so it is always given the debug file.
+   */
+  private withDebugFile(request: ObjectAddress, forLlvm: boolean): ObjectAddress {
+    const debugFile = this.debugFileOf(request);
+    if (!debugFile || (forLlvm && debugFile.llvmFindsIt)) return request;
+    return { objectPath: debugFile.path, address: request.address };
+  }
+
   private async lookup(requests: readonly ObjectAddress[]): Promise<(SourceFrame[] | undefined)[]> {
     const results: (SourceFrame[] | undefined)[] = this.llvm?.usable
-      ? await this.llvm.lookup(requests)
+      ? await this.llvm.lookup(requests.map((request) => this.withDebugFile(request, true)))
       : new Array<undefined>(requests.length).fill(undefined);
     const unanswered = results.flatMap((result, i) => (result === undefined ? [i] : []));
     if (unanswered.length > 0 && this.addr2linePath) {
-      const fallback = await this.lookupWithAddr2line(unanswered.map((i) => requests[i]!));
+      const fallback = await this.lookupWithAddr2line(unanswered.map((i) => this.withDebugFile(requests[i]!, false)));
       unanswered.forEach((requestIndex, i) => {
         results[requestIndex] = fallback[i];
       });
