@@ -1,5 +1,6 @@
 export { compilePatterns, defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, isPlumbing, siteFrameIndex } from './sites.js';
-export { DEFAULT_MIN_CONFIDENCE, rankSites, seriesGrowth, siteSeries, totalLiveSeries } from './rank.js';
+export { DEFAULT_MIN_CONFIDENCE, rankSites, seriesGrowth, siteSeries, totalLiveSeries, warmupOf } from './rank.js';
+export { growthPosterior, trendOf, warmupPoints, type Trend, type TrendShape } from './trend.js';
 export { decideVerdict, MIN_SNAPSHOTS_FOR_TREND } from './verdict.js';
 export { fitLine, normalCdf, theilSenSlope } from './statistics.js';
 export type * from './types.js';

@@ -8,16 +8,14 @@
  */
 import { sampleValueIndex, type HeapProfileFrame } from '../pprof/index.js';
 import { defaultPlumbingPatterns, describeFrame, siteFrameIndex } from './sites.js';
-import { fitLine, normalCdf, theilSenSlope } from './statistics.js';
+import { trendOf, warmupPoints, type Trend } from './trend.js';
 import type { AnalysisOptions, ProfilePoint, SiteReport, SiteStatus } from './types.js';
 
-const SECONDS_PER_HOUR = 3600;
 /**
- * A site is growing only when the lower bound of the 98% interval of its rate is above zero. For a flat
- * site confidence is about uniform, so 0.99 keeps false alarms near 1% per site (0.9 would flag one flat
- * site in ten). The gate and --min-confidence may choose another level.
+ * A site is growing when its confidence (a calibrated posterior, see trend.ts: a flat site reaches 0.9 in
+ * under 2% of runs) is at least this, its shape is linear, and it grew by a material amount.
  */
-export const DEFAULT_MIN_CONFIDENCE = 0.99;
+export const DEFAULT_MIN_CONFIDENCE = 0.9;
 
 interface SiteAccumulator {
   function: string;
@@ -60,41 +58,17 @@ export function siteSeries(points: readonly ProfilePoint[], patterns: readonly R
   return sites;
 }
 
-export interface SeriesGrowth {
-  /** Least-squares rate. */
-  rateBytesPerHour: number;
-  /** Theil–Sen rate: robust to one-off steps and outliers. */
-  robustRateBytesPerHour: number;
-  growthBytes: number;
-  confidence: number;
-}
-
 /** Growth of one live-bytes series sampled at `timesSec`, with `sampleIntervalBytes` of sampling noise. */
-export function seriesGrowth(timesSec: readonly number[], series: readonly number[], sampleIntervalBytes: number): SeriesGrowth {
-  const n = series.length;
-  if (n < 2) return { rateBytesPerHour: 0, robustRateBytesPerHour: 0, growthBytes: 0, confidence: 0 };
-  const noise = sampleIntervalBytes > 1 ? series.map((bytes) => sampleIntervalBytes * Math.max(bytes, sampleIntervalBytes)) : series.map(() => 0);
-  const fit = fitLine(timesSec, series, noise);
-  let confidence: number;
-  if (fit.slopeStdError === 0) confidence = fit.slope > 0 ? 1 : fit.slope < 0 ? 0 : 0.5;
-  else if (!Number.isFinite(fit.slopeStdError)) confidence = 0.5;
-  else confidence = normalCdf(fit.slope / fit.slopeStdError);
-  return {
-    rateBytesPerHour: fit.slope * SECONDS_PER_HOUR,
-    robustRateBytesPerHour: theilSenSlope(timesSec, series) * SECONDS_PER_HOUR,
-    growthBytes: series[n - 1]! - series[0]!,
-    confidence,
-  };
+export function seriesGrowth(timesSec: readonly number[], series: readonly number[], sampleIntervalBytes: number): Trend {
+  return trendOf(timesSec, series, sampleIntervalBytes);
 }
 
-function statusOf(series: readonly number[], growth: SeriesGrowth, minConfidence: number, materialBytes: number): SiteStatus {
+function statusOf(series: readonly number[], trend: Trend, minConfidence: number, materialBytes: number): SiteStatus {
   const first = series[0] ?? 0;
   const last = series[series.length - 1] ?? 0;
-  // Growing needs all three: a significant trend, a robust one (not one step), and a material amount.
-  if (series.length >= 2 && growth.confidence >= minConfidence && growth.robustRateBytesPerHour > 0
-    && growth.growthBytes >= materialBytes) return 'growing';
-  if (series.length >= 2 && 1 - growth.confidence >= minConfidence && growth.robustRateBytesPerHour < 0
-    && -growth.growthBytes >= materialBytes) {
+  if (series.length >= 2 && trend.confidence >= minConfidence && trend.shape === 'linear'
+    && trend.growthBytes >= materialBytes) return 'growing';
+  if (series.length >= 2 && trend.shape === 'shrinking' && -trend.growthBytes >= materialBytes) {
     return last === 0 ? 'gone' : 'shrinking';
   }
   if (series.length >= 2 && first === 0 && last > 0) return 'new';
@@ -110,9 +84,10 @@ export function rankSites(points: readonly ProfilePoint[], options: AnalysisOpti
   // Growth smaller than two sampling intervals is within what one or two samples can do by chance.
   const materialBytes = 2 * Math.max(options.sampleIntervalBytes, 1);
   const times = points.map((p) => p.timeSec);
+  const skip = warmupOf(points, options);
   const reports: Omit<SiteReport, 'rank'>[] = [];
   for (const site of siteSeries(points, patterns).values()) {
-    const growth = seriesGrowth(times, site.series, options.sampleIntervalBytes);
+    const trend = trendOf(times.slice(skip), site.series.slice(skip), options.sampleIntervalBytes);
     const last = site.series.length - 1;
     let heaviest: { frames: HeapProfileFrame[]; series: number[] } | undefined;
     for (const stack of site.stacks.values()) {
@@ -123,11 +98,14 @@ export function rankSites(points: readonly ProfilePoint[], options: AnalysisOpti
       function: site.function,
       location: site.location,
       stack: (heaviest?.frames ?? []).map(describeFrame),
-      status: statusOf(site.series, growth, minConfidence, materialBytes),
-      leakRateBytesPerHour: growth.rateBytesPerHour,
-      growthBytes: growth.growthBytes,
+      // Trends leave the warm-up out; new and gone are about the whole run.
+      status: statusOf(site.series, trend, minConfidence, materialBytes),
+      shape: trend.shape,
+      leakRateBytesPerHour: trend.rateBytesPerHour,
+      leakRateIntervalBytesPerHour: trend.rateIntervalBytesPerHour,
+      growthBytes: trend.growthBytes,
       liveBytes: site.series[last] ?? 0,
-      confidence: growth.confidence,
+      confidence: trend.confidence,
       series: site.series,
     });
   }
@@ -135,6 +113,16 @@ export function rankSites(points: readonly ProfilePoint[], options: AnalysisOpti
     || (a.status === 'growing' ? b.leakRateBytesPerHour - a.leakRateBytesPerHour : b.growthBytes - a.growthBytes)
     || b.liveBytes - a.liveBytes);
   return reports.map((r, i) => ({ rank: i + 1, ...r }));
+}
+
+/** How many leading snapshots are warm-up: --warmup if given, else detected from the total live bytes. */
+export function warmupOf(points: readonly ProfilePoint[], options: Pick<AnalysisOptions, 'warmupSec'>): number {
+  if (options.warmupSec !== undefined) {
+    const start = points[0]?.timeSec ?? 0;
+    const k = points.findIndex((p) => p.timeSec - start >= options.warmupSec!);
+    return k < 0 ? 0 : Math.min(k, Math.max(points.length - 2, 0));
+  }
+  return warmupPoints(points.map((p) => p.timeSec), totalLiveSeries(points));
 }
 
 /** Total live bytes per point (all sites). */

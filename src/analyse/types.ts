@@ -19,7 +19,11 @@ export interface SiteReport {
   /** The site's heaviest stack, innermost first, each "name (file:line)" or "name (lib)". */
   stack: string[];
   status: SiteStatus;
+  /** The shape of the growth after warm-up: linear (a leak), saturating (a cache that filled), step, noise, shrinking. */
+  shape: 'linear' | 'saturating' | 'step' | 'noise' | 'shrinking';
   leakRateBytesPerHour: number;
+  /** 90% interval of the rate. */
+  leakRateIntervalBytesPerHour: [number, number];
   /** Live bytes at the last snapshot minus at the first. */
   growthBytes: number;
   /** Live bytes at the last snapshot. */
@@ -52,4 +56,6 @@ export interface AnalysisOptions {
   plumbingPatterns?: readonly RegExp[];
   /** A site counts as growing at or above this confidence. */
   minConfidence?: number;
+  /** Seconds at the start left out of trends; detected when not given. */
+  warmupSec?: number;
 }
