@@ -1,0 +1,30 @@
+/** Trends over the whole series: a cache that fills and plateaus is not a leak; a slow leak next to it is. */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fixtureBuild, readJson, runCli, tempDir, type ReportJson } from './helpers.js';
+
+describe('a bounded cache that plateaus next to a slow true leak', () => {
+  const dir = tempDir();
+  after(() => dir.cleanup());
+
+  it('ranks only the leak as growing; the cache is not a leak however large it is', async () => {
+    const out = join(dir.path, 'run');
+    const result = await runCli(['run', '--out', out, '--interval', '250ms', '--sample-bytes', '16KiB', '--',
+      join(fixtureBuild, 'cache_and_leak'), '--rounds', '300', '--round-ms', '25']);
+    assert.equal(result.exitCode, 0, result.all);
+    const report = readJson<ReportJson & { sites: { shape: string; leakRateIntervalBytesPerHour: [number, number] }[] }>(join(out, 'report.json'));
+    const leak = report.sites.find((s) => s.function === 'slow_leak_forever');
+    const cache = report.sites.find((s) => s.function === 'fill_bounded_cache');
+    assert.ok(leak && cache, report.sites.map((s) => s.function).join(', '));
+    assert.equal(leak.status, 'growing');
+    assert.equal(leak.shape, 'linear');
+    assert.equal(report.sites[0]!.function, 'slow_leak_forever');
+    assert.notEqual(cache.status, 'growing');
+    assert.ok(cache.liveBytes > 5 * leak.liveBytes, 'the cache is much larger than the leak');
+    // the leak's true rate: 3001 bytes per 25 ms round, a little less with the loop's own time
+    const [lo, hi] = leak.leakRateIntervalBytesPerHour;
+    assert.ok(lo < 3001 * 40 * 3600 && hi > 3001 * 20 * 3600, `interval ${lo}..${hi}`);
+    assert.equal(report.verdict.kind, 'native-leak');
+  });
+});
