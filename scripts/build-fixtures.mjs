@@ -4,6 +4,7 @@
 //   fixtures/build/leaky_apis                  fixtures/c/leaky_apis.c
 //   fixtures/build/steady                      fixtures/c/steady.c
 //   fixtures/build/forker                      fixtures/c/forker.c
+//   fixtures/build/cache_and_leak              fixtures/c/cache_and_leak.c
 //   fixtures/build/demo/libdemoregistry.so     fixtures/java/demo/native/demoregistry.cpp
 //   fixtures/build/demo/classes/               fixtures/java/demo/src/**/*.java
 //
@@ -219,5 +220,6 @@ fs.mkdirSync(buildDir, { recursive: true });
 buildCProgram('leaky_apis');
 buildCProgram('steady');
 buildCProgram('forker', ['-pthread']);
+buildCProgram('cache_and_leak');
 buildDemoLibrary();
 buildDemoClasses();

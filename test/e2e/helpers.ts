@@ -44,7 +44,7 @@ export interface ReportJson {
   memory: { rssGrowthBytesPerHour: number; liveGrowthBytesPerHour: number };
   warnings: string[];
   sites: {
-    rank: number; function: string; location: string; stack: string[]; status: string;
-    leakRateBytesPerHour: number; growthBytes: number; liveBytes: number; confidence: number; series: number[];
+    rank: number; function: string; location: string; stack: string[]; status: string; shape: string;
+    leakRateBytesPerHour: number; leakRateIntervalBytesPerHour: [number, number]; growthBytes: number; liveBytes: number; confidence: number; series: number[];
   }[];
 }
