@@ -34,6 +34,8 @@ export interface TargetOptions {
   gracePeriodMs?: number;
   /** Called after each RSS sample, for the live status line. */
   onTick?: (elapsedMs: number, rssBytes: number) => void;
+  /** Called once, right after the command was started, with its pid. */
+  onSpawn?: (pid: number) => void;
 }
 
 const relayedSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -66,6 +68,7 @@ export async function runTarget(options: TargetOptions): Promise<TargetOutcome> 
     throw new LeakhuntError(`cannot start "${file}": ${result.code === 'ENOENT' ? 'command not found' : result.shortMessage}`, ExitCode.usage);
   }
 
+  options.onSpawn?.(pid);
   const relay = (signal: NodeJS.Signals) => () => { child.kill(signal); };
   const handlers = relayedSignals.map((s) => [s, relay(s)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
