@@ -1,8 +1,9 @@
 /** `leakhunt run [options] -- <command...>`: run a command under the shim and report what grows. */
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { defaultRunDir, prepareRunDir } from '../core/paths.js';
-import { requireShim, runTarget, targetEnvironment } from '../launch/index.js';
+import { requireShim, runTarget, startObjectKeeper, targetEnvironment, type ObjectKeeper } from '../launch/index.js';
 import { colorWanted, processRun, renderJson, renderText, writeRunMeta, type RunMeta } from '../report/index.js';
+import { buildIdOf } from '../symbolize/index.js';
 
 export interface RunOptions {
   out?: string;
@@ -36,9 +37,13 @@ export async function runCommand(command: string[], options: RunOptions): Promis
     tableCapacity: options.tableCapacity, maxStacks: options.maxStacks, maxStackDepth: options.stackDepth, seed: options.seed,
     javaStacks: options.javaStacks,
   });
+  // Copies of libraries the target deletes after loading them (JNI libraries unpacked to /tmp), for symbols.
+  let keeper: ObjectKeeper | undefined;
+  const keeperWarning = (message: string) => { if (!options.quiet) process.stderr.write(`leakhunt: ${message}\n`); };
   const outcome = await runTarget({
     command, env, rawDir, durationMs: options.durationMs, rssIntervalMs: Math.min(options.intervalMs, 1000),
-  });
+    onSpawn: (pid) => { keeper = startObjectKeeper(pid, runDir, { buildIdOf, onWarning: keeperWarning }); },
+  }).finally(() => keeper?.stop());
   Object.assign(meta, {
     endedAtMs: outcome.endedAtMs, pid: outcome.pid, exitStatus: outcome.exitStatus, signal: outcome.signal,
     stoppedAfterDuration: outcome.stoppedAfterDuration, rss: outcome.rss,

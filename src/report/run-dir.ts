@@ -78,7 +78,9 @@ export async function processRun(runDir: string, meta: RunMeta): Promise<Process
   if (snapshots.length === 0) {
     warnings.push('the target wrote no snapshots: it did not load the shim (a static or setuid binary, or LD_PRELOAD cleared), or it ended before its first snapshot was due');
   }
-  const { converted, warnings: symbolizeWarnings } = await convertSnapshots(snapshots, join(runDir, 'snapshots'));
+  const { converted, warnings: symbolizeWarnings } = await convertSnapshots(
+    snapshots, join(runDir, 'snapshots'), { objectsDir: join(runDir, 'objects') },
+  );
   warnings.push(...symbolizeWarnings);
   const timeline = timelineOf(snapshots, meta.startedAtMs);
   writeJsonAtomic(join(runDir, 'timeline.json'), { schema: 'leakhunt.timeline/v1', snapshots: timeline, rss: meta.rss ?? [] });
