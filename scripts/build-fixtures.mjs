@@ -223,3 +223,5 @@ buildCProgram('forker', ['-pthread']);
 buildCProgram('cache_and_leak');
 buildDemoLibrary();
 buildDemoClasses();
+// Symbolization fixtures: stripped libraries with separate debug info, a JNI library deleted after loading.
+run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-debuginfo.mjs'), ...argv]);
