@@ -5,3 +5,4 @@ export { decideVerdict, MIN_SNAPSHOTS_FOR_TREND } from './verdict.js';
 export { fitLine, normalCdf, theilSenSlope } from './statistics.js';
 export type * from './types.js';
 export { memoryGrowth, timelineOf, type TimelinePoint } from './timeline.js';
+export { diffProfiles, diffStatus, type DiffOptions, type DiffStatus, type ProfileDiff, type SiteDiff } from './diff.js';

@@ -3,3 +3,4 @@ export { processRun, readRunMeta, writeRunMeta, type ProcessedRun, type RunMeta 
 export { buildRunReport, shimSummary, type RunFacts } from './build.js';
 export { renderJson } from './json.js';
 export { abbreviateTemplates, colorWanted, renderText, type TextOptions } from './text.js';
+export { renderDiffJson, renderDiffText, type DiffRenderOptions } from './diff-text.js';
