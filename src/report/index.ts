@@ -4,3 +4,4 @@ export { buildRunReport, shimSummary, type RunFacts } from './build.js';
 export { renderJson } from './json.js';
 export { abbreviateTemplates, colorWanted, renderText, type TextOptions } from './text.js';
 export { renderDiffJson, renderDiffText, type DiffRenderOptions } from './diff-text.js';
+export { renderMarkdown, type MarkdownOptions } from './markdown.js';
