@@ -1,0 +1,559 @@
+#!/usr/bin/env node
+// `npm run bench`: what leakhunt costs, measured in one sitting, as ratios to the bare program.
+//
+//   1. bench/malloc-pairs (ours): ns per malloc+free pair for 1, 2 and nproc threads — bare, with the shim loaded
+//      but idle (no LEAKHUNT_DIR: the pure unsampled path), sampling at 512 KiB (the default) and at 64 KiB.
+//   2. The peer benchmark (../shared/peer-bench next to the repository, when it exists): its malloc-bench in the
+//      same four modes, and its JVM workload bare vs under `leakhunt run` (throughput, peak RSS, the ranking).
+//   3. Unwinding: bench/unwind-cost, each unwinder's cost per capture and the frames it finds, on a chain built
+//      without frame pointers; a JIT-like frame; and the shim's full cost per sampled allocation.
+// Rounds are interleaved (A B C D A B C D …) and medians reported. Nothing here asserts on timings.
+//
+// usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--keep]
+// Writes the tables to stdout and to bench/RESULTS.md (a --quick run writes bench/build/RESULTS-quick.md).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
+} from 'node:fs';
+import { availableParallelism, loadavg, release, tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const benchDir = join(repo, 'bench');
+const buildDir = join(benchDir, 'build');
+const shim = join(repo, 'native', 'build', 'libleakhunt.so');
+const cli = join(repo, 'dist', 'src', 'cli.js');
+const cc = process.env.CC || 'cc';
+
+// ---- options ----
+
+function parseOptions(argv) {
+  const o = { quick: false, rounds: undefined, jvm: true, peer: undefined, keep: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') o.quick = true;
+    else if (a === '--no-jvm') o.jvm = false;
+    else if (a === '--no-peer') o.peer = null;
+    else if (a === '--keep') o.keep = true;
+    else if (a === '--peer' && argv[i + 1]) o.peer = resolve(argv[++i]);
+    else if (a === '--rounds' && /^[1-9][0-9]*$/.test(argv[i + 1] ?? '')) o.rounds = Number(argv[++i]);
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--keep]');
+      process.exit(0);
+    } else {
+      console.error(`bench: unknown option ${a} (try --help)`);
+      process.exit(2);
+    }
+  }
+  return o;
+}
+
+const opts = parseOptions(process.argv.slice(2));
+const microRounds = opts.rounds ?? (opts.quick ? 2 : 5);
+const jvmRounds = opts.rounds ?? (opts.quick ? 1 : 3);
+const microPairs = opts.quick ? 1_000_000 : 5_000_000;
+const peerPairs = opts.quick ? 1_000_000 : 5_000_000;
+const jvmSeconds = opts.quick ? 4 : 12;
+const sampledPairs = opts.quick ? 50_000 : 200_000;
+const unwindIterations = opts.quick ? 2000 : 10000;
+const nproc = availableParallelism();
+const threadCounts = [...new Set([1, 2, nproc])].sort((a, b) => a - b);
+
+const say = (line) => process.stderr.write(`bench: ${line}\n`);
+
+// ---- helpers ----
+
+function median(values) {
+  const v = [...values].sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+function run(file, args, options = {}) {
+  const r = spawnSync(file, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
+  if (r.error) throw new Error(`${file}: ${r.error.message}`);
+  if (r.status !== 0) {
+    throw new Error(`${[file, ...args].join(' ')} exited with ${r.status ?? r.signal}\n${(r.stderr || '').trim().slice(-2000)}`);
+  }
+  return r.stdout;
+}
+
+function field(text, name) {
+  const m = new RegExp(`\\b${name}=([0-9.]+)`).exec(text);
+  if (!m) throw new Error(`no ${name}= in output:\n${text.trim().slice(-1000)}`);
+  return Number(m[1]);
+}
+
+function firstLine(file, args) {
+  const r = spawnSync(file, args, { encoding: 'utf8' });
+  if (r.error || r.status !== 0) return undefined;
+  return `${r.stdout}${r.stderr}`.trim().split('\n')[0];
+}
+
+/** The environment every measured process starts from: no preload, no LEAKHUNT_* left over from the caller. */
+function cleanEnv() {
+  const env = { ...process.env };
+  delete env.LD_PRELOAD;
+  for (const k of Object.keys(env)) if (k.startsWith('LEAKHUNT_')) delete env[k];
+  return env;
+}
+
+const fmt = (x, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
+const fmtRatio = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '–');
+const fmtSigned = (x, digits = 1) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(digits)}` : '–');
+const mib = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
+
+function table(header, rows) {
+  const line = (cells) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+// ---- building ----
+
+let tmpRoot;
+
+function build() {
+  if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).status !== 0) {
+    console.error(`bench: no C compiler (${cc}): install one, e.g. apt-get install build-essential`);
+    process.exit(4);
+  }
+  if (!existsSync(shim)) {
+    say('building the shim');
+    run(process.execPath, [join(repo, 'scripts', 'build-native.mjs'), '--quiet'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  }
+  mkdirSync(buildDir, { recursive: true });
+  const base = ['-O2', '-g', '-Wall', '-Wextra', '-pthread'];
+  run(cc, [...base, '-o', join(buildDir, 'malloc-pairs'), join(benchDir, 'malloc-pairs.c')]);
+
+  const probe = spawnSync(cc, ['-fsyntax-only', '-x', 'c', '-'], { input: '#define UNW_LOCAL_ONLY\n#include <libunwind.h>\n', encoding: 'utf8' });
+  const haveLibunwind = probe.status === 0;
+  const source = join(benchDir, 'unwind-cost.c');
+  for (const variant of ['nofp', 'fp']) {
+    const fp = variant === 'fp' ? '-fno-omit-frame-pointer' : '-fomit-frame-pointer';
+    const lib = `uwc-chain-${variant}`;
+    run(cc, [...base, fp, '-DUWC_CHAIN_LIB', '-shared', '-fPIC', '-o', join(buildDir, `lib${lib}.so`), source]);
+    run(cc, [...base, fp, `-DUWC_VARIANT="${variant}"`, ...(haveLibunwind ? ['-DUWC_HAVE_LIBUNWIND'] : []),
+      '-o', join(buildDir, `unwind-cost-${variant}`), source, `-L${buildDir}`, `-l${lib}`, '-Wl,-rpath,$ORIGIN', '-ldl', '-lgcc_s']);
+  }
+  return { haveLibunwind };
+}
+
+// ---- the four shim modes ----
+
+const MODES = [
+  { key: 'bare', label: 'bare' },
+  { key: 'idle', label: 'shim idle (unsampled path)' },
+  { key: '512k', label: 'shim, 512 KiB sampling', sampleBytes: 524288 },
+  { key: '64k', label: 'shim, 64 KiB sampling', sampleBytes: 65536 },
+];
+
+function modeEnv(mode) {
+  const env = cleanEnv();
+  if (mode.key === 'bare') return env;
+  env.LD_PRELOAD = shim;
+  if (mode.sampleBytes !== undefined) {
+    env.LEAKHUNT_DIR = mkdtempSync(join(tmpRoot, 'raw-'));
+    env.LEAKHUNT_SAMPLE_BYTES = String(mode.sampleBytes);
+  }
+  return env;
+}
+
+/** Runs every (case, mode) once per round, in the same order each round; returns medians per case and mode. */
+function interleaved(name, cases, modes, rounds, runOne) {
+  const results = new Map(cases.map((c) => [c.key, new Map(modes.map((m) => [m.key, []]))]));
+  for (let r = 1; r <= rounds; r++) {
+    say(`${name}: round ${r}/${rounds}`);
+    for (const c of cases) for (const m of modes) results.get(c.key).get(m.key).push(runOne(c, m));
+  }
+  return results;
+}
+
+function pairRows(cases, modes, results) {
+  const rows = [];
+  for (const c of cases) {
+    const bare = median(results.get(c.key).get('bare'));
+    for (const m of modes) {
+      const values = results.get(c.key).get(m.key);
+      const med = median(values);
+      rows.push([c.label, m.label, fmt(med, 1), `${fmt(Math.min(...values), 1)}–${fmt(Math.max(...values), 1)}`,
+        m.key === 'bare' ? '1.00×' : fmtRatio(med / bare), m.key === 'bare' ? '' : fmtSigned(med - bare, 1)]);
+    }
+  }
+  return rows;
+}
+
+const PAIR_HEADER = ['threads', 'mode', 'ns/pair (median)', 'range', 'ratio to bare', 'added ns/pair'];
+
+// ---- 1. our microbenchmark ----
+
+function microbenchmark() {
+  const bin = join(buildDir, 'malloc-pairs');
+  const cases = threadCounts.map((t) => ({ key: String(t), label: t === nproc ? `${t} (nproc)` : String(t), threads: t }));
+  const results = interleaved('malloc-pairs', cases, MODES, microRounds,
+    (c, m) => field(run(bin, ['-n', String(microPairs), '-t', String(c.threads)], { env: modeEnv(m) }), 'ns_per_pair'));
+  return `### bench/malloc-pairs: ${microPairs.toLocaleString('en')} malloc+free pairs per thread, ${microRounds} rounds\n\n`
+    + table(PAIR_HEADER, pairRows(cases, MODES, results));
+}
+
+// ---- 2. the peer benchmark ----
+
+function writable(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      chmodSync(path, 0o755);
+      writable(path);
+    } else if (entry.isFile()) {
+      chmodSync(path, statSync(path).mode | 0o600);
+    }
+  }
+}
+
+function preparePeer(source) {
+  const dir = join(tmpRoot, 'peer-bench');
+  cpSync(source, dir, { recursive: true, filter: (from) => relative(source, from) !== 'build' });
+  chmodSync(dir, 0o755);
+  writable(dir);
+  say('building the peer benchmark (its build.sh, in a temporary copy)');
+  const r = spawnSync('sh', ['build.sh'], { cwd: dir, encoding: 'utf8', env: cleanEnv() });
+  const mallocBench = join(dir, 'build', 'malloc-bench');
+  const jvm = r.status === 0 && existsSync(join(dir, 'build', 'classes'));
+  if (r.status !== 0) say(`peer build.sh failed (${(r.stderr || '').trim().split('\n').pop()}): ${existsSync(mallocBench) ? 'JVM workload skipped' : 'peer workloads skipped'}`);
+  return { dir, mallocBench: existsSync(mallocBench) ? mallocBench : undefined, jvm };
+}
+
+function peerMallocBench(bin) {
+  const cases = [1, 2].map((t) => ({ key: String(t), label: String(t), threads: t }));
+  const results = interleaved('peer malloc-bench', cases, MODES, microRounds,
+    (c, m) => field(run(bin, ['-n', String(peerPairs), '-t', String(c.threads)], { env: modeEnv(m) }), 'ns_per_pair'));
+  return `### peer malloc-bench: -n ${peerPairs} -t 1 and -t 2, ${microRounds} rounds\n\n`
+    + table(PAIR_HEADER, pairRows(cases, MODES, results));
+}
+
+function readStatus(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** A child of `parent` whose command name is `comm`, or undefined. */
+function findChild(parent, comm) {
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const close = stat.lastIndexOf(')');
+    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+    const name2 = stat.slice(stat.indexOf('(') + 1, close);
+    if (ppid === parent && name2 === comm) return Number(name);
+  }
+  return undefined;
+}
+
+/**
+ * Runs a command and reads the JVM's VmHWM (peak RSS) from /proc/<pid>/status every 100 ms; the last reading
+ * before it exits is its peak. The same method for the bare JVM (the spawned process execs java) and under
+ * leakhunt (java is the CLI's child).
+ */
+function runWatchingPeak(file, args, options, javaIsChild) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(file, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    let javaPid = javaIsChild ? undefined : child.pid;
+    let hwmKiB = 0;
+    const timer = setInterval(() => {
+      if (javaPid === undefined) javaPid = findChild(child.pid, 'java');
+      if (javaPid === undefined) return;
+      const status = readStatus(javaPid);
+      const m = status && /^Name:\s*java$/m.test(status) ? /^VmHWM:\s*([0-9]+) kB/m.exec(status) : null;
+      if (m) hwmKiB = Number(m[1]);
+    }, 100);
+    child.on('error', (e) => { clearInterval(timer); reject(e); });
+    child.on('close', (code, signal) => {
+      clearInterval(timer);
+      if (code !== 0) reject(new Error(`${file} ${args.join(' ')} exited with ${code ?? signal}\n${stderr.trim().slice(-2000)}`));
+      else resolvePromise({ stdout, stderr, hwmKiB });
+    });
+  });
+}
+
+async function peerJvm(peerDir) {
+  const java = process.env.JAVA || '/usr/lib/jvm/java-17-openjdk-amd64/bin/java';
+  // run-java.sh runs exactly this (its own defaults, no extra java options):
+  const javaCommand = [java, '-Xmx128m', '-Djava.library.path=build', '-cp', 'build/classes', 'bench.NativeChurn',
+    '--seconds', String(jvmSeconds)];
+  const env = cleanEnv();
+  const bare = { ops: [], hwm: [] };
+  const traced = { ops: [], hwm: [], rounds: [] };
+  for (let r = 1; r <= jvmRounds; r++) {
+    say(`JVM workload: round ${r}/${jvmRounds}, bare`);
+    const b = await runWatchingPeak('sh', ['./run-java.sh', '--', '--seconds', String(jvmSeconds)], { cwd: peerDir, env }, false);
+    bare.ops.push(field(b.stdout, 'ops_per_s'));
+    bare.hwm.push(b.hwmKiB * 1024);
+    say(`JVM workload: round ${r}/${jvmRounds}, under leakhunt`);
+    const out = join(tmpRoot, `leakhunt-jvm-${r}`);
+    const t = await runWatchingPeak(process.execPath,
+      [cli, 'run', '-q', '--out', out, '--interval', '1s', '--', ...javaCommand], { cwd: peerDir, env }, true);
+    traced.ops.push(field(t.stdout, 'ops_per_s'));
+    traced.hwm.push(t.hwmKiB * 1024);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    const leak = report.sites.find((s) => s.function.includes('record_thread_name'));
+    const churn = report.sites.find((s) => s.function.includes('churn_buffers'));
+    traced.rounds.push({
+      round: r, verdict: report.verdict.kind, snapshots: report.snapshots, leakRank: leak?.rank, leakStatus: leak?.status,
+      churnStatus: churn?.status ?? 'not listed', shimMapped: report.shim?.shimMappedBytes,
+      shimResident: report.shim?.shimResidentBytes, samples: report.shim?.samples,
+    });
+  }
+  const bOps = median(bare.ops);
+  const tOps = median(traced.ops);
+  const bHwm = median(bare.hwm);
+  const tHwm = median(traced.hwm);
+  const range = (v, f) => `${f(Math.min(...v))}–${f(Math.max(...v))}`;
+  const ops = (x) => x.toFixed(0);
+  const summary = table(['JVM NativeChurn', 'ops/s (median)', 'range', 'ratio to bare', 'peak RSS, VmHWM (median)', 'RSS range'], [
+    ['bare (run-java.sh)', ops(bOps), range(bare.ops, ops), '1.00×', mib(bHwm), range(bare.hwm, mib)],
+    ['leakhunt run, 512 KiB, 1 s snapshots', ops(tOps), range(traced.ops, ops), fmtRatio(tOps / bOps),
+      `${mib(tHwm)} (${fmtSigned((tHwm - bHwm) / 1048576, 1)} MiB)`, range(traced.hwm, mib)],
+  ]);
+  const details = table(['leakhunt round', 'verdict', 'snapshots', 'record_thread_name', 'churn_buffers', 'samples', 'shimMappedBytes', 'shim resident'],
+    traced.rounds.map((x) => [String(x.round), x.verdict, String(x.snapshots),
+      x.leakRank === undefined ? 'not found' : `#${x.leakRank} (${x.leakStatus})${x.leakRank === 1 ? '' : ' — NOT #1'}`,
+      x.churnStatus, String(x.samples), x.shimMapped === undefined ? '–' : `${x.shimMapped} (${mib(x.shimMapped)})`,
+      x.shimResident === undefined ? '–' : mib(x.shimResident)]));
+  return `### peer JVM workload: run-java.sh -- --seconds ${jvmSeconds}, ${jvmRounds} rounds, bare and under leakhunt alternately\n\n`
+    + `${summary}\n\nPeak RSS: the JVM's VmHWM from /proc/<pid>/status, read every 100 ms, last reading before exit (same method in both modes).\n\n${details}`;
+}
+
+// ---- 3. unwinding ----
+
+/** Native depth of the most-sampled stack in the newest raw snapshot under `rawDir` (native/FORMAT.md). */
+function mostSampledStackDepth(rawDir) {
+  try {
+    const pidDir = readdirSync(rawDir).map((d) => join(rawDir, d)).find((d) => statSync(d).isDirectory());
+    const file = readdirSync(pidDir).filter((f) => f.endsWith('.lhs')).sort().pop();
+    const b = readFileSync(join(pidDir, file));
+    const depth = new Map();
+    let best = { id: -1, samples: -1n };
+    for (let at = 16; at + 8 <= b.length;) {
+      const type = b.readUInt32LE(at);
+      const bytes = b.readUInt32LE(at + 4);
+      let p = at + 8;
+      if (type === 6) { // STACKS: u32 count, then { u32 id, u16 native, u16 java, u64 pc[native], 16-byte java frames }
+        const count = b.readUInt32LE(p);
+        p += 4;
+        for (let i = 0; i < count; i++) {
+          const native = b.readUInt16LE(p + 4);
+          depth.set(b.readUInt32LE(p), native);
+          p += 8 + 8 * native + 16 * b.readUInt16LE(p + 6);
+        }
+      } else if (type === 7) { // SITES: u32 count, u32 entry_bytes, entries (stack_id at 0, alloc_samples at 40)
+        const count = b.readUInt32LE(p);
+        const entryBytes = b.readUInt32LE(p + 4);
+        for (let i = 0; i < count; i++) {
+          const e = p + 8 + i * entryBytes;
+          const samples = b.readBigUInt64LE(e + 40);
+          if (samples > best.samples) best = { id: b.readUInt32LE(e), samples };
+        }
+      } else if (type === 0xffff) {
+        break;
+      }
+      at += 8 + bytes;
+    }
+    return depth.get(best.id);
+  } catch {
+    return undefined; // no snapshot: the table says so
+  }
+}
+
+function parseLines(text, kind) {
+  return text.split('\n').filter((l) => l.startsWith(`${kind} `)).map((l) => Object.fromEntries(
+    l.slice(kind.length + 1).trim().split(/\s+/).map((kv) => kv.split('='))));
+}
+
+const METHOD_LABELS = {
+  libgcc: 'libgcc _Unwind_Backtrace (the shim)', glibc: 'glibc backtrace()', unw_backtrace: 'libunwind unw_backtrace',
+  unw_step: 'libunwind unw_step loop', fp: 'frame pointers (checked)', fp_unchecked: 'frame pointers (unchecked)',
+};
+
+function unwinding(haveLibunwind) {
+  const depths = ['10', '30', '60'];
+  const warm = [];
+  const cold = [];
+  const notes = [];
+  for (const variant of ['nofp', 'fp']) {
+    say(`unwind-cost (${variant})`);
+    const out = run(join(buildDir, `unwind-cost-${variant}`), ['-i', String(unwindIterations), ...depths], { env: cleanEnv() });
+    const missing = out.split('\n').find((l) => l.startsWith('libunwind unavailable'));
+    if (missing && variant === 'nofp') notes.push(`${missing} (install libunwind-dev to measure it)`);
+    warm.push(...parseLines(out, 'unwind'));
+    cold.push(...parseLines(out, 'unwind-cold'));
+  }
+  const methods = [...new Set(warm.map((x) => x.method))];
+  const cell = (rows, variant, depth, method, withFrames) => {
+    const x = rows.find((r) => r.variant === variant && r.depth === depth && r.method === method);
+    if (!x) return '–';
+    const ns = Number(x.median_ns);
+    const time = ns < 20 ? '<20 ns' : `${ns} ns`;
+    return withFrames ? `${time} / ${x.frames}${Number(x.same_as_libgcc) !== Number(x.frames) ? ` (${x.same_as_libgcc} same)` : ''}` : time;
+  };
+  const variantLabel = { nofp: 'no frame pointers', fp: 'frame pointers in our code, not in glibc' };
+  const warmRows = [];
+  for (const variant of ['nofp', 'fp']) {
+    for (const d of depths) warmRows.push([variantLabel[variant], d, ...methods.map((m) => cell(warm, variant, d, m, true))]);
+  }
+  const coldRows = depths.map((d) => [d, ...methods.map((m) => cell(cold, 'nofp', d, m, false))]);
+
+  say('unwind-cost --stub (a JIT-like frame)');
+  const stubOut = run(join(buildDir, 'unwind-cost-fp'), ['--stub'], { env: cleanEnv() });
+  const stubRows = parseLines(stubOut, 'stub').map((x) => [
+    { guard: 'points into a PROT_NONE page', fake: 'points at a fake frame on the stack',
+      framed: 'a real frame pointer (like -XX:+PreserveFramePointer)' }[x.rbp] ?? x.rbp,
+    METHOD_LABELS[x.method] ?? x.method,
+    x.result === 'ok' ? 'ok' : `**crashed (SIG${x.signal})**`,
+    x.result === 'ok' ? (x.stub_not_reached ? `${x.frames_to_stub} (never reached it)` : x.frames_to_stub) : '–',
+    x.result === 'ok' ? `${x.beyond} (${x.correct} correct)` : '–',
+    x.result === 'ok' ? (Number(x.median_ns) < 20 ? '<20' : x.median_ns) : '–',
+  ]);
+
+  // (e) the shim's whole cost per sampled allocation: every allocation sampled vs none.
+  const sampledModes = [
+    { key: 'idle', label: 'shim idle' },
+    { key: 'all', label: 'every allocation sampled', sampleBytes: 1 },
+  ];
+  const sampledCases = [0, 30].map((d) => ({ key: String(d), label: String(d), depth: d }));
+  const bin = join(buildDir, 'malloc-pairs');
+  const captured = new Map();
+  const sampled = interleaved('sampled-allocation cost', sampledCases, sampledModes, microRounds, (c, m) => {
+    const env = modeEnv(m);
+    const ns = field(run(bin, ['-n', String(sampledPairs), '-t', '1', '-d', String(c.depth)], { env }), 'ns_per_pair');
+    if (env.LEAKHUNT_DIR) captured.set(c.key, mostSampledStackDepth(env.LEAKHUNT_DIR));
+    return ns;
+  });
+  const sampledRows = sampledCases.map((c) => {
+    const idle = median(sampled.get(c.key).get('idle'));
+    const all = median(sampled.get(c.key).get('all'));
+    const frames = captured.get(c.key);
+    return [`-d ${c.label}: ${frames === undefined ? '? (no snapshot)' : frames} frames captured`, fmt(idle, 1), fmt(all, 0), fmt(all - idle, 0)];
+  });
+
+  return [
+    `### Unwinder per call, ns, median of ${unwindIterations} after a warm-up; frames found`,
+    '',
+    'At the bottom of a chain of D levels: -O2, half of them in a shared object, every tenth level through glibc\'s'
+      + ' qsort callback. Cell: median ns / frames found from the capturing function outward (libgcc finds them'
+      + ' all, down to _start; "(n same)" when fewer are identical to libgcc\'s).',
+    '',
+    table(['build', 'D', ...methods.map((m) => METHOD_LABELS[m] ?? m)], warmRows),
+    '',
+    `First capture on a new thread (no frame pointers), median over 200 threads — libunwind fills a per-thread cache first:`,
+    '',
+    table(['D', ...methods.map((m) => METHOD_LABELS[m] ?? m)], coldRows),
+    ...(notes.length ? ['', ...notes] : []),
+    '',
+    '### A JIT-like frame: code without unwind information (build with frame pointers in our code)',
+    '',
+    'Each method in a forked child, so a crash is a result. "to the stub": frames found up to and including the'
+      + ' stub; "beyond": frames reported past it (only the real callers would be correct).',
+    '',
+    table(['%rbp in that frame', 'method', 'result', 'to the stub', 'beyond (correct)', 'ns'], stubRows),
+    '',
+    `### The shim's whole cost per sampled allocation (bench/malloc-pairs, 1 thread, ${sampledPairs.toLocaleString('en')} pairs, ${microRounds} rounds)`,
+    '',
+    'LEAKHUNT_SAMPLE_BYTES=1 samples every malloc and so makes every free a sampled free; the difference to the idle'
+      + ' shim, per pair, is the cost of one sampled malloc (stack capture, stack-table intern, liveness insert) plus'
+      + ' one sampled free (liveness remove).',
+    '',
+    table(['stack at malloc (the most-sampled one in the shim\'s snapshot)', 'idle, ns/pair', 'all sampled, ns/pair', 'cost per sample, ns'], sampledRows),
+  ].join('\n');
+}
+
+// ---- the machine ----
+
+const loadAtStart = loadavg();
+
+function machine(java) {
+  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
+  const glibc = firstLine('getconf', ['GNU_LIBC_VERSION']) ?? 'unknown';
+  const jdk = java ? firstLine(java, ['-version']) ?? 'not found' : 'not used';
+  const compiler = firstLine(cc, ['--version']) ?? cc;
+  const libunwind = firstLine('dpkg-query', ['-W', '-f', '${Version}', 'libunwind-dev']);
+  return [
+    `- CPU: ${cpu}, ${nproc} cores available`,
+    `- ${glibc}, kernel ${release()}, ${compiler}`,
+    `- JDK: ${jdk}`,
+    `- libunwind-dev: ${libunwind ?? 'not installed (or not a Debian system)'}`,
+    `- node ${process.version}; date ${new Date().toISOString()}`,
+    `- load average (1/5/15 min) at start ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}, at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`
+      + ' (other work on the machine shows here: the figures are only as quiet as it was)',
+  ].join('\n');
+}
+
+// ---- main ----
+
+async function main() {
+  tmpRoot = mkdtempSync(join(tmpdir(), 'leakhunt-bench-'));
+  const sections = [];
+  let javaUsed;
+  try {
+    const { haveLibunwind } = build();
+    sections.push(microbenchmark());
+
+    const peerSource = opts.peer === null ? undefined : opts.peer ?? resolve(repo, '..', 'shared', 'peer-bench');
+    if (peerSource && existsSync(join(peerSource, 'build.sh'))) {
+      const peer = preparePeer(peerSource);
+      if (peer.mallocBench) sections.push(peerMallocBench(peer.mallocBench));
+      if (opts.jvm && peer.jvm) {
+        if (!existsSync(cli)) {
+          say('building the CLI (tsc)');
+          run(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repo, 'tsconfig.json')]);
+        }
+        javaUsed = process.env.JAVA || '/usr/lib/jvm/java-17-openjdk-amd64/bin/java';
+        sections.push(await peerJvm(peer.dir));
+      } else if (opts.jvm) {
+        sections.push('### peer JVM workload: skipped (the peer build did not produce the Java classes)');
+      }
+    } else if (opts.peer !== null) {
+      sections.push(`### peer workloads: skipped (no peer benchmark at ${relative(repo, peerSource) || peerSource})`);
+    }
+
+    sections.push(unwinding(haveLibunwind));
+  } finally {
+    if (!opts.keep) rmSync(tmpRoot, { recursive: true, force: true });
+    else say(`kept ${tmpRoot}`);
+  }
+
+  const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+  const text = [
+    '# leakhunt benchmark results',
+    '',
+    `Generated by \`${command}\` (bench/run.mjs) in one sitting; every figure is a median of interleaved rounds.`
+      + ' How to read them: bench/README.md.',
+    '',
+    machine(javaUsed),
+    '',
+    sections.join('\n\n'),
+    '',
+  ].join('\n');
+  process.stdout.write(`${text}\n`);
+  const target = opts.quick ? join(buildDir, 'RESULTS-quick.md') : join(benchDir, 'RESULTS.md');
+  writeFileSync(target, text);
+  say(`wrote ${relative(repo, target)}`);
+}
+
+main().catch((e) => {
+  console.error(`bench: ${e.message}`);
+  process.exit(1);
+});
