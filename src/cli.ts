@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 /** The command line: commander wiring, and the one place errors become a message and an exit code. */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { register as registerDiff } from './commands/diff.js';
+import { register as registerReport } from './commands/report.js';
 import { runCommand } from './commands/run.js';
+import { register as registerGateLOCAL } from './commands/gate.js'; // LOCAL-WIRING gate
 import { ExitCode, LeakhuntError } from './core/errors.js';
 import { parseBytes, parseDurationMs } from './core/units.js';
 
@@ -42,7 +45,6 @@ function buildProgram(): Command {
     .description('Native-memory leak hunter for JVM services and native programs: samples live allocations and ranks the call sites whose retained memory grows.')
     .version('0.1.0')
     .enablePositionalOptions()
-    .showHelpAfterError()
     .addHelpText('after', exitCodesHelp);
 
   program.command('run')
@@ -74,16 +76,21 @@ function buildProgram(): Command {
         javaStacks: opts.javaStacks,
       });
     });
+  registerDiff(program);
+  registerReport(program);
+  registerGateLOCAL(program); // LOCAL-WIRING gate
   return program;
 }
 
 async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   program.exitOverride();
-  program.configureOutput({ outputError: (text, write) => write(`leakhunt: ${text.replace(/^error: /, '').trim()}\n`) });
+  // Usage errors are one line, with a pointer to --help rather than the whole help text.
+  const oneLine = (text: string, write: (s: string) => void) => write(`leakhunt: ${text.replace(/^error: /, '').trim()} (see --help)\n`);
+  program.configureOutput({ outputError: oneLine });
   for (const sub of program.commands) {
     sub.exitOverride();
-    sub.configureOutput({ outputError: (text, write) => write(`leakhunt: ${text.replace(/^error: /, '').trim()}\n`) });
+    sub.configureOutput({ outputError: oneLine });
   }
   try {
     await program.parseAsync(argv);
