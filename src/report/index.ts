@@ -1,5 +1,6 @@
 export { REPORT_SCHEMA, type RunReport, type ShimSummary } from './model.js';
-export { processRun, readRunMeta, writeRunMeta, type ProcessedRun, type RunMeta } from './run-dir.js';
+export { reanalyseRun } from './reanalyse.js';
+export { processRun, readRunMeta, writeJsonAtomic, writeRunMeta, type ProcessedRun, type RunMeta } from './run-dir.js';
 export { buildRunReport, shimSummary, type RunFacts } from './build.js';
 export { renderJson } from './json.js';
 export { abbreviateTemplates, colorWanted, renderText, type TextOptions } from './text.js';

@@ -1,0 +1,92 @@
+/**
+ * Re-analysing a run directory from what it already holds — DIR/run.json, DIR/timeline.json and the profiles in
+ * DIR/snapshots — so the analysis can change without running anything again.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ProfilePoint, TimelinePoint } from '../analyse/index.js';
+import { LeakhuntError, inputError } from '../core/errors.js';
+import { readHeapProfile } from '../pprof/index.js';
+import { buildRunReport } from './build.js';
+import type { RunReport, ShimSummary } from './model.js';
+import { readRunMeta } from './run-dir.js';
+
+function readJsonFile(path: string): unknown {
+  return JSON.parse(readFileSync(path, 'utf8')) as unknown;
+}
+
+/** The profiles in DIR/snapshots, by sequence number; a damaged one is skipped with a warning. */
+function readProfiles(dir: string, warnings: string[]): { sequence: number; file: string; profile: ProfilePoint['profile'] }[] {
+  const snapshotsDir = join(dir, 'snapshots');
+  if (!existsSync(snapshotsDir)) return [];
+  const files = readdirSync(snapshotsDir)
+    .map((file) => ({ file, match: /^(\d+)\.pb\.gz$/.exec(file) }))
+    .filter((f): f is { file: string; match: RegExpExecArray } => f.match !== null)
+    .map(({ file, match }) => ({ file, sequence: Number(match[1]) }))
+    .sort((a, b) => a.sequence - b.sequence);
+  const profiles = [];
+  for (const { file, sequence } of files) {
+    try {
+      profiles.push({ sequence, file, profile: readHeapProfile(join(snapshotsDir, file)) });
+    } catch (error) {
+      warnings.push(`skipped snapshots/${file}: ${(error as Error).message}`);
+    }
+  }
+  return profiles;
+}
+
+/** The previous analysis, for what the profiles do not hold: the shim's counters and the run's warnings. */
+function previousReport(dir: string, warnings: string[]): Partial<RunReport> | undefined {
+  const path = join(dir, 'report.json');
+  if (!existsSync(path)) return undefined;
+  try {
+    const report = readJsonFile(path);
+    if (report && typeof report === 'object' && !Array.isArray(report)) return report as Partial<RunReport>;
+  } catch {
+    // reported below
+  }
+  warnings.push('report.json is unreadable: the shim\'s counters are not shown');
+  return undefined;
+}
+
+/** Rebuilds the run's report from run.json, timeline.json and snapshots/NNNN.pb.gz. */
+export function reanalyseRun(dir: string, options: { minConfidence?: number } = {}): RunReport {
+  let meta: ReturnType<typeof readRunMeta>;
+  try {
+    meta = readRunMeta(dir);
+  } catch (error) {
+    if (error instanceof LeakhuntError) throw error;
+    throw inputError(join(dir, 'run.json'), 'not a leakhunt run.json');
+  }
+  let timeline: TimelinePoint[];
+  try {
+    const document = readJsonFile(join(dir, 'timeline.json')) as { snapshots?: unknown };
+    if (!Array.isArray(document.snapshots)) throw new Error('no snapshots');
+    timeline = document.snapshots as TimelinePoint[];
+  } catch {
+    throw inputError(dir, 'no readable timeline.json: the run was not processed (did leakhunt run end early?)');
+  }
+  const warnings: string[] = [];
+  const previous = previousReport(dir, warnings);
+  const timeOf = new Map(timeline.map((p) => [p.sequence, p.timeSec]));
+  const points: ProfilePoint[] = readProfiles(dir, warnings).map(({ sequence, profile }) => ({
+    // A profile the timeline does not list: its own timestamp against the run's start.
+    timeSec: timeOf.get(sequence) ?? Number(profile.timeNanos / 1_000_000n) / 1000 - meta.startedAtMs / 1000,
+    profile,
+  }));
+  const shim: ShimSummary | null = previous?.shim ?? null;
+  const report = buildRunReport(
+    {
+      command: meta.command, pid: meta.pid ?? 0, exitStatus: meta.exitStatus ?? null,
+      durationSec: ((meta.endedAtMs ?? meta.startedAtMs) - meta.startedAtMs) / 1000,
+      sampleBytes: meta.sampleBytes, snapshotIntervalMs: meta.snapshotIntervalMs,
+      warnings: [...(Array.isArray(previous?.warnings) ? previous.warnings : []), ...warnings],
+    },
+    points, timeline, shim,
+    options.minConfidence === undefined ? {} : { minConfidence: options.minConfidence },
+  );
+  // The previous report's warnings include those buildRunReport adds again.
+  report.warnings = [...new Set(report.warnings)];
+  return report;
+}
+
