@@ -47,7 +47,9 @@ export function readRunMeta(runDir: string): RunMeta {
   } catch {
     throw inputError(runDir, 'not a leakhunt run directory (no readable run.json)');
   }
-  if (meta.schema !== 'leakhunt.run/v1') throw inputError(path, `unknown schema ${String(meta.schema)}`);
+  if (typeof meta !== 'object' || meta === null || meta.schema !== 'leakhunt.run/v1') {
+    throw inputError(path, `not a leakhunt run description (schema ${String((meta as Partial<RunMeta> | null)?.schema)})`);
+  }
   return meta;
 }
 
