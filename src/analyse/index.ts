@@ -6,3 +6,4 @@ export { fitLine, normalCdf, theilSenSlope } from './statistics.js';
 export type * from './types.js';
 export { memoryGrowth, timelineOf, type TimelinePoint } from './timeline.js';
 export { diffProfiles, diffStatus, type DiffOptions, type DiffStatus, type ProfileDiff, type SiteDiff } from './diff.js';
+export { detectableRateBytesPerHour, durationToDetectSec, growthZ, sampleBytesToDetect, type DetectionInput, type DurationNeeded, type SampleBytesNeeded } from './detection.js';
