@@ -1,0 +1,11 @@
+export { evaluateGate, finalSampleBytes, snapshotTimesOf } from './evaluate.js';
+export { writeGateOutputs, type GateStreams } from './outputs.js';
+export { resolveGateOptions, type GateCliOptions } from './options.js';
+export { loadRunReport, type LoadedRun } from './load.js';
+export { matchSuppression, parseSuppressions, readSuppressions } from './suppressions.js';
+export { renderJunit } from './junit.js';
+export { renderMarkdown } from './markdown.js';
+export { renderAnnotations } from './github.js';
+export { renderDetails } from './details.js';
+export { DEFAULT_GATE_THRESHOLDS } from './types.js';
+export type * from './types.js';
