@@ -2,9 +2,9 @@
 /** The command line: commander wiring, and the one place errors become a message and an exit code. */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { register as registerDiff } from './commands/diff.js';
+import { addGateOptions, register as registerGate } from './commands/gate.js';
 import { register as registerReport } from './commands/report.js';
 import { runCommand } from './commands/run.js';
-import { register as registerGateLOCAL } from './commands/gate.js'; // LOCAL-WIRING gate
 import { ExitCode, LeakhuntError } from './core/errors.js';
 import { parseBytes, parseDurationMs } from './core/units.js';
 
@@ -47,7 +47,7 @@ function buildProgram(): Command {
     .enablePositionalOptions()
     .addHelpText('after', exitCodesHelp);
 
-  program.command('run')
+  const run = program.command('run')
     .description('run a command under the sampling shim, then rank the call sites whose live memory grows')
     .argument('<command...>', 'the command to run (put it after --)')
     .passThroughOptions()
@@ -60,6 +60,7 @@ function buildProgram(): Command {
     .option('--top <n>', 'sites to show', option(positiveInteger), 10)
     .option('-q, --quiet', 'no progress lines on stderr', false)
     .option('--no-java-stacks', 'do not load the JVM agent: native frames only')
+    .option('--fail-on-leak', 'gate the run when it ends (thresholds below, as for leakhunt gate): exit 1 on a leak, 3 on not enough data, unless the command itself failed')
     .addOption(new Option('--table-capacity <n>', 'most live sampled blocks the shim keeps').argParser(option(positiveInteger)))
     .addOption(new Option('--max-stacks <n>', 'most distinct stacks the shim keeps').argParser(option(positiveInteger)))
     .addOption(new Option('--stack-depth <n>', 'most frames per stack (default 64)').argParser(option(positiveInteger)))
@@ -74,11 +75,13 @@ function buildProgram(): Command {
         durationMs: opts.duration, json: opts.json, top: opts.top, quiet: opts.quiet,
         tableCapacity: opts.tableCapacity, maxStacks: opts.maxStacks, stackDepth: opts.stackDepth, seed: opts.seed,
         javaStacks: opts.javaStacks,
+        gate: opts.failOnLeak ? opts : undefined,
       });
     });
+  addGateOptions(run);
   registerDiff(program);
   registerReport(program);
-  registerGateLOCAL(program); // LOCAL-WIRING gate
+  registerGate(program);
   return program;
 }
 

@@ -76,7 +76,7 @@ function statusOf(series: readonly number[], trend: Trend, minConfidence: number
   return 'stable';
 }
 
-const statusOrder: Record<SiteStatus, number> = { growing: 0, new: 1, stable: 2, shrinking: 3, gone: 4 };
+const statusOrder: Record<SiteStatus, number> = { growing: 0, new: 1, stable: 1, shrinking: 2, gone: 3 };
 
 export function rankSites(points: readonly ProfilePoint[], options: AnalysisOptions): SiteReport[] {
   const patterns = options.plumbingPatterns ?? defaultPlumbingPatterns;
@@ -109,9 +109,12 @@ export function rankSites(points: readonly ProfilePoint[], options: AnalysisOpti
       series: site.series,
     });
   }
+  // Growing sites by rate; the rest by how much growth they are likely to have (rate × confidence), so a leak
+  // with too few samples to be called growing yet still ranks above sites that merely appeared once.
+  const likelyRate = (r: Omit<SiteReport, 'rank'>) => r.confidence * Math.max(r.leakRateBytesPerHour, 0);
   reports.sort((a, b) => statusOrder[a.status] - statusOrder[b.status]
-    || (a.status === 'growing' ? b.leakRateBytesPerHour - a.leakRateBytesPerHour : b.growthBytes - a.growthBytes)
-    || b.liveBytes - a.liveBytes);
+    || (a.status === 'growing' ? b.leakRateBytesPerHour - a.leakRateBytesPerHour : likelyRate(b) - likelyRate(a))
+    || b.growthBytes - a.growthBytes || b.liveBytes - a.liveBytes);
   return reports.map((r, i) => ({ rank: i + 1, ...r }));
 }
 

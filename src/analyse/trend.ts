@@ -62,8 +62,13 @@ export function growthPosterior(slope: number, stdError: number, points: number)
   return bayesFactor / (1 + bayesFactor);
 }
 
-function halfSlope(times: readonly number[], values: readonly number[], noise: readonly number[]) {
-  return fitLine(times, values, noise);
+/** A least-squares slope and its standard error, level noise and counting noise together (see above). */
+function slopeWithError(times: readonly number[], values: readonly number[], sampleIntervalBytes: number): { slope: number; stdError: number } {
+  const noise = values.map((bytes) => (sampleIntervalBytes > 1 ? sampleIntervalBytes * Math.max(bytes, sampleIntervalBytes) : 0));
+  const fit = fitLine(times, values, noise);
+  const span = times[times.length - 1]! - times[0]!;
+  const counting = sampleIntervalBytes > 1 && span > 0 ? 1.2 * sampleIntervalBytes * Math.max(fit.slope, 0) / span : 0;
+  return { slope: fit.slope, stdError: Math.sqrt(fit.slopeStdError ** 2 + counting) };
 }
 
 export function trendOf(timesSec: readonly number[], series: readonly number[], sampleIntervalBytes: number): Trend {
@@ -72,11 +77,8 @@ export function trendOf(timesSec: readonly number[], series: readonly number[], 
     rateBytesPerHour: 0, rateIntervalBytesPerHour: [0, 0], robustRateBytesPerHour: 0, growthBytes: 0, confidence: 0, shape: 'noise',
   };
   if (n < 2) return flat;
-  const noise = series.map((bytes) => (sampleIntervalBytes > 1 ? sampleIntervalBytes * Math.max(bytes, sampleIntervalBytes) : 0));
-  const fit = fitLine(timesSec, series, noise);
-  const span = timesSec[n - 1]! - timesSec[0]!;
-  const countingVariance = sampleIntervalBytes > 1 && span > 0 ? 1.2 * sampleIntervalBytes * Math.max(fit.slope, 0) / span : 0;
-  const se = Math.sqrt(fit.slopeStdError ** 2 + countingVariance);
+  const fit = slopeWithError(timesSec, series, sampleIntervalBytes);
+  const se = fit.stdError;
   const confidence = growthPosterior(fit.slope, se, n);
   const robust = theilSenSlope(timesSec, series);
   const growthBytes = series[n - 1]! - series[0]!;
@@ -90,12 +92,12 @@ export function trendOf(timesSec: readonly number[], series: readonly number[], 
     for (let i = 1; i < n; i++) largestStep = Math.max(largestStep, series[i]! - series[i - 1]!);
     if (robust <= 0 || (growthBytes > 0 && largestStep >= 0.5 * growthBytes)) shape = 'step';
     else if (n >= 6) {
-      const early = halfSlope(timesSec.slice(0, half + 1), series.slice(0, half + 1), noise.slice(0, half + 1));
-      const late = halfSlope(timesSec.slice(half), series.slice(half), noise.slice(half));
+      const early = slopeWithError(timesSec.slice(0, half + 1), series.slice(0, half + 1), sampleIntervalBytes);
+      const late = slopeWithError(timesSec.slice(half), series.slice(half), sampleIntervalBytes);
       // Saturating only when the second half is confidently slower than half the first: a second half that is
       // merely too short to be significant on its own is still a leak.
-      const lateSlower = late.slope + (Number.isFinite(late.slopeStdError) ? late.slopeStdError : 0) < 0.5 * early.slope;
-      shape = early.slope > 2 * early.slopeStdError && lateSlower ? 'saturating' : 'linear';
+      const lateSlower = late.slope + (Number.isFinite(late.stdError) ? late.stdError : 0) < 0.5 * early.slope;
+      shape = early.slope > 2 * early.stdError && lateSlower ? 'saturating' : 'linear';
     } else shape = 'linear';
   }
   // The scatter is estimated from the same points, hence Student's t rather than the normal quantile.

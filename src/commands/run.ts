@@ -1,5 +1,7 @@
 /** `leakhunt run [options] -- <command...>`: run a command under the shim and report what grows. */
+import { join } from 'node:path';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
+import { evaluateGate, resolveGateOptions, writeGateOutputs, type GateCliOptions } from '../gate/index.js';
 import { defaultRunDir, prepareRunDir } from '../core/paths.js';
 import { requireShim, runTarget, startObjectKeeper, targetEnvironment, type ObjectKeeper } from '../launch/index.js';
 import { colorWanted, processRun, renderJson, renderText, writeRunMeta, type RunMeta } from '../report/index.js';
@@ -19,11 +21,15 @@ export interface RunOptions {
   stackDepth?: number;
   seed?: number;
   javaStacks: boolean;
+  /** Gate the run right after it (--fail-on-leak): thresholds and outputs as for `leakhunt gate`. */
+  gate?: GateCliOptions;
 }
 
 export async function runCommand(command: string[], options: RunOptions): Promise<number> {
   if (command.length === 0) throw new LeakhuntError('no command given: leakhunt run [options] -- <command...>', ExitCode.usage);
   const shimPath = requireShim();
+  // Before launching: a bad suppressions or baseline file must not cost a whole run.
+  const gate = options.gate ? resolveGateOptions(options.gate) : undefined;
   const { runDir, rawDir } = prepareRunDir(options.out ?? defaultRunDir(), options.force);
   const meta: RunMeta = {
     schema: 'leakhunt.run/v1', command, startedAtMs: Date.now(), sampleBytes: options.sampleBytes,
@@ -50,8 +56,16 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   });
   writeRunMeta(runDir, meta);
 
-  const { report } = await processRun(runDir, meta);
+  const { report, timeline } = await processRun(runDir, meta);
   process.stdout.write(options.json ? renderJson(report, options.top) : renderText(report, { top: options.top, color: colorWanted() }));
   if (!options.quiet) process.stderr.write(`leakhunt: profiles, timeline.json and report.json are in ${runDir}\n`);
-  return outcome.exitStatus;
+  if (!gate) return outcome.exitStatus;
+  // The command's own failure wins; otherwise the gate decides. With --json, stdout stays pure JSON.
+  const gateOptions = {
+    ...gate, github: gate.github && !options.json, details: !options.json,
+    snapshotTimesSec: timeline.map((p) => p.timeSec), source: join(runDir, 'report.json'),
+  };
+  const result = evaluateGate(report, gateOptions);
+  await writeGateOutputs(result, gateOptions);
+  return outcome.exitStatus !== 0 ? outcome.exitStatus : result.exitCode;
 }
