@@ -34,6 +34,9 @@ export interface SymbolizeOptions extends SymbolizerOptions {
 export class SymbolizeSession {
   private symbolizer: Promise<Symbolizer> | undefined;
   private readonly keptObjects: KeptObjects | undefined;
+  /** Executable file mappings of the snapshots seen so far, newest last: a library dlclose'd before the snapshot
+   * that holds its pcs was written is found in the one before. Bounded: only mappings not already kept. */
+  private readonly earlierMappings: MemoryMapping[] = [];
 
   constructor(private readonly options: SymbolizeOptions = {}) {
     this.keptObjects = options.objectsDir === undefined ? undefined : new KeptObjects(options.objectsDir);
@@ -58,6 +61,7 @@ export class SymbolizeSession {
     const symbolizer = await this.open();
     this.keptObjects?.refresh();
     const mappings = parseMaps(snapshot.maps);
+    this.rememberMappings(mappings);
     const pcs = new Set<bigint>();
     for (const stack of snapshot.stacks.values()) for (const pc of stack.pcs) pcs.add(pc);
 
@@ -93,12 +97,30 @@ export class SymbolizeSession {
   }
 
   /** The mapping and object address of `pc`, with the placeholder frame used until (unless) symbols are found. */
+  /** The newest earlier executable file mapping holding `address` (for libraries unloaded since). */
+  private earlierMapping(address: bigint): MemoryMapping | undefined {
+    for (let i = this.earlierMappings.length - 1; i >= 0; i--) {
+      const m = this.earlierMappings[i]!;
+      if (address >= m.startAddress && address < m.endAddress) return m;
+    }
+    return undefined;
+  }
+
+  private rememberMappings(mappings: readonly MemoryMapping[]): void {
+    const known = new Set(this.earlierMappings.map((m) => `${m.startAddress}:${m.path}:${m.inode}`));
+    for (const m of mappings) {
+      if (m.path.startsWith('/') && m.perms.includes('x') && !known.has(`${m.startAddress}:${m.path}:${m.inode}`)) {
+        this.earlierMappings.push(m);
+      }
+    }
+  }
+
   private placeLocation(
     pc: bigint, mappings: readonly MemoryMapping[], symbolizer: Symbolizer, objectFiles: Map<bigint, string>,
   ): SymbolizedLocation {
     // A return address points after the call; pc - 1 is inside it (and inside the caller's inline scope).
     const callAddress = pc > 0n ? pc - 1n : pc;
-    const mapping = findMapping(mappings, callAddress);
+    const mapping = findMapping(mappings, callAddress) ?? this.earlierMapping(callAddress);
     if (!mapping) return { pc, frames: [{ functionName: `0x${callAddress.toString(16)}` }], symbolized: false };
     const location: SymbolizedLocation = { pc, mapping, frames: [], symbolized: false };
     // Anonymous memory (JIT code) has no object to be relative to; perf-map style tools name it by address.

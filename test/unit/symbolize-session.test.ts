@@ -182,9 +182,15 @@ test('a session resolves each snapshot against its own maps', { skip: !hasLlvm }
     const second = await session.symbolize(snapshotOf(shifted));
     assertSymbolized(first.locations, pie, true);
     assertSymbolized(second.locations, shifted, true);
-    // The original pc means nothing in the second snapshot's layout.
+    // A pc captured before the library moved (dlclose, dlopen elsewhere) is not in the later layout: it resolves
+    // against the earlier snapshot that mapped it, as it was when the stack was captured.
     const stale = await session.symbolize(fakeSnapshot(shiftedMaps, [{ id: 1, pcs: [pie.pcs[0]], javaFrames: [] }]));
-    assert.equal(stale.locations.get(pie.pcs[0])!.symbolized, false);
+    assert.equal(stale.locations.get(pie.pcs[0])!.symbolized, true);
+    assert.deepEqual(stale.locations.get(pie.pcs[0])!.frames, first.locations.get(pie.pcs[0])!.frames);
+    // An address no snapshot ever mapped stays unsymbolized.
+    const unknownPc = 0x10n;
+    const unknown = await session.symbolize(fakeSnapshot(shiftedMaps, [{ id: 1, pcs: [unknownPc], javaFrames: [] }]));
+    assert.equal(unknown.locations.get(unknownPc)!.symbolized, false);
     assert.equal(await session.backend(), 'llvm-symbolizer');
   } finally {
     await session.close();
