@@ -1,6 +1,6 @@
 /** Puts the analysis of a run together into report.json's shape. */
 import {
-  decideVerdict, memoryGrowth, rankSites, type AnalysisOptions, type ProfilePoint, type TimelinePoint,
+  decideVerdict, detectableRateBytesPerHour, memoryGrowth, rankSites, type AnalysisOptions, type ProfilePoint, type TimelinePoint,
 } from '../analyse/index.js';
 import type { ShimCounters } from '../snapshot/types.js';
 import { REPORT_SCHEMA, type RunReport, type ShimSummary } from './model.js';
@@ -17,6 +17,11 @@ export function shimSummary(counters: ShimCounters | undefined, finalSampleInter
     shimResidentBytes: counters.shimResidentBytes, javaStacks: counters.javaStacks, javaStackFailures: counters.javaStackFailures,
     finalSampleIntervalBytes,
   };
+}
+
+function detectionOf(durationSec: number, snapshots: number, sampleIntervalBytes: number): RunReport['detection'] {
+  const rate = detectableRateBytesPerHour({ durationSec, snapshots, sampleIntervalBytes });
+  return { detectableRateBytesPerHour: Number.isFinite(rate) ? rate : null };
 }
 
 export function buildRunReport(
@@ -39,6 +44,7 @@ export function buildRunReport(
     sampleBytes: facts.sampleBytes,
     snapshotIntervalMs: facts.snapshotIntervalMs,
     snapshots: points.length,
+    detection: detectionOf(facts.durationSec, points.length, sampleIntervalBytes),
     verdict: decideVerdict({ snapshotCount: points.length, durationSec: facts.durationSec, sites, memory }),
     memory,
     shim,

@@ -29,6 +29,9 @@ export interface RunReport {
   snapshotIntervalMs: number;
   snapshots: number;
   verdict: Verdict;
+  /** What this run could see: the smallest leak rate, in a call site of its own, it would have called growing
+   * (null when it had too few snapshots for any trend). */
+  detection: { detectableRateBytesPerHour: number | null };
   memory: MemoryGrowth;
   shim: ShimSummary | null;
   warnings: string[];

@@ -84,6 +84,8 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
     + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`)));
   lines.push(chalk.dim(`  RSS ${formatBytes(m.rssStartBytes)} → ${formatBytes(m.rssEndBytes)} (${formatRate(m.rssGrowthBytesPerHour)}), `
     + `live malloc ${formatBytes(m.liveStartBytes)} → ${formatBytes(m.liveEndBytes)} (${formatRate(m.liveGrowthBytesPerHour)})`));
+  const detectable = report.detection?.detectableRateBytesPerHour;
+  if (detectable != null) lines.push(chalk.dim(`  this run could detect leaks from ${formatRate(detectable)} up (in a call site of their own); run longer or lower --sample-bytes to see slower ones`));
   for (const warning of report.warnings) lines.push(chalk.yellow(`  warning: ${warning}`));
   const shown = report.sites.slice(0, top);
   if (shown.length === 0) {

@@ -22,6 +22,7 @@ function site(rank: number, fields: Partial<SiteReport> & Pick<SiteReport, 'func
 function syntheticReport(): RunReport {
   return {
     schema: REPORT_SCHEMA,
+    detection: { detectableRateBytesPerHour: 2 * 1024 * 1024 },
     command: ['java', '-cp', 'classes', 'demo.LeakyService'],
     pid: 4242,
     exitStatus: 0,
