@@ -56,6 +56,7 @@ function buildProgram(): Command {
     .option('--interval <duration>', 'time between snapshots (default 10s; with --duration, duration/30 between 1s and 10s)', option((t) => parseDurationMs(t, '--interval')))
     .option('--sample-bytes <size>', 'mean sampling interval in bytes (1 = record every allocation)', option((t) => parseBytes(t, '--sample-bytes')), 512 * 1024)
     .option('--duration <duration>', 'stop the command after this long (SIGTERM, then SIGKILL)', option((t) => parseDurationMs(t, '--duration')))
+    .option('--warmup <duration>', 'leave this much of the start out of trends (default: detected from the start-up climb)', option((t) => parseDurationMs(t, '--warmup')))
     .option('--json', 'print report.json instead of the text report', false)
     .option('--top <n>', 'sites to show', option(positiveInteger), 10)
     .option('-q, --quiet', 'no progress lines on stderr', false)
@@ -75,6 +76,7 @@ function buildProgram(): Command {
         durationMs: opts.duration, json: opts.json, top: opts.top, quiet: opts.quiet,
         tableCapacity: opts.tableCapacity, maxStacks: opts.maxStacks, stackDepth: opts.stackDepth, seed: opts.seed,
         javaStacks: opts.javaStacks,
+        warmupSec: opts.warmup === undefined ? undefined : opts.warmup / 1000,
         gate: opts.failOnLeak ? opts : undefined,
       });
     });

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
+import { parseDurationMs } from '../core/units.js';
 import {
   colorWanted, reanalyseRun, renderJson, renderMarkdown, renderText, writeJsonAtomic, type RunReport,
 } from '../report/index.js';
@@ -13,6 +14,8 @@ export interface ReportCommandOptions {
   top: number;
   /** A site counts as growing at or above this confidence (default: the analysis's own). */
   minConfidence?: number;
+  /** Seconds at the start to leave out of trends (default: the run's own setting, or detected). */
+  warmupSec?: number;
   /** Replace DIR/report.json with the new analysis (atomically). */
   write: boolean;
 }
@@ -51,14 +54,22 @@ export function register(program: Command): void {
     .option('--json', 'same as --format json', false)
     .option('--top <n>', 'sites to show', positiveInteger, 10)
     .option('--min-confidence <x>', 'a site counts as growing at or above this confidence (0..1, default 0.9)', probability)
+    .option('--warmup <duration>', 'leave this much of the start out of trends (default: detected)', (t: string) => {
+      try {
+        return parseDurationMs(t, '--warmup') / 1000;
+      } catch (error) {
+        throw new InvalidArgumentError((error as Error).message);
+      }
+    })
     .option('--write', 'replace the run directory\'s report.json with this analysis', false)
     .addHelpText('after', '\nExample:\n  leakhunt report ./leakhunt-20250101-120000 --format md >> "$GITHUB_STEP_SUMMARY"')
-    .action((dir: string, opts: { format?: ReportFormat; json: boolean; top: number; minConfidence?: number; write: boolean }) => {
+    .action((dir: string, opts: { format?: ReportFormat; json: boolean; top: number; minConfidence?: number; warmup?: number; write: boolean }) => {
       if (opts.json && opts.format !== undefined && opts.format !== 'json') {
         throw new LeakhuntError(`--json and --format ${opts.format} contradict each other`, ExitCode.usage);
       }
       const options: ReportCommandOptions = { format: opts.json ? 'json' : opts.format ?? 'text', top: opts.top, write: opts.write };
       if (opts.minConfidence !== undefined) options.minConfidence = opts.minConfidence;
+      if (opts.warmup !== undefined) options.warmupSec = opts.warmup;
       process.exitCode = reportCommand(dir, options);
     });
 }

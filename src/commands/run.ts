@@ -21,6 +21,7 @@ export interface RunOptions {
   stackDepth?: number;
   seed?: number;
   javaStacks: boolean;
+  warmupSec?: number;
   /** Gate the run right after it (--fail-on-leak): thresholds and outputs as for `leakhunt gate`. */
   gate?: GateCliOptions;
 }
@@ -33,7 +34,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   const { runDir, rawDir } = prepareRunDir(options.out ?? defaultRunDir(), options.force);
   const meta: RunMeta = {
     schema: 'leakhunt.run/v1', command, startedAtMs: Date.now(), sampleBytes: options.sampleBytes,
-    snapshotIntervalMs: options.intervalMs,
+    snapshotIntervalMs: options.intervalMs, ...(options.warmupSec === undefined ? {} : { warmupSec: options.warmupSec }),
   };
   writeRunMeta(runDir, meta);
   if (!options.quiet) process.stderr.write(`leakhunt: recording into ${runDir}\n`);

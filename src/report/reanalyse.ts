@@ -50,7 +50,7 @@ function previousReport(dir: string, warnings: string[]): Partial<RunReport> | u
 }
 
 /** Rebuilds the run's report from run.json, timeline.json and snapshots/NNNN.pb.gz. */
-export function reanalyseRun(dir: string, options: { minConfidence?: number } = {}): RunReport {
+export function reanalyseRun(dir: string, options: { minConfidence?: number; warmupSec?: number } = {}): RunReport {
   let meta: ReturnType<typeof readRunMeta>;
   try {
     meta = readRunMeta(dir);
@@ -83,7 +83,10 @@ export function reanalyseRun(dir: string, options: { minConfidence?: number } = 
       warnings: [...(Array.isArray(previous?.warnings) ? previous.warnings : []), ...warnings],
     },
     points, timeline, shim,
-    options.minConfidence === undefined ? {} : { minConfidence: options.minConfidence },
+    {
+      ...(options.minConfidence === undefined ? {} : { minConfidence: options.minConfidence }),
+      ...(options.warmupSec ?? meta.warmupSec) === undefined ? {} : { warmupSec: options.warmupSec ?? meta.warmupSec },
+    },
   );
   // The previous report's warnings include those buildRunReport adds again.
   report.warnings = [...new Set(report.warnings)];

@@ -26,6 +26,8 @@ export interface RunMeta {
   stoppedAfterDuration?: boolean;
   sampleBytes: number;
   snapshotIntervalMs: number;
+  /** --warmup: seconds at the start left out of trends (detected when absent). */
+  warmupSec?: number;
   rss?: { timeMs: number; rssBytes: number }[];
 }
 
@@ -96,6 +98,7 @@ export async function processRun(runDir: string, meta: RunMeta): Promise<Process
     converted.map((c, i) => ({ timeSec: timeline[i]!.timeSec, profile: c.profile })),
     timeline,
     shimSummary(last?.counters, last?.meta.sampleIntervalBytes ?? meta.sampleBytes),
+    meta.warmupSec === undefined ? {} : { warmupSec: meta.warmupSec },
   );
   writeJsonAtomic(join(runDir, 'report.json'), report);
   return { report, timeline, profilePaths: converted.map((c) => c.path) };
