@@ -57,6 +57,29 @@ function pad(text: string, width: number, right = false): string {
   return right ? text.padStart(width) : text.padEnd(width);
 }
 
+const SPARK_WIDTH = 14;
+const sparkBlocks = '▁▂▃▄▅▆▇█';
+
+/**
+ * Values as a one-line bar chart (▁▂▃▄▅▆▇█) from 0 to their maximum, so a flat line is a stable site and a ramp a
+ * growing one; more values than `width` are averaged in equal buckets.
+ */
+export function sparkline(values: readonly number[], width = SPARK_WIDTH): string {
+  if (values.length === 0) return '';
+  const buckets = Math.min(width, values.length);
+  const points: number[] = [];
+  for (let b = 0; b < buckets; b++) {
+    const from = Math.floor((b * values.length) / buckets);
+    const to = Math.max(from + 1, Math.floor(((b + 1) * values.length) / buckets));
+    let sum = 0;
+    for (let i = from; i < to; i++) sum += Math.max(0, values[i] ?? 0);
+    points.push(sum / (to - from));
+  }
+  const max = Math.max(...points);
+  if (!(max > 0)) return sparkBlocks[0]!.repeat(buckets);
+  return points.map((v) => sparkBlocks[Math.min(7, Math.round((v / max) * 7))]).join('');
+}
+
 function siteRow(site: SiteReport, paint: Record<SiteStatus, (s: string) => string>): string {
   return [
     pad(String(site.rank), 3, true),
@@ -65,6 +88,7 @@ function siteRow(site: SiteReport, paint: Record<SiteStatus, (s: string) => stri
     pad(signedBytes(site.growthBytes), 12, true),
     pad(formatBytes(site.liveBytes), 11, true),
     pad(site.confidence.toFixed(2), 5, true),
+    ` ${pad(sparkline(site.series), SPARK_WIDTH)}`,
     ` ${abbreviateTemplates(site.location)}`,
   ].join(' ');
 }
@@ -92,7 +116,7 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
     lines.push('', '  no sampled live allocations');
     return `${lines.join('\n')}\n`;
   }
-  lines.push('', chalk.bold(`${pad('#', 3, true)} ${pad('status', 9)} ${pad('rate', 14, true)} ${pad('growth', 12, true)} ${pad('live', 11, true)} ${pad('conf', 5, true)}  site`));
+  lines.push('', chalk.bold(`${pad('#', 3, true)} ${pad('status', 9)} ${pad('rate', 14, true)} ${pad('growth', 12, true)} ${pad('live', 11, true)} ${pad('conf', 5, true)}  ${pad('live over time', SPARK_WIDTH)}  site`));
   for (const site of shown) lines.push(siteRow(site, paint));
   const explained = shown.filter((s) => s.status === 'growing' || s.status === 'new').slice(0, 3);
   for (const site of explained) {
