@@ -61,6 +61,7 @@ function buildProgram(): Command {
     .option('--top <n>', 'sites to show', option(positiveInteger), 10)
     .option('-q, --quiet', 'no progress lines on stderr', false)
     .option('--no-java-stacks', 'do not load the JVM agent: native frames only')
+    .option('--follow-children', 'record the programs the command starts too (fork+exec, posix_spawn: each its own report under processes/<pid>/); forked children that do not exec are never recorded')
     .option('--fail-on-leak', 'gate the run when it ends (thresholds below, as for leakhunt gate): exit 1 on a leak, 3 on not enough data, unless the command itself failed')
     .addOption(new Option('--table-capacity <n>', 'most live sampled blocks the shim keeps').argParser(option(positiveInteger)))
     .addOption(new Option('--max-stacks <n>', 'most distinct stacks the shim keeps').argParser(option(positiveInteger)))
@@ -77,6 +78,7 @@ function buildProgram(): Command {
         tableCapacity: opts.tableCapacity, maxStacks: opts.maxStacks, stackDepth: opts.stackDepth, seed: opts.seed,
         javaStacks: opts.javaStacks,
         warmupSec: opts.warmup === undefined ? undefined : opts.warmup / 1000,
+        followChildren: opts.followChildren === true,
         gate: opts.failOnLeak ? opts : undefined,
       });
     });

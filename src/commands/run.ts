@@ -22,6 +22,8 @@ export interface RunOptions {
   seed?: number;
   javaStacks: boolean;
   warmupSec?: number;
+  /** Record exec'd children of the target too, each in its own raw/<pid>/ and processes/<pid>/. */
+  followChildren?: boolean;
   /** Gate the run right after it (--fail-on-leak): thresholds and outputs as for `leakhunt gate`. */
   gate?: GateCliOptions;
 }
@@ -35,6 +37,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   const meta: RunMeta = {
     schema: 'leakhunt.run/v1', command, startedAtMs: Date.now(), sampleBytes: options.sampleBytes,
     snapshotIntervalMs: options.intervalMs, ...(options.warmupSec === undefined ? {} : { warmupSec: options.warmupSec }),
+    ...(options.followChildren ? { followChildren: true } : {}),
   };
   writeRunMeta(runDir, meta);
   if (!options.quiet) process.stderr.write(`leakhunt: recording into ${runDir}\n`);
@@ -42,7 +45,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   const env = targetEnvironment({
     shimPath, rawDir, sampleIntervalBytes: options.sampleBytes, snapshotIntervalMs: options.intervalMs,
     tableCapacity: options.tableCapacity, maxStacks: options.maxStacks, maxStackDepth: options.stackDepth, seed: options.seed,
-    javaStacks: options.javaStacks,
+    javaStacks: options.javaStacks, followChildren: options.followChildren,
   });
   // Copies of libraries the target deletes after loading them (JNI libraries unpacked to /tmp), for symbols.
   let keeper: ObjectKeeper | undefined;

@@ -1,4 +1,4 @@
-export { REPORT_SCHEMA, type RunReport, type ShimSummary } from './model.js';
+export { REPORT_SCHEMA, type ChildProcessSummary, type RunReport, type ShimSummary } from './model.js';
 export { reanalyseRun } from './reanalyse.js';
 export { processRun, readRunMeta, writeJsonAtomic, writeRunMeta, type ProcessedRun, type RunMeta } from './run-dir.js';
 export { buildRunReport, shimSummary, type RunFacts } from './build.js';

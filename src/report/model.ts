@@ -19,6 +19,20 @@ export interface ShimSummary {
   finalSampleIntervalBytes: number;
 }
 
+/** A child process of the target, recorded with --follow-children (its full report is in `report`). */
+export interface ChildProcessSummary {
+  pid: number;
+  executable: string;
+  snapshots: number;
+  verdict: Verdict;
+  /** Relative to the run directory. */
+  report: string;
+  /** Its top sites. */
+  sites: SiteReport[];
+  /** With --follow-children: the target's children that recorded. */
+  processes?: ChildProcessSummary[];
+}
+
 export interface RunReport {
   schema: typeof REPORT_SCHEMA;
   command: string[];
@@ -36,4 +50,6 @@ export interface RunReport {
   shim: ShimSummary | null;
   warnings: string[];
   sites: SiteReport[];
+  /** With --follow-children: the target's children that recorded. */
+  processes?: ChildProcessSummary[];
 }

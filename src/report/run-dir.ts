@@ -5,15 +5,16 @@
  *   snapshots/      one symbolized pprof heap profile per raw snapshot (NNNN.pb.gz)
  *   timeline.json   memory figures per snapshot, and the CLI's own RSS samples
  *   report.json     the analysis (schema leakhunt.report/v1)
+ *   processes/<pid>/ with --follow-children: the same (snapshots/, timeline.json, report.json) for each child
  */
-import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { timelineOf, type TimelinePoint } from '../analyse/index.js';
 import { inputError } from '../core/errors.js';
 import { convertSnapshots } from '../pprof/index.js';
-import { listSnapshotFiles, readSnapshotFile, type RawSnapshot } from '../snapshot/index.js';
+import { listSnapshotFiles, listSnapshotPids, readSnapshotFile, type RawSnapshot } from '../snapshot/index.js';
 import { buildRunReport, shimSummary } from './build.js';
-import type { RunReport } from './model.js';
+import type { ChildProcessSummary, RunReport } from './model.js';
 
 export interface RunMeta {
   schema: 'leakhunt.run/v1';
@@ -28,6 +29,8 @@ export interface RunMeta {
   snapshotIntervalMs: number;
   /** --warmup: seconds at the start left out of trends (detected when absent). */
   warmupSec?: number;
+  /** --follow-children: exec'd children of the target recorded too, each in raw/<pid>/. */
+  followChildren?: boolean;
   rss?: { timeMs: number; rssBytes: number }[];
 }
 
@@ -74,25 +77,55 @@ export interface ProcessedRun {
   profilePaths: string[];
 }
 
-/** Raw snapshots → profiles, timeline.json and report.json. */
+/** Raw snapshots → profiles, timeline.json and report.json; and the same for every recorded child process. */
 export async function processRun(runDir: string, meta: RunMeta): Promise<ProcessedRun> {
+  const rootPid = meta.pid ?? 0;
+  const processed = await processOneProcess(runDir, meta, rootPid, runDir);
+  if (meta.followChildren) {
+    const children: ChildProcessSummary[] = [];
+    for (const pid of listSnapshotPids(join(runDir, 'raw')).filter((p) => p !== rootPid)) {
+      const outDir = join(runDir, 'processes', String(pid));
+      mkdirSync(outDir, { recursive: true, mode: 0o700 });
+      const child = await processOneProcess(runDir, meta, pid, outDir);
+      children.push({
+        pid, executable: child.executable, snapshots: child.report.snapshots, verdict: child.report.verdict,
+        report: join('processes', String(pid), 'report.json'), sites: child.report.sites.slice(0, 5),
+      });
+    }
+    processed.report.processes = children;
+    writeJsonAtomic(join(runDir, 'report.json'), processed.report);
+  }
+  return processed;
+}
+
+/** The program a process was running: the first file mapping of its first snapshot is its executable. */
+function executableOf(snapshot: RawSnapshot | undefined): string {
+  const line = snapshot?.maps.split('\n').find((l) => / \//.test(l));
+  return line ? line.slice(line.indexOf(' /') + 1).replace(/ \(deleted\)$/, '') : '';
+}
+
+async function processOneProcess(runDir: string, meta: RunMeta, pid: number, outDir: string): Promise<ProcessedRun & { executable: string }> {
   const warnings: string[] = [];
-  const pid = meta.pid ?? 0;
+  const isRoot = pid === (meta.pid ?? 0);
   const snapshots = readSnapshots(join(runDir, 'raw'), pid, warnings);
   if (snapshots.length === 0) {
     warnings.push('the target wrote no snapshots: it did not load the shim (a static or setuid binary, or LD_PRELOAD cleared), or it ended before its first snapshot was due');
   }
   const { converted, warnings: symbolizeWarnings } = await convertSnapshots(
-    snapshots, join(runDir, 'snapshots'), { objectsDir: join(runDir, 'objects') },
+    snapshots, join(outDir, 'snapshots'), { objectsDir: join(runDir, 'objects') },
   );
   warnings.push(...symbolizeWarnings);
   const timeline = timelineOf(snapshots, meta.startedAtMs);
-  writeJsonAtomic(join(runDir, 'timeline.json'), { schema: 'leakhunt.timeline/v1', snapshots: timeline, rss: meta.rss ?? [] });
+  writeJsonAtomic(join(outDir, 'timeline.json'), { schema: 'leakhunt.timeline/v1', snapshots: timeline, rss: isRoot ? meta.rss ?? [] : [] });
+  const first = snapshots[0];
   const last = snapshots[snapshots.length - 1];
+  const executable = executableOf(first);
+  // A child's life is what its snapshots span: from its shim's start to its last snapshot.
+  const childDurationSec = first && last ? Number(last.meta.realtimeNs - first.meta.startRealtimeNs) / 1e9 : 0;
   const report = buildRunReport(
     {
-      command: meta.command, pid, exitStatus: meta.exitStatus ?? null,
-      durationSec: ((meta.endedAtMs ?? meta.startedAtMs) - meta.startedAtMs) / 1000,
+      command: isRoot ? meta.command : [executable], pid, exitStatus: isRoot ? meta.exitStatus ?? null : null,
+      durationSec: isRoot ? ((meta.endedAtMs ?? meta.startedAtMs) - meta.startedAtMs) / 1000 : childDurationSec,
       sampleBytes: meta.sampleBytes, snapshotIntervalMs: meta.snapshotIntervalMs, warnings,
     },
     converted.map((c, i) => ({ timeSec: timeline[i]!.timeSec, profile: c.profile })),
@@ -100,6 +133,6 @@ export async function processRun(runDir: string, meta: RunMeta): Promise<Process
     shimSummary(last?.counters, last?.meta.sampleIntervalBytes ?? meta.sampleBytes),
     meta.warmupSec === undefined ? {} : { warmupSec: meta.warmupSec },
   );
-  writeJsonAtomic(join(runDir, 'report.json'), report);
-  return { report, timeline, profilePaths: converted.map((c) => c.path) };
+  writeJsonAtomic(join(outDir, 'report.json'), report);
+  return { report, timeline, profilePaths: converted.map((c) => c.path), executable };
 }

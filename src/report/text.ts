@@ -125,5 +125,11 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
     if (site.stack.length > frames) lines.push(chalk.dim(`    … ${site.stack.length - frames} more frames (report.json has them all)`));
   }
   if (report.sites.length > shown.length) lines.push('', chalk.dim(`  ${report.sites.length - shown.length} more sites in report.json`));
+  for (const child of report.processes ?? []) {
+    const top = child.sites.find((s) => s.status === 'growing') ?? child.sites[0];
+    lines.push('', `${chalk.bold(`child ${child.pid}`)} ${child.executable}: ${verdictTitle[child.verdict.kind] ?? child.verdict.kind}, ${child.snapshots} snapshots`
+      + (top ? `; top site ${abbreviateTemplates(top.location)} (${top.status}, ${formatRate(top.leakRateBytesPerHour)})` : '')
+      + chalk.dim(` — ${child.report}`));
+  }
   return `${lines.join('\n')}\n`;
 }

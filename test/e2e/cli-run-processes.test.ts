@@ -50,3 +50,29 @@ describe('leakhunt run: processes and threads', () => {
     assert.equal(report.shim.missedFrees, 0);
   });
 });
+
+describe('leakhunt run --follow-children', () => {
+  const dir = tempDir();
+  after(() => dir.cleanup());
+
+  it('records every exec\'d child in its own report, never a fork that did not exec', async () => {
+    const out = join(dir.path, 'follow');
+    const result = await runCli(['run', '--out', out, '--follow-children', '--interval', '100ms', '--sample-bytes', '1', '--',
+      join(fixtureBuild, 'forker'), 'fork', '2']);
+    assert.equal(result.exitCode, 0, result.all);
+    const report = readJson<ReportJson & { pid: number; processes: { pid: number; executable: string; report: string }[] }>(join(out, 'report.json'));
+    // per round: one fork+exec child and one posix_spawn child
+    assert.equal(report.processes.length, 4, JSON.stringify(report.processes.map((p) => p.pid)));
+    for (const child of report.processes) {
+      assert.match(child.executable, /forker$/);
+      const childReport = readJson<ReportJson>(join(out, child.report));
+      const site = childReport.sites.find((s) => s.function === 'exec_child_allocates');
+      assert.ok(site, `child ${child.pid}: ${childReport.sites.map((s) => s.function).join(', ')}`);
+      assert.equal(site.liveBytes, 10 * 40009);
+      assert.ok(!childReport.sites.some((s) => s.function === 'child_after_fork_allocates'));
+    }
+    assert.ok(!report.sites.some((s) => s.function === 'child_after_fork_allocates' || s.function === 'exec_child_allocates'));
+    assert.equal(report.sites.find((s) => s.function === 'parent_keeps_this')!.liveBytes, 2 * 20011);
+    assert.match(result.stdout, /child \d+ .*forker/);
+  });
+});
