@@ -83,7 +83,8 @@ export function sparkline(values: readonly number[], width = SPARK_WIDTH): strin
 function siteRow(site: SiteReport, paint: Record<SiteStatus, (s: string) => string>): string {
   return [
     pad(String(site.rank), 3, true),
-    paint[site.status](pad(site.status, 9)),
+    // A cache that filled and stopped is "stable" in report.json; say what kind of stable it is.
+    paint[site.status](pad(site.status === 'stable' && site.shape === 'saturating' ? 'plateau' : site.status, 9)),
     pad(formatRate(site.leakRateBytesPerHour), 14, true),
     pad(signedBytes(site.growthBytes), 12, true),
     pad(formatBytes(site.liveBytes), 11, true),
