@@ -232,6 +232,19 @@ function peerMallocBench(bin) {
     + table(PAIR_HEADER, pairRows(cases, MODES, results));
 }
 
+const clockTicks = Number(firstLine('getconf', ['CLK_TCK'])) || 100;
+
+/** utime + stime of every thread of `pid` so far, in clock ticks (/proc/<pid>/stat fields 14 and 15). */
+function cpuTicksOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return undefined;
+  }
+}
+
 function readStatus(pid) {
   try {
     return readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -272,18 +285,22 @@ function runWatchingPeak(file, args, options, javaIsChild) {
     child.stderr.on('data', (d) => { stderr += d; });
     let javaPid = javaIsChild ? undefined : child.pid;
     let hwmKiB = 0;
+    let cpuTicks = 0;
     const timer = setInterval(() => {
       if (javaPid === undefined) javaPid = findChild(child.pid, 'java');
       if (javaPid === undefined) return;
       const status = readStatus(javaPid);
-      const m = status && /^Name:\s*java$/m.test(status) ? /^VmHWM:\s*([0-9]+) kB/m.exec(status) : null;
+      if (!status || !/^Name:\s*java$/m.test(status)) return;
+      const m = /^VmHWM:\s*([0-9]+) kB/m.exec(status);
       if (m) hwmKiB = Number(m[1]);
+      const ticks = cpuTicksOf(javaPid);
+      if (ticks !== undefined) cpuTicks = ticks;
     }, 100);
     child.on('error', (e) => { clearInterval(timer); reject(e); });
     child.on('close', (code, signal) => {
       clearInterval(timer);
       if (code !== 0) reject(new Error(`${file} ${args.join(' ')} exited with ${code ?? signal}\n${stderr.trim().slice(-2000)}`));
-      else resolvePromise({ stdout, stderr, hwmKiB });
+      else resolvePromise({ stdout, stderr, hwmKiB, cpuSeconds: cpuTicks / clockTicks });
     });
   });
 }
@@ -294,19 +311,21 @@ async function peerJvm(peerDir) {
   const javaCommand = [java, '-Xmx128m', '-Djava.library.path=build', '-cp', 'build/classes', 'bench.NativeChurn',
     '--seconds', String(jvmSeconds)];
   const env = cleanEnv();
-  const bare = { ops: [], hwm: [] };
-  const traced = { ops: [], hwm: [], rounds: [] };
+  const bare = { ops: [], hwm: [], cpu: [] };
+  const traced = { ops: [], hwm: [], cpu: [], rounds: [] };
   for (let r = 1; r <= jvmRounds; r++) {
     say(`JVM workload: round ${r}/${jvmRounds}, bare`);
     const b = await runWatchingPeak('sh', ['./run-java.sh', '--', '--seconds', String(jvmSeconds)], { cwd: peerDir, env }, false);
     bare.ops.push(field(b.stdout, 'ops_per_s'));
     bare.hwm.push(b.hwmKiB * 1024);
+    bare.cpu.push((b.cpuSeconds * 1e6) / field(b.stdout, 'ops'));
     say(`JVM workload: round ${r}/${jvmRounds}, under leakhunt`);
     const out = join(tmpRoot, `leakhunt-jvm-${r}`);
     const t = await runWatchingPeak(process.execPath,
       [cli, 'run', '-q', '--out', out, '--interval', '1s', '--', ...javaCommand], { cwd: peerDir, env }, true);
     traced.ops.push(field(t.stdout, 'ops_per_s'));
     traced.hwm.push(t.hwmKiB * 1024);
+    traced.cpu.push((t.cpuSeconds * 1e6) / field(t.stdout, 'ops'));
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     const leak = report.sites.find((s) => s.function.includes('record_thread_name'));
     const churn = report.sites.find((s) => s.function.includes('churn_buffers'));
@@ -320,12 +339,16 @@ async function peerJvm(peerDir) {
   const tOps = median(traced.ops);
   const bHwm = median(bare.hwm);
   const tHwm = median(traced.hwm);
+  const bCpu = median(bare.cpu);
+  const tCpu = median(traced.cpu);
   const range = (v, f) => `${f(Math.min(...v))}–${f(Math.max(...v))}`;
   const ops = (x) => x.toFixed(0);
-  const summary = table(['JVM NativeChurn', 'ops/s (median)', 'range', 'ratio to bare', 'peak RSS, VmHWM (median)', 'RSS range'], [
-    ['bare (run-java.sh)', ops(bOps), range(bare.ops, ops), '1.00×', mib(bHwm), range(bare.hwm, mib)],
-    ['leakhunt run, 512 KiB, 1 s snapshots', ops(tOps), range(traced.ops, ops), fmtRatio(tOps / bOps),
-      `${mib(tHwm)} (${fmtSigned((tHwm - bHwm) / 1048576, 1)} MiB)`, range(traced.hwm, mib)],
+  const us = (x) => x.toFixed(1);
+  const summary = table(['JVM NativeChurn', 'ops/s (median)', 'range', 'ratio to bare', 'JVM CPU µs per op (median)', 'range', 'ratio',
+    'peak RSS, VmHWM (median)', 'RSS range'], [
+    ['bare (run-java.sh)', ops(bOps), range(bare.ops, ops), '1.00×', us(bCpu), range(bare.cpu, us), '1.00×', mib(bHwm), range(bare.hwm, mib)],
+    ['leakhunt run, 512 KiB, 1 s snapshots', ops(tOps), range(traced.ops, ops), fmtRatio(tOps / bOps), us(tCpu), range(traced.cpu, us),
+      fmtRatio(tCpu / bCpu), `${mib(tHwm)} (${fmtSigned((tHwm - bHwm) / 1048576, 1)} MiB)`, range(traced.hwm, mib)],
   ]);
   const details = table(['leakhunt round', 'verdict', 'snapshots', 'record_thread_name', 'churn_buffers', 'samples', 'shimMappedBytes', 'shim resident'],
     traced.rounds.map((x) => [String(x.round), x.verdict, String(x.snapshots),
@@ -333,7 +356,10 @@ async function peerJvm(peerDir) {
       x.churnStatus, String(x.samples), x.shimMapped === undefined ? '–' : `${x.shimMapped} (${mib(x.shimMapped)})`,
       x.shimResident === undefined ? '–' : mib(x.shimResident)]));
   return `### peer JVM workload: run-java.sh -- --seconds ${jvmSeconds}, ${jvmRounds} rounds, bare and under leakhunt alternately\n\n`
-    + `${summary}\n\nPeak RSS: the JVM's VmHWM from /proc/<pid>/status, read every 100 ms, last reading before exit (same method in both modes).\n\n${details}`;
+    + `${summary}\n\nPeak RSS: the JVM's VmHWM from /proc/<pid>/status, read every 100 ms, last reading before exit (same method in both modes).`
+    + ' CPU per op: the JVM process\'s utime + stime from /proc/<pid>/stat at that last reading, over its ops= count; it'
+    + ' counts the shim\'s and the agent\'s work inside the JVM, not the CLI\'s, and is less disturbed than ops/s by'
+    + ` other load on the machine.\n\n${details}`;
 }
 
 // ---- 3. unwinding ----
