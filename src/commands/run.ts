@@ -5,6 +5,8 @@ import { evaluateGate, resolveGateOptions, writeGateOutputs, type GateCliOptions
 import { defaultRunDir, prepareRunDir } from '../core/paths.js';
 import { requireShim, runTarget, startObjectKeeper, targetEnvironment, type ObjectKeeper } from '../launch/index.js';
 import { colorWanted, processRun, renderJson, renderText, writeRunMeta, type RunMeta } from '../report/index.js';
+import { writeHtmlReport } from '../report/html.js';
+import { startStatusLine } from '../report/status.js';
 import { buildIdOf } from '../symbolize/index.js';
 
 export interface RunOptions {
@@ -49,11 +51,14 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   });
   // Copies of libraries the target deletes after loading them (JNI libraries unpacked to /tmp), for symbols.
   let keeper: ObjectKeeper | undefined;
-  const keeperWarning = (message: string) => { if (!options.quiet) process.stderr.write(`leakhunt: ${message}\n`); };
+  // The one-line live status on stderr (a terminal only, not with --quiet).
+  const status = startStatusLine({ rawDir, enabled: !options.quiet });
+  const keeperWarning = (message: string) => { if (!options.quiet) { status.clear(); process.stderr.write(`leakhunt: ${message}\n`); } };
   const outcome = await runTarget({
     command, env, rawDir, durationMs: options.durationMs, rssIntervalMs: Math.min(options.intervalMs, 1000),
-    onSpawn: (pid) => { keeper = startObjectKeeper(pid, runDir, { buildIdOf, onWarning: keeperWarning }); },
-  }).finally(() => keeper?.stop());
+    onSpawn: (pid) => { status.setPid(pid); keeper = startObjectKeeper(pid, runDir, { buildIdOf, onWarning: keeperWarning }); },
+    onTick: (elapsedMs, rssBytes) => status.onTick(elapsedMs, rssBytes),
+  }).finally(() => { status.stop(); keeper?.stop(); });
   Object.assign(meta, {
     endedAtMs: outcome.endedAtMs, pid: outcome.pid, exitStatus: outcome.exitStatus, signal: outcome.signal,
     stoppedAfterDuration: outcome.stoppedAfterDuration, rss: outcome.rss,
@@ -61,8 +66,13 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   writeRunMeta(runDir, meta);
 
   const { report, timeline } = await processRun(runDir, meta);
+  try {
+    writeHtmlReport(runDir, report, timeline);
+  } catch (error) {
+    if (!options.quiet) process.stderr.write(`leakhunt: report.html not written: ${(error as Error).message}\n`);
+  }
   process.stdout.write(options.json ? renderJson(report, options.top) : renderText(report, { top: options.top, color: colorWanted() }));
-  if (!options.quiet) process.stderr.write(`leakhunt: profiles, timeline.json and report.json are in ${runDir}\n`);
+  if (!options.quiet) process.stderr.write(`leakhunt: profiles, timeline.json, report.json and report.html are in ${runDir}\n`);
   if (!gate) return outcome.exitStatus;
   // The command's own failure wins; otherwise the gate decides. With --json, stdout stays pure JSON.
   const gateOptions = {

@@ -1,0 +1,118 @@
+/**
+ * The report as one self-contained HTML page (inline CSS, script and SVG; nothing fetched, openable from disk):
+ * the verdict, the memory timeline, the ranked sites with their stacks and sparklines, and a flame graph of the
+ * growth between any two snapshots. Nothing in it depends on when or where it was rendered.
+ */
+import { writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TimelinePoint } from '../analyse/index.js';
+import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
+import { clientScript } from './html/client.js';
+import { escapeHtml, jsonForScript } from './html/escape.js';
+import { loadFlameData, type FlameData } from './html/flame-data.js';
+import { renderSites } from './html/sites.js';
+import { css } from './html/style.js';
+import { renderTimelineChart, type TimelineInput } from './html/timeline-chart.js';
+import type { RunReport } from './model.js';
+
+export type { FlameData } from './html/flame-data.js';
+
+export interface HtmlInput {
+  report: RunReport;
+  /** timeline.json's snapshots; fields missing from older files are left out of the chart. */
+  timeline: readonly (TimelinePoint | TimelineInput)[];
+  /** Per-snapshot stacks for the growth flame graph (loadFlameData); without it the graph says so. */
+  growth?: FlameData;
+  /** Sites listed (default 50). */
+  top?: number;
+}
+
+const verdictTitle: Record<string, string> = {
+  'native-leak': 'Native leak', fragmentation: 'Fragmentation', 'java-heap': 'Java heap growth',
+  'jvm-internal': 'JVM-internal growth', 'no-growth': 'No growth', inconclusive: 'Inconclusive',
+};
+
+function verdictClass(kind: string): string {
+  return kind === 'native-leak' ? 'verdict-native-leak' : kind === 'no-growth' ? 'verdict-no-growth' : 'verdict-other';
+}
+
+function facts(report: RunReport): string {
+  const m = report.memory;
+  const run = `<p class="facts">Run <code>${escapeHtml(report.command.join(' '))}</code> (pid ${report.pid}), `
+    + `${escapeHtml(formatDurationMs(report.durationSec * 1000))}, ${report.snapshots} snapshots, `
+    + `sampling every ${escapeHtml(formatBytes(report.sampleBytes))}`
+    + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`) + '.</p>';
+  const memory = `<p class="facts">RSS ${escapeHtml(formatBytes(m.rssStartBytes))} → ${escapeHtml(formatBytes(m.rssEndBytes))} `
+    + `(${escapeHtml(formatRate(m.rssGrowthBytesPerHour))}), live malloc ${escapeHtml(formatBytes(m.liveStartBytes))} → `
+    + `${escapeHtml(formatBytes(m.liveEndBytes))} (${escapeHtml(formatRate(m.liveGrowthBytesPerHour))}).`
+    + (report.detection?.detectableRateBytesPerHour != null
+      ? ` This run could detect leaks from ${escapeHtml(formatRate(report.detection.detectableRateBytesPerHour))} up.` : '')
+    + '</p>';
+  const warnings = report.warnings.map((w) => `<p class="warning">${escapeHtml(w)}</p>`).join('');
+  return run + memory + warnings;
+}
+
+export function renderHtml(input: HtmlInput): string {
+  const { report } = input;
+  const title = verdictTitle[report.verdict.kind] ?? report.verdict.kind;
+  const chart = renderTimelineChart(input.timeline as readonly TimelineInput[]);
+  const data = { timeline: chart.data, flame: input.growth ?? null };
+  const commandName = report.command[0]?.split('/').pop() ?? '';
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>leakhunt: ${escapeHtml(title)} — ${escapeHtml(commandName)}</title>
+<style>${css}</style>
+</head>
+<body>
+<main>
+<header class="top"><span class="brand">leakhunt</span><span>native-memory report</span></header>
+<div class="verdict ${verdictClass(report.verdict.kind)}">
+<h1>${escapeHtml(title.toUpperCase())}</h1>
+<p>${escapeHtml(report.verdict.summary)}</p>
+</div>
+${facts(report)}
+<section class="card" id="timeline">
+<h2>Memory over time</h2>
+<p class="hint">One point per snapshot; hover for the figures.</p>
+${chart.legend}
+<div class="chart-wrap">${chart.svg}</div>
+</section>
+<section class="card" id="sites">
+<h2>Call sites, ranked</h2>
+<p class="hint">Ranked by how likely and how fast their retained memory grows. Click a site for its stack.</p>
+${renderSites(report.sites, input.top ?? 50)}
+</section>
+<section class="card" id="growth">
+<h2>Where the growth is</h2>
+<p class="hint">Stacks merged from the outermost frame (top) to the innermost; a frame's width is how much the memory
+allocated below it grew between the two snapshots. Click a frame to zoom in, a frame above it to zoom out.</p>
+<div class="flame-controls">
+<label>from <select id="flame-from"></select></label>
+<label>to <select id="flame-to"></select></label>
+<span class="flame-legend"><span><i style="background:hsl(356,72%,64%)"></i>grew</span><span><i style="background:hsl(214,68%,64%)"></i>new</span><span><i style="background:hsl(140,42%,62%)"></i>shrank</span></span>
+</div>
+<p class="flame-summary" id="flame-summary"></p>
+<div id="flame"><noscript><p class="empty">The flame graph needs JavaScript.</p></noscript></div>
+</section>
+<footer>leakhunt report · ${report.snapshots} snapshots · schema ${escapeHtml(report.schema)}</footer>
+</main>
+<div id="tooltip" class="tooltip" hidden></div>
+<script type="application/json" id="leakhunt-data">${jsonForScript(data)}</script>
+<script>${clientScript}</script>
+</body>
+</html>
+`;
+}
+
+/** Renders DIR/report.html from the report, the timeline and DIR/snapshots (written atomically); returns its path. */
+export function writeHtmlReport(runDir: string, report: RunReport, timeline: readonly TimelinePoint[]): string {
+  const html = renderHtml({ report, timeline, growth: loadFlameData(runDir, timeline) });
+  const path = join(runDir, 'report.html');
+  const temporary = `${path}.tmp-${process.pid}`;
+  writeFileSync(temporary, html, { mode: 0o600 });
+  renameSync(temporary, path);
+  return path;
+}

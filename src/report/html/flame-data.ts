@@ -1,0 +1,133 @@
+/**
+ * What the HTML report's growth flame graph needs from the run's heap profiles: for each snapshot, the in-use bytes
+ * of its heaviest stacks, so the page can compare any two snapshots. Bounded: at most `maxStacksPerSnapshot` stacks
+ * from each snapshot (by bytes), `maxStacks` in all, `maxSnapshots` snapshots (evenly spaced, first and last kept).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeFrame, type TimelinePoint } from '../../analyse/index.js';
+import { readHeapProfile, sampleValueIndex, type HeapProfile } from '../../pprof/index.js';
+
+export interface FlameSnapshot {
+  sequence: number;
+  /** Seconds since the run started (null when unknown). */
+  timeSec: number | null;
+  /** In-use bytes of the whole profile, tracked stacks or not. */
+  totalBytes: number;
+  /** [index into FlameData.stacks, in-use bytes], for the tracked stacks live in this snapshot. */
+  stacks: [number, number][];
+}
+
+export interface FlameData {
+  /** Frames as "name (file:line)" or "name (library)". */
+  frames: string[];
+  /** Indices into `frames`, outermost (root) first. */
+  stacks: number[][];
+  snapshots: FlameSnapshot[];
+}
+
+export interface FlameLimits {
+  maxStacksPerSnapshot?: number;
+  maxStacks?: number;
+  maxSnapshots?: number;
+}
+
+/** One profile's in-use bytes by stack; the key is the stack's frames, root first, joined. */
+export interface AggregatedProfile {
+  sequence: number;
+  timeSec: number | null;
+  totalBytes: number;
+  stacks: Map<string, { frames: string[]; bytes: number }>;
+}
+
+export function aggregateProfile(sequence: number, timeSec: number | null, profile: HeapProfile): AggregatedProfile {
+  const inuse = sampleValueIndex(profile, 'inuse_space');
+  const stacks = new Map<string, { frames: string[]; bytes: number }>();
+  let totalBytes = 0;
+  if (inuse >= 0) {
+    for (const sample of profile.samples) {
+      const bytes = sample.values[inuse] ?? 0;
+      if (bytes <= 0) continue;
+      totalBytes += bytes;
+      const frames = sample.stack.map(describeFrame).reverse();
+      if (frames.length === 0) frames.push('[empty stack]');
+      const key = frames.join('\n');
+      const entry = stacks.get(key);
+      if (entry) entry.bytes += bytes;
+      else stacks.set(key, { frames, bytes });
+    }
+  }
+  return { sequence, timeSec, totalBytes, stacks };
+}
+
+/** Indices of at most `max` of `count` items, evenly spaced, the first and the last always among them. */
+export function evenlySpaced(count: number, max: number): number[] {
+  if (count <= max) return Array.from({ length: count }, (_, i) => i);
+  if (max <= 1) return [count - 1];
+  const picked = new Set<number>();
+  for (let i = 0; i < max; i++) picked.add(Math.round((i * (count - 1)) / (max - 1)));
+  return [...picked].sort((a, b) => a - b);
+}
+
+export function buildFlameData(profiles: readonly AggregatedProfile[], limits: FlameLimits = {}): FlameData {
+  const perSnapshot = limits.maxStacksPerSnapshot ?? 300;
+  const maxStacks = limits.maxStacks ?? 1000;
+  const chosen = evenlySpaced(profiles.length, limits.maxSnapshots ?? 240).map((i) => profiles[i]!);
+  // The candidates: each snapshot's heaviest stacks; their largest size in any snapshot decides when too many.
+  const largest = new Map<string, number>();
+  for (const profile of chosen) {
+    const heaviest = [...profile.stacks.entries()].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, perSnapshot);
+    for (const [key, { bytes }] of heaviest) largest.set(key, Math.max(largest.get(key) ?? 0, bytes));
+  }
+  const kept = [...largest.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, maxStacks).map(([key]) => key);
+  const stackIndex = new Map(kept.map((key, i) => [key, i]));
+  const frameIndex = new Map<string, number>();
+  const frames: string[] = [];
+  const intern = (frame: string): number => {
+    let i = frameIndex.get(frame);
+    if (i === undefined) {
+      i = frames.length;
+      frames.push(frame);
+      frameIndex.set(frame, i);
+    }
+    return i;
+  };
+  const stacks: number[][] = kept.map(() => []);
+  const snapshots = chosen.map((profile): FlameSnapshot => {
+    const live: [number, number][] = [];
+    for (const [key, entry] of profile.stacks) {
+      const index = stackIndex.get(key);
+      if (index === undefined) continue;
+      if (stacks[index]!.length === 0) stacks[index] = entry.frames.map(intern);
+      live.push([index, Math.round(entry.bytes)]);
+    }
+    live.sort((a, b) => a[0] - b[0]);
+    return { sequence: profile.sequence, timeSec: profile.timeSec, totalBytes: Math.round(profile.totalBytes), stacks: live };
+  });
+  return { frames, stacks, snapshots };
+}
+
+/**
+ * Reads DIR/snapshots/NNNN.pb.gz (at most `maxSnapshots` of them, evenly spaced) one at a time. A damaged profile is
+ * left out; no profiles at all gives no flame data (undefined).
+ */
+export function loadFlameData(runDir: string, timeline: readonly Pick<TimelinePoint, 'sequence' | 'timeSec'>[], limits: FlameLimits = {}): FlameData | undefined {
+  const dir = join(runDir, 'snapshots');
+  if (!existsSync(dir)) return undefined;
+  const files = readdirSync(dir)
+    .map((file) => ({ file, match: /^(\d+)\.pb\.gz$/.exec(file) }))
+    .filter((f): f is { file: string; match: RegExpExecArray } => f.match !== null)
+    .map(({ file, match }) => ({ file, sequence: Number(match[1]) }))
+    .sort((a, b) => a.sequence - b.sequence);
+  const timeOf = new Map(timeline.map((p) => [p.sequence, p.timeSec]));
+  const profiles: AggregatedProfile[] = [];
+  for (const i of evenlySpaced(files.length, limits.maxSnapshots ?? 240)) {
+    const { file, sequence } = files[i]!;
+    try {
+      profiles.push(aggregateProfile(sequence, timeOf.get(sequence) ?? null, readHeapProfile(join(dir, file))));
+    } catch {
+      // a damaged profile: the report's warnings already name it
+    }
+  }
+  return profiles.length === 0 ? undefined : buildFlameData(profiles, limits);
+}
