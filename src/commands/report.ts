@@ -6,8 +6,9 @@ import { parseDurationMs } from '../core/units.js';
 import {
   colorWanted, reanalyseRun, renderJson, renderMarkdown, renderText, writeJsonAtomic, type RunReport,
 } from '../report/index.js';
+import { renderRunHtml, writeHtmlReport } from '../report/html.js';
 
-export type ReportFormat = 'text' | 'json' | 'md';
+export type ReportFormat = 'text' | 'json' | 'md' | 'html';
 
 export interface ReportCommandOptions {
   format: ReportFormat;
@@ -16,13 +17,14 @@ export interface ReportCommandOptions {
   minConfidence?: number;
   /** Seconds at the start to leave out of trends (default: the run's own setting, or detected). */
   warmupSec?: number;
-  /** Replace DIR/report.json with the new analysis (atomically). */
+  /** Replace DIR/report.json with the new analysis (atomically); with html, write DIR/report.html instead of printing it. */
   write: boolean;
 }
 
 export function render(report: RunReport, format: ReportFormat, top: number): string {
   if (format === 'json') return renderJson(report, top);
   if (format === 'md') return renderMarkdown(report, { top });
+  if (format === 'html') throw new Error('the HTML report needs its run directory: renderRunHtml');
   return renderText(report, { top, color: colorWanted() });
 }
 
@@ -30,7 +32,9 @@ export function render(report: RunReport, format: ReportFormat, top: number): st
 export function reportCommand(dir: string, options: ReportCommandOptions): number {
   const report = reanalyseRun(dir, options);
   if (options.write) writeJsonAtomic(join(dir, 'report.json'), report);
-  process.stdout.write(render(report, options.format, options.top));
+  if (options.format === 'html' && options.write) process.stderr.write(`leakhunt: wrote ${writeHtmlReport(dir, report, { top: options.top })}\n`);
+  else if (options.format === 'html') process.stdout.write(renderRunHtml(dir, report, { top: options.top }));
+  else process.stdout.write(render(report, options.format, options.top));
   return ExitCode.ok;
 }
 
@@ -50,9 +54,9 @@ export function register(program: Command): void {
   program.command('report')
     .description('re-analyse a run directory and print its report, without running anything again')
     .argument('<dir>', 'a run directory (leakhunt run --out)')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'md']))
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'md', 'html']))
     .option('--json', 'same as --format json', false)
-    .option('--top <n>', 'sites to show', positiveInteger, 10)
+    .option('--top <n>', 'sites to show (default 10; 50 with --format html)', positiveInteger)
     .option('--min-confidence <x>', 'a site counts as growing at or above this confidence (0..1, default 0.9)', probability)
     .option('--warmup <duration>', 'leave this much of the start out of trends (default: detected)', (t: string) => {
       try {
@@ -61,13 +65,14 @@ export function register(program: Command): void {
         throw new InvalidArgumentError((error as Error).message);
       }
     })
-    .option('--write', 'replace the run directory\'s report.json with this analysis', false)
+    .option('--write', 'replace the run directory\'s report.json with this analysis (html: write report.html there instead of printing it)', false)
     .addHelpText('after', '\nExample:\n  leakhunt report ./leakhunt-20250101-120000 --format md >> "$GITHUB_STEP_SUMMARY"')
-    .action((dir: string, opts: { format?: ReportFormat; json: boolean; top: number; minConfidence?: number; warmup?: number; write: boolean }) => {
+    .action((dir: string, opts: { format?: ReportFormat; json: boolean; top?: number; minConfidence?: number; warmup?: number; write: boolean }) => {
       if (opts.json && opts.format !== undefined && opts.format !== 'json') {
         throw new LeakhuntError(`--json and --format ${opts.format} contradict each other`, ExitCode.usage);
       }
-      const options: ReportCommandOptions = { format: opts.json ? 'json' : opts.format ?? 'text', top: opts.top, write: opts.write };
+      const format = opts.json ? 'json' : opts.format ?? 'text';
+      const options: ReportCommandOptions = { format, top: opts.top ?? (format === 'html' ? 50 : 10), write: opts.write };
       if (opts.minConfidence !== undefined) options.minConfidence = opts.minConfidence;
       if (opts.warmup !== undefined) options.warmupSec = opts.warmup;
       process.exitCode = reportCommand(dir, options);

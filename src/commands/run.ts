@@ -67,7 +67,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
 
   const { report, timeline } = await processRun(runDir, meta);
   try {
-    writeHtmlReport(runDir, report, timeline);
+    writeHtmlReport(runDir, report, { timeline });
   } catch (error) {
     if (!options.quiet) process.stderr.write(`leakhunt: report.html not written: ${(error as Error).message}\n`);
   }

@@ -3,7 +3,7 @@
  * the verdict, the memory timeline, the ranked sites with their stacks and sparklines, and a flame graph of the
  * growth between any two snapshots. Nothing in it depends on when or where it was rendered.
  */
-import { writeFileSync, renameSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TimelinePoint } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
@@ -107,12 +107,28 @@ allocated below it grew between the two snapshots. Click a frame to zoom in, a f
 `;
 }
 
-/** Renders DIR/report.html from the report, the timeline and DIR/snapshots (written atomically); returns its path. */
-export function writeHtmlReport(runDir: string, report: RunReport, timeline: readonly TimelinePoint[]): string {
-  const html = renderHtml({ report, timeline, growth: loadFlameData(runDir, timeline) });
+/** timeline.json's snapshots, or none when it is missing or unreadable (the chart then says so). */
+export function readTimelineFile(runDir: string): TimelineInput[] {
+  try {
+    const document = JSON.parse(readFileSync(join(runDir, 'timeline.json'), 'utf8')) as { snapshots?: unknown };
+    return Array.isArray(document.snapshots) ? document.snapshots.filter((p): p is TimelineInput => typeof p === 'object' && p !== null) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The page for a run directory: its report, timeline (read from timeline.json when not given) and profiles. */
+export function renderRunHtml(runDir: string, report: RunReport, options: { timeline?: readonly (TimelinePoint | TimelineInput)[]; top?: number } = {}): string {
+  const timeline = options.timeline ?? readTimelineFile(runDir);
+  const growth = loadFlameData(runDir, timeline.filter((p): p is TimelinePoint => typeof p.sequence === 'number' && typeof p.timeSec === 'number'));
+  return renderHtml({ report, timeline, ...(growth ? { growth } : {}), ...(options.top === undefined ? {} : { top: options.top }) });
+}
+
+/** Writes DIR/report.html (atomically); returns its path. */
+export function writeHtmlReport(runDir: string, report: RunReport, options: { timeline?: readonly (TimelinePoint | TimelineInput)[]; top?: number } = {}): string {
   const path = join(runDir, 'report.html');
   const temporary = `${path}.tmp-${process.pid}`;
-  writeFileSync(temporary, html, { mode: 0o600 });
+  writeFileSync(temporary, renderRunHtml(runDir, report, options), { mode: 0o600 });
   renameSync(temporary, path);
   return path;
 }
