@@ -191,19 +191,23 @@ export const clientScript = String.raw`
       const W = Math.max(320, box.clientWidth || 900), rowH = 20;
       const rects = [];
       chain.forEach((node, depth) => rects.push({ node, x: 0, w: W, depth, ancestor: depth < chain.length - 1, path: zoom.slice(0, depth) }));
-      (function lay(node, x, w, depth, path) {
+      // Frames too narrow for a name stop a few rows down (a click on them zooms in to the rest).
+      const narrow = 30, narrowRows = 3;
+      (function lay(node, x, w, depth, path, narrowed) {
         let cx = x;
         const kids = [...node.children.values()].filter((c) => c.grow > 0).sort((p, q) => q.grow - p.grow);
         for (const child of kids) {
           const cw = w * child.grow / node.grow;
           if (cw >= 0.8) {
             const childPath = path.concat([child.frame]);
-            rects.push({ node: child, x: cx, w: cw, depth, ancestor: false, path: childPath });
-            lay(child, cx, cw, depth + 1, childPath);
+            const rows = cw < narrow ? narrowed + 1 : 0;
+            const cut = rows >= narrowRows && child.children.size > 0;
+            rects.push({ node: child, x: cx, w: cw, depth, ancestor: false, path: childPath, cut });
+            if (!cut) lay(child, cx, cw, depth + 1, childPath, rows);
           }
           cx += cw;
         }
-      })(focus, 0, W, chain.length, zoom.slice(0, chain.length - 1));
+      })(focus, 0, W, chain.length, zoom.slice(0, chain.length - 1), 0);
       const depth = Math.max(...rects.map((r) => r.depth)) + 1;
       const svg = svgEl('svg', { width: W, height: depth * rowH + 1, viewBox: '0 0 ' + W + ' ' + (depth * rowH + 1), role: 'img' });
       svg.setAttribute('aria-label', 'growth flame graph');
@@ -226,7 +230,7 @@ export const clientScript = String.raw`
           { label: 'in use', value: fmtBytes(r.node.base) + ' → ' + fmtBytes(r.node.later) },
           { label: 'net change', value: signed(r.node.later - r.node.base) + ' (' + statusOf(r.node) + ')' },
           { label: 'growth below this frame', value: fmtBytes(r.node.grow) + ' (' + (100 * r.node.grow / total).toFixed(1) + '%)' },
-        ]));
+        ].concat(r.cut ? [{ label: 'click to zoom in: the frames below are left out here' }] : [])));
         g.addEventListener('mouseleave', hideTip);
         g.addEventListener('click', () => { zoom = r.path.slice(); hideTip(); render(); });
         svg.appendChild(g);

@@ -9,7 +9,7 @@ import { abbreviateTemplates } from '../text.js';
 import { escapeHtml, n } from './escape.js';
 
 export const statusColors: Record<SiteReport['status'], string> = {
-  growing: '#d6283b', shrinking: '#2f9e44', new: '#2f6fd6', stable: '#868e96', gone: '#adb5bd',
+  growing: '#d6283b', shrinking: '#2f9e44', new: '#2f6fd6', stable: '#6c757d', gone: '#8f98a3',
 };
 
 function signedBytes(bytes: number): string {

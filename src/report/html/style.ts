@@ -48,7 +48,7 @@ ul.legend li { display: flex; align-items: center; gap: 6px; cursor: default; }
 .tooltip .tip-row .v { margin-left: auto; padding-left: 14px; font-variant-numeric: tabular-nums; }
 .sites { display: flex; flex-direction: column; }
 .sites-head, details.site > summary { display: grid; align-items: center; column-gap: 12px;
-  grid-template-columns: 28px minmax(220px, 1fr) 84px 104px 90px 84px 50px 124px; }
+  grid-template-columns: 24px minmax(220px, 1fr) 76px 92px 84px 76px 44px 124px; }
 .sites-head { color: var(--muted); font-size: 12px; padding: 0 8px 6px; border-bottom: 1px solid var(--line); }
 details.site { border-bottom: 1px solid var(--line); }
 details.site > summary { list-style: none; cursor: pointer; padding: 8px; border-radius: 6px; }
