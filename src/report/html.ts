@@ -52,6 +52,16 @@ function facts(report: RunReport): string {
   return run + memory + warnings;
 }
 
+/** With --follow-children: each recorded child process, its verdict and top sites; its own report is in the run directory. */
+function childProcesses(report: RunReport): string {
+  const children = report.processes ?? [];
+  if (children.length === 0) return '';
+  const rows = children.map((child) => `<li><span class="badge ${verdictClass(child.verdict.kind)}">${escapeHtml(verdictTitle[child.verdict.kind] ?? child.verdict.kind)}</span> `
+    + `<code>${escapeHtml(child.executable)}</code> (pid ${child.pid}, ${child.snapshots} snapshots): ${escapeHtml(child.verdict.summary)} `
+    + `<span class="loc">— ${escapeHtml(child.report)}</span></li>`).join('');
+  return `<section class="card" id="processes"><h2>Child processes</h2><ul class="children">${rows}</ul></section>`;
+}
+
 export function renderHtml(input: HtmlInput): string {
   const { report } = input;
   const title = verdictTitle[report.verdict.kind] ?? report.verdict.kind;
@@ -97,6 +107,7 @@ allocated below it grew between the two snapshots. Click a frame to zoom in, a f
 <p class="flame-summary" id="flame-summary"></p>
 <div id="flame"><noscript><p class="empty">The flame graph needs JavaScript.</p></noscript></div>
 </section>
+${childProcesses(report)}
 <footer>leakhunt report · ${report.snapshots} snapshots · schema ${escapeHtml(report.schema)}</footer>
 </main>
 <div id="tooltip" class="tooltip" hidden></div>

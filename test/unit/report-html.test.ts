@@ -113,6 +113,21 @@ describe('renderHtml', () => {
     assert.match(html, /<ol><li class="innermost">malloc \(libc\.so\.6\)<\/li>/);
   });
 
+  test('child processes (--follow-children) are listed, escaped', () => {
+    const parent = {
+      ...report(),
+      processes: [{
+        pid: 77, executable: `/bin/${hostile}`, snapshots: 3, verdict: { kind: 'no-growth' as const, summary: 'nothing grows' },
+        report: 'processes/77/report.json', sites: [],
+      }],
+    };
+    const page = renderHtml({ report: parent, timeline });
+    assert.match(page, /<section class="card" id="processes">/);
+    assert.ok(page.includes('/bin/&lt;script&gt;alert(1)&lt;/script&gt;</code> (pid 77, 3 snapshots): nothing grows'));
+    assert.ok(!page.includes(hostile));
+    assert.doesNotMatch(html, /id="processes"/, 'no section without children');
+  });
+
   test('an empty run renders, and says there is nothing to show', () => {
     const empty = { ...report(), sites: [], snapshots: 0 };
     const page = renderHtml({ report: empty, timeline: [] });

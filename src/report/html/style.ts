@@ -90,5 +90,8 @@ svg.spark .spark-area { opacity: .14; }
 #flame svg g.node:hover rect { stroke: var(--ink); }
 #flame svg text { font-size: 11.5px; fill: #14181f; pointer-events: none; }
 #flame svg g.ancestor rect { opacity: .55; }
+ul.children { margin: 0; padding-left: 0; list-style: none; }
+ul.children li { padding: 5px 0; border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
+ul.children code { font-family: var(--mono); font-size: 12.5px; }
 footer { color: var(--muted); font-size: 12px; margin-top: 22px; text-align: center; }
 `;
