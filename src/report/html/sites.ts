@@ -40,7 +40,12 @@ function siteRow(site: SiteReport, maxLive: number): string {
   const liveShare = maxLive > 0 ? (live / maxLive) * 100 : 0;
   const grownShare = live > 0 ? (grown / live) * 100 : 0;
   const [low, high] = site.leakRateIntervalBytesPerHour ?? [0, 0];
-  const stack = site.stack.map((frame, i) => `<li${i === 0 ? ' class="innermost"' : ''}>${escapeHtml(frame)}</li>`).join('');
+  // Template arguments abbreviated as in the text report; the whole frame on hover.
+  const stack = site.stack.map((frame, i) => {
+    const short = abbreviateTemplates(frame);
+    const title = short === frame ? '' : ` title="${escapeHtml(frame)}"`;
+    return `<li${i === 0 ? ' class="innermost"' : ''}${title}>${escapeHtml(short)}</li>`;
+  }).join('');
   return `<details class="site status-${escapeHtml(site.status)}">`
     + '<summary>'
     + `<span class="rank">${site.rank}</span>`
