@@ -23,6 +23,8 @@ export interface TargetOutcome {
   startedAtMs: number;
   endedAtMs: number;
   rss: RssPoint[];
+  /** With trimProbeAtMs: whether the shim took the trim probe (it removed trim-request in time). */
+  trimProbeTaken?: boolean;
 }
 
 export interface TargetOptions {
@@ -36,6 +38,8 @@ export interface TargetOptions {
   onTick?: (elapsedMs: number, rssBytes: number) => void;
   /** Called once, right after the command was started, with its pid. */
   onSpawn?: (pid: number) => void;
+  /** --trim-probe: when (ms after the start) to ask the shim for a snapshot, malloc_trim(0) and another. */
+  trimProbeAtMs?: number;
 }
 
 const relayedSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -44,17 +48,23 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Asks the shim for a snapshot now and waits (briefly) until it has taken it. */
-async function requestFinalSnapshot(rawDir: string, pid: number): Promise<void> {
+/** Drops a control file (native/FORMAT.md) for the shim and waits (briefly) until it has acted on it. */
+async function requestFromShim(rawDir: string, pid: number, control: 'flush-request' | 'trim-request'): Promise<boolean> {
   const dir = join(rawDir, String(pid));
-  if (!existsSync(dir)) return;
-  const request = join(dir, 'flush-request');
+  if (!existsSync(dir)) return false;
+  const request = join(dir, control);
   try {
     writeFileSync(request, '', { mode: 0o600 });
   } catch {
-    return;
+    return false;
   }
   for (let waited = 0; waited < 3000 && existsSync(request); waited += 50) await sleep(50);
+  return !existsSync(request);
+}
+
+/** Asks the shim for a snapshot now and waits (briefly) until it has taken it. */
+async function requestFinalSnapshot(rawDir: string, pid: number): Promise<void> {
+  await requestFromShim(rawDir, pid, 'flush-request');
 }
 
 export async function runTarget(options: TargetOptions): Promise<TargetOutcome> {
@@ -85,6 +95,14 @@ export async function runTarget(options: TargetOptions): Promise<TargetOutcome> 
     }).catch(() => { /* the process is gone between two samples */ });
   }, options.rssIntervalMs);
 
+  let trimProbeTaken: boolean | undefined;
+  let trimmer: NodeJS.Timeout | undefined;
+  if (options.trimProbeAtMs !== undefined) {
+    trimProbeTaken = false;
+    trimmer = setTimeout(() => {
+      if (!exited) void requestFromShim(options.rawDir, pid, 'trim-request').then((taken) => { trimProbeTaken = taken; });
+    }, options.trimProbeAtMs);
+  }
   let stopper: NodeJS.Timeout | undefined;
   if (options.durationMs !== undefined) {
     stopper = setTimeout(async () => {
@@ -101,6 +119,7 @@ export async function runTarget(options: TargetOptions): Promise<TargetOutcome> 
   exited = true;
   clearInterval(sampler);
   if (stopper) clearTimeout(stopper);
+  if (trimmer) clearTimeout(trimmer);
   for (const [signal, handler] of handlers) process.off(signal, handler);
   pidusage.clear();
 
@@ -117,5 +136,6 @@ export async function runTarget(options: TargetOptions): Promise<TargetOutcome> 
     startedAtMs,
     endedAtMs: Date.now(),
     rss,
+    ...(trimProbeTaken === undefined ? {} : { trimProbeTaken }),
   };
 }

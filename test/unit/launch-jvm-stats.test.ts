@@ -1,0 +1,112 @@
+/** jcmd's output as leakhunt reads it: the Java heap of every collector, NMT's summary, and when a JVM may be asked. */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { catchesSigquit, findJcmd, libjvmOf, parseHeapInfo, parseNmtSummary } from '../../src/launch/jvm-stats.js';
+
+const K = 1024;
+const M = 1024 * K;
+
+describe('parseHeapInfo', () => {
+  test('G1: the heap line, not Metaspace', () => {
+    const text = `2474:
+ garbage-first heap   total 18432K, used 5578K [0x00000000e0000000, 0x0000000100000000)
+  region size 1024K, 2 young (2048K), 1 survivors (1024K)
+ Metaspace       used 8923K, committed 9088K, reserved 1114112K
+  class space    used 1062K, committed 1152K, reserved 1048576K
+`;
+    assert.deepEqual(parseHeapInfo(text), { usedBytes: 5578 * K, committedBytes: 18432 * K });
+  });
+
+  test('Serial and Parallel: young and old generations added up', () => {
+    const serial = ` def new generation   total 116160K, used 20659K [0x0000000687400000, 0x000000068f200000, 0x0000000704d50000)
+  eden space 103296K,  20% used [0x0000000687400000, 0x000000068882cfa0, 0x000000068d8e0000)
+ tenured generation   total 258048K, used 10K [0x0000000704d50000, 0x0000000714950000, 0x0000000800000000)
+   the space 258048K,   0% used [0x0000000704d50000, 0x0000000704d50000, 0x0000000704d50200, 0x0000000714950000)
+ Metaspace       used 8925K, committed 9088K, reserved 1114112K`;
+    assert.deepEqual(parseHeapInfo(serial), { usedBytes: 20669 * K, committedBytes: 374208 * K });
+    const parallel = ` PSYoungGen      total 113152K, used 17511K [0x0000000782700000, 0x000000078a500000, 0x0000000800000000)
+  eden space 97280K, 18% used [0x0000000782700000,0x0000000783819d70,0x0000000788600000)
+ ParOldGen       total 258048K, used 0K [0x0000000687400000, 0x0000000697000000, 0x0000000782700000)`;
+    assert.deepEqual(parseHeapInfo(parallel), { usedBytes: 17511 * K, committedBytes: 371200 * K });
+  });
+
+  test('ZGC and Shenandoah', () => {
+    assert.deepEqual(parseHeapInfo(' ZHeap           used 52M, capacity 378M, max capacity 6028M\n'), { usedBytes: 52 * M, committedBytes: 378 * M });
+    assert.deepEqual(parseHeapInfo('Shenandoah Heap\n 6028M max, 6028M soft max, 378M committed, 18432K used\n 3014 x 2048K regions\n'),
+      { usedBytes: 18432 * K, committedBytes: 378 * M });
+  });
+
+  test('nothing recognisable: undefined', () => {
+    assert.equal(parseHeapInfo('123:\ncom.sun.tools.attach.AttachNotSupportedException: Unable to open socket file'), undefined);
+  });
+});
+
+const nmt17 = `6769:
+
+Native Memory Tracking:
+
+(Omitting categories weighting less than 1KB)
+
+Total: reserved=1985692KB, committed=90944KB
+       malloc: 9376KB #61117
+       mmap:   reserved=1976316KB, committed=81568KB
+
+-                 Java Heap (reserved=524288KB, committed=18432KB)
+                            (mmap: reserved=524288KB, committed=18432KB) 
+ 
+-                     Class (reserved=1048800KB, committed=1376KB)
+                            (classes #2498)
+                            (malloc=224KB #4094) (at peak) 
+                            (mmap: reserved=1048576KB, committed=1152KB) 
+ 
+-                    Thread (reserved=21559KB, committed=927KB)
+                            (thread #21)
+                            (stack: reserved=21504KB, committed=872KB)
+                            (malloc=32KB #130) (peak=40KB #134) 
+                            (arena=23KB #40) (peak=914KB #34)
+ 
+-    Native Memory Tracking (reserved=969KB, committed=969KB)
+                            (malloc=15KB #243) (at peak) 
+                            (tracking overhead=955KB)
+`;
+
+describe('parseNmtSummary', () => {
+  test('total committed, its malloc part, the Java heap and every category', () => {
+    assert.deepEqual(parseNmtSummary(nmt17), {
+      committedBytes: 90944 * K, mallocBytes: 9376 * K, javaHeapCommittedBytes: 18432 * K,
+      categories: { 'Java Heap': 18432 * K, Class: 1376 * K, Thread: 927 * K, 'Native Memory Tracking': 969 * K },
+    });
+  });
+
+  test('without the malloc total (older JDKs), the categories\' malloc and arena added up', () => {
+    const older = nmt17.replace(/^\s+malloc: .*\n/m, '');
+    assert.equal(parseNmtSummary(older)!.mallocBytes, (224 + 32 + 23 + 15) * K);
+  });
+
+  test('NMT off: undefined', () => {
+    assert.equal(parseNmtSummary('23316:\nNative memory tracking is not enabled\n'), undefined);
+  });
+});
+
+describe('which process to ask, and with which jcmd', () => {
+  test('a JVM is a process that maps libjvm.so', () => {
+    const maps = '7f0000000000-7f0000100000 r-xp 00000000 08:01 42 /usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so\n';
+    assert.equal(libjvmOf(maps), '/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so');
+    assert.equal(libjvmOf('7f0000000000-7f0000100000 r-xp 00000000 08:01 42 /usr/lib/x86_64-linux-gnu/libc.so.6\n'), undefined);
+  });
+
+  test('only once it catches SIGQUIT (jcmd attaches with it)', () => {
+    assert.equal(catchesSigquit('Name:\tjava\nSigCgt:\t2000000101005ccf\n'), true);
+    assert.equal(catchesSigquit('Name:\tjava\nSigCgt:\t0000000000000000\n'), false);
+    assert.equal(catchesSigquit(''), false);
+  });
+
+  test('the JVM\'s own JDK\'s jcmd first, then JAVA_HOME\'s, then PATH', () => {
+    const env = { PATH: '/nonexistent/bin', JAVA_HOME: '/nonexistent/jdk' };
+    assert.equal(findJcmd('/nonexistent/jdk/lib/server/libjvm.so', env), undefined);
+    // This machine's JDK, found from its libjvm.so whatever PATH says.
+    const home = process.env.JAVA_HOME || '/usr/lib/jvm/java-17-openjdk-amd64';
+    const found = findJcmd(`${home}/lib/server/libjvm.so`, env);
+    if (found !== undefined) assert.equal(found, `${home}/bin/jcmd`);
+  });
+});
