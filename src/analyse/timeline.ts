@@ -1,7 +1,15 @@
-/** The memory timeline of a run: one point per snapshot, from the shim's own figures. */
-import type { RawSnapshot } from '../snapshot/types.js';
+/**
+ * The memory timeline of a run: one point per snapshot, from the shim's own figures (RSS, live malloc,
+ * glibc's mallinfo2, jemalloc's stats, the shim's own resident memory) and, for a JVM, the Java heap and NMT
+ * figures jcmd gave the CLI around the same time.
+ */
+import type { JvmSample } from '../launch/jvm-stats.js';
+import type { JemallocStats, RawSnapshot } from '../snapshot/types.js';
 import { fitLine } from './statistics.js';
 import type { MemoryGrowth } from './types.js';
+
+/** Which allocator served malloc: glibc (mallinfo2 figures), jemalloc (its stats), tcmalloc or other (none). */
+export type AllocatorKind = 'glibc' | 'jemalloc' | 'tcmalloc' | 'other';
 
 export interface TimelinePoint {
   sequence: number;
@@ -23,14 +31,92 @@ export interface TimelinePoint {
   thinnedEntries: number;
   stackDrops: number;
   shimMappedBytes: number;
+  // The fields below are absent from timelines written before memory accounting.
+  /** How much of the shim's own tables is resident. */
+  shimResidentBytes?: number;
+  allocator?: AllocatorKind;
+  /** jemalloc's stats, when it is the allocator. */
+  jemalloc?: JemallocStats;
+  /** The second snapshot of a trim probe, taken right after malloc_trim(0): an intervention, left out of trends. */
+  afterTrim?: boolean;
+  /** The process is a JVM (it maps libjvm.so). */
+  jvm?: boolean;
+  /** From `jcmd GC.heap_info`, interpolated to the snapshot's time. */
+  javaHeapUsedBytes?: number;
+  javaHeapCommittedBytes?: number;
+  /** From `jcmd VM.native_memory summary` (--nmt): total committed, its malloc part, the Java heap's part. */
+  nmtCommittedBytes?: number;
+  nmtMallocBytes?: number;
+  nmtJavaHeapCommittedBytes?: number;
+  /** Committed bytes per NMT category (the nearest sample's). */
+  nmtCategories?: Record<string, number>;
 }
 
-export function timelineOf(snapshots: readonly RawSnapshot[], runStartMs: number): TimelinePoint[] {
+/** The allocator in a snapshot's process: jemalloc reports itself; tcmalloc and others are known by their maps. */
+export function allocatorOf(snapshot: RawSnapshot): AllocatorKind {
+  if (snapshot.jemalloc) return 'jemalloc';
+  if (/\/libtcmalloc[\w.-]*\.so/.test(snapshot.maps)) return 'tcmalloc';
+  if (/\/lib(jemalloc|mimalloc|hoard|snmalloc|rpmalloc)[\w.-]*\.so/.test(snapshot.maps)) return 'other';
+  return snapshot.mallinfo.available ? 'glibc' : 'other';
+}
+
+/** JVM figures further than this from a snapshot (and not bracketing it) are not matched to it. */
+const JVM_MATCH_SEC = 2;
+
+type JvmFigures = Pick<TimelinePoint, 'javaHeapUsedBytes' | 'javaHeapCommittedBytes' | 'nmtCommittedBytes' | 'nmtMallocBytes'
+  | 'nmtJavaHeapCommittedBytes' | 'nmtCategories'>;
+
+const numericFigures = ['javaHeapUsedBytes', 'javaHeapCommittedBytes', 'nmtCommittedBytes', 'nmtMallocBytes', 'nmtJavaHeapCommittedBytes'] as const;
+
+function figuresOf(sample: JvmSample): JvmFigures {
+  const figures: JvmFigures = {};
+  if (sample.heapUsedBytes !== undefined) figures.javaHeapUsedBytes = sample.heapUsedBytes;
+  if (sample.heapCommittedBytes !== undefined) figures.javaHeapCommittedBytes = sample.heapCommittedBytes;
+  if (sample.nmt) {
+    figures.nmtCommittedBytes = sample.nmt.committedBytes;
+    figures.nmtMallocBytes = sample.nmt.mallocBytes;
+    figures.nmtJavaHeapCommittedBytes = sample.nmt.javaHeapCommittedBytes;
+    figures.nmtCategories = sample.nmt.categories;
+  }
+  return figures;
+}
+
+/**
+ * The JVM figures at `timeSec`: interpolated between the samples either side of it, or the nearest sample when
+ * it is within JVM_MATCH_SEC; nothing when jcmd gave nothing near that time.
+ */
+export function jvmFiguresAt(samples: readonly JvmSample[], timeSec: number): JvmFigures {
+  const sorted = [...samples].sort((a, b) => a.timeMs - b.timeMs);
+  const next = sorted.findIndex((s) => s.timeMs / 1000 > timeSec);
+  const before = next < 0 ? sorted[sorted.length - 1] : sorted[next - 1];
+  const after = next < 0 ? undefined : sorted[next];
+  if (!before || !after) {
+    const only = before ?? after;
+    return only && Math.abs(only.timeMs / 1000 - timeSec) <= JVM_MATCH_SEC ? figuresOf(only) : {};
+  }
+  const a = figuresOf(before);
+  const b = figuresOf(after);
+  const span = (after.timeMs - before.timeMs) / 1000;
+  const w = span > 0 ? (timeSec - before.timeMs / 1000) / span : 0;
+  const figures: JvmFigures = {};
+  for (const key of numericFigures) {
+    const x = a[key];
+    const y = b[key];
+    if (x !== undefined && y !== undefined) figures[key] = Math.round(x + (y - x) * w);
+  }
+  const categories = (w < 0.5 ? a : b).nmtCategories ?? a.nmtCategories ?? b.nmtCategories;
+  if (categories) figures.nmtCategories = categories;
+  return figures;
+}
+
+export function timelineOf(snapshots: readonly RawSnapshot[], runStartMs: number, jvmSamples: readonly JvmSample[] = []): TimelinePoint[] {
   return snapshots.map((s) => {
     const m = s.mallinfo;
+    const timeSec = Number(s.meta.realtimeNs / 1_000_000n) / 1000 - runStartMs / 1000;
+    const jvm = /\/libjvm\.so$/m.test(s.maps);
     return {
       sequence: s.meta.sequence,
-      timeSec: Number(s.meta.realtimeNs / 1_000_000n) / 1000 - runStartMs / 1000,
+      timeSec,
       rssBytes: s.memory.vmRssBytes,
       rssAnonBytes: s.memory.rssAnonBytes,
       rssFileBytes: s.memory.rssFileBytes,
@@ -45,15 +131,31 @@ export function timelineOf(snapshots: readonly RawSnapshot[], runStartMs: number
       thinnedEntries: s.counters.thinnedEntries,
       stackDrops: s.counters.stackDrops,
       shimMappedBytes: s.counters.shimMappedBytes,
+      shimResidentBytes: s.counters.shimResidentBytes,
+      allocator: allocatorOf(s),
+      ...(s.jemalloc ? { jemalloc: s.jemalloc } : {}),
+      afterTrim: s.meta.afterTrim,
+      jvm,
+      ...(jvm && jvmSamples.length > 0 ? jvmFiguresAt(jvmSamples, timeSec) : {}),
     };
   });
+}
+
+/**
+ * The points trends are drawn through: a trim probe's after-trim snapshot changed the heap on purpose, so it
+ * and every snapshot after it are left out (the probe's first snapshot, just before the trim, stays in).
+ */
+export function beforeTrim<T extends Pick<TimelinePoint, 'afterTrim'>>(timeline: readonly T[]): T[] {
+  const trim = timeline.findIndex((p) => p.afterTrim === true);
+  return trim < 0 ? [...timeline] : timeline.slice(0, trim);
 }
 
 function ratePerHour(times: number[], values: number[]): number {
   return fitLine(times, values, values.map(() => 0)).slope * 3600 || 0;
 }
 
-export function memoryGrowth(timeline: readonly TimelinePoint[]): MemoryGrowth {
+export function memoryGrowth(all: readonly TimelinePoint[]): MemoryGrowth {
+  const timeline = beforeTrim(all);
   const times = timeline.map((p) => p.timeSec);
   const first = timeline[0];
   const last = timeline[timeline.length - 1];
