@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { evaluateGate, resolveGateOptions, writeGateOutputs, type GateCliOptions } from '../gate/index.js';
 import { defaultRunDir, prepareRunDir } from '../core/paths.js';
-import { requireShim, runTarget, startObjectKeeper, targetEnvironment, type ObjectKeeper } from '../launch/index.js';
-import { colorWanted, processRun, renderJson, renderText, writeRunMeta, type RunMeta } from '../report/index.js';
+import {
+  findAllocator, requireShim, runTarget, startJvmStatsPoller, startObjectKeeper, targetEnvironment, type JvmPoller, type ObjectKeeper,
+} from '../launch/index.js';
+import { colorWanted, processRun, renderJson, renderText, writeJsonAtomic, writeRunMeta, type RunMeta } from '../report/index.js';
 import { writeHtmlReport } from '../report/html.js';
 import { startStatusLine } from '../report/status.js';
 import { buildIdOf } from '../symbolize/index.js';
@@ -28,18 +30,33 @@ export interface RunOptions {
   followChildren?: boolean;
   /** Gate the run right after it (--fail-on-leak): thresholds and outputs as for `leakhunt gate`. */
   gate?: GateCliOptions;
+  /** --nmt: start JVMs with Native Memory Tracking and poll it with jcmd, for the JVM-internal part of RSS. */
+  nmt?: boolean;
+  /** --trim-probe: at 90% of --duration, a snapshot, malloc_trim(0) in the target, another snapshot. */
+  trimProbe?: boolean;
+  /** --allocator: jemalloc, tcmalloc or an allocator library's path, preloaded right after the shim. */
+  allocator?: string;
 }
+
+/** The trim probe comes at 90% of the duration, leaving time for the last snapshot after it. */
+export const TRIM_PROBE_AT = 0.9;
 
 export async function runCommand(command: string[], options: RunOptions): Promise<number> {
   if (command.length === 0) throw new LeakhuntError('no command given: leakhunt run [options] -- <command...>', ExitCode.usage);
   const shimPath = requireShim();
   // Before launching: a bad suppressions or baseline file must not cost a whole run.
   const gate = options.gate ? resolveGateOptions(options.gate) : undefined;
+  const allocatorPath = options.allocator === undefined ? undefined : findAllocator(options.allocator);
+  let trimProbeAtMs: number | undefined;
+  if (options.trimProbe && options.durationMs === undefined) {
+    process.stderr.write('leakhunt: warning: --trim-probe needs --duration (the probe comes at 90% of it): no trim probe this run\n');
+  } else if (options.trimProbe) trimProbeAtMs = Math.round(options.durationMs! * TRIM_PROBE_AT);
   const { runDir, rawDir } = prepareRunDir(options.out ?? defaultRunDir(), options.force);
   const meta: RunMeta = {
     schema: 'leakhunt.run/v1', command, startedAtMs: Date.now(), sampleBytes: options.sampleBytes,
     snapshotIntervalMs: options.intervalMs, ...(options.warmupSec === undefined ? {} : { warmupSec: options.warmupSec }),
     ...(options.followChildren ? { followChildren: true } : {}),
+    ...(allocatorPath ? { allocator: allocatorPath } : {}), ...(options.nmt ? { nmt: true } : {}),
   };
   writeRunMeta(runDir, meta);
   if (!options.quiet) process.stderr.write(`leakhunt: recording into ${runDir}\n`);
@@ -48,7 +65,10 @@ export async function runCommand(command: string[], options: RunOptions): Promis
     shimPath, rawDir, sampleIntervalBytes: options.sampleBytes, snapshotIntervalMs: options.intervalMs,
     tableCapacity: options.tableCapacity, maxStacks: options.maxStacks, maxStackDepth: options.stackDepth, seed: options.seed,
     javaStacks: options.javaStacks, followChildren: options.followChildren,
+    ...(allocatorPath ? { allocatorPath } : {}), nativeMemoryTracking: options.nmt === true,
   });
+  // A JVM target's Java heap (and NMT) figures, from jcmd, once per snapshot interval.
+  let jvmPoller: JvmPoller | undefined;
   // Copies of libraries the target deletes after loading them (JNI libraries unpacked to /tmp), for symbols.
   let keeper: ObjectKeeper | undefined;
   // The one-line live status on stderr (a terminal only, not with --quiet).
@@ -56,14 +76,22 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   const keeperWarning = (message: string) => { if (!options.quiet) { status.clear(); process.stderr.write(`leakhunt: ${message}\n`); } };
   const outcome = await runTarget({
     command, env, rawDir, durationMs: options.durationMs, rssIntervalMs: Math.min(options.intervalMs, 1000),
-    onSpawn: (pid) => { status.setPid(pid); keeper = startObjectKeeper(pid, runDir, { buildIdOf, onWarning: keeperWarning }); },
+    onSpawn: (pid) => {
+      status.setPid(pid);
+      keeper = startObjectKeeper(pid, runDir, { buildIdOf, onWarning: keeperWarning });
+      jvmPoller = startJvmStatsPoller(pid, { intervalMs: options.intervalMs, nmt: options.nmt === true, startedAtMs: meta.startedAtMs });
+    },
+    ...(trimProbeAtMs === undefined ? {} : { trimProbeAtMs }),
     onTick: (elapsedMs, rssBytes) => status.onTick(elapsedMs, rssBytes),
   }).finally(() => { status.stop(); keeper?.stop(); });
   Object.assign(meta, {
     endedAtMs: outcome.endedAtMs, pid: outcome.pid, exitStatus: outcome.exitStatus, signal: outcome.signal,
     stoppedAfterDuration: outcome.stoppedAfterDuration, rss: outcome.rss,
+    ...(trimProbeAtMs === undefined ? {} : { trimProbe: { atMs: trimProbeAtMs, taken: outcome.trimProbeTaken === true } }),
   });
   writeRunMeta(runDir, meta);
+  const jvm = await jvmPoller?.stop();
+  if (jvm) writeJsonAtomic(join(runDir, 'jvm.json'), jvm);
 
   const { report, timeline } = await processRun(runDir, meta);
   try {

@@ -1,9 +1,10 @@
 /** Puts the analysis of a run together into report.json's shape. */
+import { accountMemory, trimProbeOf } from '../analyse/accounting.js';
 import {
-  decideVerdict, detectableRateBytesPerHour, memoryGrowth, rankSites, type AnalysisOptions, type ProfilePoint, type TimelinePoint,
+  decideVerdict, detectableRateBytesPerHour, memoryGrowth, rankSites, warmupOf, type AnalysisOptions, type ProfilePoint, type TimelinePoint,
 } from '../analyse/index.js';
 import type { ShimCounters } from '../snapshot/types.js';
-import { REPORT_SCHEMA, type RunReport, type ShimSummary } from './model.js';
+import { REPORT_SCHEMA, type MemoryReport, type RunReport, type ShimSummary } from './model.js';
 
 /** What the run itself contributes to the report; the rest comes from the analysis. */
 export type RunFacts = Pick<RunReport, 'command' | 'pid' | 'exitStatus' | 'durationSec' | 'sampleBytes' | 'snapshotIntervalMs' | 'warnings'>;
@@ -24,13 +25,31 @@ function detectionOf(durationSec: number, snapshots: number, sampleIntervalBytes
   return { detectableRateBytesPerHour: Number.isFinite(rate) ? rate : null };
 }
 
+/** What the memory accounting needs beyond the timeline. */
+export interface MemoryContext {
+  /** Why JVM figures are missing (jvm.json's notes). */
+  jvmNotes?: readonly string[];
+}
+
 export function buildRunReport(
   facts: RunFacts, points: readonly ProfilePoint[], timeline: readonly TimelinePoint[], shim: ShimSummary | null,
-  options: Partial<AnalysisOptions> = {},
+  options: Partial<AnalysisOptions> = {}, context: MemoryContext = {},
 ): RunReport {
   const sampleIntervalBytes = shim?.finalSampleIntervalBytes ?? facts.sampleBytes;
   const sites = rankSites(points, { sampleIntervalBytes, ...options });
-  const memory = memoryGrowth(timeline);
+  // Where the RSS went, over the same window as the sites' trends: after the start-up climb.
+  const warmupEnd = points[warmupOf(points, options)]?.timeSec;
+  const accounting = accountMemory(timeline, { fromSec: warmupEnd, sampleIntervalBytes, jvmNotes: context.jvmNotes ?? [] });
+  const trimProbe = trimProbeOf(timeline);
+  const memory: MemoryReport = {
+    ...memoryGrowth(timeline),
+    ...(accounting ? {
+      accounting: accounting.rows,
+      accountingWindow: { fromSec: accounting.fromSec, toSec: accounting.toSec, snapshots: accounting.snapshots },
+      ...(accounting.allocator ? { allocator: accounting.allocator } : {}),
+    } : {}),
+    ...(trimProbe ? { trimProbe } : {}),
+  };
   const warnings = [...facts.warnings];
   if (shim && shim.tableDrops + shim.stackDrops > 0) {
     warnings.push(`the shim's tables overflowed (${shim.tableDrops} samples and ${shim.stackDrops} stacks dropped): raise --sample-bytes`);
@@ -45,7 +64,10 @@ export function buildRunReport(
     snapshotIntervalMs: facts.snapshotIntervalMs,
     snapshots: points.length,
     detection: detectionOf(facts.durationSec, points.length, sampleIntervalBytes),
-    verdict: decideVerdict({ snapshotCount: points.length, durationSec: facts.durationSec, sites, memory }),
+    verdict: decideVerdict({
+      snapshotCount: points.length, durationSec: facts.durationSec, sites, memory, trimProbe, command: facts.command,
+      ...(accounting ? { accounting } : {}),
+    }),
     memory,
     shim,
     warnings,

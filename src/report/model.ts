@@ -1,5 +1,8 @@
 /** report.json: the analysis of a run as a stable, versioned document (schema leakhunt.report/v1). */
+import type { AccountingRow, TrimProbe } from '../analyse/accounting.js';
 import type { MemoryGrowth, SiteReport, Verdict } from '../analyse/index.js';
+import type { AllocatorKind } from '../analyse/timeline.js';
+import type { VerdictDetail } from '../analyse/verdict.js';
 
 export const REPORT_SCHEMA = 'leakhunt.report/v1';
 
@@ -33,6 +36,18 @@ export interface ChildProcessSummary {
   processes?: ChildProcessSummary[];
 }
 
+/** report.json's memory: the growth figures, and where the RSS went (README "Where did the RSS go?"). */
+export interface MemoryReport extends MemoryGrowth {
+  /** RSS split into parts over the trend window (after the start-up climb, before a trim probe); they add up to RSS. */
+  accounting?: AccountingRow[];
+  /** The snapshots the accounting spans. */
+  accountingWindow?: { fromSec: number; toSec: number; snapshots: number };
+  /** Which allocator served malloc. */
+  allocator?: AllocatorKind;
+  /** --trim-probe: RSS just before and right after malloc_trim(0). */
+  trimProbe?: Omit<TrimProbe, 'timeSec'> & { timeSec?: number };
+}
+
 export interface RunReport {
   schema: typeof REPORT_SCHEMA;
   command: string[];
@@ -42,11 +57,12 @@ export interface RunReport {
   sampleBytes: number;
   snapshotIntervalMs: number;
   snapshots: number;
-  verdict: Verdict;
+  /** kind and summary; evidence, remedies and missing where the verdict has them. */
+  verdict: VerdictDetail;
   /** What this run could see: the smallest leak rate, in a call site of its own, it would have called growing
    * (null when it had too few snapshots for any trend). */
   detection: { detectableRateBytesPerHour: number | null };
-  memory: MemoryGrowth;
+  memory: MemoryReport;
   shim: ShimSummary | null;
   warnings: string[];
   sites: SiteReport[];

@@ -4,6 +4,7 @@
  *   raw/<pid>/      the shim's raw snapshots
  *   snapshots/      one symbolized pprof heap profile per raw snapshot (NNNN.pb.gz)
  *   timeline.json   memory figures per snapshot, and the CLI's own RSS samples
+ *   jvm.json        a JVM target's Java heap and NMT figures from jcmd, polled by the CLI (merged into timeline.json)
  *   report.json     the analysis (schema leakhunt.report/v1)
  *   processes/<pid>/ with --follow-children: the same (snapshots/, timeline.json, report.json) for each child
  */
@@ -11,6 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { timelineOf, type TimelinePoint } from '../analyse/index.js';
 import { inputError } from '../core/errors.js';
+import { readJvmStats } from '../launch/index.js';
 import { convertSnapshots } from '../pprof/index.js';
 import { listSnapshotFiles, listSnapshotPids, readSnapshotFile, type RawSnapshot } from '../snapshot/index.js';
 import { buildRunReport, shimSummary } from './build.js';
@@ -31,6 +33,12 @@ export interface RunMeta {
   warmupSec?: number;
   /** --follow-children: exec'd children of the target recorded too, each in raw/<pid>/. */
   followChildren?: boolean;
+  /** --allocator: the allocator library preloaded right after the shim. */
+  allocator?: string;
+  /** --nmt: JVMs were started with Native Memory Tracking. */
+  nmt?: boolean;
+  /** --trim-probe: when it was asked for (ms after the start) and whether the shim took it. */
+  trimProbe?: { atMs: number; taken: boolean };
   rss?: { timeMs: number; rssBytes: number }[];
 }
 
@@ -115,7 +123,12 @@ async function processOneProcess(runDir: string, meta: RunMeta, pid: number, out
     snapshots, join(outDir, 'snapshots'), { objectsDir: join(runDir, 'objects') },
   );
   warnings.push(...symbolizeWarnings);
-  const timeline = timelineOf(snapshots, meta.startedAtMs);
+  const jvm = isRoot ? readJvmStats(join(runDir, 'jvm.json')) : undefined;
+  warnings.push(...(jvm?.notes ?? []));
+  const timeline = timelineOf(snapshots, meta.startedAtMs, jvm?.samples ?? []);
+  if (isRoot && meta.trimProbe && !timeline.some((p) => p.afterTrim)) {
+    warnings.push('the trim probe was asked for but not taken: the target ended, or stopped writing snapshots, before it');
+  }
   writeJsonAtomic(join(outDir, 'timeline.json'), { schema: 'leakhunt.timeline/v1', snapshots: timeline, rss: isRoot ? meta.rss ?? [] : [] });
   const first = snapshots[0];
   const last = snapshots[snapshots.length - 1];
@@ -132,6 +145,7 @@ async function processOneProcess(runDir: string, meta: RunMeta, pid: number, out
     timeline,
     shimSummary(last?.counters, last?.meta.sampleIntervalBytes ?? meta.sampleBytes),
     meta.warmupSec === undefined ? {} : { warmupSec: meta.warmupSec },
+    { jvmNotes: jvm?.notes ?? [] },
   );
   writeJsonAtomic(join(outDir, 'report.json'), report);
   return { report, timeline, profilePaths: converted.map((c) => c.path), executable };

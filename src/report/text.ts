@@ -2,7 +2,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import type { SiteReport, SiteStatus } from '../analyse/index.js';
-import type { RunReport } from './model.js';
+import type { MemoryReport, RunReport } from './model.js';
 
 export interface TextOptions {
   top?: number;
@@ -94,6 +94,35 @@ function siteRow(site: SiteReport, paint: Record<SiteStatus, (s: string) => stri
   ].join(' ');
 }
 
+const accountingLabel: Record<string, string> = {
+  'live-malloc': 'live malloc', 'allocator-retained': 'allocator-retained', 'java-heap': 'Java heap (committed)',
+  'jvm-internal': 'JVM-internal (NMT)', 'leakhunt-shim': 'leakhunt shim', other: 'other (mmap, stacks, code)',
+};
+
+/** "Where the RSS went": the accounting table, RSS last; the trim probe's result under it. */
+export function accountingLines(m: MemoryReport): string[] {
+  if (!m.accounting || m.accounting.length === 0) return [];
+  const w = m.accountingWindow;
+  const lines = [`  where the RSS went${w ? ` (${w.snapshots} snapshots, ${w.fromSec.toFixed(1)}s → ${w.toSec.toFixed(1)}s)` : ''}`
+    + `${m.allocator ? `, allocator ${m.allocator}` : ''}:`];
+  const row = (label: string, start: number, end: number, rate: number) => `    ${pad(label, 28)}${pad(formatBytes(start), 11, true)}`
+    + `${pad(formatBytes(end), 11, true)}${pad(signedBytes(end - start), 12, true)}${pad(formatRate(rate), 15, true)}`;
+  lines.push(`    ${pad('part', 28)}${pad('start', 11, true)}${pad('end', 11, true)}${pad('growth', 12, true)}${pad('rate', 15, true)}`);
+  let start = 0;
+  let end = 0;
+  let rate = 0;
+  for (const r of m.accounting) {
+    lines.push(row(accountingLabel[r.part] ?? r.part, r.startBytes, r.endBytes, r.growthBytesPerHour));
+    start += r.startBytes;
+    end += r.endBytes;
+    rate += r.growthBytesPerHour;
+  }
+  lines.push(row('RSS', start, end, rate));
+  const t = m.trimProbe;
+  if (t) lines.push(`  trim probe${t.timeSec === undefined ? '' : ` at ${t.timeSec.toFixed(1)}s`}: malloc_trim(0) gave back ${formatBytes(t.releasedBytes)} (RSS ${formatBytes(t.rssBeforeBytes)} → ${formatBytes(t.rssAfterBytes)})`);
+  return lines;
+}
+
 export function renderText(report: RunReport, options: TextOptions = {}): string {
   const chalk = new Chalk({ level: options.color ? 1 : 0 });
   const paint = statusPainter(chalk);
@@ -109,6 +138,9 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
     + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`)));
   lines.push(chalk.dim(`  RSS ${formatBytes(m.rssStartBytes)} → ${formatBytes(m.rssEndBytes)} (${formatRate(m.rssGrowthBytesPerHour)}), `
     + `live malloc ${formatBytes(m.liveStartBytes)} → ${formatBytes(m.liveEndBytes)} (${formatRate(m.liveGrowthBytesPerHour)})`));
+  lines.push(...accountingLines(m).map((line) => chalk.dim(line)));
+  const remedies = report.verdict.remedies ?? [];
+  if (remedies.length > 0) lines.push('  what to do:', ...remedies.map((r) => `    → ${r}`));
   const detectable = report.detection?.detectableRateBytesPerHour;
   if (detectable != null) lines.push(chalk.dim(`  this run could detect leaks from ${formatRate(detectable)} up (in a call site of their own); run longer or lower --sample-bytes to see slower ones`));
   for (const warning of report.warnings) lines.push(chalk.yellow(`  warning: ${warning}`));
