@@ -62,6 +62,9 @@ function buildProgram(): Command {
     .option('-q, --quiet', 'no progress lines on stderr', false)
     .option('--no-java-stacks', 'do not load the JVM agent: native frames only')
     .option('--follow-children', 'record the programs the command starts too (fork+exec, posix_spawn: each its own report under processes/<pid>/); forked children that do not exec are never recorded')
+    .option('--nmt', 'start JVMs with Native Memory Tracking (summary) and poll it with jcmd: the JVM-internal part of RSS')
+    .option('--trim-probe', 'at 90% of --duration, a snapshot, malloc_trim(0) in the target and another: how much RSS was free memory the allocator kept')
+    .option('--allocator <name>', 'preload jemalloc or tcmalloc (or an allocator library\'s path) after the shim: does RSS still grow?')
     .option('--fail-on-leak', 'gate the run when it ends (thresholds below, as for leakhunt gate): exit 1 on a leak, 3 on not enough data, unless the command itself failed')
     .addOption(new Option('--table-capacity <n>', 'most live sampled blocks the shim keeps').argParser(option(positiveInteger)))
     .addOption(new Option('--max-stacks <n>', 'most distinct stacks the shim keeps').argParser(option(positiveInteger)))
@@ -79,6 +82,7 @@ function buildProgram(): Command {
         javaStacks: opts.javaStacks,
         warmupSec: opts.warmup === undefined ? undefined : opts.warmup / 1000,
         followChildren: opts.followChildren === true,
+        nmt: opts.nmt === true, trimProbe: opts.trimProbe === true, allocator: opts.allocator,
         gate: opts.failOnLeak ? opts : undefined,
       });
     });
