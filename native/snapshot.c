@@ -32,6 +32,7 @@
 #include "sampler.h"
 #include "stacks.h"
 #include "state.h"
+#include "unloaded.h"
 
 enum record_type {
     RECORD_META = 1,
@@ -43,6 +44,7 @@ enum record_type {
     RECORD_SITES = 7,
     RECORD_JAVA_METHODS = 8,
     RECORD_JEMALLOC = 9,
+    RECORD_UNLOADED = 10,
     RECORD_END = 0xFFFF,
 };
 
@@ -378,6 +380,11 @@ static void write_snapshot(bool is_final, bool after_trim)
     write_stacks(stack_count);
     write_sites(stack_count);
     write_java_methods();
+    if (lh_unloaded_count() > 0) {
+        off_t unloaded = begin_record(RECORD_UNLOADED);
+        lh_unloaded_write(sink_to_output, NULL);
+        end_record(unloaded);
+    }
     put_u32(RECORD_END);
     put_u32(0);
     flush_output();

@@ -14,7 +14,7 @@ export const SNAPSHOT_VERSION = 2;
 export const SUPPORTED_SNAPSHOT_VERSIONS = [1, 2];
 
 const RecordType = {
-  meta: 1, counters: 2, mallinfo: 3, processMemory: 4, maps: 5, stacks: 6, sites: 7, javaMethods: 8, jemalloc: 9, end: 0xffff,
+  meta: 1, counters: 2, mallinfo: 3, processMemory: 4, maps: 5, stacks: 6, sites: 7, javaMethods: 8, jemalloc: 9, unloaded: 10, end: 0xffff,
 } as const;
 
 const fixedPayloadBytes: Record<number, number> = {
@@ -204,6 +204,11 @@ export function parseSnapshot(buf: Buffer, path: string): RawSnapshot {
           retainedBytes: c.u64(), metadataBytes: c.u64(),
         };
         break;
+      case RecordType.unloaded:
+        if (version < 2) throw inputError(path, `raw snapshot version ${version} has an unknown record type ${type}`);
+        parts.unloadedMaps = buf.toString('utf8', start, end);
+        c.offset = end;
+        break;
       case RecordType.javaMethods:
         if (version < 2) throw inputError(path, `raw snapshot version ${version} has an unknown record type ${type}`);
         parts.javaMethods = readJavaMethods(c);
@@ -226,6 +231,7 @@ export function parseSnapshot(buf: Buffer, path: string): RawSnapshot {
   }
   return {
     path, meta, counters, mallinfo, memory, maps, stacks, sites, javaMethods: parts.javaMethods ?? new Map(),
+    unloadedMaps: parts.unloadedMaps ?? '',
     ...(parts.jemalloc ? { jemalloc: parts.jemalloc } : {}),
   };
 }

@@ -126,4 +126,6 @@ export interface RawSnapshot {
   javaMethods: Map<bigint, JavaMethod>;
   /** Present only when the process runs on jemalloc. */
   jemalloc?: JemallocStats;
+  /** Executable segments of objects closed with dlclose(), as /proc/<pid>/maps lines ("" when none). */
+  unloadedMaps: string;
 }

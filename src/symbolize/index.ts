@@ -37,6 +37,9 @@ export class SymbolizeSession {
   /** Executable file mappings of the snapshots seen so far, newest last: a library dlclose'd before the snapshot
    * that holds its pcs was written is found in the one before. Bounded: only mappings not already kept. */
   private readonly earlierMappings: MemoryMapping[] = [];
+  /** The mapping each pc was first placed in. A captured stack never changes, so a pc keeps that meaning even
+   * when its library is unloaded and another one is mapped at the same address later. */
+  private readonly firstMappingOf = new Map<bigint, MemoryMapping>();
 
   constructor(private readonly options: SymbolizeOptions = {}) {
     this.keptObjects = options.objectsDir === undefined ? undefined : new KeptObjects(options.objectsDir);
@@ -62,6 +65,8 @@ export class SymbolizeSession {
     this.keptObjects?.refresh();
     const mappings = parseMaps(snapshot.maps);
     this.rememberMappings(mappings);
+    // Objects dlclose'd before this snapshot: their addresses resolve like those of earlier snapshots' objects.
+    this.rememberMappings(parseMaps(snapshot.unloadedMaps ?? ''));
     const pcs = new Set<bigint>();
     for (const stack of snapshot.stacks.values()) for (const pc of stack.pcs) pcs.add(pc);
 
@@ -120,7 +125,8 @@ export class SymbolizeSession {
   ): SymbolizedLocation {
     // A return address points after the call; pc - 1 is inside it (and inside the caller's inline scope).
     const callAddress = pc > 0n ? pc - 1n : pc;
-    const mapping = findMapping(mappings, callAddress) ?? this.earlierMapping(callAddress);
+    const mapping = this.firstMappingOf.get(pc) ?? findMapping(mappings, callAddress) ?? this.earlierMapping(callAddress);
+    if (mapping && !this.firstMappingOf.has(pc)) this.firstMappingOf.set(pc, mapping);
     if (!mapping) return { pc, frames: [{ functionName: `0x${callAddress.toString(16)}` }], symbolized: false };
     const location: SymbolizedLocation = { pc, mapping, frames: [], symbolized: false };
     // Anonymous memory (JIT code) has no object to be relative to; perf-map style tools name it by address.

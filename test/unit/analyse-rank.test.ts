@@ -516,7 +516,7 @@ describe('timeline', () => {
       memory: { vmSizeBytes: 0, vmRssBytes: 90 * MiB, rssAnonBytes: 60 * MiB, rssFileBytes: 30 * MiB, rssShmemBytes: 0, vmHwmBytes: 0 },
       maps: '',
       stacks: new Map(),
-      sites: [siteStats(MiB), siteStats(2.5 * MiB)], javaMethods: new Map(),
+      sites: [siteStats(MiB), siteStats(2.5 * MiB)], javaMethods: new Map(), unloadedMaps: '',
     });
     const [a, b] = timelineOf([snapshot(1, runStartMs + 2500, true), snapshot(2, runStartMs + 12_500, false)], runStartMs);
     assert.ok(Math.abs(a!.timeSec - 2.5) < 1e-6);

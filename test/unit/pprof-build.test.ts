@@ -53,7 +53,7 @@ function symbolizedFixture(): SymbolizedSnapshot {
       [2, { id: 2, pcs: [0x7f0000001300n, 0x7f0000003010n, 0x55e18b8cf101n], javaFrames: [] }],
     ]),
     sites: [site(1, 1000, 4000), site(2, 0, 700), site(0, 300, 300)],
-    javaMethods: new Map(),
+    javaMethods: new Map(), unloadedMaps: '',
   };
   const locations = new Map<bigint, SymbolizedLocation>([
     [0x7f0000001235n, {

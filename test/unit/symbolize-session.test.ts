@@ -74,7 +74,7 @@ function fakeSnapshot(maps: string, stacks: RawStack[]): RawSnapshot {
     maps,
     stacks: new Map(stacks.map((stack) => [stack.id, stack])),
     sites: [],
-    javaMethods: new Map(),
+    javaMethods: new Map(), unloadedMaps: '',
   };
 }
 
