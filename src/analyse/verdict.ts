@@ -125,7 +125,8 @@ export function decideVerdict(input: VerdictInput): VerdictDetail {
   }
   if (!a) return { kind: 'no-growth', summary: noGrowthSummary(input) };
 
-  const command = shellQuote(input.command ?? ['<command>']);
+  // (a damaged run.json may hold anything as its command: only a list of words is quoted back)
+  const command = shellQuote(Array.isArray(input.command) ? input.command.map(String) : ['<command>']);
   const rss = a.rss;
   const rssLine = `RSS ${formatBytes(rss.startBytes)} → ${formatBytes(rss.endBytes)} (${signed(rss.growthBytes)}, ${formatRate(rss.growthBytesPerHour)}) over ${windowText(a)}`;
   const evidence = [rssLine, ...a.rows.map((r) => rowLine(r, rss.growthBytes)),
