@@ -202,7 +202,9 @@ export function decideVerdict(input: VerdictInput): VerdictDetail {
   if (largest.part === 'live-malloc') {
     why = `live malloc grows (${liveText}, confidence ${a.liveTrend.confidence.toFixed(2)}) but no single call site stands out: the growth is spread over many sites or below this run's detection limit (run longer or lower --sample-bytes)`;
   } else if (largest.part === 'other') {
-    why = `${formatBytes(largest.growthBytes)} of it is outside malloc and the parts measured: mmap'd memory, thread stacks or code (/proc/<pid>/smaps shows which mappings)`;
+    why = a.jvm && !a.rows.some((r) => r.part === 'java-heap')
+      ? `${formatBytes(largest.growthBytes)} of it is outside malloc and the parts measured: in a JVM most likely its Java heap, which jcmd did not give`
+      : `${formatBytes(largest.growthBytes)} of it is outside malloc and the parts measured: mmap'd memory, thread stacks or code (/proc/<pid>/smaps shows which mappings)`;
   } else {
     why = `the largest part, ${partLabel[largest.part]} (${signed(largest.growthBytes)}), explains less than ${Math.round(EXPLAINS_SHARE * 100)}% of it`;
   }

@@ -202,6 +202,8 @@ export function startJvmStatsPoller(pid: number, options: JvmPollerOptions): Jvm
     const output = `${result.stdout}`;
     const heap = result.exitCode === 0 ? parseHeapInfo(output) : undefined;
     if (!heap) {
+      // A JVM that ended meanwhile is no failure of jcmd's.
+      if (!libjvmOf(await readFile(`/proc/${pid}/maps`, 'utf8').catch(() => ''))) return;
       failures++;
       const why = `${result.stderr || result.stdout || result.shortMessage}`.split('\n').find((l) => l.trim() && !/^\d+:$/.test(l.trim())) ?? 'no output';
       note(`jcmd ${pid} GC.heap_info failed: ${why.trim().slice(0, 200)}`);

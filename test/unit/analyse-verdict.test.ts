@@ -176,7 +176,7 @@ describe('decideVerdict with memory accounting', () => {
   test('inconclusive: a JVM whose RSS grows where nothing was measured names what is missing', () => {
     const verdict = verdictOf(timeline({ other: (t) => 60 * MiB + t * MiB, extra: () => ({ jvm: true }) }));
     assert.equal(verdict.kind, 'inconclusive', verdict.summary);
-    assert.match(verdict.summary, /outside malloc/);
+    assert.match(verdict.summary, /outside malloc and the parts measured: in a JVM most likely its Java heap/);
     assert.match(verdict.summary, /not measured: java-heap, jvm-internal/);
     assert.match(verdict.missing!.join('\n'), /--nmt/);
   });
