@@ -73,9 +73,21 @@ static enum lh_config_result open_raw_dir(void)
         say("LEAKHUNT_DIR must be an absolute path", "");
         return LH_CONFIG_INVALID;
     }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != geteuid()) {
+    /* O_NOFOLLOW covers only a last component without a trailing slash ("link/" is followed): so also require
+     * that the path itself, not following links, is the very directory that was opened. */
+    char bare[4096];
+    size_t length = strlen(dir);
+    if (length >= sizeof bare) {
+        say("LEAKHUNT_DIR is too long", "");
+        return LH_CONFIG_INVALID;
+    }
+    memcpy(bare, dir, length + 1);
+    while (length > 1 && bare[length - 1] == '/')
+        bare[--length] = '\0';
+    int fd = open(bare, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st, path_st;
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != geteuid() || lstat(bare, &path_st) != 0 ||
+        !S_ISDIR(path_st.st_mode) || path_st.st_ino != st.st_ino || path_st.st_dev != st.st_dev) {
         if (fd >= 0)
             close(fd);
         say("LEAKHUNT_DIR is not a directory of ours (or is a symlink): ", dir);
@@ -85,25 +97,35 @@ static enum lh_config_result open_raw_dir(void)
     return LH_CONFIG_OK;
 }
 
-static bool parent_matches(void)
+/* A boolean setting: unset keeps the default, "0" and "1" are the only values. */
+static bool read_flag(const char *name, bool *out)
 {
-    const char *text = getenv("LEAKHUNT_PARENT_PID");
-    uint64_t expected;
+    const char *text = getenv(name);
     if (!text)
         return true;
-    if (!parse_u64(text, &expected))
+    if (strcmp(text, "0") != 0 && strcmp(text, "1") != 0) {
+        say(name, " must be 0 or 1");
         return false;
-    return (uint64_t)getppid() == expected;
+    }
+    *out = text[0] == '1';
+    return true;
 }
 
 LH_HIDDEN enum lh_config_result lh_config_read(void)
 {
     if (!getenv("LEAKHUNT_DIR"))
         return LH_CONFIG_ABSENT;
-    const char *follow = getenv("LEAKHUNT_FOLLOW_CHILDREN");
-    lh_config.follow_children = follow && strcmp(follow, "1") == 0;
+    if (!read_flag("LEAKHUNT_FOLLOW_CHILDREN", &lh_config.follow_children) ||
+        !read_flag("LEAKHUNT_JAVA_STACKS", &lh_config.java_stacks))
+        return LH_CONFIG_INVALID;
     /* A child of the target (fork + exec under the inherited LD_PRELOAD) stays idle unless asked. */
-    if (!lh_config.follow_children && !parent_matches())
+    uint64_t parent = 0;
+    const char *parent_text = getenv("LEAKHUNT_PARENT_PID");
+    if (parent_text && !parse_u64(parent_text, &parent)) {
+        say("LEAKHUNT_PARENT_PID is not a process id", "");
+        return LH_CONFIG_INVALID;
+    }
+    if (!lh_config.follow_children && parent_text && (uint64_t)getppid() != parent)
         return LH_CONFIG_ABSENT;
     enum lh_config_result dir = open_raw_dir();
     if (dir != LH_CONFIG_OK)
@@ -122,7 +144,5 @@ LH_HIDDEN enum lh_config_result lh_config_read(void)
     lh_config.max_stack_depth = (uint32_t)depth;
     lh_config.seed_given = getenv("LEAKHUNT_SEED") != NULL;
     lh_config.seed = seed;
-    const char *java = getenv("LEAKHUNT_JAVA_STACKS");
-    lh_config.java_stacks = !(java && strcmp(java, "0") == 0);
     return LH_CONFIG_OK;
 }

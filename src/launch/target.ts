@@ -2,7 +2,7 @@
  * Runs the target: spawn with execa, relay SIGINT/SIGTERM/SIGHUP, stop it after the duration (a last
  * snapshot is requested first, then SIGTERM, then SIGKILL after a grace period), and sample its RSS.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, closeSync, constants as fsConstants, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { execa } from 'execa';
@@ -54,7 +54,8 @@ async function requestFromShim(rawDir: string, pid: number, control: 'flush-requ
   if (!existsSync(dir)) return false;
   const request = join(dir, control);
   try {
-    writeFileSync(request, '', { mode: 0o600 });
+    // Never through a link planted in the run directory: create it, or fail.
+    closeSync(openSync(request, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600));
   } catch {
     return false;
   }

@@ -15,7 +15,7 @@ export function shimSummary(counters: ShimCounters | undefined, finalSampleInter
     samples: counters.samples, liveEntries: counters.liveEntries, tableCapacity: counters.tableCapacity,
     tableDrops: counters.tableDrops, thinnedEntries: counters.thinnedEntries, stackCount: counters.stackCount,
     stackDrops: counters.stackDrops, missedFrees: counters.missedFrees, shimMappedBytes: counters.shimMappedBytes,
-    shimResidentBytes: counters.shimResidentBytes, javaStacks: counters.javaStacks, javaStackFailures: counters.javaStackFailures,
+    shimResidentBytes: counters.shimResidentBytes, writeErrors: counters.writeErrors, javaStacks: counters.javaStacks, javaStackFailures: counters.javaStackFailures,
     finalSampleIntervalBytes,
   };
 }
@@ -53,6 +53,12 @@ export function buildRunReport(
   const warnings = [...facts.warnings];
   if (shim && shim.tableDrops + shim.stackDrops > 0) {
     warnings.push(`the shim's tables overflowed (${shim.tableDrops} samples and ${shim.stackDrops} stacks dropped): raise --sample-bytes`);
+  }
+  if (shim && shim.thinnedEntries > 0) {
+    warnings.push(`the liveness table filled: the sampling interval was raised from ${facts.sampleBytes} to ${shim.finalSampleIntervalBytes} bytes and ${shim.thinnedEntries} entries thinned (estimates stay unbiased, but coarser: raise --sample-bytes or --table-capacity)`);
+  }
+  if (shim && shim.writeErrors > 0) {
+    warnings.push(`${shim.writeErrors} snapshot(s) could not be written (disk full, permissions?): the series has gaps`);
   }
   return {
     schema: REPORT_SCHEMA,

@@ -5,7 +5,7 @@
  */
 import type { SiteReport } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
-import type { RunReport } from './model.js';
+import { sampleBytesInForce, type RunReport } from './model.js';
 import { abbreviateTemplates } from './text.js';
 
 export interface MarkdownOptions {
@@ -78,7 +78,7 @@ export function renderMarkdown(report: RunReport, options: MarkdownOptions = {})
   lines.push(`**Memory:** RSS ${formatBytes(m.rssStartBytes)} → ${formatBytes(m.rssEndBytes)} (${formatRate(m.rssGrowthBytesPerHour)}), `
     + `live malloc ${formatBytes(m.liveStartBytes)} → ${formatBytes(m.liveEndBytes)} (${formatRate(m.liveGrowthBytesPerHour)})`, '');
   lines.push(`**Run:** ${code(report.command.join(' '))}, ${formatDurationMs(report.durationSec * 1000)}, `
-    + `${report.snapshots} snapshots, sampling every ${formatBytes(report.sampleBytes)}`
+    + `${report.snapshots} snapshots, sampling every ${formatBytes(sampleBytesInForce(report))}`
     + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`), '');
   for (const warning of report.warnings) lines.push(`> **Warning:** ${plain(warning)}`, '');
 

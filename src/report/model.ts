@@ -17,6 +17,8 @@ export interface ShimSummary {
   missedFrees: number;
   shimMappedBytes: number;
   shimResidentBytes: number;
+  /** Snapshots the shim failed to write. */
+  writeErrors: number;
   javaStacks: number;
   javaStackFailures: number;
   finalSampleIntervalBytes: number;
@@ -46,6 +48,11 @@ export interface MemoryReport extends MemoryGrowth {
   allocator?: AllocatorKind;
   /** --trim-probe: RSS just before and right after malloc_trim(0). */
   trimProbe?: Omit<TrimProbe, 'timeSec'> & { timeSec?: number };
+}
+
+/** The sampling interval in force at the end: larger than asked for when the liveness table filled. */
+export function sampleBytesInForce(report: Pick<RunReport, 'sampleBytes' | 'shim'>): number {
+  return Math.max(report.sampleBytes, report.shim?.finalSampleIntervalBytes ?? 0);
 }
 
 export interface RunReport {

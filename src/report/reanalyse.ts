@@ -62,6 +62,8 @@ export function reanalyseRun(dir: string, options: { minConfidence?: number; war
   try {
     const document = readJsonFile(join(dir, 'timeline.json')) as { snapshots?: unknown };
     if (!Array.isArray(document.snapshots)) throw new Error('no snapshots');
+    if (!document.snapshots.every((p) => typeof p === 'object' && p !== null && typeof (p as TimelinePoint).timeSec === 'number'
+      && typeof (p as TimelinePoint).sequence === 'number')) throw new Error('a snapshot entry is damaged');
     timeline = document.snapshots as TimelinePoint[];
   } catch {
     throw inputError(dir, 'no readable timeline.json: the run was not processed (did leakhunt run end early?)');

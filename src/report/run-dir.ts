@@ -63,6 +63,15 @@ export function readRunMeta(runDir: string): RunMeta {
   if (typeof meta !== 'object' || meta === null || meta.schema !== 'leakhunt.run/v1') {
     throw inputError(path, `not a leakhunt run description (schema ${String((meta as Partial<RunMeta> | null)?.schema)})`);
   }
+  // The analysis trusts these fields: check their shape here, once, rather than fail deep inside it.
+  const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  const bad = !Array.isArray(meta.command) || !meta.command.every((w) => typeof w === 'string') ? 'command'
+    : !isNumber(meta.startedAtMs) ? 'startedAtMs'
+      : !isNumber(meta.sampleBytes) || meta.sampleBytes < 1 ? 'sampleBytes'
+        : !isNumber(meta.snapshotIntervalMs) ? 'snapshotIntervalMs'
+          : meta.pid !== undefined && !isNumber(meta.pid) ? 'pid'
+            : meta.endedAtMs !== undefined && !isNumber(meta.endedAtMs) ? 'endedAtMs' : undefined;
+  if (bad) throw inputError(path, `damaged run description: "${bad}" is missing or of the wrong type`);
   return meta;
 }
 

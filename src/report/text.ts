@@ -2,7 +2,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import type { SiteReport, SiteStatus } from '../analyse/index.js';
-import type { MemoryReport, RunReport } from './model.js';
+import { sampleBytesInForce, type MemoryReport, type RunReport } from './model.js';
 
 export interface TextOptions {
   top?: number;
@@ -134,7 +134,7 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
   lines.push(`${verdictColor(verdictTitle[report.verdict.kind] ?? report.verdict.kind)}: ${report.verdict.summary}`);
   const m = report.memory;
   lines.push(chalk.dim(`  run: ${report.command.join(' ')} (pid ${report.pid}), ${formatDurationMs(report.durationSec * 1000)}, `
-    + `${report.snapshots} snapshots, sampling every ${formatBytes(report.sampleBytes)}`
+    + `${report.snapshots} snapshots, sampling every ${formatBytes(sampleBytesInForce(report))}`
     + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`)));
   lines.push(chalk.dim(`  RSS ${formatBytes(m.rssStartBytes)} → ${formatBytes(m.rssEndBytes)} (${formatRate(m.rssGrowthBytesPerHour)}), `
     + `live malloc ${formatBytes(m.liveStartBytes)} → ${formatBytes(m.liveEndBytes)} (${formatRate(m.liveGrowthBytesPerHour)})`));
