@@ -225,3 +225,6 @@ buildDemoLibrary();
 buildDemoClasses();
 // Symbolization fixtures: stripped libraries with separate debug info, a JNI library deleted after loading.
 run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-debuginfo.mjs'), ...argv]);
+// Memory-accounting fixtures (fragmentation, a Java heap that grows) and the hardening battery.
+run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-memory.mjs'), ...argv]);
+run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-hardening.mjs'), ...argv]);
