@@ -7,8 +7,8 @@
  * and writes one self-contained file: NNNNNN.lhs.tmp, then rename(). A reader sees either the whole file
  * or none of it, even if the target is killed mid-write.
  *
- * It allocates nothing from the target's heap: buffers are mapped once at start. Record lengths that are
- * not known in advance (maps, stacks, sites) are patched with pwrite() after the payload is streamed.
+ * It allocates nothing from the target's heap: buffers are mapped once at start; the file itself goes through
+ * output.c, which patches record lengths not known in advance (maps, stacks, sites) after their payload.
  */
 #define _GNU_SOURCE
 #include "snapshot.h"
@@ -28,6 +28,7 @@
 #include "agent.h"
 #include "liveness.h"
 #include "methods.h"
+#include "output.h"
 #include "procfs.h"
 #include "sampler.h"
 #include "stacks.h"
@@ -49,16 +50,7 @@ enum record_type {
 };
 
 #define FORMAT_VERSION 2u
-#define OUT_BUFFER_BYTES (64u * 1024u)
 #define POLL_MS 100u
-
-struct output {
-    int fd;
-    char *buffer;
-    size_t used;
-    off_t flushed; /* file offset of buffer[0] */
-    bool failed;
-};
 
 /* Live totals of one stack, gathered from the liveness table for one snapshot. */
 struct site_totals {
@@ -77,77 +69,12 @@ static pthread_t writer_thread;
 static _Atomic bool stopping;
 static int pid_dir_fd = -1;
 static uint64_t next_sequence;
-static struct output out;
 static struct site_totals *totals;
 static uintptr_t *frame_scratch;
 static struct lh_java_frame *java_scratch;
 static struct mallinfo2 (*mallinfo2_function)(void);
 static int (*mallctl_function)(const char *, void *, size_t *, void *, size_t);
 static int (*malloc_trim_function)(size_t);
-
-/* ---- buffered output with patchable record lengths ---- */
-
-static void flush_output(void)
-{
-    size_t done = 0;
-    while (!out.failed && done < out.used) {
-        ssize_t n = write(out.fd, out.buffer + done, out.used - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            out.failed = true;
-        else
-            done += (size_t)n;
-    }
-    out.flushed += (off_t)out.used;
-    out.used = 0;
-}
-
-static void put(const void *data, size_t bytes)
-{
-    const char *p = data;
-    while (bytes > 0) {
-        if (out.used == OUT_BUFFER_BYTES)
-            flush_output();
-        size_t room = OUT_BUFFER_BYTES - out.used;
-        size_t n = bytes < room ? bytes : room;
-        memcpy(out.buffer + out.used, p, n);
-        out.used += n;
-        p += n;
-        bytes -= n;
-    }
-}
-
-static void put_u32(uint32_t v) { put(&v, sizeof v); }
-static void put_u64(uint64_t v) { put(&v, sizeof v); }
-static void put_f64(double v) { put(&v, sizeof v); }
-
-static void sink_to_output(const void *data, size_t bytes, void *context)
-{
-    (void)context;
-    put(data, bytes);
-}
-
-static off_t position(void)
-{
-    return out.flushed + (off_t)out.used;
-}
-
-/* Starts a record whose length is patched by end_record; returns where the payload starts. */
-static off_t begin_record(uint32_t type)
-{
-    put_u32(type);
-    put_u32(0);
-    return position();
-}
-
-static void end_record(off_t payload_start)
-{
-    uint32_t length = (uint32_t)(position() - payload_start);
-    flush_output();
-    if (!out.failed && pwrite(out.fd, &length, sizeof length, payload_start - 4) != sizeof length)
-        out.failed = true;
-}
 
 /* ---- gathering ---- */
 
@@ -175,62 +102,62 @@ static void write_meta(bool is_final, bool after_trim, uint64_t sequence)
     struct timespec real, mono;
     clock_gettime(CLOCK_REALTIME, &real);
     clock_gettime(CLOCK_MONOTONIC, &mono);
-    off_t start = begin_record(RECORD_META);
-    put_u64((uint64_t)getpid());
-    put_u64(sequence);
-    put_u64((uint64_t)real.tv_sec * 1000000000u + (uint64_t)real.tv_nsec);
-    put_u64((uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec);
-    put_u64(lh_start_realtime_ns);
-    put_u64(lh_start_monotonic_ns);
-    put_u64(lh_config.sample_interval_bytes);
-    put_u64(atomic_load(&lh_sample_interval_bytes));
-    put_u32(is_final ? 1 : 0);
-    put_u32(lh_config.max_stack_depth);
-    put_u64((lh_config.sample_interval_bytes <= 1 && atomic_load(&lh_sample_generation) == 0 ? 1u : 0u) |
+    off_t start = out_begin_record(RECORD_META);
+    out_u64((uint64_t)getpid());
+    out_u64(sequence);
+    out_u64((uint64_t)real.tv_sec * 1000000000u + (uint64_t)real.tv_nsec);
+    out_u64((uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec);
+    out_u64(lh_start_realtime_ns);
+    out_u64(lh_start_monotonic_ns);
+    out_u64(lh_config.sample_interval_bytes);
+    out_u64(atomic_load(&lh_sample_interval_bytes));
+    out_u32(is_final ? 1 : 0);
+    out_u32(lh_config.max_stack_depth);
+    out_u64((lh_config.sample_interval_bytes <= 1 && atomic_load(&lh_sample_generation) == 0 ? 1u : 0u) |
             (after_trim ? 2u : 0u));
-    put_u64(0);
-    put_u64(0);
-    end_record(start);
+    out_u64(0);
+    out_u64(0);
+    out_end_record(start);
 }
 
 static void write_counters(uint32_t stack_count)
 {
-    off_t start = begin_record(RECORD_COUNTERS);
-    put_u64(atomic_load(&lh_counters.samples));
-    put_u64(atomic_load(&lh_counters.sampled_frees));
-    put_u64(lh_live_count());
-    put_u64(lh_live_capacity());
-    put_u64(atomic_load(&lh_counters.table_drops));
-    put_u64(atomic_load(&lh_counters.thinned_entries));
-    put_u64(atomic_load(&lh_counters.thinning_rounds));
-    put_u64(stack_count);
-    put_u64(lh_stacks_capacity());
-    put_u64(atomic_load(&lh_counters.stack_drops));
-    put_u64(atomic_load(&lh_counters.missed_frees));
-    put_u64(atomic_load(&lh_counters.mapped_bytes));
-    put_u64(atomic_load(&lh_counters.snapshots_written));
-    put_u64(atomic_load(&lh_counters.write_errors));
-    put_u64(atomic_load(&lh_counters.java_stacks));
-    put_u64(atomic_load(&lh_counters.java_stack_failures));
-    put_u64(lh_resident_bytes());
-    put_u64(lh_methods_count());
-    put_u64(0);
-    put_u64(0);
-    end_record(start);
+    off_t start = out_begin_record(RECORD_COUNTERS);
+    out_u64(atomic_load(&lh_counters.samples));
+    out_u64(atomic_load(&lh_counters.sampled_frees));
+    out_u64(lh_live_count());
+    out_u64(lh_live_capacity());
+    out_u64(atomic_load(&lh_counters.table_drops));
+    out_u64(atomic_load(&lh_counters.thinned_entries));
+    out_u64(atomic_load(&lh_counters.thinning_rounds));
+    out_u64(stack_count);
+    out_u64(lh_stacks_capacity());
+    out_u64(atomic_load(&lh_counters.stack_drops));
+    out_u64(atomic_load(&lh_counters.missed_frees));
+    out_u64(atomic_load(&lh_counters.mapped_bytes));
+    out_u64(atomic_load(&lh_counters.snapshots_written));
+    out_u64(atomic_load(&lh_counters.write_errors));
+    out_u64(atomic_load(&lh_counters.java_stacks));
+    out_u64(atomic_load(&lh_counters.java_stack_failures));
+    out_u64(lh_resident_bytes());
+    out_u64(lh_methods_count());
+    out_u64(0);
+    out_u64(0);
+    out_end_record(start);
 }
 
 static void write_mallinfo(void)
 {
-    off_t start = begin_record(RECORD_MALLINFO);
+    off_t start = out_begin_record(RECORD_MALLINFO);
     struct mallinfo2 mi = {0};
     if (mallinfo2_function)
         mi = mallinfo2_function();
-    put_u64(mallinfo2_function ? 1 : 0);
+    out_u64(mallinfo2_function ? 1 : 0);
     size_t fields[10] = {mi.arena, mi.ordblks, mi.smblks, mi.hblks, mi.hblkhd,
                          mi.usmblks, mi.fsmblks, mi.uordblks, mi.fordblks, mi.keepcost};
     for (int i = 0; i < 10; i++)
-        put_u64(fields[i]);
-    end_record(start);
+        out_u64(fields[i]);
+    out_end_record(start);
 }
 
 /* jemalloc's own figures when it is the allocator under us (stats need its "epoch" refreshed first). */
@@ -243,50 +170,50 @@ static void write_jemalloc(void)
     mallctl_function("epoch", &epoch, &epoch_bytes, &epoch, epoch_bytes);
     const char *names[] = {"stats.allocated", "stats.active", "stats.resident", "stats.mapped", "stats.retained",
                            "stats.metadata"};
-    off_t start = begin_record(RECORD_JEMALLOC);
+    off_t start = out_begin_record(RECORD_JEMALLOC);
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         size_t value = 0, bytes = sizeof value;
         if (mallctl_function(names[i], &value, &bytes, NULL, 0) != 0)
             value = 0;
-        put_u64(value);
+        out_u64(value);
     }
-    end_record(start);
+    out_end_record(start);
 }
 
 static void write_process_memory(void)
 {
     struct lh_process_memory m;
     lh_procfs_memory(&m);
-    off_t start = begin_record(RECORD_PROCESS_MEMORY);
-    put_u64(m.vm_size_bytes);
-    put_u64(m.vm_rss_bytes);
-    put_u64(m.rss_anon_bytes);
-    put_u64(m.rss_file_bytes);
-    put_u64(m.rss_shmem_bytes);
-    put_u64(m.vm_hwm_bytes);
-    end_record(start);
+    off_t start = out_begin_record(RECORD_PROCESS_MEMORY);
+    out_u64(m.vm_size_bytes);
+    out_u64(m.vm_rss_bytes);
+    out_u64(m.rss_anon_bytes);
+    out_u64(m.rss_file_bytes);
+    out_u64(m.rss_shmem_bytes);
+    out_u64(m.vm_hwm_bytes);
+    out_end_record(start);
 }
 
 static void write_stacks(uint32_t stack_count)
 {
-    off_t start = begin_record(RECORD_STACKS);
-    put_u32(stack_count);
+    off_t start = out_begin_record(RECORD_STACKS);
+    out_u32(stack_count);
     for (uint32_t id = 0; id < stack_count; id++) {
         int java_depth = 0;
         int depth = lh_stacks_get(id, frame_scratch, java_scratch, &java_depth, &totals[id].cumulative);
-        put_u32(id);
+        out_u32(id);
         uint16_t native_depth16 = (uint16_t)depth, java_depth16 = (uint16_t)java_depth;
-        put(&native_depth16, 2);
-        put(&java_depth16, 2);
+        out_put(&native_depth16, 2);
+        out_put(&java_depth16, 2);
         for (int i = 0; i < depth; i++)
-            put_u64(frame_scratch[i]);
+            out_u64(frame_scratch[i]);
         for (int i = 0; i < java_depth; i++) {
-            put_u64(java_scratch[i].method_id);
-            put_u32((uint32_t)java_scratch[i].bci);
-            put_u32(0);
+            out_u64(java_scratch[i].method_id);
+            out_u32((uint32_t)java_scratch[i].bci);
+            out_u32(0);
         }
     }
-    end_record(start);
+    out_end_record(start);
 }
 
 static void put_method(const struct lh_method_info *m, void *count)
@@ -295,16 +222,16 @@ static void put_method(const struct lh_method_info *m, void *count)
     uint16_t name_bytes = (uint16_t)strnlen(m->name, 65535);
     uint16_t source_bytes = (uint16_t)strnlen(m->source_file, 65535);
     uint16_t reserved = 0;
-    put_u64(m->method_id);
-    put(&class_bytes, 2);
-    put(&name_bytes, 2);
-    put(&source_bytes, 2);
-    put(&reserved, 2);
-    put_u32(m->line_count);
-    put(m->class_signature, class_bytes);
-    put(m->name, name_bytes);
-    put(m->source_file, source_bytes);
-    put(m->lines, (size_t)m->line_count * 8);
+    out_u64(m->method_id);
+    out_put(&class_bytes, 2);
+    out_put(&name_bytes, 2);
+    out_put(&source_bytes, 2);
+    out_put(&reserved, 2);
+    out_u32(m->line_count);
+    out_put(m->class_signature, class_bytes);
+    out_put(m->name, name_bytes);
+    out_put(m->source_file, source_bytes);
+    out_put(m->lines, (size_t)m->line_count * 8);
     (*(uint32_t *)count)++;
 }
 
@@ -312,40 +239,38 @@ static void write_java_methods(void)
 {
     if (lh_methods_count() == 0)
         return;
-    off_t start = begin_record(RECORD_JAVA_METHODS);
+    off_t start = out_begin_record(RECORD_JAVA_METHODS);
     /* The count is patched like a length: methods resolved meanwhile may be more than counted before. */
-    off_t count_at = position();
-    put_u32(0);
+    off_t count_at = out_position();
+    out_u32(0);
     uint32_t count = 0;
     lh_methods_for_each(put_method, &count);
-    flush_output();
-    if (!out.failed && pwrite(out.fd, &count, sizeof count, count_at) != sizeof count)
-        out.failed = true;
-    end_record(start);
+    out_patch_u32(count_at, count);
+    out_end_record(start);
 }
 
 static void write_sites(uint32_t stack_count)
 {
-    off_t start = begin_record(RECORD_SITES);
-    put_u32(stack_count);
-    put_u32(96);
+    off_t start = out_begin_record(RECORD_SITES);
+    out_u32(stack_count);
+    out_u32(96);
     for (uint32_t id = 0; id < stack_count; id++) {
         const struct site_totals *t = &totals[id];
-        put_u32(id);
-        put_u32(0);
-        put_u64(t->live_samples);
-        put_u64(t->live_sampled_bytes);
-        put_f64(t->live_objects);
-        put_f64(t->live_bytes);
-        put_u64(t->cumulative.alloc_samples);
-        put_f64(t->cumulative.alloc_objects);
-        put_f64(t->cumulative.alloc_bytes);
-        put_u64(t->live_samples ? (uint64_t)t->oldest_ds * 100 : 0);
-        put_u64(t->live_samples ? (uint64_t)t->newest_ds * 100 : 0);
-        put_f64(t->live_bytes > 0 ? t->time_weighted_ds / t->live_bytes * 100.0 : 0.0);
-        put_u64(0);
+        out_u32(id);
+        out_u32(0);
+        out_u64(t->live_samples);
+        out_u64(t->live_sampled_bytes);
+        out_f64(t->live_objects);
+        out_f64(t->live_bytes);
+        out_u64(t->cumulative.alloc_samples);
+        out_f64(t->cumulative.alloc_objects);
+        out_f64(t->cumulative.alloc_bytes);
+        out_u64(t->live_samples ? (uint64_t)t->oldest_ds * 100 : 0);
+        out_u64(t->live_samples ? (uint64_t)t->newest_ds * 100 : 0);
+        out_f64(t->live_bytes > 0 ? t->time_weighted_ds / t->live_bytes * 100.0 : 0.0);
+        out_u64(0);
     }
-    end_record(start);
+    out_end_record(start);
 }
 
 static void write_snapshot(bool is_final, bool after_trim)
@@ -355,9 +280,8 @@ static void write_snapshot(bool is_final, bool after_trim)
     uint64_t sequence = next_sequence++;
     snprintf(name, sizeof name, "%06llu.lhs", (unsigned long long)sequence);
     snprintf(temporary, sizeof temporary, "%s.tmp", name);
-    out = (struct output){.fd = -1, .buffer = out.buffer};
-    out.fd = openat(pid_dir_fd, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (out.fd < 0) {
+    int fd = openat(pid_dir_fd, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
         atomic_fetch_add(&lh_counters.write_errors, 1);
         pthread_mutex_unlock(&write_lock);
         return;
@@ -366,30 +290,31 @@ static void write_snapshot(bool is_final, bool after_trim)
     memset(totals, 0, (size_t)stack_count * sizeof *totals);
     lh_live_for_each(add_live_entry, &stack_count);
 
-    put("LKHUNT\r\n", 8);
-    put_u32(FORMAT_VERSION);
-    put_u32(16);
+    out_start(fd);
+    out_put("LKHUNT\r\n", 8);
+    out_u32(FORMAT_VERSION);
+    out_u32(16);
     write_meta(is_final, after_trim, sequence);
     write_counters(stack_count);
     write_mallinfo();
     write_jemalloc();
     write_process_memory();
-    off_t maps = begin_record(RECORD_MAPS);
-    lh_procfs_maps(sink_to_output, NULL);
-    end_record(maps);
+    off_t maps = out_begin_record(RECORD_MAPS);
+    lh_procfs_maps(out_sink, NULL);
+    out_end_record(maps);
     write_stacks(stack_count);
     write_sites(stack_count);
     write_java_methods();
     if (lh_unloaded_count() > 0) {
-        off_t unloaded = begin_record(RECORD_UNLOADED);
-        lh_unloaded_write(sink_to_output, NULL);
-        end_record(unloaded);
+        off_t unloaded = out_begin_record(RECORD_UNLOADED);
+        lh_unloaded_write(out_sink, NULL);
+        out_end_record(unloaded);
     }
-    put_u32(RECORD_END);
-    put_u32(0);
-    flush_output();
-    close(out.fd);
-    if (out.failed || renameat(pid_dir_fd, temporary, pid_dir_fd, name) != 0) {
+    out_u32(RECORD_END);
+    out_u32(0);
+    bool written = out_finish();
+    close(fd);
+    if (!written || renameat(pid_dir_fd, temporary, pid_dir_fd, name) != 0) {
         unlinkat(pid_dir_fd, temporary, 0);
         atomic_fetch_add(&lh_counters.write_errors, 1);
     } else {
@@ -465,11 +390,11 @@ LH_HIDDEN bool lh_snapshot_start(void)
     if (pid_dir_fd < 0)
         return false;
     next_sequence = first_free_sequence();
-    out.buffer = lh_map_memory(OUT_BUFFER_BYTES);
+    bool output_ready = out_init();
     totals = lh_map_memory((size_t)lh_config.max_stacks * sizeof *totals);
     frame_scratch = lh_map_memory(LH_MAX_DEPTH_LIMIT * sizeof *frame_scratch);
     java_scratch = lh_map_memory(LH_MAX_DEPTH_LIMIT * sizeof *java_scratch);
-    if (!out.buffer || !totals || !frame_scratch || !java_scratch)
+    if (!output_ready || !totals || !frame_scratch || !java_scratch)
         return false;
     mallinfo2_function = (struct mallinfo2 (*)(void))dlsym(RTLD_DEFAULT, "mallinfo2");
     mallctl_function = (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(RTLD_DEFAULT, "mallctl");
