@@ -19,94 +19,19 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fixtureKit } from './fixture-kit.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const self = fileURLToPath(import.meta.url);
+const { root, self, fail, log, rel, tool, listFiles, upToDate, run, buildInto, jdk } = fixtureKit('build-fixtures-debuginfo', import.meta.url);
+
 const outDir = path.join(root, 'fixtures', 'build', 'debuginfo');
-const DEFAULT_JDK = '/usr/lib/jvm/java-17-openjdk-amd64';
-
-const argv = process.argv.slice(2);
-const force = argv.includes('--force');
-const quiet = argv.includes('--quiet');
-for (const a of argv) {
-  if (a !== '--force' && a !== '--quiet') fail(`unknown argument ${a} (usage: node scripts/build-fixtures-debuginfo.mjs [--force] [--quiet])`);
-}
-
-function fail(msg) {
-  console.error(`build-fixtures-debuginfo: ${msg}`);
-  process.exit(1);
-}
-
-function log(msg) {
-  if (!quiet) console.log(`build-fixtures-debuginfo: ${msg}`);
-}
-
-const rel = (p) => path.relative(root, p) || '.';
-
-function isExecutable(p) {
-  try {
-    fs.accessSync(p, fs.constants.X_OK);
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** Absolute path of an executable on PATH (or given with a slash); fails with `hint` when there is none. */
-function tool(name, hint) {
-  if (name.includes('/')) {
-    if (isExecutable(name)) return path.resolve(name);
-  } else {
-    for (const dir of (process.env.PATH || '').split(path.delimiter)) {
-      if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
-    }
-  }
-  return fail(`${name} not found: ${hint}`);
-}
-
-function mtime(p) {
-  try {
-    return fs.statSync(p).mtimeMs;
-  } catch {
-    return null;
-  }
-}
-
-function listFiles(dir, ext) {
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) return listFiles(p, ext);
-    return entry.name.endsWith(ext) ? [p] : [];
-  }).sort();
-}
-
-function upToDate(sources, outputs) {
-  if (force) return false;
-  const newestSource = Math.max(...sources.map((s) => mtime(s) ?? Infinity));
-  return outputs.every((o) => (mtime(o) ?? -Infinity) > newestSource);
-}
-
-function run(cmd, args, cwd = root) {
-  log(`$ ${[cmd, ...args].map((a) => (a.startsWith(root) ? rel(a) : a)).join(' ')}`);
-  const r = spawnSync(cmd, args, { cwd, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.error) fail(`could not run ${cmd}: ${r.error.message}`);
-  if (r.status !== 0) fail(`${path.basename(cmd)} failed (${r.signal ? `signal ${r.signal}` : `exit ${r.status}`})`);
-}
 
 /** Builds a whole output directory under a temporary name, then renames it: a half-built group never looks fresh. */
+/** A directory output, built under a temporary name that exists from the start. */
 function buildDir(out, build) {
-  const tmp = `${out}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  try {
+  buildInto(out, (tmp) => {
+    fs.mkdirSync(tmp, { recursive: true });
     build(tmp);
-    fs.rmSync(out, { recursive: true, force: true });
-    fs.renameSync(tmp, out);
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+  });
 }
 
 /** The NT_GNU_BUILD_ID of an ELF file, as `readelf -n` prints it. */
@@ -115,14 +40,6 @@ function buildIdOf(file) {
   const m = /Build ID:\s*([0-9a-f]+)/.exec(r.stdout ?? '');
   if (!m) fail(`${rel(file)} has no build id`);
   return m[1];
-}
-
-function jdk() {
-  const candidates = [process.env.JAVA_HOME, DEFAULT_JDK].filter(Boolean);
-  const javac = spawnSync('sh', ['-c', 'command -v javac'], { encoding: 'utf8' }).stdout?.trim();
-  if (javac) candidates.push(path.dirname(path.dirname(fs.realpathSync(javac))));
-  const home = candidates.find((h) => isExecutable(path.join(h, 'bin', 'javac')) && fs.existsSync(path.join(h, 'include', 'jni.h')));
-  return home ?? fail('no JDK (javac + include/jni.h) found: apt-get install openjdk-17-jdk-headless (or set JAVA_HOME)');
 }
 
 const C_FLAGS = ['-std=c11', '-O2', '-g', '-Wall', '-Wextra', '-Wl,--build-id=sha1'];
@@ -180,7 +97,7 @@ function buildDeleted() {
     return;
   }
   const cc = tool(process.env.CC || 'cc', 'apt-get install build-essential');
-  const home = jdk();
+  const home = jdk({ headers: true });
   buildDir(out, (tmp) => {
     const includes = ['-I', path.join(home, 'include'), '-I', path.join(home, 'include', 'linux')];
     run(cc, [...C_FLAGS, '-fPIC', '-shared', ...includes, '-o', path.join(tmp, 'libdeletedjni.so'), nativeSource]);

@@ -16,83 +16,14 @@
 //
 // Usage: node scripts/build-fixtures-hardening.mjs [--force] [--quiet]
 // Env: CC (default cc), CXX (default c++).
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fixtureKit } from './fixture-kit.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const self = fileURLToPath(import.meta.url);
+const { root, self, fail, log, rel, tool, upToDate, run } = fixtureKit('build-fixtures-hardening', import.meta.url);
+
 const sourceDir = path.join(root, 'fixtures', 'c');
 const outDir = path.join(root, 'fixtures', 'build', 'hardening');
-
-const argv = process.argv.slice(2);
-const force = argv.includes('--force');
-const quiet = argv.includes('--quiet');
-for (const a of argv) {
-  if (a !== '--force' && a !== '--quiet') fail(`unknown argument ${a} (usage: node scripts/build-fixtures-hardening.mjs [--force] [--quiet])`);
-}
-
-function fail(msg) {
-  console.error(`build-fixtures-hardening: ${msg}`);
-  process.exit(1);
-}
-
-function log(msg) {
-  if (!quiet) console.log(`build-fixtures-hardening: ${msg}`);
-}
-
-const rel = (p) => path.relative(root, p) || '.';
-
-function isExecutable(p) {
-  try {
-    fs.accessSync(p, fs.constants.X_OK);
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
-const toolCache = new Map();
-/** Absolute path of an executable on PATH (or given with a slash); fails with an install hint when missing. */
-function tool(name) {
-  if (!toolCache.has(name)) {
-    let found = null;
-    if (name.includes('/')) found = isExecutable(name) ? path.resolve(name) : null;
-    else {
-      for (const dir of (process.env.PATH || '').split(path.delimiter)) {
-        if (dir && isExecutable(path.join(dir, name))) {
-          found = path.join(dir, name);
-          break;
-        }
-      }
-    }
-    if (!found) fail(`${name} not found: apt-get install build-essential`);
-    toolCache.set(name, found);
-  }
-  return toolCache.get(name);
-}
-
-function mtime(p) {
-  try {
-    return fs.statSync(p).mtimeMs;
-  } catch {
-    return null;
-  }
-}
-
-function upToDate(sources, output) {
-  if (force) return false;
-  const newestSource = Math.max(...sources.map((s) => mtime(s) ?? Infinity));
-  return (mtime(output) ?? -Infinity) > newestSource;
-}
-
-function run(cmd, args) {
-  log(`$ ${[cmd, ...args].map((a) => (a.startsWith(root) ? rel(a) : a)).join(' ')}`);
-  const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.error) fail(`could not run ${cmd}: ${r.error.message}`);
-  if (r.status !== 0) fail(`${path.basename(cmd)} failed (${r.signal ? `signal ${r.signal}` : `exit ${r.status}`})`);
-}
 
 const C_FLAGS = ['-std=c11', '-O2', '-g', '-Wall', '-Wextra'];
 const CXX_FLAGS = ['-std=c++17', '-O2', '-g', '-Wall', '-Wextra'];

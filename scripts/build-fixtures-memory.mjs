@@ -9,105 +9,13 @@
 //
 // Usage: node scripts/build-fixtures-memory.mjs [--force] [--quiet]
 // Env: CC (default cc), JAVA_HOME (JDK for javac; default /usr/lib/jvm/java-17-openjdk-amd64, else the javac on PATH).
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fixtureKit } from './fixture-kit.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const self = fileURLToPath(import.meta.url);
+const { root, self, fail, log, rel, tool, listFiles, upToDate, run, buildInto, jdk } = fixtureKit('build-fixtures-memory', import.meta.url);
+
 const buildDir = path.join(root, 'fixtures', 'build');
-const DEFAULT_JDK = '/usr/lib/jvm/java-17-openjdk-amd64';
-
-const argv = process.argv.slice(2);
-const force = argv.includes('--force');
-const quiet = argv.includes('--quiet');
-for (const a of argv) {
-  if (a !== '--force' && a !== '--quiet') fail(`unknown argument ${a} (usage: node scripts/build-fixtures-memory.mjs [--force] [--quiet])`);
-}
-
-function fail(msg) {
-  console.error(`build-fixtures-memory: ${msg}`);
-  process.exit(1);
-}
-
-function log(msg) {
-  if (!quiet) console.log(`build-fixtures-memory: ${msg}`);
-}
-
-const rel = (p) => path.relative(root, p) || '.';
-
-function isExecutable(p) {
-  try {
-    fs.accessSync(p, fs.constants.X_OK);
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** Absolute path of an executable on PATH (or given with a slash); fails with `hint` when there is none. */
-function tool(name, hint) {
-  if (name.includes('/')) {
-    if (isExecutable(name)) return path.resolve(name);
-  } else {
-    for (const dir of (process.env.PATH || '').split(path.delimiter)) {
-      if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
-    }
-  }
-  return fail(`${name} not found: ${hint}`);
-}
-
-function mtime(p) {
-  try {
-    return fs.statSync(p).mtimeMs;
-  } catch {
-    return null;
-  }
-}
-
-function listFiles(dir, ext) {
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) return listFiles(p, ext);
-    return entry.name.endsWith(ext) ? [p] : [];
-  }).sort();
-}
-
-function upToDate(sources, outputs) {
-  if (force) return false;
-  const newestSource = Math.max(...sources.map((s) => mtime(s) ?? Infinity));
-  return outputs.every((o) => (mtime(o) ?? -Infinity) > newestSource);
-}
-
-function run(cmd, args) {
-  log(`$ ${[cmd, ...args].map((a) => (a.startsWith(root) ? rel(a) : a)).join(' ')}`);
-  const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.error) fail(`could not run ${cmd}: ${r.error.message}`);
-  if (r.status !== 0) fail(`${path.basename(cmd)} failed (${r.signal ? `signal ${r.signal}` : `exit ${r.status}`})`);
-}
-
-/** Build into a temporary name, then rename, so a half-written output never looks fresh. */
-function buildInto(out, build) {
-  const tmp = `${out}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  try {
-    build(tmp);
-    fs.rmSync(out, { recursive: true, force: true });
-    fs.renameSync(tmp, out);
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-}
-
-function jdk() {
-  const candidates = [process.env.JAVA_HOME, DEFAULT_JDK].filter(Boolean);
-  const javac = spawnSync('sh', ['-c', 'command -v javac'], { encoding: 'utf8' }).stdout?.trim();
-  if (javac) candidates.push(path.dirname(path.dirname(fs.realpathSync(javac))));
-  const home = candidates.find((h) => isExecutable(path.join(h, 'bin', 'javac')));
-  return home ?? fail('no JDK (javac) found: apt-get install openjdk-17-jdk-headless (or set JAVA_HOME)');
-}
 
 function buildFragmenter() {
   const src = path.join(root, 'fixtures', 'c', 'fragmenter.c');
