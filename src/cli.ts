@@ -57,6 +57,14 @@ function buildProgram(): Command {
     .option('--sample-bytes <size>', 'mean sampling interval in bytes (1 = record every allocation)', option((t) => parseBytes(t, '--sample-bytes')), 512 * 1024)
     .option('--duration <duration>', 'stop the command after this long (SIGTERM, then SIGKILL)', option((t) => parseDurationMs(t, '--duration')))
     .option('--warmup <duration>', 'leave this much of the start out of trends (default: detected from the start-up climb)', option((t) => parseDurationMs(t, '--warmup')))
+    .option('--ignore-frames <regex>', 'also look past frames matching this when grouping sites (repeatable): e.g. your own allocation wrappers', (v: string, all: string[] = []) => {
+      try {
+        new RegExp(v);
+      } catch {
+        throw new InvalidArgumentError(`"${v}" is not a regular expression`);
+      }
+      return [...all, v];
+    })
     .option('--json', 'print report.json instead of the text report', false)
     .option('--top <n>', 'sites to show', option(positiveInteger), 10)
     .option('-q, --quiet', 'no progress lines on stderr', false)
@@ -81,6 +89,7 @@ function buildProgram(): Command {
         tableCapacity: opts.tableCapacity, maxStacks: opts.maxStacks, stackDepth: opts.stackDepth, seed: opts.seed,
         javaStacks: opts.javaStacks,
         warmupSec: opts.warmup === undefined ? undefined : opts.warmup / 1000,
+        ignoreFrames: opts.ignoreFrames,
         followChildren: opts.followChildren === true,
         nmt: opts.nmt === true, trimProbe: opts.trimProbe === true, allocator: opts.allocator,
         gate: opts.failOnLeak ? opts : undefined,

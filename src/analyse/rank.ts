@@ -20,6 +20,10 @@ export const DEFAULT_MIN_CONFIDENCE = 0.9;
 interface SiteAccumulator {
   function: string;
   location: string;
+  /** At the last point: the oldest live block's age, and Σ bytes × mean age (for the bytes-weighted mean). */
+  oldestAgeMs?: number;
+  ageBytes: number;
+  ageWeighted: number;
   series: number[];
   /** Per full stack: its live bytes at each point, to pick the site's representative stack. */
   stacks: Map<string, { frames: HeapProfileFrame[]; series: number[] }>;
@@ -42,10 +46,17 @@ export function siteSeries(points: readonly ProfilePoint[], patterns: readonly R
       const name = site?.functionName ?? '[empty stack]';
       let acc = sites.get(name);
       if (!acc) {
-        acc = { function: name, location: site ? describeFrame(site) : name, series: new Array<number>(points.length).fill(0), stacks: new Map() };
+        acc = { function: name, location: site ? describeFrame(site) : name, ageBytes: 0, ageWeighted: 0, series: new Array<number>(points.length).fill(0), stacks: new Map() };
         sites.set(name, acc);
       }
       acc.series[index]! += bytes;
+      const oldest = sample.labels['oldest_live_age_ms'];
+      const mean = sample.labels['mean_live_age_ms'];
+      if (index === points.length - 1 && typeof oldest === 'number' && typeof mean === 'number') {
+        acc.oldestAgeMs = Math.max(acc.oldestAgeMs ?? 0, oldest);
+        acc.ageBytes += bytes;
+        acc.ageWeighted += bytes * mean;
+      }
       const key = stackKey(sample.stack);
       let stack = acc.stacks.get(key);
       if (!stack) {
@@ -63,11 +74,22 @@ export function seriesGrowth(timesSec: readonly number[], series: readonly numbe
   return trendOf(timesSec, series, sampleIntervalBytes);
 }
 
-function statusOf(series: readonly number[], trend: Trend, minConfidence: number, materialBytes: number): SiteStatus {
+/**
+ * The second signal: in a leak the live blocks were allocated all along the trend window, so the oldest is about
+ * as old as the window; when even the oldest live block is young, the site's live set is being renewed — churn
+ * (perhaps under rising load), not memory that is never freed.
+ */
+function allYoung(ages: SiteReport['ages'], windowSec: number): boolean {
+  return ages !== undefined && windowSec > 0 && ages.oldestSec < 0.25 * windowSec;
+}
+
+function statusOf(
+  series: readonly number[], trend: Trend, minConfidence: number, materialBytes: number, young: boolean,
+): SiteStatus {
   const first = series[0] ?? 0;
   const last = series[series.length - 1] ?? 0;
   if (series.length >= 2 && trend.confidence >= minConfidence && trend.shape === 'linear'
-    && trend.growthBytes >= materialBytes) return 'growing';
+    && trend.growthBytes >= materialBytes && !young) return 'growing';
   if (series.length >= 2 && trend.shape === 'shrinking' && -trend.growthBytes >= materialBytes) {
     return last === 0 ? 'gone' : 'shrinking';
   }
@@ -94,12 +116,18 @@ export function rankSites(points: readonly ProfilePoint[], options: AnalysisOpti
       const weight = (s: { series: number[] }) => Math.max(s.series[last]!, s.series[last]! - s.series[0]!);
       if (!heaviest || weight(stack) > weight(heaviest)) heaviest = stack;
     }
+    const ages = site.oldestAgeMs !== undefined && site.ageBytes > 0
+      ? { oldestSec: site.oldestAgeMs / 1000, meanSec: site.ageWeighted / site.ageBytes / 1000 } : undefined;
+    const windowSec = (times[times.length - 1] ?? 0) - (times[skip] ?? 0);
+    const heavyStacks = [...site.stacks.values()].sort((a, b) => b.series[last]! - a.series[last]!).slice(0, 3);
     reports.push({
       function: site.function,
       location: site.location,
       stack: (heaviest?.frames ?? []).map(describeFrame),
       // Trends leave the warm-up out; new and gone are about the whole run.
-      status: statusOf(site.series, trend, minConfidence, materialBytes),
+      status: statusOf(site.series, trend, minConfidence, materialBytes, allYoung(ages, windowSec)),
+      ...(ages ? { ages } : {}),
+      ...(site.stacks.size > 1 ? { stacks: heavyStacks.map((s) => ({ stack: s.frames.map(describeFrame), series: s.series })) } : {}),
       shape: trend.shape,
       leakRateBytesPerHour: trend.rateBytesPerHour,
       leakRateIntervalBytesPerHour: trend.rateIntervalBytesPerHour,

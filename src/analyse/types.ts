@@ -32,6 +32,10 @@ export interface SiteReport {
   confidence: number;
   /** Live bytes per snapshot, in series order. */
   series: number[];
+  /** The site's heaviest stacks (up to 3) and their own series, when the site has more than one stack. */
+  stacks?: { stack: string[]; series: number[] }[];
+  /** Ages of its live blocks at the last snapshot, when the profiles carry them (leakhunt's do). */
+  ages?: { oldestSec: number; meanSec: number };
 }
 
 export type VerdictKind = 'native-leak' | 'fragmentation' | 'java-heap' | 'jvm-internal' | 'no-growth' | 'inconclusive';

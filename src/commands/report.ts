@@ -17,6 +17,8 @@ export interface ReportCommandOptions {
   minConfidence?: number;
   /** Seconds at the start to leave out of trends (default: the run's own setting, or detected). */
   warmupSec?: number;
+  /** More frame patterns to look past when grouping sites. */
+  ignoreFrames?: string[];
   /** Replace DIR/report.json with the new analysis (atomically); with html, write DIR/report.html instead of printing it. */
   write: boolean;
 }
@@ -65,9 +67,17 @@ export function register(program: Command): void {
         throw new InvalidArgumentError((error as Error).message);
       }
     })
+    .option('--ignore-frames <regex>', 'also look past frames matching this when grouping sites (repeatable)', (v: string, all: string[] = []) => {
+      try {
+        new RegExp(v);
+      } catch {
+        throw new InvalidArgumentError(`"${v}" is not a regular expression`);
+      }
+      return [...all, v];
+    })
     .option('--write', 'replace the run directory\'s report.json with this analysis (html: write report.html there instead of printing it)', false)
     .addHelpText('after', '\nExample:\n  leakhunt report ./leakhunt-20250101-120000 --format md >> "$GITHUB_STEP_SUMMARY"')
-    .action((dir: string, opts: { format?: ReportFormat; json: boolean; top?: number; minConfidence?: number; warmup?: number; write: boolean }) => {
+    .action((dir: string, opts: { format?: ReportFormat; json: boolean; top?: number; minConfidence?: number; warmup?: number; ignoreFrames?: string[]; write: boolean }) => {
       if (opts.json && opts.format !== undefined && opts.format !== 'json') {
         throw new LeakhuntError(`--json and --format ${opts.format} contradict each other`, ExitCode.usage);
       }
@@ -75,6 +85,7 @@ export function register(program: Command): void {
       const options: ReportCommandOptions = { format, top: opts.top ?? (format === 'html' ? 50 : 10), write: opts.write };
       if (opts.minConfidence !== undefined) options.minConfidence = opts.minConfidence;
       if (opts.warmup !== undefined) options.warmupSec = opts.warmup;
+      if (opts.ignoreFrames) options.ignoreFrames = opts.ignoreFrames;
       process.exitCode = reportCommand(dir, options);
     });
 }

@@ -26,6 +26,7 @@ export interface RunOptions {
   seed?: number;
   javaStacks: boolean;
   warmupSec?: number;
+  ignoreFrames?: string[];
   /** Record exec'd children of the target too, each in its own raw/<pid>/ and processes/<pid>/. */
   followChildren?: boolean;
   /** Gate the run right after it (--fail-on-leak): thresholds and outputs as for `leakhunt gate`. */
@@ -55,6 +56,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   const meta: RunMeta = {
     schema: 'leakhunt.run/v1', command, startedAtMs: Date.now(), sampleBytes: options.sampleBytes,
     snapshotIntervalMs: options.intervalMs, ...(options.warmupSec === undefined ? {} : { warmupSec: options.warmupSec }),
+    ...(options.ignoreFrames?.length ? { ignoreFrames: options.ignoreFrames } : {}),
     ...(options.followChildren ? { followChildren: true } : {}),
     ...(allocatorPath ? { allocator: allocatorPath } : {}), ...(options.nmt ? { nmt: true } : {}),
   };

@@ -32,6 +32,10 @@ export function buildHeapProfile(snap: SymbolizedSnapshot, opts: BuildHeapProfil
 
   const samples: Sample[] = [];
   const stackIdKey = strings.dedup('stack_id');
+  // Ages of the live blocks at snapshot time (ms), for the analysis's second signal: a leak's live blocks span the
+  // run, churn's are all young, a filled cache's all old.
+  const ageKeys = { oldest: strings.dedup('oldest_live_age_ms'), mean: strings.dedup('mean_live_age_ms') };
+  const nowMs = Number(snap.raw.meta.monotonicNs - snap.raw.meta.startMonotonicNs) / 1e6;
   for (const site of snap.raw.sites) {
     const stack = snap.raw.stacks.get(site.stackId);
     const javaFrames = stack?.javaFrames ?? [];
@@ -48,7 +52,13 @@ export function buildHeapProfile(snap: SymbolizedSnapshot, opts: BuildHeapProfil
       new Sample({
         locationId: locationIds,
         value: [Math.round(site.allocObjects), Math.round(site.allocBytes), Math.round(site.liveObjects), Math.round(site.liveBytes)],
-        label: [new Label({ key: stackIdKey, num: site.stackId })],
+        label: [
+          new Label({ key: stackIdKey, num: site.stackId }),
+          ...(site.liveSamples > 0 ? [
+            new Label({ key: ageKeys.oldest, num: Math.max(0, Math.round(nowMs - site.oldestLiveMs)) }),
+            new Label({ key: ageKeys.mean, num: Math.max(0, Math.round(nowMs - site.meanLiveMs)) }),
+          ] : []),
+        ],
       }),
     );
   }

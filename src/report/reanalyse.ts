@@ -9,7 +9,7 @@ import { LeakhuntError, inputError } from '../core/errors.js';
 import { readHeapProfile } from '../pprof/index.js';
 import { buildRunReport } from './build.js';
 import type { RunReport, ShimSummary } from './model.js';
-import { readRunMeta } from './run-dir.js';
+import { analysisOptionsOf, readRunMeta } from './run-dir.js';
 
 function readJsonFile(path: string): unknown {
   return JSON.parse(readFileSync(path, 'utf8')) as unknown;
@@ -50,7 +50,7 @@ function previousReport(dir: string, warnings: string[]): Partial<RunReport> | u
 }
 
 /** Rebuilds the run's report from run.json, timeline.json and snapshots/NNNN.pb.gz. */
-export function reanalyseRun(dir: string, options: { minConfidence?: number; warmupSec?: number } = {}): RunReport {
+export function reanalyseRun(dir: string, options: { minConfidence?: number; warmupSec?: number; ignoreFrames?: string[] } = {}): RunReport {
   let meta: ReturnType<typeof readRunMeta>;
   try {
     meta = readRunMeta(dir);
@@ -87,7 +87,9 @@ export function reanalyseRun(dir: string, options: { minConfidence?: number; war
     points, timeline, shim,
     {
       ...(options.minConfidence === undefined ? {} : { minConfidence: options.minConfidence }),
-      ...(options.warmupSec ?? meta.warmupSec) === undefined ? {} : { warmupSec: options.warmupSec ?? meta.warmupSec },
+      ...analysisOptionsOf({
+        warmupSec: options.warmupSec ?? meta.warmupSec, ignoreFrames: options.ignoreFrames ?? meta.ignoreFrames,
+      }),
     },
   );
   // The previous report's warnings include those buildRunReport adds again.

@@ -10,7 +10,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { timelineOf, type TimelinePoint } from '../analyse/index.js';
+import { compilePatterns, defaultPlumbingPatterns, timelineOf, type AnalysisOptions, type TimelinePoint } from '../analyse/index.js';
 import { inputError } from '../core/errors.js';
 import { readJvmStats } from '../launch/index.js';
 import { convertSnapshots } from '../pprof/index.js';
@@ -31,6 +31,8 @@ export interface RunMeta {
   snapshotIntervalMs: number;
   /** --warmup: seconds at the start left out of trends (detected when absent). */
   warmupSec?: number;
+  /** --ignore-frames: more frame patterns (regular expressions) to look past when grouping sites. */
+  ignoreFrames?: string[];
   /** --follow-children: exec'd children of the target recorded too, each in raw/<pid>/. */
   followChildren?: boolean;
   /** --allocator: the allocator library preloaded right after the shim. */
@@ -115,6 +117,14 @@ export async function processRun(runDir: string, meta: RunMeta): Promise<Process
   return processed;
 }
 
+/** The analysis settings a run asked for: --warmup and --ignore-frames. */
+export function analysisOptionsOf(meta: Pick<RunMeta, 'warmupSec' | 'ignoreFrames'>): Partial<AnalysisOptions> {
+  return {
+    ...(meta.warmupSec === undefined ? {} : { warmupSec: meta.warmupSec }),
+    ...(meta.ignoreFrames?.length ? { plumbingPatterns: [...defaultPlumbingPatterns, ...compilePatterns(meta.ignoreFrames)] } : {}),
+  };
+}
+
 /** The program a process was running: the first file mapping of its first snapshot is its executable. */
 function executableOf(snapshot: RawSnapshot | undefined): string {
   const line = snapshot?.maps.split('\n').find((l) => / \//.test(l));
@@ -153,7 +163,7 @@ async function processOneProcess(runDir: string, meta: RunMeta, pid: number, out
     converted.map((c, i) => ({ timeSec: timeline[i]!.timeSec, profile: c.profile })),
     timeline,
     shimSummary(last?.counters, last?.meta.sampleIntervalBytes ?? meta.sampleBytes),
-    meta.warmupSec === undefined ? {} : { warmupSec: meta.warmupSec },
+    analysisOptionsOf(meta),
     { jvmNotes: jvm?.notes ?? [] },
   );
   writeJsonAtomic(join(outDir, 'report.json'), report);

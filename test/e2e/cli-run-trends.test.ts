@@ -28,3 +28,24 @@ describe('a bounded cache that plateaus next to a slow true leak', () => {
     assert.equal(report.verdict.kind, 'native-leak');
   });
 });
+
+describe('--ignore-frames', () => {
+  const dir = tempDir();
+  after(() => dir.cleanup());
+
+  it('looks past the frames it names when grouping sites, in run and in report (which can override it)', async () => {
+    const out = join(dir.path, 'run');
+    const result = await runCli(['run', '--out', out, '--ignore-frames', '^leak_via_', '--interval', '200ms', '--sample-bytes', '1',
+      '--', join(fixtureBuild, 'leaky_apis'), '--rounds', '8', '--round-ms', '100']);
+    assert.equal(result.exitCode, 0, result.all);
+    const report = readJson<ReportJson>(join(out, 'report.json'));
+    assert.equal(report.sites[0]!.function, 'leaky_round', 'the ten leaks meet in their caller');
+    assert.ok(!report.sites.some((s) => s.function.startsWith('leak_via_')));
+    const again = await runCli(['report', out, '--json', '--ignore-frames', '^nothing$']);
+    assert.equal(again.exitCode, 0, again.all);
+    const regrouped = JSON.parse(again.stdout) as ReportJson;
+    assert.ok(regrouped.sites.some((s) => s.function === 'leak_via_malloc'));
+    const bad = await runCli(['report', out, '--ignore-frames', '(']);
+    assert.equal(bad.exitCode, 2);
+  });
+});

@@ -149,7 +149,9 @@ test('round trip: build → encode → gzip → read gives the same stacks and v
   assert.equal(read.defaultSampleType, 'inuse_space');
   assert.equal(sampleValueIndex(read, 'inuse_space'), 3);
   assert.deepEqual(read.samples.map((s) => s.values), [[40, 4000, 10, 1001], [7, 700, 0, 1], [3, 300, 3, 301]]);
-  assert.deepEqual(read.samples.map((s) => s.labels), [{ stack_id: 1 }, { stack_id: 2 }, { stack_id: 0 }]);
+  // Every site here has a live sample: each carries the age of its live blocks (0 ms: allocated just now).
+  const ages = { oldest_live_age_ms: 0, mean_live_age_ms: 0 };
+  assert.deepEqual(read.samples.map((s) => s.labels), [{ stack_id: 1, ...ages }, { stack_id: 2, ...ages }, { stack_id: 0, ...ages }]);
 
   const stacks = read.samples.map((s) => s.stack);
   for (const [i, siteEntry] of symbolized.raw.sites.entries()) {

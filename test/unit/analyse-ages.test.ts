@@ -1,0 +1,47 @@
+/** The age of live blocks as the second signal: a site whose live blocks are all young is churn, not a leak. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { rankSites, type ProfilePoint } from '../../src/analyse/index.js';
+import type { HeapProfile } from '../../src/pprof/index.js';
+
+const MiB = 1024 * 1024;
+const TIMES = Array.from({ length: 20 }, (_, i) => i * 60);
+
+function points(liveBytes: (i: number) => number, oldestAgeMs: number): ProfilePoint[] {
+  return TIMES.map((timeSec, i) => {
+    const profile: HeapProfile = {
+      sampleTypes: [{ type: 'inuse_space', unit: 'bytes' }],
+      timeNanos: 0n, durationNanos: 0n,
+      samples: [{
+        stack: [{ functionName: 'malloc' }, { functionName: 'grow_pool' }],
+        values: [liveBytes(i)],
+        labels: { oldest_live_age_ms: Math.min(oldestAgeMs, timeSec * 1000), mean_live_age_ms: Math.min(oldestAgeMs, timeSec * 1000) / 2 },
+      }],
+    };
+    return { timeSec, profile };
+  });
+}
+
+describe('age of live blocks', () => {
+  const rising = (i: number) => 10 * MiB + i * 2 * MiB;
+
+  test('a linear rise whose blocks span the run is growing, and reports their ages', () => {
+    const [site] = rankSites(points(rising, 10_000_000), { sampleIntervalBytes: 1 });
+    assert.equal(site!.status, 'growing');
+    assert.equal(site!.ages!.oldestSec, TIMES[TIMES.length - 1]);
+  });
+
+  test('the same rise with every live block younger than a quarter of the run is not growing', () => {
+    const [site] = rankSites(points(rising, 60_000), { sampleIntervalBytes: 1 });
+    assert.equal(site!.shape, 'linear');
+    assert.notEqual(site!.status, 'growing');
+    assert.equal(site!.ages!.oldestSec, 60);
+  });
+
+  test('profiles without age labels (any pprof) are judged on the trend alone', () => {
+    const plain = points(rising, 60_000).map((p) => ({ ...p, profile: { ...p.profile, samples: p.profile.samples.map((s) => ({ ...s, labels: {} })) } }));
+    const [site] = rankSites(plain, { sampleIntervalBytes: 1 });
+    assert.equal(site!.status, 'growing');
+    assert.equal(site!.ages, undefined);
+  });
+});
