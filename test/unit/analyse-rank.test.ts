@@ -1,3 +1,4 @@
+import { rawSnapshot } from './helpers/raw-snapshot.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_MIN_CONFIDENCE, rankSites, seriesGrowth, siteSeries, totalLiveSeries } from '../../src/analyse/rank.js';
@@ -498,25 +499,16 @@ describe('timeline', () => {
       stackId: 1, liveSamples: 1, liveSampledBytes: 1, liveObjects: 1, liveBytes, allocSamples: 1, allocObjects: 1,
       allocBytes: 1, oldestLiveMs: 0, newestLiveMs: 0, meanLiveMs: 0,
     });
-    const snapshot = (sequence: number, atMs: number, available: boolean): RawSnapshot => ({
+    const snapshot = (sequence: number, atMs: number, available: boolean): RawSnapshot => rawSnapshot({
       path: `raw/1/${sequence}.lhs`,
       meta: {
-        pid: 1, sequence, realtimeNs: BigInt(atMs) * 1_000_000n + 123_456n, monotonicNs: 0n, startRealtimeNs: 0n, startMonotonicNs: 0n,
-        baseSampleIntervalBytes: SAMPLE_INTERVAL, sampleIntervalBytes: SAMPLE_INTERVAL * 2, isFinal: false, maxStackDepth: 64,
-        recordsEveryAllocation: false, afterTrim: false,
+        sequence, realtimeNs: BigInt(atMs) * 1_000_000n + 123_456n,
+        baseSampleIntervalBytes: SAMPLE_INTERVAL, sampleIntervalBytes: SAMPLE_INTERVAL * 2, recordsEveryAllocation: false,
       },
-      counters: {
-        samples: 0, sampledFrees: 0, liveEntries: 77, tableCapacity: 0, tableDrops: 3, thinnedEntries: 5, thinningRounds: 1,
-        stackCount: 0, stackCapacity: 0, stackDrops: 2, missedFrees: 0, shimMappedBytes: 4 * MiB, snapshotsWritten: 0, writeErrors: 0, javaStacks: 0, javaStackFailures: 0, shimResidentBytes: 0, javaMethods: 0,
-      },
-      mallinfo: {
-        available, arena: 11 * MiB, ordblks: 0, smblks: 0, hblks: 0, hblkhd: 2 * MiB, usmblks: 0, fsmblks: 0,
-        uordblks: 7 * MiB, fordblks: 4 * MiB, keepcost: 0,
-      },
-      memory: { vmSizeBytes: 0, vmRssBytes: 90 * MiB, rssAnonBytes: 60 * MiB, rssFileBytes: 30 * MiB, rssShmemBytes: 0, vmHwmBytes: 0 },
-      maps: '',
-      stacks: new Map(),
-      sites: [siteStats(MiB), siteStats(2.5 * MiB)], javaMethods: new Map(), unloadedMaps: '',
+      counters: { liveEntries: 77, tableDrops: 3, thinnedEntries: 5, thinningRounds: 1, stackDrops: 2, shimMappedBytes: 4 * MiB },
+      mallinfo: { available, arena: 11 * MiB, hblkhd: 2 * MiB, uordblks: 7 * MiB, fordblks: 4 * MiB },
+      memory: { vmRssBytes: 90 * MiB, rssAnonBytes: 60 * MiB, rssFileBytes: 30 * MiB },
+      sites: [siteStats(MiB), siteStats(2.5 * MiB)],
     });
     const [a, b] = timelineOf([snapshot(1, runStartMs + 2500, true), snapshot(2, runStartMs + 12_500, false)], runStartMs);
     assert.ok(Math.abs(a!.timeSec - 2.5) < 1e-6);

@@ -1,3 +1,4 @@
+import { rawSnapshot } from './helpers/raw-snapshot.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { Profile } from 'pprof-format';
 import { buildHeapProfile, encodeProfileGz, overflowStackFunctionName, writeProfileGz } from '../../src/pprof/build.js';
 import { decodeHeapProfile, readHeapProfile, sampleValueIndex } from '../../src/pprof/read.js';
-import type { RawSnapshot, SiteStats } from '../../src/snapshot/types.js';
+import type { SiteStats } from '../../src/snapshot/types.js';
 import { parseMaps } from '../../src/symbolize/maps.js';
 import type { SymbolizedLocation, SymbolizedSnapshot } from '../../src/symbolize/types.js';
 
@@ -34,18 +35,12 @@ function symbolizedFixture(): SymbolizedSnapshot {
   ].join('\n');
   const mappings = parseMaps(maps);
   const [, app, lib, anonymous] = mappings;
-  const raw: RawSnapshot = {
+  const raw = rawSnapshot({
     path: 'x.lhs',
     meta: {
       pid: 42, sequence: 3, realtimeNs: 5n, monotonicNs: 6n, startRealtimeNs: 1n, startMonotonicNs: 2n,
-      baseSampleIntervalBytes: 524288, sampleIntervalBytes: 1048576, isFinal: false, maxStackDepth: 64, recordsEveryAllocation: false, afterTrim: false,
+      baseSampleIntervalBytes: 524288, sampleIntervalBytes: 1048576, recordsEveryAllocation: false,
     },
-    counters: {
-      samples: 0, sampledFrees: 0, liveEntries: 0, tableCapacity: 0, tableDrops: 0, thinnedEntries: 0, thinningRounds: 0,
-      stackCount: 0, stackCapacity: 0, stackDrops: 0, missedFrees: 0, shimMappedBytes: 0, snapshotsWritten: 0, writeErrors: 0, javaStacks: 0, javaStackFailures: 0, shimResidentBytes: 0, javaMethods: 0,
-    },
-    mallinfo: { available: false, arena: 0, ordblks: 0, smblks: 0, hblks: 0, hblkhd: 0, usmblks: 0, fsmblks: 0, uordblks: 0, fordblks: 0, keepcost: 0 },
-    memory: { vmSizeBytes: 0, vmRssBytes: 0, rssAnonBytes: 0, rssFileBytes: 0, rssShmemBytes: 0, vmHwmBytes: 0 },
     maps,
     stacks: new Map([
       [0, { id: 0, pcs: [], javaFrames: [] }],
@@ -53,8 +48,7 @@ function symbolizedFixture(): SymbolizedSnapshot {
       [2, { id: 2, pcs: [0x7f0000001300n, 0x7f0000003010n, 0x55e18b8cf101n], javaFrames: [] }],
     ]),
     sites: [site(1, 1000, 4000), site(2, 0, 700), site(0, 300, 300)],
-    javaMethods: new Map(), unloadedMaps: '',
-  };
+  });
   const locations = new Map<bigint, SymbolizedLocation>([
     [0x7f0000001235n, {
       pc: 0x7f0000001235n, mapping: lib, objectAddress: 0x1234n, buildId: 'abcd', symbolized: true,

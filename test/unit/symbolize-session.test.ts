@@ -2,6 +2,7 @@
  * End to end through real objects: a C library with an inlined function and a C++ program, compiled here, run to
  * capture real return addresses and their /proc/self/maps, then symbolized with each backend.
  */
+import { rawSnapshot } from './helpers/raw-snapshot.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -59,23 +60,7 @@ function runProgram(executable: string): ProgramRun {
 }
 
 function fakeSnapshot(maps: string, stacks: RawStack[]): RawSnapshot {
-  return {
-    path: 'test.lhs',
-    meta: {
-      pid: 1, sequence: 1, realtimeNs: 0n, monotonicNs: 0n, startRealtimeNs: 0n, startMonotonicNs: 0n,
-      baseSampleIntervalBytes: 1, sampleIntervalBytes: 1, isFinal: false, maxStackDepth: 64, recordsEveryAllocation: true, afterTrim: false,
-    },
-    counters: {
-      samples: 0, sampledFrees: 0, liveEntries: 0, tableCapacity: 0, tableDrops: 0, thinnedEntries: 0, thinningRounds: 0,
-      stackCount: 0, stackCapacity: 0, stackDrops: 0, missedFrees: 0, shimMappedBytes: 0, snapshotsWritten: 0, writeErrors: 0, javaStacks: 0, javaStackFailures: 0, shimResidentBytes: 0, javaMethods: 0,
-    },
-    mallinfo: { available: false, arena: 0, ordblks: 0, smblks: 0, hblks: 0, hblkhd: 0, usmblks: 0, fsmblks: 0, uordblks: 0, fordblks: 0, keepcost: 0 },
-    memory: { vmSizeBytes: 0, vmRssBytes: 0, rssAnonBytes: 0, rssFileBytes: 0, rssShmemBytes: 0, vmHwmBytes: 0 },
-    maps,
-    stacks: new Map(stacks.map((stack) => [stack.id, stack])),
-    sites: [],
-    javaMethods: new Map(), unloadedMaps: '',
-  };
+  return rawSnapshot({ maps, stacks: new Map(stacks.map((stack) => [stack.id, stack])) });
 }
 
 function snapshotOf(program: ProgramRun): RawSnapshot {
