@@ -67,6 +67,14 @@ struct site_totals {
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t writer_thread;
 static _Atomic bool stopping;
+/* The writer sleeps on this condition so that a pause (below) does not wait out its poll. */
+static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake;
+/* Serialises pause/resume; the writer runs only in the process that started it (never in a fork child). */
+static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t writer_pid;
+static bool writer_running;
+static bool writer_finished;
 static int pid_dir_fd = -1;
 static uint64_t next_sequence;
 static struct site_totals *totals;
@@ -343,6 +351,21 @@ static void trim_probe(void)
     write_snapshot(false, true);
 }
 
+static void sleep_one_poll(void)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += POLL_MS * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&wake_lock);
+    if (!atomic_load(&stopping))
+        pthread_cond_timedwait(&wake, &wake_lock, &until);
+    pthread_mutex_unlock(&wake_lock);
+}
+
 static void *writer_main(void *unused)
 {
     (void)unused;
@@ -350,8 +373,7 @@ static void *writer_main(void *unused)
     uint64_t interval_ns = lh_config.snapshot_interval_ms * 1000000u;
     uint64_t next_due = lh_monotonic_ns() + interval_ns;
     while (!atomic_load(&stopping)) {
-        struct timespec pause = {0, POLL_MS * 1000000L};
-        nanosleep(&pause, NULL);
+        sleep_one_poll();
         if (atomic_load(&stopping))
             break;
         if (control_requested("trim-request")) {
@@ -367,6 +389,8 @@ static void *writer_main(void *unused)
     }
     return NULL;
 }
+
+static bool start_writer_thread(void);
 
 static uint64_t first_free_sequence(void)
 {
@@ -400,16 +424,66 @@ LH_HIDDEN bool lh_snapshot_start(void)
     mallctl_function = (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(RTLD_DEFAULT, "mallctl");
     malloc_trim_function = (int (*)(size_t))dlsym(RTLD_DEFAULT, "malloc_trim");
 
+    pthread_condattr_t attributes;
+    if (pthread_condattr_init(&attributes) != 0 || pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&wake, &attributes) != 0)
+        return false;
+    pthread_condattr_destroy(&attributes);
+    pthread_mutex_lock(&lifecycle_lock);
+    bool started = start_writer_thread();
+    pthread_mutex_unlock(&lifecycle_lock);
+    return started;
+}
+
+/* Caller holds lifecycle_lock. */
+static bool start_writer_thread(void)
+{
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
+    atomic_store(&stopping, false);
     int failed = pthread_create(&writer_thread, NULL, writer_main, NULL);
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    return failed == 0;
+    writer_running = failed == 0;
+    writer_pid = getpid();
+    return writer_running;
+}
+
+/* Caller holds lifecycle_lock. */
+static void stop_writer_thread(void)
+{
+    pthread_mutex_lock(&wake_lock);
+    atomic_store(&stopping, true);
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&wake_lock);
+    pthread_join(writer_thread, NULL);
+    writer_running = false;
+}
+
+LH_HIDDEN bool lh_snapshot_pause(void)
+{
+    pthread_mutex_lock(&lifecycle_lock);
+    bool paused = writer_running && !writer_finished && writer_pid == getpid() &&
+                  !pthread_equal(pthread_self(), writer_thread);
+    if (paused)
+        stop_writer_thread();
+    else
+        pthread_mutex_unlock(&lifecycle_lock);
+    return paused;
+}
+
+LH_HIDDEN void lh_snapshot_resume(void)
+{
+    if (!writer_finished && atomic_load(&lh_run_state) == LH_ON)
+        start_writer_thread();
+    pthread_mutex_unlock(&lifecycle_lock);
 }
 
 LH_HIDDEN void lh_snapshot_final(void)
 {
+    pthread_mutex_lock(&lifecycle_lock);
+    writer_finished = true;
+    pthread_mutex_unlock(&lifecycle_lock);
     atomic_store(&stopping, true);
     write_snapshot(true, false);
 }

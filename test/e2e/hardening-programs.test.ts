@@ -88,11 +88,6 @@ describe('hardening: unusual programs run to their end under the shim', () => {
 
   it('a target that makes a user namespace (unshare --user, as bwrap, rootless podman and sandboxes do) still can', {
     skip: userNamespacesWork() ? false : 'unshare --user does not work on this machine even without the shim',
-    todo: 'unshare(CLONE_NEWUSER) (and setns into a user namespace) fails with EINVAL in a multi-threaded process, and the '
-      + 'shim makes every target multi-threaded before main: native/snapshot.c lh_snapshot_start() creates the writer '
-      + 'thread from the library constructor (native/lifecycle.c start()). `unshare: unshare failed: Invalid argument`, '
-      + 'exit 1. Same root cause as the setpriv abort in hardening-security.test.ts: the writer thread would have to be '
-      + 'stopped (joined) around unshare/setns and the setxid family, or the writing done outside the target\'s threads.',
   }, async () => {
     const { result } = await record(join(dir.path, 'unshare'), ['unshare', '--user', '--map-root-user', 'id', '-u']);
     assert.equal(result.exitCode, 0, result.all);

@@ -316,11 +316,6 @@ describe('hardening: security of the run directory and the shim', () => {
 
     it('a target that drops privileges the way setpriv does (keep caps, capset on its main thread) is not aborted', {
       skip: why,
-      todo: 'glibc changes credentials on every thread (SIGSETXID) and abort()s when one thread fails. setpriv '
-        + '--reuid/--regid sets PR_SET_KEEPCAPS and capset()s CAP_SETGID back on its *main* thread only, then calls '
-        + 'setresgid: on the shim\'s writer thread (native/snapshot.c lh_snapshot_start, pthread_create) the uid change '
-        + 'dropped all capabilities, setresgid fails with EPERM, and glibc\'s __nptl_setxid → setxid_error aborts the '
-        + 'target (SIGABRT, exit 134). Any single-threaded program using per-thread capabilities breaks the same way.',
     }, async () => {
       const out = join(dir.path, 'setpriv-run');
       const result = await runCli(['run', '-q', '--out', out, '--interval', '100ms', '--sample-bytes', '4KiB', '--',
