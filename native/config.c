@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "config.h"
+#include "retention.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@ LH_HIDDEN struct lh_config lh_config = {
     .snapshot_interval_ms = 10000,
     .table_capacity = 65536,
     .max_stacks = 32768,
+    .max_snapshots = 360,
     .max_stack_depth = 64,
     .java_stacks = true,
 };
@@ -137,10 +139,15 @@ LH_HIDDEN enum lh_config_result lh_config_read(void)
               read_number("LEAKHUNT_INTERVAL_MS", 50, 86400000, &lh_config.snapshot_interval_ms) &&
               read_number("LEAKHUNT_TABLE_CAPACITY", 1024, UINT64_C(1) << 24, &lh_config.table_capacity) &&
               read_number("LEAKHUNT_MAX_STACKS", 256, UINT64_C(1) << 20, &lh_config.max_stacks) &&
+              read_number("LEAKHUNT_MAX_SNAPSHOTS", 0, 1000000, &lh_config.max_snapshots) &&
               read_number("LEAKHUNT_STACK_DEPTH", 4, 256, &depth) &&
               read_number("LEAKHUNT_SEED", 0, UINT64_MAX, &seed);
     if (!ok)
         return LH_CONFIG_INVALID;
+    if (lh_config.max_snapshots != 0 && lh_config.max_snapshots < LH_MIN_KEPT_SNAPSHOTS) {
+        say("LEAKHUNT_MAX_SNAPSHOTS must be 0 (keep all) or at least 8", "");
+        return LH_CONFIG_INVALID;
+    }
     lh_config.max_stack_depth = (uint32_t)depth;
     lh_config.seed_given = getenv("LEAKHUNT_SEED") != NULL;
     lh_config.seed = seed;

@@ -27,6 +27,7 @@ struct lh_config {
     uint64_t snapshot_interval_ms;
     uint64_t table_capacity;        /* most live sampled blocks kept */
     uint64_t max_stacks;
+    uint64_t max_snapshots;         /* raw snapshots kept on disk (retention.c); 0 = all */
     uint32_t max_stack_depth;
     bool seed_given;
     uint64_t seed;

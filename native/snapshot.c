@@ -30,6 +30,7 @@
 #include "methods.h"
 #include "output.h"
 #include "procfs.h"
+#include "retention.h"
 #include "sampler.h"
 #include "stacks.h"
 #include "state.h"
@@ -327,6 +328,7 @@ static void write_snapshot(bool is_final, bool after_trim)
         atomic_fetch_add(&lh_counters.write_errors, 1);
     } else {
         atomic_fetch_add(&lh_counters.snapshots_written, 1);
+        lh_retention_apply(pid_dir_fd, sequence);
     }
     pthread_mutex_unlock(&write_lock);
 }
@@ -392,18 +394,6 @@ static void *writer_main(void *unused)
 
 static bool start_writer_thread(void);
 
-static uint64_t first_free_sequence(void)
-{
-    /* An exec() in the same process starts a new shim image that continues the series. */
-    char name[32];
-    uint64_t sequence = 0;
-    for (;; sequence++) {
-        snprintf(name, sizeof name, "%06llu.lhs", (unsigned long long)sequence);
-        if (faccessat(pid_dir_fd, name, F_OK, 0) != 0)
-            return sequence;
-    }
-}
-
 LH_HIDDEN bool lh_snapshot_start(void)
 {
     char name[24];
@@ -413,7 +403,7 @@ LH_HIDDEN bool lh_snapshot_start(void)
     pid_dir_fd = openat(lh_config.raw_dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (pid_dir_fd < 0)
         return false;
-    next_sequence = first_free_sequence();
+    next_sequence = lh_retention_next_sequence(pid_dir_fd); /* an exec() continues the series */
     bool output_ready = out_init();
     totals = lh_map_memory((size_t)lh_config.max_stacks * sizeof *totals);
     frame_scratch = lh_map_memory(LH_MAX_DEPTH_LIMIT * sizeof *frame_scratch);

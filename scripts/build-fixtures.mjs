@@ -5,6 +5,7 @@
 //   fixtures/build/steady                      fixtures/c/steady.c
 //   fixtures/build/forker                      fixtures/c/forker.c
 //   fixtures/build/cache_and_leak              fixtures/c/cache_and_leak.c
+//   fixtures/build/long_runner                 fixtures/c/long_runner.c
 //   fixtures/build/demo/libdemoregistry.so     fixtures/java/demo/native/demoregistry.cpp
 //   fixtures/build/demo/classes/               fixtures/java/demo/src/**/*.java
 //
@@ -103,6 +104,7 @@ buildCProgram('leaky_apis');
 buildCProgram('steady');
 buildCProgram('forker', ['-pthread']);
 buildCProgram('cache_and_leak');
+buildCProgram('long_runner');
 buildDemoLibrary();
 buildDemoClasses();
 // Symbolization fixtures: stripped libraries with separate debug info, a JNI library deleted after loading.

@@ -24,6 +24,15 @@ function defaultSnapshotIntervalMs(durationMs: number | undefined): number {
   return Math.min(10_000, Math.max(1_000, Math.round(durationMs / 30)));
 }
 
+/** --max-snapshots: 0 (keep all) or enough for the early, middle and recent parts of a run. */
+function snapshotsToKeep(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0 || (n > 0 && n < 8) || n > 1_000_000) {
+    throw new Error(`"${text}" is not 0 (keep all) or a whole number from 8 to 1000000`);
+  }
+  return n;
+}
+
 function positiveInteger(text: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`"${text}" is not a positive whole number`);
@@ -74,6 +83,7 @@ function buildProgram(): Command {
     .option('--trim-probe', 'at 90% of --duration, a snapshot, malloc_trim(0) in the target and another: how much RSS was free memory the allocator kept')
     .option('--allocator <name>', 'preload jemalloc or tcmalloc (or an allocator library\'s path) after the shim: does RSS still grow?')
     .option('--fail-on-leak', 'gate the run when it ends (thresholds below, as for leakhunt gate): exit 1 on a leak, 3 on not enough data, unless the command itself failed')
+    .option('--max-snapshots <n>', 'raw snapshots kept on disk: all early and recent ones, the middle thinned evenly (0 keeps all)', option(snapshotsToKeep), 360)
     .addOption(new Option('--table-capacity <n>', 'most live sampled blocks the shim keeps').argParser(option(positiveInteger)))
     .addOption(new Option('--max-stacks <n>', 'most distinct stacks the shim keeps').argParser(option(positiveInteger)))
     .addOption(new Option('--stack-depth <n>', 'most frames per stack (default 64)').argParser(option(positiveInteger)))
@@ -86,7 +96,7 @@ function buildProgram(): Command {
       process.exitCode = await runCommand(command, {
         out: opts.out, force: opts.force, intervalMs: interval, sampleBytes: opts.sampleBytes,
         durationMs: opts.duration, json: opts.json, top: opts.top, quiet: opts.quiet,
-        tableCapacity: opts.tableCapacity, maxStacks: opts.maxStacks, stackDepth: opts.stackDepth, seed: opts.seed,
+        tableCapacity: opts.tableCapacity, maxStacks: opts.maxStacks, maxSnapshots: opts.maxSnapshots, stackDepth: opts.stackDepth, seed: opts.seed,
         javaStacks: opts.javaStacks,
         warmupSec: opts.warmup === undefined ? undefined : opts.warmup / 1000,
         ignoreFrames: opts.ignoreFrames,

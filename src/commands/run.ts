@@ -22,6 +22,7 @@ export interface RunOptions {
   quiet: boolean;
   tableCapacity?: number;
   maxStacks?: number;
+  maxSnapshots?: number;
   stackDepth?: number;
   seed?: number;
   javaStacks: boolean;
@@ -65,7 +66,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
 
   const env = targetEnvironment({
     shimPath, rawDir, sampleIntervalBytes: options.sampleBytes, snapshotIntervalMs: options.intervalMs,
-    tableCapacity: options.tableCapacity, maxStacks: options.maxStacks, maxStackDepth: options.stackDepth, seed: options.seed,
+    tableCapacity: options.tableCapacity, maxStacks: options.maxStacks, maxSnapshots: options.maxSnapshots, maxStackDepth: options.stackDepth, seed: options.seed,
     javaStacks: options.javaStacks, followChildren: options.followChildren,
     ...(allocatorPath ? { allocatorPath } : {}), nativeMemoryTracking: options.nmt === true,
   });

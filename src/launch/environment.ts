@@ -9,6 +9,8 @@ export interface ShimSettings {
   snapshotIntervalMs: number;
   tableCapacity?: number;
   maxStacks?: number;
+  /** Raw snapshots kept on disk (the shim thins the middle of long runs); 0 keeps all. */
+  maxSnapshots?: number;
   maxStackDepth?: number;
   seed?: number;
   followChildren?: boolean;
@@ -60,6 +62,7 @@ export function targetEnvironment(settings: ShimSettings, base: NodeJS.ProcessEn
   const optional: [string, number | undefined][] = [
     ['LEAKHUNT_TABLE_CAPACITY', settings.tableCapacity],
     ['LEAKHUNT_MAX_STACKS', settings.maxStacks],
+    ['LEAKHUNT_MAX_SNAPSHOTS', settings.maxSnapshots],
     ['LEAKHUNT_STACK_DEPTH', settings.maxStackDepth],
     ['LEAKHUNT_SEED', settings.seed],
   ];
