@@ -8,6 +8,7 @@ import { constants as osConstants } from 'node:os';
 import { execa } from 'execa';
 import pidusage from 'pidusage';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
+import { ThinnedSeries } from '../core/thinned-series.js';
 
 export interface RssPoint {
   timeMs: number;
@@ -43,6 +44,8 @@ export interface TargetOptions {
 }
 
 const relayedSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** RSS points kept in run.json: at one a second, every one of the first ~8 minutes and of the last ~8. */
+const MAX_RSS_POINTS = 2000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -84,7 +87,8 @@ export async function runTarget(options: TargetOptions): Promise<TargetOutcome> 
   const handlers = relayedSignals.map((s) => [s, relay(s)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
 
-  const rss: RssPoint[] = [];
+  // Bounded for runs of days: all early and recent points, the middle thinned as the shim thins snapshots.
+  const rss = new ThinnedSeries<RssPoint>(MAX_RSS_POINTS);
   let exited = false;
   let stoppedAfterDuration = false;
   const sampler = setInterval(() => {
@@ -136,7 +140,7 @@ export async function runTarget(options: TargetOptions): Promise<TargetOutcome> 
     stoppedAfterDuration,
     startedAtMs,
     endedAtMs: Date.now(),
-    rss,
+    rss: rss.values(),
     ...(trimProbeTaken === undefined ? {} : { trimProbeTaken }),
   };
 }
