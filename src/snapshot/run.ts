@@ -1,20 +1,37 @@
 /** Finding the raw snapshots of a run directory: raw/<pid>/NNNNNN.lhs. */
-import { existsSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSnapshotFile } from './reader.js';
 import type { RawSnapshot } from './types.js';
 
-/** Sorted snapshot files of one process of the run (temporary files of an interrupted write are skipped). */
+/**
+ * Snapshot files of one process of the run, in sequence order (temporary files of an interrupted write are
+ * skipped). Only regular files in a real directory: a symlink planted in the run directory is never followed.
+ * Sequence numbers have six digits or more (a long run at a short interval passes 999999).
+ */
 export function listSnapshotFiles(rawDir: string, pid: number): string[] {
   const dir = join(rawDir, String(pid));
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => /^\d{6}\.lhs$/.test(f)).sort().map((f) => join(dir, f));
+  if (!isRealDirectory(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && /^\d{6,}\.lhs$/.test(e.name))
+    .map((e) => ({ name: e.name, sequence: Number(e.name.slice(0, -4)) }))
+    .sort((a, b) => a.sequence - b.sequence)
+    .map((e) => join(dir, e.name));
 }
 
-/** The pids that wrote snapshots, in numeric order. */
+/** The pids that wrote snapshots, in numeric order (real directories only, as above). */
 export function listSnapshotPids(rawDir: string): number[] {
-  if (!existsSync(rawDir)) return [];
-  return readdirSync(rawDir).filter((f) => /^\d+$/.test(f)).map(Number).sort((a, b) => a - b);
+  if (!isRealDirectory(rawDir)) return [];
+  return readdirSync(rawDir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && /^\d+$/.test(e.name)).map((e) => Number(e.name)).sort((a, b) => a - b);
+}
+
+function isRealDirectory(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 export function readRunSnapshots(rawDir: string, pid: number): RawSnapshot[] {

@@ -91,6 +91,7 @@ describe('hardening: security of the run directory and the shim', () => {
     const elsewhere = join(dir.path, 'elsewhere-pid');
     mkdirSync(elsewhere, { mode: 0o700 });
     writeFileSync(join(elsewhere, 'precious'), 'not yours\n');
+    writeFileSync(join(elsewhere, '000000.lhs'), 'a planted snapshot the CLI must not even read\n');
     const prints = fingerprint(elsewhere);
     const { pid, cli } = await startStopped(out, join(dir.path, 'planted-pid.pid'), ['--interval', '100ms', '--sample-bytes', '4KiB'],
       [leakyApis, '--rounds', '6', '--round-ms', '50']);
@@ -104,7 +105,9 @@ describe('hardening: security of the run directory and the shim', () => {
     assert.match(shimLines[0]!, /disabled: cannot start the snapshot writer/);
     assert.ok(lstatSync(join(out, 'raw', String(pid))).isSymbolicLink(), 'the planted link is still a link');
     assert.deepEqual(fingerprint(elsewhere), prints, 'nothing written through the link');
-    assert.ok(existsSync(join(out, 'report.json')));
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { snapshots: number; warnings: string[] };
+    assert.equal(report.snapshots, 0, 'the CLI did not read through the link either');
+    assert.ok(!report.warnings.some((w) => w.includes('000000.lhs')), report.warnings.join('\n'));
   });
 
   describe('symlinks planted as raw/<pid>/NNNNNN.lhs.tmp', () => {
