@@ -1,6 +1,6 @@
 /** Output locations: run directories are created private (0700) and never silently overwritten. */
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ExitCode, LeakhuntError } from './errors.js';
 
 /** What leakhunt itself writes into a run directory; --force removes only these. */
@@ -36,4 +36,19 @@ export function prepareRunDir(dir: string, force: boolean): { runDir: string; ra
   const rawDir = join(runDir, 'raw');
   mkdirSync(rawDir, { mode: 0o700 });
   return { runDir, rawDir };
+}
+
+/**
+ * For a path that is not a run directory but lies inside one (its raw/ or snapshots/ folder, a snapshot file):
+ * " (it is inside the run directory DIR: give that)", else "". For one-line input errors.
+ */
+export function insideRunDirHint(path: string): string {
+  let dir = resolve(path);
+  for (let level = 0; level < 3; level++) {
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+    if (existsSync(join(dir, 'run.json'))) return ` (it is inside the run directory ${dir}: give that)`;
+  }
+  return '';
 }

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
+import { insideRunDirHint } from '../core/paths.js';
 import { REPORT_SCHEMA, type RunReport } from '../report/index.js';
 
 export interface LoadedRun {
@@ -53,7 +54,7 @@ function readJson(path: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw bad(path, 'not JSON');
+    throw bad(path, `not JSON${insideRunDirHint(path)}`);
   }
 }
 

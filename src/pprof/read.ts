@@ -64,6 +64,9 @@ export function decodeHeapProfile(bytes: Uint8Array, name: string): HeapProfile 
       throw new LeakhuntError(`${name}: corrupt gzip data: ${oneLine(error)}`, ExitCode.usage);
     }
   }
+  if (Buffer.from(data.subarray(0, 8)).toString('latin1') === 'LKHUNT\r\n') {
+    throw new LeakhuntError(`${name}: a raw leakhunt snapshot, not a pprof profile: use the symbolized profiles in its run's snapshots/ directory (NNNN.pb.gz)`, ExitCode.usage);
+  }
   let profile: Profile;
   try {
     profile = Profile.decode(data);

@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { compilePatterns, defaultPlumbingPatterns, timelineOf, type AnalysisOptions, type TimelinePoint } from '../analyse/index.js';
 import { inputError } from '../core/errors.js';
+import { insideRunDirHint } from '../core/paths.js';
 import { readJvmStats } from '../launch/index.js';
 import { convertSnapshots } from '../pprof/index.js';
 import { listSnapshotFiles, listSnapshotPids, readSnapshotFile, type RawSnapshot } from '../snapshot/index.js';
@@ -60,7 +61,7 @@ export function readRunMeta(runDir: string): RunMeta {
   try {
     meta = JSON.parse(readFileSync(path, 'utf8')) as RunMeta;
   } catch {
-    throw inputError(runDir, 'not a leakhunt run directory (no readable run.json)');
+    throw inputError(runDir, `not a leakhunt run directory (no readable run.json)${insideRunDirHint(runDir)}`);
   }
   if (typeof meta !== 'object' || meta === null || meta.schema !== 'leakhunt.run/v1') {
     throw inputError(path, `not a leakhunt run description (schema ${String((meta as Partial<RunMeta> | null)?.schema)})`);

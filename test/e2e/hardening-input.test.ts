@@ -182,6 +182,16 @@ describe('hardening: damaged input to report, diff and gate', () => {
     assert.deepEqual(fingerprint(run), before0, 'nothing in the run directory changed');
   });
 
+  it('a good raw snapshot or a folder of a run, where a profile or the run directory belongs, is named for what it is', async () => {
+    const raw = join(run, 'raw', String(pid), '000001.lhs');
+    assertRefused(await runCli(['diff', raw, goodProfile]), /a raw leakhunt snapshot, not a pprof profile: .*snapshots\//, 'diff raw good');
+    const runDirHint = new RegExp(`inside the run directory ${run.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: give that`);
+    assertRefused(await runCli(['report', raw]), runDirHint, 'report raw snapshot');
+    assertRefused(await runCli(['report', join(run, 'raw')]), runDirHint, 'report raw/');
+    assertRefused(await runCli(['gate', raw]), runDirHint, 'gate raw snapshot');
+    assert.deepEqual(fingerprint(run), before0, 'nothing in the run directory changed');
+  });
+
   it('report and gate on run directories with damaged run.json, timeline.json or report.json: exit 2, nothing rewritten', async () => {
     const cases: [string, string, (text: string) => string, RegExp][] = [
       ['run.json', 'truncated', (t) => t.slice(0, t.length >> 1), /not a leakhunt run directory/],
