@@ -6,7 +6,7 @@
 import type { SiteReport } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import { sampleBytesInForce, type RunReport } from './model.js';
-import { abbreviateTemplates } from './text.js';
+import { abbreviateTemplates, accountingLabel } from './text.js';
 
 export interface MarkdownOptions {
   /** Sites in the table (default 10). */
@@ -69,6 +69,32 @@ function stackBlock(site: SiteReport, frames: number): string[] {
   ];
 }
 
+/** "Where the RSS went" as a table, RSS last, and the trim probe's result; nothing without accounting. */
+function accountingTable(m: RunReport['memory']): string[] {
+  if (!m.accounting || m.accounting.length === 0) return [];
+  const w = m.accountingWindow;
+  const lines = [`**Where the RSS went**${w ? ` (${w.snapshots} snapshots, ${w.fromSec.toFixed(1)} s → ${w.toSec.toFixed(1)} s)` : ''}`
+    + `${m.allocator ? `, allocator ${plain(m.allocator)}` : ''}:`, '', '| part | start | end | growth | rate |', '|:--|--:|--:|--:|--:|'];
+  const row = (label: string, start: number, end: number, rate: number) =>
+    `| ${label} | ${formatBytes(start)} | ${formatBytes(end)} | ${signedBytes(end - start)} | ${formatRate(rate)} |`;
+  let start = 0;
+  let end = 0;
+  let rate = 0;
+  for (const r of m.accounting) {
+    lines.push(row(plain(accountingLabel[r.part] ?? r.part), r.startBytes, r.endBytes, r.growthBytesPerHour));
+    start += r.startBytes;
+    end += r.endBytes;
+    rate += r.growthBytesPerHour;
+  }
+  lines.push(row('**RSS**', start, end, rate), '');
+  const t = m.trimProbe;
+  if (t) {
+    lines.push(`**Trim probe**${t.timeSec === undefined ? '' : ` at ${t.timeSec.toFixed(1)} s`}: malloc_trim(0) gave back `
+      + `${formatBytes(t.releasedBytes)} (RSS ${formatBytes(t.rssBeforeBytes)} → ${formatBytes(t.rssAfterBytes)})`, '');
+  }
+  return lines;
+}
+
 export function renderMarkdown(report: RunReport, options: MarkdownOptions = {}): string {
   const top = options.top ?? 10;
   const frames = options.stackFrames ?? 20;
@@ -77,6 +103,7 @@ export function renderMarkdown(report: RunReport, options: MarkdownOptions = {})
   const m = report.memory;
   lines.push(`**Memory:** RSS ${formatBytes(m.rssStartBytes)} → ${formatBytes(m.rssEndBytes)} (${formatRate(m.rssGrowthBytesPerHour)}), `
     + `live malloc ${formatBytes(m.liveStartBytes)} → ${formatBytes(m.liveEndBytes)} (${formatRate(m.liveGrowthBytesPerHour)})`, '');
+  lines.push(...accountingTable(m));
   lines.push(`**Run:** ${code(report.command.join(' '))}, ${formatDurationMs(report.durationSec * 1000)}, `
     + `${report.snapshots} snapshots, sampling every ${formatBytes(sampleBytesInForce(report))}`
     + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`), '');

@@ -94,7 +94,7 @@ function siteRow(site: SiteReport, paint: Record<SiteStatus, (s: string) => stri
   ].join(' ');
 }
 
-const accountingLabel: Record<string, string> = {
+export const accountingLabel: Record<string, string> = {
   'live-malloc': 'live malloc', 'allocator-retained': 'allocator-retained', 'java-heap': 'Java heap (committed)',
   'jvm-internal': 'JVM-internal (NMT)', 'leakhunt-shim': 'leakhunt shim', other: 'other (mmap, stacks, code)',
 };

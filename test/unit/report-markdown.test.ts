@@ -37,6 +37,14 @@ function syntheticReport(): RunReport {
     memory: {
       rssGrowthBytesPerHour: 2.5 * 1024 * MiB, liveGrowthBytesPerHour: 2 * 1024 * MiB,
       rssStartBytes: 40 * MiB, rssEndBytes: 61 * MiB, liveStartBytes: 3 * MiB, liveEndBytes: 20 * MiB,
+      allocator: 'glibc',
+      accountingWindow: { fromSec: 2, toSec: 30, snapshots: 28 },
+      accounting: [
+        { part: 'live-malloc', startBytes: 3 * MiB, endBytes: 20 * MiB, growthBytes: 17 * MiB, growthBytesPerHour: 2 * 1024 * MiB },
+        { part: 'allocator-retained', startBytes: 1 * MiB, endBytes: 2 * MiB, growthBytes: 1 * MiB, growthBytesPerHour: 128 * MiB },
+        { part: 'other', startBytes: 36 * MiB, endBytes: 39 * MiB, growthBytes: 3 * MiB, growthBytesPerHour: 384 * MiB },
+      ],
+      trimProbe: { timeSec: 27, releasedBytes: 1 * MiB, rssBeforeBytes: 61 * MiB, rssAfterBytes: 60 * MiB },
     },
     shim: null,
     warnings: ['the shim\'s tables overflowed (3 samples and 0 stacks dropped): raise --sample-bytes'],
@@ -79,9 +87,21 @@ describe('renderMarkdown', () => {
   });
 
   test('the table keeps one cell per column whatever the names hold', () => {
-    const rows = renderMarkdown(syntheticReport()).split('\n').filter((line) => line.startsWith('| '));
-    assert.equal(rows.length, 5, 'a header and four sites');
-    for (const row of rows) assert.equal(row.replace(/\\\|/g, '').split('|').length - 2, 7, row);
+    const markdown = renderMarkdown(syntheticReport());
+    const sitesTable = markdown.slice(markdown.indexOf('| # |')).split('\n').filter((line) => line.startsWith('| '));
+    assert.equal(sitesTable.length, 5, 'a header and four sites');
+    for (const row of sitesTable) assert.equal(row.replace(/\\\|/g, '').split('|').length - 2, 7, row);
+  });
+
+  test('where the RSS went: one row per part, RSS last as their sum, and the trim probe', () => {
+    const markdown = renderMarkdown(syntheticReport());
+    const table = markdown.slice(markdown.indexOf('| part |'), markdown.indexOf('| # |')).split('\n').filter((line) => line.startsWith('| '));
+    assert.deepEqual(table.map((row) => row.split('|')[1]!.trim()), ['part', 'live malloc', 'allocator-retained', 'other (mmap, stacks, code)', '**RSS**']);
+    assert.match(table[4]!, /\| 40\.0 MiB \| 61\.0 MiB \| \+21\.0 MiB \| 2\.50 GiB\/h \|/);
+    assert.match(markdown, /\*\*Trim probe\*\* at 27\.0 s: malloc_trim\(0\) gave back 1\.00 MiB/);
+    const none = syntheticReport();
+    delete none.memory.accounting;
+    assert.doesNotMatch(renderMarkdown(none), /Where the RSS went/);
   });
 
   test('--top limits the table and says how many are left', () => {
