@@ -14,6 +14,7 @@ import { renderSites } from './html/sites.js';
 import { css } from './html/style.js';
 import { renderTimelineChart, type TimelineInput } from './html/timeline-chart.js';
 import { sampleBytesInForce, type RunReport } from './model.js';
+import { accountingLabel } from './text.js';
 
 export type { FlameData } from './html/flame-data.js';
 
@@ -50,6 +51,28 @@ function facts(report: RunReport): string {
     + '</p>';
   const warnings = report.warnings.map((w) => `<p class="warning">${escapeHtml(w)}</p>`).join('');
   return run + memory + warnings;
+}
+
+/** "Where the RSS went": a row per part, RSS last as their sum, and the trim probe's result. */
+function accountingSection(m: RunReport['memory']): string {
+  if (!m.accounting || m.accounting.length === 0) return '';
+  const cell = (text: string, numeric = true) => `<td${numeric ? ' class="num"' : ''}>${escapeHtml(text)}</td>`;
+  const row = (label: string, start: number, end: number, rate: number, total = false) => `<tr${total ? ' class="total"' : ''}>`
+    + `${cell(label, false)}${cell(formatBytes(start))}${cell(formatBytes(end))}${cell(`${end >= start ? '+' : ''}${formatBytes(end - start)}`)}`
+    + `${cell(formatRate(rate))}</tr>`;
+  const rows = m.accounting.map((r) => row(accountingLabel[r.part] ?? r.part, r.startBytes, r.endBytes, r.growthBytesPerHour));
+  const sum = (pick: (r: NonNullable<typeof m.accounting>[number]) => number) => m.accounting!.reduce((total, r) => total + pick(r), 0);
+  rows.push(row('RSS', sum((r) => r.startBytes), sum((r) => r.endBytes), sum((r) => r.growthBytesPerHour), true));
+  const w = m.accountingWindow;
+  const t = m.trimProbe;
+  return `<section class="card" id="accounting"><h2>Where the RSS went</h2>`
+    + `<p class="hint">${w ? `${w.snapshots} snapshots, ${w.fromSec.toFixed(1)} s → ${w.toSec.toFixed(1)} s` : 'The whole run'}`
+    + `${m.allocator ? `, allocator ${escapeHtml(m.allocator)}` : ''}.</p>`
+    + '<table class="accounting"><thead><tr><th>part</th><th class="num">start</th><th class="num">end</th><th class="num">growth</th><th class="num">rate</th></tr></thead>'
+    + `<tbody>${rows.join('')}</tbody></table>`
+    + (t ? `<p class="facts">Trim probe${t.timeSec === undefined ? '' : ` at ${t.timeSec.toFixed(1)} s`}: malloc_trim(0) gave back `
+      + `${escapeHtml(formatBytes(t.releasedBytes))} (RSS ${escapeHtml(formatBytes(t.rssBeforeBytes))} → ${escapeHtml(formatBytes(t.rssAfterBytes))}).</p>` : '')
+    + '</section>';
 }
 
 /** With --follow-children: each recorded child process, its verdict and top sites; its own report is in the run directory. */
@@ -90,6 +113,7 @@ ${facts(report)}
 ${chart.legend}
 <div class="chart-wrap">${chart.svg}</div>
 </section>
+${accountingSection(report.memory)}
 <section class="card" id="sites">
 <h2>Call sites, ranked</h2>
 <p class="hint">Ranked by how likely and how fast their retained memory grows. Click a site for its stack.</p>

@@ -128,6 +128,26 @@ describe('renderHtml', () => {
     assert.doesNotMatch(html, /id="processes"/, 'no section without children');
   });
 
+  test('where the RSS went: a table of the parts, RSS last as their sum, and the trim probe', () => {
+    const accounted = report();
+    accounted.memory = {
+      ...accounted.memory, allocator: 'glibc', accountingWindow: { fromSec: 2, toSec: 30, snapshots: 28 },
+      accounting: [
+        { part: 'live-malloc', startBytes: 3 * MiB, endBytes: 20 * MiB, growthBytes: 17 * MiB, growthBytesPerHour: 2 * MiB },
+        { part: 'allocator-retained', startBytes: MiB, endBytes: 2 * MiB, growthBytes: MiB, growthBytesPerHour: MiB },
+      ],
+      trimProbe: { timeSec: 27, releasedBytes: MiB, rssBeforeBytes: 61 * MiB, rssAfterBytes: 60 * MiB },
+    };
+    const page = renderHtml({ report: accounted, timeline });
+    const section = page.slice(page.indexOf('<section class="card" id="accounting">'), page.indexOf('id="sites"'));
+    const rows = [...section.matchAll(/<tr(?: class="total")?><td>([^<]+)<\/td>/g)].map((m) => m[1]);
+    assert.deepEqual(rows, ['live malloc', 'allocator-retained', 'RSS']);
+    assert.match(section, /<tr class="total"><td>RSS<\/td><td class="num">4\.00 MiB<\/td><td class="num">22\.0 MiB<\/td><td class="num">\+18\.0 MiB<\/td>/);
+    assert.match(section, /Trim probe at 27\.0 s: malloc_trim\(0\) gave back 1\.00 MiB/);
+    assert.ok(page.indexOf('id="timeline"') < page.indexOf('id="accounting"'), 'under the memory timeline');
+    assert.doesNotMatch(html, /id="accounting"/, 'no section without accounting');
+  });
+
   test('an empty run renders, and says there is nothing to show', () => {
     const empty = { ...report(), sites: [], snapshots: 0 };
     const page = renderHtml({ report: empty, timeline: [] });

@@ -65,6 +65,11 @@ details.site[open] > summary { background: rgba(127,127,127,.05); }
 .bar-grown { position: absolute; right: 0; top: 0; bottom: 0; border-radius: 0 4px 4px 0; background-image: none; }
 .badge { justify-self: start; color: #fff; font-size: 11.5px; font-weight: 600; padding: 1px 8px; border-radius: 10px; }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.accounting { border-collapse: collapse; font-size: 13.5px; margin: 4px 0; }
+table.accounting th, table.accounting td { padding: 3px 12px 3px 0; border-bottom: 1px solid var(--grid); }
+table.accounting th { color: var(--muted); font-weight: 600; text-align: left; }
+table.accounting th.num { text-align: right; }
+table.accounting tr.total td { font-weight: 600; border-bottom: none; }
 .sparkcell { display: flex; justify-content: flex-end; }
 svg.spark { display: block; overflow: visible; }
 svg.spark .spark-line { fill: none; stroke-width: 1.6; }
