@@ -153,7 +153,7 @@ export interface JvmPoller {
 }
 
 /** jcmd's own JVM, started lean; none of the target's options or preloads. */
-function jcmdEnvironment(): NodeJS.ProcessEnv {
+export function jcmdEnvironment(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const name of Object.keys(env)) {
     if (name.startsWith('LEAKHUNT_') || ['LD_PRELOAD', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS'].includes(name)) delete env[name];
@@ -161,7 +161,8 @@ function jcmdEnvironment(): NodeJS.ProcessEnv {
   return env;
 }
 
-const JCMD_JVM_OPTIONS = ['-J-XX:+UseSerialGC', '-J-XX:TieredStopAtLevel=1', '-J-XX:-UsePerfData'];
+/** Options for jcmd's own JVM: a small, quick one. */
+export const JCMD_JVM_OPTIONS = ['-J-XX:+UseSerialGC', '-J-XX:TieredStopAtLevel=1', '-J-XX:-UsePerfData'];
 const MAX_FAILURES = 3;
 
 export function startJvmStatsPoller(pid: number, options: JvmPollerOptions): JvmPoller {

@@ -41,6 +41,8 @@ export interface TargetOptions {
   onSpawn?: (pid: number) => void;
   /** --trim-probe: when (ms after the start) to ask the shim for a snapshot, malloc_trim(0) and another. */
   trimProbeAtMs?: number;
+  /** With durationMs: called when the duration is up, before the last snapshot is asked for (e.g. a last perf map). */
+  beforeStop?: () => Promise<void>;
 }
 
 const relayedSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -112,6 +114,8 @@ export async function runTarget(options: TargetOptions): Promise<TargetOutcome> 
   if (options.durationMs !== undefined) {
     stopper = setTimeout(async () => {
       stoppedAfterDuration = true;
+      // Bounded: the stop must come about on time even when the hook hangs.
+      if (options.beforeStop && !exited) await Promise.race([options.beforeStop().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
       await requestFinalSnapshot(options.rawDir, pid);
       if (exited) return;
       child.kill('SIGTERM');

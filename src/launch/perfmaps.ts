@@ -1,0 +1,387 @@
+/**
+ * The JVM's perf map, kept while it runs: the names of the code in its code cache (JIT-compiled methods, native
+ * method wrappers, the interpreter and the JVM's stubs), for the native frames that end there when there is no
+ * Java stack — a JVM that did not load leakhunt's agent, or a sample AsyncGetCallTrace could not walk.
+ *
+ * For every JVM process of the run (the target and, with --follow-children, every child that records: each has a
+ * raw/<pid>/ directory), once it handles SIGQUIT (jcmd's attach would kill it earlier), the CLI runs
+ * `jcmd <pid> Compiler.perfmap` (JDK 17+), which makes the JVM write /tmp/perf-<pid>.map, and copies that file
+ * into the run directory. The code cache changes (methods compiled, deoptimised, flushed, addresses reused), so
+ * it does so again and again — 1 s after the JVM is first seen, then at doubling gaps up to a minute — and once
+ * more when --duration stops the target. Identical maps are not copied twice; at most 16 copies are kept per
+ * process, the middle of the run thinned:
+ *
+ *   perfmaps/<pid>/<ms>.map      a copy, named by when it was first taken (ms after the run started)
+ *   perfmaps/<pid>/index.json    {schema, pid, startedAtMs, jcmd, agentRequested, maps: PerfMapCopy[], notes}
+ *
+ * Never clobber what the user had: a /tmp/perf-<pid>.map that existed before leakhunt asked (the user runs with
+ * perf maps on) is copied and left alone, and leakhunt stops asking that JVM (jcmd would overwrite it); a file
+ * leakhunt's request created is removed from /tmp once copied.
+ */
+import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { catchesSigquit, findJcmd, JCMD_JVM_OPTIONS, jcmdEnvironment, libjvmOf } from './jvm-stats.js';
+
+export const PERF_MAPS_SCHEMA = 'leakhunt.perfmaps/v1';
+
+export interface PerfMapCopy {
+  /** The copy, relative to perfmaps/<pid>/. */
+  file: string;
+  /** When this content was first taken, ms after the run started. */
+  timeMs: number;
+  /** When it was last seen unchanged (equal to timeMs when taken once). */
+  lastTimeMs: number;
+  /** jcmd: leakhunt asked the JVM for it; user: a /tmp/perf-<pid>.map leakhunt did not make, copied as it was. */
+  source: 'jcmd' | 'user';
+  entries: number;
+}
+
+export interface PerfMapsIndex {
+  schema: typeof PERF_MAPS_SCHEMA;
+  pid: number;
+  /** The run's start (ms since the epoch): copies' times are relative to it. */
+  startedAtMs: number;
+  jcmd?: string;
+  /**
+   * Whether the JVM's own environment (/proc/<pid>/environ: JAVA_TOOL_OPTIONS) asked for leakhunt's agent;
+   * absent when it could not be read. False for a JVM whose launcher removed or replaced JAVA_TOOL_OPTIONS.
+   */
+  agentRequested?: boolean;
+  maps: PerfMapCopy[];
+  notes: string[];
+}
+
+export interface PerfMapCaptureOptions {
+  runDir: string;
+  /** The run's raw/ directory: every recording process has a raw/<pid>/ in it. */
+  rawDir: string;
+  rootPid: number;
+  /** Look at the target's children too (those that record, with --follow-children). */
+  followChildren: boolean;
+  startedAtMs: number;
+  /** The shim, to recognise its -agentpath in a JVM's JAVA_TOOL_OPTIONS. */
+  shimPath?: string;
+  /** The longest gap between two captures of one JVM (default 60 s). */
+  maxGapMs?: number;
+  /** Time between two looks for JVMs (default 500 ms). */
+  tickMs?: number;
+}
+
+export interface PerfMapCapture {
+  /** A capture of every live JVM now (before --duration stops the target). */
+  captureNow(): Promise<void>;
+  /** Stops capturing; copies a perf map a JVM wrote at its exit (-XX:+DumpPerfMapAtExit, the user's). */
+  stop(): Promise<void>;
+}
+
+export const MAX_PERF_MAP_COPIES = 16;
+const FIRST_CAPTURE_DELAY_MS = 1000;
+const MAX_PERF_MAP_BYTES = 256 * 1024 * 1024;
+const MAX_FAILURES = 3;
+
+/** Whether a NUL-separated environment (as /proc/<pid>/environ holds it) has JAVA_TOOL_OPTIONS with our agent. */
+export function agentRequestedIn(environ: string, shimPath?: string): boolean {
+  const options = environ.split('\0').find((v) => v.startsWith('JAVA_TOOL_OPTIONS='))?.slice('JAVA_TOOL_OPTIONS='.length);
+  if (options === undefined) return false;
+  return options.split(/\s+/).some((option) => {
+    if (!option.startsWith('-agentpath:')) return false;
+    const path = option.slice('-agentpath:'.length).split('=')[0]!;
+    return shimPath === undefined ? /(^|\/)libleakhunt\.so$/.test(path) : path === shimPath;
+  });
+}
+
+/** The copy to drop when there are too many (the first and the last always stay): the one whose neighbours are closest. */
+export function copyToThin(timesMs: readonly number[]): number | undefined {
+  if (timesMs.length < 3) return undefined;
+  let best = 1;
+  for (let i = 2; i < timesMs.length - 1; i++) {
+    if (timesMs[i + 1]! - timesMs[i - 1]! < timesMs[best + 1]! - timesMs[best - 1]!) best = i;
+  }
+  return best;
+}
+
+/** Perf-map lines: "START SIZE name", START and SIZE in hex (with or without 0x). */
+export function countPerfMapEntries(text: string): number {
+  let n = 0;
+  for (const line of text.split('\n')) if (/^(0x)?[0-9a-f]+ (0x)?[0-9a-f]+ \S/i.test(line)) n++;
+  return n;
+}
+
+/** The file's content when it is a regular file (never through a link) of at most MAX_PERF_MAP_BYTES. */
+function readRegularFile(path: string): { text: string; mtimeMs: number; uid: number } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile() || stat.size > MAX_PERF_MAP_BYTES) return undefined;
+    const buffer = Buffer.alloc(stat.size);
+    let read = 0;
+    while (read < buffer.length) {
+      const n = readSync(fd, buffer, read, buffer.length - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return { text: buffer.subarray(0, read).toString('utf8'), mtimeMs: stat.mtimeMs, uid: stat.uid };
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+interface JvmState {
+  pid: number;
+  dir: string;
+  index: PerfMapsIndex;
+  /** Undefined until the process maps libjvm.so. */
+  libjvm?: string;
+  uid?: number;
+  done: boolean;
+  nextAtMs: number;
+  gapMs: number;
+  failures: number;
+  /** The user's own /tmp/perf-<pid>.map was there: only copy it, never ask jcmd (it would overwrite it). */
+  userFile: boolean;
+  userFileMtimeMs?: number;
+  lastHash?: string;
+  firstSeenMs: number;
+}
+
+export function startPerfMapCapture(options: PerfMapCaptureOptions): PerfMapCapture {
+  const states = new Map<number, JvmState>();
+  const maxGapMs = options.maxGapMs ?? 60_000;
+  const tickMs = options.tickMs ?? 500;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const sinceStart = (ms: number) => Math.max(0, Math.round(ms - options.startedAtMs));
+  const note = (state: JvmState, text: string) => { if (!state.index.notes.includes(text)) state.index.notes.push(text); };
+
+  const writeIndex = async (state: JvmState): Promise<void> => {
+    await mkdir(state.dir, { recursive: true, mode: 0o700 });
+    const path = join(state.dir, 'index.json');
+    const temporary = `${path}.tmp-${process.pid}`;
+    await writeFile(temporary, `${JSON.stringify(state.index, null, 2)}\n`, { mode: 0o600 });
+    await rename(temporary, path);
+  };
+
+  /** Keeps `text` as a copy taken at `atMs` (epoch ms): a new file, or the last one seen again. */
+  const keep = async (state: JvmState, text: string, atMs: number, source: PerfMapCopy['source']): Promise<void> => {
+    const hash = createHash('sha1').update(text).digest('hex');
+    const time = sinceStart(atMs);
+    const maps = state.index.maps;
+    const last = maps[maps.length - 1];
+    if (last && hash === state.lastHash) {
+      last.lastTimeMs = Math.max(last.lastTimeMs, time);
+    } else {
+      await mkdir(state.dir, { recursive: true, mode: 0o700 });
+      let file = `${time}.map`;
+      for (let n = 1; maps.some((m) => m.file === file); n++) file = `${time}-${n}.map`;
+      const temporary = join(state.dir, `${file}.tmp-${process.pid}`);
+      await writeFile(temporary, text, { mode: 0o600 });
+      await rename(temporary, join(state.dir, file));
+      maps.push({ file, timeMs: time, lastTimeMs: time, source, entries: countPerfMapEntries(text) });
+      state.lastHash = hash;
+      while (maps.length > MAX_PERF_MAP_COPIES) {
+        const drop = copyToThin(maps.map((m) => m.timeMs))!;
+        await rm(join(state.dir, maps[drop]!.file), { force: true });
+        maps.splice(drop, 1);
+      }
+    }
+    await writeIndex(state);
+  };
+
+  /** The user's /tmp/perf-<pid>.map (one leakhunt did not make): copied when it changed, never touched. */
+  const copyUserFile = async (state: JvmState, path: string): Promise<void> => {
+    const file = readRegularFile(path);
+    if (!file) {
+      note(state, `${path} is not a regular file leakhunt can read: not copied`);
+      return;
+    }
+    if (file.mtimeMs === state.userFileMtimeMs) return;
+    state.userFileMtimeMs = file.mtimeMs;
+    await keep(state, file.text, file.mtimeMs, 'user');
+  };
+
+  const capture = async (state: JvmState): Promise<void> => {
+    const path = `/tmp/perf-${state.pid}.map`;
+    if (!state.userFile && exists(path)) {
+      state.userFile = true;
+      let mtimeMs = Number.POSITIVE_INFINITY;
+      try {
+        mtimeMs = lstatSync(path).mtimeMs;
+      } catch { /* gone meanwhile: copyUserFile says so */ }
+      if (mtimeMs < options.startedAtMs) {
+        // An earlier process's, with the same pid: not this JVM's code, and not ours to overwrite.
+        note(state, `${path} is older than this run (an earlier process with the same pid): left alone; leakhunt does not ask this JVM for a perf map`);
+        state.done = true;
+        return;
+      }
+      note(state, `${path} existed before leakhunt asked for it (perf maps on?): copied and left in place; leakhunt does not ask this JVM for another`);
+    }
+    if (state.userFile) {
+      await copyUserFile(state, path);
+      return;
+    }
+    state.index.jcmd ??= findJcmd(state.libjvm);
+    const jcmd = state.index.jcmd;
+    if (!jcmd) {
+      note(state, 'jcmd not found (it comes with the JDK): no perf map, JIT frames without a Java stack stay unnamed');
+      state.done = true;
+      return;
+    }
+    const started = Date.now();
+    const result = await execa(jcmd, [...JCMD_JVM_OPTIONS, String(state.pid), 'Compiler.perfmap'], {
+      env: jcmdEnvironment(), extendEnv: false, reject: false, timeout: 20_000, stdin: 'ignore',
+    });
+    const takenAtMs = (started + Date.now()) / 2;
+    // Only what this request made is ours to remove: a regular file, written by the JVM's user.
+    const file = readRegularFile(path);
+    const ours = file !== undefined && (state.uid === undefined || file.uid === state.uid);
+    if (ours) await rm(path, { force: true });
+    if (result.exitCode === 0 && file && ours) {
+      state.failures = 0;
+      await keep(state, file.text, takenAtMs, 'jcmd');
+      return;
+    }
+    if (!alive(state.pid)) return; // ended meanwhile: no failure of jcmd's
+    state.failures++;
+    if (result.exitCode === 0) {
+      note(state, `jcmd ${state.pid} Compiler.perfmap left no ${path} leakhunt can read (the JVM's /tmp is another one, in a container?)`);
+    } else {
+      const why = `${result.stderr || result.stdout || result.shortMessage}`.split('\n')
+        .find((l) => l.trim() && !/^\d+:$/.test(l.trim())) ?? 'no output';
+      note(state, `jcmd ${state.pid} Compiler.perfmap failed: ${why.trim().slice(0, 200)}${/Unknown diagnostic command/i.test(why) ? ' (JDK 17 or newer has it)' : ''}`);
+    }
+    if (state.failures >= MAX_FAILURES) state.done = true;
+    await writeIndex(state);
+  };
+
+  const stateOf = (pid: number): JvmState => {
+    let state = states.get(pid);
+    if (!state) {
+      state = {
+        pid, dir: join(options.runDir, 'perfmaps', String(pid)), done: false, nextAtMs: 0, gapMs: FIRST_CAPTURE_DELAY_MS,
+        failures: 0, userFile: false, firstSeenMs: Date.now(),
+        index: { schema: PERF_MAPS_SCHEMA, pid, startedAtMs: options.startedAtMs, maps: [], notes: [] },
+      };
+      states.set(pid, state);
+    }
+    return state;
+  };
+
+  /** First sight of a JVM: what its environment asked for, and its user. */
+  const recognise = async (state: JvmState): Promise<boolean> => {
+    const maps = await readFile(`/proc/${state.pid}/maps`, 'utf8').catch(() => undefined);
+    if (maps === undefined) {
+      state.done = true; // gone (or never readable)
+      return false;
+    }
+    const libjvm = libjvmOf(maps);
+    if (!libjvm) return false;
+    state.libjvm = libjvm;
+    const environ = await readFile(`/proc/${state.pid}/environ`, 'latin1').catch(() => undefined);
+    if (environ !== undefined && environ !== '') state.index.agentRequested = agentRequestedIn(environ, options.shimPath);
+    try {
+      state.uid = statSync(`/proc/${state.pid}`).uid;
+    } catch {
+      state.done = true;
+      return false;
+    }
+    state.nextAtMs = Date.now() + FIRST_CAPTURE_DELAY_MS;
+    await writeIndex(state);
+    return true;
+  };
+
+  const ready = async (state: JvmState): Promise<boolean> => {
+    if (!alive(state.pid)) {
+      state.done = true;
+      return false;
+    }
+    return catchesSigquit(await readFile(`/proc/${state.pid}/status`, 'utf8').catch(() => ''));
+  };
+
+  const pids = async (): Promise<number[]> => {
+    const found = new Set([options.rootPid]);
+    if (options.followChildren) {
+      for (const name of await readdir(options.rawDir).catch(() => [] as string[])) if (/^\d+$/.test(name)) found.add(Number(name));
+    }
+    return [...found];
+  };
+
+  const tick = async (force: boolean): Promise<void> => {
+    for (const pid of await pids()) {
+      const state = stateOf(pid);
+      if (state.done) continue;
+      if (!state.libjvm && !(await recognise(state))) continue;
+      if (!force && Date.now() < state.nextAtMs) continue;
+      if (!(await ready(state))) continue;
+      await capture(state).catch((error: Error) => note(state, `perf map not kept: ${error.message}`));
+      await writeIndex(state).catch(() => undefined);
+      state.gapMs = Math.min(state.gapMs * 2, maxGapMs);
+      state.nextAtMs = Date.now() + state.gapMs;
+    }
+  };
+
+  const schedule = (): void => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = tick(false).catch(() => undefined).then(schedule);
+    }, tickMs);
+    timer.unref();
+  };
+  schedule();
+
+  return {
+    async captureNow(): Promise<void> {
+      if (stopped) return;
+      await running;
+      running = tick(true).catch(() => undefined);
+      await running;
+    },
+    async stop(): Promise<void> {
+      if (stopped) return;
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+      for (const state of states.values()) {
+        if (!state.libjvm) continue;
+        // A map the JVM wrote as it exited (the user's -XX:+DumpPerfMapAtExit): ours were removed when copied.
+        const path = `/tmp/perf-${state.pid}.map`;
+        const file = exists(path) ? readRegularFile(path) : undefined;
+        if (file && file.mtimeMs >= state.firstSeenMs && file.mtimeMs !== state.userFileMtimeMs) {
+          note(state, `${path} (written by the JVM at its exit, or by the user) copied and left in place`);
+          state.userFileMtimeMs = file.mtimeMs;
+          await keep(state, file.text, file.mtimeMs, 'user').catch(() => undefined);
+        } else {
+          await writeIndex(state).catch(() => undefined);
+        }
+      }
+    },
+  };
+}
