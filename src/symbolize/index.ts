@@ -8,6 +8,7 @@ import type { RawSnapshot } from '../snapshot/types.js';
 import { readElfInfo } from './elf.js';
 import { fileOffsetOf, findMapping, isExecutable, isFileBacked, objectRelativeAddress, parseMaps, type MemoryMapping } from './maps.js';
 import { KeptObjects } from './objects.js';
+import { perfMapFrame, type PerfMapSet } from './perfmap.js';
 import { Symbolizer, type ObjectAddress, type SymbolizerOptions } from './symbolizer.js';
 import type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from './types.js';
 
@@ -16,6 +17,11 @@ export { findMapping, parseMaps, symbolizerAddress } from './maps.js';
 export { buildIdOf, KeptObjects, readObjectsIndex, type KeptObjectEntry } from './objects.js';
 export { debugDirectories, findDebugFile, type DebugFile } from './debuginfo.js';
 export { javaClassName, javaLineAt, javaSourceFrame, nativeFramesBeforeJava } from './java.js';
+export {
+  JVM_STUB_MARK, parsePerfMap, PerfMap, perfMapFrame, perfMapOrder, PerfMapSet, readPerfMaps, readPerfMapsIndex,
+  type PerfMapEntry, type PerfMapsIndexFile, type TimedPerfMap,
+} from './perfmap.js';
+export { jvmAgentWarning, jvmAgentWarningFor, samplesFromJavaCode, type JvmAgentFacts } from './jvm-agent.js';
 export type { SymbolizerBackend, SymbolizerOptions } from './symbolizer.js';
 export type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from './types.js';
 
@@ -25,6 +31,11 @@ export interface SymbolizeOptions extends SymbolizerOptions {
    * its index.json by the object keeper; such mappings are symbolized from their copy.
    */
   objectsDir?: string;
+  /**
+   * The process's perf maps (perfmaps/<pid>/): code-cache pcs (in no file-backed mapping) get the name of the
+   * JIT-compiled method or JVM stub there. Such frames are only shown when the sample has no Java stack.
+   */
+  perfMaps?: PerfMapSet;
 }
 
 /**
@@ -40,6 +51,9 @@ export class SymbolizeSession {
   /** The mapping each pc was first placed in. A captured stack never changes, so a pc keeps that meaning even
    * when its library is unloaded and another one is mapped at the same address later. */
   private readonly firstMappingOf = new Map<bigint, MemoryMapping>();
+  /** The perf-map name each code-cache pc got in the first snapshot that held it (null: none). A stack is captured
+   * once and kept, so its pcs mean what the code cache held then, even when the address is reused later. */
+  private readonly perfMapFrameOf = new Map<bigint, SourceFrame | null>();
 
   constructor(private readonly options: SymbolizeOptions = {}) {
     this.keptObjects = options.objectsDir === undefined ? undefined : new KeptObjects(options.objectsDir);
@@ -78,6 +92,7 @@ export class SymbolizeSession {
     for (const pc of pcs) {
       const location = this.placeLocation(pc, mappings, symbolizer, objectFiles);
       locations.set(pc, location);
+      if (!location.mapping || !isFileBacked(location.mapping)) this.nameFromPerfMap(location, snapshot);
       // A return address outside executable memory is an unwinding artefact; symbolizing it would name a wrong
       // neighbouring function with confidence.
       if (location.mapping && location.objectAddress !== undefined && isExecutable(location.mapping)) {
@@ -101,7 +116,23 @@ export class SymbolizeSession {
     return { raw: snapshot, mappings, locations, warnings: symbolizer.takeNewWarnings() };
   }
 
-  /** The mapping and object address of `pc`, with the placeholder frame used until (unless) symbols are found. */
+  /** A code-cache pc: the JIT-compiled method or JVM stub the perf map closest in time puts there. */
+  private nameFromPerfMap(location: SymbolizedLocation, snapshot: RawSnapshot): void {
+    const perfMaps = this.options.perfMaps;
+    if (!perfMaps || perfMaps.size === 0) return;
+    let frame = this.perfMapFrameOf.get(location.pc);
+    if (frame === undefined) {
+      const callAddress = location.pc > 0n ? location.pc - 1n : location.pc;
+      const hit = perfMaps.lookup(callAddress, Number(snapshot.meta.realtimeNs / 1_000_000n));
+      frame = hit ? perfMapFrame(hit.entry.name) : null;
+      this.perfMapFrameOf.set(location.pc, frame);
+    }
+    if (frame) {
+      location.frames = [frame];
+      location.symbolized = true;
+    }
+  }
+
   /** The newest earlier executable file mapping holding `address` (for libraries unloaded since). */
   private earlierMapping(address: bigint): MemoryMapping | undefined {
     for (let i = this.earlierMappings.length - 1; i >= 0; i--) {
@@ -120,6 +151,7 @@ export class SymbolizeSession {
     }
   }
 
+  /** The mapping and object address of `pc`, with the placeholder frame used until (unless) symbols are found. */
   private placeLocation(
     pc: bigint, mappings: readonly MemoryMapping[], symbolizer: Symbolizer, objectFiles: Map<bigint, string>,
   ): SymbolizedLocation {

@@ -24,7 +24,10 @@ export interface SymbolizedLocation {
    * `0x<pc - 1>` in anonymous memory such as JIT code or when no mapping holds it).
    */
   frames: SourceFrame[];
-  /** True when `frames` came from a symbolizer, false when they are the placeholder described above. */
+  /**
+   * True when `frames` came from a symbolizer (or, for code in a JVM's code cache, from its perf map: a Java method
+   * as "package.Class.method", a stub as "Interpreter [jvm stub]"), false when they are the placeholder above.
+   */
   symbolized: boolean;
 }
 

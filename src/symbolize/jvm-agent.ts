@@ -1,0 +1,68 @@
+/**
+ * A JVM that refused leakhunt's agent: the shim was preloaded (LD_PRELOAD) and recorded it, but the JVM never
+ * loaded the agent — typically a launcher that sanitises its environment (`exec env -u JAVA_TOOL_OPTIONS java …`)
+ * or sets JAVA_TOOL_OPTIONS anew. Its stacks are native only; the run says so once.
+ */
+import type { RawSnapshot } from '../snapshot/types.js';
+import { findMapping, parseMaps } from './maps.js';
+import { readPerfMapsIndex } from './perfmap.js';
+
+export interface JvmAgentFacts {
+  pid: number;
+  /** Whether the run asked for Java stacks (false with --no-java-stacks; undefined when the run did not say). */
+  javaStacksWanted: boolean | undefined;
+  /** Whether the JVM's own environment asked for the agent, as seen while it ran (perfmaps/<pid>/index.json). */
+  agentRequested?: boolean;
+  /** How many perf maps of it were kept. */
+  perfMaps: number;
+  /** Why none was kept, if known. */
+  perfMapNotes?: readonly string[];
+}
+
+/** Sampled allocations made from Java code (their native stack ends in the code cache) needed to tell without the
+ * JVM's environment: an agent that is loaded counts a Java stack, or a failure, for every one after VM start. */
+const EVIDENCE_SAMPLES = 8;
+
+function isJvm(snapshot: RawSnapshot): boolean {
+  return /\/libjvm\.so$/m.test(snapshot.maps);
+}
+
+/** Any sign of the agent at work: Java frames taken or tried, or methods resolved. */
+function agentActive(snapshots: readonly RawSnapshot[]): boolean {
+  return snapshots.some((s) => s.counters.javaStacks > 0 || s.counters.javaStackFailures > 0 || s.counters.javaMethods > 0 || s.javaMethods.size > 0);
+}
+
+/** Sampled allocations whose native stack ends in anonymous executable memory: JIT code, the interpreter, stubs. */
+export function samplesFromJavaCode(snapshot: RawSnapshot): number {
+  const maps = parseMaps(snapshot.maps);
+  let samples = 0;
+  for (const site of snapshot.sites) {
+    const pcs = snapshot.stacks.get(site.stackId)?.pcs ?? [];
+    const outermost = pcs[pcs.length - 1];
+    if (outermost === undefined) continue;
+    const mapping = findMapping(maps, outermost - 1n);
+    if (mapping && mapping.path === '' && mapping.perms.includes('x')) samples += site.allocSamples;
+  }
+  return samples;
+}
+
+/** The one warning line for a JVM that did not load the agent, or undefined. */
+export function jvmAgentWarning(snapshots: readonly RawSnapshot[], facts: JvmAgentFacts): string | undefined {
+  const last = snapshots[snapshots.length - 1];
+  if (!last || facts.javaStacksWanted === false || !snapshots.some(isJvm) || agentActive(snapshots)) return undefined;
+  if (facts.agentRequested === true) return undefined; // loaded, and it says so itself when it cannot work
+  if (facts.agentRequested === undefined && !(facts.javaStacksWanted === true && samplesFromJavaCode(last) >= EVIDENCE_SAMPLES)) return undefined;
+  const why = facts.perfMapNotes?.find((n) => /jcmd|perf-\d+\.map/.test(n));
+  const names = facts.perfMaps > 0 ? "JIT frames named from the JVM's perf map"
+    : `and no perf map of it was kept${why ? ` (${why})` : ''}, so JIT frames stay unnamed`;
+  return `pid ${facts.pid} is a JVM that did not load the leakhunt agent (JAVA_TOOL_OPTIONS removed or overridden?): native stacks only, ${names}`;
+}
+
+/** jvmAgentWarning for a process of a run directory, with what perfmaps/<pid>/ (`perfMapsDir`) says about it. */
+export function jvmAgentWarningFor(snapshots: readonly RawSnapshot[], perfMapsDir: string, pid: number, javaStacksWanted: boolean | undefined): string | undefined {
+  const index = readPerfMapsIndex(perfMapsDir);
+  return jvmAgentWarning(snapshots, {
+    pid, javaStacksWanted, perfMaps: index?.maps.length ?? 0,
+    ...(index?.agentRequested === undefined ? {} : { agentRequested: index.agentRequested }), ...(index?.notes ? { perfMapNotes: index.notes } : {}),
+  });
+}
