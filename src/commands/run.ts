@@ -4,7 +4,8 @@ import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { evaluateGate, resolveGateOptions, writeGateOutputs, type GateCliOptions } from '../gate/index.js';
 import { defaultRunDir, prepareRunDir } from '../core/paths.js';
 import {
-  findAllocator, requireShim, runTarget, startJvmStatsPoller, startObjectKeeper, targetEnvironment, type JvmPoller, type ObjectKeeper,
+  findAllocator, requireShim, runTarget, startJvmStatsPoller, startObjectKeeper, startPerfMapCapture, targetEnvironment, type JvmPoller,
+  type ObjectKeeper, type PerfMapCapture,
 } from '../launch/index.js';
 import { colorWanted, processRun, renderJson, renderText, writeJsonAtomic, writeRunMeta, type RunMeta } from '../report/index.js';
 import { writeHtmlReport } from '../report/html.js';
@@ -59,7 +60,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
     snapshotIntervalMs: options.intervalMs, ...(options.warmupSec === undefined ? {} : { warmupSec: options.warmupSec }),
     ...(options.ignoreFrames?.length ? { ignoreFrames: options.ignoreFrames } : {}),
     ...(options.followChildren ? { followChildren: true } : {}),
-    ...(allocatorPath ? { allocator: allocatorPath } : {}), ...(options.nmt ? { nmt: true } : {}),
+    ...(allocatorPath ? { allocator: allocatorPath } : {}), ...(options.nmt ? { nmt: true } : {}), javaStacks: options.javaStacks,
   };
   writeRunMeta(runDir, meta);
   if (!options.quiet) process.stderr.write(`leakhunt: recording into ${runDir}\n`);
@@ -74,6 +75,8 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   let jvmPoller: JvmPoller | undefined;
   // Copies of libraries the target deletes after loading them (JNI libraries unpacked to /tmp), for symbols.
   let keeper: ObjectKeeper | undefined;
+  // Every JVM's perf map (jcmd Compiler.perfmap) now and then, to name code-cache frames without a Java stack.
+  let perfMaps: PerfMapCapture | undefined;
   // The one-line live status on stderr (a terminal only, not with --quiet).
   const status = startStatusLine({ rawDir, enabled: !options.quiet });
   const keeperWarning = (message: string) => { if (!options.quiet) { status.clear(); process.stderr.write(`leakhunt: ${message}\n`); } };
@@ -83,7 +86,11 @@ export async function runCommand(command: string[], options: RunOptions): Promis
       status.setPid(pid);
       keeper = startObjectKeeper(pid, runDir, { buildIdOf, onWarning: keeperWarning });
       jvmPoller = startJvmStatsPoller(pid, { intervalMs: options.intervalMs, nmt: options.nmt === true, startedAtMs: meta.startedAtMs });
+      perfMaps = startPerfMapCapture({
+        runDir, rawDir, rootPid: pid, followChildren: options.followChildren === true, startedAtMs: meta.startedAtMs, shimPath,
+      });
     },
+    beforeStop: async () => { await perfMaps?.captureNow(); },
     ...(trimProbeAtMs === undefined ? {} : { trimProbeAtMs }),
     onTick: (elapsedMs, rssBytes) => status.onTick(elapsedMs, rssBytes),
   }).finally(() => { status.stop(); keeper?.stop(); });
@@ -95,6 +102,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   writeRunMeta(runDir, meta);
   const jvm = await jvmPoller?.stop();
   if (jvm) writeJsonAtomic(join(runDir, 'jvm.json'), jvm);
+  await perfMaps?.stop();
 
   const { report, timeline } = await processRun(runDir, meta);
   try {

@@ -5,6 +5,7 @@
  *   snapshots/      one symbolized pprof heap profile per raw snapshot (NNNN.pb.gz)
  *   timeline.json   memory figures per snapshot, and the CLI's own RSS samples
  *   jvm.json        a JVM target's Java heap and NMT figures from jcmd, polled by the CLI (merged into timeline.json)
+ *   perfmaps/<pid>/ the JVM's perf maps, taken while it ran, naming code-cache frames of stacks without Java frames
  *   report.json     the analysis (schema leakhunt.report/v1)
  *   processes/<pid>/ with --follow-children: the same (snapshots/, timeline.json, report.json) for each child
  */
@@ -16,6 +17,7 @@ import { insideRunDirHint } from '../core/paths.js';
 import { readJvmStats } from '../launch/index.js';
 import { convertSnapshots } from '../pprof/index.js';
 import { listSnapshotFiles, listSnapshotPids, readSnapshotFile, type RawSnapshot } from '../snapshot/index.js';
+import { jvmAgentWarningFor, readPerfMaps } from '../symbolize/index.js';
 import { buildRunReport, shimSummary } from './build.js';
 import type { ChildProcessSummary, RunReport } from './model.js';
 
@@ -40,6 +42,8 @@ export interface RunMeta {
   allocator?: string;
   /** --nmt: JVMs were started with Native Memory Tracking. */
   nmt?: boolean;
+  /** Whether JVMs were to load the agent for Java stacks (false with --no-java-stacks). */
+  javaStacks?: boolean;
   /** --trim-probe: when it was asked for (ms after the start) and whether the shim took it. */
   trimProbe?: { atMs: number; taken: boolean };
   rss?: { timeMs: number; rssBytes: number }[];
@@ -139,10 +143,14 @@ async function processOneProcess(runDir: string, meta: RunMeta, pid: number, out
   if (snapshots.length === 0) {
     warnings.push('the target wrote no snapshots: it did not load the shim (a static or setuid binary, or LD_PRELOAD cleared), or it ended before its first snapshot was due');
   }
+  const perfMapsDir = join(runDir, 'perfmaps', String(pid));
+  const perfMaps = readPerfMaps(perfMapsDir);
   const { converted, warnings: symbolizeWarnings } = await convertSnapshots(
-    snapshots, join(outDir, 'snapshots'), { objectsDir: join(runDir, 'objects') },
+    snapshots, join(outDir, 'snapshots'), { objectsDir: join(runDir, 'objects'), ...(perfMaps ? { perfMaps } : {}) },
   );
   warnings.push(...symbolizeWarnings);
+  const agentWarning = jvmAgentWarningFor(snapshots, perfMapsDir, pid, meta.javaStacks);
+  if (agentWarning) warnings.push(agentWarning);
   const jvm = isRoot ? readJvmStats(join(runDir, 'jvm.json')) : undefined;
   warnings.push(...(jvm?.notes ?? []));
   const timeline = timelineOf(snapshots, meta.startedAtMs, jvm?.samples ?? []);
