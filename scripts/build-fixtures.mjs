@@ -8,6 +8,7 @@
 //   fixtures/build/long_runner                 fixtures/c/long_runner.c
 //   fixtures/build/demo/libdemoregistry.so     fixtures/java/demo/native/demoregistry.cpp
 //   fixtures/build/demo/classes/               fixtures/java/demo/src/**/*.java
+//   fixtures/build/perfmap/classes/            fixtures/java/perfmap/src/**/*.java (a JVM run without the agent)
 //
 // C/C++ are built with -O2 -g and WITHOUT -fno-omit-frame-pointer on purpose:
 // the profiler must unwind frames that have no frame pointer.  A target is
@@ -78,11 +79,11 @@ function buildDemoLibrary() {
   log(`built ${rel(out)}`);
 }
 
-function buildDemoClasses() {
-  const srcDir = path.join(root, 'fixtures', 'java', 'demo', 'src');
+function buildJavaClasses(name) {
+  const srcDir = path.join(root, 'fixtures', 'java', name, 'src');
   const sources = listFiles(srcDir, '.java');
   if (sources.length === 0) fail(`no Java sources under ${rel(srcDir)}`);
-  const outDir = path.join(buildDir, 'demo', 'classes');
+  const outDir = path.join(buildDir, name, 'classes');
   const outputs = sources.map((s) =>
     path.join(outDir, path.relative(srcDir, s).replace(/\.java$/, '.class')),
   );
@@ -106,7 +107,8 @@ buildCProgram('forker', ['-pthread']);
 buildCProgram('cache_and_leak');
 buildCProgram('long_runner');
 buildDemoLibrary();
-buildDemoClasses();
+buildJavaClasses('demo');
+buildJavaClasses('perfmap');
 // Symbolization fixtures: stripped libraries with separate debug info, a JNI library deleted after loading.
 run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-debuginfo.mjs'), ...argv]);
 // Memory-accounting fixtures (fragmentation, a Java heap that grows) and the hardening battery.
