@@ -14,7 +14,7 @@ import { renderSites } from './html/sites.js';
 import { css } from './html/style.js';
 import { renderTimelineChart, type TimelineInput } from './html/timeline-chart.js';
 import { sampleBytesInForce, type RunReport } from './model.js';
-import { accountingLabel } from './text.js';
+import { accountingPartLabel } from './text.js';
 
 export type { FlameData } from './html/flame-data.js';
 
@@ -60,14 +60,14 @@ function accountingSection(m: RunReport['memory']): string {
   const row = (label: string, start: number, end: number, rate: number, total = false) => `<tr${total ? ' class="total"' : ''}>`
     + `${cell(label, false)}${cell(formatBytes(start))}${cell(formatBytes(end))}${cell(`${end >= start ? '+' : ''}${formatBytes(end - start)}`)}`
     + `${cell(formatRate(rate))}</tr>`;
-  const rows = m.accounting.map((r) => row(accountingLabel[r.part] ?? r.part, r.startBytes, r.endBytes, r.growthBytesPerHour));
+  const rows = m.accounting.map((r) => row(accountingPartLabel(r.part), r.startBytes, r.endBytes, r.growthBytesPerHour));
   const sum = (pick: (r: NonNullable<typeof m.accounting>[number]) => number) => m.accounting!.reduce((total, r) => total + pick(r), 0);
   rows.push(row('RSS', sum((r) => r.startBytes), sum((r) => r.endBytes), sum((r) => r.growthBytesPerHour), true));
   const w = m.accountingWindow;
   const t = m.trimProbe;
   return `<section class="card" id="accounting"><h2>Where the RSS went</h2>`
     + `<p class="hint">${w ? `${w.snapshots} snapshots, ${w.fromSec.toFixed(1)} s → ${w.toSec.toFixed(1)} s` : 'The whole run'}`
-    + `${m.allocator ? `, allocator ${escapeHtml(m.allocator)}` : ''}.</p>`
+    + `${m.allocator ? `, allocator ${escapeHtml(String(m.allocator))}` : ''}.</p>`
     + '<table class="accounting"><thead><tr><th>part</th><th class="num">start</th><th class="num">end</th><th class="num">growth</th><th class="num">rate</th></tr></thead>'
     + `<tbody>${rows.join('')}</tbody></table>`
     + (t ? `<p class="facts">Trim probe${t.timeSec === undefined ? '' : ` at ${t.timeSec.toFixed(1)} s`}: malloc_trim(0) gave back `

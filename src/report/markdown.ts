@@ -6,7 +6,7 @@
 import type { SiteReport } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import { sampleBytesInForce, type RunReport } from './model.js';
-import { abbreviateTemplates, accountingLabel } from './text.js';
+import { abbreviateTemplates, accountingPartLabel } from './text.js';
 
 export interface MarkdownOptions {
   /** Sites in the table (default 10). */
@@ -74,14 +74,14 @@ function accountingTable(m: RunReport['memory']): string[] {
   if (!m.accounting || m.accounting.length === 0) return [];
   const w = m.accountingWindow;
   const lines = [`**Where the RSS went**${w ? ` (${w.snapshots} snapshots, ${w.fromSec.toFixed(1)} s → ${w.toSec.toFixed(1)} s)` : ''}`
-    + `${m.allocator ? `, allocator ${plain(m.allocator)}` : ''}:`, '', '| part | start | end | growth | rate |', '|:--|--:|--:|--:|--:|'];
+    + `${m.allocator ? `, allocator ${plain(String(m.allocator))}` : ''}:`, '', '| part | start | end | growth | rate |', '|:--|--:|--:|--:|--:|'];
   const row = (label: string, start: number, end: number, rate: number) =>
     `| ${label} | ${formatBytes(start)} | ${formatBytes(end)} | ${signedBytes(end - start)} | ${formatRate(rate)} |`;
   let start = 0;
   let end = 0;
   let rate = 0;
   for (const r of m.accounting) {
-    lines.push(row(plain(accountingLabel[r.part] ?? r.part), r.startBytes, r.endBytes, r.growthBytesPerHour));
+    lines.push(row(plain(accountingPartLabel(r.part)), r.startBytes, r.endBytes, r.growthBytesPerHour));
     start += r.startBytes;
     end += r.endBytes;
     rate += r.growthBytesPerHour;

@@ -94,10 +94,15 @@ function siteRow(site: SiteReport, paint: Record<SiteStatus, (s: string) => stri
   ].join(' ');
 }
 
-export const accountingLabel: Record<string, string> = {
+const accountingLabel: Record<string, string> = {
   'live-malloc': 'live malloc', 'allocator-retained': 'allocator-retained', 'java-heap': 'Java heap (committed)',
   'jvm-internal': 'JVM-internal (NMT)', 'leakhunt-shim': 'leakhunt shim', other: 'other (mmap, stacks, code)',
 };
+
+/** A part's label in the accounting tables; an unknown part (a damaged report) as itself, as text. */
+export function accountingPartLabel(part: unknown): string {
+  return typeof part === 'string' && Object.hasOwn(accountingLabel, part) ? accountingLabel[part]! : String(part);
+}
 
 /** "Where the RSS went": the accounting table, RSS last; the trim probe's result under it. */
 export function accountingLines(m: MemoryReport): string[] {
@@ -112,7 +117,7 @@ export function accountingLines(m: MemoryReport): string[] {
   let end = 0;
   let rate = 0;
   for (const r of m.accounting) {
-    lines.push(row(accountingLabel[r.part] ?? r.part, r.startBytes, r.endBytes, r.growthBytesPerHour));
+    lines.push(row(accountingPartLabel(r.part), r.startBytes, r.endBytes, r.growthBytesPerHour));
     start += r.startBytes;
     end += r.endBytes;
     rate += r.growthBytesPerHour;
