@@ -8,7 +8,8 @@ import { fixtureBuild, runCli, tempDir } from './helpers.js';
 describe('leakhunt run --fail-on-leak', () => {
   const dir = tempDir();
   after(() => dir.cleanup());
-  const leaky = (...extra: string[]) => ['--', join(fixtureBuild, 'leaky_apis'), '--rounds', '10', '--round-ms', '100', ...extra];
+  // 1.6 s at 200 ms snapshots: enough snapshots for a trend even on a loaded machine (10 rounds once gave exit 3).
+  const leaky = (...extra: string[]) => ['--', join(fixtureBuild, 'leaky_apis'), '--rounds', '16', '--round-ms', '100', ...extra];
 
   it('exits 1 with a JUnit file naming the leaking site when the command itself succeeded', async () => {
     const junit = join(dir.path, 'junit.xml');
