@@ -22,6 +22,10 @@ LH_HIDDEN int lh_agent_java_stack(struct lh_java_frame *frames, int max_depth)
     return 0;
 }
 LH_HIDDEN void lh_agent_resolve_pending(void) {}
+LH_HIDDEN unsigned lh_agent_status(void)
+{
+    return 0;
+}
 #else
 
 #include <dlfcn.h>
@@ -53,6 +57,7 @@ static jvmtiEnv *jvmti;
 static async_get_call_trace get_call_trace;
 static _Atomic bool sampling_ready;
 static _Atomic bool vm_dead;
+static _Atomic unsigned agent_status;
 static pthread_mutex_t resolve_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t stacks_resolved;
 static uint32_t *line_scratch; /* (start_bci, line) pairs for the method being resolved */
@@ -238,6 +243,8 @@ static void JNICALL on_vm_init(jvmtiEnv *env, JNIEnv *jni, jthread thread)
     }
     start_resolver(env, jni);
     atomic_store_explicit(&sampling_ready, get_call_trace != NULL, memory_order_release);
+    if (get_call_trace)
+        atomic_fetch_or(&agent_status, LH_AGENT_SAMPLING);
     lh_tls.quiet--;
 }
 
@@ -282,6 +289,12 @@ static void start_agent(JavaVM *vm)
     if (!get_call_trace)
         warn("this JVM does not export AsyncGetCallTrace");
     java_vm = vm;
+    atomic_fetch_or(&agent_status, LH_AGENT_LOADED);
+}
+
+LH_HIDDEN unsigned lh_agent_status(void)
+{
+    return atomic_load(&agent_status);
 }
 
 JNIEXPORT jint JNICALL Agent_OnLoad(JavaVM *vm, char *options, void *reserved)

@@ -60,6 +60,7 @@ function readMeta(c: Cursor): SnapshotMeta {
   return {
     pid, sequence, realtimeNs, monotonicNs, startRealtimeNs, startMonotonicNs, baseSampleIntervalBytes,
     sampleIntervalBytes, isFinal, maxStackDepth, recordsEveryAllocation: (flags & 1n) === 1n, afterTrim: (flags & 2n) === 2n,
+    agentLoaded: (flags & 4n) === 4n, agentSampling: (flags & 8n) === 8n,
   };
 }
 

@@ -14,6 +14,10 @@ export interface SnapshotMeta {
   recordsEveryAllocation: boolean;
   /** Taken right after malloc_trim(0): the second snapshot of a trim probe. */
   afterTrim: boolean;
+  /** The JVM agent is loaded in this process (META flags bit 2); false in a process that is no JVM. */
+  agentLoaded: boolean;
+  /** The agent can take Java stacks: VMInit reached and AsyncGetCallTrace found (bit 3). */
+  agentSampling: boolean;
 }
 
 export interface ShimCounters {

@@ -19,8 +19,8 @@ export interface JvmAgentFacts {
   perfMapNotes?: readonly string[];
 }
 
-/** Sampled allocations made from Java code (their native stack ends in the code cache) needed to tell without the
- * JVM's environment: an agent that is loaded counts a Java stack, or a failure, for every one after VM start. */
+/** Sampled allocations from Java code needed before an agent that loaded but never sampled is worth a warning:
+ * a JVM that ends during start-up never had Java code to sample. */
 const EVIDENCE_SAMPLES = 8;
 
 function isJvm(snapshot: RawSnapshot): boolean {
@@ -46,16 +46,21 @@ export function samplesFromJavaCode(snapshot: RawSnapshot): number {
   return samples;
 }
 
-/** The one warning line for a JVM that did not load the agent, or undefined. */
+/**
+ * The one warning line for a JVM whose Java frames are missing, or undefined. The shim says in every snapshot
+ * whether the agent loaded and whether it could sample (META flags); the counters back that up.
+ */
 export function jvmAgentWarning(snapshots: readonly RawSnapshot[], facts: JvmAgentFacts): string | undefined {
   const last = snapshots[snapshots.length - 1];
   if (!last || facts.javaStacksWanted === false || !snapshots.some(isJvm) || agentActive(snapshots)) return undefined;
-  if (facts.agentRequested === true) return undefined; // loaded, and it says so itself when it cannot work
-  if (facts.agentRequested === undefined && !(facts.javaStacksWanted === true && samplesFromJavaCode(last) >= EVIDENCE_SAMPLES)) return undefined;
   const why = facts.perfMapNotes?.find((n) => /jcmd|perf-\d+\.map/.test(n));
   const names = facts.perfMaps > 0 ? "JIT frames named from the JVM's perf map"
     : `and no perf map of it was kept${why ? ` (${why})` : ''}, so JIT frames stay unnamed`;
-  return `pid ${facts.pid} is a JVM that did not load the leakhunt agent (JAVA_TOOL_OPTIONS removed or overridden?): native stacks only, ${names}`;
+  if (!snapshots.some((s) => s.meta.agentLoaded)) {
+    return `pid ${facts.pid} is a JVM that did not load the leakhunt agent (JAVA_TOOL_OPTIONS removed or overridden?): native stacks only, ${names}`;
+  }
+  if (snapshots.some((s) => s.meta.agentSampling) || samplesFromJavaCode(last) < EVIDENCE_SAMPLES) return undefined;
+  return `pid ${facts.pid} is a JVM that loaded the leakhunt agent but could not take Java stacks (no AsyncGetCallTrace in this JVM?): native stacks only, ${names}`;
 }
 
 /** jvmAgentWarning for a process of a run directory, with what perfmaps/<pid>/ (`perfMapsDir`) says about it. */

@@ -54,15 +54,22 @@ describe('jvmAgentWarning', () => {
     assert.equal(jvmAgentWarning([], refused), undefined);
   });
 
-  test('the environment asked for the agent (it loaded, and speaks for itself if it cannot work): none', () => {
-    assert.equal(jvmAgentWarning([jvmSnapshot(100)], { ...refused, agentRequested: true }), undefined);
+  test('the agent loaded and sampling (META flags), even before its first Java stack: none', () => {
+    assert.equal(jvmAgentWarning([jvmSnapshot(100, { meta: { agentLoaded: true, agentSampling: true } })], refused), undefined);
+    assert.equal(jvmAgentWarning([jvmSnapshot(0, { meta: { agentLoaded: true } }), jvmSnapshot(100, { meta: { agentLoaded: true, agentSampling: true } })], refused), undefined,
+      'loaded first, sampling from VMInit on');
   });
 
-  test('environment unseen (the JVM was too brief): only with allocations from Java code and no Java stack for any', () => {
-    const unseen = { pid: 4242, javaStacksWanted: true, perfMaps: 0 };
-    assert.match(jvmAgentWarning([jvmSnapshot(100)], unseen) ?? '', /did not load the leakhunt agent/);
-    assert.equal(jvmAgentWarning([jvmSnapshot(2)], unseen), undefined, 'too few to tell from start-up, before the agent samples');
-    assert.equal(jvmAgentWarning([jvmSnapshot(100)], { ...unseen, javaStacksWanted: undefined }), undefined, 'a run that did not say');
+  test('the agent loaded but never able to sample: its own line, once Java code allocated', () => {
+    const loadedOnly = { meta: { agentLoaded: true } };
+    assert.match(jvmAgentWarning([jvmSnapshot(100, loadedOnly)], refused) ?? '', /^pid 4242 is a JVM that loaded the leakhunt agent but could not take Java stacks/);
+    assert.equal(jvmAgentWarning([jvmSnapshot(2, loadedOnly)], refused), undefined, 'a JVM that ended in start-up');
+  });
+
+  test('not loaded, whatever the environment was seen to ask: the shim\'s flags decide', () => {
+    for (const facts of [refused, { ...refused, agentRequested: true }, { pid: 4242, javaStacksWanted: undefined, perfMaps: 1 }]) {
+      assert.match(jvmAgentWarning([jvmSnapshot(0)], facts) ?? '', /did not load the leakhunt agent/, JSON.stringify(facts));
+    }
   });
 });
 

@@ -24,7 +24,7 @@ export function rawSnapshot(parts: RawSnapshotParts = {}): RawSnapshot {
     meta: {
       pid: 1, sequence: 1, realtimeNs: 0n, monotonicNs: 0n, startRealtimeNs: 0n, startMonotonicNs: 0n,
       baseSampleIntervalBytes: 1, sampleIntervalBytes: 1, isFinal: false, maxStackDepth: 64, recordsEveryAllocation: true,
-      afterTrim: false, ...meta,
+      afterTrim: false, agentLoaded: false, agentSampling: false, ...meta,
     },
     counters: {
       samples: 0, sampledFrees: 0, liveEntries: 0, tableCapacity: 0, tableDrops: 0, thinnedEntries: 0, thinningRounds: 0,
