@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { execa } from 'execa';
+import { ThinnedSeries } from '../core/thinned-series.js';
 
 export const JVM_STATS_SCHEMA = 'leakhunt.jvm/v1';
 
@@ -164,9 +165,13 @@ export function jcmdEnvironment(): NodeJS.ProcessEnv {
 /** Options for jcmd's own JVM: a small, quick one. */
 export const JCMD_JVM_OPTIONS = ['-J-XX:+UseSerialGC', '-J-XX:TieredStopAtLevel=1', '-J-XX:-UsePerfData'];
 const MAX_FAILURES = 3;
+/** JVM samples kept: one per snapshot interval, as many as the shim keeps snapshots by default and then some. */
+const MAX_JVM_SAMPLES = 720;
 
 export function startJvmStatsPoller(pid: number, options: JvmPollerOptions): JvmPoller {
   const stats: JvmStats = { schema: JVM_STATS_SCHEMA, pid, nmt: options.nmt, samples: [], notes: [] };
+  // Bounded for runs of days, thinned as the shim thins snapshots (they are matched up by time).
+  const samples = new ThinnedSeries<JvmSample>(MAX_JVM_SAMPLES);
   let isJvm = false;
   let stopped = false;
   let failures = 0;
@@ -214,7 +219,7 @@ export function startJvmStatsPoller(pid: number, options: JvmPollerOptions): Jvm
     failures = 0;
     const nmt = options.nmt ? parseNmtSummary(output) : undefined;
     if (options.nmt && !nmt) note('NMT is not on in the target (-XX:NativeMemoryTracking=summary did not reach it): no JVM-internal figures');
-    stats.samples.push({
+    samples.push({
       timeMs: (started + Date.now()) / 2 - options.startedAtMs,
       heapUsedBytes: heap.usedBytes, heapCommittedBytes: heap.committedBytes,
       ...(nmt ? { nmt } : {}),
@@ -236,7 +241,7 @@ export function startJvmStatsPoller(pid: number, options: JvmPollerOptions): Jvm
       if (timer) clearTimeout(timer);
       await running;
       if (commandDir) rmSync(commandDir, { recursive: true, force: true });
-      return isJvm ? stats : undefined;
+      return isJvm ? { ...stats, samples: samples.values() } : undefined;
     },
   };
 }
