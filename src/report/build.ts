@@ -7,7 +7,7 @@ import type { ShimCounters } from '../snapshot/types.js';
 import { REPORT_SCHEMA, type MemoryReport, type RunReport, type ShimSummary } from './model.js';
 
 /** What the run itself contributes to the report; the rest comes from the analysis. */
-export type RunFacts = Pick<RunReport, 'command' | 'pid' | 'exitStatus' | 'durationSec' | 'sampleBytes' | 'snapshotIntervalMs' | 'warnings'>;
+export type RunFacts = Pick<RunReport, 'command' | 'pid' | 'exitStatus' | 'durationSec' | 'sampleBytes' | 'snapshotIntervalMs' | 'warnings' | 'snapshotsWritten'>;
 
 export function shimSummary(counters: ShimCounters | undefined, finalSampleIntervalBytes: number): ShimSummary | null {
   if (!counters) return null;
@@ -69,6 +69,7 @@ export function buildRunReport(
     sampleBytes: facts.sampleBytes,
     snapshotIntervalMs: facts.snapshotIntervalMs,
     snapshots: points.length,
+    ...(facts.snapshotsWritten !== undefined && facts.snapshotsWritten > points.length ? { snapshotsWritten: facts.snapshotsWritten } : {}),
     detection: detectionOf(facts.durationSec, points.length, sampleIntervalBytes),
     verdict: decideVerdict({
       snapshotCount: points.length, durationSec: facts.durationSec, sites, memory, trimProbe, command: facts.command,

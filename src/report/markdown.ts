@@ -6,7 +6,7 @@
 import type { SiteReport } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import { sampleBytesInForce, type RunReport } from './model.js';
-import { abbreviateTemplates, accountingPartLabel } from './text.js';
+import { abbreviateTemplates, accountingPartLabel, snapshotCount } from './text.js';
 
 export interface MarkdownOptions {
   /** Sites in the table (default 10). */
@@ -105,7 +105,7 @@ export function renderMarkdown(report: RunReport, options: MarkdownOptions = {})
     + `live malloc ${formatBytes(m.liveStartBytes)} → ${formatBytes(m.liveEndBytes)} (${formatRate(m.liveGrowthBytesPerHour)})`, '');
   lines.push(...accountingTable(m));
   lines.push(`**Run:** ${code(report.command.join(' '))}, ${formatDurationMs(report.durationSec * 1000)}, `
-    + `${report.snapshots} snapshots, sampling every ${formatBytes(sampleBytesInForce(report))}`
+    + `${snapshotCount(report)}, sampling every ${formatBytes(sampleBytesInForce(report))}`
     + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`), '');
   for (const warning of report.warnings) lines.push(`> **Warning:** ${plain(warning)}`, '');
 

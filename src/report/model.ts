@@ -64,6 +64,8 @@ export interface RunReport {
   sampleBytes: number;
   snapshotIntervalMs: number;
   snapshots: number;
+  /** Snapshots the shim wrote, when retention (--max-snapshots) deleted some: `snapshots` are those kept. */
+  snapshotsWritten?: number;
   /** kind and summary; evidence, remedies and missing where the verdict has them. */
   verdict: VerdictDetail;
   /** What this run could see: the smallest leak rate, in a call site of its own, it would have called growing

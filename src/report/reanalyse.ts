@@ -83,6 +83,7 @@ export function reanalyseRun(dir: string, options: { minConfidence?: number; war
       durationSec: ((meta.endedAtMs ?? meta.startedAtMs) - meta.startedAtMs) / 1000,
       sampleBytes: meta.sampleBytes, snapshotIntervalMs: meta.snapshotIntervalMs,
       warnings: [...(Array.isArray(previous?.warnings) ? previous.warnings : []), ...warnings],
+      ...(typeof previous?.snapshotsWritten === 'number' ? { snapshotsWritten: previous.snapshotsWritten } : {}),
     },
     points, timeline, shim,
     {

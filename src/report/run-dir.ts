@@ -168,6 +168,8 @@ async function processOneProcess(runDir: string, meta: RunMeta, pid: number, out
       command: isRoot ? meta.command : [executable], pid, exitStatus: isRoot ? meta.exitStatus ?? null : null,
       durationSec: isRoot ? ((meta.endedAtMs ?? meta.startedAtMs) - meta.startedAtMs) / 1000 : childDurationSec,
       sampleBytes: meta.sampleBytes, snapshotIntervalMs: meta.snapshotIntervalMs, warnings,
+      // Sequence numbers run on through retention's gaps: the last one says how many were written.
+      ...(last ? { snapshotsWritten: last.meta.sequence + 1 } : {}),
     },
     converted.map((c, i) => ({ timeSec: timeline[i]!.timeSec, profile: c.profile })),
     timeline,

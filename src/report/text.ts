@@ -99,6 +99,12 @@ const accountingLabel: Record<string, string> = {
   'jvm-internal': 'JVM-internal (NMT)', 'leakhunt-shim': 'leakhunt shim', other: 'other (mmap, stacks, code)',
 };
 
+/** "21 snapshots", or "21 snapshots (of 80 written; retention thinned the middle)" when some were deleted. */
+export function snapshotCount(report: Pick<RunReport, 'snapshots' | 'snapshotsWritten'>): string {
+  const written = report.snapshotsWritten;
+  return `${report.snapshots} snapshots${written !== undefined && written > report.snapshots ? ` (of ${written} written; retention thinned the middle)` : ''}`;
+}
+
 /** A part's label in the accounting tables; an unknown part (a damaged report) as itself, as text. */
 export function accountingPartLabel(part: unknown): string {
   return typeof part === 'string' && Object.hasOwn(accountingLabel, part) ? accountingLabel[part]! : String(part);
@@ -139,7 +145,7 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
   lines.push(`${verdictColor(verdictTitle[report.verdict.kind] ?? report.verdict.kind)}: ${report.verdict.summary}`);
   const m = report.memory;
   lines.push(chalk.dim(`  run: ${report.command.join(' ')} (pid ${report.pid}), ${formatDurationMs(report.durationSec * 1000)}, `
-    + `${report.snapshots} snapshots, sampling every ${formatBytes(sampleBytesInForce(report))}`
+    + `${snapshotCount(report)}, sampling every ${formatBytes(sampleBytesInForce(report))}`
     + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`)));
   lines.push(chalk.dim(`  RSS ${formatBytes(m.rssStartBytes)} → ${formatBytes(m.rssEndBytes)} (${formatRate(m.rssGrowthBytesPerHour)}), `
     + `live malloc ${formatBytes(m.liveStartBytes)} → ${formatBytes(m.liveEndBytes)} (${formatRate(m.liveGrowthBytesPerHour)})`));

@@ -25,7 +25,7 @@ describe('a long run', () => {
       '--max-stacks', '256', '--table-capacity', '1024', '--sample-bytes', '4KiB', '--',
       join(fixtureBuild, 'long_runner'), '--seconds', '8'], { timeoutMs: 60_000 });
     assert.equal(result.exitCode, 0, result.all);
-    const report = readJson<ReportJson & { pid: number; durationSec: number; snapshots: number; shim: Shim }>(join(out, 'report.json'));
+    const report = readJson<ReportJson & { pid: number; durationSec: number; snapshots: number; snapshotsWritten?: number; shim: Shim }>(join(out, 'report.json'));
 
     const rawDir = join(out, 'raw', String(report.pid));
     const sequences = readdirSync(rawDir).map((f) => Number(/^(\d+)\.lhs$/.exec(f)?.[1] ?? NaN)).sort((a, b) => a - b);
@@ -44,6 +44,10 @@ describe('a long run', () => {
 
     // What was kept is what was analysed, and the thinned series still measures the leak.
     assert.equal(report.snapshots, sequences.length);
+    assert.equal(report.snapshotsWritten, newest + 1, 'and says how many were written');
+    assert.match(result.stdout, new RegExp(`${sequences.length} snapshots \\(of ${newest + 1} written; retention thinned the middle\\)`));
+    const again = await runCli(['report', out, '--json']);
+    assert.equal((JSON.parse(again.stdout) as { snapshotsWritten?: number }).snapshotsWritten, newest + 1, 'report DIR keeps it');
     const leak = report.sites.find((s) => s.function === 'long_runner_leak');
     assert.ok(leak, report.sites.map((s) => s.function).join(', '));
     assert.equal(leak.status, 'growing');
