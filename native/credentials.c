@@ -20,7 +20,7 @@
 #include <stdbool.h>
 
 #include "shim.h"
-#include "snapshot.h"
+#include "writer.h"
 #include "state.h"
 
 #define NEXT(name)                                                                                          \
@@ -32,10 +32,10 @@
 #define WITH_WRITER_STOPPED(call)                                                                           \
     do {                                                                                                    \
         lh_tls.quiet++;                                                                                     \
-        bool paused = lh_snapshot_pause();                                                                  \
+        bool paused = lh_writer_pause();                                                                  \
         result = (call);                                                                                    \
         if (paused)                                                                                         \
-            lh_snapshot_resume();                                                                           \
+            lh_writer_resume();                                                                           \
         lh_tls.quiet--;                                                                                     \
     } while (0)
 

@@ -25,7 +25,7 @@
 #include "interpose.h"
 #include "liveness.h"
 #include "sampler.h"
-#include "snapshot.h"
+#include "writer.h"
 #include "stacks.h"
 #include "state.h"
 
@@ -60,7 +60,7 @@ static bool start(void)
         note("cannot map memory for its tables");
         return false;
     }
-    if (pthread_atfork(NULL, NULL, turn_off_in_child) != 0 || !lh_snapshot_start()) {
+    if (pthread_atfork(NULL, NULL, turn_off_in_child) != 0 || !lh_writer_start()) {
         note("cannot start the snapshot writer (is the run directory writable?)");
         return false;
     }
@@ -88,7 +88,7 @@ static void take_final_snapshot(void)
     lh_agent_resolve_pending();
     lh_tls.quiet--;
     lh_tls.busy++;
-    lh_snapshot_final();
+    lh_writer_final();
     lh_tls.busy--;
 }
 

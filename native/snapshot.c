@@ -1,11 +1,8 @@
 /*
- * The snapshot writer (format: native/FORMAT.md).
- *
- * A thread of the shim's own, with every signal blocked (the target's signals, and above all the JVM's
- * SIGSEGV/SIGBUS handling, are never delivered to it) and the reentrancy guard set for good. Every
- * interval, or when the CLI drops a flush-request file, it aggregates the live sampled blocks per stack
- * and writes one self-contained file: NNNNNN.lhs.tmp, then rename(). A reader sees either the whole file
- * or none of it, even if the target is killed mid-write.
+ * One snapshot (format: native/FORMAT.md): the live sampled blocks aggregated per stack, the stacks, the
+ * counters, the allocator's and the process's memory figures and the maps, as one self-contained file:
+ * NNNNNN.lhs.tmp, then rename(). A reader sees either the whole file or none of it, even if the target is
+ * killed mid-write. When snapshots are taken is writer.c's business.
  *
  * It allocates nothing from the target's heap: buffers are mapped once at start; the file itself goes through
  * output.c, which patches record lengths not known in advance (maps, stacks, sites) after their payload.
@@ -18,7 +15,6 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -51,7 +47,6 @@ enum record_type {
 };
 
 #define FORMAT_VERSION 2u
-#define POLL_MS 100u
 
 /* Live totals of one stack, gathered from the liveness table for one snapshot. */
 struct site_totals {
@@ -66,16 +61,6 @@ struct site_totals {
 };
 
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_t writer_thread;
-static _Atomic bool stopping;
-/* The writer sleeps on this condition so that a pause (below) does not wait out its poll. */
-static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake;
-/* Serialises pause/resume; the writer runs only in the process that started it (never in a fork child). */
-static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
-static pid_t writer_pid;
-static bool writer_running;
-static bool writer_finished;
 static int pid_dir_fd = -1;
 static uint64_t next_sequence;
 static struct site_totals *totals;
@@ -282,7 +267,7 @@ static void write_sites(uint32_t stack_count)
     out_end_record(start);
 }
 
-static void write_snapshot(bool is_final, bool after_trim)
+LH_HIDDEN void lh_snapshot_write(bool is_final, bool after_trim)
 {
     pthread_mutex_lock(&write_lock);
     char name[32], temporary[40];
@@ -333,9 +318,9 @@ static void write_snapshot(bool is_final, bool after_trim)
     pthread_mutex_unlock(&write_lock);
 }
 
-/* ---- the thread ---- */
+/* ---- what the writer thread calls ---- */
 
-static bool control_requested(const char *name)
+LH_HIDDEN bool lh_snapshot_control_requested(const char *name)
 {
     if (faccessat(pid_dir_fd, name, F_OK, 0) != 0)
         return false;
@@ -343,58 +328,15 @@ static bool control_requested(const char *name)
     return true;
 }
 
-/* The trim probe: a snapshot, malloc_trim(0), a snapshot. What RSS drops by was free memory the allocator
- * held on to — direct evidence of fragmentation rather than live data. */
-static void trim_probe(void)
+LH_HIDDEN void lh_snapshot_trim_probe(void)
 {
-    write_snapshot(false, false);
+    lh_snapshot_write(false, false);
     if (malloc_trim_function)
         malloc_trim_function(0);
-    write_snapshot(false, true);
+    lh_snapshot_write(false, true);
 }
 
-static void sleep_one_poll(void)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += POLL_MS * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&wake_lock);
-    if (!atomic_load(&stopping))
-        pthread_cond_timedwait(&wake, &wake_lock, &until);
-    pthread_mutex_unlock(&wake_lock);
-}
-
-static void *writer_main(void *unused)
-{
-    (void)unused;
-    lh_tls.quiet = 1; /* for good: nothing this thread allocates is sampled */
-    uint64_t interval_ns = lh_config.snapshot_interval_ms * 1000000u;
-    uint64_t next_due = lh_monotonic_ns() + interval_ns;
-    while (!atomic_load(&stopping)) {
-        sleep_one_poll();
-        if (atomic_load(&stopping))
-            break;
-        if (control_requested("trim-request")) {
-            trim_probe();
-            next_due = lh_monotonic_ns() + interval_ns;
-            continue;
-        }
-        bool flush = control_requested("flush-request");
-        if (!flush && lh_monotonic_ns() < next_due)
-            continue;
-        write_snapshot(false, false);
-        next_due = lh_monotonic_ns() + interval_ns;
-    }
-    return NULL;
-}
-
-static bool start_writer_thread(void);
-
-LH_HIDDEN bool lh_snapshot_start(void)
+LH_HIDDEN bool lh_snapshot_prepare(void)
 {
     char name[24];
     snprintf(name, sizeof name, "%d", (int)getpid());
@@ -413,67 +355,5 @@ LH_HIDDEN bool lh_snapshot_start(void)
     mallinfo2_function = (struct mallinfo2 (*)(void))dlsym(RTLD_DEFAULT, "mallinfo2");
     mallctl_function = (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(RTLD_DEFAULT, "mallctl");
     malloc_trim_function = (int (*)(size_t))dlsym(RTLD_DEFAULT, "malloc_trim");
-
-    pthread_condattr_t attributes;
-    if (pthread_condattr_init(&attributes) != 0 || pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC) != 0 ||
-        pthread_cond_init(&wake, &attributes) != 0)
-        return false;
-    pthread_condattr_destroy(&attributes);
-    pthread_mutex_lock(&lifecycle_lock);
-    bool started = start_writer_thread();
-    pthread_mutex_unlock(&lifecycle_lock);
-    return started;
-}
-
-/* Caller holds lifecycle_lock. */
-static bool start_writer_thread(void)
-{
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous);
-    atomic_store(&stopping, false);
-    int failed = pthread_create(&writer_thread, NULL, writer_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    writer_running = failed == 0;
-    writer_pid = getpid();
-    return writer_running;
-}
-
-/* Caller holds lifecycle_lock. */
-static void stop_writer_thread(void)
-{
-    pthread_mutex_lock(&wake_lock);
-    atomic_store(&stopping, true);
-    pthread_cond_signal(&wake);
-    pthread_mutex_unlock(&wake_lock);
-    pthread_join(writer_thread, NULL);
-    writer_running = false;
-}
-
-LH_HIDDEN bool lh_snapshot_pause(void)
-{
-    pthread_mutex_lock(&lifecycle_lock);
-    bool paused = writer_running && !writer_finished && writer_pid == getpid() &&
-                  !pthread_equal(pthread_self(), writer_thread);
-    if (paused)
-        stop_writer_thread();
-    else
-        pthread_mutex_unlock(&lifecycle_lock);
-    return paused;
-}
-
-LH_HIDDEN void lh_snapshot_resume(void)
-{
-    if (!writer_finished && atomic_load(&lh_run_state) == LH_ON)
-        start_writer_thread();
-    pthread_mutex_unlock(&lifecycle_lock);
-}
-
-LH_HIDDEN void lh_snapshot_final(void)
-{
-    pthread_mutex_lock(&lifecycle_lock);
-    writer_finished = true;
-    pthread_mutex_unlock(&lifecycle_lock);
-    atomic_store(&stopping, true);
-    write_snapshot(true, false);
+    return true;
 }

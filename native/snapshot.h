@@ -5,18 +5,19 @@
 
 #include "shim.h"
 
-/* Creates <raw dir>/<pid>/, maps the writer's buffers and starts the writer thread with every signal
- * blocked. Returns false (and the shim stays off) if any of that fails. */
-LH_HIDDEN bool lh_snapshot_start(void);
+/* Creates <raw dir>/<pid>/ (continuing an earlier image's sequence after exec) and maps the buffers a
+ * snapshot is gathered in. False if either fails. */
+LH_HIDDEN bool lh_snapshot_prepare(void);
 
-/* Stops the writer thread (joined: the process has one thread fewer) and holds it stopped until
- * lh_snapshot_resume(), for calls that need a single-threaded process or that glibc broadcasts to every
- * thread (unshare(CLONE_NEWUSER), setns, the setxid family). Returns false, with nothing held, if there was
- * no writer of this process to stop (then do not call resume). */
-LH_HIDDEN bool lh_snapshot_pause(void);
-LH_HIDDEN void lh_snapshot_resume(void);
+/* Writes one snapshot (serialised: any thread may call it). is_final marks the one taken at normal exit,
+ * after_trim the second snapshot of a trim probe. Applies snapshot retention after it. */
+LH_HIDDEN void lh_snapshot_write(bool is_final, bool after_trim);
 
-/* Writes the final snapshot at normal exit and stops the writer thread. */
-LH_HIDDEN void lh_snapshot_final(void);
+/* The trim probe: a snapshot, malloc_trim(0), a snapshot. What RSS drops by was free memory the allocator
+ * held on to — direct evidence of fragmentation rather than live data. */
+LH_HIDDEN void lh_snapshot_trim_probe(void);
+
+/* Whether the CLI dropped the control file `name` into the pid directory (and removes it). */
+LH_HIDDEN bool lh_snapshot_control_requested(const char *name);
 
 #endif
