@@ -193,6 +193,7 @@ describe('parseSnapshot: a valid version-1 snapshot', () => {
       pid: 4242, sequence: 7, realtimeNs: 1_732_000_000_123_456_789n, monotonicNs: 98_765_432_100n,
       startRealtimeNs: 1_731_999_990_000_000_000n, startMonotonicNs: -5n, baseSampleIntervalBytes: 524_288,
       sampleIntervalBytes: 1_048_576, isFinal: true, maxStackDepth: 64, recordsEveryAllocation: false, afterTrim: false,
+      agentLoaded: false, agentSampling: false,
     });
   });
 
