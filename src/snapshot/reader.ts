@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { inputError } from '../core/errors.js';
+import { SiteTable, StackStore, StackTable } from './tables.js';
 import type {
   JavaMethod, MallocInfo, ProcessMemory, RawSnapshot, RawStack, ShimCounters, SiteStats, SnapshotMeta,
 } from './types.js';
@@ -91,27 +92,83 @@ function readProcessMemory(c: Cursor): ProcessMemory {
   };
 }
 
+function readStack(c: Cursor): RawStack {
+  const id = c.u32();
+  const nativeDepth = c.u16();
+  const javaDepth = c.u16();
+  const pcs: bigint[] = [];
+  for (let k = 0; k < nativeDepth; k++) pcs.push(c.u64big());
+  const javaFrames = [];
+  for (let k = 0; k < javaDepth; k++) {
+    const methodId = c.u64big();
+    c.need(8, 'java frame');
+    const bci = c.buf.readInt32LE(c.offset);
+    c.offset += 8;
+    javaFrames.push({ methodId, bci });
+  }
+  return { id, pcs, javaFrames };
+}
+
 function readStacks(c: Cursor): Map<number, RawStack> {
   const count = c.u32();
   const stacks = new Map<number, RawStack>();
   for (let i = 0; i < count; i++) {
-    const id = c.u32();
-    const nativeDepth = c.u16();
-    const javaDepth = c.u16();
-    const pcs: bigint[] = [];
-    for (let k = 0; k < nativeDepth; k++) pcs.push(c.u64big());
-    const javaFrames = [];
-    for (let k = 0; k < javaDepth; k++) {
-      const methodId = c.u64big();
-      c.need(8, 'java frame');
-      const bci = c.buf.readInt32LE(c.offset);
-      c.offset += 8;
-      javaFrames.push({ methodId, bci });
-    }
-    if (stacks.has(id)) throw inputError(c.path, `corrupt snapshot: stack ${id} appears twice`);
-    stacks.set(id, { id, pcs, javaFrames });
+    const stack = readStack(c);
+    if (stacks.has(stack.id)) throw inputError(c.path, `corrupt snapshot: stack ${stack.id} appears twice`);
+    stacks.set(stack.id, stack);
   }
   return stacks;
+}
+
+/** What a snapshot's stack table was read into, for the next snapshot of the same process to share. */
+export interface SharedStacks {
+  store: StackStore;
+  /** How many of the store's stacks that snapshot had. */
+  count: number;
+  /** The process image that wrote it: pid and the shim's start (META), e.g. "4242:98765432100". */
+  image: string;
+  /** The length of its STACKS entries (after the count). */
+  length: number;
+  /** Those entries as they were on disk, when they were read (see `trustedPrefix` of parseSnapshotShared). */
+  bytes?: Buffer;
+}
+
+/** The process image a snapshot comes from: its stack table only ever grows while that image runs. */
+export function processImageOf(meta: Pick<SnapshotMeta, 'pid' | 'startMonotonicNs'>): string {
+  return `${meta.pid}:${meta.startMonotonicNs}`;
+}
+
+/**
+ * STACKS into a table that shares the previous snapshot's stacks when its entries begin with exactly the bytes of
+ * the previous snapshot's entries (the shim's table only grows); otherwise into a store of its own. With `trusted`,
+ * the previous snapshot's entries were not read again (they are the same: the same process image wrote both).
+ */
+function readStacksShared(
+  c: Cursor, previous: SharedStacks | undefined, trusted: boolean,
+): { table: StackTable; store: StackStore; count: number; start: number } {
+  const count = c.u32();
+  const start = c.offset;
+  const known = previous?.length ?? 0;
+  let store: StackStore;
+  let first = 0;
+  if (previous && previous.count <= count && start + known <= c.end
+    && (trusted || previous.bytes?.equals(c.buf.subarray(start, start + known)))) {
+    store = previous.store;
+    first = previous.count;
+    // Tables of earlier snapshots never reach past `first`: what a snapshot that failed to read left there is dropped.
+    store.stacks.length = first;
+    c.offset = start + known;
+  } else {
+    store = new StackStore();
+  }
+  for (let i = first; i < count; i++) {
+    const stack = readStack(c);
+    const position = store.positions.get(stack.id);
+    if (position !== undefined && position < i && store.stacks[position]?.id === stack.id) throw inputError(c.path, `corrupt snapshot: stack ${stack.id} appears twice`);
+    store.positions.set(stack.id, i);
+    store.stacks[i] = stack;
+  }
+  return { table: new StackTable(store, count), store, count, start };
 }
 
 function readSites(c: Cursor): SiteStats[] {
@@ -131,6 +188,17 @@ function readSites(c: Cursor): SiteStats[] {
     c.u64();
   }
   return sites;
+}
+
+/** SITES read in place: the table refers to `c.buf` (see SiteTable). */
+function readSiteTable(c: Cursor): SiteTable {
+  const count = c.u32();
+  const entryBytes = c.u32();
+  if (entryBytes !== SITE_ENTRY_BYTES) throw inputError(c.path, `corrupt snapshot: site entries of ${entryBytes} bytes`);
+  c.need(count * SITE_ENTRY_BYTES, 'site table');
+  const table = new SiteTable(count, c.buf.subarray(c.offset, c.offset + count * SITE_ENTRY_BYTES));
+  c.offset += count * SITE_ENTRY_BYTES;
+  return table;
 }
 
 function readJavaMethods(c: Cursor): Map<bigint, JavaMethod> {
@@ -162,6 +230,31 @@ function readJavaMethods(c: Cursor): Map<bigint, JavaMethod> {
 
 /** Parses a snapshot held in memory; `path` only names it in errors. */
 export function parseSnapshot(buf: Buffer, path: string): RawSnapshot {
+  return parse(buf, path, undefined).snapshot;
+}
+
+/**
+ * Parses the next snapshot of a process whose previous snapshot's stacks were read into `previous` (see
+ * SharedStacks): its `stacks` is a StackTable sharing them, its sites a SiteTable reading `buf` in place (`sites`
+ * is made from it on first use). Returns what the snapshot after it can share.
+ *
+ * `trustedPrefix`: the reader left the bytes [start, end) of `buf` unread because they are the previous snapshot's
+ * stack entries, which the same process image wrote (the shim's stack table only grows, and a stack's entry never
+ * changes). Honoured only when this snapshot's STACKS entries begin exactly there and its META names that image.
+ */
+export function parseSnapshotShared(
+  buf: Buffer, path: string, previous: SharedStacks | undefined, trustedPrefix?: { start: number; end: number },
+): { snapshot: RawSnapshot; shared: SharedStacks } {
+  const { snapshot, shared } = parse(buf, path, { previous, trustedPrefix });
+  return { snapshot, shared: shared! };
+}
+
+interface Sharing {
+  previous: SharedStacks | undefined;
+  trustedPrefix: { start: number; end: number } | undefined;
+}
+
+function parse(buf: Buffer, path: string, sharing: Sharing | undefined): { snapshot: RawSnapshot; shared?: SharedStacks } {
   if (buf.length < 16 || buf.toString('latin1', 0, 8) !== SNAPSHOT_MAGIC) {
     throw inputError(path, 'not a leakhunt raw snapshot (bad magic)');
   }
@@ -173,6 +266,9 @@ export function parseSnapshot(buf: Buffer, path: string): RawSnapshot {
   if (headerBytes !== 16) throw inputError(path, `corrupt snapshot: header of ${headerBytes} bytes`);
 
   const parts: Partial<Omit<RawSnapshot, 'path'>> = {};
+  let stacksRead: ReturnType<typeof readStacksShared> | undefined;
+  let stacksEnd = 0;
+  let siteTable: SiteTable | undefined;
   const seen = new Set<number>();
   let offset = 16;
   let ended = false;
@@ -196,8 +292,26 @@ export function parseSnapshot(buf: Buffer, path: string): RawSnapshot {
       case RecordType.mallinfo: parts.mallinfo = readMallinfo(c); break;
       case RecordType.processMemory: parts.memory = readProcessMemory(c); break;
       case RecordType.maps: parts.maps = buf.toString('utf8', start, end); c.offset = end; break;
-      case RecordType.stacks: parts.stacks = readStacks(c); break;
-      case RecordType.sites: parts.sites = readSites(c); break;
+      case RecordType.stacks:
+        if (sharing) {
+          const trusted = sharing.trustedPrefix;
+          const image = parts.meta ? processImageOf(parts.meta) : undefined;
+          // Trusted only as the reader meant it: META (read before STACKS) names the previous snapshot's image, and
+          // the unread bytes are exactly where this table's entries begin, as long as the previous one's.
+          const trust = trusted !== undefined && sharing.previous !== undefined && image === sharing.previous.image
+            && trusted.start === start + 4 && trusted.end === trusted.start + sharing.previous.length;
+          if (trusted && !trust) throw inputError(path, 'internal error: a stack table was left unread where it could not be trusted');
+          stacksRead = readStacksShared(c, sharing.previous, trust);
+          parts.stacks = stacksRead.table;
+          stacksEnd = c.offset;
+        } else {
+          parts.stacks = readStacks(c);
+        }
+        break;
+      case RecordType.sites:
+        if (sharing) siteTable = readSiteTable(c);
+        else parts.sites = readSites(c);
+        break;
       case RecordType.jemalloc:
         if (version < 2) throw inputError(path, `raw snapshot version ${version} has an unknown record type ${type}`);
         parts.jemalloc = {
@@ -224,17 +338,48 @@ export function parseSnapshot(buf: Buffer, path: string): RawSnapshot {
   if (!ended) throw inputError(path, 'truncated snapshot: no END record');
   if (offset !== buf.length) throw inputError(path, 'corrupt snapshot: data after the END record');
   const { meta, counters, mallinfo, memory, maps, stacks, sites } = parts;
-  if (!meta || !counters || !mallinfo || !memory || maps === undefined || !stacks || !sites) {
+  if (!meta || !counters || !mallinfo || !memory || maps === undefined || !stacks || (!sites && !siteTable)) {
     throw inputError(path, 'corrupt snapshot: a required record is missing');
   }
-  for (const site of sites) {
-    if (!stacks.has(site.stackId)) throw inputError(path, `corrupt snapshot: site refers to unknown stack ${site.stackId}`);
+  if (sites) {
+    for (const site of sites) {
+      if (!stacks.has(site.stackId)) throw inputError(path, `corrupt snapshot: site refers to unknown stack ${site.stackId}`);
+    }
+  } else {
+    const table = stacks instanceof StackTable ? stacks : undefined;
+    const inOrder = table?.store.stacks;
+    let ordered = inOrder !== undefined && siteTable!.count <= table!.size;
+    for (let i = 0; i < siteTable!.count; i++) {
+      const stackId = siteTable!.stackId(i);
+      // Sites come in the order of their stacks, as the shim writes them: no lookup for those.
+      if (ordered && inOrder![i]!.id === stackId) continue;
+      ordered = false;
+      if (!stacks.has(stackId)) throw inputError(path, `corrupt snapshot: site refers to unknown stack ${stackId}`);
+    }
+    siteTable!.inStackOrder = ordered;
   }
-  return {
-    path, meta, counters, mallinfo, memory, maps, stacks, sites, javaMethods: parts.javaMethods ?? new Map(),
+  const snapshot: RawSnapshot = {
+    path, meta, counters, mallinfo, memory, maps, stacks, sites: sites ?? [], javaMethods: parts.javaMethods ?? new Map(),
     unloadedMaps: parts.unloadedMaps ?? '',
     ...(parts.jemalloc ? { jemalloc: parts.jemalloc } : {}),
   };
+  let shared: SharedStacks | undefined;
+  if (stacksRead) {
+    const { store, count, start } = stacksRead;
+    // What was not read cannot be compared with: a snapshot after a trusted one shares its stacks only on trust.
+    const bytesRead = !sharing?.trustedPrefix;
+    shared = { store, count, image: processImageOf(meta), length: stacksEnd - start, ...(bytesRead ? { bytes: buf.subarray(start, stacksEnd) } : {}) };
+  }
+  if (siteTable) {
+    const table = siteTable;
+    let materialized: SiteStats[] | undefined;
+    snapshot.siteTable = table;
+    Object.defineProperty(snapshot, 'sites', {
+      enumerable: true, configurable: true, get: () => (materialized ??= table.toSites()),
+      set: (value: SiteStats[]) => { materialized = value; },
+    });
+  }
+  return { snapshot, ...(shared ? { shared } : {}) };
 }
 
 export function readSnapshotFile(path: string): RawSnapshot {

@@ -1,4 +1,5 @@
 /** The decoded form of one raw snapshot file (native/FORMAT.md). */
+import type { SiteTable } from './tables.js';
 
 export interface SnapshotMeta {
   pid: number;
@@ -125,8 +126,14 @@ export interface RawSnapshot {
   memory: ProcessMemory;
   /** /proc/<pid>/maps text at snapshot time. */
   maps: string;
-  stacks: Map<number, RawStack>;
+  /** By stack id (a StackTable sharing its stacks with the process's other snapshots, when read as a series). */
+  stacks: ReadonlyMap<number, RawStack>;
   sites: SiteStats[];
+  /**
+   * The sites as read from the file, when the snapshot was read as part of a series (SnapshotSeriesReader): the
+   * same entries as `sites`, in the same order, without an object per site (`sites` is then made on first use).
+   */
+  siteTable?: SiteTable;
   javaMethods: Map<bigint, JavaMethod>;
   /** Present only when the process runs on jemalloc. */
   jemalloc?: JemallocStats;

@@ -1,0 +1,143 @@
+/**
+ * Compact forms of the two big records of a raw snapshot, for reading a long run quickly:
+ *
+ *   StackTable  the shim's stack table only grows, and every snapshot carries all of it; a snapshot whose table
+ *               begins with the previous snapshot's (byte for byte) shares that one's stacks instead of holding a
+ *               copy, so a run of hundreds of snapshots with tens of thousands of stacks parses each stack once.
+ *   SiteTable   the SITES record as it is on disk (12 eight-byte words per entry), read through accessors
+ *               instead of one object per site and snapshot.
+ */
+import type { RawStack, SiteStats } from './types.js';
+
+/** The stacks of a run's snapshots, in the order the shim listed them; shared by the tables of its snapshots. */
+export class StackStore {
+  readonly stacks: RawStack[] = [];
+  /** Position in `stacks` of each stack id. */
+  readonly positions = new Map<number, number>();
+}
+
+/** The stacks of one snapshot by id: the first `size` stacks of a store that later snapshots may extend. */
+export class StackTable implements ReadonlyMap<number, RawStack> {
+  constructor(readonly store: StackStore, readonly size: number) {}
+
+  get(id: number): RawStack | undefined {
+    const position = this.store.positions.get(id);
+    return position !== undefined && position < this.size ? this.store.stacks[position] : undefined;
+  }
+
+  has(id: number): boolean {
+    return this.get(id) !== undefined;
+  }
+
+  /** The stack at `position` in the snapshot's STACKS record. */
+  at(position: number): RawStack | undefined {
+    return position < this.size ? this.store.stacks[position] : undefined;
+  }
+
+  *values(): MapIterator<RawStack> {
+    for (let i = 0; i < this.size; i++) yield this.store.stacks[i]!;
+  }
+
+  *keys(): MapIterator<number> {
+    for (let i = 0; i < this.size; i++) yield this.store.stacks[i]!.id;
+  }
+
+  *entries(): MapIterator<[number, RawStack]> {
+    for (let i = 0; i < this.size; i++) yield [this.store.stacks[i]!.id, this.store.stacks[i]!];
+  }
+
+  [Symbol.iterator](): MapIterator<[number, RawStack]> {
+    return this.entries();
+  }
+
+  forEach(callback: (value: RawStack, key: number, map: ReadonlyMap<number, RawStack>) => void, thisArg?: unknown): void {
+    for (let i = 0; i < this.size; i++) callback.call(thisArg, this.store.stacks[i]!, this.store.stacks[i]!.id, this);
+  }
+}
+
+/** Words (eight bytes) per site entry, and the word of each field (native/FORMAT.md, "A site entry"). */
+export const SITE_WORDS = 12;
+export const SiteWord = {
+  stackId: 0, liveSamples: 1, liveSampledBytes: 2, liveObjects: 3, liveBytes: 4, allocSamples: 5, allocObjects: 6,
+  allocBytes: 7, oldestLiveMs: 8, newestLiveMs: 9, meanLiveMs: 10,
+} as const;
+
+/**
+ * The SITES record's entries, read in place: `view` covers the entries as they are in the file (little-endian
+ * integers and doubles, 96 bytes each). A table read by SnapshotSeriesReader borrows the reader's buffer until it
+ * is released (its owner is done with it) or detached (it keeps a copy of its own, which the reader makes before it
+ * reads another file into that buffer).
+ */
+export class SiteTable {
+  private dataView: DataView;
+  private base: number;
+  private released = false;
+  /** Set by the reader: site i is the stack at position i of its snapshot's StackTable, for every site. */
+  inStackOrder = false;
+
+  constructor(readonly count: number, entries: Uint8Array) {
+    this.dataView = new DataView(entries.buffer, entries.byteOffset, count * SITE_WORDS * 8);
+    this.base = 0;
+  }
+
+  /** Copies the entries out of the buffer they were read from. */
+  detach(): void {
+    if (this.released) return;
+    const copy = new Uint8Array(this.count * SITE_WORDS * 8);
+    copy.set(new Uint8Array(this.dataView.buffer, this.dataView.byteOffset + this.base, copy.length));
+    this.dataView = new DataView(copy.buffer);
+    this.base = 0;
+  }
+
+  /** Its owner is done with it: its entries may be overwritten, and must not be read any more. */
+  release(): void {
+    this.released = true;
+    this.dataView = undefined as unknown as DataView;
+  }
+
+  get isReleased(): boolean {
+    return this.released;
+  }
+
+  /** The entries, for code that reads every field of every site: entry i starts at entryOffset(i). */
+  get view(): DataView {
+    return this.dataView;
+  }
+
+  entryOffset(index: number): number {
+    return this.base + index * SITE_WORDS * 8;
+  }
+
+  /** An unsigned 64-bit field as a number (exact below 2^53, which every count and size is). */
+  integer(index: number, word: number): number {
+    const at = this.base + (index * SITE_WORDS + word) * 8;
+    return this.dataView.getUint32(at, true) + this.dataView.getUint32(at + 4, true) * 4294967296;
+  }
+
+  float(index: number, word: number): number {
+    return this.dataView.getFloat64(this.base + (index * SITE_WORDS + word) * 8, true);
+  }
+
+  stackId(index: number): number {
+    return this.dataView.getUint32(this.base + index * SITE_WORDS * 8, true);
+  }
+
+  liveBytes(index: number): number {
+    return this.dataView.getFloat64(this.base + (index * SITE_WORDS + SiteWord.liveBytes) * 8, true);
+  }
+
+  site(index: number): SiteStats {
+    return {
+      stackId: this.stackId(index), liveSamples: this.integer(index, SiteWord.liveSamples),
+      liveSampledBytes: this.integer(index, SiteWord.liveSampledBytes), liveObjects: this.float(index, SiteWord.liveObjects),
+      liveBytes: this.float(index, SiteWord.liveBytes), allocSamples: this.integer(index, SiteWord.allocSamples),
+      allocObjects: this.float(index, SiteWord.allocObjects), allocBytes: this.float(index, SiteWord.allocBytes),
+      oldestLiveMs: this.integer(index, SiteWord.oldestLiveMs), newestLiveMs: this.integer(index, SiteWord.newestLiveMs),
+      meanLiveMs: this.float(index, SiteWord.meanLiveMs),
+    };
+  }
+
+  toSites(): SiteStats[] {
+    return Array.from({ length: this.count }, (_, i) => this.site(i));
+  }
+}
