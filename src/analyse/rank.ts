@@ -6,8 +6,9 @@
  * estimate of B live bytes at interval S has a variance of about S·B (each sample of a small block stands
  * for about S bytes). Confidence is the probability that the true slope is above zero.
  */
-import { sampleValueIndex, type HeapProfileFrame } from '../pprof/index.js';
-import { defaultPlumbingPatterns, describeFrame, siteFrameIndex } from './sites.js';
+import type { HeapProfileFrame } from '../pprof/index.js';
+import { seriesOfProfiles, totalInuse, type ProfileSeries } from './series.js';
+import { defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, isPlumbing } from './sites.js';
 import { trendOf, warmupPoints, type Trend } from './trend.js';
 import type { AnalysisOptions, ProfilePoint, SiteReport, SiteStatus } from './types.js';
 
@@ -33,40 +34,137 @@ function stackKey(frames: readonly HeapProfileFrame[]): string {
   return frames.map((f) => `${f.functionName}@${f.address ?? ''}`).join('|');
 }
 
-/** Groups every point's samples by site; each series has one value per point. */
-export function siteSeries(points: readonly ProfilePoint[], patterns: readonly RegExp[]): Map<string, SiteAccumulator> {
-  const sites = new Map<string, SiteAccumulator>();
-  points.forEach((point, index) => {
-    const inuse = sampleValueIndex(point.profile, 'inuse_space');
-    if (inuse < 0) return;
-    for (const sample of point.profile.samples) {
-      const bytes = sample.values[inuse] ?? 0;
+/** One full stack of a site (by stackKey): its bytes at the first and last points, its series when asked for. */
+interface StackEntry {
+  frames: readonly HeapProfileFrame[];
+  first: number;
+  last: number;
+  series?: number[];
+}
+
+interface SiteEntries {
+  function: string;
+  location: string;
+  oldestAgeMs?: number;
+  ageBytes: number;
+  ageWeighted: number;
+  series: number[];
+  entries: StackEntry[];
+  byKey: Map<string, StackEntry>;
+}
+
+/** siteFrameIndex with each function name's plumbing and library tests done once. */
+function siteFrameIndexOf(frames: readonly HeapProfileFrame[], patterns: readonly RegExp[], cache: Map<string, number>): number {
+  const kind = (frame: HeapProfileFrame): number => {
+    let k = cache.get(frame.functionName);
+    if (k === undefined) {
+      k = (isPlumbing(frame, patterns) ? 1 : 0) | (isPlumbing(frame, defaultLibraryPatterns) ? 2 : 0);
+      cache.set(frame.functionName, k);
+    }
+    return k;
+  };
+  let library = -1;
+  for (let i = 0; i < frames.length; i++) {
+    const k = kind(frames[i]!);
+    if (k === 0) return i;
+    if (library < 0 && (k & 1) === 0) library = i;
+  }
+  return library < 0 ? 0 : library;
+}
+
+/**
+ * Every point's samples grouped by site (the first frame that is not plumbing), in the order sites first show live
+ * bytes; within a site, by full stack. Full per-stack series are made for the stacks `wanted` picks, in a second
+ * pass (a site can have thousands of stacks; a report shows three).
+ */
+function groupSites(
+  series: ProfileSeries, patterns: readonly RegExp[], wanted: (site: SiteEntries) => readonly StackEntry[],
+): SiteEntries[] {
+  const n = series.points.length;
+  const sites: SiteEntries[] = [];
+  const siteByName = new Map<string, SiteEntries>();
+  const plumbing = new Map<string, number>();
+  const siteOf: (SiteEntries | undefined)[] = new Array(series.stacks.length);
+  const entryOf: (StackEntry | undefined)[] = new Array(series.stacks.length);
+  series.points.forEach((point, index) => {
+    const { stackOf, inuse } = point;
+    const atLast = index === n - 1;
+    for (let j = 0; j < inuse.length; j++) {
+      const bytes = inuse[j]!;
       if (bytes === 0) continue;
-      const site = sample.stack[siteFrameIndex(sample.stack, patterns)];
-      const name = site?.functionName ?? '[empty stack]';
-      let acc = sites.get(name);
-      if (!acc) {
-        acc = { function: name, location: site ? describeFrame(site) : name, ageBytes: 0, ageWeighted: 0, series: new Array<number>(points.length).fill(0), stacks: new Map() };
-        sites.set(name, acc);
+      const stack = stackOf[j]!;
+      let site = siteOf[stack];
+      let entry = entryOf[stack];
+      if (!site || !entry) {
+        const frames = series.stacks[stack]!;
+        const siteFrame = frames[siteFrameIndexOf(frames, patterns, plumbing)];
+        const name = siteFrame?.functionName ?? '[empty stack]';
+        site = siteByName.get(name);
+        if (!site) {
+          site = {
+            function: name, location: siteFrame ? describeFrame(siteFrame) : name, ageBytes: 0, ageWeighted: 0,
+            series: new Array<number>(n).fill(0), entries: [], byKey: new Map(),
+          };
+          siteByName.set(name, site);
+          sites.push(site);
+        }
+        const key = stackKey(frames);
+        entry = site.byKey.get(key);
+        if (!entry) {
+          entry = { frames, first: 0, last: 0 };
+          site.byKey.set(key, entry);
+          site.entries.push(entry);
+        }
+        siteOf[stack] = site;
+        entryOf[stack] = entry;
       }
-      acc.series[index]! += bytes;
-      const oldest = sample.labels['oldest_live_age_ms'];
-      const mean = sample.labels['mean_live_age_ms'];
-      if (index === points.length - 1 && typeof oldest === 'number' && typeof mean === 'number') {
-        acc.oldestAgeMs = Math.max(acc.oldestAgeMs ?? 0, oldest);
-        acc.ageBytes += bytes;
-        acc.ageWeighted += bytes * mean;
+      site.series[index]! += bytes;
+      if (index === 0) entry.first += bytes;
+      if (atLast) {
+        entry.last += bytes;
+        const oldest = point.oldestAgeMs?.[j];
+        const mean = point.meanAgeMs?.[j];
+        if (oldest !== undefined && mean !== undefined && !Number.isNaN(oldest) && !Number.isNaN(mean)) {
+          site.oldestAgeMs = Math.max(site.oldestAgeMs ?? 0, oldest);
+          site.ageBytes += bytes;
+          site.ageWeighted += bytes * mean;
+        }
       }
-      const key = stackKey(sample.stack);
-      let stack = acc.stacks.get(key);
-      if (!stack) {
-        stack = { frames: sample.stack, series: new Array<number>(points.length).fill(0) };
-        acc.stacks.set(key, stack);
-      }
-      stack.series[index]! += bytes;
     }
   });
+  let anyWanted = false;
+  for (const site of sites) {
+    for (const entry of wanted(site)) {
+      entry.series = new Array<number>(n).fill(0);
+      anyWanted = true;
+    }
+  }
+  if (anyWanted) {
+    series.points.forEach((point, index) => {
+      const { stackOf, inuse } = point;
+      for (let j = 0; j < inuse.length; j++) {
+        const bytes = inuse[j]!;
+        if (bytes === 0) continue;
+        const entry = entryOf[stackOf[j]!]!;
+        if (entry.series) entry.series[index]! += bytes;
+      }
+    });
+  }
   return sites;
+}
+
+/** Groups every point's samples by site; each series has one value per point. */
+export function siteSeries(points: readonly ProfilePoint[] | ProfileSeries, patterns: readonly RegExp[]): Map<string, SiteAccumulator> {
+  const sites = groupSites(asSeries(points), patterns, (site) => site.entries);
+  return new Map(sites.map((site) => [site.function, {
+    function: site.function, location: site.location, ...(site.oldestAgeMs === undefined ? {} : { oldestAgeMs: site.oldestAgeMs }),
+    ageBytes: site.ageBytes, ageWeighted: site.ageWeighted, series: site.series,
+    stacks: new Map(site.entries.map((entry) => [stackKey(entry.frames), { frames: [...entry.frames], series: entry.series! }])),
+  }]));
+}
+
+function asSeries(points: readonly ProfilePoint[] | ProfileSeries): ProfileSeries {
+  return Array.isArray(points) ? seriesOfProfiles(points as readonly ProfilePoint[]) : points as ProfileSeries;
 }
 
 /** Growth of one live-bytes series sampled at `timesSec`, with `sampleIntervalBytes` of sampling noise. */
@@ -100,26 +198,36 @@ function statusOf(
 
 const statusOrder: Record<SiteStatus, number> = { growing: 0, new: 1, stable: 1, shrinking: 2, gone: 3 };
 
-export function rankSites(points: readonly ProfilePoint[], options: AnalysisOptions): SiteReport[] {
+/** The site's heaviest stacks (up to 3), by live bytes at the last point; ties keep the order stacks came in. */
+function heavyStacks(site: SiteEntries): StackEntry[] {
+  return [...site.entries].sort((a, b) => b.last - a.last).slice(0, 3);
+}
+
+/** Ranks the sites of a run's profiles (see rankSeries). */
+export function rankSites(points: readonly ProfilePoint[] | ProfileSeries, options: AnalysisOptions): SiteReport[] {
+  return rankSeries(asSeries(points), options);
+}
+
+export function rankSeries(series: ProfileSeries, options: AnalysisOptions): SiteReport[] {
   const patterns = options.plumbingPatterns ?? defaultPlumbingPatterns;
   const minConfidence = options.minConfidence ?? DEFAULT_MIN_CONFIDENCE;
   // Growth smaller than two sampling intervals is within what one or two samples can do by chance.
   const materialBytes = 2 * Math.max(options.sampleIntervalBytes, 1);
-  const times = points.map((p) => p.timeSec);
-  const skip = warmupOf(points, options);
+  const times = series.points.map((p) => p.timeSec);
+  const skip = warmupOfSeries(series, options);
   const reports: Omit<SiteReport, 'rank'>[] = [];
-  for (const site of siteSeries(points, patterns).values()) {
+  const sites = groupSites(series, patterns, (site) => (site.entries.length > 1 ? heavyStacks(site) : []));
+  for (const site of sites) {
     const trend = trendOf(times.slice(skip), site.series.slice(skip), options.sampleIntervalBytes);
     const last = site.series.length - 1;
-    let heaviest: { frames: HeapProfileFrame[]; series: number[] } | undefined;
-    for (const stack of site.stacks.values()) {
-      const weight = (s: { series: number[] }) => Math.max(s.series[last]!, s.series[last]! - s.series[0]!);
+    let heaviest: StackEntry | undefined;
+    const weight = (s: StackEntry) => Math.max(s.last, s.last - s.first);
+    for (const stack of site.entries) {
       if (!heaviest || weight(stack) > weight(heaviest)) heaviest = stack;
     }
     const ages = site.oldestAgeMs !== undefined && site.ageBytes > 0
       ? { oldestSec: site.oldestAgeMs / 1000, meanSec: site.ageWeighted / site.ageBytes / 1000 } : undefined;
     const windowSec = (times[times.length - 1] ?? 0) - (times[skip] ?? 0);
-    const heavyStacks = [...site.stacks.values()].sort((a, b) => b.series[last]! - a.series[last]!).slice(0, 3);
     reports.push({
       function: site.function,
       location: site.location,
@@ -127,7 +235,7 @@ export function rankSites(points: readonly ProfilePoint[], options: AnalysisOpti
       // Trends leave the warm-up out; new and gone are about the whole run.
       status: statusOf(site.series, trend, minConfidence, materialBytes, allYoung(ages, windowSec)),
       ...(ages ? { ages } : {}),
-      ...(site.stacks.size > 1 ? { stacks: heavyStacks.map((s) => ({ stack: s.frames.map(describeFrame), series: s.series })) } : {}),
+      ...(site.entries.length > 1 ? { stacks: heavyStacks(site).map((s) => ({ stack: s.frames.map(describeFrame), series: s.series! })) } : {}),
       shape: trend.shape,
       leakRateBytesPerHour: trend.rateBytesPerHour,
       leakRateIntervalBytesPerHour: trend.rateIntervalBytesPerHour,
@@ -147,19 +255,21 @@ export function rankSites(points: readonly ProfilePoint[], options: AnalysisOpti
 }
 
 /** How many leading snapshots are warm-up: --warmup if given, else detected from the total live bytes. */
-export function warmupOf(points: readonly ProfilePoint[], options: Pick<AnalysisOptions, 'warmupSec'>): number {
+export function warmupOf(points: readonly ProfilePoint[] | ProfileSeries, options: Pick<AnalysisOptions, 'warmupSec'>): number {
+  return warmupOfSeries(asSeries(points), options);
+}
+
+function warmupOfSeries(series: ProfileSeries, options: Pick<AnalysisOptions, 'warmupSec'>): number {
+  const points = series.points;
   if (options.warmupSec !== undefined) {
     const start = points[0]?.timeSec ?? 0;
     const k = points.findIndex((p) => p.timeSec - start >= options.warmupSec!);
     return k < 0 ? 0 : Math.min(k, Math.max(points.length - 2, 0));
   }
-  return warmupPoints(points.map((p) => p.timeSec), totalLiveSeries(points));
+  return warmupPoints(points.map((p) => p.timeSec), totalInuse(series));
 }
 
 /** Total live bytes per point (all sites). */
-export function totalLiveSeries(points: readonly ProfilePoint[]): number[] {
-  return points.map((point) => {
-    const inuse = sampleValueIndex(point.profile, 'inuse_space');
-    return inuse < 0 ? 0 : point.profile.samples.reduce((sum, s) => sum + (s.values[inuse] ?? 0), 0);
-  });
+export function totalLiveSeries(points: readonly ProfilePoint[] | ProfileSeries): number[] {
+  return totalInuse(asSeries(points));
 }

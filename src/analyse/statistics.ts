@@ -45,20 +45,56 @@ export function fitLine(xs: readonly number[], ys: readonly number[], pointVaria
 /**
  * Theil–Sen slope: the median of the slopes between all pairs of points. A one-off step or a single noisy
  * snapshot moves it little, where it would tilt a least-squares line: a buffer allocated once at the end of
- * a run is not a leak. Long series are thinned to at most 200 evenly spaced points (20k pairs).
+ * a run is not a leak. Long series are thinned to at most 200 evenly spaced points (20k pairs). The median is
+ * selected, not sorted for: it is computed for every site of a run.
  */
 export function theilSenSlope(xs: readonly number[], ys: readonly number[]): number {
   const n = xs.length;
   const step = Math.max(1, Math.ceil(n / 200));
-  const slopes: number[] = [];
+  const m = Math.ceil(n / step);
+  const slopes = new Float64Array((m * (m - 1)) / 2);
+  let count = 0;
   for (let i = 0; i < n; i += step) {
     for (let j = i + step; j < n; j += step) {
       const dx = xs[j]! - xs[i]!;
-      if (dx !== 0) slopes.push((ys[j]! - ys[i]!) / dx);
+      if (dx !== 0) slopes[count++] = (ys[j]! - ys[i]!) / dx;
     }
   }
-  if (slopes.length === 0) return 0;
-  slopes.sort((a, b) => a - b);
-  const mid = slopes.length >> 1;
-  return slopes.length % 2 ? slopes[mid]! : (slopes[mid - 1]! + slopes[mid]!) / 2;
+  if (count === 0) return 0;
+  const mid = count >> 1;
+  const upper = selectSmallest(slopes, count, mid);
+  if (count % 2) return upper;
+  // Everything before `mid` is now at most the upper middle: the lower middle is the largest of them.
+  let lower = -Infinity;
+  for (let i = 0; i < mid; i++) if (slopes[i]! > lower) lower = slopes[i]!;
+  return (lower + upper) / 2;
+}
+
+/**
+ * The k-th smallest (0-based) of the first `count` values of `a`, which it reorders so that every value before
+ * position k is at most it (quickselect).
+ */
+export function selectSmallest(a: Float64Array, count: number, k: number): number {
+  let low = 0;
+  let high = count - 1;
+  while (low < high) {
+    const pivot = a[(low + high) >>> 1]!;
+    let i = low;
+    let j = high;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) high = j;
+    else if (k >= i) low = i;
+    else return a[k]!;
+  }
+  return a[k]!;
 }

@@ -109,36 +109,48 @@ export function jvmFiguresAt(samples: readonly JvmSample[], timeSec: number): Jv
   return figures;
 }
 
+/** Upscaled live bytes of all of a snapshot's sites. */
+function liveBytesOf(s: RawSnapshot): number {
+  const table = s.siteTable;
+  if (!table) return s.sites.reduce((sum, site) => sum + site.liveBytes, 0);
+  let sum = 0;
+  for (let i = 0; i < table.count; i++) sum += table.liveBytes(i);
+  return sum;
+}
+
+/** One snapshot's point of the timeline. */
+export function timelinePointOf(s: RawSnapshot, runStartMs: number, jvmSamples: readonly JvmSample[] = []): TimelinePoint {
+  const m = s.mallinfo;
+  const timeSec = Number(s.meta.realtimeNs / 1_000_000n) / 1000 - runStartMs / 1000;
+  const jvm = /\/libjvm\.so$/m.test(s.maps);
+  return {
+    sequence: s.meta.sequence,
+    timeSec,
+    rssBytes: s.memory.vmRssBytes,
+    rssAnonBytes: s.memory.rssAnonBytes,
+    rssFileBytes: s.memory.rssFileBytes,
+    liveBytes: liveBytesOf(s),
+    mallocHeapBytes: m.available ? m.arena : 0,
+    mallocInUseBytes: m.available ? m.uordblks + m.hblkhd : 0,
+    mallocFreeBytes: m.available ? m.fordblks : 0,
+    mallocMmappedBytes: m.available ? m.hblkhd : 0,
+    sampleIntervalBytes: s.meta.sampleIntervalBytes,
+    liveEntries: s.counters.liveEntries,
+    tableDrops: s.counters.tableDrops,
+    thinnedEntries: s.counters.thinnedEntries,
+    stackDrops: s.counters.stackDrops,
+    shimMappedBytes: s.counters.shimMappedBytes,
+    shimResidentBytes: s.counters.shimResidentBytes,
+    allocator: allocatorOf(s),
+    ...(s.jemalloc ? { jemalloc: s.jemalloc } : {}),
+    afterTrim: s.meta.afterTrim,
+    jvm,
+    ...(jvm && jvmSamples.length > 0 ? jvmFiguresAt(jvmSamples, timeSec) : {}),
+  };
+}
+
 export function timelineOf(snapshots: readonly RawSnapshot[], runStartMs: number, jvmSamples: readonly JvmSample[] = []): TimelinePoint[] {
-  return snapshots.map((s) => {
-    const m = s.mallinfo;
-    const timeSec = Number(s.meta.realtimeNs / 1_000_000n) / 1000 - runStartMs / 1000;
-    const jvm = /\/libjvm\.so$/m.test(s.maps);
-    return {
-      sequence: s.meta.sequence,
-      timeSec,
-      rssBytes: s.memory.vmRssBytes,
-      rssAnonBytes: s.memory.rssAnonBytes,
-      rssFileBytes: s.memory.rssFileBytes,
-      liveBytes: s.sites.reduce((sum, site) => sum + site.liveBytes, 0),
-      mallocHeapBytes: m.available ? m.arena : 0,
-      mallocInUseBytes: m.available ? m.uordblks + m.hblkhd : 0,
-      mallocFreeBytes: m.available ? m.fordblks : 0,
-      mallocMmappedBytes: m.available ? m.hblkhd : 0,
-      sampleIntervalBytes: s.meta.sampleIntervalBytes,
-      liveEntries: s.counters.liveEntries,
-      tableDrops: s.counters.tableDrops,
-      thinnedEntries: s.counters.thinnedEntries,
-      stackDrops: s.counters.stackDrops,
-      shimMappedBytes: s.counters.shimMappedBytes,
-      shimResidentBytes: s.counters.shimResidentBytes,
-      allocator: allocatorOf(s),
-      ...(s.jemalloc ? { jemalloc: s.jemalloc } : {}),
-      afterTrim: s.meta.afterTrim,
-      jvm,
-      ...(jvm && jvmSamples.length > 0 ? jvmFiguresAt(jvmSamples, timeSec) : {}),
-    };
-  });
+  return snapshots.map((s) => timelinePointOf(s, runStartMs, jvmSamples));
 }
 
 /**

@@ -1,0 +1,96 @@
+/**
+ * A run's heap profiles in columnar form: every distinct stack once, and for each profile (point) its samples as
+ * columns — which stack, how many bytes in use, how old the live blocks are. What the analysis and the report's
+ * flame graph read, without an object per sample and snapshot: a run of hundreds of snapshots with tens of
+ * thousands of stacks is millions of samples.
+ *
+ * The processing of a run builds it as it encodes the profiles (pprof/encode.ts); seriesOfProfiles builds it from
+ * decoded profiles (a run directory's snapshots/, or any pprof heap profiles), with the same result.
+ */
+import { sampleValueIndex, type HeapProfileFrame } from '../pprof/index.js';
+import type { ProfilePoint } from './types.js';
+
+export interface SeriesPoint {
+  /** Seconds since the start of the run. */
+  timeSec: number;
+  /** Each sample's stack, as an index into ProfileSeries.stacks, in the profile's sample order. */
+  stackOf: ArrayLike<number>;
+  /** Each sample's in-use bytes (inuse_space); a profile without in-use values has no samples here. */
+  inuse: ArrayLike<number>;
+  /**
+   * Each sample's oldest_live_age_ms and mean_live_age_ms labels, NaN where it has none. The analysis reads them at
+   * the last point only; earlier points may leave them out.
+   */
+  oldestAgeMs?: ArrayLike<number>;
+  meanAgeMs?: ArrayLike<number>;
+}
+
+export interface ProfileSeries {
+  /** Frames of each stack, innermost first, inline levels expanded, as decoded profiles give them. */
+  stacks: readonly (readonly HeapProfileFrame[])[];
+  points: readonly SeriesPoint[];
+}
+
+function frameKey(frame: HeapProfileFrame): string {
+  const optional = (value: unknown) => (value === undefined ? '\u0003' : String(value));
+  return `${frame.functionName}\u0001${optional(frame.fileName)}\u0001${optional(frame.line)}\u0001${optional(frame.address)}\u0001${optional(frame.mappingFile)}`;
+}
+
+/** The series of decoded profiles: samples whose frames are alike (all that reports use of them) share a stack. */
+export function seriesOfProfiles(points: readonly ProfilePoint[]): ProfileSeries {
+  const stacks: HeapProfileFrame[][] = [];
+  const stackIndex = new Map<string, number>();
+  const seriesPoints = points.map((point): SeriesPoint => {
+    const inuseAt = sampleValueIndex(point.profile, 'inuse_space');
+    const samples = inuseAt < 0 ? [] : point.profile.samples;
+    const stackOf = new Int32Array(samples.length);
+    const inuse = new Float64Array(samples.length);
+    const oldestAgeMs = new Float64Array(samples.length);
+    const meanAgeMs = new Float64Array(samples.length);
+    samples.forEach((sample, i) => {
+      const key = sample.stack.map(frameKey).join('\u0002');
+      let index = stackIndex.get(key);
+      if (index === undefined) {
+        index = stacks.length;
+        stacks.push(sample.stack);
+        stackIndex.set(key, index);
+      }
+      stackOf[i] = index;
+      inuse[i] = sample.values[inuseAt] ?? 0;
+      const oldest = sample.labels['oldest_live_age_ms'];
+      const mean = sample.labels['mean_live_age_ms'];
+      oldestAgeMs[i] = typeof oldest === 'number' ? oldest : NaN;
+      meanAgeMs[i] = typeof mean === 'number' ? mean : NaN;
+    });
+    return { timeSec: point.timeSec, stackOf, inuse, oldestAgeMs, meanAgeMs };
+  });
+  return { stacks, points: seriesPoints };
+}
+
+/** Total in-use bytes per point (all samples). */
+export function totalInuse(series: ProfileSeries): number[] {
+  return series.points.map((point) => {
+    let sum = 0;
+    for (let i = 0; i < point.inuse.length; i++) sum += point.inuse[i]!;
+    return sum;
+  });
+}
+
+/**
+ * Builds a series point by point, as the profiles are made; keeps the age columns of the newest point only (the
+ * analysis reads no others).
+ */
+export class ProfileSeriesBuilder implements ProfileSeries {
+  readonly points: SeriesPoint[] = [];
+
+  constructor(readonly stacks: readonly (readonly HeapProfileFrame[])[]) {}
+
+  add(point: SeriesPoint): void {
+    const previous = this.points[this.points.length - 1];
+    if (previous) {
+      delete previous.oldestAgeMs;
+      delete previous.meanAgeMs;
+    }
+    this.points.push(point);
+  }
+}
