@@ -1,10 +1,15 @@
-/** `leakhunt report DIR`: re-analyse and re-render a run directory without running anything again. */
+/**
+ * `leakhunt report DIR`: re-analyse and re-render a run directory without running anything again. A directory whose
+ * raw snapshots were never processed (leakhunt run was killed before it got to them) is processed first, as run
+ * would have: its profiles, timeline.json, report.json and report.html are written.
+ */
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { parseDurationMs } from '../core/units.js';
 import {
-  colorWanted, reanalyseRun, renderJson, renderMarkdown, renderText, writeJsonAtomic, type RunReport,
+  colorWanted, hasUnprocessedSnapshots, processRunDirectory, ProcessTimings, reanalyseProcessed, reanalyseRun, renderJson, renderMarkdown,
+  renderText, writeJsonAtomic, type RunReport,
 } from '../report/index.js';
 import { renderRunHtml, writeHtmlReport } from '../report/html.js';
 
@@ -31,12 +36,42 @@ export function render(report: RunReport, format: ReportFormat, top: number): st
 }
 
 /** Prints DIR's report in `format`; returns the exit code (0). */
-export function reportCommand(dir: string, options: ReportCommandOptions): number {
+export async function reportCommand(dir: string, options: ReportCommandOptions): Promise<number> {
+  if (hasUnprocessedSnapshots(dir)) return processAndReport(dir, options);
   const report = reanalyseRun(dir, options);
   if (options.write) writeJsonAtomic(join(dir, 'report.json'), report);
   if (options.format === 'html' && options.write) process.stderr.write(`leakhunt: wrote ${writeHtmlReport(dir, report, { top: options.top })}\n`);
   else if (options.format === 'html') process.stdout.write(renderRunHtml(dir, report, { top: options.top }));
   else process.stdout.write(render(report, options.format, options.top));
+  return ExitCode.ok;
+}
+
+/**
+ * The raw snapshots of DIR processed as `leakhunt run` would have, then the report printed as for a processed run.
+ * LEAKHUNT_TIMINGS=1 adds a line on stderr: where the processing spent its time, and the peak RSS.
+ */
+async function processAndReport(dir: string, options: ReportCommandOptions): Promise<number> {
+  const started = performance.now();
+  const timings = new ProcessTimings();
+  process.stderr.write(`leakhunt: ${dir}: raw snapshots never processed (did leakhunt run end early?): processing them now\n`);
+  const processed = await processRunDirectory(dir, timings);
+  for (const note of processed.notes) process.stderr.write(`leakhunt: ${note}\n`);
+  process.stderr.write(`leakhunt: wrote profiles, timeline.json, report.json and report.html into ${dir}\n`);
+  const overridden = options.minConfidence !== undefined || options.warmupSec !== undefined || options.ignoreFrames !== undefined;
+  const report = overridden ? reanalyseProcessed(processed, options) : processed.report;
+  if (overridden && options.write) writeJsonAtomic(join(dir, 'report.json'), report);
+  const htmlOptions = { timeline: processed.timeline, series: processed.series, top: options.top };
+  if (options.format === 'html' && options.write) {
+    process.stderr.write(`leakhunt: wrote ${writeHtmlReport(dir, report, htmlOptions)}\n`);
+  } else if (options.format === 'html') {
+    process.stdout.write(renderRunHtml(dir, report, htmlOptions));
+  } else {
+    process.stdout.write(render(report, options.format, options.top));
+  }
+  if (process.env['LEAKHUNT_TIMINGS'] === '1') {
+    const line = { totalMs: Math.round(performance.now() - started), peakRssBytes: process.resourceUsage().maxRSS * 1024, ...timings.toJSON() };
+    process.stderr.write(`leakhunt: timings: ${JSON.stringify(line)}\n`);
+  }
   return ExitCode.ok;
 }
 
@@ -54,7 +89,7 @@ function probability(text: string): number {
 
 export function register(program: Command): void {
   program.command('report')
-    .description('re-analyse a run directory and print its report, without running anything again')
+    .description('re-analyse a run directory and print its report, without running anything again (a run whose raw snapshots were never processed is processed first)')
     .argument('<dir>', 'a run directory (leakhunt run --out)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'md', 'html']))
     .option('--json', 'same as --format json', false)
@@ -77,7 +112,7 @@ export function register(program: Command): void {
     })
     .option('--write', 'replace the run directory\'s report.json with this analysis (html: write report.html there instead of printing it)', false)
     .addHelpText('after', '\nExample:\n  leakhunt report ./leakhunt-20250101-120000 --format md >> "$GITHUB_STEP_SUMMARY"')
-    .action((dir: string, opts: { format?: ReportFormat; json: boolean; top?: number; minConfidence?: number; warmup?: number; ignoreFrames?: string[]; write: boolean }) => {
+    .action(async (dir: string, opts: { format?: ReportFormat; json: boolean; top?: number; minConfidence?: number; warmup?: number; ignoreFrames?: string[]; write: boolean }) => {
       if (opts.json && opts.format !== undefined && opts.format !== 'json') {
         throw new LeakhuntError(`--json and --format ${opts.format} contradict each other`, ExitCode.usage);
       }
@@ -86,6 +121,6 @@ export function register(program: Command): void {
       if (opts.minConfidence !== undefined) options.minConfidence = opts.minConfidence;
       if (opts.warmup !== undefined) options.warmupSec = opts.warmup;
       if (opts.ignoreFrames) options.ignoreFrames = opts.ignoreFrames;
-      process.exitCode = reportCommand(dir, options);
+      process.exitCode = await reportCommand(dir, options);
     });
 }

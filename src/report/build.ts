@@ -1,7 +1,8 @@
 /** Puts the analysis of a run together into report.json's shape. */
 import { accountMemory, trimProbeOf } from '../analyse/accounting.js';
 import {
-  decideVerdict, detectableRateBytesPerHour, memoryGrowth, rankSites, warmupOf, type AnalysisOptions, type ProfilePoint, type TimelinePoint,
+  decideVerdict, detectableRateBytesPerHour, memoryGrowth, rankSeries, seriesOfProfiles, warmupOf, type AnalysisOptions, type ProfilePoint,
+  type ProfileSeries, type TimelinePoint,
 } from '../analyse/index.js';
 import type { ShimCounters } from '../snapshot/types.js';
 import { REPORT_SCHEMA, type MemoryReport, type RunReport, type ShimSummary } from './model.js';
@@ -31,14 +32,17 @@ export interface MemoryContext {
   jvmNotes?: readonly string[];
 }
 
+/** `profiles`: the run's heap profiles, decoded or as a series (analyse/series.ts). */
 export function buildRunReport(
-  facts: RunFacts, points: readonly ProfilePoint[], timeline: readonly TimelinePoint[], shim: ShimSummary | null,
+  facts: RunFacts, profiles: readonly ProfilePoint[] | ProfileSeries, timeline: readonly TimelinePoint[], shim: ShimSummary | null,
   options: Partial<AnalysisOptions> = {}, context: MemoryContext = {},
 ): RunReport {
+  const series = Array.isArray(profiles) ? seriesOfProfiles(profiles as readonly ProfilePoint[]) : profiles as ProfileSeries;
+  const points = series.points;
   const sampleIntervalBytes = shim?.finalSampleIntervalBytes ?? facts.sampleBytes;
-  const sites = rankSites(points, { sampleIntervalBytes, ...options });
+  const sites = rankSeries(series, { sampleIntervalBytes, ...options });
   // Where the RSS went, over the same window as the sites' trends: after the start-up climb.
-  const warmupEnd = points[warmupOf(points, options)]?.timeSec;
+  const warmupEnd = points[warmupOf(series, options)]?.timeSec;
   const accounting = accountMemory(timeline, { fromSec: warmupEnd, sampleIntervalBytes, jvmNotes: context.jvmNotes ?? [] });
   const trimProbe = trimProbeOf(timeline);
   const memory: MemoryReport = {

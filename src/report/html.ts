@@ -5,11 +5,11 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TimelinePoint } from '../analyse/index.js';
+import type { ProfileSeries, TimelinePoint } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import { clientScript } from './html/client.js';
 import { escapeHtml, jsonForScript } from './html/escape.js';
-import { loadFlameData, type FlameData } from './html/flame-data.js';
+import { flameDataOfSeries, loadFlameData, type FlameData } from './html/flame-data.js';
 import { renderSites } from './html/sites.js';
 import { css } from './html/style.js';
 import { renderTimelineChart, type TimelineInput } from './html/timeline-chart.js';
@@ -152,15 +152,28 @@ export function readTimelineFile(runDir: string): TimelineInput[] {
   }
 }
 
+export interface RunHtmlOptions {
+  /** timeline.json's snapshots (read from the run directory when not given). */
+  timeline?: readonly (TimelinePoint | TimelineInput)[];
+  /**
+   * The run's profiles as the processing just made them, one point per timeline entry: the flame graph is drawn
+   * from them instead of the profile files (which hold the same).
+   */
+  series?: ProfileSeries;
+  top?: number;
+}
+
 /** The page for a run directory: its report, timeline (read from timeline.json when not given) and profiles. */
-export function renderRunHtml(runDir: string, report: RunReport, options: { timeline?: readonly (TimelinePoint | TimelineInput)[]; top?: number } = {}): string {
+export function renderRunHtml(runDir: string, report: RunReport, options: RunHtmlOptions = {}): string {
   const timeline = options.timeline ?? readTimelineFile(runDir);
-  const growth = loadFlameData(runDir, timeline.filter((p): p is TimelinePoint => typeof p.sequence === 'number' && typeof p.timeSec === 'number'));
+  const points = timeline.filter((p): p is TimelinePoint => typeof p.sequence === 'number' && typeof p.timeSec === 'number');
+  const growth = options.series && options.series.points.length === points.length
+    ? flameDataOfSeries(options.series, points) : loadFlameData(runDir, points);
   return renderHtml({ report, timeline, ...(growth ? { growth } : {}), ...(options.top === undefined ? {} : { top: options.top }) });
 }
 
 /** Writes DIR/report.html (atomically); returns its path. */
-export function writeHtmlReport(runDir: string, report: RunReport, options: { timeline?: readonly (TimelinePoint | TimelineInput)[]; top?: number } = {}): string {
+export function writeHtmlReport(runDir: string, report: RunReport, options: RunHtmlOptions = {}): string {
   const path = join(runDir, 'report.html');
   const temporary = `${path}.tmp-${process.pid}`;
   writeFileSync(temporary, renderRunHtml(runDir, report, options), { mode: 0o600 });

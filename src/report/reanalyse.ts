@@ -4,12 +4,12 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ProfilePoint, TimelinePoint } from '../analyse/index.js';
+import type { ProfilePoint, ProfileSeries, TimelinePoint } from '../analyse/index.js';
 import { LeakhuntError, inputError } from '../core/errors.js';
 import { readHeapProfile } from '../pprof/index.js';
 import { buildRunReport } from './build.js';
 import type { RunReport, ShimSummary } from './model.js';
-import { analysisOptionsOf, readRunMeta } from './run-dir.js';
+import { analysisOptionsOf, readRunMeta, type RunMeta } from './run-dir.js';
 
 function readJsonFile(path: string): unknown {
   return JSON.parse(readFileSync(path, 'utf8')) as unknown;
@@ -50,7 +50,7 @@ function previousReport(dir: string, warnings: string[]): Partial<RunReport> | u
 }
 
 /** Rebuilds the run's report from run.json, timeline.json and snapshots/NNNN.pb.gz. */
-export function reanalyseRun(dir: string, options: { minConfidence?: number; warmupSec?: number; ignoreFrames?: string[] } = {}): RunReport {
+export function reanalyseRun(dir: string, options: ReanalysisOptions = {}): RunReport {
   let meta: ReturnType<typeof readRunMeta>;
   try {
     meta = readRunMeta(dir);
@@ -76,6 +76,24 @@ export function reanalyseRun(dir: string, options: { minConfidence?: number; war
     timeSec: timeOf.get(sequence) ?? Number(profile.timeNanos / 1_000_000n) / 1000 - meta.startedAtMs / 1000,
     profile,
   }));
+  return analyseAgain(meta, previous, warnings, points, timeline, options);
+}
+
+export interface ReanalysisOptions {
+  minConfidence?: number;
+  warmupSec?: number;
+  ignoreFrames?: string[];
+}
+
+/**
+ * A run's report made again from its profiles (decoded, or as a series) and timeline, with `options` in place of
+ * the run's own settings; what the profiles do not hold (the shim's counters, the run's warnings) comes from the
+ * previous report.
+ */
+function analyseAgain(
+  meta: RunMeta, previous: Partial<RunReport> | undefined, warnings: readonly string[], profiles: readonly ProfilePoint[] | ProfileSeries,
+  timeline: readonly TimelinePoint[], options: ReanalysisOptions,
+): RunReport {
   const shim: ShimSummary | null = previous?.shim ?? null;
   const report = buildRunReport(
     {
@@ -85,7 +103,7 @@ export function reanalyseRun(dir: string, options: { minConfidence?: number; war
       warnings: [...(Array.isArray(previous?.warnings) ? previous.warnings : []), ...warnings],
       ...(typeof previous?.snapshotsWritten === 'number' ? { snapshotsWritten: previous.snapshotsWritten } : {}),
     },
-    points, timeline, shim,
+    profiles, timeline, shim,
     {
       ...(options.minConfidence === undefined ? {} : { minConfidence: options.minConfidence }),
       ...analysisOptionsOf({
@@ -98,3 +116,12 @@ export function reanalyseRun(dir: string, options: { minConfidence?: number; war
   return report;
 }
 
+/**
+ * A run just processed, analysed again with other settings: what reanalyseRun would give from its directory, made
+ * from the profiles still in memory instead of decoding them again.
+ */
+export function reanalyseProcessed(
+  processed: { meta: RunMeta; report: RunReport; series: ProfileSeries; timeline: readonly TimelinePoint[] }, options: ReanalysisOptions,
+): RunReport {
+  return analyseAgain(processed.meta, processed.report, [], processed.series, processed.timeline, options);
+}

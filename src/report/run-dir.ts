@@ -11,15 +11,18 @@
  */
 import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { compilePatterns, defaultPlumbingPatterns, timelineOf, type AnalysisOptions, type TimelinePoint } from '../analyse/index.js';
+import {
+  compilePatterns, defaultPlumbingPatterns, timelinePointOf, type AnalysisOptions, type ProfileSeries, type TimelinePoint,
+} from '../analyse/index.js';
 import { inputError } from '../core/errors.js';
 import { insideRunDirHint } from '../core/paths.js';
 import { readJvmStats } from '../launch/index.js';
-import { convertSnapshots } from '../pprof/index.js';
-import { listSnapshotFiles, listSnapshotPids, readSnapshotFile, type RawSnapshot } from '../snapshot/index.js';
+import { ProfileWriter } from '../pprof/index.js';
+import { listSnapshotFiles, listSnapshotPids, SnapshotSeriesReader, type RawSnapshot } from '../snapshot/index.js';
 import { jvmAgentWarningFor, readPerfMaps } from '../symbolize/index.js';
 import { buildRunReport, shimSummary } from './build.js';
 import type { ChildProcessSummary, RunReport } from './model.js';
+import { ProcessTimings } from './timings.js';
 
 export interface RunMeta {
   schema: 'leakhunt.run/v1';
@@ -82,35 +85,27 @@ export function readRunMeta(runDir: string): RunMeta {
   return meta;
 }
 
-/** Reads every snapshot that can be read; a damaged one is reported and skipped, never fatal to the rest. */
-function readSnapshots(rawDir: string, pid: number, warnings: string[]): RawSnapshot[] {
-  const snapshots: RawSnapshot[] = [];
-  for (const file of listSnapshotFiles(rawDir, pid)) {
-    try {
-      snapshots.push(readSnapshotFile(file));
-    } catch (error) {
-      warnings.push(`skipped ${file}: ${(error as Error).message}`);
-    }
-  }
-  return snapshots;
-}
-
 export interface ProcessedRun {
   report: RunReport;
   timeline: TimelinePoint[];
   profilePaths: string[];
+  /** The profiles as the analysis read them (what the HTML report's flame graph is drawn from, too). */
+  series: ProfileSeries;
 }
 
-/** Raw snapshots → profiles, timeline.json and report.json; and the same for every recorded child process. */
-export async function processRun(runDir: string, meta: RunMeta): Promise<ProcessedRun> {
+/**
+ * Raw snapshots → profiles, timeline.json and report.json; and the same for every recorded child process.
+ * `timings`, when given, collects where the time went.
+ */
+export async function processRun(runDir: string, meta: RunMeta, timings?: ProcessTimings): Promise<ProcessedRun> {
   const rootPid = meta.pid ?? 0;
-  const processed = await processOneProcess(runDir, meta, rootPid, runDir);
+  const processed = await processOneProcess(runDir, meta, rootPid, runDir, timings);
   if (meta.followChildren) {
     const children: ChildProcessSummary[] = [];
     for (const pid of listSnapshotPids(join(runDir, 'raw')).filter((p) => p !== rootPid)) {
       const outDir = join(runDir, 'processes', String(pid));
       mkdirSync(outDir, { recursive: true, mode: 0o700 });
-      const child = await processOneProcess(runDir, meta, pid, outDir);
+      const child = await processOneProcess(runDir, meta, pid, outDir, timings);
       children.push({
         pid, executable: child.executable, snapshots: child.report.snapshots, verdict: child.report.verdict,
         report: join('processes', String(pid), 'report.json'), sites: child.report.sites.slice(0, 5),
@@ -136,47 +131,99 @@ function executableOf(snapshot: RawSnapshot | undefined): string {
   return line ? line.slice(line.indexOf(' /') + 1).replace(/ \(deleted\)$/, '') : '';
 }
 
-async function processOneProcess(runDir: string, meta: RunMeta, pid: number, outDir: string): Promise<ProcessedRun & { executable: string }> {
+/**
+ * One process's snapshots, read one at a time (a long run does not fit in memory whole): each gives a point of the
+ * timeline and a profile (ProfileWriter), and is then let go of but for what the checks after the loop read of it
+ * (its meta, counters, maps); the last one is kept whole. A damaged snapshot is reported and skipped, never fatal
+ * to the rest.
+ */
+async function processOneProcess(
+  runDir: string, meta: RunMeta, pid: number, outDir: string, timings = new ProcessTimings(),
+): Promise<ProcessedRun & { executable: string }> {
   const warnings: string[] = [];
   const isRoot = pid === (meta.pid ?? 0);
-  const snapshots = readSnapshots(join(runDir, 'raw'), pid, warnings);
-  if (snapshots.length === 0) {
-    warnings.push('the target wrote no snapshots: it did not load the shim (a static or setuid binary, or LD_PRELOAD cleared), or it ended before its first snapshot was due');
-  }
+  const jvm = isRoot ? readJvmStats(join(runDir, 'jvm.json')) : undefined;
   const perfMapsDir = join(runDir, 'perfmaps', String(pid));
   const perfMaps = readPerfMaps(perfMapsDir);
-  const { converted, warnings: symbolizeWarnings } = await convertSnapshots(
-    snapshots, join(outDir, 'snapshots'), { objectsDir: join(runDir, 'objects'), ...(perfMaps ? { perfMaps } : {}) },
-  );
-  warnings.push(...symbolizeWarnings);
-  const agentWarning = jvmAgentWarningFor(snapshots, perfMapsDir, pid, meta.javaStacks);
-  if (agentWarning) warnings.push(agentWarning);
-  const jvm = isRoot ? readJvmStats(join(runDir, 'jvm.json')) : undefined;
-  warnings.push(...(jvm?.notes ?? []));
-  const timeline = timelineOf(snapshots, meta.startedAtMs, jvm?.samples ?? []);
-  if (isRoot && meta.trimProbe && !timeline.some((p) => p.afterTrim)) {
-    warnings.push('the trim probe was asked for but not taken: the target ended, or stopped writing snapshots, before it');
+  const writer = new ProfileWriter(join(outDir, 'snapshots'), { objectsDir: join(runDir, 'objects'), ...(perfMaps ? { perfMaps } : {}) });
+  const reader = new SnapshotSeriesReader();
+  const snapshots: RawSnapshot[] = [];
+  const timeline: TimelinePoint[] = [];
+  let processed: { report: RunReport; series: ProfileSeries; paths: string[]; executable: string };
+  try {
+    for (const file of listSnapshotFiles(join(runDir, 'raw'), pid)) {
+      let snapshot: RawSnapshot;
+      try {
+        snapshot = timings.time('read raw snapshots', () => reader.read(file));
+      } catch (error) {
+        warnings.push(`skipped ${file}: ${(error as Error).message}`);
+        continue;
+      }
+      const point = timings.time('timeline', () => timelinePointOf(snapshot, meta.startedAtMs, jvm?.samples ?? []));
+      timeline.push(point);
+      await writer.add(snapshot, point.timeSec);
+      const previous = snapshots.length - 1;
+      if (previous >= 0) snapshots[previous] = withoutStacksAndSites(snapshots[previous]!, snapshots[previous - 1], reader);
+      snapshots.push(snapshot);
+    }
+    if (snapshots.length === 0) {
+      warnings.push('the target wrote no snapshots: it did not load the shim (a static or setuid binary, or LD_PRELOAD cleared), or it ended before its first snapshot was due');
+    }
+    const converted = await writer.converted();
+    warnings.push(...converted.warnings);
+    const agentWarning = jvmAgentWarningFor(snapshots, perfMapsDir, pid, meta.javaStacks);
+    if (agentWarning) warnings.push(agentWarning);
+    warnings.push(...(jvm?.notes ?? []));
+    if (isRoot && meta.trimProbe && !timeline.some((p) => p.afterTrim)) {
+      warnings.push('the trim probe was asked for but not taken: the target ended, or stopped writing snapshots, before it');
+    }
+    const first = snapshots[0];
+    const last = snapshots[snapshots.length - 1];
+    const executable = executableOf(first);
+    // A child's life is what its snapshots span: from its shim's start to its last snapshot.
+    const childDurationSec = first && last ? Number(last.meta.realtimeNs - first.meta.startRealtimeNs) / 1e9 : 0;
+    const report = timings.time('analyse', () => buildRunReport(
+      {
+        command: isRoot ? meta.command : [executable], pid, exitStatus: isRoot ? meta.exitStatus ?? null : null,
+        durationSec: isRoot ? ((meta.endedAtMs ?? meta.startedAtMs) - meta.startedAtMs) / 1000 : childDurationSec,
+        sampleBytes: meta.sampleBytes, snapshotIntervalMs: meta.snapshotIntervalMs, warnings,
+        // Sequence numbers run on through retention's gaps: the last one says how many were written.
+        ...(last ? { snapshotsWritten: last.meta.sequence + 1 } : {}),
+      },
+      converted.series,
+      timeline,
+      shimSummary(last?.counters, last?.meta.sampleIntervalBytes ?? meta.sampleBytes),
+      analysisOptionsOf(meta),
+      { jvmNotes: jvm?.notes ?? [] },
+    ));
+    // The analysis ran while the last profiles were compressed; the run's files are written once they all are.
+    await writer.written();
+    processed = { report, series: converted.series, paths: converted.paths, executable };
+  } finally {
+    await writer.close();
+    timings.add('symbolize', writer.timings.symbolizeMs);
+    timings.add('encode profiles', writer.timings.encodeMs);
+    timings.add('wait for gzip and writes', writer.timings.writeWaitMs);
+    timings.count('profileBytes', writer.timings.profileBytes);
+    timings.count('compressedBytes', writer.timings.compressedBytes);
   }
-  writeJsonAtomic(join(outDir, 'timeline.json'), { schema: 'leakhunt.timeline/v1', snapshots: timeline, rss: isRoot ? meta.rss ?? [] : [] });
-  const first = snapshots[0];
-  const last = snapshots[snapshots.length - 1];
-  const executable = executableOf(first);
-  // A child's life is what its snapshots span: from its shim's start to its last snapshot.
-  const childDurationSec = first && last ? Number(last.meta.realtimeNs - first.meta.startRealtimeNs) / 1e9 : 0;
-  const report = buildRunReport(
-    {
-      command: isRoot ? meta.command : [executable], pid, exitStatus: isRoot ? meta.exitStatus ?? null : null,
-      durationSec: isRoot ? ((meta.endedAtMs ?? meta.startedAtMs) - meta.startedAtMs) / 1000 : childDurationSec,
-      sampleBytes: meta.sampleBytes, snapshotIntervalMs: meta.snapshotIntervalMs, warnings,
-      // Sequence numbers run on through retention's gaps: the last one says how many were written.
-      ...(last ? { snapshotsWritten: last.meta.sequence + 1 } : {}),
-    },
-    converted.map((c, i) => ({ timeSec: timeline[i]!.timeSec, profile: c.profile })),
-    timeline,
-    shimSummary(last?.counters, last?.meta.sampleIntervalBytes ?? meta.sampleBytes),
-    analysisOptionsOf(meta),
-    { jvmNotes: jvm?.notes ?? [] },
-  );
-  writeJsonAtomic(join(outDir, 'report.json'), report);
-  return { report, timeline, profilePaths: converted.map((c) => c.path), executable };
+  const { report, series, paths, executable } = processed;
+  timings.time('write timeline.json', () => writeJsonAtomic(join(outDir, 'timeline.json'), {
+    schema: 'leakhunt.timeline/v1', snapshots: timeline, rss: isRoot ? meta.rss ?? [] : [],
+  }));
+  timings.time('write report.json', () => writeJsonAtomic(join(outDir, 'report.json'), report));
+  return { report, timeline, profilePaths: paths, series, executable };
+}
+
+/**
+ * What is kept of a snapshot once its profile is made: all but its stacks and sites (the bulk of it), which the
+ * checks after the loop read of the last snapshot only. Maps the same as the snapshot before's share its text.
+ */
+function withoutStacksAndSites(s: RawSnapshot, before: RawSnapshot | undefined, reader: SnapshotSeriesReader): RawSnapshot {
+  reader.release(s);
+  return {
+    path: s.path, meta: s.meta, counters: s.counters, mallinfo: s.mallinfo, memory: s.memory,
+    maps: before && before.maps === s.maps ? before.maps : s.maps, stacks: new Map(), sites: [], javaMethods: s.javaMethods,
+    unloadedMaps: s.unloadedMaps, ...(s.jemalloc ? { jemalloc: s.jemalloc } : {}),
+  };
 }

@@ -5,8 +5,8 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeFrame, type TimelinePoint } from '../../analyse/index.js';
-import { readHeapProfile, sampleValueIndex, type HeapProfile } from '../../pprof/index.js';
+import { describeFrame, type ProfileSeries, type TimelinePoint } from '../../analyse/index.js';
+import { readHeapProfile, sampleValueIndex, type HeapProfile, type HeapProfileFrame } from '../../pprof/index.js';
 
 export interface FlameSnapshot {
   sequence: number;
@@ -130,4 +130,155 @@ export function loadFlameData(runDir: string, timeline: readonly Pick<TimelinePo
     }
   }
   return profiles.length === 0 ? undefined : buildFlameData(profiles, limits);
+}
+
+/**
+ * The flame data of a run's profiles held as a series (analyse/series.ts), the same as loadFlameData gives from the
+ * profile files: `snapshots` are the series' points' sequence numbers and times, in order (the run's timeline).
+ */
+export function flameDataOfSeries(
+  series: ProfileSeries, snapshots: readonly Pick<TimelinePoint, 'sequence' | 'timeSec'>[], limits: FlameLimits = {},
+): FlameData | undefined {
+  const maxSnapshots = limits.maxSnapshots ?? 240;
+  const perSnapshot = limits.maxStacksPerSnapshot ?? 300;
+  const maxStacks = limits.maxStacks ?? 1000;
+  if (series.points.length === 0) return undefined;
+  // Each stack's frames as the flame graph shows them (root first), and stacks alike there as one key.
+  const described = new Map<HeapProfileFrame, string>();
+  const describe = (frame: HeapProfileFrame) => {
+    let text = described.get(frame);
+    if (text === undefined) {
+      text = describeFrame(frame);
+      described.set(frame, text);
+    }
+    return text;
+  };
+  const keys: string[] = [];
+  const keyFrames: string[][] = [];
+  const keyIndex = new Map<string, number>();
+  const keyOf = new Int32Array(series.stacks.length).fill(-1);
+  const keyOfStack = (stack: number): number => {
+    let k = keyOf[stack]!;
+    if (k < 0) {
+      const frames = series.stacks[stack]!.map(describe).reverse();
+      if (frames.length === 0) frames.push('[empty stack]');
+      const key = frames.join('\n');
+      k = keyIndex.get(key) ?? -1;
+      if (k < 0) {
+        k = keys.length;
+        keys.push(key);
+        keyFrames.push(frames);
+        keyIndex.set(key, k);
+      }
+      keyOf[stack] = k;
+    }
+    return k;
+  };
+
+  // aggregateProfile for each chosen point: its keys in the order they first show bytes, and their bytes.
+  const chosen = evenlySpaced(series.points.length, maxSnapshots);
+  let bytesOf = new Float64Array(0);
+  let stamp = new Int32Array(0);
+  const aggregated = chosen.map((p, round) => {
+    const { stackOf, inuse } = series.points[p]!;
+    const order: number[] = [];
+    let totalBytes = 0;
+    for (let j = 0; j < inuse.length; j++) {
+      const bytes = inuse[j]!;
+      if (bytes <= 0) continue;
+      totalBytes += bytes;
+      const k = keyOfStack(stackOf[j]!);
+      if (k >= bytesOf.length) {
+        const grown = new Float64Array(Math.max(1024, 2 * (k + 1)));
+        grown.set(bytesOf);
+        bytesOf = grown;
+        const grownStamp = new Int32Array(grown.length);
+        grownStamp.set(stamp);
+        stamp = grownStamp;
+      }
+      if (stamp[k] !== round + 1) {
+        stamp[k] = round + 1;
+        bytesOf[k] = bytes;
+        order.push(k);
+      } else {
+        bytesOf[k]! += bytes;
+      }
+    }
+    const bytes = Float64Array.from(order, (k) => bytesOf[k]!);
+    return { point: p, order: Int32Array.from(order), bytes, totalBytes };
+  });
+
+  // The candidates: each snapshot's heaviest stacks; their largest size in any snapshot decides when too many.
+  const largest = new Map<number, number>();
+  for (const { order, bytes } of aggregated) {
+    for (const i of heaviest(bytes, perSnapshot)) largest.set(order[i]!, Math.max(largest.get(order[i]!) ?? 0, bytes[i]!));
+  }
+  const kept = [...largest.entries()].sort((a, b) => b[1] - a[1] || (keys[a[0]]! < keys[b[0]]! ? -1 : 1)).slice(0, maxStacks).map(([k]) => k);
+  const stackIndex = new Map(kept.map((k, i) => [k, i]));
+  const frameIndex = new Map<string, number>();
+  const frames: string[] = [];
+  const intern = (frame: string): number => {
+    let i = frameIndex.get(frame);
+    if (i === undefined) {
+      i = frames.length;
+      frames.push(frame);
+      frameIndex.set(frame, i);
+    }
+    return i;
+  };
+  const stacks: number[][] = kept.map(() => []);
+  const snapshotList = aggregated.map(({ point, order, bytes, totalBytes }): FlameSnapshot => {
+    const live: [number, number][] = [];
+    for (let i = 0; i < order.length; i++) {
+      const index = stackIndex.get(order[i]!);
+      if (index === undefined) continue;
+      if (stacks[index]!.length === 0) stacks[index] = keyFrames[order[i]!]!.map(intern);
+      live.push([index, Math.round(bytes[i]!)]);
+    }
+    live.sort((a, b) => a[0] - b[0]);
+    const at = snapshots[point];
+    return { sequence: at?.sequence ?? point, timeSec: at?.timeSec ?? null, totalBytes: Math.round(totalBytes), stacks: live };
+  });
+  return { frames, stacks, snapshots: snapshotList };
+}
+
+/**
+ * Positions of the `max` largest of `values`, ties going to the earlier position: what a stable sort by value,
+ * largest first, then its first `max`, would keep (in no particular order).
+ */
+function heaviest(values: Float64Array, max: number): number[] {
+  const n = values.length;
+  if (n <= max) return Array.from({ length: n }, (_, i) => i);
+  const threshold = kthLargest(Float64Array.from(values), max);
+  const picked: number[] = [];
+  for (let i = 0; i < n; i++) if (values[i]! > threshold) picked.push(i);
+  for (let i = 0; i < n && picked.length < max; i++) if (values[i] === threshold) picked.push(i);
+  return picked;
+}
+
+/** The k-th largest value (1-based) of `a`, which it reorders (quickselect). */
+function kthLargest(a: Float64Array, k: number): number {
+  let low = 0;
+  let high = a.length - 1;
+  const target = k - 1;
+  while (low < high) {
+    const pivot = a[(low + high) >>> 1]!;
+    let i = low;
+    let j = high;
+    while (i <= j) {
+      while (a[i]! > pivot) i++;
+      while (a[j]! < pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) high = j;
+    else if (target >= i) low = i;
+    else return a[target]!;
+  }
+  return a[target]!;
 }
