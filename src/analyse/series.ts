@@ -10,16 +10,20 @@
 import { sampleValueIndex, type HeapProfileFrame } from '../pprof/index.js';
 import type { ProfilePoint } from './types.js';
 
+/**
+ * One profile: its samples that have in-use bytes (the others add nothing to any analysis, and are most of a long
+ * run's samples), in the profile's sample order.
+ */
 export interface SeriesPoint {
   /** Seconds since the start of the run. */
   timeSec: number;
-  /** Each sample's stack, as an index into ProfileSeries.stacks, in the profile's sample order. */
+  /** Each sample's stack, as an index into ProfileSeries.stacks. */
   stackOf: ArrayLike<number>;
-  /** Each sample's in-use bytes (inuse_space); a profile without in-use values has no samples here. */
+  /** Its in-use bytes (inuse_space), never 0; a profile without in-use values has no samples here. */
   inuse: ArrayLike<number>;
   /**
-   * Each sample's oldest_live_age_ms and mean_live_age_ms labels, NaN where it has none. The analysis reads them at
-   * the last point only; earlier points may leave them out.
+   * Its oldest_live_age_ms and mean_live_age_ms labels, NaN where it has none. The analysis reads them at the last
+   * point only; earlier points may leave them out.
    */
   oldestAgeMs?: ArrayLike<number>;
   meanAgeMs?: ArrayLike<number>;
@@ -42,7 +46,7 @@ export function seriesOfProfiles(points: readonly ProfilePoint[]): ProfileSeries
   const stackIndex = new Map<string, number>();
   const seriesPoints = points.map((point): SeriesPoint => {
     const inuseAt = sampleValueIndex(point.profile, 'inuse_space');
-    const samples = inuseAt < 0 ? [] : point.profile.samples;
+    const samples = inuseAt < 0 ? [] : point.profile.samples.filter((sample) => (sample.values[inuseAt] ?? 0) !== 0);
     const stackOf = new Int32Array(samples.length);
     const inuse = new Float64Array(samples.length);
     const oldestAgeMs = new Float64Array(samples.length);
@@ -67,7 +71,7 @@ export function seriesOfProfiles(points: readonly ProfilePoint[]): ProfileSeries
   return { stacks, points: seriesPoints };
 }
 
-/** Total in-use bytes per point (all samples). */
+/** Total in-use bytes per point (all samples: the ones left out hold none). */
 export function totalInuse(series: ProfileSeries): number[] {
   return series.points.map((point) => {
     let sum = 0;

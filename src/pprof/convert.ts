@@ -47,8 +47,8 @@ export const PROFILE_GZIP_LEVEL = 1;
  * Profiles waiting to be compressed and written: enough for this thread to run ahead of compression (and get on
  * with the analysis while the last profiles are compressed), few enough to bound the memory they hold.
  */
-const WRITES_IN_FLIGHT = 24;
-const BYTES_IN_FLIGHT = 96 << 20;
+const WRITES_IN_FLIGHT = 8;
+const BYTES_IN_FLIGHT = 32 << 20;
 
 /** Time spent in each stage (ms, on the main thread), for `LEAKHUNT_TIMINGS`. */
 export interface ConvertTimings {

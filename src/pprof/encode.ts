@@ -205,15 +205,18 @@ function packedLength(values: ArrayLike<number>): number {
 
 // ---- the encoder ----
 
-/** What the analysis gets of one encoded snapshot (see ProfileSeries in analyse/types.ts). */
+/**
+ * What the analysis gets of one encoded snapshot (a SeriesPoint, see analyse/series.ts): its samples with in-use
+ * bytes, in sample order — the others add nothing to any analysis.
+ */
 export interface EncodedProfile {
   /** The profile, as buildHeapProfile(…).encode() gives it. */
   bytes: Uint8Array;
-  /** Each sample's stack, as an index into HeapProfileEncoder.stacks. */
+  /** Each such sample's stack, as an index into HeapProfileEncoder.stacks. */
   stackOf: Int32Array;
-  /** Each sample's in-use bytes, as the profile holds them. */
+  /** Its in-use bytes, as the profile holds them (never 0). */
   inuse: Float64Array;
-  /** Each sample's oldest_live_age_ms and mean_live_age_ms labels, NaN where it has none (nothing live). */
+  /** Its oldest_live_age_ms and mean_live_age_ms labels, NaN where it has none (nothing live). */
   oldestAgeMs: Float64Array;
   meanAgeMs: Float64Array;
 }
@@ -280,7 +283,7 @@ export class HeapProfileEncoder {
   private siteStackIds = new Int32Array(1024);
   private siteStacks: (RawStack | undefined)[] = [];
   private siteLocations: Uint8Array[] = [];
-  /** Per site position: which of `stacks` it is (views of it are the points' stackOf: replaced, never rewritten, on reset). */
+  /** Per site position: which of `stacks` it is. */
   private siteStackIndex = new Int32Array(1024);
 
   private readonly scratch = new Bytes(256);
@@ -293,9 +296,10 @@ export class HeapProfileEncoder {
   private readonly spare: Uint8Array[] = [];
   /** The buffer the previous profile's samples are copied from: not to be recycled until the next profile is made. */
   private previousBuffer: Uint8Array | undefined;
-  /** The age columns handed out by the last two encode() calls, reused in turn. */
-  private readonly ages: Float64Array[][] = [[], []];
-  private encoded = 0;
+  private scratchStack = new Int32Array(0);
+  private scratchInuse = new Float64Array(0);
+  private scratchOldest = new Float64Array(0);
+  private scratchMean = new Float64Array(0);
   /** The stack table and site order of the previous snapshot, when its sites followed its stacks one for one. */
   private orderedStore: StackStore | undefined;
   /** Snapshots encoded from scratch (the first, and each that did not extend the one before). */
@@ -323,8 +327,6 @@ export class HeapProfileEncoder {
     this.siteCount = 0;
     this.siteStacks = [];
     this.siteLocations = [];
-    // Points of the series keep views of the old one.
-    this.siteStackIndex = new Int32Array(this.siteStackIndex.length);
     this.previous = undefined;
     this.orderedStore = undefined;
     this.fresh++;
@@ -525,14 +527,16 @@ export class HeapProfileEncoder {
 
     const meta = snap.raw.meta;
     const nowMs = Number(meta.monotonicNs - meta.startMonotonicNs) / 1e6;
-    const inuse = new Float64Array(count);
-    const ages = this.ages[this.encoded++ % 2]!;
-    if ((ages[0]?.length ?? -1) < count) {
-      ages[0] = new Float64Array(count + (count >> 3));
-      ages[1] = new Float64Array(count + (count >> 3));
+    // The samples with in-use bytes, gathered in scratch columns and copied out at the end.
+    if (this.scratchStack.length < count) {
+      const size = count + (count >> 3);
+      this.scratchStack = new Int32Array(size);
+      this.scratchInuse = new Float64Array(size);
+      this.scratchOldest = new Float64Array(size);
+      this.scratchMean = new Float64Array(size);
     }
-    const oldestAgeMs = ages[0]!.subarray(0, count);
-    const meanAgeMs = ages[1]!.subarray(0, count);
+    const { scratchStack, scratchInuse, scratchOldest, scratchMean, siteStackIndex } = this;
+    let inUse = 0;
     const previous = this.previous;
     const starts = new Int32Array(count + 1);
     let encodedValues = previous?.values ?? new Float64Array(0);
@@ -563,18 +567,20 @@ export class HeapProfileEncoder {
       const v1 = Math.round(view.getFloat64(at + 56, true));
       const v2 = Math.round(view.getFloat64(at + 24, true));
       const v3 = Math.round(view.getFloat64(at + 32, true));
-      inuse[i] = Number.isFinite(v3) ? v3 + 0 : 0;
       let oldest = NaN;
       let mean = NaN;
       if (live) {
         const oldestLiveMs = view.getUint32(at + 64, true) + view.getUint32(at + 68, true) * 4294967296;
         oldest = Math.max(0, Math.round(nowMs - oldestLiveMs));
         mean = Math.max(0, Math.round(nowMs - view.getFloat64(at + 80, true)));
-        oldestAgeMs[i] = decodedNumber(oldest);
-        meanAgeMs[i] = decodedNumber(mean);
-      } else {
-        oldestAgeMs[i] = NaN;
-        meanAgeMs[i] = NaN;
+      }
+      const inuse = Number.isFinite(v3) ? v3 + 0 : 0;
+      if (inuse !== 0) {
+        scratchStack[inUse] = siteStackIndex[i]!;
+        scratchInuse[inUse] = inuse;
+        scratchOldest[inUse] = live ? decodedNumber(oldest) : NaN;
+        scratchMean[inUse] = live ? decodedNumber(mean) : NaN;
+        inUse++;
       }
       const e = 6 * i;
       if (i < reusable && encodedValues[e] === v0 && encodedValues[e + 1] === v1 && encodedValues[e + 2] === v2 && encodedValues[e + 3] === v3
@@ -641,7 +647,10 @@ export class HeapProfileEncoder {
     out.varint(varintLength(comment) || 1);
     out.varint(comment);
     out.field(112, defaultType);
-    return { bytes: out.view(), stackOf: this.siteStackIndex.subarray(0, count), inuse, oldestAgeMs, meanAgeMs };
+    return {
+      bytes: out.view(), stackOf: scratchStack.slice(0, inUse), inuse: scratchInuse.slice(0, inUse),
+      oldestAgeMs: scratchOldest.slice(0, inUse), meanAgeMs: scratchMean.slice(0, inUse),
+    };
   }
 
   /**
