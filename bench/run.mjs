@@ -7,9 +7,12 @@
 //      same four modes, and its JVM workload bare vs under `leakhunt run` (throughput, peak RSS, the ranking).
 //   3. Unwinding: bench/unwind-cost, each unwinder's cost per capture and the frames it finds, on a chain built
 //      without frame pointers; a JIT-like frame; and the shim's full cost per sampled allocation.
+//   4. Analysis: processing a synthetic run directory (bench/synthetic-run.mjs: 360 raw snapshots of 50 000 stacks
+//      whose pcs point into this machine's real objects) with `leakhunt report DIR` — symbolize, profiles, analysis,
+//      report.json, report.html — end to end, wall time, peak RSS and phases.
 // Rounds are interleaved (A B C D A B C D …) and medians reported. Nothing here asserts on timings.
 //
-// usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--keep]
+// usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--no-analysis] [--keep]
 // Writes the tables to stdout and to bench/RESULTS.md (a --quick run writes bench/build/RESULTS-quick.md).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
@@ -29,17 +32,18 @@ const cc = process.env.CC || 'cc';
 // ---- options ----
 
 function parseOptions(argv) {
-  const o = { quick: false, rounds: undefined, jvm: true, peer: undefined, keep: false };
+  const o = { quick: false, rounds: undefined, jvm: true, peer: undefined, keep: false, analysis: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
     else if (a === '--no-jvm') o.jvm = false;
     else if (a === '--no-peer') o.peer = null;
+    else if (a === '--no-analysis') o.analysis = false;
     else if (a === '--keep') o.keep = true;
     else if (a === '--peer' && argv[i + 1]) o.peer = resolve(argv[++i]);
     else if (a === '--rounds' && /^[1-9][0-9]*$/.test(argv[i + 1] ?? '')) o.rounds = Number(argv[++i]);
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--keep]');
+      console.log('usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--no-analysis] [--keep]');
       process.exit(0);
     } else {
       console.error(`bench: unknown option ${a} (try --help)`);
@@ -57,6 +61,10 @@ const peerPairs = opts.quick ? 1_000_000 : 5_000_000;
 const jvmSeconds = opts.quick ? 4 : 12;
 const sampledPairs = opts.quick ? 50_000 : 200_000;
 const unwindIterations = opts.quick ? 2000 : 10000;
+const analysisRounds = opts.rounds ?? (opts.quick ? 1 : 3);
+const analysisSize = opts.quick ? { snapshots: 60, stacks: 5000 } : { snapshots: 360, stacks: 50_000 };
+/** Issue #7's target for the full size. */
+const analysisTargetSec = 10;
 const nproc = availableParallelism();
 const threadCounts = [...new Set([1, 2, nproc])].sort((a, b) => a - b);
 
@@ -505,6 +513,98 @@ function unwinding(haveLibunwind) {
   ].join('\n');
 }
 
+// ---- 4. analysis ----
+
+/** Builds dist/ (the CLI) when it is missing. */
+function ensureCli() {
+  if (existsSync(cli)) return;
+  say('building the CLI (tsc)');
+  run(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repo, 'tsconfig.json')]);
+}
+
+/** Runs `leakhunt report DIR` on an unprocessed run directory; its wall time and LEAKHUNT_TIMINGS line. */
+function processOnce(dir) {
+  for (const name of ['snapshots', 'timeline.json', 'report.json', 'report.html']) rmSync(join(dir, name), { recursive: true, force: true });
+  const started = performance.now();
+  const r = spawnSync(process.execPath, [cli, 'report', dir, '--format', 'text'], {
+    encoding: 'utf8', maxBuffer: 64 << 20, env: { ...cleanEnv(), LEAKHUNT_TIMINGS: '1' },
+  });
+  const wallMs = performance.now() - started;
+  if (r.status !== 0) throw new Error(`leakhunt report exited with ${r.status ?? r.signal}\n${(r.stderr || '').trim().slice(-2000)}`);
+  const line = (r.stderr || '').split('\n').find((l) => l.startsWith('leakhunt: timings: '));
+  if (!line) throw new Error(`no timings line from leakhunt report:\n${(r.stderr || '').trim().slice(-2000)}`);
+  return { wallMs, timings: JSON.parse(line.slice('leakhunt: timings: '.length)), firstLine: r.stdout.split('\n')[0] };
+}
+
+async function analysis() {
+  ensureCli();
+  const { captureTemplate, generateSyntheticRun } = await import('./synthetic-run.mjs');
+  const template = join(buildDir, 'analysis-template.lhs');
+  if (!existsSync(template)) {
+    say('analysis: recording a template snapshot (node under the shim)');
+    captureTemplate(template);
+  }
+  const { snapshots, stacks } = analysisSize;
+  const dir = join(tmpRoot, 'analysis-run');
+  say(`analysis: generating ${snapshots} raw snapshots of ${stacks} stacks`);
+  const generationStarted = performance.now();
+  let made;
+  try {
+    made = await generateSyntheticRun({ dir, template, snapshots, stacks, seed: 1 });
+  } catch (error) {
+    // A template from an older build (another snapshot format): record it again.
+    say(`analysis: the template did not serve (${error.message.split('\n')[0]}): recording it again`);
+    rmSync(dir, { recursive: true, force: true });
+    captureTemplate(template);
+    made = await generateSyntheticRun({ dir, template, snapshots, stacks, seed: 1 });
+  }
+  const generationSec = (performance.now() - generationStarted) / 1000;
+  const rounds = [];
+  for (let r = 1; r <= analysisRounds; r++) {
+    say(`analysis: round ${r}/${analysisRounds}, leakhunt report on the unprocessed run`);
+    rounds.push(processOnce(dir));
+  }
+  const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+  const wall = rounds.map((x) => x.wallMs / 1000);
+  const rss = rounds.map((x) => x.timings.peakRssBytes);
+  const sec = (x) => `${x.toFixed(1)} s`;
+  const range = (v, f) => `${f(Math.min(...v))}–${f(Math.max(...v))}`;
+  const label = `${snapshots} snapshots × ${stacks >= 1000 ? `${stacks / 1000}k` : stacks} stacks`;
+  const target = opts.quick ? '(full size: target < 10 s)' : `(target < ${analysisTargetSec} s)`;
+  const summary = table(['workload', 'wall time (median)', 'range', 'peak RSS (median)', 'range'], [
+    [`analysis ${label}`, `${sec(median(wall))} ${target}`, range(wall, sec), mib(median(rss)), range(rss, mib)],
+  ]);
+  const sentence = `analysis ${label}: ${sec(median(wall))} ${target}, peak RSS ${mib(median(rss))}`;
+  const order = ['read raw snapshots', 'timeline', 'symbolize', 'encode profiles', 'wait for gzip and writes', 'analyse',
+    'write timeline.json', 'write report.json', 'write report.html'];
+  const phases = [...new Set([...order, ...rounds.flatMap((x) => Object.keys(x.timings.phasesMs))])]
+    .filter((phase) => rounds.some((x) => phase in x.timings.phasesMs));
+  const sec2 = (x) => `${x.toFixed(2)} s`;
+  const phaseRows = phases.map((phase) => {
+    const values = rounds.map((x) => (x.timings.phasesMs[phase] ?? 0) / 1000);
+    return [phase, sec2(median(values)), range(values, sec2)];
+  });
+  const inside = rounds.map((x) => x.timings.totalMs / 1000);
+  phaseRows.push(['all of the processing, as the CLI timed it (the wall time adds node\'s start-up and exit)', sec2(median(inside)), range(inside, sec2)]);
+  const counts = rounds[0].timings.counts;
+  const facts = [
+    `- Input: ${made.snapshots} raw snapshots, ${(made.bytesWritten / 1e9).toFixed(2)} GB; ${made.stacks} stacks (mean depth ${made.meanDepth.toFixed(1)}, at most ${made.maxDepth}) over ${made.distinctPcs} distinct pcs in the objects of \`node\` as recorded under the shim (template ${made.template}); ${made.leaks} leaking stacks. Generated in ${generationSec.toFixed(1)} s (not counted).`,
+    `- Output: ${(counts.profileBytes / 1e9).toFixed(2)} GB of pprof profiles before gzip, ${(counts.compressedBytes / 1e9).toFixed(2)} GB after; ${report.sites.length} sites; verdict ${report.verdict.kind}; report.json ${mib(statSync(join(dir, 'report.json')).size)}, report.html ${mib(statSync(join(dir, 'report.html')).size)}.`,
+    '- Phases are time on the CLI\'s main thread; gzip runs on zlib\'s threads alongside (its cost shows as the wait for it, and as the other core being busy), so they do not add up to the wall time.',
+  ];
+  return [
+    `### Analysis: \`leakhunt report\` processing a run of ${label} (bench/synthetic-run.mjs), ${analysisRounds} round${analysisRounds === 1 ? '' : 's'}`,
+    '',
+    summary,
+    '',
+    `**${sentence}** (wall time: \`leakhunt report DIR\` from start to exit; peak RSS: the CLI process's, llvm-symbolizer's not included)`,
+    '',
+    table(['phase', 'median', 'range'], phaseRows),
+    '',
+    ...facts,
+  ].join('\n');
+}
+
 // ---- the machine ----
 
 const loadAtStart = loadavg();
@@ -556,6 +656,7 @@ async function main() {
     }
 
     sections.push(unwinding(haveLibunwind));
+    if (opts.analysis) sections.push(await analysis());
   } finally {
     if (!opts.keep) rmSync(tmpRoot, { recursive: true, force: true });
     else say(`kept ${tmpRoot}`);
