@@ -3,3 +3,4 @@ export { convertSnapshots, PROFILE_GZIP_LEVEL, ProfileWriter, profileFileName, t
 export { HeapProfileEncoder, type EncodedProfile } from './encode.js';
 export { buildHeapProfile, encodeProfileGz, heapSampleTypes, writeProfileGz, type BuildHeapProfileOptions } from './build.js';
 export { decodeHeapProfile, readHeapProfile, sampleValueIndex, type HeapProfile, type HeapProfileFrame, type HeapProfileSample } from './read.js';
+export { ProfileSeriesReader } from './series-read.js';

@@ -4,9 +4,9 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ProfilePoint, ProfileSeries, TimelinePoint } from '../analyse/index.js';
-import { LeakhuntError, inputError } from '../core/errors.js';
-import { readHeapProfile } from '../pprof/index.js';
+import type { ProfilePoint, ProfileSeries, SeriesPoint, TimelinePoint } from '../analyse/index.js';
+import { ExitCode, LeakhuntError, inputError } from '../core/errors.js';
+import { ProfileSeriesReader } from '../pprof/index.js';
 import { buildRunReport } from './build.js';
 import type { RunReport, ShimSummary } from './model.js';
 import { analysisOptionsOf, readRunMeta, type RunMeta } from './run-dir.js';
@@ -15,24 +15,43 @@ function readJsonFile(path: string): unknown {
   return JSON.parse(readFileSync(path, 'utf8')) as unknown;
 }
 
-/** The profiles in DIR/snapshots, by sequence number; a damaged one is skipped with a warning. */
-function readProfiles(dir: string, warnings: string[]): { sequence: number; file: string; profile: ProfilePoint['profile'] }[] {
+/** The profile files in DIR/snapshots, by sequence number. */
+export function profileFiles(dir: string): { file: string; sequence: number }[] {
   const snapshotsDir = join(dir, 'snapshots');
   if (!existsSync(snapshotsDir)) return [];
-  const files = readdirSync(snapshotsDir)
+  return readdirSync(snapshotsDir)
     .map((file) => ({ file, match: /^(\d+)\.pb\.gz$/.exec(file) }))
     .filter((f): f is { file: string; match: RegExpExecArray } => f.match !== null)
     .map(({ file, match }) => ({ file, sequence: Number(match[1]) }))
     .sort((a, b) => a.sequence - b.sequence);
-  const profiles = [];
-  for (const { file, sequence } of files) {
+}
+
+/**
+ * Profiles of DIR/snapshots read into a series, one at a time (a long run's profiles do not fit in memory decoded);
+ * `timeSec` places each. A damaged one is skipped with a warning.
+ */
+export function readProfileSeries(
+  dir: string, files: readonly { file: string; sequence: number }[], timeSec: (sequence: number, timeNanos: bigint) => number, warnings: string[],
+): { series: ProfileSeries; read: { file: string; sequence: number }[] } {
+  const reader = new ProfileSeriesReader();
+  const points: SeriesPoint[] = [];
+  const read: { file: string; sequence: number }[] = [];
+  for (const entry of files) {
+    const path = join(dir, 'snapshots', entry.file);
     try {
-      profiles.push({ sequence, file, profile: readHeapProfile(join(snapshotsDir, file)) });
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(path);
+      } catch (error) {
+        throw new LeakhuntError(`${path}: cannot read: ${(error as Error).message}`, ExitCode.usage);
+      }
+      points.push(reader.read(bytes, path, (timeNanos) => timeSec(entry.sequence, timeNanos)));
+      read.push(entry);
     } catch (error) {
-      warnings.push(`skipped snapshots/${file}: ${(error as Error).message}`);
+      warnings.push(`skipped snapshots/${entry.file}: ${(error as Error).message}`);
     }
   }
-  return profiles;
+  return { series: { stacks: reader.stacks, points }, read };
 }
 
 /** The previous analysis, for what the profiles do not hold: the shim's counters and the run's warnings. */
@@ -71,12 +90,11 @@ export function reanalyseRun(dir: string, options: ReanalysisOptions = {}): RunR
   const warnings: string[] = [];
   const previous = previousReport(dir, warnings);
   const timeOf = new Map(timeline.map((p) => [p.sequence, p.timeSec]));
-  const points: ProfilePoint[] = readProfiles(dir, warnings).map(({ sequence, profile }) => ({
+  const { series } = readProfileSeries(dir, profileFiles(dir), (sequence, timeNanos) => (
     // A profile the timeline does not list: its own timestamp against the run's start.
-    timeSec: timeOf.get(sequence) ?? Number(profile.timeNanos / 1_000_000n) / 1000 - meta.startedAtMs / 1000,
-    profile,
-  }));
-  return analyseAgain(meta, previous, warnings, points, timeline, options);
+    timeOf.get(sequence) ?? Number(timeNanos / 1_000_000n) / 1000 - meta.startedAtMs / 1000
+  ), warnings);
+  return analyseAgain(meta, previous, warnings, series, timeline, options);
 }
 
 export interface ReanalysisOptions {

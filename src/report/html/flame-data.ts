@@ -3,10 +3,10 @@
  * of its heaviest stacks, so the page can compare any two snapshots. Bounded: at most `maxStacksPerSnapshot` stacks
  * from each snapshot (by bytes), `maxStacks` in all, `maxSnapshots` snapshots (evenly spaced, first and last kept).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeFrame, type ProfileSeries, type TimelinePoint } from '../../analyse/index.js';
-import { readHeapProfile, sampleValueIndex, type HeapProfile, type HeapProfileFrame } from '../../pprof/index.js';
+import { describeFrame, type ProfileSeries, type SeriesPoint, type TimelinePoint } from '../../analyse/index.js';
+import { ProfileSeriesReader, sampleValueIndex, type HeapProfile, type HeapProfileFrame } from '../../pprof/index.js';
 
 export interface FlameSnapshot {
   sequence: number;
@@ -108,7 +108,8 @@ export function buildFlameData(profiles: readonly AggregatedProfile[], limits: F
 }
 
 /**
- * Reads DIR/snapshots/NNNN.pb.gz (at most `maxSnapshots` of them, evenly spaced) one at a time. A damaged profile is
+ * Reads DIR/snapshots/NNNN.pb.gz (at most `maxSnapshots` of them, evenly spaced) one at a time, into a series (only
+ * their samples with in-use bytes are kept: a long run's profiles do not fit in memory decoded). A damaged profile is
  * left out; no profiles at all gives no flame data (undefined).
  */
 export function loadFlameData(runDir: string, timeline: readonly Pick<TimelinePoint, 'sequence' | 'timeSec'>[], limits: FlameLimits = {}): FlameData | undefined {
@@ -120,16 +121,19 @@ export function loadFlameData(runDir: string, timeline: readonly Pick<TimelinePo
     .map(({ file, match }) => ({ file, sequence: Number(match[1]) }))
     .sort((a, b) => a.sequence - b.sequence);
   const timeOf = new Map(timeline.map((p) => [p.sequence, p.timeSec]));
-  const profiles: AggregatedProfile[] = [];
+  const reader = new ProfileSeriesReader();
+  const points: SeriesPoint[] = [];
+  const snapshots: { sequence: number; timeSec: number | null }[] = [];
   for (const i of evenlySpaced(files.length, limits.maxSnapshots ?? 240)) {
     const { file, sequence } = files[i]!;
     try {
-      profiles.push(aggregateProfile(sequence, timeOf.get(sequence) ?? null, readHeapProfile(join(dir, file))));
+      points.push(reader.read(readFileSync(join(dir, file)), join(dir, file), () => 0));
+      snapshots.push({ sequence, timeSec: timeOf.get(sequence) ?? null });
     } catch {
       // a damaged profile: the report's warnings already name it
     }
   }
-  return profiles.length === 0 ? undefined : buildFlameData(profiles, limits);
+  return points.length === 0 ? undefined : flameDataOfSeries({ stacks: reader.stacks, points }, snapshots, limits);
 }
 
 /**
@@ -137,7 +141,7 @@ export function loadFlameData(runDir: string, timeline: readonly Pick<TimelinePo
  * profile files: `snapshots` are the series' points' sequence numbers and times, in order (the run's timeline).
  */
 export function flameDataOfSeries(
-  series: ProfileSeries, snapshots: readonly Pick<TimelinePoint, 'sequence' | 'timeSec'>[], limits: FlameLimits = {},
+  series: ProfileSeries, snapshots: readonly { sequence: number; timeSec: number | null }[], limits: FlameLimits = {},
 ): FlameData | undefined {
   const maxSnapshots = limits.maxSnapshots ?? 240;
   const perSnapshot = limits.maxStacksPerSnapshot ?? 300;
