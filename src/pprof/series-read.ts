@@ -13,83 +13,9 @@ import { basename } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { SeriesPoint } from '../analyse/series.js';
 import { decodeHeapProfile, sampleValueIndex, type HeapProfileFrame } from './read.js';
+import { NotPlain, Wire } from './protobuf.js';
 
 /** Something the fast path does not handle: the reference decoder takes the profile over. */
-class NotPlain extends Error {}
-
-/** A protobuf reader over one message. */
-class Wire {
-  constructor(readonly buf: Uint8Array, public at: number, public end: number) {}
-
-  get more(): boolean {
-    return this.at < this.end;
-  }
-
-  /** A varint below 2^49, read exactly (anything larger is not plain here). */
-  varint(): number {
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < 7; i++) {
-      if (this.at >= this.end) throw new NotPlain();
-      const b = this.buf[this.at++]!;
-      value += (b & 0x7f) * scale;
-      if (b < 0x80) return value;
-      scale *= 128;
-    }
-    throw new NotPlain();
-  }
-
-  /** A varint as an unsigned 64-bit bigint (addresses). */
-  bigVarint(): bigint {
-    let value = 0n;
-    let shift = 0n;
-    for (let i = 0; i < 10; i++) {
-      if (this.at >= this.end) throw new NotPlain();
-      const b = this.buf[this.at++]!;
-      value |= BigInt(b & 0x7f) << shift;
-      if (b < 0x80) return BigInt.asUintN(64, value);
-      shift += 7n;
-    }
-    throw new NotPlain();
-  }
-
-  /** A length-delimited field's [start, end). */
-  bytes(): [number, number] {
-    const end = this.open();
-    const start = this.at;
-    this.at = end;
-    return [start, end];
-  }
-
-  /** Enters a length-delimited field: returns where it ends, `at` at its start. */
-  open(): number {
-    const length = this.varint();
-    const end = this.at + length;
-    if (end > this.end) throw new NotPlain();
-    return end;
-  }
-
-  skip(wireType: number): void {
-    if (wireType === 0) this.varint();
-    else if (wireType === 2) this.bytes();
-    else throw new NotPlain();
-  }
-
-  /** A repeated varint field, packed (wire type 2) or not (0). */
-  numbers(wireType: number, into: number[]): void {
-    if (wireType === 0) {
-      into.push(this.varint());
-      return;
-    }
-    if (wireType !== 2) throw new NotPlain();
-    const end = this.open();
-    const outer = this.end;
-    this.end = end;
-    while (this.at < end) into.push(this.varint());
-    this.end = outer;
-  }
-}
-
 interface Location {
   frames: HeapProfileFrame[];
   /** Index of these frames in the reader's table of distinct locations. */

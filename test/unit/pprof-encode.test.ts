@@ -5,7 +5,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildHeapProfile } from '../../src/pprof/build.js';
-import { decodedNumber, HeapProfileEncoder, varintLength } from '../../src/pprof/encode.js';
+import { HeapProfileEncoder } from '../../src/pprof/encode.js';
+import { decodedNumber, varintLength } from '../../src/pprof/protobuf.js';
 import { decodeHeapProfile } from '../../src/pprof/read.js';
 import { SiteTable, StackStore, StackTable } from '../../src/snapshot/tables.js';
 import type { JavaMethod, RawStack, SiteStats } from '../../src/snapshot/types.js';
