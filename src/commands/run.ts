@@ -104,9 +104,9 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   if (jvm) writeJsonAtomic(join(runDir, 'jvm.json'), jvm);
   await perfMaps?.stop();
 
-  const { report, timeline } = await processRun(runDir, meta);
+  const { report, timeline, series } = await processRun(runDir, meta);
   try {
-    writeHtmlReport(runDir, report, { timeline });
+    writeHtmlReport(runDir, report, { timeline, series });
   } catch (error) {
     if (!options.quiet) process.stderr.write(`leakhunt: report.html not written: ${(error as Error).message}\n`);
   }
