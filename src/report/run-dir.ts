@@ -21,6 +21,7 @@ import { ProfileWriter } from '../pprof/index.js';
 import { listSnapshotFiles, listSnapshotPids, SnapshotSeriesReader, type RawSnapshot } from '../snapshot/index.js';
 import { jvmAgentWarningFor, readPerfMaps } from '../symbolize/index.js';
 import { buildRunReport, shimSummary } from './build.js';
+import { stringifyReadable } from './json.js';
 import type { ChildProcessSummary, RunReport } from './model.js';
 import { ProcessTimings } from './timings.js';
 
@@ -54,7 +55,7 @@ export interface RunMeta {
 
 export function writeJsonAtomic(path: string, value: unknown): void {
   const temporary = `${path}.tmp-${process.pid}`;
-  writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(temporary, `${stringifyReadable(value)}\n`, { mode: 0o600 });
   renameSync(temporary, path);
 }
 
