@@ -3,7 +3,7 @@ export { DEFAULT_MIN_CONFIDENCE, rankSeries, rankSites, seriesGrowth, siteSeries
 export { ProfileSeriesBuilder, seriesOfProfiles, totalInuse, type ProfileSeries, type SeriesPoint } from './series.js';
 export { growthPosterior, trendOf, warmupPoints, type Trend, type TrendShape } from './trend.js';
 export { decideVerdict, MIN_SNAPSHOTS_FOR_TREND } from './verdict.js';
-export { fitLine, normalCdf, theilSenSlope } from './statistics.js';
+export { fitLine, normalCdf, selectSmallest, theilSenSlope } from './statistics.js';
 export type * from './types.js';
 export { memoryGrowth, timelineOf, timelinePointOf, type TimelinePoint } from './timeline.js';
 export { diffProfiles, diffStatus, type DiffOptions, type DiffStatus, type ProfileDiff, type SiteDiff } from './diff.js';

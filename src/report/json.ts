@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { RunReport } from './model.js';
 
 /** Sites beyond `top` are left out of the printed JSON only; report.json keeps them all. */
@@ -6,13 +7,17 @@ export function renderJson(report: RunReport, top?: number): string {
   return `${stringifyReadable(shown)}\n`;
 }
 
-const NUMBER = String.raw`(?:-?\d[\d.eE+-]*|null)`;
-const NUMBER_ARRAY = new RegExp(String.raw`\[\n\s+(${NUMBER}(?:,\n\s+${NUMBER})*)\n\s*\]`, 'g');
-
 /**
  * JSON indented by two spaces, but an array of numbers on one line: a site's series of hundreds of snapshots
- * would otherwise take a line per number (half of a long run's report.json, and of the time to write it).
+ * would otherwise take a line per number (half of a long run's report.json, and of the time to write it). Such
+ * arrays go through JSON.stringify as a marked string, the mark unique to the call, and are unquoted after.
  */
 export function stringifyReadable(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(NUMBER_ARRAY, (_, body: string) => `[${body.replace(/,\n\s+/g, ', ')}]`);
+  const mark = `\u0001${randomUUID()}`;
+  const text = JSON.stringify(value, (_key, v: unknown) => (isNumberArray(v) ? `${mark}${JSON.stringify(v).replace(/,/g, ', ')}` : v), 2);
+  return text.replaceAll(new RegExp(String.raw`"\\u0001${mark.slice(1)}([^"]*)"`, 'g'), '$1');
+}
+
+function isNumberArray(v: unknown): v is (number | null)[] {
+  return Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' || x === null);
 }

@@ -16,4 +16,9 @@ describe('stringifyReadable', () => {
     assert.match(text, /"mixed": \[\n {4}1,\n {4}"two"\n {2}\]/, 'a mixed array is left alone');
     assert.equal(stringifyReadable({ a: 1 }), JSON.stringify({ a: 1 }, null, 2));
   });
+
+  it('a name that looks like its mark stays a name', () => {
+    const value = { function: '\u0001[1, 2]', stack: ['\u0001x"[3]'], series: [1, 2] };
+    assert.deepEqual(JSON.parse(stringifyReadable(value)), value);
+  });
 });

@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeFrame, type ProfileSeries, type SeriesPoint, type TimelinePoint } from '../../analyse/index.js';
+import { describeFrame, selectSmallest, type ProfileSeries, type SeriesPoint, type TimelinePoint } from '../../analyse/index.js';
 import { ProfileSeriesReader, sampleValueIndex, type HeapProfile, type HeapProfileFrame } from '../../pprof/index.js';
 
 export interface FlameSnapshot {
@@ -81,17 +81,7 @@ export function buildFlameData(profiles: readonly AggregatedProfile[], limits: F
   }
   const kept = [...largest.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, maxStacks).map(([key]) => key);
   const stackIndex = new Map(kept.map((key, i) => [key, i]));
-  const frameIndex = new Map<string, number>();
-  const frames: string[] = [];
-  const intern = (frame: string): number => {
-    let i = frameIndex.get(frame);
-    if (i === undefined) {
-      i = frames.length;
-      frames.push(frame);
-      frameIndex.set(frame, i);
-    }
-    return i;
-  };
+  const { frames, intern } = frameTable();
   const stacks: number[][] = kept.map(() => []);
   const snapshots = chosen.map((profile): FlameSnapshot => {
     const live: [number, number][] = [];
@@ -219,17 +209,7 @@ export function flameDataOfSeries(
   }
   const kept = [...largest.entries()].sort((a, b) => b[1] - a[1] || (keys[a[0]]! < keys[b[0]]! ? -1 : 1)).slice(0, maxStacks).map(([k]) => k);
   const stackIndex = new Map(kept.map((k, i) => [k, i]));
-  const frameIndex = new Map<string, number>();
-  const frames: string[] = [];
-  const intern = (frame: string): number => {
-    let i = frameIndex.get(frame);
-    if (i === undefined) {
-      i = frames.length;
-      frames.push(frame);
-      frameIndex.set(frame, i);
-    }
-    return i;
-  };
+  const { frames, intern } = frameTable();
   const stacks: number[][] = kept.map(() => []);
   const snapshotList = aggregated.map(({ point, order, bytes, totalBytes }): FlameSnapshot => {
     const live: [number, number][] = [];
@@ -246,6 +226,22 @@ export function flameDataOfSeries(
   return { frames, stacks, snapshots: snapshotList };
 }
 
+/** Distinct frame names in first-seen order, and the index of each. */
+function frameTable(): { frames: string[]; intern: (frame: string) => number } {
+  const index = new Map<string, number>();
+  const frames: string[] = [];
+  const intern = (frame: string): number => {
+    let i = index.get(frame);
+    if (i === undefined) {
+      i = frames.length;
+      frames.push(frame);
+      index.set(frame, i);
+    }
+    return i;
+  };
+  return { frames, intern };
+}
+
 /**
  * Positions of the `max` largest of `values`, ties going to the earlier position: what a stable sort by value,
  * largest first, then its first `max`, would keep (in no particular order).
@@ -253,36 +249,10 @@ export function flameDataOfSeries(
 function heaviest(values: Float64Array, max: number): number[] {
   const n = values.length;
   if (n <= max) return Array.from({ length: n }, (_, i) => i);
-  const threshold = kthLargest(Float64Array.from(values), max);
+  const threshold = selectSmallest(Float64Array.from(values), n, n - max); // the max-th largest
   const picked: number[] = [];
   for (let i = 0; i < n; i++) if (values[i]! > threshold) picked.push(i);
   for (let i = 0; i < n && picked.length < max; i++) if (values[i] === threshold) picked.push(i);
   return picked;
 }
 
-/** The k-th largest value (1-based) of `a`, which it reorders (quickselect). */
-function kthLargest(a: Float64Array, k: number): number {
-  let low = 0;
-  let high = a.length - 1;
-  const target = k - 1;
-  while (low < high) {
-    const pivot = a[(low + high) >>> 1]!;
-    let i = low;
-    let j = high;
-    while (i <= j) {
-      while (a[i]! > pivot) i++;
-      while (a[j]! < pivot) j--;
-      if (i <= j) {
-        const t = a[i]!;
-        a[i] = a[j]!;
-        a[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (target <= j) high = j;
-    else if (target >= i) low = i;
-    else return a[target]!;
-  }
-  return a[target]!;
-}
