@@ -23,6 +23,18 @@ export const emptyStackFunctionName = '[no native frames]';
 export interface BuildHeapProfileOptions {
   timeNanos: bigint;
   durationNanos?: bigint;
+  /**
+   * Leave out the stacks with nothing live (no live sample, no in-use bytes): most stacks of a long run, and so most
+   * of its profiles' bytes. Their cumulative allocations are in the run's last profile, which keeps every stack.
+   * The locations, functions and strings of every stack stay in the tables either way.
+   */
+  liveOnly?: boolean;
+}
+
+/** What liveOnly leaves out: a site with no live sample and no in-use bytes (as its sample's value would be). */
+export function nothingLive(liveSamples: number, liveBytes: number): boolean {
+  const inuse = Math.round(liveBytes);
+  return liveSamples === 0 && !(Number.isFinite(inuse) && inuse !== 0);
 }
 
 /** Builds the Profile; every id is assigned in first-use order, so the same input encodes to the same bytes. */
@@ -48,6 +60,7 @@ export function buildHeapProfile(snap: SymbolizedSnapshot, opts: BuildHeapProfil
     if (locationIds.length === 0) {
       locationIds.push(builder.syntheticLocation(site.stackId === 0 ? overflowStackFunctionName : emptyStackFunctionName));
     }
+    if (opts.liveOnly && nothingLive(site.liveSamples, site.liveBytes)) continue;
     samples.push(
       new Sample({
         locationId: locationIds,

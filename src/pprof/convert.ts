@@ -122,8 +122,11 @@ export class ProfileWriter {
     for (const [pc, location] of symbolized.locations) this.locations.set(pc, location);
   }
 
-  /** Symbolizes, encodes and (in the background) writes the next snapshot's profile; `timeSec` places it in the series. */
-  async add(raw: RawSnapshot, timeSec: number): Promise<void> {
+  /**
+   * Symbolizes, encodes and (in the background) writes the next snapshot's profile; `timeSec` places it in the
+   * series. `liveOnly`: the profile leaves out the stacks with nothing live (see BuildHeapProfileOptions).
+   */
+  async add(raw: RawSnapshot, timeSec: number, options: { liveOnly?: boolean } = {}): Promise<void> {
     if (this.failure) throw this.failure;
     let started = performance.now();
     await this.symbolize(raw);
@@ -134,6 +137,7 @@ export class ProfileWriter {
     const encoded = this.encoder.encode({ raw, mappings: [], locations: this.locations, warnings: [] }, {
       timeNanos: meta.realtimeNs,
       durationNanos: this.previousNs === undefined ? meta.realtimeNs - meta.startRealtimeNs : meta.realtimeNs - this.previousNs,
+      ...(options.liveOnly ? { liveOnly: true } : {}),
     });
     this.previousNs = meta.realtimeNs;
     this.series.add({

@@ -112,7 +112,7 @@ export class HeapProfileEncoder {
    * The previous profile's samples, where each began in them, and the values each was encoded with (4 values and the
    * two ages, NaN for none): a sample whose values did not change is copied from there, runs of them at once.
    */
-  private previous: { bytes: Uint8Array; starts: Int32Array; values: Float64Array; count: number } | undefined;
+  private previous: { bytes: Uint8Array; starts: Int32Array; values: Float64Array; count: number; liveOnly: boolean } | undefined;
   /** Buffers of profiles the caller is done with (recycle()), to encode the next ones into. */
   private readonly spare: Uint8Array[] = [];
   /** The buffer the previous profile's samples are copied from: not to be recycled until the next profile is made. */
@@ -380,7 +380,9 @@ export class HeapProfileEncoder {
       out.length = copyBytes(out.buf, out.length, bytes, before[from]!, before[to]!);
     };
     let run = -1;
-    const reusable = previous ? Math.min(previous.count, count) : 0;
+    const liveOnly = options.liveOnly === true;
+    // Samples are copied from a profile that left out the same ones.
+    const reusable = previous && previous.liveOnly === liveOnly ? Math.min(previous.count, count) : 0;
     for (let i = 0; i < count; i++) {
       const at = table.entryOffset(i);
       const live = view.getUint32(at + 8, true) !== 0 || view.getUint32(at + 12, true) !== 0;
@@ -420,11 +422,13 @@ export class HeapProfileEncoder {
       encodedValues[e + 4] = oldest;
       encodedValues[e + 5] = mean;
       starts[i] = out.length - samplesStart;
+      // Left out: no bytes, so a later profile that leaves it out too copies nothing for it.
+      if (liveOnly && !live && inuse === 0) continue;
       this.writeSample(out, this.siteLocations[i]!, view.getUint32(at, true), v0, v1, v2, v3, live, oldest, mean);
     }
     if (run >= 0) copy(run, count);
     starts[count] = out.length - samplesStart;
-    this.previous = { bytes: out.buf.subarray(samplesStart, out.length), starts, values: encodedValues, count };
+    this.previous = { bytes: out.buf.subarray(samplesStart, out.length), starts, values: encodedValues, count, liveOnly };
     // The profile before this one is no longer copied from: if its bytes were written out meanwhile, its buffer is free.
     if (this.pendingRecycle && this.spare.length < 4) this.spare.push(this.pendingRecycle);
     this.pendingRecycle = undefined;

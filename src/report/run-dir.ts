@@ -152,7 +152,8 @@ async function processOneProcess(
   const timeline: TimelinePoint[] = [];
   let processed: { report: RunReport; series: ProfileSeries; paths: string[]; executable: string };
   try {
-    for (const file of listSnapshotFiles(join(runDir, 'raw'), pid)) {
+    const files = listSnapshotFiles(join(runDir, 'raw'), pid);
+    for (const [index, file] of files.entries()) {
       let snapshot: RawSnapshot;
       try {
         snapshot = timings.time('read raw snapshots', () => reader.read(file));
@@ -162,7 +163,8 @@ async function processOneProcess(
       }
       const point = timings.time('timeline', () => timelinePointOf(snapshot, meta.startedAtMs, jvm?.samples ?? []));
       timeline.push(point);
-      await writer.add(snapshot, point.timeSec);
+      // Every profile holds the live heap; the last one also every stack's allocations over the whole run.
+      await writer.add(snapshot, point.timeSec, { liveOnly: index < files.length - 1 });
       const previous = snapshots.length - 1;
       if (previous >= 0) snapshots[previous] = withoutStacksAndSites(snapshots[previous]!, snapshots[previous - 1], reader);
       snapshots.push(snapshot);

@@ -141,10 +141,13 @@ function makeSeries(seed: number, count: number, asTables: boolean): Series {
   return { snapshots };
 }
 
-function assertSameAsReference(series: Series): HeapProfileEncoder {
+function assertSameAsReference(series: Series, liveOnly: (k: number) => boolean = () => false): HeapProfileEncoder {
   const encoder = new HeapProfileEncoder();
   series.snapshots.forEach((snap, k) => {
-    const options = { timeNanos: 1_700_000_000_000_000_000n + BigInt(k), ...(k % 3 ? { durationNanos: BigInt(k * 1000 - 1500) } : {}) };
+    const options = {
+      timeNanos: 1_700_000_000_000_000_000n + BigInt(k), ...(k % 3 ? { durationNanos: BigInt(k * 1000 - 1500) } : {}),
+      ...(liveOnly(k) ? { liveOnly: true } : {}),
+    };
     const encoded = encoder.encode(snap, options);
     const reference = buildHeapProfile(snap, options).encode();
     assert.ok(Buffer.from(encoded.bytes).equals(Buffer.from(reference)), `snapshot ${k}: the same bytes as buildHeapProfile`);
@@ -180,6 +183,20 @@ describe('HeapProfileEncoder', () => {
       const encoder = assertSameAsReference(makeSeries(seed, 12, true));
       // Started afresh only for the first snapshot, the other process image, and where a method was resolved.
       assert.ok(encoder.fresh < 12, `seed ${seed}: ${encoder.fresh} fresh starts`);
+    }
+  });
+
+  test('liveOnly (all but a run\'s last profile): the stacks with nothing live left out, the same bytes as buildHeapProfile', () => {
+    for (const seed of [11, 12, 13]) {
+      const series = makeSeries(seed, 12, true);
+      // Runs of live-only profiles with complete ones between them, as the switch costs the copying.
+      assertSameAsReference(series, (k) => k % 5 !== 4);
+      const snap = series.snapshots[6]!;
+      const options = { timeNanos: 1n };
+      const all = decodeHeapProfile(buildHeapProfile(snap, options).encode(), 'all').samples;
+      const live = decodeHeapProfile(buildHeapProfile(snap, { ...options, liveOnly: true }).encode(), 'live').samples;
+      assert.ok(live.length < all.length, `seed ${seed}: ${live.length} of ${all.length} samples kept`);
+      assert.deepEqual(live, all.filter((sample) => sample.values[3] !== 0 || sample.labels['oldest_live_age_ms'] !== undefined));
     }
   });
 

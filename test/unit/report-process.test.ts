@@ -108,6 +108,8 @@ async function reference(dir: string, meta: RunMeta): Promise<{ report: unknown;
     for (const [i, raw] of snapshots.entries()) {
       const profile = buildHeapProfile(await session.symbolize(raw), {
         timeNanos: raw.meta.realtimeNs, durationNanos: raw.meta.realtimeNs - (previousNs ?? raw.meta.startRealtimeNs),
+        // The live heap in each; every stack, with its allocations over the run, in the last.
+        ...(i < snapshots.length - 1 ? { liveOnly: true } : {}),
       });
       previousNs = raw.meta.realtimeNs;
       const bytes = Buffer.from(profile.encode());
