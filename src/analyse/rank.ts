@@ -216,6 +216,8 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
   const times = series.points.map((p) => p.timeSec);
   const skip = warmupOfSeries(series, options);
   const reports: Omit<SiteReport, 'rank'>[] = [];
+  /** Sites whose live blocks are all young: churn, whatever their trend says. */
+  const churning = new Set<Omit<SiteReport, 'rank'>>();
   const sites = groupSites(series, patterns, (site) => (site.entries.length > 1 ? heavyStacks(site) : []));
   for (const site of sites) {
     const trend = trendOf(times.slice(skip), site.series.slice(skip), options.sampleIntervalBytes);
@@ -228,12 +230,13 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
     const ages = site.oldestAgeMs !== undefined && site.ageBytes > 0
       ? { oldestSec: site.oldestAgeMs / 1000, meanSec: site.ageWeighted / site.ageBytes / 1000 } : undefined;
     const windowSec = (times[times.length - 1] ?? 0) - (times[skip] ?? 0);
+    const young = allYoung(ages, windowSec);
     reports.push({
       function: site.function,
       location: site.location,
       stack: (heaviest?.frames ?? []).map(describeFrame),
       // Trends leave the warm-up out; new and gone are about the whole run.
-      status: statusOf(site.series, trend, minConfidence, materialBytes, allYoung(ages, windowSec)),
+      status: statusOf(site.series, trend, minConfidence, materialBytes, young),
       ...(ages ? { ages } : {}),
       ...(site.entries.length > 1 ? { stacks: heavyStacks(site).map((s) => ({ stack: s.frames.map(describeFrame), series: s.series! })) } : {}),
       shape: trend.shape,
@@ -244,10 +247,12 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
       confidence: trend.confidence,
       series: site.series,
     });
+    if (young) churning.add(reports[reports.length - 1]!);
   }
   // Growing sites by rate; the rest by how much growth they are likely to have (rate × confidence), so a leak
-  // with too few samples to be called growing yet still ranks above sites that merely appeared once.
-  const likelyRate = (r: Omit<SiteReport, 'rank'>) => r.confidence * Math.max(r.leakRateBytesPerHour, 0);
+  // with too few samples to be called growing yet still ranks above sites that merely appeared once. Churn (every
+  // live block young) is likely to have none, however its live bytes happened to swing between two snapshots.
+  const likelyRate = (r: Omit<SiteReport, 'rank'>) => (churning.has(r) ? 0 : r.confidence * Math.max(r.leakRateBytesPerHour, 0));
   reports.sort((a, b) => statusOrder[a.status] - statusOrder[b.status]
     || (a.status === 'growing' ? b.leakRateBytesPerHour - a.leakRateBytesPerHour : likelyRate(b) - likelyRate(a))
     || b.growthBytes - a.growthBytes || b.liveBytes - a.liveBytes);

@@ -38,6 +38,29 @@ describe('age of live blocks', () => {
     assert.equal(site!.ages!.oldestSec, 60);
   });
 
+  test('among sites not growing, churn (all live blocks young) ranks below a slow site whose blocks span the run', () => {
+    // Churn that swung up fast between snapshots, next to a leak with too few samples to be called growing yet.
+    const swing = (i: number) => (i % 2 ? 40 : 10) * MiB + i * 6 * MiB;
+    const slow = (i: number) => (i % 3 === 0 ? 12 : 10) * MiB + i * 0.2 * MiB;
+    const merged = points(swing, 200).map((p, i) => ({
+      ...p,
+      profile: {
+        ...p.profile,
+        samples: [
+          { ...p.profile.samples[0]!, stack: [{ functionName: 'malloc' }, { functionName: 'per_request_scratch' }] },
+          ...points(slow, 10_000_000)[i]!.profile.samples.map((s) => ({ ...s, stack: [{ functionName: 'malloc' }, { functionName: 'remember_forever' }] })),
+        ],
+      },
+    }));
+    const sites = rankSites(merged, { sampleIntervalBytes: 4 * MiB, minConfidence: 0.999 });
+    const churn = sites.find((s) => s.function === 'per_request_scratch')!;
+    const leak = sites.find((s) => s.function === 'remember_forever')!;
+    assert.notEqual(churn.status, 'growing');
+    assert.notEqual(leak.status, 'growing');
+    assert.ok(churn.confidence * churn.leakRateBytesPerHour > leak.confidence * leak.leakRateBytesPerHour, 'on rate × confidence alone the churn would lead');
+    assert.deepEqual(sites.map((s) => s.function), ['remember_forever', 'per_request_scratch']);
+  });
+
   test('profiles without age labels (any pprof) are judged on the trend alone', () => {
     const plain = points(rising, 60_000).map((p) => ({ ...p, profile: { ...p.profile, samples: p.profile.samples.map((s) => ({ ...s, labels: {} })) } }));
     const [site] = rankSites(plain, { sampleIntervalBytes: 1 });
