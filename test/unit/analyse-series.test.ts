@@ -71,6 +71,7 @@ function referenceRank(points: readonly ProfilePoint[], options: AnalysisOptions
   };
   const order: Record<SiteStatus, number> = { growing: 0, new: 1, stable: 1, shrinking: 2, gone: 3 };
   const reports: Omit<SiteReport, 'rank'>[] = [];
+  const churning = new Set<Omit<SiteReport, 'rank'>>();
   for (const site of sites.values()) {
     const trend = trendOf(times.slice(skip), site.series.slice(skip), options.sampleIntervalBytes);
     const last = site.series.length - 1;
@@ -89,8 +90,9 @@ function referenceRank(points: readonly ProfilePoint[], options: AnalysisOptions
       shape: trend.shape, leakRateBytesPerHour: trend.rateBytesPerHour, leakRateIntervalBytesPerHour: trend.rateIntervalBytesPerHour,
       growthBytes: trend.growthBytes, liveBytes: site.series[last] ?? 0, confidence: trend.confidence, series: site.series,
     });
+    if (young) churning.add(reports[reports.length - 1]!);
   }
-  const likely = (r: Omit<SiteReport, 'rank'>) => r.confidence * Math.max(r.leakRateBytesPerHour, 0);
+  const likely = (r: Omit<SiteReport, 'rank'>) => (churning.has(r) ? 0 : r.confidence * Math.max(r.leakRateBytesPerHour, 0));
   reports.sort((a, b) => order[a.status] - order[b.status]
     || (a.status === 'growing' ? b.leakRateBytesPerHour - a.leakRateBytesPerHour : likely(b) - likely(a))
     || b.growthBytes - a.growthBytes || b.liveBytes - a.liveBytes);
