@@ -16,7 +16,7 @@
  * must keep), and cutting it apart would spread that invariant over several files. The wire format is protobuf.ts.
  */
 import type { RawSnapshot, RawStack } from '../snapshot/types.js';
-import { SiteTable, StackTable, type StackStore } from '../snapshot/tables.js';
+import { SiteTable, StackTable, writeSiteEntry, type StackStore } from '../snapshot/tables.js';
 import { javaSourceFrame, nativeFramesBeforeJava } from '../symbolize/java.js';
 import type { MemoryMapping } from '../symbolize/maps.js';
 import type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from '../symbolize/types.js';
@@ -58,20 +58,7 @@ type MappingKey = Pick<MemoryMapping, 'startAddress' | 'endAddress' | 'fileOffse
 function siteTableOf(raw: RawSnapshot): SiteTable {
   if (raw.siteTable) return raw.siteTable;
   const entries = Buffer.alloc(96 * raw.sites.length);
-  raw.sites.forEach((site, i) => {
-    const at = 96 * i;
-    entries.writeUInt32LE(site.stackId, at);
-    entries.writeBigUInt64LE(BigInt(site.liveSamples), at + 8);
-    entries.writeBigUInt64LE(BigInt(site.liveSampledBytes), at + 16);
-    entries.writeDoubleLE(site.liveObjects, at + 24);
-    entries.writeDoubleLE(site.liveBytes, at + 32);
-    entries.writeBigUInt64LE(BigInt(site.allocSamples), at + 40);
-    entries.writeDoubleLE(site.allocObjects, at + 48);
-    entries.writeDoubleLE(site.allocBytes, at + 56);
-    entries.writeBigUInt64LE(BigInt(site.oldestLiveMs), at + 64);
-    entries.writeBigUInt64LE(BigInt(site.newestLiveMs), at + 72);
-    entries.writeDoubleLE(site.meanLiveMs, at + 80);
-  });
+  raw.sites.forEach((site, i) => writeSiteEntry(entries, 96 * i, site));
   return new SiteTable(raw.sites.length, entries);
 }
 

@@ -62,6 +62,21 @@ export const SiteWord = {
   allocBytes: 7, oldestLiveMs: 8, newestLiveMs: 9, meanLiveMs: 10,
 } as const;
 
+/** Writes `site` as a 96-byte SITES entry at `at` (the layout SiteTable reads): for tests and tables built from objects. */
+export function writeSiteEntry(buf: Buffer, at: number, site: SiteStats): void {
+  buf.writeUInt32LE(site.stackId, at);
+  buf.writeBigUInt64LE(BigInt(site.liveSamples), at + 8);
+  buf.writeBigUInt64LE(BigInt(site.liveSampledBytes), at + 16);
+  buf.writeDoubleLE(site.liveObjects, at + 24);
+  buf.writeDoubleLE(site.liveBytes, at + 32);
+  buf.writeBigUInt64LE(BigInt(site.allocSamples), at + 40);
+  buf.writeDoubleLE(site.allocObjects, at + 48);
+  buf.writeDoubleLE(site.allocBytes, at + 56);
+  buf.writeBigUInt64LE(BigInt(site.oldestLiveMs), at + 64);
+  buf.writeBigUInt64LE(BigInt(site.newestLiveMs), at + 72);
+  buf.writeDoubleLE(site.meanLiveMs, at + 80);
+}
+
 /**
  * The SITES record's entries, read in place: `view` covers the entries as they are in the file (little-endian
  * integers and doubles, 96 bytes each). A table read by SnapshotSeriesReader borrows the reader's buffer until it

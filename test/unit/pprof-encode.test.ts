@@ -8,7 +8,7 @@ import { buildHeapProfile } from '../../src/pprof/build.js';
 import { HeapProfileEncoder } from '../../src/pprof/encode.js';
 import { decodedNumber, varintLength } from '../../src/pprof/protobuf.js';
 import { decodeHeapProfile } from '../../src/pprof/read.js';
-import { SiteTable, StackStore, StackTable } from '../../src/snapshot/tables.js';
+import { SiteTable, StackStore, StackTable, writeSiteEntry } from '../../src/snapshot/tables.js';
 import type { JavaMethod, RawStack, SiteStats } from '../../src/snapshot/types.js';
 import { parseMaps } from '../../src/symbolize/maps.js';
 import type { SymbolizedLocation, SymbolizedSnapshot } from '../../src/symbolize/types.js';
@@ -112,20 +112,7 @@ function makeSeries(seed: number, count: number, asTables: boolean): Series {
       };
     });
     const entries = Buffer.alloc(96 * sites.length);
-    sites.forEach((s, i) => {
-      const at = 96 * i;
-      entries.writeUInt32LE(s.stackId, at);
-      entries.writeBigUInt64LE(BigInt(s.liveSamples), at + 8);
-      entries.writeBigUInt64LE(BigInt(s.liveSampledBytes), at + 16);
-      entries.writeDoubleLE(s.liveObjects, at + 24);
-      entries.writeDoubleLE(s.liveBytes, at + 32);
-      entries.writeBigUInt64LE(BigInt(s.allocSamples), at + 40);
-      entries.writeDoubleLE(s.allocObjects, at + 48);
-      entries.writeDoubleLE(s.allocBytes, at + 56);
-      entries.writeBigUInt64LE(BigInt(s.oldestLiveMs), at + 64);
-      entries.writeBigUInt64LE(BigInt(s.newestLiveMs), at + 72);
-      entries.writeDoubleLE(s.meanLiveMs, at + 80);
-    });
+    sites.forEach((site, i) => writeSiteEntry(entries, 96 * i, site));
     const raw = rawSnapshot({
       maps, sites, javaMethods: new Map(methods),
       stacks: asTables ? new StackTable(store, stacks.length) : new Map(stacks.map((s) => [s.id, s])),

@@ -2,6 +2,7 @@
  * Raw snapshot files (native/FORMAT.md, version 2) for tests, written from a RawSnapshot, in the order the shim
  * writes its records: META, COUNTERS, MALLINFO, PROCESS_MEMORY, MAPS, STACKS, SITES, END.
  */
+import { writeSiteEntry } from '../../../src/snapshot/tables.js';
 import type { RawSnapshot } from '../../../src/snapshot/types.js';
 
 function record(type: number, payload: Buffer): Buffer {
@@ -60,20 +61,7 @@ export function encodeRawSnapshot(s: RawSnapshot): Buffer {
   const sites = Buffer.alloc(8 + 96 * s.sites.length);
   sites.writeUInt32LE(s.sites.length, 0);
   sites.writeUInt32LE(96, 4);
-  s.sites.forEach((site, i) => {
-    const at = 8 + 96 * i;
-    sites.writeUInt32LE(site.stackId, at);
-    sites.writeBigUInt64LE(BigInt(site.liveSamples), at + 8);
-    sites.writeBigUInt64LE(BigInt(site.liveSampledBytes), at + 16);
-    sites.writeDoubleLE(site.liveObjects, at + 24);
-    sites.writeDoubleLE(site.liveBytes, at + 32);
-    sites.writeBigUInt64LE(BigInt(site.allocSamples), at + 40);
-    sites.writeDoubleLE(site.allocObjects, at + 48);
-    sites.writeDoubleLE(site.allocBytes, at + 56);
-    sites.writeBigUInt64LE(BigInt(site.oldestLiveMs), at + 64);
-    sites.writeBigUInt64LE(BigInt(site.newestLiveMs), at + 72);
-    sites.writeDoubleLE(site.meanLiveMs, at + 80);
-  });
+  s.sites.forEach((site, i) => writeSiteEntry(sites, 8 + 96 * i, site));
   const header = Buffer.alloc(16);
   header.write('LKHUNT\r\n', 0, 'latin1');
   header.writeUInt32LE(2, 8);
