@@ -3,16 +3,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fixtureBuild, readJson, runCli, tempDir, type ReportJson } from './helpers.js';
-
-function assertOneLineError(result: Awaited<ReturnType<typeof runCli>>, pattern: RegExp): void {
-  assert.equal(result.exitCode, 2, result.all);
-  const lines = result.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line on stderr: ${result.stderr}`);
-  assert.match(lines[0]!, /^leakhunt: /);
-  assert.match(lines[0]!, pattern);
-  assert.doesNotMatch(result.stderr, /\bat .*\.js:\d+/, 'no stack trace');
-}
+import { assertOneLineError, fixtureBuild, readJson, runCli, tempDir, type ReportJson } from './helpers.js';
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

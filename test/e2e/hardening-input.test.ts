@@ -15,18 +15,8 @@ import { render } from '../../src/commands/report.js';
 import { LeakhuntError } from '../../src/core/errors.js';
 import { evaluateGate, loadRunReport, resolveGateOptions } from '../../src/gate/index.js';
 import { processRun, readRunMeta, reanalyseRun } from '../../src/report/index.js';
-import { fixtureBuild, readJson, runCli, tempDir, type ReportJson } from './helpers.js';
-
-type CliResult = Awaited<ReturnType<typeof runCli>>;
-
-function assertRefused(result: CliResult, pattern: RegExp, what: string): void {
-  assert.equal(result.exitCode, 2, `${what}: ${result.all}`);
-  const lines = result.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `${what}: one line on stderr: ${result.stderr}`);
-  assert.match(lines[0]!, /^leakhunt: /, what);
-  assert.match(lines[0]!, pattern, what);
-  assert.doesNotMatch(result.all ?? '', /\bat .*\.js:\d+|internal error/, `${what}: no stack trace`);
-}
+import { assertOneLineError, fixtureBuild, readJson, runCli, tempDir, type ReportJson } from './helpers.js';
+import { xorshift32 as prng } from '../unit/helpers/prng.js';
 
 /** Every file under `dir`: its size, mtime and content hash, to show nothing was rewritten. */
 function fingerprint(dir: string): Record<string, string> {
@@ -43,17 +33,6 @@ function fingerprint(dir: string): Record<string, string> {
   };
   walk(dir);
   return prints;
-}
-
-/** xorshift32, seeded. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 4294967296;
-  };
 }
 
 /** The outcome every damaged input must have: a result, or a one-line LeakhuntError with exit code 2. */
@@ -164,8 +143,8 @@ describe('hardening: damaged input to report, diff and gate', () => {
     const files = damagedFiles();
     for (const [name, path] of Object.entries(files)) {
       const escaped = name.replace(/\./g, '\\.');
-      assertRefused(await runCli(['diff', path, goodProfile]), new RegExp(`${escaped}: `), `diff ${name} good`);
-      assertRefused(await runCli(['diff', goodProfile, path, '--json']), new RegExp(`${escaped}: `), `diff good ${name}`);
+      assertOneLineError(await runCli(['diff', path, goodProfile]), new RegExp(`${escaped}: `), `diff ${name} good`);
+      assertOneLineError(await runCli(['diff', goodProfile, path, '--json']), new RegExp(`${escaped}: `), `diff good ${name}`);
     }
     assert.deepEqual(fingerprint(run), before0, 'nothing in the run directory changed');
   });
@@ -173,22 +152,22 @@ describe('hardening: damaged input to report, diff and gate', () => {
   it('report and gate given a damaged file instead of a run directory', async () => {
     const files = damagedFiles();
     for (const name of ['truncated.lhs', 'version9.lhs', 'corrupt.pb.gz']) {
-      assertRefused(await runCli(['report', files[name]!]), /not a leakhunt run directory/, `report ${name}`);
+      assertOneLineError(await runCli(['report', files[name]!]), /not a leakhunt run directory/, `report ${name}`);
       const junit = join(dir.path, `${name}.junit.xml`);
-      assertRefused(await runCli(['gate', files[name]!, '--junit', junit]), new RegExp(name.replace(/\./g, '\\.')), `gate ${name}`);
+      assertOneLineError(await runCli(['gate', files[name]!, '--junit', junit]), new RegExp(name.replace(/\./g, '\\.')), `gate ${name}`);
       assert.ok(!existsSync(junit), 'no JUnit file for a run that could not be read');
     }
-    assertRefused(await runCli(['report', join(run, 'raw', String(pid))]), /not a leakhunt run directory/, 'report raw/<pid>');
+    assertOneLineError(await runCli(['report', join(run, 'raw', String(pid))]), /not a leakhunt run directory/, 'report raw/<pid>');
     assert.deepEqual(fingerprint(run), before0, 'nothing in the run directory changed');
   });
 
   it('a good raw snapshot or a folder of a run, where a profile or the run directory belongs, is named for what it is', async () => {
     const raw = join(run, 'raw', String(pid), '000001.lhs');
-    assertRefused(await runCli(['diff', raw, goodProfile]), /a raw leakhunt snapshot, not a pprof profile: .*snapshots\//, 'diff raw good');
+    assertOneLineError(await runCli(['diff', raw, goodProfile]), /a raw leakhunt snapshot, not a pprof profile: .*snapshots\//, 'diff raw good');
     const runDirHint = new RegExp(`inside the run directory ${run.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: give that`);
-    assertRefused(await runCli(['report', raw]), runDirHint, 'report raw snapshot');
-    assertRefused(await runCli(['report', join(run, 'raw')]), runDirHint, 'report raw/');
-    assertRefused(await runCli(['gate', raw]), runDirHint, 'gate raw snapshot');
+    assertOneLineError(await runCli(['report', raw]), runDirHint, 'report raw snapshot');
+    assertOneLineError(await runCli(['report', join(run, 'raw')]), runDirHint, 'report raw/');
+    assertOneLineError(await runCli(['gate', raw]), runDirHint, 'gate raw snapshot');
     assert.deepEqual(fingerprint(run), before0, 'nothing in the run directory changed');
   });
 
@@ -204,7 +183,7 @@ describe('hardening: damaged input to report, diff and gate', () => {
       cpSync(run, copy, { recursive: true });
       writeFileSync(join(copy, file), damage(readFileSync(join(run, file), 'utf8')));
       const prints = fingerprint(copy);
-      assertRefused(await runCli(['report', copy, '--write']), pattern, `report --write with ${file} ${how}`);
+      assertOneLineError(await runCli(['report', copy, '--write']), pattern, `report --write with ${file} ${how}`);
       assert.deepEqual(fingerprint(copy), prints, `${file} ${how}: report.json not rewritten`);
     }
     const gateCases: [string, (text: string) => string, RegExp][] = [
@@ -218,7 +197,7 @@ describe('hardening: damaged input to report, diff and gate', () => {
       writeFileSync(join(copy, 'report.json'), damage(readFileSync(join(run, 'report.json'), 'utf8')));
       const prints = fingerprint(copy);
       const junit = join(copy, 'junit.xml');
-      assertRefused(await runCli(['gate', copy, '--junit', junit]), pattern, `gate with report.json ${how}`);
+      assertOneLineError(await runCli(['gate', copy, '--junit', junit]), pattern, `gate with report.json ${how}`);
       assert.deepEqual(fingerprint(copy), prints, `report.json ${how}: nothing rewritten, no JUnit file`);
     }
     assert.deepEqual(fingerprint(run), before0, 'the original run directory is untouched');
@@ -244,7 +223,7 @@ describe('hardening: damaged input to report, diff and gate', () => {
     cpSync(run, copy, { recursive: true });
     const meta = readJson<Record<string, unknown>>(join(copy, 'run.json'));
     writeFileSync(join(copy, 'run.json'), JSON.stringify({ ...meta, command: 'java -jar app.jar' }));
-    assertRefused(await runCli(['report', copy]), /run\.json/, 'report with a string command');
+    assertOneLineError(await runCli(['report', copy]), /run\.json/, 'report with a string command');
   });
 
   it('report: a timeline.json with a null snapshot entry is refused in one line', async () => {
@@ -253,7 +232,7 @@ describe('hardening: damaged input to report, diff and gate', () => {
     const timeline = readJson<{ snapshots: unknown[] }>(join(copy, 'timeline.json'));
     timeline.snapshots[1] = null;
     writeFileSync(join(copy, 'timeline.json'), JSON.stringify(timeline));
-    assertRefused(await runCli(['report', copy]), /timeline\.json/, 'report with a null timeline entry');
+    assertOneLineError(await runCli(['report', copy]), /timeline\.json/, 'report with a null timeline entry');
   });
 });
 

@@ -10,19 +10,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readSnapshotFile } from '../../src/snapshot/index.js';
 import { fixtureBuild, readJson, runCli, tempDir, type ReportJson } from './helpers.js';
+import { xorshift32 as prng } from '../unit/helpers/prng.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** xorshift32: the same kill moments for the same seed. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 4294967296;
-  };
-}
 
 async function killAfter(out: string, delayMs: number) {
   const cli = runCli(['run', '--out', out, '--interval', '100ms', '--sample-bytes', '4KiB', '--',

@@ -1,4 +1,5 @@
 /** Shared plumbing of the end-to-end tests: the built CLI, the built fixtures, temp dirs. */
+import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,17 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
     cwd: options.cwd, env: { ...process.env, NO_COLOR: '1', ...options.env }, reject: false,
     timeout: options.timeoutMs ?? 120_000, all: true as const,
   });
+}
+
+/** Bad input refused as the CLI promises: exit 2, one `leakhunt: …` line on stderr matching `pattern`, no stack trace. */
+export function assertOneLineError(result: Awaited<ReturnType<typeof runCli>>, pattern: RegExp, what = ''): void {
+  const context = what ? `${what}: ` : '';
+  assert.equal(result.exitCode, 2, `${context}${result.all}`);
+  const lines = result.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `${context}one line on stderr: ${result.stderr}`);
+  assert.match(lines[0]!, /^leakhunt: /, what);
+  assert.match(lines[0]!, pattern, what);
+  assert.doesNotMatch(result.all ?? '', /\bat .*\.js:\d+|internal error/, `${context}no stack trace`);
 }
 
 export function readJson<T>(path: string): T {

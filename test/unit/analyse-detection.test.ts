@@ -11,22 +11,11 @@ import { rankSites } from '../../src/analyse/rank.js';
 import { growthPosterior } from '../../src/analyse/trend.js';
 import type { ProfilePoint } from '../../src/analyse/types.js';
 import type { HeapProfile } from '../../src/pprof/index.js';
+import { mulberry32 as prng } from './helpers/prng.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const HOUR = 3600;
-
-/** mulberry32: small and seedable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function binomial(rng: () => number, n: number, p: number): number {
   let count = 0;

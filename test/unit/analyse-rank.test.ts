@@ -9,6 +9,7 @@ import type { MemoryGrowth, ProfilePoint, SiteReport, SiteStatus } from '../../s
 import { decideVerdict, MIN_SNAPSHOTS_FOR_TREND } from '../../src/analyse/verdict.js';
 import type { HeapProfile, HeapProfileFrame } from '../../src/pprof/index.js';
 import type { RawSnapshot, SiteStats } from '../../src/snapshot/types.js';
+import { mulberry32 as prng } from './helpers/prng.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -20,18 +21,6 @@ const HOUR = 3600;
 // counts are exactly binomial. A block that stays live keeps its draw from one snapshot to the next; a site whose
 // blocks are replaced between snapshots (churn) gets fresh draws every time.
 // ---------------------------------------------------------------------------------------------------------------
-
-/** mulberry32: small, seedable, good enough for Monte Carlo of this size. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rng = () => number;
 

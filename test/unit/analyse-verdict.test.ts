@@ -5,23 +5,12 @@ import { accountMemory, trimProbeOf } from '../../src/analyse/accounting.js';
 import { memoryGrowth, type TimelinePoint } from '../../src/analyse/timeline.js';
 import type { SiteReport, SiteStatus } from '../../src/analyse/types.js';
 import { decideVerdict, shellQuote, type VerdictDetail } from '../../src/analyse/verdict.js';
+import { mulberry32 as prng } from './helpers/prng.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const SAMPLE = 16 * KiB;
 const times = Array.from({ length: 20 }, (_, i) => i * 10);
-
-/** A seeded uniform generator in [0, 1). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Shape {
   live?: (t: number) => number;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LeakhuntError } from '../../src/core/errors.js';
 import { parseSnapshot, readSnapshotFile, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SUPPORTED_SNAPSHOT_VERSIONS } from '../../src/snapshot/reader.js';
+import { xorshift32 as prng } from './helpers/prng.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // A version-1 encoder written from native/FORMAT.md, independent of the reader.
@@ -399,16 +400,6 @@ describe('parseSnapshot: rejection', () => {
 });
 
 describe('parseSnapshot: seeded fuzzing', () => {
-  /** xorshift32, seeded: the same 3000 mutants every run. */
-  function prng(seed: number): () => number {
-    let x = seed >>> 0 || 1;
-    return () => {
-      x ^= x << 13; x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5; x >>>= 0;
-      return x / 4294967296;
-    };
-  }
 
   test('every mutant either parses or is rejected with a one-line LeakhuntError (exit code 2)', (t) => {
     const rng = prng(0xdecafbad);
