@@ -87,7 +87,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
       keeper = startObjectKeeper(pid, runDir, { buildIdOf, onWarning: keeperWarning });
       jvmPoller = startJvmStatsPoller(pid, { intervalMs: options.intervalMs, nmt: options.nmt === true, startedAtMs: meta.startedAtMs });
       perfMaps = startPerfMapCapture({
-        runDir, rawDir, rootPid: pid, followChildren: options.followChildren === true, startedAtMs: meta.startedAtMs, shimPath,
+        runDir, rawDir, rootPid: pid, followChildren: options.followChildren === true, startedAtMs: meta.startedAtMs,
       });
     },
     beforeStop: async () => { await perfMaps?.captureNow(); },

@@ -7,5 +7,5 @@ export {
   JVM_STATS_SCHEMA, parseHeapInfo, parseNmtSummary, readJvmStats, startJvmStatsPoller, type JvmPoller, type JvmSample, type JvmStats, type NmtSummary,
 } from './jvm-stats.js';
 export {
-  agentRequestedIn, MAX_PERF_MAP_COPIES, PERF_MAPS_SCHEMA, startPerfMapCapture, type PerfMapCapture, type PerfMapCaptureOptions, type PerfMapCopy, type PerfMapsIndex,
+  MAX_PERF_MAP_COPIES, PERF_MAPS_SCHEMA, startPerfMapCapture, type PerfMapCapture, type PerfMapCaptureOptions, type PerfMapCopy, type PerfMapsIndex,
 } from './perfmaps.js';

@@ -12,7 +12,7 @@
  * process, the middle of the run thinned:
  *
  *   perfmaps/<pid>/<ms>.map      a copy, named by when it was first taken (ms after the run started)
- *   perfmaps/<pid>/index.json    {schema, pid, startedAtMs, jcmd, agentRequested, maps: PerfMapCopy[], notes}
+ *   perfmaps/<pid>/index.json    {schema, pid, startedAtMs, jcmd, maps: PerfMapCopy[], notes}
  *
  * Never clobber what the user had: a /tmp/perf-<pid>.map that existed before leakhunt asked (the user runs with
  * perf maps on) is copied and left alone, and leakhunt stops asking that JVM (jcmd would overwrite it); a file
@@ -45,11 +45,6 @@ export interface PerfMapsIndex {
   /** The run's start (ms since the epoch): copies' times are relative to it. */
   startedAtMs: number;
   jcmd?: string;
-  /**
-   * Whether the JVM's own environment (/proc/<pid>/environ: JAVA_TOOL_OPTIONS) asked for leakhunt's agent;
-   * absent when it could not be read. False for a JVM whose launcher removed or replaced JAVA_TOOL_OPTIONS.
-   */
-  agentRequested?: boolean;
   maps: PerfMapCopy[];
   notes: string[];
 }
@@ -62,8 +57,6 @@ export interface PerfMapCaptureOptions {
   /** Look at the target's children too (those that record, with --follow-children). */
   followChildren: boolean;
   startedAtMs: number;
-  /** The shim, to recognise its -agentpath in a JVM's JAVA_TOOL_OPTIONS. */
-  shimPath?: string;
   /** The longest gap between two captures of one JVM (default 60 s). */
   maxGapMs?: number;
   /** Time between two looks for JVMs (default 500 ms). */
@@ -81,17 +74,7 @@ export const MAX_PERF_MAP_COPIES = 16;
 const FIRST_CAPTURE_DELAY_MS = 1000;
 const MAX_PERF_MAP_BYTES = 256 * 1024 * 1024;
 const MAX_FAILURES = 3;
-
-/** Whether a NUL-separated environment (as /proc/<pid>/environ holds it) has JAVA_TOOL_OPTIONS with our agent. */
-export function agentRequestedIn(environ: string, shimPath?: string): boolean {
-  const options = environ.split('\0').find((v) => v.startsWith('JAVA_TOOL_OPTIONS='))?.slice('JAVA_TOOL_OPTIONS='.length);
-  if (options === undefined) return false;
-  return options.split(/\s+/).some((option) => {
-    if (!option.startsWith('-agentpath:')) return false;
-    const path = option.slice('-agentpath:'.length).split('=')[0]!;
-    return shimPath === undefined ? /(^|\/)libleakhunt\.so$/.test(path) : path === shimPath;
-  });
-}
+const STALE_PERF_MAP_SLACK_MS = 2000;
 
 /** The copy to drop when there are too many (the first and the last always stay): the one whose neighbours are closest. */
 export function copyToThin(timesMs: readonly number[]): number | undefined {
@@ -236,7 +219,9 @@ export function startPerfMapCapture(options: PerfMapCaptureOptions): PerfMapCapt
       try {
         mtimeMs = lstatSync(path).mtimeMs;
       } catch { /* gone meanwhile: copyUserFile says so */ }
-      if (mtimeMs < options.startedAtMs) {
+      // File times come from a coarse clock (ticks of a few ms): a map the command's own start script wrote at
+      // once can carry a time just before the run's start. A pid is not reused within seconds.
+      if (mtimeMs < options.startedAtMs - STALE_PERF_MAP_SLACK_MS) {
         // An earlier process's, with the same pid: not this JVM's code, and not ours to overwrite.
         note(state, `${path} is older than this run (an earlier process with the same pid): left alone; leakhunt does not ask this JVM for a perf map`);
         state.done = true;
@@ -295,7 +280,7 @@ export function startPerfMapCapture(options: PerfMapCaptureOptions): PerfMapCapt
     return state;
   };
 
-  /** First sight of a JVM: what its environment asked for, and its user. */
+  /** First sight of a JVM: its libjvm and its user. */
   const recognise = async (state: JvmState): Promise<boolean> => {
     const maps = await readFile(`/proc/${state.pid}/maps`, 'utf8').catch(() => undefined);
     if (maps === undefined) {
@@ -305,8 +290,6 @@ export function startPerfMapCapture(options: PerfMapCaptureOptions): PerfMapCapt
     const libjvm = libjvmOf(maps);
     if (!libjvm) return false;
     state.libjvm = libjvm;
-    const environ = await readFile(`/proc/${state.pid}/environ`, 'latin1').catch(() => undefined);
-    if (environ !== undefined && environ !== '') state.index.agentRequested = agentRequestedIn(environ, options.shimPath);
     try {
       state.uid = statSync(`/proc/${state.pid}`).uid;
     } catch {

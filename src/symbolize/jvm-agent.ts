@@ -11,8 +11,6 @@ export interface JvmAgentFacts {
   pid: number;
   /** Whether the run asked for Java stacks (false with --no-java-stacks; undefined when the run did not say). */
   javaStacksWanted: boolean | undefined;
-  /** Whether the JVM's own environment asked for the agent, as seen while it ran (perfmaps/<pid>/index.json). */
-  agentRequested?: boolean;
   /** How many perf maps of it were kept. */
   perfMaps: number;
   /** Why none was kept, if known. */
@@ -68,6 +66,6 @@ export function jvmAgentWarningFor(snapshots: readonly RawSnapshot[], perfMapsDi
   const index = readPerfMapsIndex(perfMapsDir);
   return jvmAgentWarning(snapshots, {
     pid, javaStacksWanted, perfMaps: index?.maps.length ?? 0,
-    ...(index?.agentRequested === undefined ? {} : { agentRequested: index.agentRequested }), ...(index?.notes ? { perfMapNotes: index.notes } : {}),
+    ...(index?.notes ? { perfMapNotes: index.notes } : {}),
   });
 }

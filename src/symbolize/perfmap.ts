@@ -174,7 +174,6 @@ export interface PerfMapsIndexFile {
   schema: string;
   pid: number;
   startedAtMs: number;
-  agentRequested?: boolean;
   maps: { file: string; timeMs: number; lastTimeMs?: number }[];
   notes?: string[];
 }
