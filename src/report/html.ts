@@ -14,7 +14,7 @@ import { renderSites } from './html/sites.js';
 import { css } from './html/style.js';
 import { renderTimelineChart, type TimelineInput } from './html/timeline-chart.js';
 import { sampleBytesInForce, type RunReport } from './model.js';
-import { accountingPartLabel } from './text.js';
+import { accountingPartLabel, snapshotCount } from './text.js';
 
 export type { FlameData } from './html/flame-data.js';
 
@@ -40,7 +40,7 @@ function verdictClass(kind: string): string {
 function facts(report: RunReport): string {
   const m = report.memory;
   const run = `<p class="facts">Run <code>${escapeHtml(report.command.join(' '))}</code> (pid ${report.pid}), `
-    + `${escapeHtml(formatDurationMs(report.durationSec * 1000))}, ${report.snapshots} snapshots, `
+    + `${escapeHtml(formatDurationMs(report.durationSec * 1000))}, ${escapeHtml(snapshotCount(report))}, `
     + `sampling every ${escapeHtml(formatBytes(sampleBytesInForce(report)))}`
     + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`) + '.</p>';
   const memory = `<p class="facts">RSS ${escapeHtml(formatBytes(m.rssStartBytes))} → ${escapeHtml(formatBytes(m.rssEndBytes))} `

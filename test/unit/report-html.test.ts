@@ -148,6 +148,12 @@ describe('renderHtml', () => {
     assert.doesNotMatch(html, /id="accounting"/, 'no section without accounting');
   });
 
+  test('a run whose middle retention thinned says how many snapshots were written', () => {
+    const page = renderHtml({ report: { ...report(), snapshots: 21, snapshotsWritten: 80 }, timeline });
+    assert.match(page, /21 snapshots \(of 80 written; retention thinned the middle\)/);
+    assert.doesNotMatch(html, /written; retention/);
+  });
+
   test('an empty run renders, and says there is nothing to show', () => {
     const empty = { ...report(), sites: [], snapshots: 0 };
     const page = renderHtml({ report: empty, timeline: [] });
