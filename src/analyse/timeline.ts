@@ -3,7 +3,7 @@
  * glibc's mallinfo2, jemalloc's stats, the shim's own resident memory) and, for a JVM, the Java heap and NMT
  * figures jcmd gave the CLI around the same time.
  */
-import type { JvmSample } from '../launch/jvm-stats.js';
+import type { JvmSample } from '../rundir/index.js';
 import type { JemallocStats, RawSnapshot } from '../snapshot/types.js';
 import { fitLine } from './statistics.js';
 import type { MemoryGrowth } from './types.js';

@@ -3,14 +3,14 @@
  * raw snapshots were never processed (leakhunt run was killed before it got to them) is processed first, as run
  * would have: its profiles, timeline.json, report.json and report.html are written.
  */
-import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { parseDurationMs } from '../core/units.js';
 import {
   colorWanted, hasUnprocessedSnapshots, processRunDirectory, ProcessTimings, reanalyseProcessed, reanalyseRun, renderJson, renderMarkdown,
-  renderText, writeJsonAtomic, type RunReport,
+  renderText, type RunReport,
 } from '../report/index.js';
+import { runPath, writeJsonAtomic } from '../rundir/index.js';
 import { renderRunHtml, writeHtmlReport } from '../report/html.js';
 
 export type ReportFormat = 'text' | 'json' | 'md' | 'html';
@@ -39,7 +39,7 @@ export function render(report: RunReport, format: ReportFormat, top: number): st
 export async function reportCommand(dir: string, options: ReportCommandOptions): Promise<number> {
   if (hasUnprocessedSnapshots(dir)) return processAndReport(dir, options);
   const report = reanalyseRun(dir, options);
-  if (options.write) writeJsonAtomic(join(dir, 'report.json'), report);
+  if (options.write) writeJsonAtomic(runPath(dir, 'report'), report);
   if (options.format === 'html' && options.write) process.stderr.write(`leakhunt: wrote ${writeHtmlReport(dir, report, { top: options.top })}\n`);
   else if (options.format === 'html') process.stdout.write(renderRunHtml(dir, report, { top: options.top }));
   else process.stdout.write(render(report, options.format, options.top));
@@ -59,7 +59,7 @@ async function processAndReport(dir: string, options: ReportCommandOptions): Pro
   process.stderr.write(`leakhunt: wrote profiles, timeline.json, report.json and report.html into ${dir}\n`);
   const overridden = options.minConfidence !== undefined || options.warmupSec !== undefined || options.ignoreFrames !== undefined;
   const report = overridden ? reanalyseProcessed(processed, options) : processed.report;
-  if (overridden && options.write) writeJsonAtomic(join(dir, 'report.json'), report);
+  if (overridden && options.write) writeJsonAtomic(runPath(dir, 'report'), report);
   const htmlOptions = { timeline: processed.timeline, series: processed.series, top: options.top };
   if (options.format === 'html' && options.write) {
     process.stderr.write(`leakhunt: wrote ${writeHtmlReport(dir, report, htmlOptions)}\n`);

@@ -1,13 +1,12 @@
 /** `leakhunt run [options] -- <command...>`: run a command under the shim and report what grows. */
-import { join } from 'node:path';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { evaluateGate, resolveGateOptions, writeGateOutputs, type GateCliOptions } from '../gate/index.js';
-import { defaultRunDir, prepareRunDir } from '../core/paths.js';
 import {
   findAllocator, requireShim, runTarget, startJvmStatsPoller, startObjectKeeper, startPerfMapCapture, targetEnvironment, type JvmPoller,
   type ObjectKeeper, type PerfMapCapture,
 } from '../launch/index.js';
-import { colorWanted, processRun, renderJson, renderText, writeJsonAtomic, writeRunMeta, type RunMeta } from '../report/index.js';
+import { colorWanted, processRun, renderJson, renderText } from '../report/index.js';
+import { defaultRunDir, prepareRunDir, runPath, writeJvmStats, writeRunMeta, type RunMeta } from '../rundir/index.js';
 import { writeHtmlReport } from '../report/html.js';
 import { startStatusLine } from '../report/status.js';
 import { buildIdOf } from '../symbolize/index.js';
@@ -101,7 +100,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   });
   writeRunMeta(runDir, meta);
   const jvm = await jvmPoller?.stop();
-  if (jvm) writeJsonAtomic(join(runDir, 'jvm.json'), jvm);
+  if (jvm) writeJvmStats(runDir, jvm);
   await perfMaps?.stop();
 
   const { report, timeline, series } = await processRun(runDir, meta);
@@ -116,7 +115,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   // The command's own failure wins; otherwise the gate decides. With --json, stdout stays pure JSON.
   const gateOptions = {
     ...gate, github: gate.github && !options.json, details: !options.json,
-    snapshotTimesSec: timeline.map((p) => p.timeSec), source: join(runDir, 'report.json'),
+    snapshotTimesSec: timeline.map((p) => p.timeSec), source: runPath(runDir, 'report'),
   };
   const result = evaluateGate(report, gateOptions);
   await writeGateOutputs(result, gateOptions);

@@ -1,7 +1,7 @@
 /** Stage "pprof": a symbolized snapshot → a pprof heap profile, as `go tool pprof` and friends read them. */
-import { rename, unlink, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
+import { writeFileAtomicAsync } from '../rundir/index.js';
 import { Function as ProfileFunction, Label, Line, Location, Mapping, Profile, Sample, StringTable, ValueType } from 'pprof-format';
 import type { MemoryMapping } from '../symbolize/maps.js';
 import type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from '../symbolize/types.js';
@@ -212,14 +212,16 @@ export function encodeProfileGz(profile: Profile): Buffer {
   return gzipSync(profile.encode());
 }
 
-/** Writes `<path>.tmp-<pid>` and renames it, so readers never see a partial profile. */
-export async function writeProfileGz(path: string, profile: Profile): Promise<void> {
-  const temporaryPath = `${path}.tmp-${process.pid}`;
+/** A profile, written whole or not at all; a failure is the user's disk (full, permissions): exit 2. */
+export async function writeProfileFile(path: string, data: Uint8Array): Promise<void> {
   try {
-    await writeFile(temporaryPath, encodeProfileGz(profile));
-    await rename(temporaryPath, path);
+    await writeFileAtomicAsync(path, data);
   } catch (error) {
-    await unlink(temporaryPath).catch(() => {});
     throw new LeakhuntError(`${path}: cannot write profile: ${(error as Error).message}`, ExitCode.usage);
   }
+}
+
+/** Writes the profile gzipped, whole or not at all. */
+export async function writeProfileGz(path: string, profile: Profile): Promise<void> {
+  await writeProfileFile(path, encodeProfileGz(profile));
 }

@@ -10,16 +10,16 @@
  *     snapshot is read and encoded.
  */
 import { mkdirSync } from 'node:fs';
-import { rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { ProfileSeriesBuilder, type ProfileSeries } from '../analyse/series.js';
-import { ExitCode, LeakhuntError } from '../core/errors.js';
+import { profileFileName } from '../rundir/index.js';
 import { StackTable, type StackStore } from '../snapshot/tables.js';
 import type { RawSnapshot, RawStack } from '../snapshot/types.js';
 import { SymbolizeSession, type SymbolizeOptions } from '../symbolize/index.js';
 import type { SymbolizedLocation } from '../symbolize/types.js';
+import { writeProfileFile } from './build.js';
 import { HeapProfileEncoder } from './encode.js';
 import { readHeapProfile, type HeapProfile } from './read.js';
 
@@ -27,10 +27,6 @@ export interface ConvertedSnapshot {
   raw: RawSnapshot;
   path: string;
   profile: HeapProfile;
-}
-
-export function profileFileName(sequence: number): string {
-  return `${String(sequence).padStart(4, '0')}.pb.gz`;
 }
 
 const gzipAsync = promisify(gzip);
@@ -60,16 +56,6 @@ export interface ConvertTimings {
   compressedBytes: number;
 }
 
-async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
-  const temporaryPath = `${path}.tmp-${process.pid}`;
-  try {
-    await writeFile(temporaryPath, data);
-    await rename(temporaryPath, path);
-  } catch (error) {
-    await unlink(temporaryPath).catch(() => {});
-    throw new LeakhuntError(`${path}: cannot write profile: ${(error as Error).message}`, ExitCode.usage);
-  }
-}
 
 /** Converts one process's snapshots, in order; see the top of this file. Call finish() (or close()) at the end. */
 export class ProfileWriter {
@@ -160,7 +146,7 @@ export class ProfileWriter {
     const write = gzipAsync(encoded.bytes, { level: PROFILE_GZIP_LEVEL, memLevel: 9, chunkSize }).then(async (compressed) => {
       this.encoder.recycle(encoded.bytes);
       this.timings.compressedBytes += compressed.length;
-      await writeFileAtomic(path, compressed);
+      await writeProfileFile(path, compressed);
     });
     // A failure is reported by the next add() or by finish(), not as an unhandled rejection meanwhile.
     write.catch((error: unknown) => { this.failure ??= error; }).finally(() => { this.bytesInFlight -= size; });

@@ -2,7 +2,7 @@ export { REPORT_SCHEMA, type ChildProcessSummary, type RunReport, type ShimSumma
 export { reanalyseProcessed, reanalyseRun, type ReanalysisOptions } from './reanalyse.js';
 export { completedRunMeta, hasUnprocessedSnapshots, processRunDirectory, type ProcessedRunDirectory } from './process.js';
 export { ProcessTimings } from './timings.js';
-export { processRun, readRunMeta, writeJsonAtomic, writeRunMeta, type ProcessedRun, type RunMeta } from './run-dir.js';
+export { analysisOptionsOf, processRun, type ProcessedRun } from './run-dir.js';
 export { buildRunReport, shimSummary, type RunFacts } from './build.js';
 export { renderJson } from './json.js';
 export { abbreviateTemplates, colorWanted, renderText, sparkline, type TextOptions } from './text.js';

@@ -4,16 +4,16 @@
  * report.html. What `leakhunt report DIR` does first when it finds such a directory.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { listSnapshotFiles, listSnapshotPids, readSnapshotFile } from '../snapshot/index.js';
+import { listSnapshotFiles, listSnapshotPids, readRunMeta, runPath, type RunMeta } from '../rundir/index.js';
+import { readSnapshotFile } from '../snapshot/index.js';
 import { writeHtmlReport } from './html.js';
-import { processRun, readRunMeta, type ProcessedRun, type RunMeta } from './run-dir.js';
+import { processRun, type ProcessedRun } from './run-dir.js';
 import type { ProcessTimings } from './timings.js';
 
 /** Whether `dir` holds raw snapshots but no report.json: a run that was recorded and never processed. */
 export function hasUnprocessedSnapshots(dir: string): boolean {
-  if (existsSync(join(dir, 'report.json'))) return false;
-  const rawDir = join(dir, 'raw');
+  if (existsSync(runPath(dir, 'report'))) return false;
+  const rawDir = runPath(dir, 'raw');
   return listSnapshotPids(rawDir).some((pid) => listSnapshotFiles(rawDir, pid).length > 0);
 }
 
@@ -23,7 +23,7 @@ export function hasUnprocessedSnapshots(dir: string): boolean {
  * the description to process the run with (run.json itself is left as it is), and what was filled in.
  */
 export function completedRunMeta(dir: string, meta: RunMeta): { meta: RunMeta; notes: string[] } {
-  const rawDir = join(dir, 'raw');
+  const rawDir = runPath(dir, 'raw');
   const notes: string[] = [];
   let pid = meta.pid;
   if (pid === undefined) {

@@ -6,7 +6,8 @@
  */
 import { statSync } from 'node:fs';
 import { formatBytes, formatDurationMs } from '../core/units.js';
-import { listSnapshotFiles, readSnapshotFile } from '../snapshot/index.js';
+import { listSnapshotFiles } from '../rundir/index.js';
+import { readSnapshotFile } from '../snapshot/index.js';
 
 export interface StatusLine {
   /** The target's pid: its raw/<pid>/ holds the snapshots counted. */

@@ -9,7 +9,8 @@ import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readHeapProfile } from '../../src/pprof/index.js';
-import { listSnapshotFiles, readSnapshotFile } from '../../src/snapshot/index.js';
+import { listSnapshotFiles } from '../../src/rundir/index.js';
+import { readSnapshotFile } from '../../src/snapshot/index.js';
 import { fixtureBuild, javaBin, readJson, repoRoot, runCli, tempDir, type ReportJson } from './helpers.js';
 
 const launcher = join(repoRoot, 'fixtures', 'java', 'perfmap', 'sanitised-launcher.sh');

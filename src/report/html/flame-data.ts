@@ -3,10 +3,10 @@
  * of its heaviest stacks, so the page can compare any two snapshots. Bounded: at most `maxStacksPerSnapshot` stacks
  * from each snapshot (by bytes), `maxStacks` in all, `maxSnapshots` snapshots (evenly spaced, first and last kept).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describeFrame, selectSmallest, type ProfileSeries, type SeriesPoint, type TimelinePoint } from '../../analyse/index.js';
 import { ProfileSeriesReader, sampleValueIndex, type HeapProfile, type HeapProfileFrame } from '../../pprof/index.js';
+import { listProfiles } from '../../rundir/index.js';
 
 export interface FlameSnapshot {
   sequence: number;
@@ -103,21 +103,16 @@ export function buildFlameData(profiles: readonly AggregatedProfile[], limits: F
  * left out; no profiles at all gives no flame data (undefined).
  */
 export function loadFlameData(runDir: string, timeline: readonly Pick<TimelinePoint, 'sequence' | 'timeSec'>[], limits: FlameLimits = {}): FlameData | undefined {
-  const dir = join(runDir, 'snapshots');
-  if (!existsSync(dir)) return undefined;
-  const files = readdirSync(dir)
-    .map((file) => ({ file, match: /^(\d+)\.pb\.gz$/.exec(file) }))
-    .filter((f): f is { file: string; match: RegExpExecArray } => f.match !== null)
-    .map(({ file, match }) => ({ file, sequence: Number(match[1]) }))
-    .sort((a, b) => a.sequence - b.sequence);
+  const files = listProfiles(runDir);
+  if (files.length === 0) return undefined;
   const timeOf = new Map(timeline.map((p) => [p.sequence, p.timeSec]));
   const reader = new ProfileSeriesReader();
   const points: SeriesPoint[] = [];
   const snapshots: { sequence: number; timeSec: number | null }[] = [];
   for (const i of evenlySpaced(files.length, limits.maxSnapshots ?? 240)) {
-    const { file, sequence } = files[i]!;
+    const { path, sequence } = files[i]!;
     try {
-      points.push(reader.read(readFileSync(join(dir, file)), join(dir, file), () => 0));
+      points.push(reader.read(readFileSync(path), path, () => 0));
       snapshots.push({ sequence, timeSec: timeOf.get(sequence) ?? null });
     } catch {
       // a damaged profile: the report's warnings already name it
