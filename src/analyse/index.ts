@@ -1,6 +1,5 @@
-export { compilePatterns, defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, isPlumbing, siteFrameIndex } from './sites.js';
+export { abbreviateTemplates, compilePatterns, defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, isPlumbing, siteFrameIndex } from './sites.js';
 export { DEFAULT_MIN_CONFIDENCE, rankSeries, rankSites, seriesGrowth, siteSeries, totalLiveSeries, warmupOf } from './rank.js';
-export { ProfileSeriesBuilder, seriesOfProfiles, totalInuse, type ProfileSeries, type SeriesPoint } from './series.js';
 export { growthPosterior, trendOf, warmupPoints, type Trend, type TrendShape } from './trend.js';
 export { decideVerdict, MIN_SNAPSHOTS_FOR_TREND } from './verdict.js';
 export { fitLine, normalCdf, selectSmallest, theilSenSlope } from './statistics.js';

@@ -6,11 +6,10 @@
  * estimate of B live bytes at interval S has a variance of about S·B (each sample of a small block stands
  * for about S bytes). Confidence is the probability that the true slope is above zero.
  */
-import type { HeapProfileFrame } from '../pprof/index.js';
-import { seriesOfProfiles, totalInuse, type ProfileSeries } from './series.js';
+import { seriesOfProfiles, totalInuse, type HeapProfileFrame, type ProfilePoint, type ProfileSeries } from '../pprof/index.js';
 import { defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, isPlumbing } from './sites.js';
 import { trendOf, warmupPoints, type Trend } from './trend.js';
-import type { AnalysisOptions, ProfilePoint, SiteReport, SiteStatus } from './types.js';
+import type { AnalysisOptions, SiteReport, SiteStatus } from './types.js';
 
 /**
  * A site is growing when its confidence (a calibrated posterior, see trend.ts: a flat site reaches 0.9 in

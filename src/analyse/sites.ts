@@ -39,6 +39,30 @@ export function compilePatterns(sources: readonly string[]): RegExp[] {
   return sources.map((s) => new RegExp(s));
 }
 
+/** Template arguments make C++ names unreadable in a terminal: "std::map<…>::find(…)". report.json keeps them. */
+export function abbreviateTemplates(name: string): string {
+  let out = '';
+  let depth = 0;
+  let hidden = false;
+  for (const c of name) {
+    if (c === '<') {
+      if (depth === 0) {
+        out += '<';
+        hidden = false;
+      }
+      depth++;
+    } else if (c === '>' && depth > 0) {
+      depth--;
+      if (depth === 0) out += hidden ? '…>' : '>';
+    } else if (depth === 0) {
+      out += c;
+    } else {
+      hidden = true;
+    }
+  }
+  return out.length > 200 ? `${out.slice(0, 120)}…${out.slice(-60)}` : out;
+}
+
 /** Removes template arguments, however nested: "std::map<K, V>::find<X>" → "std::map<>::find<>". */
 export function withoutTemplateArguments(name: string): string {
   let out = '';

@@ -1,13 +1,4 @@
 /** What the analysis works on, and what it concludes. */
-import type { HeapProfile } from '../pprof/index.js';
-
-/** One heap profile of the series and when it was taken. */
-export interface ProfilePoint {
-  /** Seconds since the start of the run. */
-  timeSec: number;
-  profile: HeapProfile;
-}
-
 export type SiteStatus = 'growing' | 'new' | 'shrinking' | 'stable' | 'gone';
 
 export interface SiteReport {

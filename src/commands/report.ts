@@ -6,12 +6,10 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { parseDurationMs } from '../core/units.js';
-import {
-  colorWanted, hasUnprocessedSnapshots, processRunDirectory, ProcessTimings, reanalyseProcessed, reanalyseRun, renderJson, renderMarkdown,
-  renderText, type RunReport,
-} from '../report/index.js';
+import { hasUnprocessedSnapshots, ProcessTimings, reanalyseProcessed, reanalyseRun, type RunReport } from '../pipeline/index.js';
+import { colorWanted, renderJson, renderMarkdown, renderRunHtml, renderText, writeHtmlReport } from '../report/index.js';
 import { runPath, writeJsonAtomic } from '../rundir/index.js';
-import { renderRunHtml, writeHtmlReport } from '../report/html.js';
+import { processRunDirectory } from './process.js';
 
 export type ReportFormat = 'text' | 'json' | 'md' | 'html';
 

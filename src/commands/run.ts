@@ -5,10 +5,9 @@ import {
   findAllocator, requireShim, runTarget, startJvmStatsPoller, startObjectKeeper, startPerfMapCapture, targetEnvironment, type JvmPoller,
   type ObjectKeeper, type PerfMapCapture,
 } from '../launch/index.js';
-import { colorWanted, processRun, renderJson, renderText } from '../report/index.js';
+import { processRun } from '../pipeline/index.js';
+import { colorWanted, renderJson, renderText, startStatusLine, writeHtmlReport } from '../report/index.js';
 import { defaultRunDir, prepareRunDir, runPath, writeJvmStats, writeRunMeta, type RunMeta } from '../rundir/index.js';
-import { writeHtmlReport } from '../report/html.js';
-import { startStatusLine } from '../report/status.js';
 import { buildIdOf } from '../symbolize/index.js';
 
 export interface RunOptions {

@@ -18,8 +18,6 @@ export const ExitCode = {
   internal: 70,
 } as const;
 
-export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
-
 export class LeakhuntError extends Error {
   readonly exitCode: number;
   constructor(message: string, exitCode: number = ExitCode.usage) {

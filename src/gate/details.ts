@@ -1,7 +1,6 @@
 /** The gate's per-site lines for the terminal (stdout): what fails, what was suppressed and why, what the baseline accepted. */
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
-import { abbreviateTemplates } from '../report/index.js';
-import type { SiteReport } from '../analyse/index.js';
+import { abbreviateTemplates, type SiteReport } from '../analyse/index.js';
 import { formatDetectable } from './evaluate.js';
 import type { GateResult } from './types.js';
 

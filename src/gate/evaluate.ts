@@ -17,11 +17,11 @@
  */
 import {
   DEFAULT_MIN_CONFIDENCE, detectableRateBytesPerHour, durationToDetectSec, MIN_SNAPSHOTS_FOR_TREND, sampleBytesToDetect,
-  seriesGrowth, type SiteReport,
+  seriesGrowth, abbreviateTemplates, type SiteReport,
 } from '../analyse/index.js';
 import { ExitCode } from '../core/errors.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
-import { abbreviateTemplates, type RunReport } from '../report/index.js';
+import type { RunReport } from '../pipeline/index.js';
 import { matchSuppression } from './suppressions.js';
 import type { BaselinedSite, GateOptions, GateResult, SuppressedSite, SuppressionRule } from './types.js';
 

@@ -1,6 +1,6 @@
 /** GitHub Actions workflow commands: one `::error` annotation per failure, on stdout. */
+import { abbreviateTemplates } from '../analyse/index.js';
 import { formatBytes, formatRate } from '../core/units.js';
-import { abbreviateTemplates } from '../report/index.js';
 import type { GateResult } from './types.js';
 
 /** Message text: %, CR and LF escaped as the runner expects. */

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { insideRunDirHint, readTimelineSnapshots, runPath } from '../rundir/index.js';
-import { REPORT_SCHEMA, type RunReport } from '../report/index.js';
+import { REPORT_SCHEMA, type RunReport } from '../pipeline/index.js';
 
 export interface LoadedRun {
   /** The report.json read. */

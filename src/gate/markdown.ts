@@ -1,7 +1,6 @@
 /** The gate's verdict as Markdown: for --markdown FILE and the GitHub Actions step summary. */
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
-import { abbreviateTemplates } from '../report/index.js';
-import type { SiteReport } from '../analyse/index.js';
+import { abbreviateTemplates, type SiteReport } from '../analyse/index.js';
 import { formatDetectable } from './evaluate.js';
 import type { GateResult } from './types.js';
 

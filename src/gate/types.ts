@@ -1,6 +1,6 @@
 /** What the CI leak gate is asked, and what it answers. */
 import type { SiteReport } from '../analyse/index.js';
-import type { RunReport } from '../report/index.js';
+import type { RunReport } from '../pipeline/index.js';
 
 const MiB = 1024 * 1024;
 

@@ -1,6 +1,6 @@
 /**
  * A run's raw snapshots → symbolized pprof profiles on disk (DIR/snapshots/NNNN.pb.gz), and the same profiles in
- * columnar form for the analysis (analyse/series.ts), which sees exactly what the files hold.
+ * columnar form for the analysis (pprof/series.ts), which sees exactly what the files hold.
  *
  * ProfileWriter takes a process's snapshots one at a time, as they are read, so a long run is never all in memory:
  *   - symbolization: only the pcs no earlier snapshot had are sent to the symbolize session (with the snapshot they
@@ -13,7 +13,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { ProfileSeriesBuilder, type ProfileSeries } from '../analyse/series.js';
 import { profileFileName } from '../rundir/index.js';
 import { StackTable, type StackStore } from '../snapshot/tables.js';
 import type { RawSnapshot, RawStack } from '../snapshot/types.js';
@@ -21,13 +20,7 @@ import { SymbolizeSession, type SymbolizeOptions } from '../symbolize/index.js';
 import type { SymbolizedLocation } from '../symbolize/types.js';
 import { writeProfileFile } from './build.js';
 import { HeapProfileEncoder } from './encode.js';
-import { readHeapProfile, type HeapProfile } from './read.js';
-
-export interface ConvertedSnapshot {
-  raw: RawSnapshot;
-  path: string;
-  profile: HeapProfile;
-}
+import { ProfileSeriesBuilder, type ProfileSeries } from './series.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -57,7 +50,7 @@ export interface ConvertTimings {
 }
 
 
-/** Converts one process's snapshots, in order; see the top of this file. Call finish() (or close()) at the end. */
+/** Converts one process's snapshots, in order; see the top of this file. Call converted(), written() and close() at the end. */
 export class ProfileWriter {
   private readonly session: SymbolizeSession;
   private readonly encoder = new HeapProfileEncoder();
@@ -148,7 +141,7 @@ export class ProfileWriter {
       this.timings.compressedBytes += compressed.length;
       await writeProfileFile(path, compressed);
     });
-    // A failure is reported by the next add() or by finish(), not as an unhandled rejection meanwhile.
+    // A failure is reported by the next add(), converted() or written(), not as an unhandled rejection meanwhile.
     write.catch((error: unknown) => { this.failure ??= error; }).finally(() => { this.bytesInFlight -= size; });
     this.writes.push(write.catch(() => {}));
     this.timings.writeWaitMs += performance.now() - started;
@@ -171,29 +164,8 @@ export class ProfileWriter {
     if (this.failure) throw this.failure;
   }
 
-  /** converted() and written(). */
-  async finish(): Promise<{ series: ProfileSeries; paths: string[]; warnings: readonly string[] }> {
-    const converted = await this.converted();
-    await this.written();
-    return converted;
-  }
-
   async close(): Promise<void> {
     await Promise.all(this.writes.splice(0));
     await this.session.close();
-  }
-}
-
-/** Converts `snapshots` of one process and reads each profile back as a HeapProfile (for callers that want those). */
-export async function convertSnapshots(
-  snapshots: readonly RawSnapshot[], snapshotsDir: string, options: SymbolizeOptions = {},
-): Promise<{ converted: ConvertedSnapshot[]; warnings: readonly string[] }> {
-  const writer = new ProfileWriter(snapshotsDir, options);
-  try {
-    for (const raw of snapshots) await writer.add(raw, 0);
-    const { paths, warnings } = await writer.finish();
-    return { converted: snapshots.map((raw, i) => ({ raw, path: paths[i]!, profile: readHeapProfile(paths[i]!) })), warnings };
-  } finally {
-    await writer.close();
   }
 }

@@ -27,7 +27,7 @@ import { Bytes, copyBytes, decodedNumber, isUnsigned, packedLength, putUnsigned,
 // ---- the encoder ----
 
 /**
- * What the analysis gets of one encoded snapshot (a SeriesPoint, see analyse/series.ts): its samples with in-use
+ * What the analysis gets of one encoded snapshot (a SeriesPoint, see series.ts): its samples with in-use
  * bytes, in sample order — the others add nothing to any analysis.
  */
 export interface EncodedProfile {

@@ -1,5 +1,5 @@
 /**
- * Reading heap profiles straight into a series (analyse/series.ts), for runs too long to hold as decoded profiles:
+ * Reading heap profiles straight into a series (series.ts), for runs too long to hold as decoded profiles:
  * a run directory's snapshots/ when `leakhunt report` analyses it again or draws its flame graph. A profile of
  * 50 000 samples decodes in tens of milliseconds this way instead of hundreds, and only its samples with in-use
  * bytes are kept.
@@ -11,7 +11,7 @@
  */
 import { basename } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type { SeriesPoint } from '../analyse/series.js';
+import type { SeriesPoint } from './series.js';
 import { decodeHeapProfile, sampleValueIndex, type HeapProfileFrame } from './read.js';
 import { NotPlain, Wire } from './protobuf.js';
 

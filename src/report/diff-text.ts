@@ -1,8 +1,7 @@
 /** `leakhunt diff` output: a totals line and the sites ranked by retained growth, as text or JSON. */
 import { Chalk, type ChalkInstance } from 'chalk';
-import type { DiffStatus, ProfileDiff } from '../analyse/index.js';
+import { abbreviateTemplates, type DiffStatus, type ProfileDiff } from '../analyse/index.js';
 import { formatBytes } from '../core/units.js';
-import { abbreviateTemplates } from './text.js';
 
 export interface DiffRenderOptions {
   /** The two profiles' paths, as the user gave them. */

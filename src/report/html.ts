@@ -3,7 +3,8 @@
  * the verdict, the memory timeline, the ranked sites with their stacks and sparklines, and a flame graph of the
  * growth between any two snapshots. Nothing in it depends on when or where it was rendered.
  */
-import type { ProfileSeries, TimelinePoint } from '../analyse/index.js';
+import type { TimelinePoint } from '../analyse/index.js';
+import type { ProfileSeries } from '../pprof/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import { readTimelineSnapshots, runPath, writeFileAtomic } from '../rundir/index.js';
 import { clientScript } from './html/client.js';
@@ -12,7 +13,7 @@ import { flameDataOfSeries, loadFlameData, type FlameData } from './html/flame-d
 import { renderSites } from './html/sites.js';
 import { css } from './html/style.js';
 import { renderTimelineChart, type TimelineInput } from './html/timeline-chart.js';
-import { sampleBytesInForce, type RunReport } from './model.js';
+import { sampleBytesInForce, type RunReport } from '../pipeline/index.js';
 import { accountingPartLabel, snapshotCount } from './text.js';
 
 export type { FlameData } from './html/flame-data.js';

@@ -1,5 +1,5 @@
 import { stringifyReadable } from '../core/json.js';
-import type { RunReport } from './model.js';
+import type { RunReport } from '../pipeline/index.js';
 
 /** Sites beyond `top` are left out of the printed JSON only; report.json keeps them all. */
 export function renderJson(report: RunReport, top?: number): string {

@@ -3,10 +3,10 @@
  * memory figures, a table of the top sites and the stacks of the growing ones in collapsed blocks. Nothing in it
  * depends on when or where it was rendered (no timestamps, no run directory), so the same report renders the same.
  */
-import type { SiteReport } from '../analyse/index.js';
+import { abbreviateTemplates, type SiteReport } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
-import { sampleBytesInForce, type RunReport } from './model.js';
-import { abbreviateTemplates, accountingPartLabel, snapshotCount } from './text.js';
+import { sampleBytesInForce, type RunReport } from '../pipeline/index.js';
+import { accountingPartLabel, snapshotCount } from './text.js';
 
 export interface MarkdownOptions {
   /** Sites in the table (default 10). */

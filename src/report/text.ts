@@ -1,8 +1,8 @@
 /** The terminal report: the verdict first, then the ranked sites and the stacks of the top ones. */
 import { Chalk, type ChalkInstance } from 'chalk';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
-import type { SiteReport, SiteStatus } from '../analyse/index.js';
-import { sampleBytesInForce, type MemoryReport, type RunReport } from './model.js';
+import { abbreviateTemplates, type SiteReport, type SiteStatus } from '../analyse/index.js';
+import { sampleBytesInForce, type MemoryReport, type RunReport } from '../pipeline/index.js';
 
 export interface TextOptions {
   top?: number;
@@ -24,30 +24,6 @@ const verdictTitle: Record<string, string> = {
   'native-leak': 'NATIVE LEAK', fragmentation: 'FRAGMENTATION', 'java-heap': 'JAVA HEAP GROWTH',
   'jvm-internal': 'JVM-INTERNAL GROWTH', 'no-growth': 'NO GROWTH', inconclusive: 'INCONCLUSIVE',
 };
-
-/** Template arguments make C++ names unreadable in a terminal: "std::map<…>::find(…)". report.json keeps them. */
-export function abbreviateTemplates(name: string): string {
-  let out = '';
-  let depth = 0;
-  let hidden = false;
-  for (const c of name) {
-    if (c === '<') {
-      if (depth === 0) {
-        out += '<';
-        hidden = false;
-      }
-      depth++;
-    } else if (c === '>' && depth > 0) {
-      depth--;
-      if (depth === 0) out += hidden ? '…>' : '>';
-    } else if (depth === 0) {
-      out += c;
-    } else {
-      hidden = true;
-    }
-  }
-  return out.length > 200 ? `${out.slice(0, 120)}…${out.slice(-60)}` : out;
-}
 
 function signedBytes(bytes: number): string {
   return `${bytes > 0 ? '+' : ''}${formatBytes(bytes)}`;

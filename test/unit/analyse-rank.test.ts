@@ -5,9 +5,9 @@ import { DEFAULT_MIN_CONFIDENCE, rankSites, seriesGrowth, siteSeries, totalLiveS
 import { defaultPlumbingPatterns } from '../../src/analyse/sites.js';
 import { fitLine, normalCdf, theilSenSlope } from '../../src/analyse/statistics.js';
 import { memoryGrowth, timelineOf, type TimelinePoint } from '../../src/analyse/timeline.js';
-import type { MemoryGrowth, ProfilePoint, SiteReport, SiteStatus } from '../../src/analyse/types.js';
+import type { MemoryGrowth, SiteReport, SiteStatus } from '../../src/analyse/types.js';
 import { decideVerdict, MIN_SNAPSHOTS_FOR_TREND } from '../../src/analyse/verdict.js';
-import type { HeapProfile, HeapProfileFrame } from '../../src/pprof/index.js';
+import type { HeapProfile, HeapProfileFrame, ProfilePoint } from '../../src/pprof/index.js';
 import type { RawSnapshot, SiteStats } from '../../src/snapshot/types.js';
 import { mulberry32 as prng } from './helpers/prng.js';
 

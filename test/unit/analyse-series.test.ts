@@ -7,12 +7,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rankSites, siteSeries, totalLiveSeries } from '../../src/analyse/rank.js';
-import { seriesOfProfiles } from '../../src/analyse/series.js';
 import { defaultPlumbingPatterns, describeFrame, siteFrameIndex } from '../../src/analyse/sites.js';
 import { theilSenSlope } from '../../src/analyse/statistics.js';
 import { trendOf, warmupPoints, type Trend } from '../../src/analyse/trend.js';
-import type { AnalysisOptions, ProfilePoint, SiteReport, SiteStatus } from '../../src/analyse/types.js';
+import type { AnalysisOptions, SiteReport, SiteStatus } from '../../src/analyse/types.js';
 import { sampleValueIndex, type HeapProfile, type HeapProfileFrame } from '../../src/pprof/read.js';
+import { seriesOfProfiles, type ProfilePoint } from '../../src/pprof/series.js';
 import { aggregateProfile, buildFlameData, flameDataOfSeries } from '../../src/report/html/flame-data.js';
 
 // ---- the reference: the per-sample grouping as it was before the series ----

@@ -7,7 +7,7 @@ import { parseBytes, parseDurationMs } from '../../src/core/units.js';
 import { durationFlag, evaluateGate, intervalFlag, sizeFlag, snapshotTimesOf } from '../../src/gate/evaluate.js';
 import { parseSuppressions } from '../../src/gate/suppressions.js';
 import { DEFAULT_GATE_THRESHOLDS, type GateOptions } from '../../src/gate/types.js';
-import { REPORT_SCHEMA, type RunReport } from '../../src/report/index.js';
+import { REPORT_SCHEMA, type RunReport } from '../../src/pipeline/index.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -13,7 +13,7 @@ import { markdownText, renderMarkdown } from '../../src/gate/markdown.js';
 import { writeGateOutputs } from '../../src/gate/outputs.js';
 import { parseSuppressions } from '../../src/gate/suppressions.js';
 import { DEFAULT_GATE_THRESHOLDS, type GateOptions } from '../../src/gate/types.js';
-import { REPORT_SCHEMA, type RunReport } from '../../src/report/index.js';
+import { REPORT_SCHEMA, type RunReport } from '../../src/pipeline/index.js';
 
 const MiB = 1024 * 1024;
 const N = 21;

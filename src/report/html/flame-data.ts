@@ -4,8 +4,10 @@
  * from each snapshot (by bytes), `maxStacks` in all, `maxSnapshots` snapshots (evenly spaced, first and last kept).
  */
 import { readFileSync } from 'node:fs';
-import { describeFrame, selectSmallest, type ProfileSeries, type SeriesPoint, type TimelinePoint } from '../../analyse/index.js';
-import { ProfileSeriesReader, sampleValueIndex, type HeapProfile, type HeapProfileFrame } from '../../pprof/index.js';
+import { describeFrame, selectSmallest, type TimelinePoint } from '../../analyse/index.js';
+import {
+  ProfileSeriesReader, sampleValueIndex, type HeapProfile, type HeapProfileFrame, type ProfileSeries, type SeriesPoint,
+} from '../../pprof/index.js';
 import { listProfiles } from '../../rundir/index.js';
 
 export interface FlameSnapshot {
@@ -122,7 +124,7 @@ export function loadFlameData(runDir: string, timeline: readonly Pick<TimelinePo
 }
 
 /**
- * The flame data of a run's profiles held as a series (analyse/series.ts), the same as loadFlameData gives from the
+ * The flame data of a run's profiles held as a series (pprof/series.ts), the same as loadFlameData gives from the
  * profile files: `snapshots` are the series' points' sequence numbers and times, in order (the run's timeline).
  */
 export function flameDataOfSeries(

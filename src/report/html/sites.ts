@@ -3,9 +3,8 @@
  * the run in the status colour), its rate, growth, live bytes, confidence and a sparkline of its series; the row
  * opens onto the site's stack, innermost first.
  */
-import type { SiteReport } from '../../analyse/index.js';
 import { formatBytes, formatRate } from '../../core/units.js';
-import { abbreviateTemplates } from '../text.js';
+import { abbreviateTemplates, type SiteReport } from '../../analyse/index.js';
 import { escapeHtml, n } from './escape.js';
 
 export const statusColors: Record<SiteReport['status'], string> = {

@@ -1,9 +1,9 @@
 /** Puts the analysis of a run together into report.json's shape. */
 import { accountMemory, trimProbeOf } from '../analyse/accounting.js';
 import {
-  decideVerdict, detectableRateBytesPerHour, memoryGrowth, rankSeries, seriesOfProfiles, warmupOf, type AnalysisOptions, type ProfilePoint,
-  type ProfileSeries, type TimelinePoint,
+  decideVerdict, detectableRateBytesPerHour, memoryGrowth, rankSeries, warmupOf, type AnalysisOptions, type TimelinePoint,
 } from '../analyse/index.js';
+import { seriesOfProfiles, type ProfilePoint, type ProfileSeries } from '../pprof/index.js';
 import type { ShimCounters } from '../snapshot/types.js';
 import { REPORT_SCHEMA, type MemoryReport, type RunReport, type ShimSummary } from './model.js';
 
@@ -32,7 +32,7 @@ export interface MemoryContext {
   jvmNotes?: readonly string[];
 }
 
-/** `profiles`: the run's heap profiles, decoded or as a series (analyse/series.ts). */
+/** `profiles`: the run's heap profiles, decoded or as a series (pprof/series.ts). */
 export function buildRunReport(
   facts: RunFacts, profiles: readonly ProfilePoint[] | ProfileSeries, timeline: readonly TimelinePoint[], shim: ShimSummary | null,
   options: Partial<AnalysisOptions> = {}, context: MemoryContext = {},

@@ -4,10 +4,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  compilePatterns, defaultPlumbingPatterns, timelinePointOf, type AnalysisOptions, type ProfileSeries, type TimelinePoint,
-} from '../analyse/index.js';
-import { ProfileWriter } from '../pprof/index.js';
+import { compilePatterns, defaultPlumbingPatterns, timelinePointOf, type AnalysisOptions, type TimelinePoint } from '../analyse/index.js';
+import { ProfileWriter, type ProfileSeries } from '../pprof/index.js';
 import {
   listSnapshotFiles, listSnapshotPids, perfMapsDir, processDirName, readJvmStats, runPath, writeJsonAtomic, writeTimeline, type RunMeta,
 } from '../rundir/index.js';

@@ -10,12 +10,14 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { timelineOf, type ProfilePoint } from '../../src/analyse/index.js';
+import { timelineOf } from '../../src/analyse/index.js';
 import { buildHeapProfile } from '../../src/pprof/build.js';
 import { decodeHeapProfile } from '../../src/pprof/read.js';
-import { buildRunReport, shimSummary } from '../../src/report/build.js';
-import { completedRunMeta, hasUnprocessedSnapshots, processRunDirectory } from '../../src/report/process.js';
-import { analysisOptionsOf, processRun } from '../../src/report/run-dir.js';
+import type { ProfilePoint } from '../../src/pprof/series.js';
+import { processRunDirectory } from '../../src/commands/process.js';
+import { buildRunReport, shimSummary } from '../../src/pipeline/build.js';
+import { analysisOptionsOf, processRun } from '../../src/pipeline/process.js';
+import { completedRunMeta, hasUnprocessedSnapshots } from '../../src/pipeline/unprocessed.js';
 import { listSnapshotFiles, readRunMeta, type RunMeta } from '../../src/rundir/index.js';
 import { readSnapshotFile } from '../../src/snapshot/index.js';
 import type { RawSnapshot, RawStack } from '../../src/snapshot/types.js';

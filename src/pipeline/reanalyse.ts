@@ -3,15 +3,15 @@
  * DIR/snapshots — so the analysis can change without running anything again.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import type { ProfilePoint, ProfileSeries, SeriesPoint, TimelinePoint } from '../analyse/index.js';
+import type { TimelinePoint } from '../analyse/index.js';
 import { ExitCode, LeakhuntError, inputError } from '../core/errors.js';
-import { ProfileSeriesReader } from '../pprof/index.js';
+import { ProfileSeriesReader, type ProfilePoint, type ProfileSeries, type SeriesPoint } from '../pprof/index.js';
 import { buildRunReport } from './build.js';
 import type { RunReport, ShimSummary } from './model.js';
 import {
   isTimelineEntry, listProfiles, readRunMeta, readTimelineSnapshots, runPath, type ProfileFile, type RunMeta,
 } from '../rundir/index.js';
-import { analysisOptionsOf } from './run-dir.js';
+import { analysisOptionsOf } from './process.js';
 
 /**
  * Profiles of DIR/snapshots read into a series, one at a time (a long run's profiles do not fit in memory decoded);
@@ -19,10 +19,9 @@ import { analysisOptionsOf } from './run-dir.js';
  */
 export function readProfileSeries(
   files: readonly ProfileFile[], timeSec: (sequence: number, timeNanos: bigint) => number, warnings: string[],
-): { series: ProfileSeries; read: ProfileFile[] } {
+): ProfileSeries {
   const reader = new ProfileSeriesReader();
   const points: SeriesPoint[] = [];
-  const read: ProfileFile[] = [];
   for (const entry of files) {
     const { path } = entry;
     try {
@@ -33,12 +32,11 @@ export function readProfileSeries(
         throw new LeakhuntError(`${path}: cannot read: ${(error as Error).message}`, ExitCode.usage);
       }
       points.push(reader.read(bytes, path, (timeNanos) => timeSec(entry.sequence, timeNanos)));
-      read.push(entry);
     } catch (error) {
       warnings.push(`skipped snapshots/${entry.file}: ${(error as Error).message}`);
     }
   }
-  return { series: { stacks: reader.stacks, points }, read };
+  return { stacks: reader.stacks, points };
 }
 
 /** The previous analysis, for what the profiles do not hold: the shim's counters and the run's warnings. */
@@ -75,7 +73,7 @@ export function reanalyseRun(dir: string, options: ReanalysisOptions = {}): RunR
   const warnings: string[] = [];
   const previous = previousReport(dir, warnings);
   const timeOf = new Map(timeline.map((p) => [p.sequence, p.timeSec]));
-  const { series } = readProfileSeries(listProfiles(dir), (sequence, timeNanos) => (
+  const series = readProfileSeries(listProfiles(dir), (sequence, timeNanos) => (
     // A profile the timeline does not list: its own timestamp against the run's start.
     timeOf.get(sequence) ?? Number(timeNanos / 1_000_000n) / 1000 - meta.startedAtMs / 1000
   ), warnings);

@@ -4,11 +4,17 @@
  * flame graph read, without an object per sample and snapshot: a run of hundreds of snapshots with tens of
  * thousands of stacks is millions of samples.
  *
- * The processing of a run builds it as it encodes the profiles (pprof/encode.ts); seriesOfProfiles builds it from
+ * The processing of a run builds it as it encodes the profiles (encode.ts); seriesOfProfiles builds it from
  * decoded profiles (a run directory's snapshots/, or any pprof heap profiles), with the same result.
  */
-import { sampleValueIndex, type HeapProfileFrame } from '../pprof/index.js';
-import type { ProfilePoint } from './types.js';
+import { sampleValueIndex, type HeapProfile, type HeapProfileFrame } from './read.js';
+
+/** One heap profile of the series and when it was taken. */
+export interface ProfilePoint {
+  /** Seconds since the start of the run. */
+  timeSec: number;
+  profile: HeapProfile;
+}
 
 /**
  * One profile: its samples that have in-use bytes (the others add nothing to any analysis, and are most of a long
