@@ -3,12 +3,13 @@
  * raw snapshots were never processed (leakhunt run was killed before it got to them) is processed first, as run
  * would have: its profiles, timeline.json, report.json and report.html are written.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { parseDurationMs } from '../core/units.js';
 import { hasUnprocessedSnapshots, ProcessTimings, reanalyseProcessed, reanalyseRun, type RunReport } from '../pipeline/index.js';
 import { colorWanted, renderJson, renderMarkdown, renderRunHtml, renderText, writeHtmlReport } from '../report/index.js';
 import { runPath, writeJsonAtomic } from '../rundir/index.js';
+import { fraction, parsed, positiveInteger, regexList } from './options.js';
 import { processRunDirectory } from './process.js';
 
 export type ReportFormat = 'text' | 'json' | 'md' | 'html';
@@ -73,18 +74,6 @@ async function processAndReport(dir: string, options: ReportCommandOptions): Pro
   return ExitCode.ok;
 }
 
-function positiveInteger(text: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`"${text}" is not a positive whole number`);
-  return n;
-}
-
-function probability(text: string): number {
-  const x = Number(text);
-  if (text.trim() === '' || !Number.isFinite(x) || x < 0 || x > 1) throw new InvalidArgumentError(`"${text}" is not a number between 0 and 1`);
-  return x;
-}
-
 export function register(program: Command): void {
   program.command('report')
     .description('re-analyse a run directory and print its report, without running anything again (a run whose raw snapshots were never processed is processed first)')
@@ -92,22 +81,9 @@ export function register(program: Command): void {
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'md', 'html']))
     .option('--json', 'same as --format json', false)
     .option('--top <n>', 'sites to show (default 10; 50 with --format html)', positiveInteger)
-    .option('--min-confidence <x>', 'a site counts as growing at or above this confidence (0..1, default 0.9)', probability)
-    .option('--warmup <duration>', 'leave this much of the start out of trends (default: detected)', (t: string) => {
-      try {
-        return parseDurationMs(t, '--warmup') / 1000;
-      } catch (error) {
-        throw new InvalidArgumentError((error as Error).message);
-      }
-    })
-    .option('--ignore-frames <regex>', 'also look past frames matching this when grouping sites (repeatable)', (v: string, all: string[] = []) => {
-      try {
-        new RegExp(v);
-      } catch {
-        throw new InvalidArgumentError(`"${v}" is not a regular expression`);
-      }
-      return [...all, v];
-    })
+    .option('--min-confidence <x>', 'a site counts as growing at or above this confidence (0..1, default 0.9)', fraction('a number'))
+    .option('--warmup <duration>', 'leave this much of the start out of trends (default: detected)', parsed((t) => parseDurationMs(t, '--warmup') / 1000))
+    .option('--ignore-frames <regex>', 'also look past frames matching this when grouping sites (repeatable)', regexList)
     .option('--write', 'replace the run directory\'s report.json with this analysis (html: write report.html there instead of printing it)', false)
     .addHelpText('after', '\nExample:\n  leakhunt report ./leakhunt-20250101-120000 --format md >> "$GITHUB_STEP_SUMMARY"')
     .action(async (dir: string, opts: { format?: ReportFormat; json: boolean; top?: number; minConfidence?: number; warmup?: number; ignoreFrames?: string[]; write: boolean }) => {
