@@ -31,11 +31,6 @@ export interface SiteReport {
 
 export type VerdictKind = 'native-leak' | 'fragmentation' | 'java-heap' | 'jvm-internal' | 'no-growth' | 'inconclusive';
 
-export interface Verdict {
-  kind: VerdictKind;
-  summary: string;
-}
-
 export interface MemoryGrowth {
   rssGrowthBytesPerHour: number;
   liveGrowthBytesPerHour: number;

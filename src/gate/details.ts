@@ -1,7 +1,7 @@
 /** The gate's per-site lines for the terminal (stdout): what fails, what was suppressed and why, what the baseline accepted. */
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import { abbreviateTemplates, type SiteReport } from '../analyse/index.js';
-import { formatDetectable } from './evaluate.js';
+import { adviceTexts, formatDetectable, problemTexts } from './wording.js';
 import type { GateResult } from './types.js';
 
 function site(s: SiteReport): string {
@@ -29,8 +29,8 @@ export function renderDetails(result: GateResult): string[] {
     lines.push(`  ${result.rssGrowth.exceeded ? 'FAIL      ' : 'ok        '}  RSS ${result.rssGrowth.bytes > 0 ? '+' : ''}${formatBytes(result.rssGrowth.bytes)} (limit ${formatBytes(result.rssGrowth.allowedBytes)})`);
   }
   for (const rule of result.unusedSuppressions) lines.push(`  unused      ${result.suppressionsSource ?? 'suppressions'}:${rule.line} leak:${rule.pattern} matched no site over the threshold`);
-  if (result.outcome === 'not-enough-data') for (const problem of result.detection.problems) lines.push(`  not enough data: ${problem}`);
-  for (const advice of result.detection.advice) lines.push(`  to decide: ${advice}`);
+  if (result.outcome === 'not-enough-data') for (const problem of problemTexts(result)) lines.push(`  not enough data: ${problem}`);
+  for (const advice of adviceTexts(result)) lines.push(`  to decide: ${advice}`);
   for (const warning of result.warnings) lines.push(`  warning: ${warning}`);
   return lines;
 }

@@ -2,6 +2,7 @@
 import { abbreviateTemplates } from '../analyse/index.js';
 import { formatBytes, formatRate } from '../core/units.js';
 import type { GateResult } from './types.js';
+import { gateVerdict } from './wording.js';
 
 /** Message text: %, CR and LF escaped as the runner expects. */
 export function annotationData(text: string): string {
@@ -32,11 +33,11 @@ export function renderAnnotations(result: GateResult): string[] {
   if (result.rssGrowth.exceeded) {
     lines.push(command('error', 'RSS growth', `RSS grew ${formatBytes(result.rssGrowth.bytes)}, over the ${formatBytes(result.rssGrowth.allowedBytes ?? 0)} limit`));
   }
-  if (result.outcome === 'not-enough-data') lines.push(command('warning', 'leakhunt gate: not enough data', result.verdict));
+  if (result.outcome === 'not-enough-data') lines.push(command('warning', 'leakhunt gate: not enough data', gateVerdict(result)));
   for (const s of result.suppressed) {
     lines.push(command('notice', `Suppressed leak: ${abbreviateTemplates(s.site.function)}`,
       `${formatRate(s.site.leakRateBytesPerHour)}, suppressed by ${result.suppressionsSource ?? 'suppressions'}:${s.rule.line} (${s.rule.reason})`));
   }
-  if (result.outcome === 'pass') lines.push(command('notice', 'leakhunt gate: pass', result.verdict));
+  if (result.outcome === 'pass') lines.push(command('notice', 'leakhunt gate: pass', gateVerdict(result)));
   return lines;
 }

@@ -1,6 +1,6 @@
 /** The gate's verdict as JUnit XML: one failing testcase per site over the threshold, for CI test reporters. */
 import { formatBytes, formatRate } from '../core/units.js';
-import { formatDetectable } from './evaluate.js';
+import { adviceTexts, formatDetectable, gateVerdict, problemTexts } from './wording.js';
 import type { GateResult } from './types.js';
 
 /** Text content: XML's five entities, and characters XML 1.0 cannot hold replaced by U+FFFD. */
@@ -53,7 +53,7 @@ export function renderJunit(result: GateResult): string {
     const name = `no call site leaks over ${max}`;
     cases.push(result.detection.enough
       ? { classname: 'leakhunt.gate.leak', name, systemOut: `this run shows leaks from ${formatDetectable(result.detection.rateBytesPerHour)}` }
-      : { classname: 'leakhunt.gate.leak', name, error: { type: 'not-enough-data', message: result.verdict, body: [...result.detection.problems, ...result.detection.advice].join('\n') } });
+      : { classname: 'leakhunt.gate.leak', name, error: { type: 'not-enough-data', message: gateVerdict(result), body: [...problemTexts(result), ...adviceTexts(result)].join('\n') } });
   }
   for (const s of result.suppressed) {
     cases.push({
@@ -87,7 +87,7 @@ export function renderJunit(result: GateResult): string {
   const skipped = cases.filter((c) => c.skipped !== undefined).length;
   const counts = `tests="${cases.length}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${result.run.durationSec.toFixed(3)}"`;
   const properties = [
-    ['verdict', result.verdict], ['command', result.run.command.join(' ')],
+    ['verdict', gateVerdict(result)], ['command', result.run.command.join(' ')],
     ['max-leak-rate', max], ['max-growth', formatBytes(t.maxGrowthBytes)], ['min-confidence', String(t.minConfidence)],
     ...(t.maxRssGrowthBytes === undefined ? [] : [['max-rss-growth', formatBytes(t.maxRssGrowthBytes)]]),
     ['detectable-leak-rate', formatDetectable(result.detection.rateBytesPerHour)],

@@ -5,6 +5,7 @@ import {
 } from '../analyse/index.js';
 import { seriesOfProfiles, type ProfilePoint, type ProfileSeries } from '../pprof/index.js';
 import type { ShimCounters } from '../snapshot/types.js';
+import { verdictDetail } from './verdict-text.js';
 import { REPORT_SCHEMA, type MemoryReport, type RunReport, type ShimSummary } from './model.js';
 
 /** What the run itself contributes to the report; the rest comes from the analysis. */
@@ -75,10 +76,10 @@ export function buildRunReport(
     snapshots: points.length,
     ...(facts.snapshotsWritten !== undefined && facts.snapshotsWritten > points.length ? { snapshotsWritten: facts.snapshotsWritten } : {}),
     detection: detectionOf(facts.durationSec, points.length, sampleIntervalBytes),
-    verdict: decideVerdict({
+    verdict: verdictDetail(decideVerdict({
       snapshotCount: points.length, durationSec: facts.durationSec, sites, memory, trimProbe, command: facts.command,
       ...(accounting ? { accounting } : {}),
-    }),
+    })),
     memory,
     shim,
     warnings,

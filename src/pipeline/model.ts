@@ -1,10 +1,22 @@
 /** report.json: the analysis of a run as a stable, versioned document (schema leakhunt.report/v1). */
-import type { AccountingRow, TrimProbe } from '../analyse/accounting.js';
-import type { MemoryGrowth, SiteReport, Verdict } from '../analyse/index.js';
-import type { AllocatorKind } from '../analyse/timeline.js';
-import type { VerdictDetail } from '../analyse/verdict.js';
+import type { AccountingRow, AllocatorKind, MemoryGrowth, SiteReport, TrimProbe, VerdictKind } from '../analyse/index.js';
 
 export const REPORT_SCHEMA = 'leakhunt.report/v1';
+
+export interface Verdict {
+  kind: VerdictKind;
+  summary: string;
+}
+
+/** The verdict in words (pipeline/verdict-text.ts). */
+export interface VerdictDetail extends Verdict {
+  /** The figures the verdict rests on. */
+  evidence?: string[];
+  /** What to do about it, with the commands. */
+  remedies?: string[];
+  /** What the run did not measure (inconclusive). */
+  missing?: string[];
+}
 
 export interface ShimSummary {
   samples: number;

@@ -323,6 +323,24 @@ export class HeapProfileEncoder {
 
     // The strings the sample types need, which buildHeapProfile adds after the samples: this profile's own.
     const tail = new Map<string, number>();
+    const head = this.sampleTypesHead(tail);
+    const meta = snap.raw.meta;
+    const out = new Bytes(head.length + Math.max(1 << 16, Math.ceil((this.previous?.bytes.length ?? 64 * count) * 1.1) + (1 << 20)), this.spare.pop());
+    out.append(head.view());
+    const inUse = this.writeSamples(out, table, Number(meta.monotonicNs - meta.startMonotonicNs) / 1e6, options.liveOnly === true);
+    // The profile before this one is no longer copied from: if its bytes were written out meanwhile, its buffer is free.
+    if (this.pendingRecycle && this.spare.length < 4) this.spare.push(this.pendingRecycle);
+    this.pendingRecycle = undefined;
+    this.previousBuffer = out.buf;
+    this.writeTables(out, tail, meta, options);
+    return {
+      bytes: out.view(), stackOf: this.scratchStack.slice(0, inUse), inuse: this.scratchInuse.slice(0, inUse),
+      oldestAgeMs: this.scratchOldest.slice(0, inUse), meanAgeMs: this.scratchMean.slice(0, inUse),
+    };
+  }
+
+  /** The sample_type fields, with their strings added to `tail`. */
+  private sampleTypesHead(tail: Map<string, number>): Bytes {
     const head = new Bytes(64);
     for (const t of heapSampleTypes) {
       const type = this.tableString(tail, t.type);
@@ -332,17 +350,27 @@ export class HeapProfileEncoder {
       head.field(8, type);
       head.field(16, unit);
     }
+    return head;
+  }
 
-    const meta = snap.raw.meta;
-    const nowMs = Number(meta.monotonicNs - meta.startMonotonicNs) / 1e6;
-    // The samples with in-use bytes, gathered in scratch columns and copied out at the end.
-    if (this.scratchStack.length < count) {
-      const size = count + (count >> 3);
-      this.scratchStack = new Int32Array(size);
-      this.scratchInuse = new Float64Array(size);
-      this.scratchOldest = new Float64Array(size);
-      this.scratchMean = new Float64Array(size);
-    }
+  /** Scratch columns for `count` samples with in-use bytes. */
+  private ensureScratch(count: number): void {
+    if (this.scratchStack.length >= count) return;
+    const size = count + (count >> 3);
+    this.scratchStack = new Int32Array(size);
+    this.scratchInuse = new Float64Array(size);
+    this.scratchOldest = new Float64Array(size);
+    this.scratchMean = new Float64Array(size);
+  }
+
+  /**
+   * Every site's sample into `out`, runs unchanged since the previous profile copied from it at once; the samples
+   * with in-use bytes gathered in the scratch columns. Returns how many those are. `nowMs`: the snapshot's time
+   * since the shim started, for the live blocks' ages.
+   */
+  private writeSamples(out: Bytes, table: SiteTable, nowMs: number, liveOnly: boolean): number {
+    const count = table.count;
+    this.ensureScratch(count);
     const { scratchStack, scratchInuse, scratchOldest, scratchMean, siteStackIndex } = this;
     let inUse = 0;
     const previous = this.previous;
@@ -353,8 +381,6 @@ export class HeapProfileEncoder {
       grown.set(encodedValues);
       encodedValues = grown;
     }
-    const out = new Bytes(head.length + Math.max(1 << 16, Math.ceil((previous?.bytes.length ?? 64 * count) * 1.1) + (1 << 20)), this.spare.pop());
-    out.append(head.view());
     const samplesStart = out.length;
     const view = table.view;
     /** Copies the previous profile's samples [from, to) at once. */
@@ -367,7 +393,6 @@ export class HeapProfileEncoder {
       out.length = copyBytes(out.buf, out.length, bytes, before[from]!, before[to]!);
     };
     let run = -1;
-    const liveOnly = options.liveOnly === true;
     // Samples are copied from a profile that left out the same ones.
     const reusable = previous && previous.liveOnly === liveOnly ? Math.min(previous.count, count) : 0;
     for (let i = 0; i < count; i++) {
@@ -416,11 +441,11 @@ export class HeapProfileEncoder {
     if (run >= 0) copy(run, count);
     starts[count] = out.length - samplesStart;
     this.previous = { bytes: out.buf.subarray(samplesStart, out.length), starts, values: encodedValues, count, liveOnly };
-    // The profile before this one is no longer copied from: if its bytes were written out meanwhile, its buffer is free.
-    if (this.pendingRecycle && this.spare.length < 4) this.spare.push(this.pendingRecycle);
-    this.pendingRecycle = undefined;
-    this.previousBuffer = out.buf;
+    return inUse;
+  }
 
+  /** After the samples: mappings, locations, functions, the string table and the profile's own fields. */
+  private writeTables(out: Bytes, tail: Map<string, number>, meta: RawSnapshot['meta'], options: BuildHeapProfileOptions): void {
     for (const entry of this.mappingEntries.values()) {
       const m = this.scratch.clear();
       m.field(8, entry.id);
@@ -459,11 +484,8 @@ export class HeapProfileEncoder {
     out.varint(varintLength(comment) || 1);
     out.varint(comment);
     out.field(112, defaultType);
-    return {
-      bytes: out.view(), stackOf: scratchStack.slice(0, inUse), inuse: scratchInuse.slice(0, inUse),
-      oldestAgeMs: scratchOldest.slice(0, inUse), meanAgeMs: scratchMean.slice(0, inUse),
-    };
   }
+
 
   /**
    * The caller is done with a profile's bytes (written out): its buffer may hold a later profile. Optional: a

@@ -101,160 +101,31 @@ export class ProfileSeriesReader {
     return index;
   }
 
+  /** The fast path: see the top of this file. Throws NotPlain (or a RangeError) for what it does not handle. */
   private readPlain(data: Uint8Array, timeSec: (timeNanos: bigint) => number): SeriesPoint {
-    const top = new Wire(data, 0, data.length);
-    const strings: string[] = [];
-    const sampleTypes: number[] = [];
-    /** Where each sample message starts and ends. */
-    const samples: number[] = [];
-    const mappings = new Map<number, { file: number; memoryStart: bigint; fileOffset: bigint }>();
-    const functions = new Map<number, { name: number; fileName: number }>();
-    const locationMessages: [number, number][] = [];
-    let timeNanos = 0n;
-    /** String indexes decodeHeapProfile looks up (and refuses a profile for, out of range). */
-    const checkedStrings: number[] = [];
-    while (top.more) {
-      const tag = top.varint();
-      const field = Math.floor(tag / 8);
-      const wireType = tag & 7;
-      if (field === 1 && wireType === 2) {
-        const [start, end] = top.bytes();
-        const [type, unit] = valueType(new Wire(data, start, end));
-        sampleTypes.push(type);
-        checkedStrings.push(unit);
-      } else if (field === 2 && wireType === 2) {
-        const end = top.open();
-        samples.push(top.at, end);
-        top.at = end;
-      } else if (field === 3 && wireType === 2) {
-        const [start, end] = top.bytes();
-        const m = new Wire(data, start, end);
-        let id = 0;
-        let file = 0;
-        let memoryStart = 0n;
-        let fileOffset = 0n;
-        while (m.more) {
-          const t = m.varint();
-          const f = t >>> 3;
-          if ((t & 7) !== 0) m.skip(t & 7);
-          else if (f === 1) id = m.varint();
-          else if (f === 2) memoryStart = m.bigVarint();
-          else if (f === 4) fileOffset = m.bigVarint();
-          else if (f === 5) file = m.varint();
-          else m.skip(0);
-        }
-        if (mappings.has(id)) throw new NotPlain();
-        mappings.set(id, { file, memoryStart, fileOffset });
-      } else if (field === 4 && wireType === 2) {
-        locationMessages.push(top.bytes());
-      } else if (field === 5 && wireType === 2) {
-        const [start, end] = top.bytes();
-        const m = new Wire(data, start, end);
-        let id = 0;
-        let name = 0;
-        let fileName = 0;
-        while (m.more) {
-          const t = m.varint();
-          const f = t >>> 3;
-          if ((t & 7) !== 0) m.skip(t & 7);
-          else if (f === 1) id = m.varint();
-          else if (f === 2) name = m.varint();
-          else if (f === 4) fileName = m.varint();
-          else m.skip(0);
-        }
-        if (functions.has(id)) throw new NotPlain();
-        functions.set(id, { name, fileName });
-      } else if (field === 6 && wireType === 2) {
-        const [start, end] = top.bytes();
-        strings.push(utf8.decode(data.subarray(start, end)));
-      } else if (field === 9 && wireType === 0) {
-        timeNanos = BigInt.asIntN(64, top.bigVarint());
-      } else if (field === 11 && wireType === 2) {
-        const [start, end] = top.bytes();
-        checkedStrings.push(...valueType(new Wire(data, start, end)));
-      } else if (field === 14 && wireType === 0) {
-        checkedStrings.push(top.varint());
-      } else if (field === 7 || field === 8 || field === 10 || field === 12 || field === 13 || field === 15) {
-        top.skip(wireType);
-      } else {
-        throw new NotPlain();
-      }
-    }
-    const text = (index: number): string => {
-      const value = strings[index];
-      if (value === undefined) throw new NotPlain();
-      return value;
-    };
-    for (const index of checkedStrings) text(index);
-    const typeNames = sampleTypes.map(text);
-    const inuseAt = typeNames.indexOf('inuse_space');
+    const profile = scanProfile(data);
+    checkStrings(profile);
+    const inuseAt = profile.sampleTypes.map((type) => stringAt(profile.strings, type)).indexOf('inuse_space');
     if (inuseAt < 0) throw new NotPlain();
-    for (const f of functions.values()) {
-      text(f.name);
-      text(f.fileName);
-    }
-    for (const m of mappings.values()) text(m.file);
+    const { locations, byId } = this.readLocations(data, profile);
+    // The same locations as the profile before (by id)? Then a sample's location field names the same stack as
+    // there: samples are looked up by those bytes.
+    const sameLocations = this.previousById !== undefined && this.previousById.every((global, id) => byId[id] === global);
+    if (!sameLocations) this.stackOfField.clear();
+    this.previousById = byId;
+    return { timeSec: timeSec(profile.timeNanos), ...this.readSamples(data, profile, inuseAt, locations, byId) };
+  }
 
-    // Locations: their frames as decodeHeapProfile makes them, each distinct list of frames numbered once.
+  /** Locations: their frames as decodeHeapProfile makes them, each distinct list of frames numbered once. */
+  private readLocations(data: Uint8Array, profile: PlainProfile): { locations: Map<number, Location>; byId: number[] } {
     const locations = new Map<number, Location>();
     /** Each location id's distinct-location number (-1: no such location). */
     const byId: number[] = [];
-    for (const [start, end] of locationMessages) {
-      const m = new Wire(data, start, end);
-      let id = 0;
-      let mappingId = 0;
-      let address = 0n;
-      const lines: [number, number][] = [];
-      while (m.more) {
-        const t = m.varint();
-        const f = t >>> 3;
-        const w = t & 7;
-        if (f === 4 && w === 2) {
-          const [ls, le] = m.bytes();
-          const line = new Wire(data, ls, le);
-          let functionId = 0;
-          let lineNumber = 0;
-          while (line.more) {
-            const lt = line.varint();
-            if ((lt & 7) !== 0) line.skip(lt & 7);
-            else if (lt >>> 3 === 1) functionId = line.varint();
-            else if (lt >>> 3 === 2) lineNumber = line.varint();
-            else line.skip(0);
-          }
-          lines.push([functionId, lineNumber]);
-        } else if (w !== 0) {
-          m.skip(w);
-        } else if (f === 1) {
-          id = m.varint();
-        } else if (f === 2) {
-          mappingId = m.varint();
-        } else if (f === 3) {
-          address = m.bigVarint();
-        } else {
-          m.skip(0);
-        }
-      }
-      const mapping = mappingId === 0 ? undefined : mappings.get(mappingId);
+    for (const [start, end] of profile.locationMessages) {
+      const { id, mappingId, address, lines } = scanLocation(new Wire(data, start, end));
+      const mapping = mappingId === 0 ? undefined : profile.mappings.get(mappingId);
       if ((mappingId !== 0 && !mapping) || locations.has(id) || id > MAX_DENSE_ID) throw new NotPlain();
-      const common: Pick<HeapProfileFrame, 'address' | 'mappingFile'> = {};
-      if (address !== 0n) common.address = address;
-      const mappingFile = mapping ? strings[mapping.file]! : '';
-      if (mappingFile) common.mappingFile = mappingFile;
-      const frames = lines.map(([functionId, lineNumber]): HeapProfileFrame => {
-        const fn = functions.get(functionId);
-        if (!fn) throw new NotPlain();
-        const frame: HeapProfileFrame = { functionName: strings[fn.name]!, ...common };
-        const fileName = strings[fn.fileName]!;
-        if (fileName) frame.fileName = fileName;
-        if (lineNumber > 0) frame.line = lineNumber;
-        return frame;
-      });
-      if (frames.length === 0) {
-        const functionName = mappingFile
-          ? `${basename(mappingFile)}+0x${(address - mapping!.memoryStart + mapping!.fileOffset).toString(16)}`
-          : `0x${address.toString(16)}`;
-        frames.push({ functionName, ...common });
-      }
+      const frames = locationFrames(profile, mapping, address, lines);
       const key = frames.map(frameKey).join('\u0002');
       let global = this.locationIndex.get(key);
       if (global === undefined) {
@@ -264,13 +135,14 @@ export class ProfileSeriesReader {
       locations.set(id, { frames, global });
       byId[id] = global;
     }
-    // The same locations as the profile before (by id)? Then a sample's location field names the same stack as
-    // there: samples are looked up by those bytes.
-    const sameLocations = this.previousById !== undefined && this.previousById.every((global, id) => byId[id] === global);
-    if (!sameLocations) this.stackOfField.clear();
-    this.previousById = byId;
+    return { locations, byId };
+  }
 
-    // Samples: every one checked as decodeHeapProfile would; the ones with in-use bytes kept.
+  /** Samples: every one checked as decodeHeapProfile would; the ones with in-use bytes kept. */
+  private readSamples(
+    data: Uint8Array, profile: PlainProfile, inuseAt: number, locations: Map<number, Location>, byId: readonly number[],
+  ): Omit<SeriesPoint, 'timeSec'> {
+    const strings = profile.strings;
     const oldestKey = strings.indexOf('oldest_live_age_ms');
     const meanKey = strings.indexOf('mean_live_age_ms');
     // Labels are told apart by their text: a name in the table twice is not plain.
@@ -279,80 +151,285 @@ export class ProfileSeriesReader {
     const inuse: number[] = [];
     const oldestAges: number[] = [];
     const meanAges: number[] = [];
-    const ids: number[] = [];
-    const values: number[] = [];
-    const m = new Wire(data, 0, 0);
-    const label = new Wire(data, 0, 0);
-    for (let k = 0; k < samples.length; k += 2) {
-      m.at = samples[k]!;
-      m.end = samples[k + 1]!;
-      ids.length = 0;
-      values.length = 0;
-      let oldest = NaN;
-      let mean = NaN;
-      /** The packed location-id field, when the sample has exactly one (-1: none, or not one packed field). */
-      let fieldStart = -2;
-      let fieldEnd = -1;
-      while (m.more) {
-        const t = m.varint();
-        const f = t >>> 3;
-        const w = t & 7;
-        if (f === 1) {
-          const at = m.at;
-          m.numbers(w, ids);
-          if (w === 2 && fieldStart === -2) {
-            fieldStart = at;
-            fieldEnd = m.at;
-          } else {
-            fieldStart = -1;
-          }
-        } else if (f === 2) {
-          m.numbers(w, values);
-        } else if (f === 3 && w === 2) {
-          const le = m.open();
-          label.at = m.at;
-          label.end = le;
-          m.at = le;
-          let key = 0;
-          let str = 0;
-          let num = 0;
-          while (label.more) {
-            const lt = label.varint();
-            if ((lt & 7) !== 0) label.skip(lt & 7);
-            else if (lt >>> 3 === 1) key = label.varint();
-            else if (lt >>> 3 === 2) str = label.varint();
-            else if (lt >>> 3 === 3) num = label.varint();
-            else label.skip(0);
-          }
-          text(key);
-          text(str);
-          // A label given twice keeps its last value, as decodeHeapProfile's record does.
-          if (key === oldestKey && oldestKey > 0) oldest = str !== 0 ? NaN : num;
-          if (key === meanKey && meanKey > 0) mean = str !== 0 ? NaN : num;
-        } else {
-          throw new NotPlain();
-        }
-      }
-      if (values.length !== sampleTypes.length) throw new NotPlain();
-      for (const id of ids) if (!(byId[id]! >= 0)) throw new NotPlain();
-      const bytes = values[inuseAt]!;
+    const sample = new SampleScan(data);
+    for (let k = 0; k < profile.samples.length; k += 2) {
+      sample.scan(profile.samples[k]!, profile.samples[k + 1]!, strings, oldestKey, meanKey);
+      if (sample.values.length !== profile.sampleTypes.length) throw new NotPlain();
+      for (const id of sample.ids) if (!(byId[id]! >= 0)) throw new NotPlain();
+      const bytes = sample.values[inuseAt]!;
       if (bytes === 0) continue;
       // One packed location field: its bytes say which stack (see sameLocations), else its locations do.
-      const fieldKey = fieldStart >= 0 ? latin1.decode(data.subarray(fieldStart, fieldEnd)) : undefined;
+      const fieldKey = sample.fieldStart >= 0 ? latin1.decode(data.subarray(sample.fieldStart, sample.fieldEnd)) : undefined;
       let stack = fieldKey === undefined ? undefined : this.stackOfField.get(fieldKey);
       if (stack === undefined) {
-        stack = this.stackOfFrames(ids.map((id) => locations.get(id)!.frames), ids.map((id) => byId[id]!));
+        stack = this.stackOfFrames(sample.ids.map((id) => locations.get(id)!.frames), sample.ids.map((id) => byId[id]!));
         if (fieldKey !== undefined) this.stackOfField.set(fieldKey, stack);
       }
       stackOf.push(stack);
       inuse.push(bytes);
-      oldestAges.push(oldest);
-      meanAges.push(mean);
+      oldestAges.push(sample.oldest);
+      meanAges.push(sample.mean);
     }
     return {
-      timeSec: timeSec(timeNanos), stackOf: Int32Array.from(stackOf), inuse: Float64Array.from(inuse),
-      oldestAgeMs: Float64Array.from(oldestAges), meanAgeMs: Float64Array.from(meanAges),
+      stackOf: Int32Array.from(stackOf), inuse: Float64Array.from(inuse), oldestAgeMs: Float64Array.from(oldestAges), meanAgeMs: Float64Array.from(meanAges),
     };
+  }
+}
+
+/** What the fast path reads of a profile's top level; locations and samples stay as byte ranges until needed. */
+interface PlainProfile {
+  strings: string[];
+  /** Each sample type's type string index. */
+  sampleTypes: number[];
+  /** Where each sample message starts and ends. */
+  samples: number[];
+  mappings: Map<number, { file: number; memoryStart: bigint; fileOffset: bigint }>;
+  functions: Map<number, { name: number; fileName: number }>;
+  locationMessages: [number, number][];
+  timeNanos: bigint;
+  /** String indexes decodeHeapProfile looks up (and refuses a profile for, out of range). */
+  checkedStrings: number[];
+}
+
+function scanProfile(data: Uint8Array): PlainProfile {
+  const p: PlainProfile = {
+    strings: [], sampleTypes: [], samples: [], mappings: new Map(), functions: new Map(), locationMessages: [], timeNanos: 0n, checkedStrings: [],
+  };
+  const top = new Wire(data, 0, data.length);
+  while (top.more) {
+    const tag = top.varint();
+    const field = Math.floor(tag / 8);
+    const wireType = tag & 7;
+    if (field === 1 && wireType === 2) {
+      const [start, end] = top.bytes();
+      const [type, unit] = valueType(new Wire(data, start, end));
+      p.sampleTypes.push(type);
+      p.checkedStrings.push(unit);
+    } else if (field === 2 && wireType === 2) {
+      const end = top.open();
+      p.samples.push(top.at, end);
+      top.at = end;
+    } else if (field === 3 && wireType === 2) {
+      const [start, end] = top.bytes();
+      const { id, ...mapping } = scanMapping(new Wire(data, start, end));
+      if (p.mappings.has(id)) throw new NotPlain();
+      p.mappings.set(id, mapping);
+    } else if (field === 4 && wireType === 2) {
+      p.locationMessages.push(top.bytes());
+    } else if (field === 5 && wireType === 2) {
+      const [start, end] = top.bytes();
+      const { id, ...fn } = scanFunction(new Wire(data, start, end));
+      if (p.functions.has(id)) throw new NotPlain();
+      p.functions.set(id, fn);
+    } else if (field === 6 && wireType === 2) {
+      const [start, end] = top.bytes();
+      p.strings.push(utf8.decode(data.subarray(start, end)));
+    } else if (field === 9 && wireType === 0) {
+      p.timeNanos = BigInt.asIntN(64, top.bigVarint());
+    } else if (field === 11 && wireType === 2) {
+      const [start, end] = top.bytes();
+      p.checkedStrings.push(...valueType(new Wire(data, start, end)));
+    } else if (field === 14 && wireType === 0) {
+      p.checkedStrings.push(top.varint());
+    } else if (field === 7 || field === 8 || field === 10 || field === 12 || field === 13 || field === 15) {
+      top.skip(wireType);
+    } else {
+      throw new NotPlain();
+    }
+  }
+  return p;
+}
+
+function stringAt(strings: readonly string[], index: number): string {
+  const value = strings[index];
+  if (value === undefined) throw new NotPlain();
+  return value;
+}
+
+/** Every string index decodeHeapProfile would look up is in the table. */
+function checkStrings(p: PlainProfile): void {
+  for (const index of p.checkedStrings) stringAt(p.strings, index);
+  for (const type of p.sampleTypes) stringAt(p.strings, type);
+  for (const f of p.functions.values()) {
+    stringAt(p.strings, f.name);
+    stringAt(p.strings, f.fileName);
+  }
+  for (const m of p.mappings.values()) stringAt(p.strings, m.file);
+}
+
+function scanMapping(m: Wire): { id: number; file: number; memoryStart: bigint; fileOffset: bigint } {
+  let id = 0;
+  let file = 0;
+  let memoryStart = 0n;
+  let fileOffset = 0n;
+  while (m.more) {
+    const t = m.varint();
+    const f = t >>> 3;
+    if ((t & 7) !== 0) m.skip(t & 7);
+    else if (f === 1) id = m.varint();
+    else if (f === 2) memoryStart = m.bigVarint();
+    else if (f === 4) fileOffset = m.bigVarint();
+    else if (f === 5) file = m.varint();
+    else m.skip(0);
+  }
+  return { id, file, memoryStart, fileOffset };
+}
+
+function scanFunction(m: Wire): { id: number; name: number; fileName: number } {
+  let id = 0;
+  let name = 0;
+  let fileName = 0;
+  while (m.more) {
+    const t = m.varint();
+    const f = t >>> 3;
+    if ((t & 7) !== 0) m.skip(t & 7);
+    else if (f === 1) id = m.varint();
+    else if (f === 2) name = m.varint();
+    else if (f === 4) fileName = m.varint();
+    else m.skip(0);
+  }
+  return { id, name, fileName };
+}
+
+function scanLocation(m: Wire): { id: number; mappingId: number; address: bigint; lines: [number, number][] } {
+  let id = 0;
+  let mappingId = 0;
+  let address = 0n;
+  const lines: [number, number][] = [];
+  while (m.more) {
+    const t = m.varint();
+    const f = t >>> 3;
+    const w = t & 7;
+    if (f === 4 && w === 2) {
+      const [start, end] = m.bytes();
+      lines.push(scanLine(new Wire(m.buf, start, end)));
+    } else if (w !== 0) {
+      m.skip(w);
+    } else if (f === 1) {
+      id = m.varint();
+    } else if (f === 2) {
+      mappingId = m.varint();
+    } else if (f === 3) {
+      address = m.bigVarint();
+    } else {
+      m.skip(0);
+    }
+  }
+  return { id, mappingId, address, lines };
+}
+
+/** A Line: [function id, line number]. */
+function scanLine(line: Wire): [number, number] {
+  let functionId = 0;
+  let lineNumber = 0;
+  while (line.more) {
+    const lt = line.varint();
+    if ((lt & 7) !== 0) line.skip(lt & 7);
+    else if (lt >>> 3 === 1) functionId = line.varint();
+    else if (lt >>> 3 === 2) lineNumber = line.varint();
+    else line.skip(0);
+  }
+  return [functionId, lineNumber];
+}
+
+/** A location's frames as decodeHeapProfile makes them: one per line, or one named by its address. */
+function locationFrames(
+  p: PlainProfile, mapping: { file: number; memoryStart: bigint; fileOffset: bigint } | undefined, address: bigint, lines: readonly [number, number][],
+): HeapProfileFrame[] {
+  const common: Pick<HeapProfileFrame, 'address' | 'mappingFile'> = {};
+  if (address !== 0n) common.address = address;
+  const mappingFile = mapping ? p.strings[mapping.file]! : '';
+  if (mappingFile) common.mappingFile = mappingFile;
+  const frames = lines.map(([functionId, lineNumber]): HeapProfileFrame => {
+    const fn = p.functions.get(functionId);
+    if (!fn) throw new NotPlain();
+    const frame: HeapProfileFrame = { functionName: p.strings[fn.name]!, ...common };
+    const fileName = p.strings[fn.fileName]!;
+    if (fileName) frame.fileName = fileName;
+    if (lineNumber > 0) frame.line = lineNumber;
+    return frame;
+  });
+  if (frames.length === 0) {
+    const functionName = mapping && mappingFile
+      ? `${basename(mappingFile)}+0x${(address - mapping.memoryStart + mapping.fileOffset).toString(16)}`
+      : `0x${address.toString(16)}`;
+    frames.push({ functionName, ...common });
+  }
+  return frames;
+}
+
+/** One sample's fields, scanned into reused arrays. */
+class SampleScan {
+  readonly ids: number[] = [];
+  readonly values: number[] = [];
+  oldest = NaN;
+  mean = NaN;
+  /** The packed location-id field, when the sample has exactly one (-1: none, or not one packed field). */
+  fieldStart = -2;
+  fieldEnd = -1;
+  private readonly m: Wire;
+  private readonly label: Wire;
+
+  constructor(data: Uint8Array) {
+    this.m = new Wire(data, 0, 0);
+    this.label = new Wire(data, 0, 0);
+  }
+
+  scan(start: number, end: number, strings: readonly string[], oldestKey: number, meanKey: number): void {
+    const m = this.m;
+    m.at = start;
+    m.end = end;
+    this.ids.length = 0;
+    this.values.length = 0;
+    this.oldest = NaN;
+    this.mean = NaN;
+    this.fieldStart = -2;
+    this.fieldEnd = -1;
+    while (m.more) {
+      const t = m.varint();
+      const f = t >>> 3;
+      const w = t & 7;
+      if (f === 1) {
+        const at = m.at;
+        m.numbers(w, this.ids);
+        if (w === 2 && this.fieldStart === -2) {
+          this.fieldStart = at;
+          this.fieldEnd = m.at;
+        } else {
+          this.fieldStart = -1;
+        }
+      } else if (f === 2) {
+        m.numbers(w, this.values);
+      } else if (f === 3 && w === 2) {
+        const le = m.open();
+        this.label.at = m.at;
+        this.label.end = le;
+        m.at = le;
+        this.scanLabel(strings, oldestKey, meanKey);
+      } else {
+        throw new NotPlain();
+      }
+    }
+  }
+
+  private scanLabel(strings: readonly string[], oldestKey: number, meanKey: number): void {
+    const label = this.label;
+    let key = 0;
+    let str = 0;
+    let num = 0;
+    while (label.more) {
+      const lt = label.varint();
+      if ((lt & 7) !== 0) label.skip(lt & 7);
+      else if (lt >>> 3 === 1) key = label.varint();
+      else if (lt >>> 3 === 2) str = label.varint();
+      else if (lt >>> 3 === 3) num = label.varint();
+      else label.skip(0);
+    }
+    stringAt(strings, key);
+    stringAt(strings, str);
+    // A label given twice keeps its last value, as decodeHeapProfile's record does.
+    if (key === oldestKey && oldestKey > 0) this.oldest = str !== 0 ? NaN : num;
+    if (key === meanKey && meanKey > 0) this.mean = str !== 0 ? NaN : num;
   }
 }
 
