@@ -414,7 +414,10 @@ describe('parseSnapshot: seeded fuzzing', () => {
       for (let m = 0; m < mutations; m++) {
         switch (int(6)) {
           case 0: { // flip bits in a few bytes
-            for (let k = 0, n = 1 + int(4); k < n; k++) buf[int(buf.length)] ^= 1 << int(8);
+            for (let k = 0, n = 1 + int(4); k < n; k++) {
+              const at = int(buf.length);
+              buf[at] = buf[at]! ^ (1 << int(8));
+            }
             break;
           }
           case 1: { // an interesting u32 at an aligned offset (lengths, counts, types, ids)
