@@ -13,15 +13,10 @@ import type { JavaMethod, RawStack, SiteStats } from '../../src/snapshot/types.j
 import { parseMaps } from '../../src/symbolize/maps.js';
 import type { SymbolizedLocation, SymbolizedSnapshot } from '../../src/symbolize/types.js';
 import { rawSnapshot } from './helpers/raw-snapshot.js';
+import { lcg32 } from './helpers/prng.js';
 
 /** A deterministic stream of numbers in [0, 1). */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
+const random = lcg32;
 
 const maps = [
   '55e18b8cf000-55e18b8d4000 r-xp 00002000 fe:00 11 /usr/bin/app',

@@ -16,6 +16,7 @@ import type { SiteStats } from '../../src/snapshot/types.js';
 import { parseMaps } from '../../src/symbolize/maps.js';
 import type { SymbolizedLocation } from '../../src/symbolize/types.js';
 import { rawSnapshot } from './helpers/raw-snapshot.js';
+import { ansiLcg } from './helpers/prng.js';
 
 /** Each point's samples as (frames, in-use bytes, ages): what every analysis reads of a series. */
 function flatten(series: ProfileSeries): unknown[] {
@@ -111,11 +112,7 @@ describe('ProfileSeriesReader', () => {
 
   test('damaged profiles: the error decodeHeapProfile gives', () => {
     const valid = ourProfiles(1)[0]!;
-    let seed = 99;
-    const random = () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
-    };
+    const random = ansiLcg(99);
     for (let round = 0; round < 300; round++) {
       const bytes = Uint8Array.from(valid);
       for (let flips = 0; flips < 1 + (round % 4); flips++) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
