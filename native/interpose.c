@@ -236,7 +236,7 @@ static void record_sample(void *p, size_t size)
     struct lh_java_frame java[lh_config.max_stack_depth];
     int depth = lh_stacks_capture(pcs, (int)lh_config.max_stack_depth);
     int java_depth = lh_agent_java_stack(java, (int)lh_config.max_stack_depth);
-    double weight = lh_sample_weight(size, atomic_load_explicit(&lh_sample_generation, memory_order_relaxed));
+    double weight = lh_sample_weight(size, lh_sampler_generation());
     uint32_t stack_id = lh_stacks_intern(pcs, depth, java, java_depth, size, weight);
     atomic_fetch_add_explicit(&lh_counters.samples, 1, memory_order_relaxed);
     lh_live_insert((uintptr_t)p, size, stack_id, now_deciseconds());

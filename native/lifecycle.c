@@ -53,7 +53,7 @@ static bool start(void)
         return false; /* setuid/setgid: never act on an environment the invoker controls */
     if (lh_config_read() != LH_CONFIG_OK)
         return false;
-    atomic_store(&lh_sample_interval_bytes, lh_config.sample_interval_bytes);
+    lh_sampler_configure(lh_config.sample_interval_bytes);
     lh_stacks_locate_self();
     if (!lh_live_init(lh_config.table_capacity) ||
         !lh_stacks_init(lh_config.max_stacks, lh_config.max_stack_depth)) {

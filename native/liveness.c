@@ -151,7 +151,7 @@ static bool try_insert(uintptr_t address, uint64_t size, uint32_t stack_id, uint
 
 LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint32_t stack_id, uint32_t alloc_time_ds)
 {
-    uint32_t generation = atomic_load_explicit(&lh_sample_generation, memory_order_relaxed);
+    uint32_t generation = lh_sampler_generation();
     if (try_insert(address, size, stack_id, alloc_time_ds, generation))
         return true;
     /* Full: one thread thins, the others drop their sample rather than wait. */
@@ -160,7 +160,7 @@ LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint32_t stack_i
             lh_live_thin();
         pthread_mutex_unlock(&thinning_lock);
         /* The sample was drawn at the old interval; after thinning it must survive the same coin. */
-        uint32_t now = atomic_load_explicit(&lh_sample_generation, memory_order_relaxed);
+        uint32_t now = lh_sampler_generation();
         double keep = lh_sample_probability(size, now) / lh_sample_probability(size, generation);
         double coin = (double)((address_hash(address) ^ alloc_time_ds) >> 11) * 0x1.0p-53;
         if (coin >= keep) {
@@ -232,13 +232,9 @@ static double thinning_coin(const struct lh_live_entry *e, uint64_t round)
 
 LH_HIDDEN void lh_live_thin(void)
 {
-    uint32_t next = atomic_load_explicit(&lh_sample_generation, memory_order_relaxed) + 1;
     uint64_t round = atomic_fetch_add_explicit(&lh_counters.thinning_rounds, 1, memory_order_relaxed) + 1;
     /* New samples switch over first, so nothing drawn after this point is weighted at the old interval. */
-    atomic_store_explicit(&lh_sample_generation, next, memory_order_relaxed);
-    atomic_store_explicit(&lh_sample_interval_bytes,
-                          (lh_config.sample_interval_bytes ? lh_config.sample_interval_bytes : 1) << next,
-                          memory_order_relaxed);
+    uint32_t next = lh_sampler_double_interval();
     uint64_t thinned = 0;
     for (int k = 0; k < SHARD_COUNT; k++) {
         struct shard *s = &shards[k];

@@ -104,10 +104,10 @@ static void write_meta(bool is_final, bool after_trim, uint64_t sequence)
     out_u64(lh_start_realtime_ns);
     out_u64(lh_start_monotonic_ns);
     out_u64(lh_config.sample_interval_bytes);
-    out_u64(atomic_load(&lh_sample_interval_bytes));
+    out_u64(lh_sampler_interval_bytes());
     out_u32(is_final ? 1 : 0);
     out_u32(lh_config.max_stack_depth);
-    out_u64((lh_config.sample_interval_bytes <= 1 && atomic_load(&lh_sample_generation) == 0 ? 1u : 0u) |
+    out_u64((lh_config.sample_interval_bytes <= 1 && lh_sampler_generation() == 0 ? 1u : 0u) |
             (after_trim ? 2u : 0u) | (uint64_t)lh_agent_status() << 2);
     out_u64(0);
     out_u64(0);
