@@ -68,7 +68,6 @@ static uintptr_t *frame_scratch;
 static struct lh_java_frame *java_scratch;
 static struct mallinfo2 (*mallinfo2_function)(void);
 static int (*mallctl_function)(const char *, void *, size_t *, void *, size_t);
-static int (*malloc_trim_function)(size_t);
 
 /* ---- gathering ---- */
 
@@ -318,22 +317,9 @@ LH_HIDDEN void lh_snapshot_write(bool is_final, bool after_trim)
     pthread_mutex_unlock(&write_lock);
 }
 
-/* ---- what the writer thread calls ---- */
-
-LH_HIDDEN bool lh_snapshot_control_requested(const char *name)
+LH_HIDDEN int lh_snapshot_directory(void)
 {
-    if (faccessat(pid_dir_fd, name, F_OK, 0) != 0)
-        return false;
-    unlinkat(pid_dir_fd, name, 0);
-    return true;
-}
-
-LH_HIDDEN void lh_snapshot_trim_probe(void)
-{
-    lh_snapshot_write(false, false);
-    if (malloc_trim_function)
-        malloc_trim_function(0);
-    lh_snapshot_write(false, true);
+    return pid_dir_fd;
 }
 
 LH_HIDDEN bool lh_snapshot_prepare(void)
@@ -354,6 +340,5 @@ LH_HIDDEN bool lh_snapshot_prepare(void)
         return false;
     mallinfo2_function = (struct mallinfo2 (*)(void))dlsym(RTLD_DEFAULT, "mallinfo2");
     mallctl_function = (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(RTLD_DEFAULT, "mallctl");
-    malloc_trim_function = (int (*)(size_t))dlsym(RTLD_DEFAULT, "malloc_trim");
     return true;
 }

@@ -3,13 +3,16 @@
  *
  * A thread of the shim's own, with every signal blocked (the target's signals, and above all the JVM's
  * SIGSEGV/SIGBUS handling, are never delivered to it) and the reentrancy guard set for good. Every interval,
- * or when the CLI drops a control file (flush-request, trim-request), it writes a snapshot. It can be stopped
+ * or when the CLI drops a control file into the pid directory (flush-request: a snapshot now; trim-request: the
+ * trim probe, a snapshot, malloc_trim(0) and another), it writes a snapshot. It can be stopped
  * and joined and started again around calls that need the process to themselves (credentials.c); the final
  * snapshot is taken by the thread that ends the program (lifecycle.c).
  */
 #define _GNU_SOURCE
 #include "writer.h"
 
+#include <dlfcn.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -31,6 +34,27 @@ static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t writer_pid;
 static bool writer_running;
 static bool writer_finished;
+static int (*malloc_trim_function)(size_t);
+
+/* Whether the CLI dropped the control file `name` into the pid directory (and removes it). */
+static bool control_requested(const char *name)
+{
+    int dir = lh_snapshot_directory();
+    if (faccessat(dir, name, F_OK, 0) != 0)
+        return false;
+    unlinkat(dir, name, 0);
+    return true;
+}
+
+/* The trim probe: a snapshot, malloc_trim(0), a snapshot. What RSS drops by was free memory the allocator
+ * held on to — direct evidence of fragmentation rather than live data. */
+static void trim_probe(void)
+{
+    lh_snapshot_write(false, false);
+    if (malloc_trim_function)
+        malloc_trim_function(0);
+    lh_snapshot_write(false, true);
+}
 
 static void sleep_one_poll(void)
 {
@@ -57,12 +81,12 @@ static void *writer_main(void *unused)
         sleep_one_poll();
         if (atomic_load(&stopping))
             break;
-        if (lh_snapshot_control_requested("trim-request")) {
-            lh_snapshot_trim_probe();
+        if (control_requested("trim-request")) {
+            trim_probe();
             next_due = lh_monotonic_ns() + interval_ns;
             continue;
         }
-        bool flush = lh_snapshot_control_requested("flush-request");
+        bool flush = control_requested("flush-request");
         if (!flush && lh_monotonic_ns() < next_due)
             continue;
         lh_snapshot_write(false, false);
@@ -100,6 +124,7 @@ LH_HIDDEN bool lh_writer_start(void)
 {
     if (!lh_snapshot_prepare())
         return false;
+    malloc_trim_function = (int (*)(size_t))dlsym(RTLD_DEFAULT, "malloc_trim");
     pthread_condattr_t attributes;
     if (pthread_condattr_init(&attributes) != 0 || pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC) != 0 ||
         pthread_cond_init(&wake, &attributes) != 0)
