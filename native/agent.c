@@ -68,12 +68,7 @@ static uint32_t *line_scratch; /* (start_bci, line) pairs for the method being r
 
 static void warn(const char *what)
 {
-    const char *prefix = "leakhunt: JVM agent unavailable (";
-    const char *suffix = "): native stacks only\n";
-    ssize_t ignored = write(2, prefix, strlen(prefix));
-    ignored = write(2, what, strlen(what));
-    ignored = write(2, suffix, strlen(suffix));
-    (void)ignored;
+    lh_say("leakhunt: JVM agent unavailable (", what, "): native stacks only", NULL);
 }
 
 /* ---- the sampled path ---- */

@@ -25,17 +25,6 @@ LH_HIDDEN struct lh_config lh_config = {
     .java_stacks = true,
 };
 
-static void say(const char *a, const char *b)
-{
-    /* stderr through write(2): no stdio buffers, no allocation. */
-    const char *prefix = "leakhunt shim: disabled: ";
-    ssize_t ignored = write(2, prefix, strlen(prefix));
-    ignored = write(2, a, strlen(a));
-    ignored = write(2, b, strlen(b));
-    ignored = write(2, "\n", 1);
-    (void)ignored;
-}
-
 /* Strict decimal u64: digits only, no sign, no overflow. */
 static bool parse_u64(const char *text, uint64_t *out)
 {
@@ -61,7 +50,7 @@ static bool read_number(const char *name, uint64_t min, uint64_t max, uint64_t *
         return true; /* keep the default */
     uint64_t value;
     if (!parse_u64(text, &value) || value < min || value > max) {
-        say(name, " is not a whole number in its allowed range");
+        lh_say(LH_SAY_DISABLED, name, " is not a whole number in its allowed range", NULL);
         return false;
     }
     *out = value;
@@ -72,7 +61,7 @@ static enum lh_config_result open_raw_dir(void)
 {
     const char *dir = getenv("LEAKHUNT_DIR");
     if (dir[0] != '/') {
-        say("LEAKHUNT_DIR must be an absolute path", "");
+        lh_say(LH_SAY_DISABLED, "LEAKHUNT_DIR must be an absolute path", NULL);
         return LH_CONFIG_INVALID;
     }
     /* O_NOFOLLOW covers only a last component without a trailing slash ("link/" is followed): so also require
@@ -80,7 +69,7 @@ static enum lh_config_result open_raw_dir(void)
     char bare[4096];
     size_t length = strlen(dir);
     if (length >= sizeof bare) {
-        say("LEAKHUNT_DIR is too long", "");
+        lh_say(LH_SAY_DISABLED, "LEAKHUNT_DIR is too long", NULL);
         return LH_CONFIG_INVALID;
     }
     memcpy(bare, dir, length + 1);
@@ -92,7 +81,7 @@ static enum lh_config_result open_raw_dir(void)
         !S_ISDIR(path_st.st_mode) || path_st.st_ino != st.st_ino || path_st.st_dev != st.st_dev) {
         if (fd >= 0)
             close(fd);
-        say("LEAKHUNT_DIR is not a directory of ours (or is a symlink): ", dir);
+        lh_say(LH_SAY_DISABLED, "LEAKHUNT_DIR is not a directory of ours (or is a symlink): ", dir, NULL);
         return LH_CONFIG_INVALID;
     }
     lh_config.raw_dir_fd = fd;
@@ -106,7 +95,7 @@ static bool read_flag(const char *name, bool *out)
     if (!text)
         return true;
     if (strcmp(text, "0") != 0 && strcmp(text, "1") != 0) {
-        say(name, " must be 0 or 1");
+        lh_say(LH_SAY_DISABLED, name, " must be 0 or 1", NULL);
         return false;
     }
     *out = text[0] == '1';
@@ -124,7 +113,7 @@ LH_HIDDEN enum lh_config_result lh_config_read(void)
     uint64_t parent = 0;
     const char *parent_text = getenv("LEAKHUNT_PARENT_PID");
     if (parent_text && !parse_u64(parent_text, &parent)) {
-        say("LEAKHUNT_PARENT_PID is not a process id", "");
+        lh_say(LH_SAY_DISABLED, "LEAKHUNT_PARENT_PID is not a process id", NULL);
         return LH_CONFIG_INVALID;
     }
     if (!lh_config.follow_children && parent_text && (uint64_t)getppid() != parent)
@@ -145,7 +134,7 @@ LH_HIDDEN enum lh_config_result lh_config_read(void)
     if (!ok)
         return LH_CONFIG_INVALID;
     if (lh_config.max_snapshots != 0 && lh_config.max_snapshots < LH_MIN_KEPT_SNAPSHOTS) {
-        say("LEAKHUNT_MAX_SNAPSHOTS must be 0 (keep all) or at least 8", "");
+        lh_say(LH_SAY_DISABLED, "LEAKHUNT_MAX_SNAPSHOTS must be 0 (keep all) or at least 8", NULL);
         return LH_CONFIG_INVALID;
     }
     lh_config.max_stack_depth = (uint32_t)depth;

@@ -34,15 +34,6 @@ static void turn_off_in_child(void)
     atomic_store(&lh_run_state, LH_OFF);
 }
 
-static void note(const char *what)
-{
-    const char *prefix = "leakhunt shim: disabled: ";
-    ssize_t ignored = write(2, prefix, strlen(prefix));
-    ignored = write(2, what, strlen(what));
-    ignored = write(2, "\n", 1);
-    (void)ignored;
-}
-
 static bool start(void)
 {
     struct timespec real;
@@ -57,11 +48,11 @@ static bool start(void)
     lh_stacks_locate_self();
     if (!lh_live_init(lh_config.table_capacity) ||
         !lh_stacks_init(lh_config.max_stacks, lh_config.max_stack_depth)) {
-        note("cannot map memory for its tables");
+        lh_say(LH_SAY_DISABLED, "cannot map memory for its tables", NULL);
         return false;
     }
     if (pthread_atfork(NULL, NULL, turn_off_in_child) != 0 || !lh_writer_start()) {
-        note("cannot start the snapshot writer (is the run directory writable?)");
+        lh_say(LH_SAY_DISABLED, "cannot start the snapshot writer (is the run directory writable?)", NULL);
         return false;
     }
     return true;

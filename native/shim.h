@@ -60,6 +60,12 @@ LH_HIDDEN void *lh_map_memory(size_t bytes);
 /* How much of the shim's own mapped memory is resident now (only the writer thread calls it). */
 LH_HIDDEN uint64_t lh_resident_bytes(void);
 
+/* One line on stderr: the parts (a NULL ends them) and a newline, in a single write(2) — no stdio, no allocation,
+ * and a line under PIPE_BUF is never interleaved with the target's own output. Cut at 1 KiB. */
+LH_HIDDEN void lh_say(const char *first, ...) __attribute__((sentinel));
+/* How the shim says it turned itself off for this process (the target runs on untouched). */
+#define LH_SAY_DISABLED "leakhunt shim: disabled: "
+
 /* Monotonic time since the shim started, for allocation ages. */
 LH_HIDDEN uint64_t lh_monotonic_ns(void);
 extern LH_HIDDEN uint64_t lh_start_monotonic_ns;
