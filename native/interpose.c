@@ -26,7 +26,7 @@
 #include "state.h"
 
 /* The functions we forward to: name, return type, parameters. */
-#define LH_NEXT_FUNCTIONS(X)                                                                                \
+#define NEXT_ALLOCATOR_FUNCTIONS(X)                                                                          \
     X(malloc, void *, (size_t))                                                                              \
     X(free, void, (void *))                                                                                  \
     X(calloc, void *, (size_t, size_t))                                                                      \
@@ -39,10 +39,11 @@
     X(malloc_usable_size, size_t, (void *))
 
 #define DECLARE_BOOT(name, ret, params) static ret boot_##name params;
-LH_NEXT_FUNCTIONS(DECLARE_BOOT)
+NEXT_ALLOCATOR_FUNCTIONS(DECLARE_BOOT)
 #define DECLARE_NEXT(name, ret, params) static ret(*next_##name) params = boot_##name;
-LH_NEXT_FUNCTIONS(DECLARE_NEXT)
-#define NEXT(name) __atomic_load_n(&next_##name, __ATOMIC_RELAXED)
+NEXT_ALLOCATOR_FUNCTIONS(DECLARE_NEXT)
+/* The next allocator's `name`: a boot_* function until lh_interpose_resolve() has run. */
+#define NEXT_ALLOCATOR(name) __atomic_load_n(&next_##name, __ATOMIC_RELAXED)
 
 /* ---- bootstrap memory, for the allocations dlsym makes before malloc is resolved ---- */
 
@@ -96,7 +97,7 @@ LH_HIDDEN void lh_interpose_resolve(void)
     if ((f = dlsym(RTLD_NEXT, #name)) != NULL)                                                               \
         __atomic_store_n(&next_##name, (ret(*) params)f, __ATOMIC_RELEASE);
         RESOLVE(free, void, (void *))
-        LH_NEXT_FUNCTIONS(RESOLVE)
+        NEXT_ALLOCATOR_FUNCTIONS(RESOLVE)
 #undef RESOLVE
         /* Allocators that lack the obsolete entry points get equivalents built on posix_memalign. */
         if (next_posix_memalign == boot_posix_memalign)
@@ -288,7 +289,7 @@ static __attribute__((noinline, cold)) bool forget_block(void *p, struct lh_live
 
 LH_EXPORT void *malloc(size_t size)
 {
-    void *p = NEXT(malloc)(size);
+    void *p = NEXT_ALLOCATOR(malloc)(size);
     if (LH_UNLIKELY(countdown_crossed(size)))
         return after_allocation(p, size);
     return p;
@@ -302,12 +303,12 @@ LH_EXPORT void free(void *p)
         if (forget_block(p, &removed, &found))
             return;
     }
-    NEXT(free)(p);
+    NEXT_ALLOCATOR(free)(p);
 }
 
 LH_EXPORT void *calloc(size_t count, size_t size)
 {
-    void *p = NEXT(calloc)(count, size);
+    void *p = NEXT_ALLOCATOR(calloc)(count, size);
     size_t bytes;
     if (__builtin_mul_overflow(count, size, &bytes))
         return p;
@@ -329,7 +330,7 @@ static __attribute__((noinline)) void *realloc_known_block(void *p, size_t size)
         }
         return q;
     }
-    void *q = NEXT(realloc)(p, size);
+    void *q = NEXT_ALLOCATOR(realloc)(p, size);
     if (!q && size != 0 && found) /* the block stayed where it was: it is still live */
         lh_live_insert((uintptr_t)p, removed.size, removed.stack_id, removed.alloc_time_ds);
     if (countdown_crossed(size))
@@ -341,7 +342,7 @@ LH_EXPORT void *realloc(void *p, size_t size)
 {
     if (LH_UNLIKELY(p && lh_live_maybe_sampled(p)))
         return realloc_known_block(p, size);
-    void *q = NEXT(realloc)(p, size);
+    void *q = NEXT_ALLOCATOR(realloc)(p, size);
     if (LH_UNLIKELY(countdown_crossed(size)))
         return after_allocation(q, size);
     return q;
@@ -359,7 +360,7 @@ LH_EXPORT void *reallocarray(void *p, size_t count, size_t size)
 
 LH_EXPORT int posix_memalign(void **out, size_t alignment, size_t size)
 {
-    int error = NEXT(posix_memalign)(out, alignment, size);
+    int error = NEXT_ALLOCATOR(posix_memalign)(out, alignment, size);
     if (LH_UNLIKELY(countdown_crossed(size)) && error == 0)
         after_allocation(*out, size);
     return error;
@@ -368,7 +369,7 @@ LH_EXPORT int posix_memalign(void **out, size_t alignment, size_t size)
 #define ALIGNED_WRAPPER(name, params, args, size_expression)                                                 \
     LH_EXPORT void *name params                                                                              \
     {                                                                                                        \
-        void *p = NEXT(name) args;                                                                           \
+        void *p = NEXT_ALLOCATOR(name) args;                                                                 \
         if (LH_UNLIKELY(countdown_crossed(size_expression)))                                                 \
             return after_allocation(p, size_expression);                                                     \
         return p;                                                                                            \
@@ -382,5 +383,5 @@ LH_EXPORT size_t malloc_usable_size(void *p)
 {
     if (is_bootstrap(p))
         return bootstrap_size(p);
-    return NEXT(malloc_usable_size)(p);
+    return NEXT_ALLOCATOR(malloc_usable_size)(p);
 }

@@ -89,8 +89,6 @@ __attribute__((destructor)) static void leakhunt_destructor(void)
 }
 
 typedef int (*main_function)(int, char **, char **);
-typedef int (*start_main_function)(main_function, int, char **, void (*)(void), void (*)(void), void (*)(void),
-                                   void *);
 static main_function program_main;
 
 static int main_then_snapshot(int argc, char **argv, char **envp)
@@ -103,18 +101,15 @@ static int main_then_snapshot(int argc, char **argv, char **envp)
 LH_EXPORT int __libc_start_main(main_function main, int argc, char **argv, void (*init)(void),
                                 void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
 {
-    start_main_function next = (start_main_function)dlsym(RTLD_NEXT, "__libc_start_main");
     program_main = main;
-    return next(main_then_snapshot, argc, argv, init, fini, rtld_fini, stack_end);
+    return LH_NEXT(__libc_start_main)(main_then_snapshot, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
 LH_EXPORT void exit(int status)
 {
-    typedef void (*exit_function)(int);
-    static exit_function next_exit;
     take_final_snapshot();
-    if (!next_exit)
-        next_exit = (exit_function)dlsym(RTLD_NEXT, "exit");
-    next_exit(status);
-    __builtin_unreachable();
+    __typeof__(&exit) next = LH_NEXT(exit);
+    if (next)
+        next(status);
+    _exit(status);
 }
