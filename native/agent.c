@@ -51,6 +51,7 @@ typedef struct {
 } call_trace;
 
 typedef void (*async_get_call_trace)(call_trace *, jint, void *);
+_Static_assert(sizeof(call_frame) == sizeof(struct lh_java_frame), "AsyncGetCallTrace's frames are converted in place");
 
 static JavaVM *java_vm;
 static jvmtiEnv *jvmti;
@@ -82,7 +83,9 @@ LH_HIDDEN int lh_agent_java_stack(struct lh_java_frame *out, int max_depth)
     JNIEnv *env;
     if ((*java_vm)->GetEnv(java_vm, (void **)&env, JNI_VERSION_1_6) != JNI_OK)
         return 0; /* not a Java thread: GC, compiler-internal or the program's own native threads */
-    call_frame frames[max_depth];
+    /* AsyncGetCallTrace writes its frames straight into `out` (same size), converted in place below: no buffer of
+     * max_depth frames on this thread's stack, which may be small. */
+    call_frame *frames = (call_frame *)(void *)out;
     /* The JVM reads the context only for a thread in Java code without a frame anchor, which malloc never
      * sees; give it our own frame, which it will reject, rather than garbage. */
     ucontext_t context;
@@ -97,8 +100,11 @@ LH_HIDDEN int lh_agent_java_stack(struct lh_java_frame *out, int max_depth)
             atomic_fetch_add_explicit(&lh_counters.java_stack_failures, 1, memory_order_relaxed);
         return 0;
     }
-    for (int i = 0; i < trace.frame_count; i++)
-        out[i] = (struct lh_java_frame){(uint64_t)(uintptr_t)frames[i].method_id, frames[i].bci, 0};
+    for (int i = 0; i < trace.frame_count; i++) {
+        call_frame frame;
+        memcpy(&frame, &frames[i], sizeof frame);
+        out[i] = (struct lh_java_frame){(uint64_t)(uintptr_t)frame.method_id, frame.bci, 0};
+    }
     atomic_fetch_add_explicit(&lh_counters.java_stacks, 1, memory_order_relaxed);
     return trace.frame_count;
 #else

@@ -22,6 +22,7 @@
 #include "interpose.h"
 #include "liveness.h"
 #include "sampler.h"
+#include "scratch.h"
 #include "stacks.h"
 #include "state.h"
 
@@ -232,14 +233,18 @@ static uint32_t now_deciseconds(void)
 
 static void record_sample(void *p, size_t size)
 {
-    /* Sized by the configured depth (default 64): a malloc hook must not eat a small thread stack. */
-    uintptr_t pcs[lh_config.max_stack_depth];
-    struct lh_java_frame java[lh_config.max_stack_depth];
-    int depth = lh_stacks_capture(pcs, (int)lh_config.max_stack_depth);
-    int java_depth = lh_agent_java_stack(java, (int)lh_config.max_stack_depth);
-    double weight = lh_sample_weight(size, lh_sampler_generation());
-    uint32_t stack_id = lh_stacks_intern(pcs, depth, java, java_depth, size, weight);
     atomic_fetch_add_explicit(&lh_counters.samples, 1, memory_order_relaxed);
+    /* The frames go to a slot of the shim's own memory, not to this thread's stack, which may be small. */
+    struct lh_sample_scratch *scratch = lh_scratch_claim(&lh_tls);
+    if (!scratch) {
+        atomic_fetch_add_explicit(&lh_counters.table_drops, 1, memory_order_relaxed);
+        return;
+    }
+    int depth = lh_stacks_capture(scratch->pcs, (int)lh_config.max_stack_depth);
+    int java_depth = lh_agent_java_stack(scratch->java, (int)lh_config.max_stack_depth);
+    double weight = lh_sample_weight(size, lh_sampler_generation());
+    uint32_t stack_id = lh_stacks_intern(scratch->pcs, depth, scratch->java, java_depth, size, weight);
+    lh_scratch_release(scratch);
     lh_live_insert((uintptr_t)p, size, stack_id, now_deciseconds());
 }
 

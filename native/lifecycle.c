@@ -25,6 +25,7 @@
 #include "interpose.h"
 #include "liveness.h"
 #include "sampler.h"
+#include "scratch.h"
 #include "writer.h"
 #include "stacks.h"
 #include "state.h"
@@ -47,7 +48,8 @@ static bool start(void)
     lh_sampler_configure(lh_config.sample_interval_bytes);
     lh_stacks_locate_self();
     if (!lh_live_init(lh_config.table_capacity) ||
-        !lh_stacks_init(lh_config.max_stacks, lh_config.max_stack_depth)) {
+        !lh_stacks_init(lh_config.max_stacks, lh_config.max_stack_depth) ||
+        !lh_scratch_init(lh_config.max_stack_depth)) {
         lh_say(LH_SAY_DISABLED, "cannot map memory for its tables", NULL);
         return false;
     }
