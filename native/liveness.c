@@ -210,6 +210,20 @@ LH_HIDDEN void lh_live_for_each(void (*visit)(const struct lh_live_entry *, void
     }
 }
 
+LH_HIDDEN void lh_live_lock_for_fork(void)
+{
+    pthread_mutex_lock(&thinning_lock);
+    for (int k = 0; k < SHARD_COUNT; k++)
+        pthread_mutex_lock(&shards[k].lock);
+}
+
+LH_HIDDEN void lh_live_unlock_after_fork(void)
+{
+    for (int k = SHARD_COUNT - 1; k >= 0; k--)
+        pthread_mutex_unlock(&shards[k].lock);
+    pthread_mutex_unlock(&thinning_lock);
+}
+
 LH_HIDDEN uint64_t lh_live_count(void)
 {
     return atomic_load_explicit(&live_entries, memory_order_relaxed);

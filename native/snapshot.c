@@ -317,6 +317,16 @@ LH_HIDDEN void lh_snapshot_write(bool is_final, bool after_trim)
     pthread_mutex_unlock(&write_lock);
 }
 
+LH_HIDDEN void lh_snapshot_lock_for_fork(void)
+{
+    pthread_mutex_lock(&write_lock);
+}
+
+LH_HIDDEN void lh_snapshot_unlock_after_fork(void)
+{
+    pthread_mutex_unlock(&write_lock);
+}
+
 LH_HIDDEN int lh_snapshot_directory(void)
 {
     return pid_dir_fd;

@@ -13,6 +13,10 @@ LH_HIDDEN bool lh_snapshot_prepare(void);
  * after_trim the second snapshot of a trim probe. Applies snapshot retention after it. */
 LH_HIDDEN void lh_snapshot_write(bool is_final, bool after_trim);
 
+/* fork(): the write lock taken before, released after in the parent and the child (lifecycle.c). */
+LH_HIDDEN void lh_snapshot_lock_for_fork(void);
+LH_HIDDEN void lh_snapshot_unlock_after_fork(void);
+
 /* The pid directory snapshots are written into (-1 before lh_snapshot_prepare): where the CLI drops its
  * control files for the writer. */
 LH_HIDDEN int lh_snapshot_directory(void);

@@ -156,6 +156,10 @@ LH_HIDDEN bool lh_writer_start(void)
 
 LH_HIDDEN bool lh_writer_pause(void)
 {
+    /* An idle shim (a child of the target, a bad setting) or a forked child has no writer: no lock either. An idle
+     * process registered no fork handlers, so a lock taken here could be inherited held by its own children. */
+    if (atomic_load(&lh_run_state) == LH_OFF)
+        return false;
     pthread_mutex_lock(&lifecycle_lock);
     bool paused = writer_running && !writer_finished && writer_pid == getpid() &&
                   !pthread_equal(pthread_self(), writer_thread);
@@ -170,6 +174,16 @@ LH_HIDDEN void lh_writer_resume(void)
 {
     if (!writer_finished && atomic_load(&lh_run_state) == LH_ON)
         start_writer_thread();
+    pthread_mutex_unlock(&lifecycle_lock);
+}
+
+LH_HIDDEN void lh_writer_lock_for_fork(void)
+{
+    pthread_mutex_lock(&lifecycle_lock);
+}
+
+LH_HIDDEN void lh_writer_unlock_after_fork(void)
+{
     pthread_mutex_unlock(&lifecycle_lock);
 }
 

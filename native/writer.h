@@ -17,6 +17,11 @@ LH_HIDDEN bool lh_writer_start(void);
 LH_HIDDEN bool lh_writer_pause(void);
 LH_HIDDEN void lh_writer_resume(void);
 
+/* fork(): the lifecycle lock taken before, released after in the parent and the child (lifecycle.c). A child
+ * that calls setuid() takes it; held by a thread the child does not have, it would never come free. */
+LH_HIDDEN void lh_writer_lock_for_fork(void);
+LH_HIDDEN void lh_writer_unlock_after_fork(void);
+
 /* Writes the final snapshot at normal exit; the writer thread writes no more. */
 LH_HIDDEN void lh_writer_final(void);
 
