@@ -8,6 +8,11 @@
  * resolved, the next_* pointers point at boot_* functions that resolve it (serving dlsym's own
  * allocations from a static bootstrap buffer), and bootstrap blocks are pinned in the address filter so
  * that free() and realloc() of them take the slow path, which recognises them.
+ *
+ * Hot path cost (bench/malloc-pairs, `npm run bench`): the unsampled malloc+free pair costs 2–4 ns more than
+ * the bare allocator — a TLS subtraction, a sign test, a byte load from the filter. A sampled allocation costs
+ * ~0.9 µs with 4 frames and ~3.4 µs with 34 (capture, intern, insert, and its free's remove), nearly all of it
+ * unwinding (stacks.c); its frames go to a scratch slot (scratch.c), not to the target's stack.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -17,6 +17,9 @@
  * and, the process being memoryless, the countdown is rearmed with a fresh exponential draw (the points
  * after the first one inside the same block do not matter: one sample per block, weighted by 1/p(s)).
  *
+ * Hot path cost: the unsampled path is that one subtraction and sign test (interpose.c inlines it); the
+ * code below runs only when the countdown crosses zero: one xorshift draw and one log() per sample.
+ *
  * Edge cases:
  *  - S = 1 means "record every allocation": the gap is 0, every call takes the slow path, weight is 1.
  *  - Zero-byte requests have p = 0 and are never sampled (their weight would be infinite).
