@@ -7,11 +7,10 @@
  * by the filter in liveness.h.
  *
  * Hot path cost: an unsampled free() pays only the filter in liveness.h — a multiply, a shift and a relaxed
- * one-byte load; unsampled allocations never come here. A sampled
- * allocation's insert and a sampled block's free each take one shard's mutex (16 shards: threads rarely meet)
- * and probe a few 24-byte slots; the filter counter is a CAS on one byte. Thinning, when the table fills, walks
- * every shard once under its lock: rare (each round halves the table) and done by one thread, the others drop
- * their sample rather than wait.
+ * one-byte load; unsampled allocations never come here. A sampled allocation's insert and a sampled block's
+ * free each take one shard's mutex (16 shards: threads rarely meet) and probe a few 24-byte slots; the filter
+ * counter is a CAS on one byte. Thinning, when the table fills, walks every shard once under its lock: rare
+ * (each round halves the table) and done by one thread, the others drop their sample rather than wait.
  *
  * Capacity is fixed. When the table holds `capacity` entries the sampling interval doubles and every
  * entry is kept with probability p(s, 2S)/p(s, S) — the chance it would have been sampled at the new
