@@ -5,13 +5,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { shimCflags, shimLibs, shimSources } from './build-native.mjs';
+import { shimCflags, shimLibs, shimSources, writeLimitsHeader } from './build-native.mjs';
 
 const nativeDir = fileURLToPath(new URL('../native/', import.meta.url));
 const testDir = join(nativeDir, 'test');
 const buildDir = join(nativeDir, 'build', 'test');
 const cc = process.env.CC || 'cc';
 mkdirSync(buildDir, { recursive: true });
+writeLimitsHeader();
 
 // agent.c builds as stubs here (no JDK include path): the units are tested without a JVM.
 const units = shimSources.filter((f) => !['interpose.c', 'lifecycle.c'].includes(f)).map((f) => join(nativeDir, f));

@@ -6,6 +6,7 @@ import { addGateOptions, register as registerGate } from './commands/gate.js';
 import { register as registerReport } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { ExitCode, LeakhuntError } from './core/errors.js';
+import { checkLimit, parseWholeNumber } from './core/limits.js';
 import { parseBytes, parseDurationMs } from './core/units.js';
 
 function option<T>(parse: (text: string) => T) {
@@ -22,15 +23,6 @@ function option<T>(parse: (text: string) => T) {
 function defaultSnapshotIntervalMs(durationMs: number | undefined): number {
   if (durationMs === undefined) return 10_000;
   return Math.min(10_000, Math.max(1_000, Math.round(durationMs / 30)));
-}
-
-/** --max-snapshots: 0 (keep all) or enough for the early, middle and recent parts of a run. */
-function snapshotsToKeep(text: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 0 || (n > 0 && n < 8) || n > 1_000_000) {
-    throw new Error(`"${text}" is not 0 (keep all) or a whole number from 8 to 1000000`);
-  }
-  return n;
 }
 
 function positiveInteger(text: string): number {
@@ -62,8 +54,8 @@ function buildProgram(): Command {
     .passThroughOptions()
     .option('-o, --out <dir>', 'run directory (default: ./leakhunt-<timestamp>)')
     .option('--force', 'replace leakhunt\'s files in a non-empty run directory', false)
-    .option('--interval <duration>', 'time between snapshots (default 10s; with --duration, duration/30 between 1s and 10s)', option((t) => parseDurationMs(t, '--interval')))
-    .option('--sample-bytes <size>', 'mean sampling interval in bytes (1 = record every allocation)', option((t) => parseBytes(t, '--sample-bytes')), 512 * 1024)
+    .option('--interval <duration>', 'time between snapshots (default 10s; with --duration, duration/30 between 1s and 10s)', option((t) => checkLimit('LEAKHUNT_INTERVAL_MS', parseDurationMs(t, '--interval'))))
+    .option('--sample-bytes <size>', 'mean sampling interval in bytes (1 = record every allocation)', option((t) => checkLimit('LEAKHUNT_SAMPLE_BYTES', parseBytes(t, '--sample-bytes'))), 512 * 1024)
     .option('--duration <duration>', 'stop the command after this long (SIGTERM, then SIGKILL)', option((t) => parseDurationMs(t, '--duration')))
     .option('--warmup <duration>', 'leave this much of the start out of trends (default: detected from the start-up climb)', option((t) => parseDurationMs(t, '--warmup')))
     .option('--ignore-frames <regex>', 'also look past frames matching this when grouping sites (repeatable): e.g. your own allocation wrappers', (v: string, all: string[] = []) => {
@@ -83,16 +75,14 @@ function buildProgram(): Command {
     .option('--trim-probe', 'at 90% of --duration, a snapshot, malloc_trim(0) in the target and another: how much RSS was free memory the allocator kept')
     .option('--allocator <name>', 'preload jemalloc or tcmalloc (or an allocator library\'s path) after the shim: does RSS still grow?')
     .option('--fail-on-leak', 'gate the run when it ends (thresholds below, as for leakhunt gate): exit 1 on a leak, 3 on not enough data, unless the command itself failed')
-    .option('--max-snapshots <n>', 'raw snapshots kept on disk: all early and recent ones, the middle thinned evenly (0 keeps all)', option(snapshotsToKeep), 360)
-    .addOption(new Option('--table-capacity <n>', 'most live sampled blocks the shim keeps').argParser(option(positiveInteger)))
-    .addOption(new Option('--max-stacks <n>', 'most distinct stacks the shim keeps').argParser(option(positiveInteger)))
-    .addOption(new Option('--stack-depth <n>', 'most frames per stack (default 64)').argParser(option(positiveInteger)))
+    .option('--max-snapshots <n>', 'raw snapshots kept on disk: all early and recent ones, the middle thinned evenly (0 keeps all)', option((t) => checkLimit('LEAKHUNT_MAX_SNAPSHOTS', parseWholeNumber(t, '--max-snapshots'))), 360)
+    .addOption(new Option('--table-capacity <n>', 'most live sampled blocks the shim keeps').argParser(option((t) => checkLimit('LEAKHUNT_TABLE_CAPACITY', positiveInteger(t)))))
+    .addOption(new Option('--max-stacks <n>', 'most distinct stacks the shim keeps').argParser(option((t) => checkLimit('LEAKHUNT_MAX_STACKS', positiveInteger(t)))))
+    .addOption(new Option('--stack-depth <n>', 'most frames per stack (default 64)').argParser(option((t) => checkLimit('LEAKHUNT_STACK_DEPTH', positiveInteger(t)))))
     .addOption(new Option('--seed <n>', 'fixed sampler seed (reproducible runs)').argParser(option(positiveInteger)).hideHelp())
     .addHelpText('after', '\nExample:\n  leakhunt run --duration 10m -- java -jar app.jar')
     .action(async (command: string[], opts) => {
       const interval: number = opts.interval ?? defaultSnapshotIntervalMs(opts.duration);
-      if (interval < 50) throw new LeakhuntError('--interval must be at least 50ms', ExitCode.usage);
-      if (opts.sampleBytes < 1) throw new LeakhuntError('--sample-bytes must be at least 1', ExitCode.usage);
       process.exitCode = await runCommand(command, {
         out: opts.out, force: opts.force, intervalMs: interval, sampleBytes: opts.sampleBytes,
         durationMs: opts.duration, json: opts.json, top: opts.top, quiet: opts.quiet,

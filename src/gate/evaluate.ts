@@ -20,6 +20,7 @@ import {
   seriesGrowth, type SiteReport,
 } from '../analyse/index.js';
 import { ExitCode } from '../core/errors.js';
+import { shimLimit } from '../core/limits.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import { abbreviateTemplates, type RunReport } from '../report/index.js';
 import { matchSuppression } from './suppressions.js';
@@ -27,8 +28,8 @@ import type { BaselinedSite, GateOptions, GateResult, SuppressedSite, Suppressio
 
 const MiB = 1024 * 1024;
 const HOUR = 3600;
-/** The shim's smallest snapshot interval (LEAKHUNT_INTERVAL_MS ≥ 50). */
-const MIN_INTERVAL_SEC = 0.05;
+/** The shim's smallest snapshot interval (native/limits.json). */
+const MIN_INTERVAL_SEC = shimLimit('LEAKHUNT_INTERVAL_MS').min / 1000;
 
 /** The sampling interval in force at the end of the run (the shim doubles it when its table fills). */
 export function finalSampleBytes(report: RunReport): number {
