@@ -4,9 +4,9 @@
  * A thread of the shim's own, with every signal blocked (the target's signals, and above all the JVM's
  * SIGSEGV/SIGBUS handling, are never delivered to it) and the reentrancy guard set for good. Every interval,
  * or when the CLI drops a control file into the pid directory (flush-request: a snapshot now; trim-request: the
- * trim probe, a snapshot, malloc_trim(0) and another), it writes a snapshot. It can be stopped
- * and joined and started again around calls that need the process to themselves (credentials.c); the final
- * snapshot is taken by the thread that ends the program (lifecycle.c).
+ * trim probe, a snapshot, malloc_trim(0) and another), it writes a snapshot. It can be stopped and joined and
+ * started again around calls that need the process to themselves (credentials.c); the final snapshot is taken
+ * by the thread that ends the program (lifecycle.c).
  */
 #define _GNU_SOURCE
 #include "writer.h"
