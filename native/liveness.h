@@ -61,6 +61,11 @@ LH_HIDDEN void lh_live_for_each(void (*visit)(const struct lh_live_entry *, void
 LH_HIDDEN uint64_t lh_live_count(void);
 LH_HIDDEN uint64_t lh_live_capacity(void);
 
+/* fork(): every lock of the table (thinning, then the shards in order) taken before, released after in the
+ * parent and the child (lifecycle.c), so a child never inherits a shard locked by a thread it does not have. */
+LH_HIDDEN void lh_live_lock_for_fork(void);
+LH_HIDDEN void lh_live_unlock_after_fork(void);
+
 /* Doubles the sampling interval and thins the live entries so they stay unbiased at the new interval.
  * Exposed for tests; normally called by insert when the table is full. */
 LH_HIDDEN void lh_live_thin(void);

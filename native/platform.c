@@ -1,5 +1,7 @@
-/* The two OS services every part of the shim uses: its own memory, and the clock. */
+/* The OS services every part of the shim uses: its own memory, the clock, a line on stderr. */
 #define _GNU_SOURCE
+#include <stdarg.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +60,23 @@ LH_HIDDEN uint64_t lh_monotonic_ns(void)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+LH_HIDDEN void lh_say(const char *first, ...)
+{
+    char line[1024];
+    size_t used = 0;
+    va_list parts;
+    va_start(parts, first);
+    for (const char *part = first; part; part = va_arg(parts, const char *)) {
+        size_t n = strnlen(part, sizeof line - 1 - used);
+        memcpy(line + used, part, n);
+        used += n;
+    }
+    va_end(parts);
+    line[used++] = '\n';
+    ssize_t ignored = write(2, line, used);
+    (void)ignored;
 }
 
 LH_HIDDEN _Atomic int lh_run_state = LH_STARTING;

@@ -1,6 +1,16 @@
 /*
- * Declarations shared by the shim's files. Everything here is internal (hidden visibility): the only
- * symbols the library exports are the malloc family in interpose.c.
+ * Declarations shared by the shim's files. Everything here is internal (hidden visibility). The library exports
+ * only what it interposes and what a JVM looks up, each in the file of its concern — this list is checked against
+ * `nm -D --defined-only native/build/libleakhunt.so` by scripts/test-native.mjs:
+ *
+ * exports:
+ *   interpose.c    malloc free calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc pvalloc
+ *                  malloc_usable_size
+ *   lifecycle.c    __libc_start_main exit                  (the final snapshot, before static destructors run)
+ *   credentials.c  setuid setgid seteuid setegid setreuid setregid setresuid setresgid setgroups unshare setns
+ *                                                          (the writer stopped around calls that need one thread)
+ *   unloaded.c     dlclose                                 (what a library mapped, remembered before it goes)
+ *   agent.c        Agent_OnLoad                            (the JVMTI agent; absent when built without jvmti.h)
  */
 #ifndef LEAKHUNT_SHIM_H
 #define LEAKHUNT_SHIM_H
@@ -14,6 +24,21 @@
 #define LH_EXPORT __attribute__((visibility("default")))
 #define LH_LIKELY(x) __builtin_expect(!!(x), 1)
 #define LH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* The definition of `name` that follows the shim's own in lookup order (dlsym(RTLD_NEXT)), resolved on first use
+ * and cached; NULL if there is none. For every function the shim wraps except the malloc family: dlsym itself
+ * allocates, so interpose.c resolves those up front, with a bootstrap buffer, into its next_* table. The file
+ * that uses it includes <dlfcn.h> (after _GNU_SOURCE). */
+#define LH_NEXT(name)                                                                                       \
+    (__extension__({                                                                                        \
+        static __typeof__(&name) lh_next_cached;                                                            \
+        __typeof__(&name) lh_next = __atomic_load_n(&lh_next_cached, __ATOMIC_ACQUIRE);                     \
+        if (!lh_next) {                                                                                     \
+            lh_next = (__typeof__(&name))dlsym(RTLD_NEXT, #name);                                           \
+            __atomic_store_n(&lh_next_cached, lh_next, __ATOMIC_RELEASE);                                   \
+        }                                                                                                   \
+        lh_next;                                                                                            \
+    }))
 
 /* Whether the shim records. STARTING covers the time before our constructor ran (ld.so and earlier
  * constructors already allocate); OFF is final for this process image (forked child, bad config, setuid). */
@@ -59,6 +84,12 @@ LH_HIDDEN void *lh_map_memory(size_t bytes);
 
 /* How much of the shim's own mapped memory is resident now (only the writer thread calls it). */
 LH_HIDDEN uint64_t lh_resident_bytes(void);
+
+/* One line on stderr: the parts (a NULL ends them) and a newline, in a single write(2) — no stdio, no allocation,
+ * and a line under PIPE_BUF is never interleaved with the target's own output. Cut at 1 KiB. */
+LH_HIDDEN void lh_say(const char *first, ...) __attribute__((sentinel));
+/* How the shim says it turned itself off for this process (the target runs on untouched). */
+#define LH_SAY_DISABLED "leakhunt shim: disabled: "
 
 /* Monotonic time since the shim started, for allocation ages. */
 LH_HIDDEN uint64_t lh_monotonic_ns(void);

@@ -68,7 +68,6 @@ static uintptr_t *frame_scratch;
 static struct lh_java_frame *java_scratch;
 static struct mallinfo2 (*mallinfo2_function)(void);
 static int (*mallctl_function)(const char *, void *, size_t *, void *, size_t);
-static int (*malloc_trim_function)(size_t);
 
 /* ---- gathering ---- */
 
@@ -104,10 +103,10 @@ static void write_meta(bool is_final, bool after_trim, uint64_t sequence)
     out_u64(lh_start_realtime_ns);
     out_u64(lh_start_monotonic_ns);
     out_u64(lh_config.sample_interval_bytes);
-    out_u64(atomic_load(&lh_sample_interval_bytes));
+    out_u64(lh_sampler_interval_bytes());
     out_u32(is_final ? 1 : 0);
     out_u32(lh_config.max_stack_depth);
-    out_u64((lh_config.sample_interval_bytes <= 1 && atomic_load(&lh_sample_generation) == 0 ? 1u : 0u) |
+    out_u64((lh_config.sample_interval_bytes <= 1 && lh_sampler_generation() == 0 ? 1u : 0u) |
             (after_trim ? 2u : 0u) | (uint64_t)lh_agent_status() << 2);
     out_u64(0);
     out_u64(0);
@@ -318,22 +317,19 @@ LH_HIDDEN void lh_snapshot_write(bool is_final, bool after_trim)
     pthread_mutex_unlock(&write_lock);
 }
 
-/* ---- what the writer thread calls ---- */
-
-LH_HIDDEN bool lh_snapshot_control_requested(const char *name)
+LH_HIDDEN void lh_snapshot_lock_for_fork(void)
 {
-    if (faccessat(pid_dir_fd, name, F_OK, 0) != 0)
-        return false;
-    unlinkat(pid_dir_fd, name, 0);
-    return true;
+    pthread_mutex_lock(&write_lock);
 }
 
-LH_HIDDEN void lh_snapshot_trim_probe(void)
+LH_HIDDEN void lh_snapshot_unlock_after_fork(void)
 {
-    lh_snapshot_write(false, false);
-    if (malloc_trim_function)
-        malloc_trim_function(0);
-    lh_snapshot_write(false, true);
+    pthread_mutex_unlock(&write_lock);
+}
+
+LH_HIDDEN int lh_snapshot_directory(void)
+{
+    return pid_dir_fd;
 }
 
 LH_HIDDEN bool lh_snapshot_prepare(void)
@@ -354,6 +350,5 @@ LH_HIDDEN bool lh_snapshot_prepare(void)
         return false;
     mallinfo2_function = (struct mallinfo2 (*)(void))dlsym(RTLD_DEFAULT, "mallinfo2");
     mallctl_function = (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(RTLD_DEFAULT, "mallctl");
-    malloc_trim_function = (int (*)(size_t))dlsym(RTLD_DEFAULT, "malloc_trim");
     return true;
 }

@@ -221,3 +221,13 @@ LH_HIDDEN int lh_stacks_get(uint32_t id, uintptr_t *pcs, struct lh_java_frame *j
     pthread_mutex_unlock(&table_lock);
     return depth;
 }
+
+LH_HIDDEN void lh_stacks_lock_for_fork(void)
+{
+    pthread_mutex_lock(&table_lock);
+}
+
+LH_HIDDEN void lh_stacks_unlock_after_fork(void)
+{
+    pthread_mutex_unlock(&table_lock);
+}

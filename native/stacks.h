@@ -57,4 +57,8 @@ LH_HIDDEN uint64_t lh_stacks_capacity(void);
 LH_HIDDEN int lh_stacks_get(uint32_t id, uintptr_t *pcs, struct lh_java_frame *java, int *java_depth,
                             struct lh_stack_stats *stats);
 
+/* fork(): the table's lock taken before, released after in the parent and the child (lifecycle.c). */
+LH_HIDDEN void lh_stacks_lock_for_fork(void);
+LH_HIDDEN void lh_stacks_unlock_after_fork(void);
+
 #endif

@@ -1,5 +1,7 @@
 /*
- * All per-thread state of the shim, in one initial-exec TLS struct.
+ * All per-thread state of the shim, in one initial-exec TLS struct: 32 bytes that every thread of the target
+ * carries, in the static TLS block (a larger one would make a dlopen() of the shim fail once glibc's small
+ * static-TLS surplus is used up, so buffers live elsewhere: scratch.c).
  *
  * It starts as all zeroes (a static "empty" state), which the fast path handles without an init branch:
  * bytes_until_sample == 0 sends the thread's first allocation to the slow path, which seeds the sampler.
@@ -25,9 +27,14 @@ struct lh_thread_state {
     uint32_t quiet;
     /* Set once the sampler's random stream is seeded; the first slow-path call seeds it. */
     uint32_t seeded;
+    /* The scratch slot this thread sampled into last, tried first next time (scratch.c); it fills what was
+     * padding, so the struct stays 32 bytes. */
+    uint32_t scratch_slot;
     /* xorshift64* state of this thread's exponential gaps. */
     uint64_t rng;
 };
+
+_Static_assert(sizeof(struct lh_thread_state) == 32, "every thread of the target carries this in static TLS");
 
 extern __thread struct lh_thread_state lh_tls __attribute__((tls_model("initial-exec")));
 

@@ -13,8 +13,7 @@ static void setup(uint64_t interval)
 {
     static bool initialised;
     lh_config.sample_interval_bytes = interval;
-    atomic_store(&lh_sample_interval_bytes, interval);
-    atomic_store(&lh_sample_generation, 0);
+    lh_sampler_configure(interval);
     if (!initialised) {
         CHECK(lh_live_init(CAPACITY), "init");
         initialised = true;
@@ -120,7 +119,7 @@ static void a_full_table_thins_and_stays_unbiased(void)
             lh_live_insert(0x100000000000u + i * 4096, size, 1, 0);
     }
     CHECK(lh_live_count() <= CAPACITY, "bounded: %llu", (unsigned long long)lh_live_count());
-    CHECK(atomic_load(&lh_sample_generation) >= 3, "interval doubled (generation %u)", atomic_load(&lh_sample_generation));
+    CHECK(lh_sampler_generation() >= 3, "interval doubled (generation %u)", lh_sampler_generation());
     CHECK(atomic_load(&lh_counters.thinned_entries) > 0, "thinning counted");
     double estimate = 0;
     lh_live_for_each(add_upscaled_bytes, &estimate);

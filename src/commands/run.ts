@@ -9,6 +9,7 @@ import { colorWanted, renderJson, renderText, startStatusLine, writeHtmlReport }
 import { defaultRunDir, prepareRunDir, runPath } from '../rundir/index.js';
 import { buildIdOf } from '../symbolize/index.js';
 import { addGateOptions } from './gate.js';
+import { checkLimit, parseWholeNumber } from '../core/limits.js';
 import { parsed, positiveInteger, regexList } from './options.js';
 
 export interface RunOptions {
@@ -93,15 +94,6 @@ function defaultSnapshotIntervalMs(durationMs: number | undefined): number {
   return Math.min(10_000, Math.max(1_000, Math.round(durationMs / 30)));
 }
 
-/** --max-snapshots: 0 (keep all) or enough for the early, middle and recent parts of a run. */
-const snapshotsToKeep = parsed((text: string): number => {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 0 || (n > 0 && n < 8) || n > 1_000_000) {
-    throw new Error(`"${text}" is not 0 (keep all) or a whole number from 8 to 1000000`);
-  }
-  return n;
-});
-
 export function register(program: Command): void {
   const run = program.command('run')
     .description('run a command under the sampling shim, then rank the call sites whose live memory grows')
@@ -109,8 +101,8 @@ export function register(program: Command): void {
     .passThroughOptions()
     .option('-o, --out <dir>', 'run directory (default: ./leakhunt-<timestamp>)')
     .option('--force', 'replace leakhunt\'s files in a non-empty run directory', false)
-    .option('--interval <duration>', 'time between snapshots (default 10s; with --duration, duration/30 between 1s and 10s)', parsed((t) => parseDurationMs(t, '--interval')))
-    .option('--sample-bytes <size>', 'mean sampling interval in bytes (1 = record every allocation)', parsed((t) => parseBytes(t, '--sample-bytes')), 512 * 1024)
+    .option('--interval <duration>', 'time between snapshots (default 10s; with --duration, duration/30 between 1s and 10s)', parsed((t) => checkLimit('LEAKHUNT_INTERVAL_MS', parseDurationMs(t, '--interval'))))
+    .option('--sample-bytes <size>', 'mean sampling interval in bytes (1 = record every allocation)', parsed((t) => checkLimit('LEAKHUNT_SAMPLE_BYTES', parseBytes(t, '--sample-bytes'))), 512 * 1024)
     .option('--duration <duration>', 'stop the command after this long (SIGTERM, then SIGKILL)', parsed((t) => parseDurationMs(t, '--duration')))
     .option('--warmup <duration>', 'leave this much of the start out of trends (default: detected from the start-up climb)', parsed((t) => parseDurationMs(t, '--warmup')))
     .option('--ignore-frames <regex>', 'also look past frames matching this when grouping sites (repeatable): e.g. your own allocation wrappers', regexList)
@@ -123,16 +115,14 @@ export function register(program: Command): void {
     .option('--trim-probe', 'at 90% of --duration, a snapshot, malloc_trim(0) in the target and another: how much RSS was free memory the allocator kept')
     .option('--allocator <name>', 'preload jemalloc or tcmalloc (or an allocator library\'s path) after the shim: does RSS still grow?')
     .option('--fail-on-leak', 'gate the run when it ends (thresholds below, as for leakhunt gate): exit 1 on a leak, 3 on not enough data, unless the command itself failed')
-    .option('--max-snapshots <n>', 'raw snapshots kept on disk: all early and recent ones, the middle thinned evenly (0 keeps all)', snapshotsToKeep, 360)
-    .addOption(new Option('--table-capacity <n>', 'most live sampled blocks the shim keeps').argParser(positiveInteger))
-    .addOption(new Option('--max-stacks <n>', 'most distinct stacks the shim keeps').argParser(positiveInteger))
-    .addOption(new Option('--stack-depth <n>', 'most frames per stack (default 64)').argParser(positiveInteger))
+    .option('--max-snapshots <n>', 'raw snapshots kept on disk: all early and recent ones, the middle thinned evenly (0 keeps all)', parsed((t) => checkLimit('LEAKHUNT_MAX_SNAPSHOTS', parseWholeNumber(t, '--max-snapshots'))), 360)
+    .addOption(new Option('--table-capacity <n>', 'most live sampled blocks the shim keeps').argParser(parsed((t) => checkLimit('LEAKHUNT_TABLE_CAPACITY', parseWholeNumber(t, '--table-capacity')))))
+    .addOption(new Option('--max-stacks <n>', 'most distinct stacks the shim keeps').argParser(parsed((t) => checkLimit('LEAKHUNT_MAX_STACKS', parseWholeNumber(t, '--max-stacks')))))
+    .addOption(new Option('--stack-depth <n>', 'most frames per stack (default 64)').argParser(parsed((t) => checkLimit('LEAKHUNT_STACK_DEPTH', parseWholeNumber(t, '--stack-depth')))))
     .addOption(new Option('--seed <n>', 'fixed sampler seed (reproducible runs)').argParser(positiveInteger).hideHelp())
     .addHelpText('after', '\nExample:\n  leakhunt run --duration 10m -- java -jar app.jar')
     .action(async (command: string[], opts) => {
       const interval: number = opts.interval ?? defaultSnapshotIntervalMs(opts.duration);
-      if (interval < 50) throw new LeakhuntError('--interval must be at least 50ms', ExitCode.usage);
-      if (opts.sampleBytes < 1) throw new LeakhuntError('--sample-bytes must be at least 1', ExitCode.usage);
       process.exitCode = await runCommand(command, {
         out: opts.out, force: opts.force, intervalMs: interval, sampleBytes: opts.sampleBytes,
         durationMs: opts.duration, json: opts.json, top: opts.top, quiet: opts.quiet,

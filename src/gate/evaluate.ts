@@ -23,12 +23,13 @@ import {
 } from '../analyse/index.js';
 import { ExitCode } from '../core/errors.js';
 import type { RunReport } from '../pipeline/index.js';
+import { shimLimit } from '../core/limits.js';
 import { matchSuppression } from './suppressions.js';
 import type { BaselinedSite, GateAdvice, GateOptions, GateProblem, GateResult, SuppressedSite, SuppressionRule } from './types.js';
 
 const HOUR = 3600;
-/** The shim's smallest snapshot interval (LEAKHUNT_INTERVAL_MS ≥ 50). */
-const MIN_INTERVAL_SEC = 0.05;
+/** The shim's smallest snapshot interval (native/limits.json). */
+const MIN_INTERVAL_SEC = shimLimit('LEAKHUNT_INTERVAL_MS').min / 1000;
 
 /** The sampling interval in force at the end of the run (the shim doubles it when its table fills). */
 export function finalSampleBytes(report: RunReport): number {
