@@ -120,7 +120,7 @@ export class ProfileWriter {
     });
     this.previousNs = meta.realtimeNs;
     this.series.add({
-      timeSec, stackOf: encoded.stackOf, inuse: encoded.inuse, oldestAgeMs: encoded.oldestAgeMs, meanAgeMs: encoded.meanAgeMs,
+      timeSec, stackOf: encoded.stackOf, inuse: encoded.inuse, objects: encoded.objects, oldestAgeMs: encoded.oldestAgeMs, meanAgeMs: encoded.meanAgeMs,
     });
     this.timings.encodeMs += performance.now() - started;
 

@@ -37,6 +37,8 @@ export interface EncodedProfile {
   stackOf: Int32Array;
   /** Its in-use bytes, as the profile holds them (never 0). */
   inuse: Float64Array;
+  /** Its in-use blocks (inuse_objects), as the profile holds them. */
+  objects: Float32Array;
   /** Its oldest_live_age_ms and mean_live_age_ms labels, NaN where it has none (nothing live). */
   oldestAgeMs: Float64Array;
   meanAgeMs: Float64Array;
@@ -106,6 +108,7 @@ export class HeapProfileEncoder {
   private previousBuffer: Uint8Array | undefined;
   private scratchStack = new Int32Array(0);
   private scratchInuse = new Float64Array(0);
+  private scratchObjects = new Float32Array(0);
   private scratchOldest = new Float64Array(0);
   private scratchMean = new Float64Array(0);
   /** The stack table and site order of the previous snapshot, when its sites followed its stacks one for one. */
@@ -334,7 +337,7 @@ export class HeapProfileEncoder {
     this.previousBuffer = out.buf;
     this.writeTables(out, tail, meta, options);
     return {
-      bytes: out.view(), stackOf: this.scratchStack.slice(0, inUse), inuse: this.scratchInuse.slice(0, inUse),
+      bytes: out.view(), stackOf: this.scratchStack.slice(0, inUse), inuse: this.scratchInuse.slice(0, inUse), objects: this.scratchObjects.slice(0, inUse),
       oldestAgeMs: this.scratchOldest.slice(0, inUse), meanAgeMs: this.scratchMean.slice(0, inUse),
     };
   }
@@ -359,6 +362,7 @@ export class HeapProfileEncoder {
     const size = count + (count >> 3);
     this.scratchStack = new Int32Array(size);
     this.scratchInuse = new Float64Array(size);
+    this.scratchObjects = new Float32Array(size);
     this.scratchOldest = new Float64Array(size);
     this.scratchMean = new Float64Array(size);
   }
@@ -371,7 +375,7 @@ export class HeapProfileEncoder {
   private writeSamples(out: Bytes, table: SiteTable, nowMs: number, liveOnly: boolean): number {
     const count = table.count;
     this.ensureScratch(count);
-    const { scratchStack, scratchInuse, scratchOldest, scratchMean, siteStackIndex } = this;
+    const { scratchStack, scratchInuse, scratchObjects, scratchOldest, scratchMean, siteStackIndex } = this;
     let inUse = 0;
     const previous = this.previous;
     const starts = new Int32Array(count + 1);
@@ -413,6 +417,7 @@ export class HeapProfileEncoder {
       if (inuse !== 0) {
         scratchStack[inUse] = siteStackIndex[i]!;
         scratchInuse[inUse] = inuse;
+        scratchObjects[inUse] = decodedNumber(v2);
         scratchOldest[inUse] = live ? decodedNumber(oldest) : NaN;
         scratchMean[inUse] = live ? decodedNumber(mean) : NaN;
         inUse++;

@@ -28,6 +28,12 @@ export interface SeriesPoint {
   /** Its in-use bytes (inuse_space), never 0; a profile without in-use values has no samples here. */
   inuse: ArrayLike<number>;
   /**
+   * Its in-use blocks (inuse_objects, upscaled), when the profile has that sample type: inuse / objects is the mean
+   * live block size, which tells a growing container from churn (analyse/containers.ts). Single precision: a count
+   * needs no more, and a long run holds millions of them.
+   */
+  objects?: ArrayLike<number>;
+  /**
    * Its oldest_live_age_ms and mean_live_age_ms labels, NaN where it has none. The analysis reads them at the last
    * point only; earlier points may leave them out.
    */
@@ -52,9 +58,11 @@ export function seriesOfProfiles(points: readonly ProfilePoint[]): ProfileSeries
   const stackIndex = new Map<string, number>();
   const seriesPoints = points.map((point): SeriesPoint => {
     const inuseAt = sampleValueIndex(point.profile, 'inuse_space');
+    const objectsAt = sampleValueIndex(point.profile, 'inuse_objects');
     const samples = inuseAt < 0 ? [] : point.profile.samples.filter((sample) => (sample.values[inuseAt] ?? 0) !== 0);
     const stackOf = new Int32Array(samples.length);
     const inuse = new Float64Array(samples.length);
+    const objects = objectsAt < 0 ? undefined : new Float32Array(samples.length);
     const oldestAgeMs = new Float64Array(samples.length);
     const meanAgeMs = new Float64Array(samples.length);
     samples.forEach((sample, i) => {
@@ -67,12 +75,13 @@ export function seriesOfProfiles(points: readonly ProfilePoint[]): ProfileSeries
       }
       stackOf[i] = index;
       inuse[i] = sample.values[inuseAt] ?? 0;
+      if (objects) objects[i] = sample.values[objectsAt] ?? 0;
       const oldest = sample.labels['oldest_live_age_ms'];
       const mean = sample.labels['mean_live_age_ms'];
       oldestAgeMs[i] = typeof oldest === 'number' ? oldest : NaN;
       meanAgeMs[i] = typeof mean === 'number' ? mean : NaN;
     });
-    return { timeSec: point.timeSec, stackOf, inuse, oldestAgeMs, meanAgeMs };
+    return { timeSec: point.timeSec, stackOf, inuse, ...(objects ? { objects } : {}), oldestAgeMs, meanAgeMs };
   });
   return { stacks, points: seriesPoints };
 }

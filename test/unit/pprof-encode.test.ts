@@ -140,6 +140,7 @@ function assertSameAsReference(series: Series, liveOnly: (k: number) => boolean 
     inUse.forEach((sample, i) => {
       assert.deepEqual(encoder.stacks[encoded.stackOf[i]!], sample.stack, `snapshot ${k}, sample ${i}: frames`);
       assert.equal(encoded.inuse[i], sample.values[3]);
+      assert.equal(encoded.objects[i], Math.fround(sample.values[2]!), `snapshot ${k}, sample ${i}: inuse_objects`);
       const oldest = sample.labels['oldest_live_age_ms'];
       assert.equal(Number.isNaN(encoded.oldestAgeMs[i]) ? undefined : encoded.oldestAgeMs[i], oldest);
       const mean = sample.labels['mean_live_age_ms'];
