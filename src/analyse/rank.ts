@@ -7,6 +7,7 @@
  * for about S bytes). Confidence is the probability that the true slope is above zero.
  */
 import { seriesOfProfiles, totalInuse, type HeapProfileFrame, type ProfilePoint, type ProfileSeries } from '../pprof/index.js';
+import { blockGrowthOf, containerStillGrowing, type BlockGrowth } from './containers.js';
 import { defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, isPlumbing } from './sites.js';
 import { trendOf, warmupPoints, type Trend } from './trend.js';
 import type { AnalysisOptions, SiteReport, SiteStatus } from './types.js';
@@ -78,7 +79,7 @@ function siteFrameIndexOf(frames: readonly HeapProfileFrame[], patterns: readonl
  */
 function groupSites(
   series: ProfileSeries, patterns: readonly RegExp[], wanted: (site: SiteEntries) => readonly StackEntry[],
-): SiteEntries[] {
+): { sites: SiteEntries[]; siteOf: readonly (SiteEntries | undefined)[] } {
   const n = series.points.length;
   const sites: SiteEntries[] = [];
   const siteByName = new Map<string, SiteEntries>();
@@ -149,12 +150,33 @@ function groupSites(
       }
     });
   }
-  return sites;
+  return { sites, siteOf };
+}
+
+/**
+ * The live blocks (inuse_objects) per point of the sites asked for, by site; none when the profiles do not carry
+ * them. A pass of its own: only the few sites whose growth is in question need them.
+ */
+function siteObjects(
+  series: ProfileSeries, siteOf: readonly (SiteEntries | undefined)[], wanted: ReadonlySet<SiteEntries>,
+): Map<SiteEntries, number[]> {
+  const objects = new Map<SiteEntries, number[]>();
+  if (wanted.size === 0 || series.points.some((point) => point.inuse.length > 0 && !point.objects)) return objects;
+  for (const site of wanted) objects.set(site, new Array<number>(series.points.length).fill(0));
+  series.points.forEach((point, index) => {
+    const { stackOf, objects: counts } = point;
+    for (let j = 0; j < stackOf.length; j++) {
+      const site = siteOf[stackOf[j]!];
+      const column = site && objects.get(site);
+      if (column) column[index]! += counts![j]!;
+    }
+  });
+  return objects;
 }
 
 /** Groups every point's samples by site; each series has one value per point. */
 export function siteSeries(points: readonly ProfilePoint[] | ProfileSeries, patterns: readonly RegExp[]): Map<string, SiteAccumulator> {
-  const sites = groupSites(asSeries(points), patterns, (site) => site.entries);
+  const { sites } = groupSites(asSeries(points), patterns, (site) => site.entries);
   return new Map(sites.map((site) => [site.function, {
     function: site.function, location: site.location, ...(site.oldestAgeMs === undefined ? {} : { oldestAgeMs: site.oldestAgeMs }),
     ageBytes: site.ageBytes, ageWeighted: site.ageWeighted, series: site.series,
@@ -173,20 +195,29 @@ export function seriesGrowth(timesSec: readonly number[], series: readonly numbe
 
 /**
  * The second signal: in a leak the live blocks were allocated all along the trend window, so the oldest is about
- * as old as the window; when even the oldest live block is young, the site's live set is being renewed — churn
- * (perhaps under rising load), not memory that is never freed.
+ * as old as the window; when even the oldest live block is young, the site's live set is being renewed — by churn
+ * (perhaps under rising load), or by a growing container that replaces its block with a bigger one. Which of the two
+ * is told by the blocks' count and mean size (containers.ts), never by their age alone.
  */
 function allYoung(ages: SiteReport['ages'], windowSec: number): boolean {
   return ages !== undefined && windowSec > 0 && ages.oldestSec < 0.25 * windowSec;
 }
 
+/**
+ * Churn: every live block is young and the growth is not carried by block size. Without block counts (profiles
+ * without inuse_objects) young blocks are taken for churn, as nothing else can tell.
+ */
+function isChurn(young: boolean, blocks: BlockGrowth | undefined): boolean {
+  return young && !blocks?.sizeCarriesGrowth;
+}
+
 function statusOf(
-  series: readonly number[], trend: Trend, minConfidence: number, materialBytes: number, young: boolean,
+  series: readonly number[], trend: Trend, minConfidence: number, materialBytes: number, churn: boolean,
 ): SiteStatus {
   const first = series[0] ?? 0;
   const last = series[series.length - 1] ?? 0;
   if (series.length >= 2 && trend.confidence >= minConfidence && trend.shape === 'linear'
-    && trend.growthBytes >= materialBytes && !young) return 'growing';
+    && trend.growthBytes >= materialBytes && !churn) return 'growing';
   if (series.length >= 2 && trend.shape === 'shrinking' && -trend.growthBytes >= materialBytes) {
     return last === 0 ? 'gone' : 'shrinking';
   }
@@ -217,9 +248,19 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
   const reports: Omit<SiteReport, 'rank'>[] = [];
   /** Sites whose live blocks are all young: churn, whatever their trend says. */
   const churning = new Set<Omit<SiteReport, 'rank'>>();
-  const sites = groupSites(series, patterns, (site) => (site.entries.length > 1 ? heavyStacks(site) : []));
+  const { sites, siteOf } = groupSites(series, patterns, (site) => (site.entries.length > 1 ? heavyStacks(site) : []));
+  const windowTimes = times.slice(skip);
+  const trends = new Map(sites.map((site) => [site, trendOf(windowTimes, site.series.slice(skip), options.sampleIntervalBytes)]));
+  // The sites whose growth is significant and material: how their blocks grew decides container or churn.
+  const inQuestion = new Set(sites.filter((site) => {
+    const t = trends.get(site)!;
+    return t.confidence >= minConfidence && t.growthBytes >= materialBytes;
+  }));
+  const objects = siteObjects(series, siteOf, inQuestion);
   for (const site of sites) {
-    const trend = trendOf(times.slice(skip), site.series.slice(skip), options.sampleIntervalBytes);
+    const siteObjectSeries = objects.get(site);
+    const blocks = siteObjectSeries ? blockGrowthOf(windowTimes, site.series.slice(skip), siteObjectSeries.slice(skip)) : undefined;
+    const trend = containerTrend(trends.get(site)!, blocks, times, site.series, skip, materialBytes, options.sampleIntervalBytes);
     const last = site.series.length - 1;
     let heaviest: StackEntry | undefined;
     const weight = (s: StackEntry) => Math.max(s.last, s.last - s.first);
@@ -229,14 +270,15 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
     const ages = site.oldestAgeMs !== undefined && site.ageBytes > 0
       ? { oldestSec: site.oldestAgeMs / 1000, meanSec: site.ageWeighted / site.ageBytes / 1000 } : undefined;
     const windowSec = (times[times.length - 1] ?? 0) - (times[skip] ?? 0);
-    const young = allYoung(ages, windowSec);
+    const churn = isChurn(allYoung(ages, windowSec), blocks);
     reports.push({
       function: site.function,
       location: site.location,
       stack: (heaviest?.frames ?? []).map(describeFrame),
       // Trends leave the warm-up out; new and gone are about the whole run.
-      status: statusOf(site.series, trend, minConfidence, materialBytes, young),
+      status: statusOf(site.series, trend, minConfidence, materialBytes, churn),
       ...(ages ? { ages } : {}),
+      ...(blocks ? { blocks } : {}),
       ...(site.entries.length > 1 ? { stacks: heavyStacks(site).map((s) => ({ stack: s.frames.map(describeFrame), series: s.series! })) } : {}),
       shape: trend.shape,
       leakRateBytesPerHour: trend.rateBytesPerHour,
@@ -246,7 +288,7 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
       confidence: trend.confidence,
       series: site.series,
     });
-    if (young) churning.add(reports[reports.length - 1]!);
+    if (churn) churning.add(reports[reports.length - 1]!);
   }
   // Growing sites by rate; the rest by how much growth they are likely to have (rate × confidence), so a leak
   // with too few samples to be called growing yet still ranks above sites that merely appeared once. Churn (every
@@ -256,6 +298,20 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
     || (a.status === 'growing' ? b.leakRateBytesPerHour - a.leakRateBytesPerHour : likelyRate(b) - likelyRate(a))
     || b.growthBytes - a.growthBytes || b.liveBytes - a.liveBytes);
   return reports.map((r, i) => ({ rank: i + 1, ...r }));
+}
+
+/**
+ * A container's staircase is judged by its own cadence, not by the halves of the run (containers.ts): when the
+ * site's growth is carried by block size, whether it stopped (saturating) or goes on (linear) is decided by whether
+ * its next step is overdue.
+ */
+function containerTrend(
+  trend: Trend, blocks: BlockGrowth | undefined, times: readonly number[], series: readonly number[], skip: number,
+  materialBytes: number, sampleIntervalBytes: number,
+): Trend {
+  if (!blocks?.sizeCarriesGrowth || (trend.shape !== 'linear' && trend.shape !== 'saturating')) return trend;
+  const going = containerStillGrowing(times, series, skip, materialBytes, sampleIntervalBytes);
+  return { ...trend, shape: going ? 'linear' : 'saturating' };
 }
 
 /** How many leading snapshots are warm-up: --warmup if given, else detected from the total live bytes. */

@@ -71,6 +71,28 @@ function slopeWithError(times: readonly number[], values: readonly number[], sam
   return { slope: fit.slope, stdError: Math.sqrt(fit.slopeStdError ** 2 + counting) };
 }
 
+/**
+ * A step: one interval holds most of the growth (or the robust slope is flat although the line rises) and, without
+ * that interval's rise, nothing grows significantly — a one-off. A staircase of several rises whose largest holds
+ * more than half of it (a container that doubles) is not a step: take its largest rise away and the rest still grows.
+ */
+function isStep(times: readonly number[], series: readonly number[], sampleIntervalBytes: number, robust: number, growthBytes: number): boolean {
+  let largest = 0;
+  let at = -1;
+  for (let i = 1; i < series.length; i++) {
+    const rise = series[i]! - series[i - 1]!;
+    if (rise > largest) {
+      largest = rise;
+      at = i;
+    }
+  }
+  if (!(robust <= 0 || (growthBytes > 0 && largest >= 0.5 * growthBytes))) return false;
+  if (at < 0) return true;
+  const without = series.map((v, i) => (i >= at ? v - largest : v));
+  const rest = slopeWithError(times, without, sampleIntervalBytes);
+  return !(Number.isFinite(rest.stdError) && rest.slope > 2 * rest.stdError);
+}
+
 export function trendOf(timesSec: readonly number[], series: readonly number[], sampleIntervalBytes: number): Trend {
   const n = series.length;
   const flat: Trend = {
@@ -87,10 +109,7 @@ export function trendOf(timesSec: readonly number[], series: readonly number[], 
   const significant = Number.isFinite(se) && Math.abs(fit.slope) > 2 * se;
   if (significant && fit.slope < 0) shape = 'shrinking';
   else if (significant && fit.slope > 0) {
-    // One interval holding most of the growth is a step, however the line through it looks.
-    let largestStep = 0;
-    for (let i = 1; i < n; i++) largestStep = Math.max(largestStep, series[i]! - series[i - 1]!);
-    if (robust <= 0 || (growthBytes > 0 && largestStep >= 0.5 * growthBytes)) shape = 'step';
+    if (isStep(timesSec, series, sampleIntervalBytes, robust, growthBytes)) shape = 'step';
     else if (n >= 6) {
       const early = slopeWithError(timesSec.slice(0, half + 1), series.slice(0, half + 1), sampleIntervalBytes);
       const late = slopeWithError(timesSec.slice(half), series.slice(half), sampleIntervalBytes);

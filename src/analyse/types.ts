@@ -27,6 +27,14 @@ export interface SiteReport {
   stacks?: { stack: string[]; series: number[] }[];
   /** Ages of its live blocks at the last snapshot, when the profiles carry them (leakhunt's do). */
   ages?: { oldestSec: number; meanSec: number };
+  /**
+   * How its live blocks changed over the trend window — their count and mean size at its start and end, and whether
+   * the growth is carried by block size (a growing container, not churn: README "Growth"). Only for sites whose
+   * growth is significant and material, when the profiles carry inuse_objects.
+   */
+  blocks?: {
+    countStart: number; countEnd: number; meanBytesStart: number; meanBytesEnd: number; pValue: number; sizeCarriesGrowth: boolean;
+  };
 }
 
 export type VerdictKind = 'native-leak' | 'fragmentation' | 'java-heap' | 'jvm-internal' | 'no-growth' | 'inconclusive';
