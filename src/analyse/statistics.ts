@@ -43,6 +43,39 @@ export function fitLine(xs: readonly number[], ys: readonly number[], pointVaria
 }
 
 /**
+ * The pooled slope within two segments of a series — points before `splitAt` and from it on — each with its own
+ * level: least squares of y on (1, x, [x ≥ x_split]), the slope's coefficient. What a series grows apart from one
+ * jump between the segments, whatever the jump's height; its standard error as fitLine's, with three parameters.
+ */
+export function fitSegmentSlope(xs: readonly number[], ys: readonly number[], splitAt: number, pointVariance: readonly number[]): LinearFit {
+  const n = xs.length;
+  const means = (values: readonly number[], from: number, to: number) => {
+    let sum = 0;
+    for (let i = from; i < to; i++) sum += values[i]!;
+    return to > from ? sum / (to - from) : 0;
+  };
+  const mx = [means(xs, 0, splitAt), means(xs, splitAt, n)];
+  const my = [means(ys, 0, splitAt), means(ys, splitAt, n)];
+  let sxx = 0;
+  let sxy = 0;
+  for (let i = 0; i < n; i++) {
+    const g = i < splitAt ? 0 : 1;
+    sxx += (xs[i]! - mx[g]!) ** 2;
+    sxy += (xs[i]! - mx[g]!) * (ys[i]! - my[g]!);
+  }
+  if (n < 4 || sxx === 0) return { slope: 0, intercept: 0, slopeStdError: Infinity };
+  const slope = sxy / sxx;
+  let residual = 0;
+  for (let i = 0; i < n; i++) {
+    const g = i < splitAt ? 0 : 1;
+    residual += (ys[i]! - my[g]! - slope * (xs[i]! - mx[g]!)) ** 2;
+  }
+  const samplingVariance = pointVariance.reduce((a, b) => a + b, 0) / n;
+  const variance = Math.max(residual / (n - 3), samplingVariance);
+  return { slope, intercept: my[0]! - slope * mx[0]!, slopeStdError: Math.sqrt(variance / sxx) };
+}
+
+/**
  * Theil–Sen slope: the median of the slopes between all pairs of points. A one-off step or a single noisy
  * snapshot moves it little, where it would tilt a least-squares line: a buffer allocated once at the end of
  * a run is not a leak. Long series are thinned to at most 200 evenly spaced points (20k pairs). The median is

@@ -14,10 +14,12 @@
  * under 2% of runs instead of 10%, so "confidence ≥ 0.9" means what it says.
  *
  * Shape, from the two halves of the series: linear (both halves grow alike: a leak), saturating (the first half
- * grows, the second does not: a cache or pool that filled), step (the robust Theil–Sen slope is flat although
- * last − first moved: a one-off), noise (nothing significant), shrinking.
+ * grows, the second does not: a cache or pool that filled), step (one interval holds most of the growth — or the
+ * robust Theil–Sen slope is flat although last − first moved — and without that interval's rise nothing grows
+ * significantly: a one-off; a staircase of several rises is not one, however large its last), noise (nothing
+ * significant), shrinking. A growing container's staircase is judged by its own cadence instead (containers.ts).
  */
-import { fitLine, normalCdf, theilSenSlope } from './statistics.js';
+import { fitLine, fitSegmentSlope, normalCdf, theilSenSlope } from './statistics.js';
 
 export type TrendShape = 'linear' | 'saturating' | 'step' | 'noise' | 'shrinking';
 
@@ -62,21 +64,47 @@ export function growthPosterior(slope: number, stdError: number, points: number)
   return bayesFactor / (1 + bayesFactor);
 }
 
-/** A least-squares slope and its standard error, level noise and counting noise together (see above). */
-function slopeWithError(times: readonly number[], values: readonly number[], sampleIntervalBytes: number): { slope: number; stdError: number } {
-  const noise = values.map((bytes) => (sampleIntervalBytes > 1 ? sampleIntervalBytes * Math.max(bytes, sampleIntervalBytes) : 0));
-  const fit = fitLine(times, values, noise);
+/**
+ * Where the sampler's noise on a series comes from, when the series is not itself one sampled estimate (e.g. the
+ * allocator's in-use bytes less the shim's estimate of them, unseen.ts): the sampled estimate's own values, point by
+ * point (its level noise), and its slope (its counting noise).
+ */
+export interface SampledPart {
+  levels: readonly number[];
+  slopeBytesPerSec: number;
+}
+
+/**
+ * A least-squares slope and its standard error, level noise and counting noise together (see above); with
+ * `splitAt`, the slope within the two segments either side of that point (fitSegmentSlope).
+ */
+function slopeWithError(
+  times: readonly number[], values: readonly number[], sampleIntervalBytes: number, sampled?: SampledPart, splitAt?: number,
+): { slope: number; stdError: number } {
+  const levels = sampled?.levels ?? values;
+  const noise = levels.map((bytes) => (sampleIntervalBytes > 1 ? sampleIntervalBytes * Math.max(bytes, sampleIntervalBytes) : 0));
+  const fit = splitAt === undefined ? fitLine(times, values, noise) : fitSegmentSlope(times, values, splitAt, noise);
   const span = times[times.length - 1]! - times[0]!;
-  const counting = sampleIntervalBytes > 1 && span > 0 ? 1.2 * sampleIntervalBytes * Math.max(fit.slope, 0) / span : 0;
+  const countingSlope = sampled ? sampled.slopeBytesPerSec : fit.slope;
+  const counting = sampleIntervalBytes > 1 && span > 0 ? 1.2 * sampleIntervalBytes * Math.max(countingSlope, 0) / span : 0;
   return { slope: fit.slope, stdError: Math.sqrt(fit.slopeStdError ** 2 + counting) };
+}
+
+/** The part of `sampled` for points [from, to). */
+function slicePart(sampled: SampledPart | undefined, from: number, to?: number): SampledPart | undefined {
+  return sampled && { levels: sampled.levels.slice(from, to), slopeBytesPerSec: sampled.slopeBytesPerSec };
 }
 
 /**
  * A step: one interval holds most of the growth (or the robust slope is flat although the line rises) and, without
- * that interval's rise, nothing grows significantly — a one-off. A staircase of several rises whose largest holds
- * more than half of it (a container that doubles) is not a step: take its largest rise away and the rest still grows.
+ * that interval's rise, nothing grows significantly — a one-off. "Without it" is the slope within the segments
+ * either side of the interval, each at its own level (so the jump's height, noise and all, is no part of it). A
+ * staircase of several rises whose largest holds more than half of it (a container that doubles) is not a step: its
+ * other rises still grow within the segments.
  */
-function isStep(times: readonly number[], series: readonly number[], sampleIntervalBytes: number, robust: number, growthBytes: number): boolean {
+function isStep(
+  times: readonly number[], series: readonly number[], sampleIntervalBytes: number, robust: number, growthBytes: number, sampled?: SampledPart,
+): boolean {
   let largest = 0;
   let at = -1;
   for (let i = 1; i < series.length; i++) {
@@ -88,18 +116,22 @@ function isStep(times: readonly number[], series: readonly number[], sampleInter
   }
   if (!(robust <= 0 || (growthBytes > 0 && largest >= 0.5 * growthBytes))) return false;
   if (at < 0) return true;
-  const without = series.map((v, i) => (i >= at ? v - largest : v));
-  const rest = slopeWithError(times, without, sampleIntervalBytes);
+  // What grows within the segments either side of that interval, whatever the jump between them.
+  const rest = slopeWithError(times, series, sampleIntervalBytes, sampled, at);
   return !(Number.isFinite(rest.stdError) && rest.slope > 2 * rest.stdError);
 }
 
-export function trendOf(timesSec: readonly number[], series: readonly number[], sampleIntervalBytes: number): Trend {
+/**
+ * The trend of `series` at `timesSec`, with the sampler's noise at `sampleIntervalBytes` on the series itself, or on
+ * `sampled` when only part of the series is a sampled estimate.
+ */
+export function trendOf(timesSec: readonly number[], series: readonly number[], sampleIntervalBytes: number, sampled?: SampledPart): Trend {
   const n = series.length;
   const flat: Trend = {
     rateBytesPerHour: 0, rateIntervalBytesPerHour: [0, 0], robustRateBytesPerHour: 0, growthBytes: 0, confidence: 0, shape: 'noise',
   };
   if (n < 2) return flat;
-  const fit = slopeWithError(timesSec, series, sampleIntervalBytes);
+  const fit = slopeWithError(timesSec, series, sampleIntervalBytes, sampled);
   const se = fit.stdError;
   const confidence = growthPosterior(fit.slope, se, n);
   const robust = theilSenSlope(timesSec, series);
@@ -109,10 +141,10 @@ export function trendOf(timesSec: readonly number[], series: readonly number[], 
   const significant = Number.isFinite(se) && Math.abs(fit.slope) > 2 * se;
   if (significant && fit.slope < 0) shape = 'shrinking';
   else if (significant && fit.slope > 0) {
-    if (isStep(timesSec, series, sampleIntervalBytes, robust, growthBytes)) shape = 'step';
+    if (isStep(timesSec, series, sampleIntervalBytes, robust, growthBytes, sampled)) shape = 'step';
     else if (n >= 6) {
-      const early = slopeWithError(timesSec.slice(0, half + 1), series.slice(0, half + 1), sampleIntervalBytes);
-      const late = slopeWithError(timesSec.slice(half), series.slice(half), sampleIntervalBytes);
+      const early = slopeWithError(timesSec.slice(0, half + 1), series.slice(0, half + 1), sampleIntervalBytes, slicePart(sampled, 0, half + 1));
+      const late = slopeWithError(timesSec.slice(half), series.slice(half), sampleIntervalBytes, slicePart(sampled, half));
       // Saturating only when the second half is confidently slower than half the first: a second half that is
       // merely too short to be significant on its own is still a leak.
       const lateSlower = late.slope + (Number.isFinite(late.stdError) ? late.stdError : 0) < 0.5 * early.slope;

@@ -73,7 +73,7 @@ describe('growing containers are growing', () => {
     });
     for (const r of reports) {
       assert.notEqual(r.status, 'growing', r.shape);
-      assert.equal(r.shape, 'saturating');
+      assert.ok(r.shape === 'saturating' || r.shape === 'step', r.shape);
     }
   });
 
