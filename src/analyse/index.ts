@@ -2,7 +2,7 @@ export { abbreviateTemplates, compilePatterns, defaultLibraryPatterns, defaultPl
 export { DEFAULT_MIN_CONFIDENCE, rankSeries, rankSites, seriesGrowth, siteSeries, totalLiveSeries, warmupOf } from './rank.js';
 export { growthPosterior, trendOf, warmupPoints, type Trend, type TrendShape } from './trend.js';
 export {
-  accountingRow, decideVerdict, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, type UnexplainedBecause, type VerdictCase, type VerdictDecision,
+  accountingRow, decideVerdict, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, unseenGrows, type UnexplainedBecause, type VerdictCase, type VerdictDecision,
   type VerdictInput,
 } from './verdict.js';
 export type { AccountingPart, AccountingRow, MemoryAccounting, TrimProbe } from './accounting.js';
@@ -11,3 +11,5 @@ export type * from './types.js';
 export { memoryGrowth, timelineOf, timelinePointOf, type AllocatorKind, type TimelinePoint } from './timeline.js';
 export { diffProfiles, diffStatus, type DiffOptions, type DiffStatus, type ProfileDiff, type SiteDiff } from './diff.js';
 export { detectableRateBytesPerHour, durationToDetectSec, growthZ, sampleBytesToDetect, type DetectionInput, type DurationNeeded, type SampleBytesNeeded } from './detection.js';
+export { MIN_UNSEEN_GROWTH_BYTES, unseenGrowth, unseenMallocSeries, type UnseenCheck, type UnseenGrowth, type UnseenUnavailable } from './unseen.js';
+export type { BlockGrowth } from './containers.js';

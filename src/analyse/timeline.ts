@@ -4,6 +4,7 @@
  * figures jcmd gave the CLI around the same time.
  */
 import type { JvmSample } from '../rundir/index.js';
+import { SiteWord } from '../snapshot/index.js';
 import type { JemallocStats, RawSnapshot } from '../snapshot/types.js';
 import { fitLine } from './statistics.js';
 import type { MemoryGrowth } from './types.js';
@@ -50,6 +51,23 @@ export interface TimelinePoint {
   nmtJavaHeapCommittedBytes?: number;
   /** Committed bytes per NMT category (the nearest sample's). */
   nmtCategories?: Record<string, number>;
+  // The cross-check of what the shim sees against what the allocator counts (unseen.ts); absent from older timelines.
+  /** Upscaled live malloc blocks (all sites). */
+  liveObjects?: number;
+  /**
+   * The allocator's own in-use bytes: glibc mallinfo2 uordblks + hblkhd (chunks, headers included), jemalloc
+   * stats.allocated; absent for tcmalloc and other allocators, which report none the shim reads.
+   */
+  allocatorInUseBytes?: number;
+  /**
+   * The shim's estimate of those same bytes as the allocator counts them: the live blocks' usable sizes (format 3)
+   * plus glibc's 8-byte chunk header per live block (jemalloc: no header); from older snapshots, which lack usable
+   * sizes, the requested sizes plus 16 bytes per block (glibc only). Absent where `allocatorInUseBytes` is, and for
+   * jemalloc without usable sizes (its size classes round by up to 25%: no approximation is honest).
+   */
+  shimSeenInUseBytes?: number;
+  /** Whether shimSeenInUseBytes came from usable sizes (exact but for sampling) or the approximation. */
+  shimSeenFromUsableBytes?: boolean;
 }
 
 /** The allocator in a snapshot's process: jemalloc reports itself; tcmalloc and others are known by their maps. */
@@ -118,11 +136,62 @@ function liveBytesOf(s: RawSnapshot): number {
   return sum;
 }
 
+/** The live malloc-family blocks of a snapshot: upscaled bytes, usable bytes (0 before format 3) and blocks. */
+function liveMallocOf(s: RawSnapshot): { bytes: number; usableBytes: number; objects: number } {
+  const total = { bytes: 0, usableBytes: 0, objects: 0 };
+  const table = s.siteTable;
+  if (!table) {
+    for (const site of s.sites) {
+      if ((site.kind ?? 'malloc') !== 'malloc') continue;
+      total.bytes += site.liveBytes;
+      total.usableBytes += site.liveUsableBytes ?? 0;
+      total.objects += site.liveObjects;
+    }
+    return total;
+  }
+  const view = table.view;
+  for (let i = 0; i < table.count; i++) {
+    // Format 3's u32 kind at offset 4 (0: the malloc family; reserved, so 0, before).
+    if (view.getUint32(table.entryOffset(i) + 4, true) !== 0) continue;
+    total.bytes += table.liveBytes(i);
+    total.usableBytes += table.float(i, SiteWord.liveUsableBytes);
+    total.objects += table.float(i, SiteWord.liveObjects);
+  }
+  return total;
+}
+
+/** glibc's header per in-use heap chunk: its size field (the next chunk's prev_size is the block's own last word). */
+const GLIBC_CHUNK_HEADER_BYTES = 8;
+/** Before format 3, requested size to chunk: the header and the rounding to 16 bytes, 16 bytes on average. */
+const GLIBC_APPROXIMATE_OVERHEAD_BYTES = 16;
+
+/** The cross-check's figures of a snapshot (see TimelinePoint). */
+function crossCheckOf(s: RawSnapshot, allocator: AllocatorKind): Pick<TimelinePoint, 'liveObjects' | 'allocatorInUseBytes' | 'shimSeenInUseBytes' | 'shimSeenFromUsableBytes'> {
+  const live = liveMallocOf(s);
+  // Format 3 gives usable bytes for every live malloc block (at least its requested size): a total of 0 with live
+  // bytes means an older snapshot.
+  const usable = live.usableBytes > 0 || live.bytes === 0;
+  const figures = { liveObjects: live.objects };
+  if (allocator === 'jemalloc' && s.jemalloc) {
+    return usable
+      ? { ...figures, allocatorInUseBytes: s.jemalloc.allocatedBytes, shimSeenInUseBytes: live.usableBytes, shimSeenFromUsableBytes: true }
+      : { ...figures, allocatorInUseBytes: s.jemalloc.allocatedBytes };
+  }
+  if (allocator !== 'glibc' || !s.mallinfo.available) return figures;
+  const seen = usable
+    ? live.usableBytes + GLIBC_CHUNK_HEADER_BYTES * live.objects
+    : live.bytes + GLIBC_APPROXIMATE_OVERHEAD_BYTES * live.objects;
+  return {
+    ...figures, allocatorInUseBytes: s.mallinfo.uordblks + s.mallinfo.hblkhd, shimSeenInUseBytes: seen, shimSeenFromUsableBytes: usable,
+  };
+}
+
 /** One snapshot's point of the timeline. */
 export function timelinePointOf(s: RawSnapshot, runStartMs: number, jvmSamples: readonly JvmSample[] = []): TimelinePoint {
   const m = s.mallinfo;
   const timeSec = Number(s.meta.realtimeNs / 1_000_000n) / 1000 - runStartMs / 1000;
   const jvm = /\/libjvm\.so$/m.test(s.maps);
+  const allocator = allocatorOf(s);
   return {
     sequence: s.meta.sequence,
     timeSec,
@@ -141,11 +210,12 @@ export function timelinePointOf(s: RawSnapshot, runStartMs: number, jvmSamples: 
     stackDrops: s.counters.stackDrops,
     shimMappedBytes: s.counters.shimMappedBytes,
     shimResidentBytes: s.counters.shimResidentBytes,
-    allocator: allocatorOf(s),
+    allocator,
     ...(s.jemalloc ? { jemalloc: s.jemalloc } : {}),
     afterTrim: s.meta.afterTrim,
     jvm,
     ...(jvm && jvmSamples.length > 0 ? jvmFiguresAt(jvmSamples, timeSec) : {}),
+    ...crossCheckOf(s, allocator),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The one-line answer: is native memory leaking, and where — or, when RSS grows without a leak, where it went.
  *
- *   native-leak    call sites' live malloc grows (named, ranked)
+ *   native-leak    call sites' live malloc grows (named, ranked), or the allocator's in-use bytes the shim did not
+ *                  see grow (unseen.ts)
  *   fragmentation  RSS and the allocator's free-but-kept memory grow while live malloc stays flat
  *   java-heap      the Java heap's committed size grows and explains the RSS growth
  *   jvm-internal   NMT shows the JVM's own memory (classes, threads, code, GC) growing
@@ -13,6 +14,7 @@
  */
 import type { AccountingPart, AccountingRow, MemoryAccounting, TrimProbe } from './accounting.js';
 import type { MemoryGrowth, SiteReport, VerdictKind } from './types.js';
+import type { UnseenCheck, UnseenGrowth } from './unseen.js';
 
 export const MIN_SNAPSHOTS_FOR_TREND = 3;
 
@@ -33,6 +35,8 @@ export interface VerdictInput {
   trimProbe?: TrimProbe | null;
   /** The command that ran, for the remedies' command lines. */
   command?: readonly string[];
+  /** The cross-check of the allocator's in-use bytes against what the shim saw (unseen.ts). */
+  unseen?: UnseenCheck;
 }
 
 /** Which way the decision went: each case is one kind, and one wording. */
@@ -41,6 +45,8 @@ export type VerdictCase =
   | 'too-few-snapshots'
   /** native-leak: call sites grow. */
   | 'sites-grow'
+  /** native-leak: no call site grows, but the allocator's in-use bytes the shim did not see do (unseen.ts). */
+  | 'unseen-grows'
   /** no-growth: no site grows, and there is no accounting to say more. */
   | 'nothing-grows'
   /** no-growth: RSS does not grow materially. */
@@ -82,6 +88,16 @@ export interface VerdictDecision {
   /** When RSS grows: the part that grew most. */
   largest?: AccountingRow;
   because?: UnexplainedBecause;
+  /**
+   * The cross-check of what the shim saw (unseen.ts), when made: its growth is the finding of unseen-grows, and a
+   * second one beside sites-grow.
+   */
+  unseen?: UnseenCheck;
+}
+
+/** The unseen bytes grow (unseen.ts). */
+export function unseenGrows(check: UnseenCheck | undefined): check is UnseenGrowth {
+  return check?.available === true && check.grows;
 }
 
 function rssGrows(a: MemoryAccounting): boolean {
@@ -125,10 +141,12 @@ export function decideVerdict(input: VerdictInput): VerdictDecision {
   const base = {
     snapshotCount: input.snapshotCount, durationSec: input.durationSec, liveEndBytes: input.memory.liveEndBytes,
     growing: input.sites.filter((s) => s.status === 'growing'), trimProbe: input.trimProbe ?? null,
-    ...(a ? { accounting: a } : {}), ...(input.command ? { command: input.command } : {}),
+    ...(a ? { accounting: a } : {}), ...(input.command ? { command: input.command } : {}), ...(input.unseen ? { unseen: input.unseen } : {}),
   };
   if (input.snapshotCount < MIN_SNAPSHOTS_FOR_TREND) return { ...base, kind: 'inconclusive', case: 'too-few-snapshots' };
   if (base.growing.length > 0) return { ...base, kind: 'native-leak', case: 'sites-grow' };
+  // Allocations the shim did not see are a leak like a site's, named by how they were found instead of where.
+  if (unseenGrows(input.unseen)) return { ...base, kind: 'native-leak', case: 'unseen-grows' };
   if (!a) return { ...base, kind: 'no-growth', case: 'nothing-grows' };
   if (!rssGrows(a)) return { ...base, kind: 'no-growth', case: 'rss-flat' };
   return { ...base, ...rssGrowthCase(a, base.trimProbe) };

@@ -1,7 +1,7 @@
 /** Puts the analysis of a run together into report.json's shape. */
 import { accountMemory, trimProbeOf } from '../analyse/accounting.js';
 import {
-  decideVerdict, detectableRateBytesPerHour, memoryGrowth, rankSeries, warmupOf, type AnalysisOptions, type TimelinePoint,
+  decideVerdict, detectableRateBytesPerHour, memoryGrowth, rankSeries, unseenGrowth, warmupOf, type AnalysisOptions, type TimelinePoint,
 } from '../analyse/index.js';
 import { seriesOfProfiles, type ProfilePoint, type ProfileSeries } from '../pprof/index.js';
 import type { ShimCounters } from '../snapshot/types.js';
@@ -46,6 +46,9 @@ export function buildRunReport(
   const warmupEnd = points[warmupOf(series, options)]?.timeSec;
   const accounting = accountMemory(timeline, { fromSec: warmupEnd, sampleIntervalBytes, jvmNotes: context.jvmNotes ?? [] });
   const trimProbe = trimProbeOf(timeline);
+  const unseen = unseenGrowth(timeline, {
+    sampleIntervalBytes, fromSec: warmupEnd, ...(options.minConfidence === undefined ? {} : { minConfidence: options.minConfidence }),
+  });
   const memory: MemoryReport = {
     ...memoryGrowth(timeline),
     ...(accounting ? {
@@ -54,6 +57,7 @@ export function buildRunReport(
       ...(accounting.allocator ? { allocator: accounting.allocator } : {}),
     } : {}),
     ...(trimProbe ? { trimProbe } : {}),
+    unseen,
   };
   const warnings = [...facts.warnings];
   if (shim && shim.tableDrops + shim.stackDrops > 0) {
@@ -77,7 +81,7 @@ export function buildRunReport(
     ...(facts.snapshotsWritten !== undefined && facts.snapshotsWritten > points.length ? { snapshotsWritten: facts.snapshotsWritten } : {}),
     detection: detectionOf(facts.durationSec, points.length, sampleIntervalBytes),
     verdict: verdictDetail(decideVerdict({
-      snapshotCount: points.length, durationSec: facts.durationSec, sites, memory, trimProbe, command: facts.command,
+      snapshotCount: points.length, durationSec: facts.durationSec, sites, memory, trimProbe, command: facts.command, unseen,
       ...(accounting ? { accounting } : {}),
     })),
     memory,

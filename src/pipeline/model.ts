@@ -1,5 +1,5 @@
 /** report.json: the analysis of a run as a stable, versioned document (schema leakhunt.report/v1). */
-import type { AccountingRow, AllocatorKind, MemoryGrowth, SiteReport, TrimProbe, VerdictKind } from '../analyse/index.js';
+import type { AccountingRow, AllocatorKind, MemoryGrowth, SiteReport, TrimProbe, UnseenCheck, VerdictKind } from '../analyse/index.js';
 
 export const REPORT_SCHEMA = 'leakhunt.report/v1';
 
@@ -60,6 +60,11 @@ export interface MemoryReport extends MemoryGrowth {
   allocator?: AllocatorKind;
   /** --trim-probe: RSS just before and right after malloc_trim(0). */
   trimProbe?: Omit<TrimProbe, 'timeSec'> & { timeSec?: number };
+  /**
+   * The allocator's in-use bytes against the shim's estimate of them: whether allocations the shim did not see grow
+   * (analyse/unseen.ts), or why that could not be checked. Absent from reports made before it.
+   */
+  unseen?: UnseenCheck;
 }
 
 /** The sampling interval in force at the end: larger than asked for when the liveness table filled. */

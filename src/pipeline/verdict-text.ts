@@ -3,7 +3,8 @@
  * what to do (remedies) and what the run did not measure. The decision itself is analyse/verdict.ts's.
  */
 import {
-  accountingRow, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, type AccountingPart, type AccountingRow, type MemoryAccounting, type VerdictDecision,
+  accountingRow, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, unseenGrows, type AccountingPart, type AccountingRow, type MemoryAccounting,
+  type UnseenCheck, type UnseenGrowth, type UnseenUnavailable, type VerdictDecision,
 } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import type { VerdictDetail } from './model.js';
@@ -72,14 +73,68 @@ export function verdictDetail(d: VerdictDecision): VerdictDetail {
   }
   if (d.case === 'sites-grow') {
     const top = d.growing[0]!;
+    const unseen = unseenGrows(d.unseen) ? `; allocations the shim did not see grow too, at ${formatRate(d.unseen.rateBytesPerHour)} (${UNSEEN_CAUSES})` : '';
+    const evidence = [
+      ...(a ? [`RSS ${formatBytes(a.rss.startBytes)} → ${formatBytes(a.rss.endBytes)} (${signed(a.rss.growthBytes)}) over ${windowText(a)}`, ...a.rows.map((r) => rowLine(r, a.rss.growthBytes))] : []),
+      ...unseenEvidence(d.unseen),
+    ];
     return {
       kind: d.kind,
-      summary: `native memory leaks: ${d.growing.length} call site(s) grow; the top one, ${top.function}, at ${formatRate(top.leakRateBytesPerHour)} (${formatBytes(top.growthBytes)} over the run, confidence ${top.confidence.toFixed(2)})`,
-      ...(a ? { evidence: [`RSS ${formatBytes(a.rss.startBytes)} → ${formatBytes(a.rss.endBytes)} (${signed(a.rss.growthBytes)}) over ${windowText(a)}`, ...a.rows.map((r) => rowLine(r, a.rss.growthBytes))] } : {}),
+      summary: `native memory leaks: ${d.growing.length} call site(s) grow; the top one, ${top.function}, at ${formatRate(top.leakRateBytesPerHour)} (${formatBytes(top.growthBytes)} over the run, confidence ${top.confidence.toFixed(2)})${unseen}`,
+      ...(evidence.length > 0 ? { evidence } : {}),
+      ...(unseen ? { remedies: unseenRemedies() } : {}),
     };
   }
+  if (d.case === 'unseen-grows') return unseenDetail(d);
   if (!a) return { kind: d.kind, summary: noGrowthSummary(d) };
   return withAccounting(d, a);
+}
+
+// ---- allocations the shim did not see (analyse/unseen.ts) ----
+
+const UNSEEN_CAUSES = 'a library calls the allocator without going through malloc\'s symbol: a function pointer from dlsym on a libc handle, '
+  + 'glibc\'s __libc_malloc, or a statically linked copy of the allocator\'s entry points';
+
+const unseenUnavailableText: Record<UnseenUnavailable, string> = {
+  allocator: 'the allocator gives no in-use figure the shim reads (only glibc and jemalloc do)',
+  'no-usable-sizes': 'jemalloc, and these snapshots carry no usable sizes (its size classes make the requested sizes no estimate)',
+  'no-figures': 'the snapshots carry no allocator figures',
+  'too-few-snapshots': 'fewer than three snapshots with the allocator\'s figures',
+};
+
+/** The cross-check's figures, or why it was not made. */
+function unseenEvidence(check: UnseenCheck | undefined): string[] {
+  if (!check) return [];
+  if (!check.available) return [`allocations the shim did not see: not checked — ${unseenUnavailableText[check.why]}`];
+  const source = check.allocator === 'jemalloc' ? 'jemalloc\'s stats.allocated' : 'glibc\'s mallinfo2 in-use bytes';
+  return [`allocations the shim did not see (${source} less the shim's estimate of them): ${formatBytes(check.startBytes)} → ${formatBytes(check.endBytes)}, `
+    + `${formatRate(check.rateBytesPerHour)}, confidence ${check.confidence.toFixed(2)} (${check.shape})${check.fromUsableBytes ? '' : '; estimated from requested sizes (older snapshots)'}`];
+}
+
+function unseenRemedies(): string[] {
+  return [
+    'which objects call glibc\'s allocator by its internal names: for f in $(awk \'$6 ~ /^\\// {print $6}\' /proc/<pid>/maps | sort -u); '
+      + 'do nm -D --undefined-only "$f" 2>/dev/null | grep -qE \'__libc_(malloc|calloc|realloc|memalign)\' && echo "$f"; done',
+    'where the calls come from: perf probe -x $(awk \'$6 ~ /\\/libc[.-]/ {print $6; exit}\' /proc/<pid>/maps) malloc && '
+      + 'perf record -e probe_libc:malloc --call-graph dwarf -p <pid> -- sleep 30 && perf report --stdio --no-children — '
+      + 'the stacks that do not pass through libleakhunt.so bypass the shim (a malloc looked up with dlsym, __libc_malloc)',
+  ];
+}
+
+function unseenDetail(d: VerdictDecision): VerdictDetail {
+  const u = d.unseen as UnseenGrowth;
+  const span = formatDurationMs((u.toSec - u.fromSec) * 1000);
+  return {
+    kind: d.kind,
+    summary: `native memory leaks where no call site shows it: the allocator's in-use bytes that the shim did not see grow at ${formatRate(u.rateBytesPerHour)} `
+      + `(${signed(u.growthBytes)} over ${span}, confidence ${u.confidence.toFixed(2)}) — ${UNSEEN_CAUSES}`,
+    evidence: [
+      ...(d.accounting ? [`RSS ${formatBytes(d.accounting.rss.startBytes)} → ${formatBytes(d.accounting.rss.endBytes)} (${signed(d.accounting.rss.growthBytes)}) over ${windowText(d.accounting)}`] : []),
+      ...unseenEvidence(u),
+      `live malloc the shim saw: ${formatBytes(d.liveEndBytes)} at the end; no call site grows`,
+    ],
+    remedies: unseenRemedies(),
+  };
 }
 
 /** The cases decided from where the RSS went. */
@@ -89,7 +144,8 @@ function withAccounting(d: VerdictDecision, a: MemoryAccounting): VerdictDetail 
   const rss = a.rss;
   const rssLine = `RSS ${formatBytes(rss.startBytes)} → ${formatBytes(rss.endBytes)} (${signed(rss.growthBytes)}, ${formatRate(rss.growthBytesPerHour)}) over ${windowText(a)}`;
   const evidence = [rssLine, ...a.rows.map((r) => rowLine(r, rss.growthBytes)),
-    `live malloc trend: ${formatRate(a.liveTrend.rateBytesPerHour)}, confidence ${a.liveTrend.confidence.toFixed(2)} (${a.liveTrend.shape})`];
+    `live malloc trend: ${formatRate(a.liveTrend.rateBytesPerHour)}, confidence ${a.liveTrend.confidence.toFixed(2)} (${a.liveTrend.shape})`,
+    ...unseenEvidence(d.unseen)];
   const trim = d.trimProbe;
   if (trim) {
     evidence.push(`trim probe at ${trim.timeSec.toFixed(1)}s: malloc_trim(0) took RSS from ${formatBytes(trim.rssBeforeBytes)} to ${formatBytes(trim.rssAfterBytes)}, giving back ${formatBytes(trim.releasedBytes)}`);

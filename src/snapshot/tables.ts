@@ -59,7 +59,7 @@ export class StackTable implements ReadonlyMap<number, RawStack> {
 export const SITE_WORDS = 12;
 export const SiteWord = {
   stackId: 0, liveSamples: 1, liveSampledBytes: 2, liveObjects: 3, liveBytes: 4, allocSamples: 5, allocObjects: 6,
-  allocBytes: 7, oldestLiveMs: 8, newestLiveMs: 9, meanLiveMs: 10,
+  allocBytes: 7, oldestLiveMs: 8, newestLiveMs: 9, meanLiveMs: 10, liveUsableBytes: 11,
 } as const;
 
 /** Writes `site` as a 96-byte SITES entry at `at` (the layout SiteTable reads): for tests and tables built from objects. */

@@ -105,6 +105,10 @@ export interface SiteStats {
   oldestLiveMs: number;
   newestLiveMs: number;
   meanLiveMs: number;
+  /** Format 3: what the site's memory is (absent before: malloc). */
+  kind?: 'malloc' | 'mmap-anon' | 'mmap-file';
+  /** Format 3: upscaled Σ weight × usable size of its live sampled blocks (absent before). */
+  liveUsableBytes?: number;
 }
 
 /** A resolved Java method (JAVA_METHODS record). */

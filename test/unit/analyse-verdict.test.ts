@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { accountMemory, trimProbeOf } from '../../src/analyse/accounting.js';
 import { memoryGrowth, type TimelinePoint } from '../../src/analyse/timeline.js';
 import type { SiteReport, SiteStatus } from '../../src/analyse/types.js';
+import type { UnseenCheck, UnseenGrowth } from '../../src/analyse/unseen.js';
 import { decideVerdict as decide, type VerdictInput } from '../../src/analyse/verdict.js';
 import type { VerdictDetail } from '../../src/pipeline/model.js';
 import { shellQuote, verdictDetail } from '../../src/pipeline/verdict-text.js';
@@ -191,6 +192,46 @@ describe('decideVerdict with memory accounting', () => {
     const memory = memoryGrowth(timeline({ free: (t) => 4 * MiB + t * MiB }));
     assert.equal(decideVerdict({ snapshotCount: 20, durationSec: 190, sites: [site('stable', 'pool')], memory }).kind, 'no-growth');
     assert.equal(decideVerdict({ snapshotCount: 20, durationSec: 190, sites: [site('growing', 'leak', MiB)], memory }).kind, 'native-leak');
+  });
+});
+
+describe('decideVerdict: allocations the shim did not see', () => {
+  const unseen = (grows: boolean): UnseenGrowth => ({
+    available: true, allocator: 'glibc', fromUsableBytes: true, fromSec: 0, toSec: 190, snapshots: 20, startBytes: 300 * KiB,
+    endBytes: 40 * MiB, rateBytesPerHour: 750 * MiB, rateIntervalBytesPerHour: [700 * MiB, 800 * MiB], growthBytes: 39.7 * MiB,
+    confidence: grows ? 1 : 0.4, shape: grows ? 'linear' : 'noise', grows,
+  });
+  const points = timeline({ other: (t) => 6 * MiB + t * 200 * KiB });
+  const accounting = accountMemory(points, { sampleIntervalBytes: SAMPLE })!;
+  const input = (sites: SiteReport[], check: UnseenCheck): VerdictInput => ({
+    snapshotCount: 20, durationSec: 190, sites, memory: memoryGrowth(points), trimProbe: null, command, accounting, unseen: check,
+  });
+
+  test('no site grows but the unseen bytes do: native-leak, saying what the shim cannot see and how to find it', () => {
+    const decision = decide(input([site('stable', 'pool')], unseen(true)));
+    assert.deepEqual([decision.kind, decision.case], ['native-leak', 'unseen-grows']);
+    const verdict = verdictDetail(decision);
+    assert.match(verdict.summary, /^native memory leaks where no call site shows it: the allocator's in-use bytes that the shim did not see grow at 750 MiB\/h/);
+    assert.match(verdict.summary, /dlsym on a libc handle, glibc's __libc_malloc/);
+    assert.ok(verdict.evidence!.some((e) => /^allocations the shim did not see \(glibc's mallinfo2/.test(e)));
+    assert.match(verdict.remedies!.join('\n'), /nm -D --undefined-only/);
+    assert.match(verdict.remedies!.join('\n'), /perf probe/);
+  });
+
+  test('with growing sites, the sites lead and the unseen growth is a second finding', () => {
+    const verdict = verdictDetail(decide(input([site('growing', 'remember_forever', 50 * MiB)], unseen(true))));
+    assert.equal(verdict.kind, 'native-leak');
+    assert.match(verdict.summary, /the top one, remember_forever.*; allocations the shim did not see grow too, at 750 MiB\/h/);
+  });
+
+  test('unseen bytes that do not grow change nothing; a check that could not be made says why in the evidence', () => {
+    assert.notEqual(decide(input([site('stable', 'pool')], unseen(false))).case, 'unseen-grows');
+    const verdict = verdictDetail(decide(input([site('stable', 'pool')], { available: false, why: 'allocator', allocator: 'tcmalloc' })));
+    assert.ok(verdict.evidence!.some((e) => /not checked — the allocator gives no in-use figure/.test(e)), verdict.evidence!.join('\n'));
+  });
+
+  test('below 3 snapshots it is inconclusive, unseen growth or not', () => {
+    assert.equal(decide({ ...input([], unseen(true)), snapshotCount: 2 }).kind, 'inconclusive');
   });
 });
 
