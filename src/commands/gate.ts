@@ -11,6 +11,7 @@ export function addGateOptions(command: Command): Command {
     .addOption(new Option('--max-growth <size>', 'fail when live malloc grows by more than this over the run (when significant)').argParser(parsed((t) => parseBytes(t, '--max-growth'))).default(50 * 1024 * 1024, '50MiB'))
     .addOption(new Option('--max-rss-growth <size>', 'fail when RSS grows by more than this over the run (default: not gated)').argParser(parsed((t) => parseBytes(t, '--max-rss-growth'))))
     .addOption(new Option('--min-confidence <p>', 'a site fails only at or above this confidence').argParser(fraction('a confidence')).default(0.9))
+    .option('--no-unseen-growth', 'do not fail when allocations the shim did not see grow (the allocator counts them, no call site holds them)')
     .option('--baseline <file>', 'a run directory or report.json: fail only on new sites, or on leaks well beyond it')
     .option('--suppressions <file>', 'known leaks to accept: lines of "leak:<regex>  # reason"')
     .option('--junit <file>', 'write a JUnit XML report (one failing testcase per leaking site)')
@@ -23,7 +24,8 @@ Reads DIR/report.json (a finished \`leakhunt run\`); nothing is re-run or re-ana
 A site fails when it is growing, at confidence >= --min-confidence, faster than --max-leak-rate,
 and is neither suppressed nor within the baseline (at most max(2x its baseline rate, baseline + threshold)).
 The run fails too when live malloc grew significantly by more than --max-growth, or RSS by more than
---max-rss-growth. When nothing fails but the run could not have detected the threshold (too short, too few
+--max-rss-growth, or when allocations the shim did not see (the allocator counts them, no call site holds
+them) grow faster than --max-leak-rate (--no-unseen-growth turns that off). When nothing fails but the run could not have detected the threshold (too short, too few
 snapshots, too coarse --sample-bytes), the answer is "not enough data", with the duration or
 --sample-bytes that would decide.
 

@@ -6,6 +6,8 @@
  *   - a site is growing, at confidence ≥ --min-confidence, faster than --max-leak-rate, and is neither
  *     suppressed nor accepted by the baseline;
  *   - live malloc grew by more than --max-growth over the run, significantly (suppressed sites left out);
+ *   - the allocations the shim did not see grow (report.json memory.unseen: significant, linear, material) faster
+ *     than --max-leak-rate at confidence ≥ --min-confidence (unless --no-unseen-growth);
  *   - RSS grew by more than --max-rss-growth (when given).
  * Otherwise NOT ENOUGH DATA (exit 3) when the run could not have detected a leak at --max-leak-rate (or a
  * live growth of --max-growth): too few snapshots, too short, or too coarse a sampling interval. Otherwise PASS.
@@ -124,6 +126,22 @@ function judgeLiveGrowth(
   return { bytes: liveBytes, confidence: total.confidence, significant, allowedBytes: allowedLive, exceeded: significant && liveBytes > allowedLive };
 }
 
+/**
+ * Allocations the shim did not see: they fail like a site of their own — growing (significant, linear, material: the
+ * run's own analysis), at the gate's confidence, faster than --max-leak-rate, or than the baseline allows them.
+ */
+function judgeUnseen(report: RunReport, options: GateOptions): GateResult['unseenGrowth'] {
+  const check = report.memory.unseen;
+  const gated = options.unseenGrowth !== false;
+  const maxRate = options.maxLeakRateBytesPerHour;
+  const before = options.baseline?.report.memory.unseen;
+  const baselineRate = before?.available && before.grows ? Math.max(before.rateBytesPerHour, 0) : 0;
+  const allowed = before ? Math.max(2 * baselineRate, baselineRate + maxRate) : maxRate;
+  const exceeded = gated && check?.available === true && check.grows && check.confidence >= options.minConfidence
+    && check.rateBytesPerHour > allowed;
+  return { gated, ...(check ? { check } : {}), allowedRateBytesPerHour: allowed, exceeded };
+}
+
 /** RSS growth: measured, not sampled; gated only when asked. */
 function judgeRssGrowth(report: RunReport, options: GateOptions): GateResult['rssGrowth'] {
   const m = report.memory;
@@ -148,6 +166,7 @@ export function evaluateGate(report: RunReport, options: GateOptions): GateResul
   const sites = judgeSites(report, options);
   const liveGrowth = judgeLiveGrowth(report, options, times, sites.kept, sites.suppressedGrowth, sampleBytes);
   const rssGrowth = judgeRssGrowth(report, options);
+  const unseenGrowth = judgeUnseen(report, options);
 
   // Could this run have seen a leak at the threshold, or the growth limit?
   const n = report.snapshots;
@@ -164,7 +183,7 @@ export function evaluateGate(report: RunReport, options: GateOptions): GateResul
     if (maxRate < detectableRate) problems.push({ kind: 'rate-undetectable' });
     if (liveGrowth.allowedBytes < detectableGrowth) problems.push({ kind: 'growth-undetectable' });
   }
-  const failed = sites.failing.length > 0 || liveGrowth.exceeded || rssGrowth.exceeded;
+  const failed = sites.failing.length > 0 || liveGrowth.exceeded || rssGrowth.exceeded || unseenGrowth.exceeded;
   // Advice only matters when it decides the outcome: a run that already failed has decided.
   const advice = problems.length > 0 && !failed ? adviceFor(report, maxRate, confidence, sampleBytes, spanSec) : [];
   const detection = { rateBytesPerHour: detectableRate, growthBytes: detectableGrowth, enough: problems.length === 0, problems, advice };
@@ -175,6 +194,6 @@ export function evaluateGate(report: RunReport, options: GateOptions): GateResul
     source: options.source, baselineSource: options.baseline?.source, suppressionsSource: options.suppressions?.source,
     run: { command: report.command, durationSec: report.durationSec, snapshots: n, spanSec, sampleIntervalBytes: sampleBytes },
     failing: sites.failing, suppressed: sites.suppressed, unusedSuppressions: sites.unusedSuppressions, baselined: sites.baselined,
-    liveGrowth, rssGrowth, detection, warnings: [...report.warnings],
+    liveGrowth, unseenGrowth, rssGrowth, detection, warnings: [...report.warnings],
   };
 }

@@ -2,7 +2,7 @@
 import { abbreviateTemplates } from '../analyse/index.js';
 import { formatBytes, formatRate } from '../core/units.js';
 import type { GateResult } from './types.js';
-import { gateVerdict } from './wording.js';
+import { gateVerdict, unseenFailureText } from './wording.js';
 
 /** Message text: %, CR and LF escaped as the runner expects. */
 export function annotationData(text: string): string {
@@ -30,6 +30,7 @@ export function renderAnnotations(result: GateResult): string[] {
   if (result.liveGrowth.exceeded) {
     lines.push(command('error', 'Native memory growth', `live malloc grew ${formatBytes(result.liveGrowth.bytes)}, over the ${formatBytes(result.liveGrowth.allowedBytes)} limit`));
   }
+  if (result.unseenGrowth.exceeded) lines.push(command('error', 'Native leak the shim did not see', unseenFailureText(result)));
   if (result.rssGrowth.exceeded) {
     lines.push(command('error', 'RSS growth', `RSS grew ${formatBytes(result.rssGrowth.bytes)}, over the ${formatBytes(result.rssGrowth.allowedBytes ?? 0)} limit`));
   }

@@ -1,6 +1,6 @@
 /** The gate's verdict as JUnit XML: one failing testcase per site over the threshold, for CI test reporters. */
 import { formatBytes, formatRate } from '../core/units.js';
-import { adviceTexts, formatDetectable, gateVerdict, problemTexts } from './wording.js';
+import { adviceTexts, formatDetectable, gateVerdict, problemTexts, unseenFailureText, unseenStatus } from './wording.js';
 import type { GateResult } from './types.js';
 
 /** Text content: XML's five entities, and characters XML 1.0 cannot hold replaced by U+FFFD. */
@@ -75,6 +75,13 @@ export function renderJunit(result: GateResult): string {
     liveCase.systemOut = `live malloc ${formatBytes(live.bytes)}${live.significant ? '' : ' (not significant)'}`;
   }
   cases.push(liveCase);
+  const unseen = unseenStatus(result);
+  if (result.unseenGrowth.gated && result.unseenGrowth.check) {
+    const unseenCase: TestCase = { classname: 'leakhunt.gate.memory', name: `allocations the shim did not see within ${formatRate(result.unseenGrowth.allowedRateBytesPerHour)}` };
+    if (unseen.mark === 'FAIL') unseenCase.failure = { type: 'unseen-growth', message: unseenFailureText(result), body: '' };
+    else unseenCase.systemOut = unseen.text;
+    cases.push(unseenCase);
+  }
   const rss = result.rssGrowth;
   if (rss.allowedBytes !== undefined) {
     const rssCase: TestCase = { classname: 'leakhunt.gate.memory', name: `RSS growth within ${formatBytes(rss.allowedBytes)}` };

@@ -1,7 +1,7 @@
 /** The gate's verdict as Markdown: for --markdown FILE and the GitHub Actions step summary. */
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import { abbreviateTemplates, type SiteReport } from '../analyse/index.js';
-import { adviceTexts, formatDetectable, gateVerdict, problemTexts } from './wording.js';
+import { adviceTexts, formatDetectable, gateVerdict, problemTexts, unseenStatus } from './wording.js';
 import type { GateResult } from './types.js';
 
 /** Inline text: Markdown punctuation escaped, < > & as entities (C++ names are full of them). */
@@ -38,6 +38,8 @@ export function renderMarkdown(result: GateResult): string {
   }
   const live = result.liveGrowth;
   lines.push(`- Live malloc: ${live.bytes > 0 ? '+' : ''}${formatBytes(live.bytes)} over the run (limit ${formatBytes(live.allowedBytes)})${live.exceeded ? ' — **over the limit**' : live.significant ? '' : ', not significant'}`);
+  const unseen = unseenStatus(result);
+  lines.push(`- ${markdownText(unseen.text.charAt(0).toUpperCase() + unseen.text.slice(1))}${unseen.mark === 'FAIL' ? ' — **over the limit**' : ''}`);
   const rss = result.rssGrowth;
   lines.push(`- RSS: ${rss.bytes > 0 ? '+' : ''}${formatBytes(rss.bytes)}${rss.allowedBytes === undefined ? ' (not gated)' : ` (limit ${formatBytes(rss.allowedBytes)})${rss.exceeded ? ' — **over the limit**' : ''}`}`);
   lines.push(`- Thresholds: leak rate ${formatRate(t.maxLeakRateBytesPerHour)} at confidence ≥ ${t.minConfidence}, live growth ${formatBytes(t.maxGrowthBytes)}${t.maxRssGrowthBytes === undefined ? '' : `, RSS growth ${formatBytes(t.maxRssGrowthBytes)}`}`);

@@ -17,6 +17,8 @@ export interface GateCliOptions {
   junit?: string;
   markdown?: string;
   github?: boolean;
+  /** false with --no-unseen-growth. */
+  unseenGrowth?: boolean;
 }
 
 /**
@@ -36,6 +38,7 @@ export function resolveGateOptions(cli: GateCliOptions, env: NodeJS.ProcessEnv =
     maxGrowthBytes: cli.maxGrowth ?? DEFAULT_GATE_THRESHOLDS.maxGrowthBytes,
     maxRssGrowthBytes: cli.maxRssGrowth,
     minConfidence,
+    unseenGrowth: cli.unseenGrowth !== false,
     baseline: baseline && { source: baseline.path, report: baseline.report },
     suppressions: cli.suppressions === undefined ? undefined : readSuppressions(cli.suppressions),
     junitPath: cli.junit,

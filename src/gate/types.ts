@@ -1,5 +1,5 @@
 /** What the CI leak gate is asked, and what it answers. */
-import type { SiteReport } from '../analyse/index.js';
+import type { SiteReport, UnseenCheck } from '../analyse/index.js';
 import type { RunReport } from '../pipeline/index.js';
 
 const MiB = 1024 * 1024;
@@ -44,6 +44,11 @@ export interface Baseline {
 }
 
 export interface GateOptions extends GateThresholds {
+  /**
+   * Fail when the allocations the shim did not see grow faster than --max-leak-rate (report.json memory.unseen);
+   * default true, --no-unseen-growth turns it off.
+   */
+  unseenGrowth?: boolean;
   /** Fail only on sites new relative to this run, or leaking well beyond it (see evaluate.ts). */
   baseline?: Baseline;
   suppressions?: Suppressions;
@@ -128,6 +133,16 @@ export interface GateResult {
     significant: boolean;
     /** --max-growth, plus the baseline's own growth when there is a baseline. */
     allowedBytes: number;
+    exceeded: boolean;
+  };
+  /** Allocations the shim did not see (analyse/unseen.ts): failing like a site when they grow over the rate limit. */
+  unseenGrowth: {
+    /** Judged at all: not with --no-unseen-growth. */
+    gated: boolean;
+    /** The run's cross-check, as its report.json has it (absent from reports made before it). */
+    check?: UnseenCheck;
+    /** It passes up to this rate: --max-leak-rate, or with a baseline max(2 × its rate there, its rate + the threshold). */
+    allowedRateBytesPerHour: number;
     exceeded: boolean;
   };
   rssGrowth: {

@@ -80,6 +80,36 @@ function siteSummary(site: SiteReport): string {
   return `${abbreviateTemplates(site.function)} at ${formatRate(site.leakRateBytesPerHour)} (confidence ${site.confidence.toFixed(2)})`;
 }
 
+const signedBytes = (bytes: number) => `${bytes >= 0 ? '+' : '−'}${formatBytes(Math.abs(bytes))}`;
+
+/** Allocations the shim did not see, over the limit: the failure's clause. */
+export function unseenFailureText(result: GateResult): string {
+  const u = result.unseenGrowth;
+  const check = u.check?.available ? u.check : undefined;
+  if (!check) return '';
+  return `allocations the shim did not see grow at ${formatRate(check.rateBytesPerHour)} (${signedBytes(check.growthBytes)}, confidence ${check.confidence.toFixed(2)}), `
+    + `over the ${formatRate(u.allowedRateBytesPerHour)} limit: something calls the allocator without going through malloc's symbol (see report.json's verdict for how to find it)`;
+}
+
+/** How the allocations the shim did not see stand, for the per-check lines: "FAIL"/"ok"/"–" and the words. */
+export function unseenStatus(result: GateResult): { mark: 'FAIL' | 'ok' | '–'; text: string } {
+  const u = result.unseenGrowth;
+  const check = u.check;
+  if (!u.gated) return { mark: '–', text: 'allocations the shim did not see: not gated (--no-unseen-growth)' };
+  if (!check) return { mark: '–', text: 'allocations the shim did not see: not in this report (made before the cross-check)' };
+  if (!check.available) return { mark: '–', text: `allocations the shim did not see: not checked (${unseenUnavailable[check.why]})` };
+  const figures = `${formatRate(check.rateBytesPerHour)}, confidence ${check.confidence.toFixed(2)} (limit ${formatRate(u.allowedRateBytesPerHour)})`;
+  if (u.exceeded) return { mark: 'FAIL', text: `allocations the shim did not see grow at ${figures}` };
+  return { mark: 'ok', text: `allocations the shim did not see: ${check.grows ? `grow at ${figures}` : `${figures}, not growing`}` };
+}
+
+const unseenUnavailable: Record<NonNullable<Extract<GateResult['unseenGrowth']['check'], { available: false }>>['why'], string> = {
+  allocator: 'the allocator gives no in-use figure the shim reads',
+  'no-usable-sizes': 'jemalloc without usable sizes',
+  'no-figures': 'no allocator figures',
+  'too-few-snapshots': 'too few snapshots',
+};
+
 /** What failed, each as a clause. */
 function failures(result: GateResult): string[] {
   const fails: string[] = [];
@@ -93,6 +123,7 @@ function failures(result: GateResult): string[] {
   if (live.exceeded) {
     fails.push(`live malloc grew ${formatBytes(live.bytes)} over ${formatDurationMs(result.run.durationSec * 1000)}, over the ${formatBytes(live.allowedBytes)} limit (confidence ${live.confidence.toFixed(2)})`);
   }
+  if (result.unseenGrowth.exceeded) fails.push(unseenFailureText(result));
   if (result.rssGrowth.exceeded) fails.push(`RSS grew ${formatBytes(result.rssGrowth.bytes)}, over the ${formatBytes(result.rssGrowth.allowedBytes!)} limit`);
   return fails;
 }

@@ -1,7 +1,7 @@
 /** The gate's decision on hand-made reports: thresholds, significance, baseline margin, suppressions, detection. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { SiteReport, SiteStatus } from '../../src/analyse/index.js';
+import type { SiteReport, SiteStatus, UnseenCheck } from '../../src/analyse/index.js';
 import { detectableRateBytesPerHour } from '../../src/analyse/detection.js';
 import { parseBytes, parseDurationMs } from '../../src/core/units.js';
 import { evaluateGate as evaluate, snapshotTimesOf } from '../../src/gate/evaluate.js';
@@ -207,6 +207,42 @@ describe('evaluateGate: not enough data', () => {
     const run = report([site('s')], { sampleBytes: 64 * KiB });
     run.shim = { finalSampleIntervalBytes: 4 * MiB } as RunReport['shim'];
     assert.equal(evaluateGate(run, options()).run.sampleIntervalBytes, 4 * MiB);
+  });
+});
+
+describe('evaluateGate: allocations the shim did not see', () => {
+  const unseen = (rate: number, o: { grows?: boolean; confidence?: number } = {}): UnseenCheck => ({
+    available: true, allocator: 'glibc', fromUsableBytes: true, fromSec: 0, toSec: (N - 1) * STEP, snapshots: N, startBytes: 0,
+    endBytes: (rate * (N - 1) * STEP) / HOUR, rateBytesPerHour: rate, rateIntervalBytesPerHour: [rate * 0.9, rate * 1.1],
+    growthBytes: (rate * (N - 1) * STEP) / HOUR, confidence: o.confidence ?? 1, shape: 'linear', grows: o.grows ?? true,
+  });
+  const withUnseen = (check: UnseenCheck) => {
+    const run = report([site('steady')]);
+    run.memory.unseen = check;
+    return run;
+  };
+
+  test('they fail like a site over --max-leak-rate; at a threshold above their rate they pass', () => {
+    const failing = evaluateGate(withUnseen(unseen(20 * MiB)), options());
+    assert.equal(failing.outcome, 'fail');
+    assert.equal(failing.exitCode, 1);
+    assert.match(failing.verdict, /^FAIL: allocations the shim did not see grow at 20\.0 MiB\/h \(\+10\.0 MiB, confidence 1\.00\), over the 1\.00 MiB\/h limit/);
+    assert.equal(evaluateGate(withUnseen(unseen(20 * MiB)), options({ maxLeakRateBytesPerHour: 1024 * 1024 * MiB })).outcome, 'pass');
+  });
+
+  test('--no-unseen-growth turns it off; growth that is not significant or not confident enough never fails', () => {
+    assert.equal(evaluateGate(withUnseen(unseen(20 * MiB)), options({ unseenGrowth: false })).outcome, 'pass');
+    assert.equal(evaluateGate(withUnseen(unseen(20 * MiB, { grows: false })), options()).outcome, 'pass');
+    assert.equal(evaluateGate(withUnseen(unseen(20 * MiB, { confidence: 0.95 })), options({ minConfidence: 0.99 })).outcome, 'pass');
+    assert.equal(evaluateGate(withUnseen({ available: false, why: 'allocator', allocator: 'tcmalloc' }), options()).outcome, 'pass');
+  });
+
+  test('a baseline that had them accepts them until they double (or grow by a whole threshold)', () => {
+    const baseline = { source: 'main/report.json', report: withUnseen(unseen(20 * MiB)) };
+    assert.equal(evaluateGate(withUnseen(unseen(35 * MiB)), options({ baseline })).outcome, 'pass');
+    const worse = evaluateGate(withUnseen(unseen(45 * MiB)), options({ baseline }));
+    assert.equal(worse.outcome, 'fail');
+    assert.equal(worse.unseenGrowth.allowedRateBytesPerHour, 40 * MiB);
   });
 });
 
