@@ -53,13 +53,14 @@ interface SiteEntries {
   byKey: Map<string, StackEntry>;
 }
 
-/** siteFrameIndex with each function name's plumbing and library tests done once. */
+/** siteFrameIndex with each function name's (and source file's) plumbing and library tests done once. */
 function siteFrameIndexOf(frames: readonly HeapProfileFrame[], patterns: readonly RegExp[], cache: Map<string, number>): number {
   const kind = (frame: HeapProfileFrame): number => {
-    let k = cache.get(frame.functionName);
+    const key = frame.fileName === undefined ? frame.functionName : `${frame.functionName}\u0000${frame.fileName}`;
+    let k = cache.get(key);
     if (k === undefined) {
       k = (isPlumbing(frame, patterns) ? 1 : 0) | (isPlumbing(frame, defaultLibraryPatterns) ? 2 : 0);
-      cache.set(frame.functionName, k);
+      cache.set(key, k);
     }
     return k;
   };
@@ -279,6 +280,7 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
       status: statusOf(site.series, trend, minConfidence, materialBytes, churn),
       ...(ages ? { ages } : {}),
       ...(blocks ? { blocks } : {}),
+      ...(churn && blocks ? { churn: true } : {}),
       ...(site.entries.length > 1 ? { stacks: heavyStacks(site).map((s) => ({ stack: s.frames.map(describeFrame), series: s.series! })) } : {}),
       shape: trend.shape,
       leakRateBytesPerHour: trend.rateBytesPerHour,

@@ -127,7 +127,15 @@ export function qualifiedName(functionName: string): string {
   return tokens[n - 1] ?? head;
 }
 
+/**
+ * The C++ standard library's headers (libstdc++'s /usr/include/c++/12/bits/stl_vector.h, libc++'s …/c++/v1/vector):
+ * a frame inlined from them is the library's code, though its debug information may give it a bare name
+ * ("allocate", "_M_realloc_insert", "push_back") that no pattern on qualified names can tell from the program's.
+ */
+const standardLibraryHeader = /\/include\/c\+\+\//;
+
 export function isPlumbing(frame: HeapProfileFrame, patterns: readonly RegExp[]): boolean {
+  if (frame.fileName !== undefined && standardLibraryHeader.test(frame.fileName)) return true;
   const name = qualifiedName(frame.functionName);
   return patterns.some((p) => p.test(name));
 }
