@@ -35,6 +35,11 @@ export interface SiteReport {
   blocks?: {
     countStart: number; countEnd: number; meanBytesStart: number; meanBytesEnd: number; pValue: number; sizeCarriesGrowth: boolean;
   };
+  /**
+   * Its growth is churn (perhaps under rising load): every live block is young and their growth is not carried by
+   * block size. Set for the sites `blocks` is given for; never growing.
+   */
+  churn?: true;
 }
 
 export type VerdictKind = 'native-leak' | 'fragmentation' | 'java-heap' | 'jvm-internal' | 'no-growth' | 'inconclusive';

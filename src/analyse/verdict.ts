@@ -66,6 +66,8 @@ export type VerdictCase =
 export type UnexplainedBecause =
   /** Live malloc grows, but no single site stands out. */
   | 'live-malloc-spread'
+  /** Live malloc grows with churn under rising load: sites whose blocks are all young and rise in number, not kept. */
+  | 'live-malloc-churn'
   /** Outside malloc and the measured parts, in a JVM whose heap jcmd did not give. */
   | 'outside-malloc-jvm-heap'
   /** Outside malloc and the measured parts. */
@@ -82,6 +84,8 @@ export interface VerdictDecision {
   liveEndBytes: number;
   /** The growing sites, in rank order. */
   growing: SiteReport[];
+  /** Sites whose growth is churn (rank.ts: young blocks rising in number), by growth. */
+  churning: SiteReport[];
   accounting?: MemoryAccounting;
   trimProbe: TrimProbe | null;
   command?: readonly string[];
@@ -115,8 +119,16 @@ export function accountingRow(a: MemoryAccounting, part: AccountingPart): Accoun
   return a.rows.find((r) => r.part === part);
 }
 
+/** Churn sites (rank.ts) hold most of the live malloc growth: more blocks in flight, none kept. */
+function churnExplains(churning: readonly SiteReport[], a: MemoryAccounting): boolean {
+  const churn = churning.reduce((sum, s) => sum + s.growthBytes, 0);
+  return churn > 0 && churn >= EXPLAINS_SHARE * a.liveTrend.growthBytes;
+}
+
 /** Which case holds when RSS grows materially and no call site does. */
-function rssGrowthCase(a: MemoryAccounting, trim: TrimProbe | null): Pick<VerdictDecision, 'kind' | 'case' | 'largest' | 'because'> {
+function rssGrowthCase(
+  a: MemoryAccounting, trim: TrimProbe | null, churning: readonly SiteReport[],
+): Pick<VerdictDecision, 'kind' | 'case' | 'largest' | 'because'> {
   const rss = a.rss;
   const largest = [...a.rows].sort((x, y) => y.growthBytes - x.growthBytes)[0];
   if (!largest) return { kind: 'inconclusive', case: 'rss-unexplained', because: 'no-part-explains' };
@@ -130,7 +142,7 @@ function rssGrowthCase(a: MemoryAccounting, trim: TrimProbe | null): Pick<Verdic
     return { kind: 'fragmentation', case: 'allocator-retained', largest };
   }
   if (largest.part === 'live-malloc' && !liveGrowing) return { kind: 'no-growth', case: 'live-levelled-off', largest };
-  const because: UnexplainedBecause = largest.part === 'live-malloc' ? 'live-malloc-spread'
+  const because: UnexplainedBecause = largest.part === 'live-malloc' ? (churnExplains(churning, a) ? 'live-malloc-churn' : 'live-malloc-spread')
     : largest.part !== 'other' ? 'no-part-explains'
       : a.jvm && !a.rows.some((r) => r.part === 'java-heap') ? 'outside-malloc-jvm-heap' : 'outside-malloc';
   return { kind: 'inconclusive', case: 'rss-unexplained', largest, because };
@@ -141,6 +153,7 @@ export function decideVerdict(input: VerdictInput): VerdictDecision {
   const base = {
     snapshotCount: input.snapshotCount, durationSec: input.durationSec, liveEndBytes: input.memory.liveEndBytes,
     growing: input.sites.filter((s) => s.status === 'growing'), trimProbe: input.trimProbe ?? null,
+    churning: input.sites.filter((s) => s.churn === true && s.growthBytes > 0).sort((x, y) => y.growthBytes - x.growthBytes),
     ...(a ? { accounting: a } : {}), ...(input.command ? { command: input.command } : {}), ...(input.unseen ? { unseen: input.unseen } : {}),
   };
   if (input.snapshotCount < MIN_SNAPSHOTS_FOR_TREND) return { ...base, kind: 'inconclusive', case: 'too-few-snapshots' };
@@ -149,5 +162,5 @@ export function decideVerdict(input: VerdictInput): VerdictDecision {
   if (unseenGrows(input.unseen)) return { ...base, kind: 'native-leak', case: 'unseen-grows' };
   if (!a) return { ...base, kind: 'no-growth', case: 'nothing-grows' };
   if (!rssGrows(a)) return { ...base, kind: 'no-growth', case: 'rss-flat' };
-  return { ...base, ...rssGrowthCase(a, base.trimProbe) };
+  return { ...base, ...rssGrowthCase(a, base.trimProbe, base.churning) };
 }

@@ -3,7 +3,7 @@
  * what to do (remedies) and what the run did not measure. The decision itself is analyse/verdict.ts's.
  */
 import {
-  accountingRow, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, unseenGrows, type AccountingPart, type AccountingRow, type MemoryAccounting,
+  abbreviateTemplates, accountingRow, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, unseenGrows, type AccountingPart, type AccountingRow, type MemoryAccounting,
   type UnseenCheck, type UnseenGrowth, type UnseenUnavailable, type VerdictDecision,
 } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
@@ -209,11 +209,19 @@ function withAccounting(d: VerdictDecision, a: MemoryAccounting): VerdictDetail 
   }
 }
 
+/** The churning sites that carry the live growth, with how many blocks they held at the start and end. */
+function churnText(d: VerdictDecision): string {
+  return d.churning.slice(0, 3)
+    .map((s) => `${abbreviateTemplates(s.function)} (${signed(s.growthBytes)}, ${Math.round(s.blocks?.countStart ?? 0)} → ${Math.round(s.blocks?.countEnd ?? 0)} blocks)`)
+    .join(', ');
+}
+
 function unexplained(d: VerdictDecision, a: MemoryAccounting, liveText: string, evidence: string[]): VerdictDetail {
   const rss = a.rss;
   const largest = d.largest!;
   const missing = [...a.missing];
   const why = {
+    'live-malloc-churn': `live malloc grows (${liveText}) with churn under rising load: ${churnText(d)} — their live blocks are all young and rise in number, not in size: more in flight, none kept (memory that follows the load, not a leak)`,
     'live-malloc-spread': `live malloc grows (${liveText}, confidence ${a.liveTrend.confidence.toFixed(2)}) but no single call site stands out: the growth is spread over many sites or below this run's detection limit (run longer or lower --sample-bytes)`,
     'outside-malloc-jvm-heap': `${formatBytes(largest.growthBytes)} of it is outside malloc and the parts measured: in a JVM most likely its Java heap, which jcmd did not give`,
     'outside-malloc': `${formatBytes(largest.growthBytes)} of it is outside malloc and the parts measured: mmap'd memory, thread stacks or code (/proc/<pid>/smaps shows which mappings)`,

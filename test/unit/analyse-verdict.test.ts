@@ -168,6 +168,18 @@ describe('decideVerdict with memory accounting', () => {
     assert.match(verdict.summary, /no single call site stands out/);
   });
 
+  test('inconclusive: live malloc grows with churn under rising load, named as such, not as spread over many sites', () => {
+    const points = timeline({ live: (t) => 2 * MiB + t * 200 * KiB });
+    const churn: SiteReport = {
+      ...site('stable', 'handle_request_burst', 140 * MiB), growthBytes: 37 * MiB, churn: true,
+      blocks: { countStart: 500, countEnd: 9800, meanBytesStart: 4001, meanBytesEnd: 4001, pValue: 0.4, sizeCarriesGrowth: false },
+    };
+    const verdict = verdictOf(points, [churn, site('stable', 'pool')]);
+    assert.equal(verdict.kind, 'inconclusive', verdict.summary);
+    assert.match(verdict.summary, /with churn under rising load: handle_request_burst \(\+37\.0 MiB, 500 → 9800 blocks\)/);
+    assert.doesNotMatch(verdict.summary, /no single call site stands out/);
+  });
+
   test('inconclusive: a JVM whose RSS grows where nothing was measured names what is missing', () => {
     const verdict = verdictOf(timeline({ other: (t) => 60 * MiB + t * MiB, extra: () => ({ jvm: true }) }));
     assert.equal(verdict.kind, 'inconclusive', verdict.summary);
