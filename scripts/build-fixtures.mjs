@@ -114,3 +114,5 @@ run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-debuginfo.mjs'
 // Memory-accounting fixtures (fragmentation, a Java heap that grows) and the hardening battery.
 run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-memory.mjs'), ...argv]);
 run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-hardening.mjs'), ...argv]);
+// Leaks that hide: growing containers, churn under rising load, allocations the shim does not see.
+run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-growth.mjs'), ...argv]);
