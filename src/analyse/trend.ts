@@ -44,11 +44,6 @@ function t95(df: number): number {
   return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df * df);
 }
 
-/** Standard normal density. */
-function phi(x: number): number {
-  return Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI);
-}
-
 /** P(β > 0 | b) for an estimate b ~ N(β, se²), prior ½ at β = 0 and ½ on a half-normal of scale τ = √n·se. */
 export function growthPosterior(slope: number, stdError: number, points: number): number {
   if (stdError === 0) return slope > 0 ? 1 : 0;
@@ -56,12 +51,18 @@ export function growthPosterior(slope: number, stdError: number, points: number)
   const z = slope / stdError;
   const tauOverSe = Math.sqrt(Math.max(points, 1));
   const total = Math.sqrt(1 + tauOverSe * tauOverSe); // sd of b under H1, in units of se
-  // Marginal density of z under H1 (half-normal prior on β > 0) and under H0.
-  const underGrowth = 2 * (phi(z / total) / total) * normalCdf((z * tauOverSe) / total);
-  const underNone = phi(z);
-  if (underNone === 0) return z > 0 ? 1 : 0;
-  const bayesFactor = underGrowth / underNone;
-  return bayesFactor / (1 + bayesFactor);
+  // Marginal density of z under H1 (half-normal prior on β > 0) and under H0, as logarithms: far out in the tails
+  // the densities underflow, and their ratio overflows, long before the posterior stops being a number.
+  const cdf = normalCdf((z * tauOverSe) / total);
+  if (cdf === 0) return 0;
+  const logUnderGrowth = Math.log(2 / total) + logPhi(z / total) + Math.log(cdf);
+  const logBayesFactor = logUnderGrowth - logPhi(z);
+  return 1 / (1 + Math.exp(-logBayesFactor));
+}
+
+/** log of the standard normal density. */
+function logPhi(x: number): number {
+  return -x * x / 2 - 0.5 * Math.log(2 * Math.PI);
 }
 
 /**

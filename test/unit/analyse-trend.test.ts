@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { trendOf, warmupPoints } from '../../src/analyse/trend.js';
+import { growthPosterior, trendOf, warmupPoints } from '../../src/analyse/trend.js';
 import { xorshift32 } from './helpers/prng.js';
 
 const KiB = 1024;
@@ -113,6 +113,15 @@ describe('trend shapes and confidence', () => {
     let confident = 0;
     for (let trial = 0; trial < 100; trial++) if (trendOf(TIMES, leak(rng(4000 + trial), 2 * MiB, 1 * KiB, 0), S).confidence >= 0.9) confident++;
     assert.ok(confident <= 60, `${confident} of 100`);
+  });
+});
+
+describe('the growth posterior', () => {
+  test('stays a number far out in the tails (near z = 38 its densities underflowed and their ratio overflowed to NaN)', () => {
+    for (const z of [30, 37.5, 38.3, 40, 1e3, 1e6]) assert.equal(growthPosterior(z, 1, 32), 1, `z = ${z}`);
+    for (const z of [-38.3, -1e3]) assert.equal(growthPosterior(z, 1, 32), 0, `z = ${z}`);
+    // In the bulk it is what it always was: P ≈ 0.877 at z = 2.5 over 32 points.
+    assert.ok(Math.abs(growthPosterior(2.5, 1, 32) - 0.8774) < 1e-4);
   });
 });
 
