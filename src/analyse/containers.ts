@@ -31,7 +31,7 @@
  * t_L − t_0). The container is still growing while the time since its last step is at most 1.5 times that (slack
  * for an uneven rate); a steady part of the site (churn beside the container) cancels out of both differences.
  */
-import { fitLine, normalCdf, type LinearFit } from './statistics.js';
+import { fitLine, normalCdf } from './statistics.js';
 
 /** Kendall's test of a rising mean block size must reach this one-sided p-value. */
 export const BLOCK_SIZE_P_VALUE = 0.001;
@@ -41,10 +41,10 @@ const CADENCE_SLACK = 1.5;
 const MAX_POINTS = 200;
 
 export interface BlockGrowth {
-  /** Live blocks (upscaled) at the start and end of the trend window, on the least-squares line through N. */
+  /** Live blocks (upscaled) at the start and end of the trend window: the medians of its first and last 3 points. */
   countStart: number;
   countEnd: number;
-  /** Mean live block size (bytes) at the start and end of the window: the lines through B over the line through N. */
+  /** Mean live block size (bytes) at the start and end of the window, the same way. */
   meanBytesStart: number;
   meanBytesEnd: number;
   /** One-sided p-value of Kendall's test that the mean block size rises. */
@@ -75,6 +75,12 @@ export function kendallRisingP(ys: readonly number[]): number {
   return 1 - normalCdf((s - 1) / Math.sqrt(variance));
 }
 
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /** One-sided z for the one-sided p-value BLOCK_SIZE_P_VALUE. */
 const Z_ONE_SIDED = 3.0902;
 
@@ -88,8 +94,6 @@ export function blockGrowthOf(timesSec: readonly number[], bytes: readonly numbe
   for (let i = 0; i < n; i++) if (bytes[i]! > 0 && objects[i]! > 0) means.push(bytes[i]! / objects[i]!);
   if (means.length < 4) return undefined;
   const zeros = timesSec.map(() => 0);
-  const byteLine = fitLine(timesSec, bytes, zeros);
-  const countLine = fitLine(timesSec, objects, zeros);
   const meanBytes = bytes.reduce((a, b) => a + b, 0) / n;
   const meanCount = objects.reduce((a, b) => a + b, 0) / n;
   const perByte = meanBytes > 0 ? meanCount / meanBytes : 0;
@@ -97,14 +101,13 @@ export function blockGrowthOf(timesSec: readonly number[], bytes: readonly numbe
   const countFallsBehind = q.slope < 0 && (q.slopeStdError === 0 || q.slope / q.slopeStdError <= -Z_ONE_SIDED);
   const step = Math.max(1, Math.ceil(means.length / MAX_POINTS));
   const pValue = kendallRisingP(means.filter((_, i) => i % step === 0));
-  const at = (line: LinearFit, t: number) => Math.max(line.intercept + line.slope * t, 0);
-  const first = timesSec[0]!;
-  const last = timesSec[n - 1]!;
-  const [countStart, countEnd] = [at(countLine, first), at(countLine, last)];
-  const [bytesStart, bytesEnd] = [at(byteLine, first), at(byteLine, last)];
+  // What the report shows: the medians of the first and of the last three points that hold blocks.
+  const held = timesSec.map((_, i) => i).filter((i) => bytes[i]! > 0 && objects[i]! > 0);
+  const ends = (values: readonly number[]) => [median(held.slice(0, 3).map((i) => values[i]!)), median(held.slice(-3).map((i) => values[i]!))];
+  const [countStart, countEnd] = ends(objects);
+  const [meanBytesStart, meanBytesEnd] = ends(timesSec.map((_, i) => bytes[i]! / objects[i]!));
   return {
-    countStart, countEnd,
-    meanBytesStart: countStart > 0 ? bytesStart / countStart : 0, meanBytesEnd: countEnd > 0 ? bytesEnd / countEnd : 0,
+    countStart: countStart!, countEnd: countEnd!, meanBytesStart: meanBytesStart!, meanBytesEnd: meanBytesEnd!,
     pValue,
     sizeCarriesGrowth: pValue <= BLOCK_SIZE_P_VALUE && countFallsBehind,
   };

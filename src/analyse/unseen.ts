@@ -75,7 +75,9 @@ export type UnseenCheck = UnseenGrowth | { available: false; why: UnseenUnavaila
 
 type CrossChecked = TimelinePoint & { allocatorInUseBytes: number; shimSeenInUseBytes: number };
 
-const crossChecked = (p: TimelinePoint): p is CrossChecked => p.allocatorInUseBytes !== undefined && p.shimSeenInUseBytes !== undefined;
+/** Both figures, as numbers (a timeline.json from elsewhere may hold anything). */
+const crossChecked = (p: TimelinePoint): p is CrossChecked => Number.isFinite(p.allocatorInUseBytes) && Number.isFinite(p.shimSeenInUseBytes)
+  && Number.isFinite(p.timeSec);
 
 /**
  * Per point, the allocator's in-use bytes the shim did not see (never below 0: the estimate's noise can put it
@@ -99,7 +101,7 @@ function unavailable(points: readonly TimelinePoint[]): UnseenCheck {
   const why: UnseenUnavailable = allocator === 'tcmalloc' || allocator === 'other' ? 'allocator'
     : allocator === 'jemalloc' && points.some((p) => p.allocatorInUseBytes !== undefined) ? 'no-usable-sizes'
       : 'no-figures';
-  return { available: false, why, ...(allocator ? { allocator } : {}) };
+  return { available: false, why, ...(typeof allocator === 'string' ? { allocator } : {}) };
 }
 
 /** Whether the allocator's in-use bytes grow beyond what the shim saw, over the trend window (see the top of the file). */
@@ -113,7 +115,7 @@ export function unseenGrowth(timeline: readonly TimelinePoint[], options: Unseen
   const times = points.map((p) => p.timeSec);
   const usable = points.every((p) => p.shimSeenFromUsableBytes === true);
   const perBlock = usable ? OVERHEAD_UNCERTAINTY_USABLE : OVERHEAD_UNCERTAINTY_APPROXIMATE;
-  const seen = points.map((p) => p.shimSeenInUseBytes + perBlock * (p.liveObjects ?? 0));
+  const seen = points.map((p) => p.shimSeenInUseBytes + perBlock * (Number.isFinite(p.liveObjects) ? p.liveObjects! : 0));
   const tested = points.map((p, i) => p.allocatorInUseBytes - seen[i]!);
   const sampleBytes = options.sampleIntervalBytes;
   const seenSlope = fitLine(times, seen, seen.map(() => 0)).slope;

@@ -30,6 +30,13 @@ function checkReport(value: unknown, path: string): RunReport {
   for (const key of ['liveStartBytes', 'liveEndBytes', 'rssStartBytes', 'rssEndBytes', 'rssGrowthBytesPerHour'] as const) {
     if (!memory || !isNumber(memory[key])) throw bad(path, `damaged report: "memory.${key}" is not a number`);
   }
+  const unseen = memory!.unseen as Record<string, unknown> | undefined;
+  if (unseen !== undefined) {
+    const ok = typeof unseen === 'object' && unseen !== null && (unseen.available === false
+      || (unseen.available === true && typeof unseen.grows === 'boolean' && isNumber(unseen.rateBytesPerHour)
+        && isNumber(unseen.confidence) && isNumber(unseen.growthBytes)));
+    if (!ok) throw bad(path, 'damaged report: "memory.unseen" lacks available, grows, rate, confidence or growth');
+  }
   if (!Array.isArray(report.sites)) throw bad(path, 'damaged report: "sites" is not a list');
   report.sites.forEach((site: Record<string, unknown>, i) => {
     const ok = typeof site === 'object' && site !== null && typeof site.function === 'string' && typeof site.location === 'string'

@@ -141,6 +141,11 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
   const explained = shown.filter((s) => s.status === 'growing' || s.status === 'new').slice(0, 3);
   for (const site of explained) {
     lines.push('', `${paint[site.status](`#${site.rank} ${abbreviateTemplates(site.function)}`)} — stack, innermost first:`);
+    const blocks = site.blocks;
+    if (blocks?.sizeCarriesGrowth) {
+      lines.push(chalk.dim(`    (a growing container: about ${Math.max(1, Math.round(blocks.countEnd))} live block(s), each replaced by a bigger one — `
+        + `${formatBytes(blocks.meanBytesStart)} → ${formatBytes(blocks.meanBytesEnd)} on average)`));
+    }
     for (const frame of site.stack.slice(0, frames)) lines.push(`    ${abbreviateTemplates(frame)}`);
     if (site.stack.length > frames) lines.push(chalk.dim(`    … ${site.stack.length - frames} more frames (report.json has them all)`));
   }
