@@ -10,13 +10,13 @@
  *
  * The profiles give both figures per snapshot, each an unbiased estimate: B (inuse_space) and N (inuse_objects,
  * upscaled), so m = B/N is the mean live block size. The growth is carried by block size when, over the trend window:
- *   1. m rises: Kendall's τ of m against time is positive with a one-sided p ≤ 0.01 (ties counted; no assumption on
+ *   1. m rises: Kendall's τ of m against time is positive with a one-sided p ≤ 0.001 (ties counted; no assumption on
  *      how the sizes are distributed). A container's staircase is monotone, so τ is near 1.
  *   2. and the count grows less than half as fast as the bytes, relatively: with c = N̄/B̄ (blocks per byte over the
- *      window), the least-squares slope of Q = N − ½·c·B is negative with a one-sided p ≤ 0.01 (its standard error
+ *      window), the least-squares slope of Q = N − ½·c·B is negative with a one-sided p ≤ 0.0001 (its standard error
  *      from Q's own scatter, which holds the sampler's noise on both). Churn's count rises in proportion to its
  *      bytes, so Q rises at half the bytes' (relative) rate: a significant fall needs a noise excursion of several
- *      standard errors beyond the test's own 2.33. A container's count stays, so Q falls with its bytes.
+ *      standard errors beyond the test's own 3.72. A container's count stays, so Q falls with its bytes.
  *    Test 1 alone is not enough: the ratio B/N of two noisy estimates is biased by an amount that depends on how many
  *    blocks are sampled, so under rising load m can drift either way (a mix of many small blocks, each sampled
  *    rarely and weighted heavily, and a few large ones makes it drift up). Least squares on B and N themselves is
@@ -81,8 +81,11 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** One-sided z for the one-sided p-value BLOCK_SIZE_P_VALUE. */
-const Z_ONE_SIDED = 3.0902;
+/**
+ * The count test's one-sided z: p ≤ 0.0001. Stricter than the size test's, as its least-squares t is the one heavy
+ * tails can fool (a count made of a few rarely sampled, heavily weighted tiny blocks jumps by their weight).
+ */
+const Z_COUNT_FALLS_BEHIND = 3.719;
 
 /**
  * How a site's live blocks changed over the trend window, from its live bytes and live blocks per point (same
@@ -98,7 +101,7 @@ export function blockGrowthOf(timesSec: readonly number[], bytes: readonly numbe
   const meanCount = objects.reduce((a, b) => a + b, 0) / n;
   const perByte = meanBytes > 0 ? meanCount / meanBytes : 0;
   const q = fitLine(timesSec, objects.map((count, i) => count - 0.5 * perByte * bytes[i]!), zeros);
-  const countFallsBehind = q.slope < 0 && (q.slopeStdError === 0 || q.slope / q.slopeStdError <= -Z_ONE_SIDED);
+  const countFallsBehind = q.slope < 0 && (q.slopeStdError === 0 || q.slope / q.slopeStdError <= -Z_COUNT_FALLS_BEHIND);
   const step = Math.max(1, Math.ceil(means.length / MAX_POINTS));
   const pValue = kendallRisingP(means.filter((_, i) => i % step === 0));
   // What the report shows: the medians of the first and of the last three points that hold blocks.
@@ -116,9 +119,9 @@ export function blockGrowthOf(timesSec: readonly number[], bytes: readonly numbe
 /**
  * Whether a container's staircase is still growing at the end of the run (see the top of this file): `series` is
  * the site's live bytes over the whole run, `from` the first point of the trend window. A step is a rise above the
- * level of the step before by more than the sampler can make up: `materialBytes`, and three standard deviations of
- * an estimate at that level (√(S·B) each). A smooth ramp is a staircase of small steps, one per few snapshots. False
- * when the window holds no step.
+ * level of the step before, at a point and the one after it, by more than the sampler can make up: `materialBytes`,
+ * and three standard deviations of an estimate at that level (√(S·B) each). A smooth ramp is a staircase of small
+ * steps, one per few snapshots. False when the window holds no step.
  */
 export function containerStillGrowing(
   timesSec: readonly number[], series: readonly number[], from: number, materialBytes: number, sampleIntervalBytes: number,
@@ -131,7 +134,8 @@ export function containerStillGrowing(
   let rise = 0;
   let before = level;
   for (let i = origin + 1; i < n; i++) {
-    const v = series[i]!;
+    // A step stays: the point after it is up too (a spike of noise is not), and the new level is the lower of the two.
+    const v = Math.min(series[i]!, series[i + 1] ?? Infinity);
     const noise = sampleIntervalBytes > 1 ? 3 * Math.sqrt(sampleIntervalBytes * Math.max(level, sampleIntervalBytes)) : 0;
     if (v >= level + Math.max(materialBytes, noise)) {
       if (i >= from) {
