@@ -3,6 +3,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { register as registerDiff } from './commands/diff.js';
 import { addGateOptions, register as registerGate } from './commands/gate.js';
+import { addPushOptions, register as registerPush, runPushOptions } from './commands/push.js';
 import { register as registerReport } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { ExitCode, LeakhuntError } from './core/errors.js';
@@ -47,6 +48,7 @@ Exit codes:
   3     not enough data to decide (gate)
   4     environment problem (shim not built, tool missing)
   5     output exists (use --force)
+  6     some profiles could not be pushed (push)
   70    internal error`;
 
 function buildProgram(): Command {
@@ -102,13 +104,15 @@ function buildProgram(): Command {
         ignoreFrames: opts.ignoreFrames,
         followChildren: opts.followChildren === true,
         nmt: opts.nmt === true, trimProbe: opts.trimProbe === true, allocator: opts.allocator,
-        gate: opts.failOnLeak ? opts : undefined,
+        gate: opts.failOnLeak ? opts : undefined, push: runPushOptions(opts),
       });
     });
   addGateOptions(run);
+  addPushOptions(run);
   registerDiff(program);
   registerReport(program);
   registerGate(program);
+  registerPush(program);
   return program;
 }
 

@@ -11,6 +11,7 @@ import { colorWanted, processRun, renderJson, renderText, writeJsonAtomic, write
 import { writeHtmlReport } from '../report/html.js';
 import { startStatusLine } from '../report/status.js';
 import { buildIdOf } from '../symbolize/index.js';
+import { pushSummaryLine, startRunPush, type RunPushOptions } from '../push/index.js';
 
 export interface RunOptions {
   out?: string;
@@ -39,6 +40,8 @@ export interface RunOptions {
   trimProbe?: boolean;
   /** --allocator: jemalloc, tcmalloc or an allocator library's path, preloaded right after the shim. */
   allocator?: string;
+  /** --push and its companions: each snapshot's profile to a profiling backend as it is made. */
+  push?: RunPushOptions;
 }
 
 /** The trim probe comes at 90% of the duration, leaving time for the last snapshot after it. */
@@ -80,10 +83,16 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   // The one-line live status on stderr (a terminal only, not with --quiet).
   const status = startStatusLine({ rawDir, enabled: !options.quiet });
   const keeperWarning = (message: string) => { if (!options.quiet) { status.clear(); process.stderr.write(`leakhunt: ${message}\n`); } };
+  // Pushing never fails the run: its problems are lines (even with --quiet: profiles not sent are news).
+  const pushNote = (line: string) => { status.clear(); process.stderr.write(`leakhunt: ${line}\n`); };
+  const push = options.push && startRunPush({
+    runDir, rawDir, command, followChildren: options.followChildren === true, snapshotIntervalMs: options.intervalMs, push: options.push, note: pushNote,
+  });
   const outcome = await runTarget({
     command, env, rawDir, durationMs: options.durationMs, rssIntervalMs: Math.min(options.intervalMs, 1000),
     onSpawn: (pid) => {
       status.setPid(pid);
+      push?.started(pid);
       keeper = startObjectKeeper(pid, runDir, { buildIdOf, onWarning: keeperWarning });
       jvmPoller = startJvmStatsPoller(pid, { intervalMs: options.intervalMs, nmt: options.nmt === true, startedAtMs: meta.startedAtMs });
       perfMaps = startPerfMapCapture({
@@ -103,8 +112,14 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   const jvm = await jvmPoller?.stop();
   if (jvm) writeJsonAtomic(join(runDir, 'jvm.json'), jvm);
   await perfMaps?.stop();
+  await push?.targetEnded();
 
   const { report, timeline, series } = await processRun(runDir, meta);
+  if (push) {
+    const pushed = report.push = await push.finish(outcome.pid);
+    writeJsonAtomic(join(runDir, 'report.json'), report);
+    if (!options.quiet || pushed.left > 0) pushNote(pushSummaryLine(pushed, runDir));
+  }
   try {
     writeHtmlReport(runDir, report, { timeline, series });
   } catch (error) {

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { ExitCode, LeakhuntError } from './errors.js';
 
 /** What leakhunt itself writes into a run directory; --force removes only these. */
-export const runArtifacts = ['raw', 'snapshots', 'run.json', 'timeline.json', 'report.json', 'report.html', 'report.md'];
+export const runArtifacts = ['raw', 'snapshots', 'run.json', 'timeline.json', 'report.json', 'report.html', 'report.md', 'push'];
 
 function timestamp(date: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
