@@ -259,6 +259,8 @@ export class ProfilePusher {
       verdict = error.permanent ? { kind: 'stop', why: error.message } : { kind: 'retry', why: error.message };
       if (verdict.kind === 'retry') return this.retryLater(`network ${error.message}`, verdict.why);
     }
+    // Whatever the server said goes into lines and report.json: never with a header value in it.
+    if (verdict.kind !== 'sent') verdict = { ...verdict, why: scrub(verdict.why, endpoint.secrets, 300) };
     switch (verdict.kind) {
       case 'sent':
         this.options.ledger.record(entry);

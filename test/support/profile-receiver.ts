@@ -270,7 +270,8 @@ export class ProfileReceiver {
     for (const [name, value] of Object.entries(this.options.requireHeaders ?? {})) {
       const got = req.headers[name.toLowerCase()];
       if (got === undefined && name.toLowerCase() === 'x-scope-orgid') throw new Refusal(401, 'no org id\n', 'text/plain; charset=utf-8');
-      if (got !== value) throw refuse(`${name}: missing or wrong`);
+      // The value it got is echoed, as a chatty proxy might: leakhunt must not show it.
+      if (got !== value) throw refuse(`${name}: ${got === undefined ? 'missing' : `wrong value ${String(got)}`}`);
     }
   }
 

@@ -120,6 +120,7 @@ describe('pusher', () => {
     assert.equal(lines.length, 1);
     assert.match(lines[0]!, /answered 401: bad token …: nothing more is pushed/);
     assert.doesNotMatch(lines.join('\n'), /s3cr3t/);
+    assert.doesNotMatch(summary.stopped ?? '', /s3cr3t/, 'nor in what report.json keeps');
   });
 
   test('a refused profile costs itself; five refusals in a row stop', async () => {
