@@ -2,14 +2,15 @@
  * Pushing as the run directory has it: when retention (--max-snapshots) deletes raw snapshots in the middle of a run,
  * their profiles go too — the run directory stays as `leakhunt report` knows it — while the backend, which got
  * each profile as it was made, keeps them all, once; with --follow-children each process's profiles are its own
- * series (its pid label), and `leakhunt push` finds them in processes/<pid>/snapshots.
+ * series (its pid label), and `leakhunt push` finds them in processes/<pid>/snapshots; a run whose leakhunt was
+ * killed half-way is processed by `leakhunt push`, which sends what the live push had not.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ProfileReceiver } from '../support/profile-receiver.js';
-import { inuseOf, leakyApis, profilesOfRun, type PushReport } from '../support/push-e2e.js';
+import { assertEachExactlyOnce, inuseOf, leakyApis, profilesOfRun, type PushReport } from '../support/push-e2e.js';
 import { fixtureBuild, readJson, runCli, tempDir } from './helpers.js';
 
 describe('leakhunt run --push with retention thinning the middle of the run', () => {
@@ -95,5 +96,50 @@ describe('leakhunt run --push --follow-children', () => {
       + report.processes.reduce((sum, p) => sum + readdirSync(join(out, 'processes', String(p.pid), 'snapshots')).length, 0);
     assert.match(again.stderr, new RegExp(`all ${onDisk} profiles of .* were sent to .* before: nothing to send`));
     assert.equal(receiver.requests.length, count);
+  });
+});
+
+describe('leakhunt push of a run whose leakhunt was killed while it pushed', () => {
+  const dir = tempDir();
+  const out = join(dir.path, 'run');
+  const receiver = new ProfileReceiver();
+  let targetPid = 0;
+  let receivedLive = 0;
+
+  before(async () => {
+    await receiver.start();
+    const cli = runCli(['run', '--out', out, '--interval', '100ms', '--sample-bytes', '1', '--push', receiver.baseUrl, '--',
+      ...leakyApis(fixtureBuild, 100000, 20)], { timeoutMs: 60_000 });
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    for (let waited = 0; waited < 20_000 && receiver.received.length < 3; waited += 50) await sleep(50);
+    assert.ok(receiver.received.length >= 3, 'profiles arrived while the run went on');
+    cli.kill('SIGKILL');
+    targetPid = Number(readdirSync(join(out, 'raw'))[0]);
+    // The target outlives its leakhunt: a few more snapshots nobody pushed, then it ends too. (Only then does the
+    // killed CLI's output end: the target holds it.)
+    await sleep(500);
+    process.kill(targetPid, 'SIGTERM');
+    await cli;
+    receivedLive = receiver.received.length;
+  });
+  after(async () => {
+    try {
+      process.kill(targetPid, 'SIGKILL');
+    } catch {
+      // ended
+    }
+    await receiver.stop();
+    dir.cleanup();
+  });
+
+  it('processes the run, sends what was not sent, each profile once', async () => {
+    assert.ok(!existsSync(join(out, 'report.json')), 'the run was never processed');
+    const pushed = await runCli(['push', out, receiver.baseUrl]);
+    assert.equal(pushed.exitCode, 0, pushed.all);
+    assert.match(pushed.stderr, /raw snapshots never processed .*processing them first/);
+    assert.ok(receiver.received.length > receivedLive, `${receiver.received.length - receivedLive} more sent`);
+    assertEachExactlyOnce(receiver, out, targetPid);
+    const report = readJson<PushReport>(join(out, 'report.json'));
+    assert.deepEqual({ pushed: report.push?.pushed, left: report.push?.left }, { pushed: profilesOfRun(out, targetPid).size, left: 0 });
   });
 });
