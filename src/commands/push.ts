@@ -137,9 +137,9 @@ export function register(program: Command): void {
     .argument('<dir>', 'a run directory (leakhunt run --out), finished or interrupted')
     .argument('<url>', 'the server, e.g. http://pyroscope:4040 (Pyroscope) or http://parca:7070 with --push-to parca')
     .option('--push-to <backend>', 'pyroscope or parca (default: what the run pushed to, else pyroscope)')
-    .option('--push-header <header>', '"Name: value" sent with every request (repeatable; never printed or stored)', collect, [])
+    .option('--push-header <header>', '"Name: value" sent with every request (repeatable; never printed or stored)', collect)
     .option('--service <name>', 'the service_name label (default: the run\'s, else the command\'s name)')
-    .option('--label <name=value>', 'another label (repeatable; default: the run\'s)', collect, [])
+    .option('--label <name=value>', 'another label (repeatable; default: the run\'s)', collect)
     .addOption(new Option('--retry-for <duration>', 'give up when the server has failed for this long without taking a profile').default('30s'))
     .addHelpText('after', `
 Labels are those the run pushed with (DIR/push/settings.json), else service_name from the command, host (this
@@ -152,10 +152,10 @@ Exit codes:
 
 Example:
   leakhunt push ./leakhunt-20250101-120000 http://pyroscope:4040 --push-header "X-Scope-OrgID: team-a"`)
-    .action(async (dir: string, url: string, opts: { pushTo?: string; pushHeader: string[]; service?: string; label: string[]; retryFor: string }) => {
+    .action(async (dir: string, url: string, opts: { pushTo?: string; pushHeader?: string[]; service?: string; label?: string[]; retryFor: string }) => {
       process.exitCode = await pushCommand(dir, url, {
-        ...(opts.pushTo === undefined ? {} : { backend: opts.pushTo }), headers: opts.pushHeader,
-        ...(opts.service === undefined ? {} : { service: opts.service }), labels: opts.label,
+        ...(opts.pushTo === undefined ? {} : { backend: opts.pushTo }), headers: opts.pushHeader ?? [],
+        ...(opts.service === undefined ? {} : { service: opts.service }), labels: opts.label ?? [],
         retryForMs: parseDurationMs(opts.retryFor, '--retry-for'),
       });
     });

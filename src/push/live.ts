@@ -68,8 +68,14 @@ export class LiveProfiles {
   /** Starts watching the target's snapshots (and its children's). */
   start(rootPid: number): void {
     this.rootPid = rootPid;
-    this.timer = setInterval(() => { this.pass ??= this.passOnce().finally(() => { this.pass = undefined; }); }, this.options.pollMs);
+    this.timer = setInterval(() => { void this.poll(); }, this.options.pollMs);
     this.timer.unref();
+  }
+
+  /** Looks for new snapshots now (a pass under way is awaited, not doubled). */
+  poll(): Promise<void> {
+    this.pass ??= this.passOnce().finally(() => { this.pass = undefined; });
+    return this.pass;
   }
 
   /** Once the target has ended: the snapshots not yet made into profiles are, then the writers close. */

@@ -113,6 +113,10 @@ describe('leakhunt push of a run whose leakhunt was killed while it pushed', () 
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     for (let waited = 0; waited < 20_000 && receiver.received.length < 3; waited += 50) await sleep(50);
     assert.ok(receiver.received.length >= 3, 'profiles arrived while the run went on');
+    // Unavailable before the kill, so that no request the server stored is in flight when leakhunt dies (its answer
+    // would never reach the ledger: the one profile a crash can send twice, README "Across a fleet").
+    receiver.options = { forceStatus: 503 };
+    await sleep(300);
     cli.kill('SIGKILL');
     targetPid = Number(readdirSync(join(out, 'raw'))[0]);
     // The target outlives its leakhunt: a few more snapshots nobody pushed, then it ends too. (Only then does the
@@ -134,6 +138,7 @@ describe('leakhunt push of a run whose leakhunt was killed while it pushed', () 
 
   it('processes the run, sends what was not sent, each profile once', async () => {
     assert.ok(!existsSync(join(out, 'report.json')), 'the run was never processed');
+    receiver.options = {};
     const pushed = await runCli(['push', out, receiver.baseUrl]);
     assert.equal(pushed.exitCode, 0, pushed.all);
     assert.match(pushed.stderr, /raw snapshots never processed .*processing them first/);

@@ -40,7 +40,7 @@ export interface ReceiverOptions {
   requireHeaders?: Record<string, string>;
   /** Answer each request this long after reading it (it is recorded at once): a slow server. */
   delayMs?: number;
-  /** Answer every request with this status instead (after the checks): an overloaded or refusing server. */
+  /** Answer every request with this status, storing nothing: an overloaded or unavailable server. */
   forceStatus?: number;
 }
 
@@ -240,15 +240,14 @@ export class ProfileReceiver {
     let answer = '';
     let contentType = '';
     try {
-      if (PYROSCOPE_PATHS.has(url.pathname)) this.pyroscope(req, url, body);
-      else if (url.pathname === PARCA_PATH || url.pathname.startsWith('/api/')) {
+      const pyroscope = PYROSCOPE_PATHS.has(url.pathname);
+      if (!pyroscope && url.pathname !== PARCA_PATH && !url.pathname.startsWith('/api/')) throw new Refusal(404, '404 page not found\n', 'text/plain; charset=utf-8');
+      // A server that refuses (overloaded, unavailable) stores nothing.
+      if (this.options.forceStatus !== undefined) throw new Refusal(this.options.forceStatus, JSON.stringify({ code: 'forced', message: `forced ${this.options.forceStatus}` }));
+      if (pyroscope) this.pyroscope(req, url, body);
+      else {
         this.parca(req, url, body);
         answer = '{}';
-        contentType = 'application/json';
-      } else throw new Refusal(404, '404 page not found\n', 'text/plain; charset=utf-8');
-      if (this.options.forceStatus !== undefined) {
-        status = this.options.forceStatus;
-        answer = JSON.stringify({ code: 'forced', message: `forced ${status}` });
         contentType = 'application/json';
       }
     } catch (caught) {
