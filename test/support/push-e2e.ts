@@ -28,8 +28,8 @@ export function assertEachExactlyOnce(receiver: ProfileReceiver, out: string, pi
   const expected = profilesOfRun(out, pid);
   assert.ok(expected.size >= 3, `the run has several profiles (${expected.size})`);
   const counts = receiver.countsByProfile();
-  const duplicates = [...counts].filter(([, n]) => n > 1);
-  assert.deepEqual(duplicates, [], 'no profile arrived twice');
+  const twice = [...counts].filter(([, n]) => n > 1);
+  assert.deepEqual(twice, [], 'no profile arrived twice');
   const missing = [...expected.keys()].filter((key) => !counts.has(key)).map((key) => expected.get(key));
   assert.deepEqual(missing, [], 'every profile arrived');
   const extra = [...counts.keys()].filter((key) => !expected.has(key));
