@@ -89,4 +89,8 @@ export interface RunReport {
   sites: SiteReport[];
   /** With --follow-children: the target's children that recorded. */
   processes?: ChildProcessSummary[];
+  /** With --push (or after leakhunt push): what the profiling backend got of the run's profiles. */
+  push?: {
+    backend: string; endpoint: string; pushed: number; retried: number; left: number; rejected: number; thinned: number; stopped?: string;
+  };
 }
