@@ -15,6 +15,7 @@
  * and left. A profile accepted is recorded at once (rundir/push.ts SentLedger), so it is never sent twice.
  */
 import { readFile } from 'node:fs/promises';
+import type { PushReport } from '../pipeline/index.js';
 import type { ProfileKey, SentLedger, WrittenProfile } from '../rundir/index.js';
 import type { PushEndpoint } from './endpoint.js';
 import { scrub } from './endpoint.js';
@@ -57,21 +58,9 @@ export interface PusherOptions {
   random?: () => number;
 }
 
-export interface PushSummary {
+/** What was pushed, retried and left: report.json's push (rejected: refused with a 4xx of the server's own). */
+export interface PushSummary extends PushReport {
   backend: PushEndpoint['backend'];
-  endpoint: string;
-  /** Profiles the backend accepted. */
-  pushed: number;
-  /** Profiles whose first attempt failed and that were tried again (sent in the end or not). */
-  retried: number;
-  /** Profiles not sent: they are in the run directory, for `leakhunt push`. */
-  left: number;
-  /** Of those left, the ones the backend refused (a 4xx of its own), or that could not be read as profiles. */
-  rejected: number;
-  /** Profiles the run's retention (--max-snapshots) deleted before they could be sent. */
-  thinned: number;
-  /** Why pushing stopped before the end, when it did. */
-  stopped?: string;
 }
 
 interface Entry extends WrittenProfile {

@@ -87,6 +87,12 @@ for (const backend of ['pyroscope', 'parca'] as const) {
       assert.equal(receiver.requests.length, count, 'no request at all');
     });
 
+    it('leakhunt report --write keeps what was pushed in report.json', async () => {
+      const written = await runCli(['report', out, '--write', '--min-confidence', '0.5']);
+      assert.equal(written.exitCode, 0, written.all);
+      assert.deepEqual(readJson<PushReport>(join(out, 'report.json')).push, report.push);
+    });
+
     it('leakhunt report reads the run directory as before', async () => {
       const reported = await runCli(['report', out, '--json']);
       assert.equal(reported.exitCode, 0, reported.all);
