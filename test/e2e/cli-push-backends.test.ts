@@ -4,6 +4,7 @@
  * while the run goes on; a second push sends nothing; the headers are sent and never shown or kept.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -85,6 +86,18 @@ for (const backend of ['pyroscope', 'parca'] as const) {
       assert.equal(again.exitCode, 0, again.all);
       assert.match(again.stderr, /all \d+ profiles of .* were sent to .* before: nothing to send/);
       assert.equal(receiver.requests.length, count, 'no request at all');
+    });
+
+    it('the text, Markdown and HTML reports say what was pushed, retried and left', async () => {
+      const total = profilesOfRun(out, report.pid).size;
+      const summary = new RegExp(`${total} of ${total} profiles pushed to ${backend} at ${receiver.baseUrl}/\\S+, 0 retried, 0 left`);
+      assert.match(result.stdout, summary, 'the run\'s own text report');
+      assert.match(readFileSync(join(out, 'report.html'), 'utf8'), summary, 'the run\'s report.html');
+      for (const format of ['text', 'md', 'html']) {
+        const reported = await runCli(['report', out, '--format', format]);
+        assert.equal(reported.exitCode, 0, reported.all);
+        assert.match(reported.stdout, summary, `leakhunt report --format ${format}`);
+      }
     });
 
     it('leakhunt report --write keeps what was pushed in report.json', async () => {

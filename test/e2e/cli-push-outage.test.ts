@@ -74,6 +74,8 @@ describe('leakhunt run --push while the backend is down, then up', () => {
     assert.equal(report.push.pushed, receivedDuringRun, 'what the report calls pushed is what arrived');
     assert.ok(report.push.pushed >= 5, 'the backend, up again, got profiles before the run ended');
     assert.ok(report.push.retried >= 1, 'the first profile was retried');
+    const { pushed, retried, left } = report.push;
+    assert.match(result.stdout, new RegExp(`push: ${pushed} of ${total} profiles pushed to pyroscope at \\S+, ${retried} retried, ${left} left`));
   });
 
   it('leakhunt push sends the rest: every profile arrives exactly once', async () => {
@@ -84,6 +86,9 @@ describe('leakhunt run --push while the backend is down, then up', () => {
     assertEachExactlyOnce(receiver, out, report.pid);
     const updated = readJson<PushReport>(join(out, 'report.json'));
     assert.deepEqual({ pushed: updated.push?.pushed, left: updated.push?.left }, { pushed: profilesOfRun(out, report.pid).size, left: 0 });
+    const reported = await runCli(['report', out]);
+    assert.equal(reported.exitCode, 0, reported.all);
+    assert.match(reported.stdout, new RegExp(`push: ${updated.push!.pushed} of ${updated.push!.pushed} profiles pushed to pyroscope at \\S+, \\d+ retried, 0 left\n`));
   });
 
   it('a second leakhunt push sends nothing', async () => {
