@@ -6,7 +6,7 @@
 import { abbreviateTemplates, type SiteReport } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import { sampleBytesInForce, type RunReport } from '../pipeline/index.js';
-import { accountingPartLabel, snapshotCount } from './text.js';
+import { accountingPartLabel, pushSummary, snapshotCount } from './text.js';
 
 export interface MarkdownOptions {
   /** Sites in the table (default 10). */
@@ -107,6 +107,7 @@ export function renderMarkdown(report: RunReport, options: MarkdownOptions = {})
   lines.push(`**Run:** ${code(report.command.join(' '))}, ${formatDurationMs(report.durationSec * 1000)}, `
     + `${snapshotCount(report)}, sampling every ${formatBytes(sampleBytesInForce(report))}`
     + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`), '');
+  if (report.push) lines.push(`**Push:** ${plain(pushSummary(report.push))}`, '');
   for (const warning of report.warnings) lines.push(`> **Warning:** ${plain(warning)}`, '');
 
   const shown = report.sites.slice(0, top);

@@ -2,7 +2,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import { abbreviateTemplates, type SiteReport, type SiteStatus } from '../analyse/index.js';
-import { sampleBytesInForce, type MemoryReport, type RunReport } from '../pipeline/index.js';
+import { sampleBytesInForce, type MemoryReport, type PushReport, type RunReport } from '../pipeline/index.js';
 
 export interface TextOptions {
   top?: number;
@@ -81,6 +81,23 @@ export function snapshotCount(report: Pick<RunReport, 'snapshots' | 'snapshotsWr
   return `${report.snapshots} snapshots${written !== undefined && written > report.snapshots ? ` (of ${written} written; retention thinned the middle)` : ''}`;
 }
 
+/**
+ * report.json's push in words: "28 of 30 profiles pushed to pyroscope at URL, 3 retried, 2 left in the run directory
+ * (…)", with what retention deleted first and why pushing stopped, when it did.
+ */
+export function pushSummary(push: PushReport): string {
+  const total = push.pushed + push.left;
+  let text = `${push.pushed} of ${total} profile${total === 1 ? '' : 's'} pushed to ${push.backend} at ${push.endpoint}, ${push.retried} retried, `
+    + `${push.left} left`;
+  if (push.left > 0) {
+    const to = push.backend === 'pyroscope' ? '' : ` --push-to ${push.backend}`;
+    text += ` in the run directory${push.rejected > 0 ? ` (${push.rejected} refused)` : ''}: send them with leakhunt push <run directory> ${push.endpoint}${to}`;
+  }
+  if (push.thinned > 0) text += `; ${push.thinned} deleted by retention before they were sent`;
+  if (push.stopped !== undefined) text += `; pushing stopped: ${push.stopped}`;
+  return text;
+}
+
 /** A part's label in the accounting tables; an unknown part (a damaged report) as itself, as text. */
 export function accountingPartLabel(part: unknown): string {
   return typeof part === 'string' && Object.hasOwn(accountingLabel, part) ? accountingLabel[part]! : String(part);
@@ -130,6 +147,7 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
   if (remedies.length > 0) lines.push('  what to do:', ...remedies.map((r) => `    → ${r}`));
   const detectable = report.detection?.detectableRateBytesPerHour;
   if (detectable != null) lines.push(chalk.dim(`  this run could detect leaks from ${formatRate(detectable)} up (in a call site of their own); run longer or lower --sample-bytes to see slower ones`));
+  if (report.push) lines.push((report.push.left > 0 ? chalk.yellow : chalk.dim)(`  push: ${pushSummary(report.push)}`));
   for (const warning of report.warnings) lines.push(chalk.yellow(`  warning: ${warning}`));
   const shown = report.sites.slice(0, top);
   if (shown.length === 0) {
