@@ -19,6 +19,8 @@ export function shimSummary(counters: ShimCounters | undefined, finalSampleInter
     stackDrops: counters.stackDrops, missedFrees: counters.missedFrees, shimMappedBytes: counters.shimMappedBytes,
     shimResidentBytes: counters.shimResidentBytes, writeErrors: counters.writeErrors, javaStacks: counters.javaStacks, javaStackFailures: counters.javaStackFailures,
     finalSampleIntervalBytes,
+    ...(counters.trackedMappings !== undefined ? { trackedMappings: counters.trackedMappings } : {}),
+    ...(counters.mappingDrops !== undefined ? { mappingDrops: counters.mappingDrops } : {}),
   };
 }
 
