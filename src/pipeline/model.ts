@@ -34,6 +34,9 @@ export interface ShimSummary {
   javaStacks: number;
   javaStackFailures: number;
   finalSampleIntervalBytes: number;
+  /** Sampled mappings tracked at the end, and those the mapping or stack table had no room for. */
+  trackedMappings?: number;
+  mappingDrops?: number;
 }
 
 /** A child process of the target, recorded with --follow-children (its full report is in `report`). */

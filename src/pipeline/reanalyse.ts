@@ -36,7 +36,7 @@ export function readProfileSeries(
       warnings.push(`skipped snapshots/${entry.file}: ${(error as Error).message}`);
     }
   }
-  return { stacks: reader.stacks, points };
+  return { stacks: reader.stacks, stackKinds: reader.stackKinds, points };
 }
 
 /** The previous analysis, for what the profiles do not hold: the shim's counters and the run's warnings. */

@@ -73,7 +73,7 @@ export class ProfileWriter {
   constructor(private readonly snapshotsDir: string, options: SymbolizeOptions = {}, private readonly keep: { series?: boolean } = {}) {
     mkdirSync(snapshotsDir, { recursive: true, mode: 0o700 });
     this.session = new SymbolizeSession(options);
-    this.series = new ProfileSeriesBuilder(this.encoder.stacks);
+    this.series = new ProfileSeriesBuilder(this.encoder.stacks, this.encoder.stackKinds);
   }
 
   /** The stacks of `raw` that no earlier snapshot had (all of them unless it extends the last table seen). */

@@ -1,7 +1,7 @@
 /** The terminal report: the verdict first, then the ranked sites and the stacks of the top ones. */
 import { Chalk, type ChalkInstance } from 'chalk';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
-import { abbreviateTemplates, type SiteReport, type SiteStatus } from '../analyse/index.js';
+import { abbreviateTemplates, siteKindTag, type SiteReport, type SiteStatus } from '../analyse/index.js';
 import { sampleBytesInForce, type MemoryReport, type PushReport, type RunReport } from '../pipeline/index.js';
 
 export interface TextOptions {
@@ -66,7 +66,7 @@ function siteRow(site: SiteReport, paint: Record<SiteStatus, (s: string) => stri
     pad(formatBytes(site.liveBytes), 11, true),
     pad(site.confidence.toFixed(2), 5, true),
     ` ${pad(sparkline(site.series), SPARK_WIDTH)}`,
-    ` ${abbreviateTemplates(site.location)}`,
+    ` ${abbreviateTemplates(site.location)}${siteKindTag(site.kind)}`,
   ].join(' ');
 }
 
@@ -158,7 +158,7 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
   for (const site of shown) lines.push(siteRow(site, paint));
   const explained = shown.filter((s) => s.status === 'growing' || s.status === 'new').slice(0, 3);
   for (const site of explained) {
-    lines.push('', `${paint[site.status](`#${site.rank} ${abbreviateTemplates(site.function)}`)} — stack, innermost first:`);
+    lines.push('', `${paint[site.status](`#${site.rank} ${abbreviateTemplates(site.function)}${siteKindTag(site.kind)}`)} — stack, innermost first:`);
     for (const frame of site.stack.slice(0, frames)) lines.push(`    ${abbreviateTemplates(frame)}`);
     if (site.stack.length > frames) lines.push(chalk.dim(`    … ${site.stack.length - frames} more frames (report.json has them all)`));
   }
@@ -166,7 +166,7 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
   for (const child of report.processes ?? []) {
     const top = child.sites.find((s) => s.status === 'growing') ?? child.sites[0];
     lines.push('', `${chalk.bold(`child ${child.pid}`)} ${child.executable}: ${verdictTitle[child.verdict.kind] ?? child.verdict.kind}, ${child.snapshots} snapshots`
-      + (top ? `; top site ${abbreviateTemplates(top.location)} (${top.status}, ${formatRate(top.leakRateBytesPerHour)})` : '')
+      + (top ? `; top site ${abbreviateTemplates(top.location)}${siteKindTag(top.kind)} (${top.status}, ${formatRate(top.leakRateBytesPerHour)})` : '')
       + chalk.dim(` — ${child.report}`));
   }
   return `${lines.join('\n')}\n`;
