@@ -114,5 +114,7 @@ run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-debuginfo.mjs'
 // Memory-accounting fixtures (fragmentation, a Java heap that grows) and the hardening battery.
 run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-memory.mjs'), ...argv]);
 run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-hardening.mjs'), ...argv]);
+// Memory that bypasses malloc or the shim: mmap, dlsym'd allocators, a second interposer, MappedByteBuffers.
+run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-mappings.mjs'), ...argv]);
 // Leaks that hide: growing containers, churn under rising load, allocations the shim does not see.
 run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-growth.mjs'), ...argv]);

@@ -3,7 +3,7 @@
  * what to do (remedies) and what the run did not measure. The decision itself is analyse/verdict.ts's.
  */
 import {
-  abbreviateTemplates, accountingRow, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, unseenGrows, type AccountingPart, type AccountingRow, type MemoryAccounting,
+  abbreviateTemplates, accountingRow, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, siteKindTag, unseenGrows, type AccountingPart, type AccountingRow, type MemoryAccounting,
   type UnseenCheck, type UnseenGrowth, type UnseenUnavailable, type VerdictDecision,
 } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
@@ -80,7 +80,7 @@ export function verdictDetail(d: VerdictDecision): VerdictDetail {
     ];
     return {
       kind: d.kind,
-      summary: `native memory leaks: ${d.growing.length} call site(s) grow; the top one, ${top.function}, at ${formatRate(top.leakRateBytesPerHour)} (${formatBytes(top.growthBytes)} over the run, confidence ${top.confidence.toFixed(2)})${unseen}`,
+      summary: `native memory leaks: ${d.growing.length} call site(s) grow; the top one, ${top.function}${siteKindTag(top.kind)}, at ${formatRate(top.leakRateBytesPerHour)} (${formatBytes(top.growthBytes)} over the run, confidence ${top.confidence.toFixed(2)})${unseen}`,
       ...(evidence.length > 0 ? { evidence } : {}),
       ...(unseen ? { remedies: unseenRemedies() } : {}),
     };
