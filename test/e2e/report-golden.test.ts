@@ -30,8 +30,9 @@ function profile(sites: [string[], number][]): Buffer {
     }
     return locationOf.get(name)!;
   };
+  // Each site's memory is blocks of 64 KiB (a site of one block growing would be a growing container).
   const samples = sites.map(([stack, bytes], i) => new Sample({
-    locationId: stack.map(location), value: [1, bytes, 1, bytes],
+    locationId: stack.map(location), value: [bytes / 65536, bytes, bytes / 65536, bytes],
     label: [new Label({ key: strings.dedup('stack_id'), num: i + 1 }),
       new Label({ key: strings.dedup('oldest_live_age_ms'), num: 60_000 }), new Label({ key: strings.dedup('mean_live_age_ms'), num: 30_000 })],
   }));
