@@ -81,7 +81,7 @@ const crossChecked = (p: TimelinePoint): p is CrossChecked => Number.isFinite(p.
 
 /**
  * Per point, the allocator's in-use bytes the shim did not see (never below 0: the estimate's noise can put it
- * there); undefined where the point lacks either figure. What memory.accounting shows as the part unseen-malloc.
+ * there); undefined where the point lacks either figure. The figure for memory.accounting's part unseen-malloc.
  */
 export function unseenMallocSeries(points: readonly TimelinePoint[]): (number | undefined)[] {
   return points.map((p) => (crossChecked(p) ? Math.max(0, p.allocatorInUseBytes - p.shimSeenInUseBytes) : undefined));

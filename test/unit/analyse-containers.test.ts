@@ -45,6 +45,9 @@ describe('growing containers are growing', () => {
     ['a doubling std::vector of records', (rng, times, s, rate) => growingContainer(rng, times, s, { contentBytesPerSec: rate }), 40],
     ['a container growing by 1.5×', (rng, times, s, rate) => growingContainer(rng, times, s, { contentBytesPerSec: rate, factor: 1.5 }), 40],
     ['a realloc\'d array growing on every call', (rng, times, s, rate) => growingContainer(rng, times, s, { contentBytesPerSec: rate, factor: 1.0001 }), 40],
+    // Under the shim's lineage a realloc'd buffer's block is as old as the run: the cadence rule judges it all the same.
+    ['a doubling buffer renewed by realloc (lineage: its block is old)', (rng, times, s, rate) => growingContainer(rng, times, s, { contentBytesPerSec: rate, lineage: true }), 40],
+    ['a realloc\'d array growing on every call (lineage)', (rng, times, s, rate) => growingContainer(rng, times, s, { contentBytesPerSec: rate, factor: 1.0001, lineage: true }), 40],
     ['a doubling buffer next to steady churn through the same function', (rng, times, s, rate) => together(
       growingContainer(rng, times, s, { contentBytesPerSec: rate }),
       churnUnderLoad(rng, times, s, () => 300, sizes.uniform),
@@ -78,6 +81,17 @@ describe('growing containers are growing', () => {
     for (const r of reports) {
       assert.notEqual(r.status, 'growing', r.shape);
       assert.ok(r.shape === 'saturating' || r.shape === 'step', r.shape);
+    }
+  });
+
+  test('a realloc\'d buffer (lineage: old blocks) that filled early and stayed is not growing', () => {
+    const reports = trials(30, 0xf1112e, (rng) => {
+      const times = snapshotTimes(rng, SNAPSHOTS, INTERVAL_SEC, 0.05);
+      return rankOne(times, growingContainer(rng, times, 4 * KiB, { contentBytesPerSec: 2 * MiB, stopsAtSec: 2.5, lineage: true }), 4 * KiB);
+    });
+    for (const r of reports) {
+      assert.notEqual(r.status, 'growing', r.shape);
+      assert.ok((r.ages?.oldestSec ?? 0) > 2.5, `its block is as old as its chain: ${JSON.stringify(r.ages)}`);
     }
   });
 

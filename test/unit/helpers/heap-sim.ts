@@ -76,6 +76,11 @@ export interface ContainerOptions {
   stopsAtSec?: number;
   /** The first capacity, bytes. */
   initialBytes?: number;
+  /**
+   * Renewed by realloc under the shim's lineage: a sampled block whose predecessor was sampled inherits its birth,
+   * so the live block is as old as the first of an unbroken chain of sampled blocks (native/FORMAT.md, "Lineage").
+   */
+  lineage?: boolean;
 }
 
 /**
@@ -86,6 +91,7 @@ export function growingContainer(rng: Rng, times: readonly number[], sampleBytes
   const factor = o.factor ?? 2;
   let capacity = 0;
   let stepAt = 0;
+  let bornAt = 0;
   let draw = { bytes: 0, objects: 0 };
   return times.map((time) => {
     const t = time + (o.startedSecBefore ?? 0);
@@ -96,9 +102,11 @@ export function growingContainer(rng: Rng, times: readonly number[], sampleBytes
       capacity = next;
       stepAt = t;
       const p = sampleProbability(capacity, sampleBytes);
+      const wasSampled = draw.bytes > 0;
       draw = rng() < p ? { bytes: capacity / p, objects: 1 / p } : { bytes: 0, objects: 0 };
+      if (!(o.lineage && wasSampled && draw.bytes > 0)) bornAt = t;
     }
-    return { ...draw, oldestMs: Math.max(1, (t - stepAt) * 1000) };
+    return { ...draw, oldestMs: Math.max(1, (t - (o.lineage ? bornAt : stepAt)) * 1000) };
   });
 }
 
