@@ -9,7 +9,8 @@
  *     is kept: the live bytes rise with the number of blocks in flight, not with their size. Never a leak.
  *
  * The profiles give both figures per snapshot, each an unbiased estimate: B (inuse_space) and N (inuse_objects,
- * upscaled), so m = B/N is the mean live block size. The growth is carried by block size when, over the trend window:
+ * upscaled), so m = B/N is the mean live block size. The growth is carried by block size when, over the trend window
+ * from the site's first live block on:
  *   1. m rises: Kendall's τ of m against time is positive with a one-sided p ≤ 0.001 (ties counted; no assumption on
  *      how the sizes are distributed). A container's staircase is monotone, so τ is near 1.
  *   2. and the count grows less than half as fast as the bytes, relatively: with c = N̄/B̄ (blocks per byte over the
@@ -96,11 +97,16 @@ export function blockGrowthOf(timesSec: readonly number[], bytes: readonly numbe
   const means: number[] = [];
   for (let i = 0; i < n; i++) if (bytes[i]! > 0 && objects[i]! > 0) means.push(bytes[i]! / objects[i]!);
   if (means.length < 4) return undefined;
-  const zeros = timesSec.map(() => 0);
-  const meanBytes = bytes.reduce((a, b) => a + b, 0) / n;
-  const meanCount = objects.reduce((a, b) => a + b, 0) / n;
+  // The count test starts where the site first holds blocks: before, it did not exist (a JNI library's container
+  // that starts after the JVM's start-up), and its zeros would make Q rise before it falls.
+  const from = timesSec.findIndex((_, i) => bytes[i]! > 0 && objects[i]! > 0);
+  const times = timesSec.slice(from);
+  const liveBytes = bytes.slice(from);
+  const counts = objects.slice(from);
+  const meanBytes = liveBytes.reduce((a, b) => a + b, 0) / times.length;
+  const meanCount = counts.reduce((a, b) => a + b, 0) / times.length;
   const perByte = meanBytes > 0 ? meanCount / meanBytes : 0;
-  const q = fitLine(timesSec, objects.map((count, i) => count - 0.5 * perByte * bytes[i]!), zeros);
+  const q = fitLine(times, counts.map((count, i) => count - 0.5 * perByte * liveBytes[i]!), times.map(() => 0));
   const countFallsBehind = q.slope < 0 && (q.slopeStdError === 0 || q.slope / q.slopeStdError <= -Z_COUNT_FALLS_BEHIND);
   const step = Math.max(1, Math.ceil(means.length / MAX_POINTS));
   const pValue = kendallRisingP(means.filter((_, i) => i % step === 0));
@@ -126,18 +132,30 @@ export function blockGrowthOf(timesSec: readonly number[], bytes: readonly numbe
 export function containerStillGrowing(
   timesSec: readonly number[], series: readonly number[], from: number, materialBytes: number, sampleIntervalBytes: number,
 ): boolean {
+  return containerCadence(timesSec, series, from, materialBytes, sampleIntervalBytes).stillGrowing;
+}
+
+/**
+ * containerStillGrowing's answer, and how many steps the whole series holds (from the site's first live bytes,
+ * before the trend window too): a staircase of one step is a one-off, whatever its cadence would say.
+ */
+export function containerCadence(
+  timesSec: readonly number[], series: readonly number[], from: number, materialBytes: number, sampleIntervalBytes: number,
+): { stillGrowing: boolean; steps: number } {
   const n = series.length;
   const origin = series.findIndex((v) => v > 0);
-  if (origin < 0 || n < 2) return false;
+  if (origin < 0 || n < 2) return { stillGrowing: false, steps: 0 };
   let level = series[origin]!;
   let lastStep = -1;
   let rise = 0;
   let before = level;
+  let steps = 0;
   for (let i = origin + 1; i < n; i++) {
     // A step stays: the point after it is up too (a spike of noise is not), and the new level is the lower of the two.
     const v = Math.min(series[i]!, series[i + 1] ?? Infinity);
     const noise = sampleIntervalBytes > 1 ? 3 * Math.sqrt(sampleIntervalBytes * Math.max(level, sampleIntervalBytes)) : 0;
     if (v >= level + Math.max(materialBytes, noise)) {
+      steps++;
       if (i >= from) {
         lastStep = i;
         rise = v - level;
@@ -146,12 +164,12 @@ export function containerStillGrowing(
       level = v;
     }
   }
-  if (lastStep < 0) return false;
+  if (lastStep < 0) return { stillGrowing: false, steps };
   // What the container held when it stepped (the old block was full) came at a rate of (before − start)/(t_L − t_0);
   // the new block has `rise` more room, so the next step is due rise / rate after this one.
   const stepAt = timesSec[lastStep]!;
   const filled = before - series[origin]!;
-  if (!(filled > 0)) return true;
+  if (!(filled > 0)) return { stillGrowing: true, steps };
   const expected = rise * (stepAt - timesSec[origin]!) / filled;
-  return timesSec[n - 1]! - stepAt <= CADENCE_SLACK * expected;
+  return { stillGrowing: timesSec[n - 1]! - stepAt <= CADENCE_SLACK * expected, steps };
 }

@@ -8,7 +8,7 @@
  */
 import { seriesOfProfiles, stackKindOf, totalInuse, type HeapProfileFrame, type ProfilePoint, type ProfileSeries } from '../pprof/index.js';
 import type { SiteKind } from '../snapshot/types.js';
-import { blockGrowthOf, containerStillGrowing, type BlockGrowth } from './containers.js';
+import { blockGrowthOf, containerCadence, type BlockGrowth } from './containers.js';
 import { defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, isPlumbing } from './sites.js';
 import { trendOf, warmupPoints, type Trend } from './trend.js';
 import type { AnalysisOptions, SiteReport, SiteStatus } from './types.js';
@@ -324,9 +324,12 @@ function containerTrend(
   trend: Trend, blocks: BlockGrowth | undefined, times: readonly number[], series: readonly number[], skip: number,
   materialBytes: number, sampleIntervalBytes: number,
 ): Trend {
-  if (!blocks?.sizeCarriesGrowth || (trend.shape !== 'linear' && trend.shape !== 'saturating')) return trend;
-  const going = containerStillGrowing(times, series, skip, materialBytes, sampleIntervalBytes);
-  return { ...trend, shape: going ? 'linear' : 'saturating' };
+  if (!blocks?.sizeCarriesGrowth || (trend.shape !== 'linear' && trend.shape !== 'saturating' && trend.shape !== 'step')) return trend;
+  const { stillGrowing, steps } = containerCadence(times, series, skip, materialBytes, sampleIntervalBytes);
+  // A window that holds one step of a staircase begun before it (a doubling container's steps are geometric: a run's
+  // last three quarters hold about two of them) is the container's cadence, not a one-off; a staircase of one step is.
+  if (trend.shape === 'step' && steps < 2) return trend;
+  return { ...trend, shape: stillGrowing ? 'linear' : 'saturating' };
 }
 
 /** How many leading snapshots are warm-up: --warmup if given, else detected from the total live bytes. */

@@ -95,6 +95,17 @@ describe('growing containers are growing', () => {
     }
   });
 
+  test('a doubling container whose trend window holds one step of its staircase (the rest in the warm-up) is growing', () => {
+    // A std::string appended to at 1 MiB/s, as a run on a busy machine measured it (MiB per snapshot, 0.2 s apart):
+    // doublings at 0.4, 1.2, 2.4 and 5.2 s, the next one late; the warm-up took the first 2.5 s.
+    const mib = [0.28, 0.55, 1.11, 1.11, 1.11, ...Array<number>(6).fill(2.22), ...Array<number>(14).fill(4.44), 13.31,
+      ...Array<number>(35).fill(8.88)];
+    const times = mib.map((_, i) => 0.2 * (i + 1));
+    const points = mib.map((m, i) => ({ bytes: m * MiB, objects: i === 25 ? 2 : 1, oldestMs: 100 }));
+    const [r] = rankSites(sitesProfiles(times, { the_site: points }), { sampleIntervalBytes: 16 * KiB, warmupSec: 2.5 });
+    assert.equal(r!.status, 'growing', `${r!.shape} ${JSON.stringify(r!.blocks)}`);
+  });
+
   test('a container seen through one step only is a step, not a leak', () => {
     // Started long before the run: its next doubling comes once in 10 s.
     const reports = trials(30, 0x0e0b, (rng) => {
@@ -164,6 +175,17 @@ describe('the block statistics', () => {
     assert.ok(!churn.sizeCarriesGrowth);
     assert.ok(Math.abs(churn.meanBytesEnd - 4001) < 1e-6);
     assert.equal(blockGrowthOf([0, 1, 2], [1, 2, 3], [1, 1, 1]), undefined, 'too few points');
+  });
+
+  test('blockGrowthOf: a container that starts late and is caught mid-copy (old and new block both live) is one', () => {
+    // A JNI library's std::vector under a JVM, as a run measured it (MiB and blocks per snapshot, 0.2 s apart): no
+    // block during the JVM's start-up, and two snapshots in a row while push_back copied 5.5 MiB into 11 MiB.
+    const mib = [0, 0, 0, 0, 0, 0, 0.17, 0.34, 0.69, 1.38, 1.38, 1.38, 1.38, 2.75, 2.75, 2.75, 2.75, 2.75, 2.75, 8.25,
+      ...Array<number>(13).fill(5.5), 16.5, 16.5, ...Array<number>(23).fill(11)];
+    const blocks = mib.map((m, i) => (m === 0 ? 0 : i === 19 || i === 33 || i === 34 ? 2 : 1));
+    const times = mib.map((_, i) => 0.2 * (i + 1));
+    const g = blockGrowthOf(times, mib.map((m) => m * MiB), blocks)!;
+    assert.ok(g.sizeCarriesGrowth, JSON.stringify(g));
   });
 
   test('containerStillGrowing: a doubling staircase waits for its next step; a stopped one is overdue', () => {
