@@ -60,7 +60,7 @@ async function assertGates(out: string): Promise<void> {
 }
 
 async function runFixture(out: string, command: string[], seconds: number) {
-  const result = await runCli(['run', '--out', out, '--interval', '200ms', '--sample-bytes', '16KiB', '-q', '--', ...command], { timeoutMs: (seconds + 30) * 1000 });
+  const result = await runCli(['run', '--out', out, '--interval', '200ms', '--sample-bytes', '16KiB', '-q', '--', ...command], { timeoutMs: (seconds + 120) * 1000 });
   assert.equal(result.exitCode, 0, result.all);
   return { result, report: readJson<ReportJson>(join(out, 'report.json')) };
 }
