@@ -1,17 +1,25 @@
 /**
  * The one-line answer: is native memory leaking, and where — or, when RSS grows without a leak, where it went.
  *
- *   native-leak    call sites' live malloc grows (named, ranked)
+ *   native-leak    call sites' live malloc grows (named, ranked); or, with no site, native memory outside the JVM's
+ *                  parts grows: thread stacks of a program that is no JVM, anonymous mmap'd memory, malloc the
+ *                  shim did not see
  *   fragmentation  RSS and the allocator's free-but-kept memory grow while live malloc stays flat
- *   java-heap      the Java heap's committed size grows and explains the RSS growth
- *   jvm-internal   NMT shows the JVM's own memory (classes, threads, code, GC) growing
- *   no-growth      nothing grows: no site, and RSS does not grow materially (or only with live malloc that levelled off)
- *   inconclusive   too few snapshots, or RSS grows where this run could not see (and what it was missing)
+ *   java-heap      the Java heap's resident pages grow and explain the RSS growth
+ *   jvm-internal   the JVM's own memory grows: thread stacks, metaspace, the code cache, or (NMT) the rest
+ *   no-growth      nothing grows: no site, and RSS does not grow materially (or only with live malloc that levelled
+ *                  off, or only by the pages of a mapped file being read)
+ *   inconclusive   too few snapshots; or a site grows but not significantly (or slower than this run can show); or
+ *                  RSS grows where this run could not see (and what it was missing)
+ *
+ * Consistency: no-growth is never said while a site's live memory rises materially — that is inconclusive, with
+ * what it would take to decide.
  *
  * The decision is data — which case, which part, which sites; its sentences are written in report.json by the
  * pipeline (pipeline/verdict-text.ts).
  */
 import type { AccountingPart, AccountingRow, MemoryAccounting, TrimProbe } from './accounting.js';
+import { durationToDetectSec, sampleBytesToDetect } from './detection.js';
 import type { MemoryGrowth, SiteReport, VerdictKind } from './types.js';
 
 export const MIN_SNAPSHOTS_FOR_TREND = 3;
@@ -33,6 +41,15 @@ export interface VerdictInput {
   trimProbe?: TrimProbe | null;
   /** The command that ran, for the remedies' command lines. */
   command?: readonly string[];
+  /** The trend window's snapshots and span, and the smallest leak rate they could show in a call site of its own
+   * (report.json's detection). */
+  detection?: { rateBytesPerHour: number; spanSec: number; snapshots: number };
+  /** The sampling interval in force (a site's growth below two of them is within what chance does). */
+  sampleIntervalBytes?: number;
+  /** Time between snapshots, seconds: for the duration a run needs to confirm a leak. */
+  snapshotIntervalSec?: number;
+  /** Where the trend window starts, when the start-up was left out. */
+  windowFromSec?: number;
 }
 
 /** Which way the decision went: each case is one kind, and one wording. */
@@ -53,6 +70,18 @@ export type VerdictCase =
   | 'allocator-retained'
   /** no-growth: RSS grew with live malloc, which levelled off. */
   | 'live-levelled-off'
+  /** inconclusive: a site's live memory rises, but not significantly, or slower than this run can show. */
+  | 'site-grows-unconfirmed'
+  /** jvm-internal or native-leak: thread stacks explain it (threads that are never ended). */
+  | 'thread-stacks'
+  /** jvm-internal: the metaspace or the code cache explains it. */
+  | 'jvm-part'
+  /** no-growth: the pages of mapped files explain it. */
+  | 'file-mapped'
+  /** native-leak: anonymous mmap'd memory outside malloc and the JVM's ranges explains it. */
+  | 'anon-mmap'
+  /** native-leak: malloc'd memory the shim did not see explains it. */
+  | 'unseen-malloc'
   /** inconclusive: RSS grows and nothing measured explains it. */
   | 'rss-unexplained';
 
@@ -60,9 +89,11 @@ export type VerdictCase =
 export type UnexplainedBecause =
   /** Live malloc grows, but no single site stands out. */
   | 'live-malloc-spread'
-  /** Outside malloc and the measured parts, in a JVM whose heap jcmd did not give. */
-  | 'outside-malloc-jvm-heap'
-  /** Outside malloc and the measured parts. */
+  /** In anonymous mmap'd memory of a JVM whose NMT was off: its GC structures, or a native mmap. */
+  | 'anon-mmap-jvm'
+  /** In anonymous mmap'd memory, where an allocator without statistics (tcmalloc, …) keeps its free memory too. */
+  | 'anon-mmap-allocator'
+  /** Outside the parts measured (snapshots without resident memory by mapping). */
   | 'outside-malloc'
   /** The largest part holds less than EXPLAINS_SHARE of it. */
   | 'no-part-explains';
@@ -76,12 +107,19 @@ export interface VerdictDecision {
   liveEndBytes: number;
   /** The growing sites, in rank order. */
   growing: SiteReport[];
+  /** Where the trend window starts, when the start-up was left out (the sites' growth is from there). */
+  windowFromSec?: number;
   accounting?: MemoryAccounting;
   trimProbe: TrimProbe | null;
   command?: readonly string[];
   /** When RSS grows: the part that grew most. */
   largest?: AccountingRow;
   because?: UnexplainedBecause;
+  /**
+   * site-grows-unconfirmed: the site; the run's detectable rate when it is above the site's rate; what would confirm
+   * it — a run this long (the snapshot span, at this sampling and interval), or this sampling interval in a run as long.
+   */
+  unconfirmed?: { site: SiteReport; detectableRateBytesPerHour?: number; durationSec?: number; sampleBytes?: number };
 }
 
 function rssGrows(a: MemoryAccounting): boolean {
@@ -99,25 +137,64 @@ export function accountingRow(a: MemoryAccounting, part: AccountingPart): Accoun
   return a.rows.find((r) => r.part === part);
 }
 
+type GrowthCase = Pick<VerdictDecision, 'kind' | 'case' | 'largest' | 'because'>;
+
+/** The parts that are the JVM's own (thread stacks are the JVM's in a JVM, the program's elsewhere). */
+const JVM_PARTS: ReadonlySet<AccountingPart> = new Set(['jvm-metaspace', 'jvm-code-cache', 'jvm-internal']);
+
+/** What the part that explains the RSS growth says. */
+function explainedBy(largest: AccountingRow, a: MemoryAccounting): GrowthCase | undefined {
+  switch (largest.part) {
+    case 'java-heap': return { kind: 'java-heap', case: 'java-heap', largest };
+    case 'jvm-internal': return { kind: 'jvm-internal', case: 'jvm-internal', largest };
+    case 'thread-stacks': return { kind: a.jvm ? 'jvm-internal' : 'native-leak', case: 'thread-stacks', largest };
+    case 'file-mapped': return { kind: 'no-growth', case: 'file-mapped', largest };
+    case 'unseen-malloc': return { kind: 'native-leak', case: 'unseen-malloc', largest };
+    case 'anon-mmap':
+      // What else is anonymous mmap'd memory, this run cannot tell apart: an allocator's free memory when it keeps no
+      // statistics, a JVM's other structures when NMT is off.
+      if (a.allocator !== undefined && a.allocator !== 'glibc' && a.allocator !== 'jemalloc') {
+        return { kind: 'inconclusive', case: 'rss-unexplained', largest, because: 'anon-mmap-allocator' };
+      }
+      return a.jvm && a.nmtGrowth === undefined
+        ? { kind: 'inconclusive', case: 'rss-unexplained', largest, because: 'anon-mmap-jvm' }
+        : { kind: 'native-leak', case: 'anon-mmap', largest };
+    default: return JVM_PARTS.has(largest.part) ? { kind: 'jvm-internal', case: 'jvm-part', largest } : undefined;
+  }
+}
+
 /** Which case holds when RSS grows materially and no call site does. */
-function rssGrowthCase(a: MemoryAccounting, trim: TrimProbe | null): Pick<VerdictDecision, 'kind' | 'case' | 'largest' | 'because'> {
+function rssGrowthCase(a: MemoryAccounting, trim: TrimProbe | null): GrowthCase {
   const rss = a.rss;
   const largest = [...a.rows].sort((x, y) => y.growthBytes - x.growthBytes)[0];
   if (!largest) return { kind: 'inconclusive', case: 'rss-unexplained', because: 'no-part-explains' };
-  const explains = (part: AccountingPart) => largest.part === part && largest.growthBytes >= EXPLAINS_SHARE * rss.growthBytes;
+  const explains = largest.growthBytes >= EXPLAINS_SHARE * rss.growthBytes;
   const liveGrowing = liveGrows(a);
-  if (explains('java-heap')) return { kind: 'java-heap', case: 'java-heap', largest };
-  if (explains('jvm-internal')) return { kind: 'jvm-internal', case: 'jvm-internal', largest };
   const retained = accountingRow(a, 'allocator-retained');
   const trimExplains = trim !== null && trim.releasedBytes >= EXPLAINS_SHARE * rss.growthBytes;
-  if (!liveGrowing && (explains('allocator-retained') || (trimExplains && !retained))) {
+  if (!liveGrowing && ((explains && largest.part === 'allocator-retained') || (trimExplains && !retained))) {
     return { kind: 'fragmentation', case: 'allocator-retained', largest };
   }
-  if (largest.part === 'live-malloc' && !liveGrowing) return { kind: 'no-growth', case: 'live-levelled-off', largest };
-  const because: UnexplainedBecause = largest.part === 'live-malloc' ? 'live-malloc-spread'
-    : largest.part !== 'other' ? 'no-part-explains'
-      : a.jvm && !a.rows.some((r) => r.part === 'java-heap') ? 'outside-malloc-jvm-heap' : 'outside-malloc';
-  return { kind: 'inconclusive', case: 'rss-unexplained', largest, because };
+  if (largest.part === 'live-malloc') {
+    return liveGrowing
+      ? { kind: 'inconclusive', case: 'rss-unexplained', largest, because: 'live-malloc-spread' }
+      : { kind: 'no-growth', case: 'live-levelled-off', largest };
+  }
+  const named = explains ? explainedBy(largest, a) : undefined;
+  if (named) return named;
+  return { kind: 'inconclusive', case: 'rss-unexplained', largest, because: explains && largest.part === 'unaccounted' ? 'outside-malloc' : 'no-part-explains' };
+}
+
+/**
+ * The first site in rank order whose live memory rises materially though it is not called growing: a linear (or
+ * not yet shaped) rise of at least two sampling intervals, more likely than not a real one — not a plateau, a
+ * one-off step or churn whose live blocks are all young.
+ */
+function unconfirmedGrowth(input: VerdictInput, windowSec: number): SiteReport | undefined {
+  const material = 2 * Math.max(input.sampleIntervalBytes ?? 1, 1);
+  return input.sites.find((s) => s.status !== 'growing' && s.growthBytes >= material && s.leakRateBytesPerHour > 0
+    && (s.shape === 'linear' || s.shape === 'noise') && s.confidence >= 0.5
+    && !(s.ages !== undefined && windowSec > 0 && s.ages.oldestSec < 0.25 * windowSec));
 }
 
 export function decideVerdict(input: VerdictInput): VerdictDecision {
@@ -126,10 +203,32 @@ export function decideVerdict(input: VerdictInput): VerdictDecision {
     snapshotCount: input.snapshotCount, durationSec: input.durationSec, liveEndBytes: input.memory.liveEndBytes,
     growing: input.sites.filter((s) => s.status === 'growing'), trimProbe: input.trimProbe ?? null,
     ...(a ? { accounting: a } : {}), ...(input.command ? { command: input.command } : {}),
+    ...(input.windowFromSec !== undefined ? { windowFromSec: input.windowFromSec } : {}),
   };
   if (input.snapshotCount < MIN_SNAPSHOTS_FOR_TREND) return { ...base, kind: 'inconclusive', case: 'too-few-snapshots' };
   if (base.growing.length > 0) return { ...base, kind: 'native-leak', case: 'sites-grow' };
-  if (!a) return { ...base, kind: 'no-growth', case: 'nothing-grows' };
-  if (!rssGrows(a)) return { ...base, kind: 'no-growth', case: 'rss-flat' };
-  return { ...base, ...rssGrowthCase(a, base.trimProbe) };
+  const growth: GrowthCase = !a ? { kind: 'no-growth', case: 'nothing-grows' }
+    : !rssGrows(a) ? { kind: 'no-growth', case: 'rss-flat' } : rssGrowthCase(a, base.trimProbe);
+  if (growth.kind !== 'no-growth') return { ...base, ...growth };
+  // Never no-growth while a site's live memory rises: it may be a leak this run could not confirm.
+  const site = unconfirmedGrowth(input, a ? a.toSec - a.fromSec : input.durationSec);
+  if (!site) return { ...base, ...growth };
+  return { ...base, kind: 'inconclusive', case: 'site-grows-unconfirmed', unconfirmed: confirmationOf(site, input, a) };
+}
+
+/** What it would take to confirm `site`'s rise as a leak. */
+function confirmationOf(site: SiteReport, input: VerdictInput, a: MemoryAccounting | undefined): NonNullable<VerdictDecision['unconfirmed']> {
+  const detectable = input.detection?.rateBytesPerHour;
+  const rate = site.leakRateBytesPerHour;
+  const sampleBytes = Math.max(input.sampleIntervalBytes ?? 1, 1);
+  const interval = input.snapshotIntervalSec;
+  const duration = interval ? durationToDetectSec({ rateBytesPerHour: rate, snapshotIntervalSec: interval, sampleIntervalBytes: sampleBytes }) : Infinity;
+  const span = input.detection?.spanSec ?? (a ? a.toSec - a.fromSec : input.durationSec);
+  const finer = sampleBytesToDetect({ rateBytesPerHour: rate, durationSec: span, snapshots: input.detection?.snapshots ?? input.snapshotCount });
+  return {
+    site,
+    ...(detectable !== undefined && Number.isFinite(detectable) && detectable > rate ? { detectableRateBytesPerHour: detectable } : {}),
+    ...(Number.isFinite(duration) ? { durationSec: duration + (interval ?? 0) } : {}),
+    ...(finer > 0 && finer < sampleBytes ? { sampleBytes: finer } : {}),
+  };
 }

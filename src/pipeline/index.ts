@@ -2,7 +2,7 @@ export { buildRunReport, shimSummary, type MemoryContext, type RunFacts } from '
 export {
   REPORT_SCHEMA, sampleBytesInForce, type ChildProcessSummary, type MemoryReport, type RunReport, type ShimSummary, type Verdict, type VerdictDetail,
 } from './model.js';
-export { shellQuote, verdictDetail } from './verdict-text.js';
+export { partLabel, shellQuote, verdictDetail, windowSentence } from './verdict-text.js';
 export { analysisOptionsOf, processRun, type ProcessedRun } from './process.js';
 export { reanalyseProcessed, reanalyseRun, readProfileSeries, type ReanalysisOptions } from './reanalyse.js';
 export { ProcessTimings } from './timings.js';

@@ -6,10 +6,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { TimelinePoint } from '../analyse/index.js';
 import { ExitCode, LeakhuntError, inputError } from '../core/errors.js';
 import { ProfileSeriesReader, type ProfilePoint, type ProfileSeries, type SeriesPoint } from '../pprof/index.js';
-import { buildRunReport } from './build.js';
+import { buildRunReport, type MemoryContext } from './build.js';
 import type { RunReport, ShimSummary } from './model.js';
 import {
-  isTimelineEntry, listProfiles, readRunMeta, readTimelineSnapshots, runPath, type ProfileFile, type RunMeta,
+  isTimelineEntry, listProfiles, readJvmStats, readRunMeta, readTimelineSnapshots, runPath, type ProfileFile, type RunMeta,
 } from '../rundir/index.js';
 import { analysisOptionsOf } from './process.js';
 
@@ -77,7 +77,8 @@ export function reanalyseRun(dir: string, options: ReanalysisOptions = {}): RunR
     // A profile the timeline does not list: its own timestamp against the run's start.
     timeOf.get(sequence) ?? Number(timeNanos / 1_000_000n) / 1000 - meta.startedAtMs / 1000
   ), warnings);
-  return analyseAgain(meta, previous, warnings, series, timeline, options);
+  const jvm = readJvmStats(dir);
+  return analyseAgain(meta, previous, warnings, series, timeline, options, { jvmNotes: jvm?.notes ?? [], ...(jvm?.ranges ? { jvmRanges: jvm.ranges } : {}) });
 }
 
 export interface ReanalysisOptions {
@@ -93,7 +94,7 @@ export interface ReanalysisOptions {
  */
 function analyseAgain(
   meta: RunMeta, previous: Partial<RunReport> | undefined, warnings: readonly string[], profiles: readonly ProfilePoint[] | ProfileSeries,
-  timeline: readonly TimelinePoint[], options: ReanalysisOptions,
+  timeline: readonly TimelinePoint[], options: ReanalysisOptions, context: MemoryContext = {},
 ): RunReport {
   const shim: ShimSummary | null = previous?.shim ?? null;
   const report = buildRunReport(
@@ -111,6 +112,7 @@ function analyseAgain(
         warmupSec: options.warmupSec ?? meta.warmupSec, ignoreFrames: options.ignoreFrames ?? meta.ignoreFrames,
       }),
     },
+    context,
   );
   // The previous report's warnings include those buildRunReport adds again.
   report.warnings = [...new Set(report.warnings)];
@@ -123,6 +125,7 @@ function analyseAgain(
  */
 export function reanalyseProcessed(
   processed: { meta: RunMeta; report: RunReport; series: ProfileSeries; timeline: readonly TimelinePoint[] }, options: ReanalysisOptions,
+  context: MemoryContext = {},
 ): RunReport {
-  return analyseAgain(processed.meta, processed.report, [], processed.series, processed.timeline, options);
+  return analyseAgain(processed.meta, processed.report, [], processed.series, processed.timeline, options, context);
 }

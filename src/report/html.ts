@@ -13,7 +13,7 @@ import { flameDataOfSeries, loadFlameData, type FlameData } from './html/flame-d
 import { renderSites } from './html/sites.js';
 import { css } from './html/style.js';
 import { renderTimelineChart, type TimelineInput } from './html/timeline-chart.js';
-import { sampleBytesInForce, type RunReport } from '../pipeline/index.js';
+import { sampleBytesInForce, windowSentence, type RunReport } from '../pipeline/index.js';
 import { accountingPartLabel, snapshotCount } from './text.js';
 
 export type { FlameData } from './html/flame-data.js';
@@ -53,6 +53,12 @@ function facts(report: RunReport): string {
   return run + memory + warnings;
 }
 
+/** Where the rates start, when the start-up was left out. */
+function windowHint(report: RunReport): string {
+  const sentence = windowSentence(report.memory.window);
+  return sentence ? ` Every rate in this report is measured ${escapeHtml(sentence)}; the start-up is shaded.` : '';
+}
+
 /** "Where the RSS went": a row per part, RSS last as their sum, and the trim probe's result. */
 function accountingSection(m: RunReport['memory']): string {
   if (!m.accounting || m.accounting.length === 0) return '';
@@ -60,7 +66,10 @@ function accountingSection(m: RunReport['memory']): string {
   const row = (label: string, start: number, end: number, rate: number, total = false) => `<tr${total ? ' class="total"' : ''}>`
     + `${cell(label, false)}${cell(formatBytes(start))}${cell(formatBytes(end))}${cell(`${end >= start ? '+' : ''}${formatBytes(end - start)}`)}`
     + `${cell(formatRate(rate))}</tr>`;
-  const rows = m.accounting.map((r) => row(accountingPartLabel(r.part), r.startBytes, r.endBytes, r.growthBytesPerHour));
+  const rows = m.accounting.flatMap((r) => [row(accountingPartLabel(r.part), r.startBytes, r.endBytes, r.growthBytesPerHour),
+    ...(r.part === 'file-mapped' ? (m.mappedFiles ?? []).filter((f) => f.endBytes > 0).map((f) => `<tr class="sub"><td>${escapeHtml(f.path)}</td>`
+      + `<td class="num">${escapeHtml(formatBytes(f.startBytes))}</td><td class="num">${escapeHtml(formatBytes(f.endBytes))}</td>`
+      + `<td class="num">${escapeHtml(`${f.endBytes >= f.startBytes ? '+' : ''}${formatBytes(f.endBytes - f.startBytes)}`)}</td><td></td></tr>`) : [])]);
   const sum = (pick: (r: NonNullable<typeof m.accounting>[number]) => number) => m.accounting!.reduce((total, r) => total + pick(r), 0);
   rows.push(row('RSS', sum((r) => r.startBytes), sum((r) => r.endBytes), sum((r) => r.growthBytesPerHour), true));
   const w = m.accountingWindow;
@@ -70,6 +79,7 @@ function accountingSection(m: RunReport['memory']): string {
     + `${m.allocator ? `, allocator ${escapeHtml(String(m.allocator))}` : ''}.</p>`
     + '<table class="accounting"><thead><tr><th>part</th><th class="num">start</th><th class="num">end</th><th class="num">growth</th><th class="num">rate</th></tr></thead>'
     + `<tbody>${rows.join('')}</tbody></table>`
+    + (m.accountingNotes ?? []).map((note) => `<p class="hint">${escapeHtml(note)}</p>`).join('')
     + (t ? `<p class="facts">Trim probe${t.timeSec === undefined ? '' : ` at ${t.timeSec.toFixed(1)} s`}: malloc_trim(0) gave back `
       + `${escapeHtml(formatBytes(t.releasedBytes))} (RSS ${escapeHtml(formatBytes(t.rssBeforeBytes))} → ${escapeHtml(formatBytes(t.rssAfterBytes))}).</p>` : '')
     + '</section>';
@@ -88,7 +98,7 @@ function childProcesses(report: RunReport): string {
 export function renderHtml(input: HtmlInput): string {
   const { report } = input;
   const title = verdictTitle[report.verdict.kind] ?? report.verdict.kind;
-  const chart = renderTimelineChart(input.timeline as readonly TimelineInput[]);
+  const chart = renderTimelineChart(input.timeline as readonly TimelineInput[], report.memory.window?.leftOut === 'nothing' ? undefined : report.memory.window?.fromSec);
   const data = { timeline: chart.data, flame: input.growth ?? null };
   const commandName = report.command[0]?.split('/').pop() ?? '';
   return `<!DOCTYPE html>
@@ -109,7 +119,7 @@ export function renderHtml(input: HtmlInput): string {
 ${facts(report)}
 <section class="card" id="timeline">
 <h2>Memory over time</h2>
-<p class="hint">One point per snapshot; hover for the figures.</p>
+<p class="hint">One point per snapshot; hover for the figures.${windowHint(report)}</p>
 ${chart.legend}
 <div class="chart-wrap">${chart.svg}</div>
 </section>

@@ -193,7 +193,7 @@ export function readSiteTable(c: Cursor): SiteTable {
   return table;
 }
 
-const RESIDENT_ENTRY_BYTES = 32;
+const RESIDENT_ENTRY_BYTES = 40;
 
 /** RESIDENT: undefined when the shim could not read smaps (flag bit 0). */
 export function readResident(c: Cursor): ResidentMemory | undefined {
@@ -209,7 +209,8 @@ export function readResident(c: Cursor): ResidentMemory | undefined {
   const mappings = [];
   let previousEnd = 0;
   for (let i = 0; i < count; i++) {
-    const mapping = { start: c.u64(), end: c.u64(), rssBytes: c.u64(), flags: c.u32(), guardBelowBytes: c.u32() };
+    const mapping = { start: c.u64(), end: c.u64(), rssBytes: c.u64(), flags: c.u32(), guardBelowBytes: c.u32(), reservedAboveBytes: c.u32() };
+    c.u32();
     if (mapping.end <= mapping.start || mapping.start < previousEnd) throw inputError(c.path, 'corrupt snapshot: resident mappings out of order');
     previousEnd = mapping.end;
     mappings.push(mapping);

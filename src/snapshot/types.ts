@@ -94,6 +94,8 @@ export interface ResidentMapping {
   flags: number;
   /** The size of an anonymous, inaccessible mapping ending where this one starts (a thread stack's guard), or 0. */
   guardBelowBytes: number;
+  /** The same for one starting where this one ends: the reserved rest of a region committed from its start. */
+  reservedAboveBytes: number;
 }
 
 /** Resident memory by mapping, from /proc/<pid>/smaps (RESIDENT record, type 11). */

@@ -547,11 +547,11 @@ describe('parseSnapshot: version 2 (Java frames)', () => {
 });
 
 describe('parseSnapshot: the RESIDENT record (resident memory by mapping)', () => {
-  const mapping = (start: number, end: number, rss: number, flags: number, guard: number) => Buffer.concat([
-    u64(start), u64(end), u64(rss), u32(flags), u32(guard),
+  const mapping = (start: number, end: number, rss: number, flags: number, guard: number, above = 0) => Buffer.concat([
+    u64(start), u64(end), u64(rss), u32(flags), u32(guard), u32(above), u32(0),
   ]);
   const resident = (entries: Buffer[], o: { flags?: number; entryBytes?: number; count?: number } = {}) => Buffer.concat([
-    u64(8_000_000), u64(123_000_000), u64(70_000 * 1024), u32(4200), u32(o.count ?? entries.length), u32(o.entryBytes ?? 32),
+    u64(8_000_000), u64(123_000_000), u64(70_000 * 1024), u32(4200), u32(o.count ?? entries.length), u32(o.entryBytes ?? 40),
     u32(o.flags ?? 0), ...entries,
   ]);
   const withResident = (payload: Buffer) => {
@@ -561,7 +561,7 @@ describe('parseSnapshot: the RESIDENT record (resident memory by mapping)', () =
     return snapshot(records, header({ version: 2 }));
   };
   const ENTRIES = [
-    mapping(0x55d0c0a00000, 0x55d0c0a21000, 8192, 0x23, 0),
+    mapping(0x55d0c0a00000, 0x55d0c0a21000, 8192, 0x23, 0, 4096),
     mapping(0x7f28ec004000, 0x7f28ec100000, 53_248, 0x03, 16_384),
   ];
 
@@ -570,8 +570,8 @@ describe('parseSnapshot: the RESIDENT record (resident memory by mapping)', () =
     assert.deepEqual(s.resident, {
       readCpuNs: 8_000_000, threadCpuNs: 123_000_000, totalRssBytes: 70_000 * 1024, mappingCount: 4200,
       mappings: [
-        { start: 0x55d0c0a00000, end: 0x55d0c0a21000, rssBytes: 8192, flags: 0x23, guardBelowBytes: 0 },
-        { start: 0x7f28ec004000, end: 0x7f28ec100000, rssBytes: 53_248, flags: 0x03, guardBelowBytes: 16_384 },
+        { start: 0x55d0c0a00000, end: 0x55d0c0a21000, rssBytes: 8192, flags: 0x23, guardBelowBytes: 0, reservedAboveBytes: 4096 },
+        { start: 0x7f28ec004000, end: 0x7f28ec100000, rssBytes: 53_248, flags: 0x03, guardBelowBytes: 16_384, reservedAboveBytes: 0 },
       ],
     });
   });
@@ -582,7 +582,7 @@ describe('parseSnapshot: the RESIDENT record (resident memory by mapping)', () =
   });
 
   test('rejects entries of another size, a count past the record, mappings out of order, and the record in version 1', () => {
-    assertRejected(withResident(resident(ENTRIES, { entryBytes: 40 })), /resident entries of 40 bytes/);
+    assertRejected(withResident(resident(ENTRIES, { entryBytes: 32 })), /resident entries of 32 bytes/);
     assertRejected(withResident(resident(ENTRIES, { count: 3 })), /runs past its record/);
     assertRejected(withResident(resident([ENTRIES[1]!, ENTRIES[0]!])), /out of order/);
     const v1 = validRecords();

@@ -1,0 +1,53 @@
+/**
+ * The trend window of a run: where every rate of the report starts — the sites', the accounting's, the verdict's,
+ * the header's and the HTML chart's. The start-up is left out: the live malloc warm-up the ranking detects (a JVM
+ * building its tables), and the climb of RSS while a program first touches its memory (a Java heap committed at
+ * start and filled over the first seconds), whichever ends later; or exactly --warmup when it was given.
+ */
+import { MIN_SNAPSHOTS_FOR_TREND } from './verdict.js';
+
+/** A leading interval belongs to the climb when RSS grew more than this many times faster than it typically does later. */
+const CLIMB_FACTOR = 4;
+/** ... and by at least this much (a few pages are no climb). */
+const MIN_CLIMB_STEP_BYTES = 1024 * 1024;
+
+/**
+ * How many leading snapshots are RSS's start-up climb: the leading intervals in which RSS grew more than
+ * CLIMB_FACTOR times faster than the median interval of the second half of the run, at most half the run, and
+ * leaving at least MIN_SNAPSHOTS_FOR_TREND snapshots for the trends.
+ */
+export function rssClimbPoints(timesSec: readonly number[], rssBytes: readonly number[]): number {
+  const n = rssBytes.length;
+  if (n < 2 * MIN_SNAPSHOTS_FOR_TREND) return 0;
+  const rates: number[] = [];
+  for (let i = 1; i < n; i++) rates.push((rssBytes[i]! - rssBytes[i - 1]!) / Math.max(timesSec[i]! - timesSec[i - 1]!, 1e-9));
+  const limit = Math.min(Math.floor(n / 2), n - MIN_SNAPSHOTS_FOR_TREND);
+  const later = rates.slice(limit).map(Math.abs).sort((a, b) => a - b);
+  const typical = later[later.length >> 1] ?? 0;
+  let k = 0;
+  while (k < limit && rates[k]! > CLIMB_FACTOR * typical && rssBytes[k + 1]! - rssBytes[k]! >= MIN_CLIMB_STEP_BYTES) k++;
+  return k;
+}
+
+export interface TrendWindow {
+  /** Seconds since the run started of the window's first snapshot (the run's first when nothing is left out). */
+  fromSec: number;
+  /** What was left out before it. */
+  leftOut: 'nothing' | 'warmup-option' | 'live-warmup' | 'rss-climb';
+}
+
+/**
+ * The window from the ranking's warm-up (`liveWarmupFromSec`: the time of its first snapshot after it, from --warmup
+ * or detected) and RSS's start-up climb over the run's snapshots (`times`, `rssBytes`, before any trim probe).
+ */
+export function trendWindowOf(
+  times: readonly number[], rssBytes: readonly number[], liveWarmupFromSec: number, warmupOption: boolean,
+): TrendWindow {
+  const first = times[0] ?? liveWarmupFromSec;
+  const live = liveWarmupFromSec > first;
+  if (warmupOption) return { fromSec: liveWarmupFromSec, leftOut: live ? 'warmup-option' : 'nothing' };
+  const climb = rssClimbPoints(times, rssBytes);
+  const climbFromSec = times[climb] ?? first;
+  if (climb === 0 && !live) return { fromSec: first, leftOut: 'nothing' };
+  return climbFromSec > liveWarmupFromSec ? { fromSec: climbFromSec, leftOut: 'rss-climb' } : { fromSec: liveWarmupFromSec, leftOut: 'live-warmup' };
+}
