@@ -27,6 +27,9 @@ struct lh_resident_entry {
     /* The size of an anonymous, inaccessible (---p) mapping that ends where this one starts, 0 if none (capped at
      * 4 GiB − 1): how a thread stack looks, its guard pages right below it. */
     uint32_t guard_below_bytes;
+    /* The same for such a mapping that starts where this one ends: the reserved rest of a region committed from
+     * its start (a glibc arena's heap, 64 MiB in all). */
+    uint32_t reserved_above_bytes;
 };
 
 /* The smaps text parser: fed the file in chunks of any size, it calls `emit` for every mapping whose Rss is not 0.
@@ -39,6 +42,9 @@ struct lh_smaps_parser {
     size_t line_bytes;
     bool have_mapping;
     struct lh_resident_entry current;
+    /* The last mapping with resident pages, held back until the next header says what lies above it. */
+    bool have_pending;
+    struct lh_resident_entry pending;
     /* The mapping before the current one, for guard_below_bytes. */
     uint64_t previous_end, previous_size;
     bool previous_is_guard;

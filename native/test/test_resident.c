@@ -46,6 +46,12 @@ static const char canned[] =
     "7f28ed001000-7f28ed002000 rwxp 00000000 00:00 0 \n"
     "Size:                  4 kB\n"
     "Rss:                   0 kB\n"
+    "7f2900000000-7f2900021000 rw-p 00000000 00:00 0 \n"
+    "Size:                132 kB\n"
+    "Rss:                  16 kB\n"
+    "7f2900021000-7f2904000000 ---p 00000000 00:00 0 \n"
+    "Size:                  4 kB\n"
+    "Rss:                   0 kB\n"
     "VmFlags: rd wr ex mr mw me ac sd \n"
     "7ffd1c000000-7ffd1c021000 rw-p 00000000 00:00 0                          [stack]\n"
     "Size:                132 kB\n"
@@ -62,23 +68,27 @@ static const char canned[] =
 
 static void check_canned(const struct seen *s, const struct lh_smaps_parser *p, size_t step)
 {
-    CHECK(p->mappings == 9, "9 mappings (step %zu), not %u", step, p->mappings);
-    CHECK(p->entries == 6 && s->count == 6, "6 resident mappings (step %zu), not %u/%d", step, p->entries, s->count);
-    CHECK(p->total_rss_bytes == (8 + 52 + 4 + 20 + 4 + 8) * 1024u, "total Rss (step %zu): %llu", step,
+    CHECK(p->mappings == 11, "11 mappings (step %zu), not %u", step, p->mappings);
+    CHECK(p->entries == 7 && s->count == 7, "7 resident mappings (step %zu), not %u/%d", step, p->entries, s->count);
+    CHECK(p->total_rss_bytes == (8 + 52 + 4 + 16 + 20 + 4 + 8) * 1024u, "total Rss (step %zu): %llu", step,
           (unsigned long long)p->total_rss_bytes);
-    if (s->count < 6)
+    if (s->count < 7)
         return;
+    const struct lh_resident_entry *arena = &s->entries[3];
+    CHECK(arena->start == 0x7f2900000000ull && arena->reserved_above_bytes == 0x7f2904000000ull - 0x7f2900021000ull,
+          "an arena's heap and the reserved rest of its 64 MiB above it (step %zu): %u", step, arena->reserved_above_bytes);
     const struct lh_resident_entry *heap = &s->entries[0], *stack = &s->entries[1], *lib = &s->entries[2];
     CHECK(heap->start == 0x55d0c0a00000ull && heap->end == 0x55d0c0a21000ull && heap->rss_bytes == 8192,
           "the [heap] range and Rss (step %zu)", step);
     CHECK(heap->flags == (LH_RESIDENT_READ | LH_RESIDENT_WRITE | LH_RESIDENT_HEAP), "[heap] flags %x", heap->flags);
     CHECK(stack->guard_below_bytes == 16384, "a thread stack's guard below it: %u", stack->guard_below_bytes);
     CHECK(stack->flags == (LH_RESIDENT_READ | LH_RESIDENT_WRITE), "an anonymous rw-p mapping: %x", stack->flags);
+    CHECK(heap->reserved_above_bytes == 0 && stack->reserved_above_bytes == 0, "nothing inaccessible above them");
     CHECK(lib->flags == (LH_RESIDENT_READ | LH_RESIDENT_EXEC | LH_RESIDENT_FILE) && lib->guard_below_bytes == 0,
           "a library's text: %x, guard %u", lib->flags, lib->guard_below_bytes);
-    CHECK(s->entries[3].flags & LH_RESIDENT_STACK, "[stack]");
-    CHECK(s->entries[4].flags & LH_RESIDENT_SPECIAL, "[vdso]");
-    CHECK((s->entries[5].flags & (LH_RESIDENT_FILE | LH_RESIDENT_SHARED)) == (LH_RESIDENT_FILE | LH_RESIDENT_SHARED),
+    CHECK(s->entries[4].flags & LH_RESIDENT_STACK, "[stack]");
+    CHECK(s->entries[5].flags & LH_RESIDENT_SPECIAL, "[vdso]");
+    CHECK((s->entries[6].flags & (LH_RESIDENT_FILE | LH_RESIDENT_SHARED)) == (LH_RESIDENT_FILE | LH_RESIDENT_SHARED),
           "a shared memfd mapping is file-backed and shared (no newline at the end)");
 }
 
@@ -149,6 +159,7 @@ static void test_own_smaps(void)
         CHECK(found->rss_bytes == page * 3, "3 pages resident: %llu", (unsigned long long)found->rss_bytes);
         CHECK(found->guard_below_bytes == page, "a one-page guard below: %u", found->guard_below_bytes);
         CHECK(found->end == (uint64_t)(uintptr_t)(stack + page * 14), "its end");
+        CHECK(found->reserved_above_bytes == 0, "readable pages above it are no reserve: %u", found->reserved_above_bytes);
     }
     CHECK(p.mappings > (uint32_t)s.count, "mappings without resident pages are counted but not listed");
     munmap(region, page * 17);
