@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "output.h"
+#include "procfs.h"
 
 #define ENTRY_BYTES 40u
 #define FLAG_UNREADABLE 1u
@@ -221,9 +222,19 @@ static int open_smaps(void)
     return fd >= 0 ? fd : open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
 }
 
+static uint64_t status_rss_bytes(void)
+{
+    struct lh_process_memory memory;
+    lh_procfs_memory(&memory);
+    return memory.vm_rss_bytes;
+}
+
 LH_HIDDEN void lh_resident_write(uint64_t now_ns)
 {
     uint64_t cpu_before = thread_cpu_ns();
+    /* VmRSS right before and right after the walk: what the mappings' sum is checked against (a program that touches
+     * its memory fast moves on while the walk runs, and the kernel's counter lags a few pages per CPU). */
+    uint64_t rss_before = status_rss_bytes();
     off_t header = out_position();
     out_u64(0); /* read_cpu_ns */
     out_u64(0); /* thread_cpu_ns */
@@ -232,6 +243,8 @@ LH_HIDDEN void lh_resident_write(uint64_t now_ns)
     out_u32(0); /* entry_count */
     out_u32(ENTRY_BYTES);
     out_u32(0); /* flags */
+    out_u64(rss_before);
+    out_u64(0); /* status_rss_after_bytes */
     lh_smaps_begin(&parser, put_entry, NULL);
     int fd = open_smaps();
     bool complete = fd >= 0;
@@ -258,4 +271,5 @@ LH_HIDDEN void lh_resident_write(uint64_t now_ns)
     out_patch_u32(header + 24, parser.mappings);
     out_patch_u32(header + 28, parser.entries);
     out_patch_u32(header + 36, complete && parser.mappings > 0 ? 0 : FLAG_UNREADABLE);
+    patch_u64(header + 48, status_rss_bytes());
 }

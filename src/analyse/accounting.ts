@@ -10,7 +10,7 @@
  * `unaccounted`.
  */
 import type { JvmRanges } from '../rundir/index.js';
-import type { ResidentPart } from './resident.js';
+import { OTHER_FILES, type ResidentPart } from './resident.js';
 import { fitLine } from './statistics.js';
 import { beforeTrim, type TimelinePoint } from './timeline.js';
 import { trendOf, type Trend } from './trend.js';
@@ -175,7 +175,7 @@ function fileRows(first: TimelinePoint, last: TimelinePoint): MappedFileRow[] {
   const start = new Map((first.resident?.files ?? []).map((f) => [f.path, f.bytes]));
   const end = last.resident?.files ?? [];
   const rows = end.map((f) => ({ path: f.path, startBytes: start.get(f.path) ?? 0, endBytes: f.bytes }));
-  for (const [path, bytes] of start) if (!end.some((f) => f.path === path) && !/ other files$/.test(path)) rows.push({ path, startBytes: bytes, endBytes: 0 });
+  for (const [path, bytes] of start) if (!end.some((f) => f.path === path) && path !== OTHER_FILES) rows.push({ path, startBytes: bytes, endBytes: 0 });
   return rows;
 }
 

@@ -39,6 +39,8 @@ export interface ResidentParts {
   parts: Partial<Record<ResidentPart, number>>;
   /** Σ Rss of every mapping (smaps). */
   totalBytes: number;
+  /** VmRSS read right before and right after the mappings: what totalBytes is checked against. */
+  statusRssBytes?: [number, number];
   /** File-backed resident bytes by path, the largest first (at most MAX_FILES, the rest as "other files"). */
   files: { path: string; bytes: number }[];
   /** Mappings counted as thread stacks. */
@@ -151,12 +153,15 @@ function placeAnonymous(m: ResidentMapping, path: string | undefined, c: Residen
   return shape === 'thread-stack' ? 'thread-stack' : 'other';
 }
 
+/** The path under which the files after the largest MAX_FILES are summed. */
+export const OTHER_FILES = 'other files';
+
 /** The top MAX_FILES paths, and the rest as one line. */
 function topFiles(byPath: Map<string, number>): ResidentParts['files'] {
   const sorted = [...byPath].map(([path, bytes]) => ({ path, bytes })).sort((a, x) => x.bytes - a.bytes || a.path.localeCompare(x.path));
   const top = sorted.slice(0, MAX_FILES);
   const rest = sorted.slice(MAX_FILES).reduce((sum, f) => sum + f.bytes, 0);
-  return rest > 0 ? [...top, { path: `${sorted.length - MAX_FILES} other files`, bytes: rest }] : top;
+  return rest > 0 ? [...top, { path: OTHER_FILES, bytes: rest }] : top;
 }
 
 /** The malloc heap's resident bytes split into live, unseen and retained. */
@@ -208,7 +213,7 @@ export function residentPartsOf(resident: ResidentMemory, c: ResidentContext): R
   }
   splitMallocHeap(c, b, malloc.heapBytes);
   b.add('anon-mmap', b.anonymous);
-  return { parts: b.parts, totalBytes: total, files: topFiles(files), threadStacks, readCostMs: Math.round(resident.readCpuNs / 1e4) / 100 };
+  return { parts: b.parts, totalBytes: total, statusRssBytes: resident.statusRssBytes, files: topFiles(files), threadStacks, readCostMs: Math.round(resident.readCpuNs / 1e4) / 100 };
 }
 
 /**

@@ -3,7 +3,7 @@
  * what to do (remedies) and what the run did not measure. The decision itself is analyse/verdict.ts's.
  */
 import {
-  accountingRow, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, type AccountingPart, type AccountingRow, type MemoryAccounting, type VerdictDecision,
+  accountingRow, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, OTHER_FILES, type AccountingPart, type AccountingRow, type MemoryAccounting, type VerdictDecision,
 } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import type { VerdictDetail } from './model.js';
@@ -35,7 +35,7 @@ const partWords: Record<AccountingPart, string> = {
 function largestWords(a: MemoryAccounting, row: AccountingRow): string {
   if (row.part !== 'file-mapped') return partWords[row.part];
   const file = [...a.files].sort((x, y) => (y.endBytes - y.startBytes) - (x.endBytes - x.startBytes))[0];
-  return file && !/ other files$/.test(file.path) && file.endBytes > file.startBytes ? `mapped file ${file.path}` : 'mapped files';
+  return file && file.path !== OTHER_FILES && file.endBytes > file.startBytes ? `mapped file ${file.path}` : 'mapped files';
 }
 
 function signed(bytes: number): string {

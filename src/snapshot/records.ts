@@ -204,6 +204,8 @@ export function readResident(c: Cursor): ResidentMemory | undefined {
   const count = c.u32();
   const entryBytes = c.u32();
   const flags = c.u32();
+  const statusRssBeforeBytes = c.u64();
+  const statusRssAfterBytes = c.u64();
   if (entryBytes !== RESIDENT_ENTRY_BYTES) throw inputError(c.path, `corrupt snapshot: resident entries of ${entryBytes} bytes`);
   c.need(count * RESIDENT_ENTRY_BYTES, 'resident mappings');
   const mappings = [];
@@ -215,7 +217,7 @@ export function readResident(c: Cursor): ResidentMemory | undefined {
     previousEnd = mapping.end;
     mappings.push(mapping);
   }
-  return (flags & 1) === 1 ? undefined : { readCpuNs, threadCpuNs, totalRssBytes, mappingCount, mappings };
+  return (flags & 1) === 1 ? undefined : { readCpuNs, threadCpuNs, totalRssBytes, statusRssBytes: [statusRssBeforeBytes, statusRssAfterBytes] as [number, number], mappingCount, mappings };
 }
 
 export function readJavaMethods(c: Cursor): Map<bigint, JavaMethod> {

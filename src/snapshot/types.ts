@@ -106,6 +106,8 @@ export interface ResidentMemory {
   threadCpuNs: number;
   /** Σ Rss over every mapping. */
   totalRssBytes: number;
+  /** VmRSS from /proc/<pid>/status read right before and right after the mappings. */
+  statusRssBytes: [number, number];
   /** Mappings in smaps, resident or not. */
   mappingCount: number;
   /** Those with resident pages, in address order. */

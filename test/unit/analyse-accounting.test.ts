@@ -45,7 +45,7 @@ function residentOf(o: { heap?: number; arena?: number; stack?: number; library?
     { start: 0x7f2000000000, end: 0x7f2000200000, rssBytes: o.library ?? MiB, flags: ResidentFlag.read | ResidentFlag.exec | ResidentFlag.file, guardBelowBytes: 0, reservedAboveBytes: 0 },
     { start: 0x7f3000000000, end: 0x7f3010000000, rssBytes: o.anon ?? 5 * MiB, flags: ResidentFlag.read | ResidentFlag.write, guardBelowBytes: 0, reservedAboveBytes: 0 },
   ].filter((m) => m.rssBytes > 0);
-  return { readCpuNs: 1e6, threadCpuNs: 5e6, totalRssBytes: mappings.reduce((sum, m) => sum + m.rssBytes, 0), mappingCount: mappings.length + 3, mappings };
+  return { readCpuNs: 1e6, threadCpuNs: 5e6, statusRssBytes: [0, 0], totalRssBytes: mappings.reduce((sum, m) => sum + m.rssBytes, 0), mappingCount: mappings.length + 3, mappings };
 }
 
 const MAPS = '7f2000000000-7f2000200000 r-xp 00000000 08:01 42 /usr/lib/libz.so.1\n';
@@ -113,7 +113,7 @@ describe('residentPartsOf', () => {
       { start: 0x7f8000000000, end: 0x7f8002000000, rssBytes: 10 * MiB, flags: rw, guardBelowBytes: 0, reservedAboveBytes: 0 },
       { start: 0x7f9000000000, end: 0x7f9000100000, rssBytes: 2 * MiB, flags: rw | ResidentFlag.shared | ResidentFlag.file, guardBelowBytes: 0, reservedAboveBytes: 0 },
     ];
-    const resident = { readCpuNs: 0, threadCpuNs: 0, totalRssBytes: 0, mappingCount: 7, mappings };
+    const resident: ResidentMemory = { readCpuNs: 0, threadCpuNs: 0, statusRssBytes: [0, 0], totalRssBytes: 0, mappingCount: 7, mappings };
     const parts = residentPartsOf(resident, context({
       jvm: true, shimResidentBytes: 0, liveBytes: 0, allocator: 'glibc',
       maps: '7f9000000000-7f9000100000 rw-s 00000000 00:01 9 /memfd:java_heap (deleted)\n',
@@ -149,8 +149,8 @@ describe('residentPartsOf', () => {
       flags: ResidentFlag.read | ResidentFlag.file, guardBelowBytes: 0, reservedAboveBytes: 0,
     }));
     const maps = mappings.map((m, i) => `${m.start.toString(16)}-${m.end.toString(16)} r--p 00000000 08:01 ${i + 1} ${i === 7 ? '/opt/leakhunt/native/build/libleakhunt.so' : `/data/file${i}.bin`}`).join('\n');
-    const parts = residentPartsOf({ readCpuNs: 0, threadCpuNs: 0, totalRssBytes: 0, mappingCount: 8, mappings }, context({ maps, shimResidentBytes: 0 }));
-    assert.deepEqual(parts.files.map((f) => f.path), ['/data/file6.bin', '/data/file5.bin', '/data/file4.bin', '/data/file3.bin', '/data/file2.bin', '2 other files']);
+    const parts = residentPartsOf({ readCpuNs: 0, threadCpuNs: 0, statusRssBytes: [0, 0], totalRssBytes: 0, mappingCount: 8, mappings }, context({ maps, shimResidentBytes: 0 }));
+    assert.deepEqual(parts.files.map((f) => f.path), ['/data/file6.bin', '/data/file5.bin', '/data/file4.bin', '/data/file3.bin', '/data/file2.bin', 'other files']);
     assert.equal(parts.files[5]!.bytes, 3 * KiB);
     assert.equal(parts.parts['leakhunt-shim'], 8 * KiB);
   });
@@ -168,7 +168,7 @@ describe('residentPartsOf', () => {
         at += size;
         return m;
       }).filter((m) => m.rssBytes > 0);
-      const parts = residentPartsOf({ readCpuNs: 0, threadCpuNs: 0, totalRssBytes: 0, mappingCount: mappings.length, mappings }, {
+      const parts = residentPartsOf({ readCpuNs: 0, threadCpuNs: 0, statusRssBytes: [0, 0], totalRssBytes: 0, mappingCount: mappings.length, mappings }, {
         maps: '', allocator: pick(['glibc', 'jemalloc', 'tcmalloc', 'other'] as const), liveBytes: rng() * GiB, mallocMmappedBytes: rng() * GiB,
         jemallocResidentBytes: rng() * GiB, shimResidentBytes: rng() * 10 * MiB, jvm: rng() < 0.5, metaspaceCommittedBytes: rng() * 100 * MiB,
         classSpaceCommittedBytes: rng() * 200 * MiB, ...(rng() < 0.5 ? { allocatorInUseBytes: rng() * GiB, shimSeenInUseBytes: rng() * GiB } : {}),

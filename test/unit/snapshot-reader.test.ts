@@ -552,7 +552,7 @@ describe('parseSnapshot: the RESIDENT record (resident memory by mapping)', () =
   ]);
   const resident = (entries: Buffer[], o: { flags?: number; entryBytes?: number; count?: number } = {}) => Buffer.concat([
     u64(8_000_000), u64(123_000_000), u64(70_000 * 1024), u32(4200), u32(o.count ?? entries.length), u32(o.entryBytes ?? 40),
-    u32(o.flags ?? 0), ...entries,
+    u32(o.flags ?? 0), u64(69_000 * 1024), u64(71_000 * 1024), ...entries,
   ]);
   const withResident = (payload: Buffer) => {
     const records = validRecords();
@@ -568,7 +568,7 @@ describe('parseSnapshot: the RESIDENT record (resident memory by mapping)', () =
   test('decodes the mappings, the totals and the cost', () => {
     const s = parseSnapshot(withResident(resident(ENTRIES)), PATH);
     assert.deepEqual(s.resident, {
-      readCpuNs: 8_000_000, threadCpuNs: 123_000_000, totalRssBytes: 70_000 * 1024, mappingCount: 4200,
+      readCpuNs: 8_000_000, threadCpuNs: 123_000_000, totalRssBytes: 70_000 * 1024, statusRssBytes: [69_000 * 1024, 71_000 * 1024], mappingCount: 4200,
       mappings: [
         { start: 0x55d0c0a00000, end: 0x55d0c0a21000, rssBytes: 8192, flags: 0x23, guardBelowBytes: 0, reservedAboveBytes: 4096 },
         { start: 0x7f28ec004000, end: 0x7f28ec100000, rssBytes: 53_248, flags: 0x03, guardBelowBytes: 16_384, reservedAboveBytes: 0 },
