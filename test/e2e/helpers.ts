@@ -60,3 +60,45 @@ export interface ReportJson {
     leakRateBytesPerHour: number; leakRateIntervalBytesPerHour: [number, number]; growthBytes: number; liveBytes: number; confidence: number; series: number[];
   }[];
 }
+
+/** A timeline.json point's resident parts (analyse/resident.ts), as the accounting assertions read them. */
+interface ResidentPoint {
+  timeSec: number;
+  rssBytes: number;
+  jvm?: boolean;
+  resident?: { parts: Record<string, number>; totalBytes: number; statusRssBytes: [number, number]; files: { path: string; bytes: number }[]; threadStacks: number };
+}
+
+/**
+ * Where the RSS went, as every run must tell it (README "Where did the RSS go?"): at every snapshot that carries
+ * resident memory by mapping — at least `minSnapshots` of them — no part is negative and the parts add up to the
+ * mappings' RSS exactly, and to RSS within 1% (VmRSS in /proc/<pid>/status as the shim read it right before and right
+ * after it walked the mappings: the parts' sum within 1% of that span); report.json's table has
+ * no negative figure and no `unaccounted` part; in a JVM the Java heap is a part. Returns the points, for more checks.
+ */
+export function assertRssAccounted(runDir: string, minSnapshots = 3): ResidentPoint[] {
+  const timeline = readJson<{ snapshots: ResidentPoint[] }>(join(runDir, 'timeline.json')).snapshots;
+  const accounted = timeline.filter((p) => p.resident !== undefined);
+  assert.ok(accounted.length >= minSnapshots, `${accounted.length} of ${timeline.length} snapshots carry resident memory by mapping`);
+  for (const p of accounted) {
+    const parts = p.resident!.parts;
+    let sum = 0;
+    for (const [part, bytes] of Object.entries(parts)) {
+      assert.ok(Number.isFinite(bytes) && bytes >= 0, `${part} = ${bytes} at ${p.timeSec}s`);
+      sum += bytes;
+    }
+    assert.equal(sum, p.resident!.totalBytes, `the parts add up to the mappings' RSS at ${p.timeSec}s: ${JSON.stringify(parts)}`);
+    const [low, high] = [...p.resident!.statusRssBytes].sort((a, b) => a - b) as [number, number];
+    const off = sum < low ? low - sum : sum > high ? sum - high : 0;
+    assert.ok(off <= 0.01 * high, `parts ${sum} vs RSS ${low}..${high} at ${p.timeSec}s: ${JSON.stringify(parts)}`);
+    if (p.jvm) assert.ok((parts['java-heap'] ?? 0) > 0, `a JVM has a Java heap at ${p.timeSec}s: ${JSON.stringify(parts)}`);
+  }
+  const report = readJson<{ memory: { accounting?: { part: string; startBytes: number; endBytes: number }[] } }>(join(runDir, 'report.json'));
+  const rows = report.memory.accounting ?? [];
+  assert.ok(rows.length > 0, 'report.json has memory.accounting');
+  for (const row of rows) {
+    assert.ok(row.startBytes >= 0 && row.endBytes >= 0, `${row.part}: ${row.startBytes} → ${row.endBytes}`);
+    assert.notEqual(row.part, 'unaccounted', JSON.stringify(rows));
+  }
+  return accounted;
+}
