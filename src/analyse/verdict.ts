@@ -48,7 +48,7 @@ export interface VerdictInput {
   sampleIntervalBytes?: number;
   /** Time between snapshots, seconds: for the duration a run needs to confirm a leak. */
   snapshotIntervalSec?: number;
-  /** Where the trend window starts, when the start-up was left out. */
+  /** Where the sites' trend window starts, when their warm-up was left out. */
   windowFromSec?: number;
 }
 

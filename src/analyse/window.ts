@@ -1,8 +1,10 @@
 /**
- * The trend window of a run: where every rate of the report starts — the sites', the accounting's, the verdict's,
- * the header's and the HTML chart's. The start-up is left out: the live malloc warm-up the ranking detects (a JVM
- * building its tables), and the climb of RSS while a program first touches its memory (a Java heap committed at
- * start and filled over the first seconds), whichever ends later; or exactly --warmup when it was given.
+ * The trend window of a run's memory: where every figure drawn from RSS starts — the accounting's, the header's, the
+ * verdict's RSS cases, the HTML chart's shading. The start-up is left out: the live malloc warm-up the ranking
+ * detects (a JVM building its tables), and the climb of RSS while a program first touches its memory (a Java heap
+ * committed at start and filled over the first seconds), whichever ends later; or exactly --warmup when it was given.
+ * (The sites' own trends leave out the ranking's warm-up only: RSS's climb says nothing about a call site's bytes,
+ * and a shorter window would only hide slow leaks.)
  */
 import { MIN_SNAPSHOTS_FOR_TREND } from './verdict.js';
 

@@ -23,7 +23,7 @@ export function shimSummary(counters: ShimCounters | undefined, finalSampleInter
   };
 }
 
-/** What the trend window's snapshots could show: the figure report and gate both state. */
+/** What the sites' trend window could show: the figure report and gate both state. */
 function detectionOf(times: readonly number[], sampleIntervalBytes: number): RunReport['detection'] {
   const spanSec = times.length >= 2 ? times[times.length - 1]! - times[0]! : 0;
   const rate = detectableRateBytesPerHour({ durationSec: spanSec, snapshots: times.length, sampleIntervalBytes });
@@ -61,12 +61,6 @@ function memoryReportOf(timeline: readonly TimelinePoint[], window: TrendWindow,
   };
 }
 
-/** The times of a trim probe's after-trim snapshot and those after it: left out of every trend. */
-function afterTrimTimes(timeline: readonly TimelinePoint[]): Set<number> {
-  const trim = timeline.findIndex((p) => p.afterTrim === true);
-  return new Set(trim < 0 ? [] : timeline.slice(trim).map((p) => p.timeSec));
-}
-
 /** `profiles`: the run's heap profiles, decoded or as a series (pprof/series.ts). */
 export function buildRunReport(
   facts: RunFacts, profiles: readonly ProfilePoint[] | ProfileSeries, timeline: readonly TimelinePoint[], shim: ShimSummary | null,
@@ -75,20 +69,19 @@ export function buildRunReport(
   const series = Array.isArray(profiles) ? seriesOfProfiles(profiles as readonly ProfilePoint[]) : profiles as ProfileSeries;
   const points = series.points;
   const sampleIntervalBytes = shim?.finalSampleIntervalBytes ?? facts.sampleBytes;
-  // One window for every rate: the sites', the accounting's, the verdict's, the header's.
+  // The sites' trends leave out the ranking's warm-up (their live bytes are what they measure); every figure drawn
+  // from RSS — the accounting, the header, the verdict's RSS case, the chart — leaves out RSS's start-up climb too.
+  const sitesStart = warmupOf(series, options);
+  const ranked = rankSeries(series, { sampleIntervalBytes, ...options });
+  const sites = consistentSites(ranked, sitesStart, options.minConfidence ?? DEFAULT_MIN_CONFIDENCE);
   const window = windowOf(series, timeline, options);
-  const warmupSec = window.fromSec - (points[0]?.timeSec ?? 0);
-  const ranked = rankSeries(series, { sampleIntervalBytes, ...options, ...(window.leftOut === 'nothing' ? {} : { warmupSec }) });
-  const windowStart = Math.max(0, points.findIndex((p) => p.timeSec >= window.fromSec - 1e-9));
-  const sites = consistentSites(ranked, windowStart, options.minConfidence ?? DEFAULT_MIN_CONFIDENCE);
   const accounting = accountMemory(timeline, {
     fromSec: window.fromSec, sampleIntervalBytes, jvmNotes: context.jvmNotes ?? [], ...(context.jvmRanges ? { jvmRanges: context.jvmRanges } : {}),
   });
   const trimProbe = trimProbeOf(timeline);
   const memory = memoryReportOf(timeline, window, accounting);
-  const trimmed = afterTrimTimes(timeline);
-  const windowTimes = points.map((p) => p.timeSec).filter((t) => t >= window.fromSec - 1e-9 && !trimmed.has(t));
-  const detection = detectionOf(windowTimes, sampleIntervalBytes);
+  const detection = detectionOf(points.slice(sitesStart).map((p) => p.timeSec), sampleIntervalBytes);
+  const sitesFromSec = sitesStart > 0 ? points[sitesStart]?.timeSec : undefined;
   const warnings = [...facts.warnings];
   if (shim && shim.tableDrops + shim.stackDrops > 0) {
     warnings.push(`the shim's tables overflowed (${shim.tableDrops} samples and ${shim.stackDrops} stacks dropped): raise --sample-bytes`);
@@ -113,7 +106,7 @@ export function buildRunReport(
     verdict: verdictDetail(decideVerdict({
       snapshotCount: points.length, durationSec: facts.durationSec, sites, memory, trimProbe, command: facts.command,
       sampleIntervalBytes, snapshotIntervalSec: facts.snapshotIntervalMs / 1000,
-      ...(window.leftOut === 'nothing' ? {} : { windowFromSec: window.fromSec }),
+      ...(sitesFromSec === undefined ? {} : { windowFromSec: sitesFromSec }),
       ...(detection.detectableRateBytesPerHour !== null ? { detection: { rateBytesPerHour: detection.detectableRateBytesPerHour, spanSec: detection.spanSec!, snapshots: detection.snapshots! } } : {}),
       ...(accounting ? { accounting } : {}),
     })),

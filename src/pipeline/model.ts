@@ -55,7 +55,8 @@ export interface ChildProcessSummary {
  * end figures and the rates are the trend window's (`window`): the start-up is left out.
  */
 export interface MemoryReport extends MemoryGrowth {
-  /** Where every rate of the report starts, and what was left out before it (absent in reports before it). */
+  /** Where the figures drawn from RSS start (this object's, the accounting's), and what was left out before it:
+   * the ranking's warm-up and RSS's start-up climb (absent in reports before it). */
   window?: TrendWindow;
   /** RSS split into resident parts over the trend window (before a trim probe); never negative, they add up to RSS. */
   accounting?: AccountingRow[];
@@ -90,8 +91,8 @@ export interface RunReport {
   /** kind and summary; evidence, remedies and missing where the verdict has them. */
   verdict: VerdictDetail;
   /** What this run could see: the smallest leak rate, in a call site of its own, it would have called growing
-   * (null when it had too few snapshots for any trend), over the trend window's snapshots and span (the gate states
-   * the same figure from them). */
+   * (null when it had too few snapshots for any trend), over the sites' trend window (after the ranking's warm-up):
+   * its snapshots and span, from which the gate states the same figure. */
   detection: { detectableRateBytesPerHour: number | null; spanSec?: number; snapshots?: number; sampleIntervalBytes?: number };
   memory: MemoryReport;
   shim: ShimSummary | null;

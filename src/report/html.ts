@@ -56,7 +56,7 @@ function facts(report: RunReport): string {
 /** Where the rates start, when the start-up was left out. */
 function windowHint(report: RunReport): string {
   const sentence = windowSentence(report.memory.window);
-  return sentence ? ` Every rate in this report is measured ${escapeHtml(sentence)}; the start-up is shaded.` : '';
+  return sentence ? ` RSS and its parts are measured ${escapeHtml(sentence)}; the start-up is shaded.` : '';
 }
 
 /** "Where the RSS went": a row per part, RSS last as their sum, and the trim probe's result. */
