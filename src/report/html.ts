@@ -45,7 +45,8 @@ function facts(report: RunReport): string {
     + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`) + '.</p>';
   const memory = `<p class="facts">RSS ${escapeHtml(formatBytes(m.rssStartBytes))} → ${escapeHtml(formatBytes(m.rssEndBytes))} `
     + `(${escapeHtml(formatRate(m.rssGrowthBytesPerHour))}), live malloc ${escapeHtml(formatBytes(m.liveStartBytes))} → `
-    + `${escapeHtml(formatBytes(m.liveEndBytes))} (${escapeHtml(formatRate(m.liveGrowthBytesPerHour))}).`
+    + `${escapeHtml(formatBytes(m.liveEndBytes))} (${escapeHtml(formatRate(m.liveGrowthBytesPerHour))})`
+    + `${windowSentence(m.window) ? `, ${escapeHtml(windowSentence(m.window))}` : ''}.`
     + (report.detection?.detectableRateBytesPerHour != null
       ? ` This run could detect leaks from ${escapeHtml(formatRate(report.detection.detectableRateBytesPerHour))} up.` : '')
     + '</p>';

@@ -81,6 +81,27 @@ describe('a JVM that maps a data file and reads it', () => {
   });
 });
 
+describe('a JVM without hsperfdata (-XX:-UsePerfData)', () => {
+  const dir = tempDir();
+  after(() => dir.cleanup());
+
+  it('falls back to jcmd for its heap figures, says so, and still accounts its heap by its range', async () => {
+    const out = join(dir.path, 'noperf');
+    const result = await runCli(['run', '--out', out, '--interval', '1s', '--',
+      javaBin, '-XX:-UsePerfData', '-Xms16m', '-Xmx512m', '-cp', join(fixtureBuild, 'heap', 'classes'), 'heap.GrowingHeap', '--seconds', '9']);
+    assert.equal(result.exitCode, 0, result.all);
+    assertRssAccounted(out);
+    const jvm = readJson<{ source?: string; ranges?: { javaHeap?: unknown[] }; samples: { heapUsedBytes?: number }[]; notes: string[] }>(join(out, 'jvm.json'));
+    assert.equal(jvm.source, 'jcmd', JSON.stringify(jvm).slice(0, 400));
+    assert.ok(jvm.notes.some((n) => /no hsperfdata \(-XX:-UsePerfData/.test(n)), jvm.notes.join('\n'));
+    assert.ok(jvm.samples.filter((s) => s.heapUsedBytes !== undefined).length >= 3, JSON.stringify(jvm.samples));
+    assert.equal(jvm.ranges?.javaHeap?.length, 1);
+    const report = readJson<Report>(join(out, 'report.json'));
+    assert.equal(report.verdict.kind, 'java-heap', report.verdict.summary);
+    assert.ok(report.warnings.some((w) => /-XX:-UsePerfData/.test(w)), report.warnings.join('\n'));
+  });
+});
+
 describe('the bundled demo', () => {
   const dir = tempDir();
   after(() => dir.cleanup());
