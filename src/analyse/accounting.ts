@@ -159,12 +159,10 @@ function missingParts(points: readonly TimelinePoint[], byMapping: boolean, opti
     if (!ranges?.javaHeap && !zgc) missing.push(`java-heap: the heap's range is not known${why ? ` (${why})` : ' (jcmd gave no ranges)'}, so its pages are in anon-mmap`);
     if (!ranges?.codeCache) missing.push('jvm-code-cache: the code heaps\' bounds are not known (jcmd gave no ranges), so their pages are in anon-mmap');
     if (!points.some((p) => p.metaspaceCommittedBytes !== undefined)) {
-      missing.push('jvm-metaspace: no hsperfdata figures (-XX:-UsePerfData?), so the non-class metaspace is in anon-mmap');
+      missing.push('jvm-metaspace: no hsperfdata figures (-XX:-UsePerfData?), so the metaspace is in anon-mmap');
     }
     if (!points.some((p) => p.nmtMmapCategories !== undefined)) {
-      missing.push(ranges?.gcStructures
-        ? 'jvm-internal: NMT was off (rerun with --nmt): of the JVM\'s own mmap\'d memory only its card table and marking bitmaps are placed, the rest is in anon-mmap'
-        : 'jvm-internal: NMT was off (rerun with --nmt): the JVM\'s GC structures and its other mmap\'d memory are in anon-mmap');
+      missing.push('jvm-internal: NMT was off (rerun with --nmt): the JVM\'s GC structures and its other mmap\'d memory are in anon-mmap');
     }
   }
   return missing;

@@ -6,11 +6,12 @@
  *
  *   file-mapped       mappings backed by a file (jars, .so, mapped data files, the CDS archive), by path
  *   leakhunt-shim     the shim's own library and its tables (mincore of its mappings), out of the anonymous rest
- *   java-heap         anonymous pages inside the Java heap's reserved range (jcmd VM.info), or ZGC's memfd:java_heap
- *   jvm-code-cache    inside the code heaps' bounds
- *   jvm-metaspace     inside the compressed class space; plus the non-class metaspace, whose nodes no JVM interface
- *                     places: its committed size from hsperfdata (committed on demand, so nearly all resident), taken
- *                     out of the anonymous rest
+ *   java-heap         anonymous pages inside the Java heap's reserved range (jcmd GC.heap_info), or ZGC's
+ *                     memfd:java_heap mappings
+ *   jvm-code-cache    inside the code heaps' bounds (jcmd Compiler.codecache)
+ *   jvm-metaspace     the metaspace, class space included, whose ranges no cheap JVM interface gives: its committed
+ *                     size from hsperfdata (committed on demand as classes load, so nearly all resident), taken out of
+ *                     the anonymous rest (inside the class space's range when a jcmd VM.info gave it)
  *   thread-stacks     [stack], and every anonymous read-write mapping right above an inaccessible guard of at most
  *                     MAX_GUARD_BYTES (how glibc and the JVM lay out a thread's stack), outside the ranges above
  *   malloc's heap     glibc: [heap], the arenas' heaps (a read-write mapping on a 64 MiB boundary whose reserved rest
@@ -22,10 +23,9 @@
  *       allocator-retained  the rest: free memory the allocator keeps, and its per-block overhead.
  *                     tcmalloc and other allocators say nothing the shim reads: live malloc is taken out of the
  *                     anonymous rest, and what they keep free stays in anon-mmap (noted).
- *   jvm-internal      the JVM's own memory outside the parts above: the collector's card table and marking bitmaps
- *                     by their ranges (jcmd VM.info); with NMT, also the mmap'd committed memory of NMT's categories
- *                     not placed otherwise (GC, Internal, Other, …) out of the anonymous rest (before malloc's
- *                     mmapped chunks), less what the ranges placed
+ *   jvm-internal      with NMT: the mmap'd committed memory of NMT's categories not placed otherwise (GC structures,
+ *                     Internal, Other, …) out of the anonymous rest, before malloc's mmapped chunks (and the card
+ *                     table and marking bitmaps by their ranges when a jcmd VM.info gave them)
  *   anon-mmap         the anonymous rest: mmap'd memory outside all of the above (the shim's mmap sites are here)
  */
 import type { AddressRange, JvmRanges } from '../rundir/index.js';
@@ -205,7 +205,7 @@ export function residentPartsOf(resident: ResidentMemory, c: ResidentContext): R
   // Out of the anonymous rest: the exact figures first, the upper bounds last.
   b.fromAnonymous('leakhunt-shim', c.shimResidentBytes);
   if (c.jvm && c.metaspaceCommittedBytes !== undefined) {
-    b.fromAnonymous('jvm-metaspace', c.metaspaceCommittedBytes - (c.classSpaceCommittedBytes ?? 0));
+    b.fromAnonymous('jvm-metaspace', c.metaspaceCommittedBytes - (c.ranges?.classSpace ? c.classSpaceCommittedBytes ?? 0 : 0));
   }
   if (c.nmtMmapCategories) {
     const unplaced = Object.entries(c.nmtMmapCategories).filter(([name]) => !NMT_PLACED.has(name)).reduce((sum, [, v]) => sum + v, 0);

@@ -48,8 +48,9 @@ export interface VerdictInput {
   sampleIntervalBytes?: number;
   /** Time between snapshots, seconds: for the duration a run needs to confirm a leak. */
   snapshotIntervalSec?: number;
-  /** Where the sites' trend window starts, when their warm-up was left out. */
+  /** Where the sites' trend window starts, when their warm-up was left out: its time, and its index in a site's series. */
   windowFromSec?: number;
+  windowStart?: number;
 }
 
 /** Which way the decision went: each case is one kind, and one wording. */
@@ -185,6 +186,14 @@ function rssGrowthCase(a: MemoryAccounting, trim: TrimProbe | null): GrowthCase 
   return { kind: 'inconclusive', case: 'rss-unexplained', largest, because: explains && largest.part === 'unaccounted' ? 'outside-malloc' : 'no-part-explains' };
 }
 
+/** One interval of the window holds most of the site's growth: a one-off (a table loaded once), not a rise. */
+function isStep(site: SiteReport, windowStart: number): boolean {
+  const series = site.series.slice(Math.min(windowStart, Math.max(site.series.length - 2, 0)));
+  let largest = 0;
+  for (let i = 1; i < series.length; i++) largest = Math.max(largest, series[i]! - series[i - 1]!);
+  return site.growthBytes > 0 && largest >= 0.5 * site.growthBytes;
+}
+
 /**
  * The first site in rank order whose live memory rises materially though it is not called growing: a linear (or
  * not yet shaped) rise of at least two sampling intervals, more likely than not a real one — not a plateau, a
@@ -193,7 +202,7 @@ function rssGrowthCase(a: MemoryAccounting, trim: TrimProbe | null): GrowthCase 
 function unconfirmedGrowth(input: VerdictInput, windowSec: number): SiteReport | undefined {
   const material = 2 * Math.max(input.sampleIntervalBytes ?? 1, 1);
   return input.sites.find((s) => s.status !== 'growing' && s.growthBytes >= material && s.leakRateBytesPerHour > 0
-    && (s.shape === 'linear' || s.shape === 'noise') && s.confidence >= 0.5
+    && (s.shape === 'linear' || s.shape === 'noise') && s.confidence >= 0.5 && !isStep(s, input.windowStart ?? 0)
     && !(s.ages !== undefined && windowSec > 0 && s.ages.oldestSec < 0.25 * windowSec));
 }
 

@@ -14,21 +14,25 @@ const CLIMB_FACTOR = 4;
 const MIN_CLIMB_STEP_BYTES = 1024 * 1024;
 
 /**
- * How many leading snapshots are RSS's start-up climb: the leading intervals in which RSS grew more than
- * CLIMB_FACTOR times faster than the median interval of the second half of the run, at most half the run, and
- * leaving at least MIN_SNAPSHOTS_FOR_TREND snapshots for the trends.
+ * How many leading snapshots are RSS's start-up climb: up to the last interval, within the first two thirds of the
+ * run, in which RSS grew by at least MIN_CLIMB_STEP_BYTES and more than CLIMB_FACTOR times faster than the median
+ * interval of the rest of the run — a climb may pause (a GC, a slow start on a loaded machine) and go on — leaving at
+ * least MIN_SNAPSHOTS_FOR_TREND snapshots for the trends.
  */
 export function rssClimbPoints(timesSec: readonly number[], rssBytes: readonly number[]): number {
   const n = rssBytes.length;
   if (n < 2 * MIN_SNAPSHOTS_FOR_TREND) return 0;
   const rates: number[] = [];
   for (let i = 1; i < n; i++) rates.push((rssBytes[i]! - rssBytes[i - 1]!) / Math.max(timesSec[i]! - timesSec[i - 1]!, 1e-9));
-  const limit = Math.min(Math.floor(n / 2), n - MIN_SNAPSHOTS_FOR_TREND);
-  const later = rates.slice(limit).map(Math.abs).sort((a, b) => a - b);
-  const typical = later[later.length >> 1] ?? 0;
-  let k = 0;
-  while (k < limit && rates[k]! > CLIMB_FACTOR * typical && rssBytes[k + 1]! - rssBytes[k]! >= MIN_CLIMB_STEP_BYTES) k++;
-  return k;
+  const limit = Math.min(Math.floor((2 * n) / 3), n - MIN_SNAPSHOTS_FOR_TREND);
+  const climbing = (i: number, typical: number) => rates[i]! > CLIMB_FACTOR * typical && rssBytes[i + 1]! - rssBytes[i]! >= MIN_CLIMB_STEP_BYTES;
+  // The climb ends after the last climbing interval whose rest of the run grows typically slower.
+  for (let k = limit; k > 0; k--) {
+    const rest = rates.slice(k).map(Math.abs).sort((a, b) => a - b);
+    const typical = rest[rest.length >> 1] ?? 0;
+    if (climbing(k - 1, typical) && rates.slice(0, k).filter((_, i) => climbing(i, typical)).length >= Math.ceil(k / 2)) return k;
+  }
+  return 0;
 }
 
 export interface TrendWindow {

@@ -2,8 +2,10 @@
  * The JVM's own view of its memory while it runs, gathered from the CLI — never from inside the target:
  *   - every snapshot interval, its hsperfdata counters (launch/hsperfdata.ts: heap used and committed, metaspace,
  *     class space, live threads), read from the file the JVM maps: no attach, no cost to the target;
- *   - once, the ranges only the JVM knows (its heap's reserved range, the code heaps' bounds, the class space) from
- *     `jcmd <pid> VM.info`, for the memory accounting to tell their resident pages apart;
+ *   - once, the ranges only the JVM knows — its heap's reserved range and the code heaps' bounds — from `jcmd <pid>
+ *     GC.heap_info` and `Compiler.codecache`, for the memory accounting to tell their resident pages apart (not
+ *     VM.info, which prints the same and more, but costs the target 4 MiB of RSS for good: it loads the ELF symbol
+ *     sections of libjvm.so to print them);
  *   - with --nmt, `jcmd <pid> VM.native_memory summary` every interval (NMT is only there);
  *   - a JVM without hsperfdata (-XX:-UsePerfData, -XX:+PerfDisableSharedMem): `jcmd <pid> GC.heap_info` every
  *     interval instead, as before, with a note — every jcmd costs the target a little CPU.
@@ -92,7 +94,8 @@ export function parseNmtSummary(text: string): NmtSummary | undefined {
 const hex = (text: string) => Number.parseInt(text, 16);
 
 /**
- * The JVM's reserved ranges from `jcmd VM.info` (or GC.heap_info and Compiler.codecache, which print the same lines):
+ * The JVM's reserved ranges from `jcmd GC.heap_info` and `Compiler.codecache` (or VM.info, which prints the same lines
+ * and a few more):
  *   Heap address: 0x00000000e0000000, size: 512 MB, …          the heap with compressed oops
  *    garbage-first heap   total 389120K, used 1972K [0x00000000e0000000, 0x0000000100000000)   (and each
  *                                                              generation's line for Serial and Parallel)
@@ -186,8 +189,8 @@ export const JCMD_JVM_OPTIONS = ['-J-XX:+UseSerialGC', '-J-XX:TieredStopAtLevel=
 const MAX_FAILURES = 3;
 /** JVM samples kept: one per snapshot interval, as many as the shim keeps snapshots by default and then some. */
 const MAX_JVM_SAMPLES = 720;
-/** What to ask for the ranges: VM.info (JDK 9+), else the two commands that print the same lines (JDK 8). */
-const RANGE_COMMANDS = [['VM.info'], ['GC.heap_info', 'Compiler.codecache']];
+/** What to ask for the ranges: two light commands (VM.info prints the same, at a cost to the target: see above). */
+const RANGE_COMMANDS = [['GC.heap_info', 'Compiler.codecache']];
 
 /** One jcmd call's commands and what came back; `ok` when it exited 0. */
 interface JcmdReply {
@@ -227,7 +230,7 @@ export function startJvmStatsPoller(pid: number, options: JvmPollerOptions): Jvm
   };
   const stillJvm = async () => libjvmOf(await readFile(`/proc/${pid}/maps`, 'utf8').catch(() => '')) !== undefined;
 
-  /** The ranges, asked once: VM.info, or on a JDK without it the commands that print the same lines. */
+  /** The ranges, asked once (RANGE_COMMANDS). */
   const askRanges = async (): Promise<void> => {
     const commands = RANGE_COMMANDS[rangeCommands]!;
     const started = Date.now();

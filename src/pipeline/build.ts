@@ -106,7 +106,7 @@ export function buildRunReport(
     verdict: verdictDetail(decideVerdict({
       snapshotCount: points.length, durationSec: facts.durationSec, sites, memory, trimProbe, command: facts.command,
       sampleIntervalBytes, snapshotIntervalSec: facts.snapshotIntervalMs / 1000,
-      ...(sitesFromSec === undefined ? {} : { windowFromSec: sitesFromSec }),
+      windowStart: sitesStart, ...(sitesFromSec === undefined ? {} : { windowFromSec: sitesFromSec }),
       ...(detection.detectableRateBytesPerHour !== null ? { detection: { rateBytesPerHour: detection.detectableRateBytesPerHour, spanSec: detection.spanSec!, snapshots: detection.snapshots! } } : {}),
       ...(accounting ? { accounting } : {}),
     })),

@@ -48,8 +48,9 @@ export interface AddressRange {
 }
 
 /**
- * The JVM's reserved ranges, fixed for its life (jcmd VM.info, asked once): what the memory accounting needs to tell
- * the Java heap's, the code cache's and the class space's resident pages from other anonymous memory.
+ * The JVM's reserved ranges, fixed for its life (jcmd GC.heap_info and Compiler.codecache, asked once): what the
+ * memory accounting needs to tell the Java heap's and the code cache's resident pages from other anonymous memory.
+ * The class space and GC structures are there only when the output had them (jcmd VM.info prints them).
  */
 export interface JvmRanges {
   /** When jcmd gave them (ms since the run started). */
@@ -58,9 +59,9 @@ export interface JvmRanges {
   javaHeap?: AddressRange[];
   /** The code heaps' reserved ranges. */
   codeCache?: AddressRange[];
-  /** The compressed class space's reserved range. */
+  /** The compressed class space's reserved range (VM.info only). */
   classSpace?: AddressRange;
-  /** The collector's own structures VM.info places: the card table, G1's marking bitmaps. */
+  /** The collector's own structures VM.info places: the card table, G1's marking bitmaps (VM.info only). */
   gcStructures?: AddressRange[];
 }
 

@@ -225,13 +225,17 @@ describe('decideVerdict with memory accounting', () => {
   });
 
   test('a site that rises but is not confirmed is inconclusive with what would confirm it, never no-growth', () => {
-    const rising: SiteReport = { ...site('stable', 'record_thread_name', 1.8 * 1024 * MiB), shape: 'linear', growthBytes: 6 * MiB, confidence: 0.8 };
+    const rising: SiteReport = {
+      ...site('stable', 'record_thread_name', 1.8 * 1024 * MiB), shape: 'linear', growthBytes: 6 * MiB, confidence: 0.8,
+      series: [0, 1, 2, 3, 4, 5, 6].map((m) => m * MiB),
+    };
     const verdict = verdictOf(timeline({}), [rising], undefined, { detection: { rateBytesPerHour: 3 * 1024 * MiB, spanSec: 12, snapshots: 7 } });
     assert.equal(verdict.kind, 'inconclusive', verdict.summary);
     assert.match(verdict.summary, /^a call site's live native memory rises but this run cannot confirm a leak: record_thread_name \+6\.00 MiB \(1\.80 GiB\/h, confidence 0\.80, below the 3\.00 GiB\/h this run can confirm\)/);
     assert.match(verdict.remedies!.join('\n'), /run at least .* \(--duration \d+s\)/);
     // A plateau, a step, or a rise within chance is no such site.
-    for (const other of [{ ...rising, shape: 'saturating' as const }, { ...rising, growthBytes: SAMPLE }, { ...rising, confidence: 0.3 }]) {
+    const step = { ...rising, shape: 'noise' as const, series: [0, 0, 0.2, 4.5, 4.5, 5, 6].map((m) => m * MiB) };
+    for (const other of [{ ...rising, shape: 'saturating' as const }, { ...rising, growthBytes: SAMPLE }, { ...rising, confidence: 0.3 }, step]) {
       assert.equal(verdictOf(timeline({}), [other]).kind, 'no-growth');
     }
   });
