@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { register as registerDiff } from './commands/diff.js';
 import { register as registerGate } from './commands/gate.js';
+import { register as registerPush } from './commands/push.js';
 import { register as registerReport } from './commands/report.js';
 import { register as registerRun } from './commands/run.js';
 import { ExitCode, LeakhuntError } from './core/errors.js';
@@ -15,6 +16,7 @@ Exit codes:
   3     not enough data to decide (gate)
   4     environment problem (shim not built, tool missing)
   5     output exists (use --force)
+  6     some profiles could not be pushed (push)
   70    internal error`;
 
 function buildProgram(): Command {
@@ -27,6 +29,7 @@ function buildProgram(): Command {
   registerDiff(program);
   registerReport(program);
   registerGate(program);
+  registerPush(program);
   return program;
 }
 

@@ -5,12 +5,14 @@ import { parseBytes, parseDurationMs } from '../core/units.js';
 import { evaluateGate, resolveGateOptions, writeGateOutputs, type GateCliOptions } from '../gate/index.js';
 import { findAllocator, requireShim, startRecording, trimProbeAtMs } from '../launch/index.js';
 import { processRun } from '../pipeline/index.js';
+import { pushSummaryLine, startRunPush, type RunPushOptions } from '../push/index.js';
 import { colorWanted, renderJson, renderText, startStatusLine, writeHtmlReport } from '../report/index.js';
-import { defaultRunDir, prepareRunDir, runPath } from '../rundir/index.js';
+import { defaultRunDir, prepareRunDir, runPath, writeJsonAtomic } from '../rundir/index.js';
 import { buildIdOf } from '../symbolize/index.js';
 import { addGateOptions } from './gate.js';
 import { checkLimit, parseWholeNumber } from '../core/limits.js';
 import { parsed, positiveInteger, regexList } from './options.js';
+import { addPushOptions, runPushOptions } from './push.js';
 
 export interface RunOptions {
   out?: string;
@@ -39,6 +41,8 @@ export interface RunOptions {
   trimProbe?: boolean;
   /** --allocator: jemalloc, tcmalloc or an allocator library's path, preloaded right after the shim. */
   allocator?: string;
+  /** --push and its companions: each snapshot's profile to a profiling backend as it is made. */
+  push?: RunPushOptions;
 }
 
 export async function runCommand(command: string[], options: RunOptions): Promise<number> {
@@ -62,14 +66,25 @@ export async function runCommand(command: string[], options: RunOptions): Promis
 
   // The one-line live status on stderr (a terminal only, not with --quiet).
   const status = startStatusLine({ rawDir, enabled: !options.quiet });
+  // Pushing never fails the run: its problems are lines (even with --quiet: profiles not sent are news).
+  const pushNote = (line: string) => { status.clear(); process.stderr.write(`leakhunt: ${line}\n`); };
+  const push = options.push && startRunPush({
+    runDir, rawDir, command, followChildren: options.followChildren === true, snapshotIntervalMs: options.intervalMs, push: options.push, note: pushNote,
+  });
   const outcome = await recording.run({
-    onSpawn: (pid) => status.setPid(pid),
+    onSpawn: (pid) => { status.setPid(pid); push?.started(pid); },
     onTick: (elapsedMs, rssBytes) => status.onTick(elapsedMs, rssBytes),
     onWarning: (message) => { if (!options.quiet) { status.clear(); process.stderr.write(`leakhunt: ${message}\n`); } },
     onEnded: () => status.stop(),
   });
+  await push?.targetEnded();
 
   const { report, timeline, series } = await processRun(runDir, recording.meta);
+  if (push) {
+    const pushed = report.push = await push.finish(outcome.pid);
+    writeJsonAtomic(runPath(runDir, 'report'), report);
+    if (!options.quiet || pushed.left > 0) pushNote(pushSummaryLine(pushed, runDir));
+  }
   try {
     writeHtmlReport(runDir, report, { timeline, series });
   } catch (error) {
@@ -132,8 +147,9 @@ export function register(program: Command): void {
         ignoreFrames: opts.ignoreFrames,
         followChildren: opts.followChildren === true,
         nmt: opts.nmt === true, trimProbe: opts.trimProbe === true, allocator: opts.allocator,
-        gate: opts.failOnLeak ? opts : undefined,
+        gate: opts.failOnLeak ? opts : undefined, push: runPushOptions(opts),
       });
     });
   addGateOptions(run);
+  addPushOptions(run);
 }

@@ -1,5 +1,5 @@
 /** GitHub Actions workflow commands: one `::error` annotation per failure, on stdout. */
-import { abbreviateTemplates } from '../analyse/index.js';
+import { abbreviateTemplates, siteKindTag } from '../analyse/index.js';
 import { formatBytes, formatRate } from '../core/units.js';
 import type { GateResult } from './types.js';
 import { gateVerdict } from './wording.js';
@@ -23,8 +23,8 @@ export function renderAnnotations(result: GateResult): string[] {
   const lines: string[] = [];
   for (const site of result.failing) {
     const stack = site.stack.slice(0, 8).map(abbreviateTemplates).join(' ← ');
-    lines.push(command('error', `Native leak: ${abbreviateTemplates(site.function)}`,
-      `${abbreviateTemplates(site.location)} leaks ${formatRate(site.leakRateBytesPerHour)}, over the ${max} threshold `
+    lines.push(command('error', `Native leak: ${abbreviateTemplates(site.function)}${siteKindTag(site.kind)}`,
+      `${abbreviateTemplates(site.location)}${siteKindTag(site.kind)} leaks ${formatRate(site.leakRateBytesPerHour)}, over the ${max} threshold `
       + `(confidence ${site.confidence.toFixed(2)}, ${formatBytes(site.growthBytes)} over the run). Stack: ${stack}`));
   }
   if (result.liveGrowth.exceeded) {
@@ -35,7 +35,7 @@ export function renderAnnotations(result: GateResult): string[] {
   }
   if (result.outcome === 'not-enough-data') lines.push(command('warning', 'leakhunt gate: not enough data', gateVerdict(result)));
   for (const s of result.suppressed) {
-    lines.push(command('notice', `Suppressed leak: ${abbreviateTemplates(s.site.function)}`,
+    lines.push(command('notice', `Suppressed leak: ${abbreviateTemplates(s.site.function)}${siteKindTag(s.site.kind)}`,
       `${formatRate(s.site.leakRateBytesPerHour)}, suppressed by ${result.suppressionsSource ?? 'suppressions'}:${s.rule.line} (${s.rule.reason})`));
   }
   if (result.outcome === 'pass') lines.push(command('notice', 'leakhunt gate: pass', gateVerdict(result)));

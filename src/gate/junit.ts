@@ -1,4 +1,5 @@
 /** The gate's verdict as JUnit XML: one failing testcase per site over the threshold, for CI test reporters. */
+import { siteKindTag } from '../analyse/index.js';
 import { formatBytes, formatRate } from '../core/units.js';
 import { adviceTexts, formatDetectable, gateVerdict, problemTexts } from './wording.js';
 import type { GateResult } from './types.js';
@@ -41,10 +42,10 @@ export function renderJunit(result: GateResult): string {
   const cases: TestCase[] = [];
   for (const site of result.failing) {
     cases.push({
-      classname: 'leakhunt.gate.leak', name: site.location,
+      classname: 'leakhunt.gate.leak', name: `${site.location}${siteKindTag(site.kind)}`,
       failure: {
         type: 'native-leak',
-        message: `${site.function} leaks ${formatRate(site.leakRateBytesPerHour)}, over the ${max} threshold (confidence ${site.confidence.toFixed(2)}, ${formatBytes(site.growthBytes)} over the run, ${formatBytes(site.liveBytes)} live at the end)`,
+        message: `${site.function}${siteKindTag(site.kind)} leaks ${formatRate(site.leakRateBytesPerHour)}, over the ${max} threshold (confidence ${site.confidence.toFixed(2)}, ${formatBytes(site.growthBytes)} over the run, ${formatBytes(site.liveBytes)} live at the end)`,
         body: `stack, innermost first:\n${site.stack.map((frame) => `  ${frame}`).join('\n')}\n`,
       },
     });
@@ -57,13 +58,13 @@ export function renderJunit(result: GateResult): string {
   }
   for (const s of result.suppressed) {
     cases.push({
-      classname: 'leakhunt.gate.leak', name: s.site.location,
+      classname: 'leakhunt.gate.leak', name: `${s.site.location}${siteKindTag(s.site.kind)}`,
       skipped: `suppressed by ${result.suppressionsSource ?? 'suppressions'}:${s.rule.line} leak:${s.rule.pattern} (${s.rule.reason}); leaks ${formatRate(s.site.leakRateBytesPerHour)}`,
     });
   }
   for (const b of result.baselined) {
     cases.push({
-      classname: 'leakhunt.gate.leak', name: b.site.location,
+      classname: 'leakhunt.gate.leak', name: `${b.site.location}${siteKindTag(b.site.kind)}`,
       systemOut: `in the baseline: ${formatRate(b.site.leakRateBytesPerHour)} now, ${formatRate(b.baselineRateBytesPerHour)} in the baseline, accepted up to ${formatRate(b.allowedRateBytesPerHour)}`,
     });
   }

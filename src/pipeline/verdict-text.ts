@@ -3,7 +3,8 @@
  * what to do (remedies) and what the run did not measure. The decision itself is analyse/verdict.ts's.
  */
 import {
-  accountingRow, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, OTHER_FILES, type AccountingPart, type AccountingRow, type MemoryAccounting, type VerdictDecision,
+  accountingRow, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, OTHER_FILES, siteKindTag, type AccountingPart, type AccountingRow, type MemoryAccounting,
+  type VerdictDecision,
 } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import type { VerdictDetail } from './model.js';
@@ -112,7 +113,7 @@ export function verdictDetail(d: VerdictDecision): VerdictDetail {
     const top = d.growing[0]!;
     return {
       kind: d.kind,
-      summary: `native memory leaks: ${d.growing.length} call site(s) grow; the top one, ${top.function}, at ${formatRate(top.leakRateBytesPerHour)} `
+      summary: `native memory leaks: ${d.growing.length} call site(s) grow; the top one, ${top.function}${siteKindTag(top.kind)}, at ${formatRate(top.leakRateBytesPerHour)} `
         + `(${signed(top.growthBytes)} ${d.windowFromSec !== undefined ? `from ${d.windowFromSec.toFixed(1)}s` : 'over the run'}, confidence ${top.confidence.toFixed(2)})`,
       ...(a ? { evidence: accountingEvidence(a) } : {}),
     };

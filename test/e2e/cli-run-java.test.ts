@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assertRssAccounted, fixtureBuild, javaBin, readJson, runCli, tempDir, type ReportJson } from './helpers.js';
+import { assertNoMappingGrows } from './leak-assertions.js';
 
 const classes = join(fixtureBuild, 'demo', 'classes');
 const javaLeaks = (seconds: number) => [javaBin, `-Djava.library.path=${join(fixtureBuild, 'demo')}`, '-cp', classes,
@@ -52,6 +53,7 @@ describe('Java frames for direct memory, zlib and JNI leaks', () => {
       assert.ok(!/churn/.test(s.function), `${s.function} is ${s.status}`);
       assert.ok(!s.stack.some((f) => /JavaLeaks\.churn/.test(f)), `${s.function}'s stack has a churn method`);
     }
+    assertNoMappingGrows(report);
   });
 });
 
@@ -71,6 +73,7 @@ describe('the JVM keeps working under leakhunt', () => {
     // 500 threads' stacks among the parts; smaps is read within the shim's CPU budget, so maybe only now and then.
     const points = assertRssAccounted(join(dir.path, 'run'), 1);
     assert.ok(points.some((p) => (p.resident!.parts['thread-stacks'] ?? 0) > 0));
+    assertNoMappingGrows(report);
   });
 
   it('--no-java-stacks leaves the agent idle: native frames only', async () => {
@@ -82,6 +85,7 @@ describe('the JVM keeps working under leakhunt', () => {
     assert.ok(report.sites.every((s) => !s.stack.some((f) => /^demo\.JavaLeaks\./.test(f))));
     assert.ok(report.sites.some((s) => /^remember_session_forever/.test(s.function)));
     assertRssAccounted(join(dir.path, 'native-only'), 1);
+    assertNoMappingGrows(report);
   });
 });
 
