@@ -173,8 +173,24 @@ export function timelinePointOf(s: RawSnapshot, runStartMs: number, jvmSamples: 
     jvm,
     ...(jvm && jvmSamples.length > 0 ? jvmFiguresAt(jvmSamples, timeSec) : {}),
   };
-  if (s.resident) point.resident = residentPartsOfPoint(s, point, jvmRanges);
+  if (s.resident) point.resident = residentPartsOfPoint(s, withMetaspaceCarried(point, jvmSamples), jvmRanges);
   return point;
+}
+
+/**
+ * The point as the resident parts read it: a snapshot past the last JVM sample (the final one, taken as the JVM
+ * exits and removes its hsperfdata file) keeps the metaspace's last committed figures — it does not give its pages
+ * back — instead of having none, which would move its pages to anon-mmap for that one snapshot.
+ */
+function withMetaspaceCarried(p: TimelinePoint, samples: readonly JvmSample[]): TimelinePoint {
+  if (!p.jvm || p.metaspaceCommittedBytes !== undefined) return p;
+  const last = samples.filter((s) => s.timeMs / 1000 <= p.timeSec && s.metaspaceCommittedBytes !== undefined)
+    .reduce<JvmSample | undefined>((latest, s) => (!latest || s.timeMs > latest.timeMs ? s : latest), undefined);
+  if (!last) return p;
+  return {
+    ...p, metaspaceCommittedBytes: last.metaspaceCommittedBytes!,
+    ...(last.classSpaceCommittedBytes !== undefined ? { classSpaceCommittedBytes: last.classSpaceCommittedBytes } : {}),
+  };
 }
 
 /** The snapshot's RSS by part, with what the point knows of the allocator and the JVM. */

@@ -12,8 +12,8 @@
  *   inconclusive   too few snapshots; or a site grows but not significantly (or slower than this run can show); or
  *                  RSS grows where this run could not see (and what it was missing)
  *
- * Consistency: no-growth is never said while a site's live memory rises materially — that is inconclusive, with
- * what it would take to decide.
+ * Consistency: no-growth and fragmentation ("not a leak") are never said while a site's live memory rises
+ * materially — that is inconclusive, with what it would take to decide (and, for fragmentation, what RSS did).
  *
  * The decision is data — which case, which part, which sites; its sentences are written in report.json by the
  * pipeline (pipeline/verdict-text.ts).
@@ -121,6 +121,8 @@ export interface VerdictDecision {
    * it — a run this long (the snapshot span, at this sampling and interval), or this sampling interval in a run as long.
    */
   unconfirmed?: { site: SiteReport; detectableRateBytesPerHour?: number; durationSec?: number; sampleBytes?: number };
+  /** site-grows-unconfirmed: the case that would have held without the site (fragmentation's), with `largest`. */
+  otherwise?: VerdictCase;
 }
 
 function rssGrows(a: MemoryAccounting): boolean {
@@ -206,6 +208,9 @@ function unconfirmedGrowth(input: VerdictInput, windowSec: number): SiteReport |
     && !(s.ages !== undefined && windowSec > 0 && s.ages.oldestSec < 0.25 * windowSec));
 }
 
+/** The verdicts that say there is no leak: a site that rises unconfirmed makes them inconclusive. */
+const NOT_A_LEAK: ReadonlySet<VerdictKind> = new Set(['no-growth', 'fragmentation']);
+
 export function decideVerdict(input: VerdictInput): VerdictDecision {
   const a = input.accounting;
   const base = {
@@ -218,11 +223,14 @@ export function decideVerdict(input: VerdictInput): VerdictDecision {
   if (base.growing.length > 0) return { ...base, kind: 'native-leak', case: 'sites-grow' };
   const growth: GrowthCase = !a ? { kind: 'no-growth', case: 'nothing-grows' }
     : !rssGrows(a) ? { kind: 'no-growth', case: 'rss-flat' } : rssGrowthCase(a, base.trimProbe);
-  if (growth.kind !== 'no-growth') return { ...base, ...growth };
-  // Never no-growth while a site's live memory rises: it may be a leak this run could not confirm.
+  if (!NOT_A_LEAK.has(growth.kind)) return { ...base, ...growth };
+  // Never "not a leak" while a site's live memory rises: it may be a leak this run could not confirm.
   const site = unconfirmedGrowth(input, a ? a.toSec - a.fromSec : input.durationSec);
   if (!site) return { ...base, ...growth };
-  return { ...base, kind: 'inconclusive', case: 'site-grows-unconfirmed', unconfirmed: confirmationOf(site, input, a) };
+  return {
+    ...base, kind: 'inconclusive', case: 'site-grows-unconfirmed', unconfirmed: confirmationOf(site, input, a),
+    ...(growth.kind === 'fragmentation' ? { otherwise: growth.case, ...(growth.largest ? { largest: growth.largest } : {}) } : {}),
+  };
 }
 
 /** What it would take to confirm `site`'s rise as a leak. */

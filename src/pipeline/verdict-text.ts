@@ -134,10 +134,14 @@ function unconfirmed(d: VerdictDecision): VerdictDetail {
     remedies.push(`run at least ${duration} (--duration ${Math.ceil(u.durationSec)}s) at the same --sample-bytes and --interval`);
   }
   if (u.sampleBytes !== undefined) remedies.push(`or sample finer in a run as long: --sample-bytes ${u.sampleBytes}`);
+  const a = d.accounting;
+  const retained = d.otherwise === 'allocator-retained' && d.largest && a
+    ? `; RSS grew ${signed(a.rss.growthBytes)} meanwhile, ${percent(d.largest.growthBytes, a.rss.growthBytes)} of it ${partWords[d.largest.part]} `
+      + '(fragmentation, but that does not rule out a leak)' : '';
   return {
     kind: d.kind,
-    summary: `a call site's live native memory rises but this run cannot confirm a leak: ${site.function} ${signed(site.growthBytes)} `
-      + `(${formatRate(site.leakRateBytesPerHour)}, confidence ${site.confidence.toFixed(2)}${below}); no call site grows significantly`,
+    summary: `a call site's live native memory rises but this run cannot confirm a leak: ${site.function}${siteKindTag(site.kind)} ${signed(site.growthBytes)} `
+      + `(${formatRate(site.leakRateBytesPerHour)}, confidence ${site.confidence.toFixed(2)}${below}); no call site grows significantly${retained}`,
     ...(d.accounting ? { evidence: accountingEvidence(d.accounting) } : {}),
     ...(remedies.length > 0 ? { remedies } : {}),
   };

@@ -4,11 +4,12 @@ import assert from 'node:assert/strict';
 import { accountMemory, partsOf, trimProbeOf, trendWindow, type AccountingPart } from '../../src/analyse/accounting.js';
 import { consistentSites } from '../../src/analyse/consistency.js';
 import { residentPartsOf, type ResidentContext, type ResidentParts } from '../../src/analyse/resident.js';
-import { beforeTrim, jvmFiguresAt, memoryGrowth, type TimelinePoint } from '../../src/analyse/timeline.js';
+import { beforeTrim, jvmFiguresAt, memoryGrowth, timelinePointOf, type TimelinePoint } from '../../src/analyse/timeline.js';
 import type { SiteReport } from '../../src/analyse/types.js';
 import { rssClimbPoints, trendWindowOf } from '../../src/analyse/window.js';
 import { ResidentFlag, type ResidentMemory } from '../../src/snapshot/index.js';
 import { mulberry32 as prng } from './helpers/prng.js';
+import { rawSnapshot } from './helpers/raw-snapshot.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -346,5 +347,23 @@ describe('jvmFiguresAt', () => {
     assert.equal(jvmFiguresAt(samples, 4.5).nmtCommittedBytes, 100 * MiB);
     assert.deepEqual(jvmFiguresAt(samples, 9), {});
     assert.deepEqual(jvmFiguresAt([], 1), {});
+  });
+});
+
+describe('timelinePointOf: the final snapshot of a JVM', () => {
+  test('past the last hsperfdata sample (the JVM removed its file as it exited), the metaspace keeps its last figure', () => {
+    const anonymous = { start: 0x7f0000000000, end: 0x7f0000000000 + 8 * MiB, rssBytes: 6 * MiB, flags: ResidentFlag.read | ResidentFlag.write, guardBelowBytes: 0, reservedAboveBytes: 0 };
+    const resident: ResidentMemory = { readCpuNs: 1e6, threadCpuNs: 1e7, totalRssBytes: 6 * MiB, statusRssBytes: [6 * MiB, 6 * MiB], mappingCount: 1, mappings: [anonymous] };
+    const snapshot = (sec: number) => rawSnapshot({
+      maps: '7f1000000000-7f1000100000 r-xp 00000000 08:01 1 /jdk/lib/server/libjvm.so\n', resident,
+      meta: { realtimeNs: BigInt(sec * 1e9) } as never,
+    });
+    const samples = [{ timeMs: 1000, metaspaceCommittedBytes: 2 * MiB, classSpaceCommittedBytes: 256 * KiB }, { timeMs: 2000, metaspaceCommittedBytes: 3 * MiB }];
+    const final = timelinePointOf(snapshot(12), 0, samples);
+    assert.equal(final.metaspaceCommittedBytes, undefined, 'no figure this far from a sample');
+    assert.equal(final.resident!.parts['jvm-metaspace'], 3 * MiB);
+    assert.equal(final.resident!.parts['anon-mmap'], 3 * MiB);
+    // Before any sample there is nothing to carry.
+    assert.equal(timelinePointOf(snapshot(0), 0, [{ timeMs: 5000, metaspaceCommittedBytes: 2 * MiB }]).resident!.parts['jvm-metaspace'], undefined);
   });
 });

@@ -240,6 +240,23 @@ describe('decideVerdict with memory accounting', () => {
     }
   });
 
+  test('nor fragmentation: a site rising unconfirmed beside a growing allocator-retained is inconclusive, and says both', () => {
+    const rising: SiteReport = {
+      ...site('stable', 'record_thread_name', 1.03 * 1024 * MiB), shape: 'linear', growthBytes: 3.5 * MiB, confidence: 0.67,
+      series: [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5].map((m) => m * MiB),
+    };
+    const points = timeline({ free: (t) => 4 * MiB + t * MiB });
+    const verdict = verdictOf(points, [rising], undefined, { detection: { rateBytesPerHour: 3 * 1024 * MiB, spanSec: 12, snapshots: 12 } });
+    assert.equal(verdict.kind, 'inconclusive', verdict.summary);
+    assert.match(verdict.summary, /^a call site's live native memory rises but this run cannot confirm a leak: record_thread_name \+3\.50 MiB/);
+    assert.match(verdict.summary, /; RSS grew \+190 MiB meanwhile, 100% of it memory the allocator keeps free \(fragmentation, but that does not rule out a leak\)$/);
+    assert.ok(verdict.evidence!.some((e) => /^allocator-retained: /.test(e)), verdict.evidence!.join('\n'));
+    // Without the rising site it is fragmentation; the Java heap's growth, measured directly, is not overruled.
+    assert.equal(verdictOf(points).kind, 'fragmentation');
+    const heap = timeline({ parts: (t) => ({ 'java-heap': 64 * MiB + t * MiB }), extra: () => ({ jvm: true }) });
+    assert.equal(verdictOf(heap, [rising]).kind, 'java-heap');
+  });
+
   test('inconclusive below 3 snapshots whatever the memory says', () => {
     const verdict = verdictOf(timeline({ free: (t) => 4 * MiB + t * MiB }).slice(0, 2));
     assert.equal(verdict.kind, 'inconclusive');
