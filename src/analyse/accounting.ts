@@ -58,8 +58,10 @@ export interface MemoryAccounting {
   liveMedianBytes: number;
   /** The trend of RSS over the window (its own scatter is its only noise). */
   rssTrend: Trend;
-  /** Java heap used at both ends of the window, when the JVM gave it. */
+  /** Java heap used and committed at both ends of the window (the first and last snapshots with the JVM's figures:
+   * the final snapshot, taken as the JVM exits, may have none), when the JVM gave them. */
   javaHeapUsed?: { startBytes: number; endBytes: number };
+  javaHeapCommitted?: { startBytes: number; endBytes: number };
   /** NMT categories outside the Java heap, by committed growth over the window, largest first. */
   nmtGrowth?: { category: string; startBytes: number; endBytes: number; growthBytes: number }[];
   /** What the run did not measure, and why ("java-heap: …"). */
@@ -140,6 +142,12 @@ export interface AccountingOptions {
   jvmRanges?: JvmRanges;
 }
 
+/** A JVM figure at the first and the last of `points` that have it. */
+function endsOf(points: readonly TimelinePoint[], key: 'javaHeapUsedBytes' | 'javaHeapCommittedBytes'): { startBytes: number; endBytes: number } | undefined {
+  const having = points.filter((p) => p[key] !== undefined);
+  return having.length >= 2 ? { startBytes: having[0]![key]!, endBytes: having[having.length - 1]![key]! } : undefined;
+}
+
 function missingParts(points: readonly TimelinePoint[], byMapping: boolean, options: AccountingOptions, jvm: boolean): string[] {
   const missing: string[] = [];
   const last = points[points.length - 1];
@@ -201,8 +209,9 @@ export function accountMemory(timeline: readonly TimelinePoint[], options: Accou
     notes.push(`resident memory by mapping was read at ${mapped.length} of the window's ${window.length} snapshots`
       + (cost > 0 ? ` (reading smaps cost up to ${cost.toFixed(1)} ms of CPU, and the shim holds it under 0.25% of a CPU)` : ''));
   }
-  const heapUsed = first.javaHeapUsedBytes !== undefined && last.javaHeapUsedBytes !== undefined
-    ? { javaHeapUsed: { startBytes: first.javaHeapUsedBytes, endBytes: last.javaHeapUsedBytes } } : {};
+  const used = endsOf(points, 'javaHeapUsedBytes');
+  const committed = endsOf(points, 'javaHeapCommittedBytes');
+  const heapUsed = { ...(used ? { javaHeapUsed: used } : {}), ...(committed ? { javaHeapCommitted: committed } : {}) };
   return {
     fromSec: first.timeSec,
     toSec: last.timeSec,

@@ -277,13 +277,30 @@ function partGrows(d: VerdictDecision, a: MemoryAccounting, largest: AccountingR
   }
 }
 
+/**
+ * Anonymous mmap'd memory of a JVM without NMT: outside the parts placed by range — or, when the heap's range is not
+ * known, with the Java heap among it (what the JVM's own figures say of the heap, without guessing).
+ */
+function anonymousInJvm(a: MemoryAccounting, largest: AccountingRow): string {
+  const growth = formatBytes(largest.growthBytes);
+  if (!a.missing.some((m) => m.startsWith('java-heap:'))) {
+    return `${growth} of it is anonymous mmap'd memory outside the Java heap, the metaspace, the code cache and the thread stacks: the JVM's GC structures, or a native mmap — rerun with --nmt to tell them apart`;
+  }
+  const heap = a.javaHeapCommitted ?? a.javaHeapUsed;
+  const said = heap
+    ? `; the JVM says its heap's ${a.javaHeapCommitted ? 'committed' : 'used'} size went ${formatBytes(heap.startBytes)} → ${formatBytes(heap.endBytes)} (${signed(heap.endBytes - heap.startBytes)})`
+    : '';
+  return `${growth} of it is anonymous mmap'd memory, and the Java heap's pages are among it: its range is not known (jcmd could not tell it), `
+    + `so the heap, the JVM's GC structures and a native mmap cannot be told apart${said} — let jcmd attach (the same user, no -XX:+DisableAttachMechanism) and rerun with --nmt`;
+}
+
 function unexplained(d: VerdictDecision, a: MemoryAccounting, liveText: string, evidence: string[]): VerdictDetail {
   const rss = a.rss;
   const largest = d.largest!;
   const missing = [...a.missing];
   const why = {
     'live-malloc-spread': `live malloc grows (${liveText}, confidence ${a.liveTrend.confidence.toFixed(2)}) but no single call site stands out: the growth is spread over many sites or below this run's detection limit (run longer or lower --sample-bytes)`,
-    'anon-mmap-jvm': `${formatBytes(largest.growthBytes)} of it is anonymous mmap'd memory outside the Java heap, the metaspace, the code cache and the thread stacks: the JVM's GC structures, or a native mmap — rerun with --nmt to tell them apart`,
+    'anon-mmap-jvm': anonymousInJvm(a, largest),
     'anon-mmap-allocator': `${formatBytes(largest.growthBytes)} of it is anonymous mmap'd memory, where ${a.allocator ?? 'the allocator'} also keeps the memory it holds free, and it gives no figures: see whether it is the allocator with another (--allocator jemalloc, or none)`,
     'outside-malloc': `${formatBytes(largest.growthBytes)} of it is outside malloc and the parts measured (these snapshots carry no resident memory by mapping: the Java heap, thread stacks, mapped files and mmap'd memory are unaccounted)`,
     'no-part-explains': `the largest part, ${partLabel[largest.part]} (${signed(largest.growthBytes)}), explains less than ${Math.round(EXPLAINS_SHARE * 100)}% of it`,

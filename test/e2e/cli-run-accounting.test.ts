@@ -91,14 +91,38 @@ describe('a JVM without hsperfdata (-XX:-UsePerfData)', () => {
       javaBin, '-XX:-UsePerfData', '-Xms16m', '-Xmx512m', '-cp', join(fixtureBuild, 'heap', 'classes'), 'heap.GrowingHeap', '--seconds', '9']);
     assert.equal(result.exitCode, 0, result.all);
     assertRssAccounted(out);
-    const jvm = readJson<{ source?: string; ranges?: { javaHeap?: unknown[] }; samples: { heapUsedBytes?: number }[]; notes: string[] }>(join(out, 'jvm.json'));
+    const jvm = readJson<{ source?: string; ranges?: { javaHeap?: unknown[] }; samples: { heapUsedBytes?: number; heapCommittedBytes?: number }[]; notes: string[] }>(join(out, 'jvm.json'));
     assert.equal(jvm.source, 'jcmd', JSON.stringify(jvm).slice(0, 400));
     assert.ok(jvm.notes.some((n) => /no hsperfdata \(-XX:-UsePerfData/.test(n)), jvm.notes.join('\n'));
-    assert.ok(jvm.samples.filter((s) => s.heapUsedBytes !== undefined).length >= 3, JSON.stringify(jvm.samples));
+    // Every jcmd starts a JVM of its own: 1 s each on an idle machine, several on a loaded one, so how many fit in the
+    // run depends on the machine — at least one, with the heap's figures.
+    assert.ok(jvm.samples.some((s) => s.heapUsedBytes !== undefined && s.heapCommittedBytes !== undefined), JSON.stringify(jvm.samples));
     assert.equal(jvm.ranges?.javaHeap?.length, 1);
     const report = readJson<Report>(join(out, 'report.json'));
     assert.equal(report.verdict.kind, 'java-heap', report.verdict.summary);
     assert.ok(report.warnings.some((w) => /-XX:-UsePerfData/.test(w)), report.warnings.join('\n'));
+  });
+});
+
+describe('a JVM whose heap grows, where jcmd cannot attach (-XX:+DisableAttachMechanism)', () => {
+  const dir = tempDir();
+  after(() => dir.cleanup());
+
+  it('the heap\'s range is not known: its pages stay in anon-mmap, the report says so and does not guess a verdict', async () => {
+    const out = join(dir.path, 'noattach');
+    const result = await runCli(['run', '--out', out, '--interval', '1s', '--',
+      javaBin, '-XX:+DisableAttachMechanism', '-Xms16m', '-Xmx512m', '-cp', join(fixtureBuild, 'heap', 'classes'), 'heap.GrowingHeap', '--seconds', '9']);
+    assert.equal(result.exitCode, 0, result.all);
+    assertRssAccounted(out);
+    const report = readJson<Report & { verdict: { missing?: string[] } }>(join(out, 'report.json'));
+    assert.equal(report.memory.accounting?.find((r) => r.part === 'java-heap'), undefined, JSON.stringify(report.memory.accounting));
+    assert.equal(largestGrowth(report).part, 'anon-mmap', JSON.stringify(report.memory.accounting));
+    assert.equal(report.verdict.kind, 'inconclusive', report.verdict.summary);
+    assert.match(report.verdict.summary, /anonymous mmap'd memory, and the Java heap's pages are among it: its range is not known/);
+    // What the JVM's own figures (hsperfdata, no attach needed) say of the heap, without a guess.
+    assert.match(report.verdict.summary, /the JVM says its heap's committed size went \S+ \S+ → \S+ \S+ \(\+/);
+    assert.ok(report.verdict.missing?.some((m) => /^java-heap: the heap's range is not known/.test(m)), JSON.stringify(report.verdict.missing));
+    assert.doesNotMatch(report.verdict.summary, /outside the Java heap/);
   });
 });
 
@@ -110,15 +134,22 @@ describe('the bundled demo', () => {
     const out = join(dir.path, 'demo');
     const result = await runCli(['run', '--out', out, '--interval', '2s', '--', ...demoCommand(20)]);
     assert.equal(result.exitCode, 0, result.all);
-    assertRssAccounted(out);
+    const points = assertRssAccounted(out);
     const report = readJson<Report>(join(out, 'report.json'));
     assert.equal(report.verdict.kind, 'native-leak', report.verdict.summary);
     assert.match(report.sites[0]!.function, /^remember_session_forever/);
     const heap = part(report, 'java-heap');
-    // The heap is touched in the first seconds: the window starts after that, so its rate is small beside its size.
     assert.ok(heap.endBytes > 50 * MiB, JSON.stringify(heap));
-    assert.ok(Math.abs(heap.growthBytes) < 0.25 * heap.endBytes, JSON.stringify(heap));
     assert.ok(report.memory.window && report.memory.window.fromSec > 2, JSON.stringify(report.memory.window));
+    // The heap is touched over the first seconds — how many depends on the CPU the machine gives the JVM. Once its
+    // resident pages have settled with enough of the run left to tell (the last third), the window starts after
+    // the climb, so the heap's growth in it is small beside its size; a heap still filling at the end is growth.
+    const heapAt = points.map((p) => ({ timeSec: p.timeSec, bytes: p.resident!.parts['java-heap'] ?? 0 }));
+    const settled = heapAt.find((p) => p.bytes >= 0.9 * heapAt[heapAt.length - 1]!.bytes)!;
+    const end = heapAt[heapAt.length - 1]!.timeSec;
+    if (settled.timeSec <= (2 / 3) * end - 2) {
+      assert.ok(Math.abs(heap.growthBytes) < 0.25 * heap.endBytes, `${JSON.stringify(heap)} window ${JSON.stringify(report.memory.window)} heap ${JSON.stringify(heapAt)}`);
+    }
     assert.match(result.stdout, /from [\d.]+s \(the start-up's (RSS climb|malloc warm-up) left out\)/);
     // No site without memory ranks above one that holds some, and no rate runs against its growth.
     const quiet = report.sites.findIndex((s) => s.liveBytes === 0 && s.growthBytes === 0 && s.series[s.series.length - 1] === 0);

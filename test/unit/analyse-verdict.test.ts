@@ -187,10 +187,25 @@ describe('decideVerdict with memory accounting', () => {
     const native = verdictOf(timeline({ other: (t) => 6 * MiB + t * MiB }));
     assert.equal(native.kind, 'native-leak', native.summary);
     assert.match(native.summary, /^native memory grows outside malloc: anonymous mmap'd memory 6\.00 MiB → 196 MiB/);
-    const jvm = verdictOf(timeline({ other: (t) => 60 * MiB + t * MiB, extra: () => ({ jvm: true }) }));
+    const jvmTimeline = timeline({ other: (t) => 60 * MiB + t * MiB, parts: () => ({ 'java-heap': 64 * MiB }), extra: () => ({ jvm: true }) });
+    const jvm = verdictOf(jvmTimeline);
     assert.equal(jvm.kind, 'inconclusive', jvm.summary);
-    assert.match(jvm.summary, /the JVM's GC structures, or a native mmap — rerun with --nmt/);
+    assert.match(jvm.summary, /outside the Java heap, the metaspace, the code cache and the thread stacks: the JVM's GC structures, or a native mmap — rerun with --nmt/);
     assert.doesNotMatch(jvm.summary, /most likely its Java heap/);
+  });
+
+  test('anonymous mmap in a JVM whose heap\'s range is not known: the heap is among it, and the JVM\'s own figure is said, not a guess', () => {
+    const points = timeline({
+      other: (t) => 60 * MiB + t * MiB,
+      extra: (t) => ({ jvm: true, javaHeapCommittedBytes: 16 * MiB + t * MiB, javaHeapUsedBytes: 8 * MiB + t * MiB }),
+    });
+    points[19] = { ...points[19]!, javaHeapCommittedBytes: undefined, javaHeapUsedBytes: undefined }; // the JVM's exit
+    const verdict = verdictOf(points);
+    assert.equal(verdict.kind, 'inconclusive', verdict.summary);
+    assert.match(verdict.summary, /190 MiB of it is anonymous mmap'd memory, and the Java heap's pages are among it: its range is not known/);
+    assert.match(verdict.summary, /the JVM says its heap's committed size went 16\.0 MiB → 196 MiB \(\+180 MiB\)/);
+    assert.doesNotMatch(verdict.summary, /outside the Java heap|most likely/);
+    assert.match(verdict.summary, /not measured: java-heap/);
   });
 
   test('native-leak stays first whenever a site grows, with the accounting as evidence', () => {
