@@ -27,6 +27,9 @@
  *                     Internal, Other, …) out of the anonymous rest, before malloc's mmapped chunks (and the card
  *                     table and marking bitmaps by their ranges when a jcmd VM.info gave them)
  *   anon-mmap         the anonymous rest: mmap'd memory outside all of the above (the shim's mmap sites are here)
+ *
+ * The figures taken out of the anonymous rest (not placed by range) draw first on the mappings of the right shape: the
+ * metaspace and NMT's categories on memory committed inside a reservation, malloc's and the shim's on plain mappings.
  */
 import type { AddressRange, JvmRanges } from '../rundir/index.js';
 import { ResidentFlag, type ResidentMemory, type ResidentMapping } from '../snapshot/index.js';
@@ -105,23 +108,45 @@ function residentInside(m: ResidentMapping, ranges: readonly AddressRange[] | un
   return overlap === 0 ? 0 : Math.round((m.rssBytes * Math.min(overlap, m.end - m.start)) / (m.end - m.start));
 }
 
+/**
+ * The anonymous rest in two pools, by shape: `reserving` is memory committed piecemeal inside a larger reservation (an
+ * inaccessible mapping right above it, or a large one below) — how the JVM lays out its metaspace, GC structures and
+ * other reserved spaces, and never how glibc maps a large block; `plain` is the rest. Each taker says which pool it
+ * draws on first, so malloc's mmapped chunks are not taken out of the JVM's reservations while plain memory is left.
+ */
+type Pool = 'plain' | 'reserving';
+
 class Buckets {
   readonly parts: Partial<Record<ResidentPart, number>> = {};
-  /** Anonymous bytes no range or shape claimed. */
-  anonymous = 0;
+  /** Anonymous bytes no range or shape claimed, by pool. */
+  readonly anonymous: Record<Pool, number> = { plain: 0, reserving: 0 };
   add(part: ResidentPart, bytes: number): void {
     if (bytes > 0) this.parts[part] = (this.parts[part] ?? 0) + bytes;
   }
-  /** Takes up to `bytes` out of the anonymous rest; returns what it took. */
-  takeAnonymous(bytes: number | undefined): number {
-    const taken = Math.max(0, Math.min(bytes ?? 0, this.anonymous));
-    this.anonymous -= taken;
+  get anonymousBytes(): number {
+    return this.anonymous.plain + this.anonymous.reserving;
+  }
+  /** Takes up to `bytes` out of the anonymous rest, from the `first` pool before the other; returns what it took. */
+  takeAnonymous(bytes: number | undefined, first: Pool): number {
+    let want = Math.max(0, bytes ?? 0);
+    let taken = 0;
+    for (const pool of first === 'plain' ? (['plain', 'reserving'] as const) : (['reserving', 'plain'] as const)) {
+      const take = Math.min(want, this.anonymous[pool]);
+      this.anonymous[pool] -= take;
+      want -= take;
+      taken += take;
+    }
     return taken;
   }
   /** Moves up to `bytes` of the anonymous rest to `part`. */
-  fromAnonymous(part: ResidentPart, bytes: number | undefined): void {
-    this.add(part, this.takeAnonymous(bytes));
+  fromAnonymous(part: ResidentPart, bytes: number | undefined, first: Pool): void {
+    this.add(part, this.takeAnonymous(bytes, first));
   }
+}
+
+/** Whether an anonymous mapping is committed inside a reservation (see Pool). */
+function reserving(m: ResidentMapping): boolean {
+  return m.reservedAboveBytes > 0 || m.guardBelowBytes > MAX_GUARD_BYTES;
 }
 
 const ANY_ACCESS = ResidentFlag.read | ResidentFlag.write | ResidentFlag.exec;
@@ -149,7 +174,7 @@ function placeAnonymous(m: ResidentMapping, path: string | undefined, c: Residen
   const shape = left < m.rssBytes ? 'other' : shapeOf(m, path, c.allocator);
   if (shape === 'thread-stack') b.add('thread-stacks', left);
   else if (shape === 'malloc') malloc.heapBytes += left;
-  else b.anonymous += left;
+  else b.anonymous[reserving(m) ? 'reserving' : 'plain'] += left;
   return shape === 'thread-stack' ? 'thread-stack' : 'other';
 }
 
@@ -195,7 +220,7 @@ export function residentPartsOf(resident: ResidentMemory, c: ResidentContext): R
       continue;
     }
     if (m.flags & ResidentFlag.special && !(path !== undefined && /^\[anon:/.test(path))) {
-      b.anonymous += m.rssBytes; // [vdso], [vvar]: the kernel's pages
+      b.anonymous.plain += m.rssBytes; // [vdso], [vvar]: the kernel's pages
       continue;
     }
     if (placeAnonymous(m, path, c, b, malloc) === 'thread-stack') threadStacks++;
@@ -203,16 +228,16 @@ export function residentPartsOf(resident: ResidentMemory, c: ResidentContext): R
   for (const bytes of files.values()) b.add('file-mapped', bytes);
   b.add('leakhunt-shim', shimLibraryBytes);
   // Out of the anonymous rest: the exact figures first, the upper bounds last.
-  b.fromAnonymous('leakhunt-shim', c.shimResidentBytes);
+  b.fromAnonymous('leakhunt-shim', c.shimResidentBytes, 'plain');
   if (c.jvm && c.metaspaceCommittedBytes !== undefined) {
-    b.fromAnonymous('jvm-metaspace', c.metaspaceCommittedBytes - (c.ranges?.classSpace ? c.classSpaceCommittedBytes ?? 0 : 0));
+    b.fromAnonymous('jvm-metaspace', c.metaspaceCommittedBytes - (c.ranges?.classSpace ? c.classSpaceCommittedBytes ?? 0 : 0), 'reserving');
   }
   if (c.nmtMmapCategories) {
     const unplaced = Object.entries(c.nmtMmapCategories).filter(([name]) => !NMT_PLACED.has(name)).reduce((sum, [, v]) => sum + v, 0);
-    b.fromAnonymous('jvm-internal', unplaced - (b.parts['jvm-internal'] ?? 0));
+    b.fromAnonymous('jvm-internal', unplaced - (b.parts['jvm-internal'] ?? 0), 'reserving');
   }
   splitMallocHeap(c, b, malloc.heapBytes);
-  b.add('anon-mmap', b.anonymous);
+  b.add('anon-mmap', b.anonymousBytes);
   return { parts: b.parts, totalBytes: total, statusRssBytes: resident.statusRssBytes, files: topFiles(files), threadStacks, readCostMs: Math.round(resident.readCpuNs / 1e4) / 100 };
 }
 
@@ -221,11 +246,11 @@ export function residentPartsOf(resident: ResidentMemory, c: ResidentContext): R
  * figure out of the anonymous rest; without figures from the allocator, only live malloc is placed.
  */
 function splitMallocHeap(c: ResidentContext, b: Buckets, mapped: number): void {
-  if (c.allocator === 'glibc') return splitMalloc(mapped + b.takeAnonymous(c.mallocMmappedBytes), c, b);
-  if (c.allocator === 'jemalloc') return splitMalloc(mapped + b.takeAnonymous(c.jemallocResidentBytes), c, b);
+  if (c.allocator === 'glibc') return splitMalloc(mapped + b.takeAnonymous(c.mallocMmappedBytes, 'plain'), c, b);
+  if (c.allocator === 'jemalloc') return splitMalloc(mapped + b.takeAnonymous(c.jemallocResidentBytes, 'plain'), c, b);
   // tcmalloc and others: live malloc is in what the mappings gave or in the anonymous rest; what they keep free
   // stays where it is.
   const fromHeap = Math.min(Math.max(c.liveBytes, 0), mapped);
-  b.add('live-malloc', fromHeap + b.takeAnonymous(c.liveBytes - fromHeap));
-  b.anonymous += mapped - fromHeap;
+  b.add('live-malloc', fromHeap + b.takeAnonymous(c.liveBytes - fromHeap, 'plain'));
+  b.anonymous.plain += mapped - fromHeap;
 }

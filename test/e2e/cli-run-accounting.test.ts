@@ -147,10 +147,12 @@ describe('the bundled demo', () => {
     const heapAt = points.map((p) => ({ timeSec: p.timeSec, bytes: p.resident!.parts['java-heap'] ?? 0 }));
     const settled = heapAt.find((p) => p.bytes >= 0.9 * heapAt[heapAt.length - 1]!.bytes)!;
     const end = heapAt[heapAt.length - 1]!.timeSec;
+    // (On an idle machine the heap settles in 6–8 s of the 20; with a load of 20 on two cores it may fill all run.)
     if (settled.timeSec <= (2 / 3) * end - 2) {
       assert.ok(Math.abs(heap.growthBytes) < 0.25 * heap.endBytes, `${JSON.stringify(heap)} window ${JSON.stringify(report.memory.window)} heap ${JSON.stringify(heapAt)}`);
+      assert.equal(report.memory.window.leftOut, 'rss-climb', JSON.stringify(report.memory.window));
+      assert.match(result.stdout, /from [\d.]+s \(the start-up's RSS climb left out\)/);
     }
-    assert.match(result.stdout, /from [\d.]+s \(the start-up's (RSS climb|malloc warm-up) left out\)/);
     // No site without memory ranks above one that holds some, and no rate runs against its growth.
     const quiet = report.sites.findIndex((s) => s.liveBytes === 0 && s.growthBytes === 0 && s.series[s.series.length - 1] === 0);
     if (quiet >= 0) assert.ok(report.sites.slice(quiet).every((s) => s.series[s.series.length - 1] === 0), 'quiet sites last');

@@ -85,6 +85,26 @@ describe('residentPartsOf', () => {
     assertAddsUp(more);
   });
 
+  test('memory committed inside a reservation (a JVM\'s GC structures) is not taken for malloc\'s mmapped chunks while plain memory is left; the metaspace draws on it first', () => {
+    const resident = residentOf({ anon: 3 * MiB });
+    const rw = ResidentFlag.read | ResidentFlag.write;
+    resident.mappings.push({ start: 0x7f5000100000, end: 0x7f5000500000, rssBytes: 4 * MiB, flags: rw, guardBelowBytes: 0, reservedAboveBytes: 60 * MiB });
+    resident.totalRssBytes += 4 * MiB;
+    // 1 MiB of the plain 3 goes to the shim; glibc's 2 MiB of chunks take the other 2, the reservation stays anon-mmap.
+    const parts = residentPartsOf(resident, context({ mallocMmappedBytes: 2 * MiB }));
+    assert.equal(parts.parts['allocator-retained'], 5 * MiB);
+    assert.equal(parts.parts['anon-mmap'], 4 * MiB);
+    assertAddsUp(parts);
+    // More chunks than plain memory: the rest comes out of the reservation after all (an upper bound, taken last).
+    assert.equal(residentPartsOf(resident, context({ mallocMmappedBytes: 3 * MiB })).parts['anon-mmap'], 3 * MiB);
+    // In a JVM the metaspace's committed size is drawn on the reservation first, leaving the plain memory to malloc.
+    const jvm = residentPartsOf(resident, context({ jvm: true, metaspaceCommittedBytes: 3 * MiB, mallocMmappedBytes: 2 * MiB }));
+    assert.equal(jvm.parts['jvm-metaspace'], 3 * MiB);
+    assert.equal(jvm.parts['allocator-retained'], 5 * MiB);
+    assert.equal(jvm.parts['anon-mmap'], MiB);
+    assertAddsUp(jvm);
+  });
+
   test('live malloc above the resident heap is capped (blocks not touched yet); unseen malloc when the timeline has it', () => {
     const capped = residentPartsOf(residentOf(), context({ liveBytes: 100 * MiB }));
     assert.equal(capped.parts['live-malloc'], 6 * MiB);
