@@ -170,7 +170,7 @@ function missingParts(points: readonly TimelinePoint[], byMapping: boolean, opti
       missing.push('jvm-metaspace: no hsperfdata figures (-XX:-UsePerfData?), so the metaspace is in anon-mmap');
     }
     if (!points.some((p) => p.nmtMmapCategories !== undefined)) {
-      missing.push('jvm-internal: NMT was off (rerun with --nmt): the JVM\'s GC structures and its other mmap\'d memory are in anon-mmap');
+      missing.push('jvm-internal: NMT was off (rerun with --nmt): the JVM\'s GC structures and its other mmap\'d memory are in anon-mmap (or in the malloc heap, as far as glibc\'s mmapped chunks take more than the plain anonymous memory)');
     }
   }
   return missing;
