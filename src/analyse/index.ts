@@ -6,7 +6,7 @@ export {
   type VerdictInput,
 } from './verdict.js';
 export { accountMemory, PART_ORDER, trimProbeOf, type AccountingPart, type AccountingRow, type MappedFileRow, type MemoryAccounting, type TrimProbe } from './accounting.js';
-export { OTHER_FILES, residentPartsOf, type ResidentContext, type ResidentPart, type ResidentParts } from './resident.js';
+export { isResidentParts, OTHER_FILES, residentPartsOf, type ResidentContext, type ResidentPart, type ResidentParts } from './resident.js';
 export { rssClimbPoints, trendWindowOf, type TrendWindow } from './window.js';
 export { consistentSites } from './consistency.js';
 export { fitLine, normalCdf, selectSmallest, theilSenSlope } from './statistics.js';

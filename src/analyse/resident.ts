@@ -254,3 +254,15 @@ function splitMallocHeap(c: ResidentContext, b: Buckets, mapped: number): void {
   b.add('live-malloc', fromHeap + b.takeAnonymous(c.liveBytes - fromHeap, 'plain'));
   b.anonymous.plain += mapped - fromHeap;
 }
+
+const finiteBytes = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+/** Whether a point's `resident`, as read back from timeline.json, has the shape residentPartsOf gave it. */
+export function isResidentParts(value: unknown): value is ResidentParts {
+  if (typeof value !== 'object' || value === null) return false;
+  const r = value as Partial<Record<keyof ResidentParts, unknown>>;
+  return typeof r.parts === 'object' && r.parts !== null && !Array.isArray(r.parts) && Object.values(r.parts).every(finiteBytes)
+    && finiteBytes(r.totalBytes) && finiteBytes(r.threadStacks) && Array.isArray(r.files)
+    && r.files.every((f: unknown) => typeof f === 'object' && f !== null && typeof (f as { path?: unknown }).path === 'string' && finiteBytes((f as { bytes?: unknown }).bytes))
+    && (r.statusRssBytes === undefined || (Array.isArray(r.statusRssBytes) && r.statusRssBytes.length === 2 && r.statusRssBytes.every(finiteBytes)));
+}

@@ -14,23 +14,28 @@ const CLIMB_FACTOR = 4;
 const MIN_CLIMB_STEP_BYTES = 1024 * 1024;
 
 /**
- * How many leading snapshots are RSS's start-up climb: up to the last interval, within the first two thirds of the
- * run, in which RSS grew by at least MIN_CLIMB_STEP_BYTES and more than CLIMB_FACTOR times faster than the median
- * interval of the rest of the run — a climb may pause (a GC, a slow start on a loaded machine) and go on — leaving at
- * least MIN_SNAPSHOTS_FOR_TREND snapshots for the trends.
+ * How many leading snapshots are RSS's start-up climb: up to the last interval, within the first half of the run, in
+ * which RSS grew by at least MIN_CLIMB_STEP_BYTES and more than CLIMB_FACTOR times faster than the median interval of
+ * the rest of the run — a climb may pause (a GC, a slow start on a loaded machine) and go on — leaving at least
+ * MIN_SNAPSHOTS_FOR_TREND snapshots for the trends. A start-up is what the run settles after: the rest is at least as
+ * long as the climb, and hardly climbs itself (at most a quarter of its intervals). A rise over most of the run that
+ * stalls at its end (a GC pause, a loaded machine) is growth, not a start-up: it stays in every rate.
  */
 export function rssClimbPoints(timesSec: readonly number[], rssBytes: readonly number[]): number {
   const n = rssBytes.length;
   if (n < 2 * MIN_SNAPSHOTS_FOR_TREND) return 0;
   const rates: number[] = [];
   for (let i = 1; i < n; i++) rates.push((rssBytes[i]! - rssBytes[i - 1]!) / Math.max(timesSec[i]! - timesSec[i - 1]!, 1e-9));
-  const limit = Math.min(Math.floor((2 * n) / 3), n - MIN_SNAPSHOTS_FOR_TREND);
+  const limit = Math.min(Math.floor(n / 2), n - MIN_SNAPSHOTS_FOR_TREND);
   const climbing = (i: number, typical: number) => rates[i]! > CLIMB_FACTOR * typical && rssBytes[i + 1]! - rssBytes[i]! >= MIN_CLIMB_STEP_BYTES;
   // The climb ends after the last climbing interval whose rest of the run grows typically slower.
   for (let k = limit; k > 0; k--) {
     const rest = rates.slice(k).map(Math.abs).sort((a, b) => a - b);
     const typical = rest[rest.length >> 1] ?? 0;
-    if (climbing(k - 1, typical) && rates.slice(0, k).filter((_, i) => climbing(i, typical)).length >= Math.ceil(k / 2)) return k;
+    const restClimbing = rates.slice(k).filter((_, i) => climbing(k + i, typical)).length;
+    // (k itself climbing: the climb goes on past the half of the run, so it is not one the run settled after.)
+    if (climbing(k - 1, typical) && !climbing(k, typical) && rates.slice(0, k).filter((_, i) => climbing(i, typical)).length >= Math.ceil(k / 2)
+      && restClimbing <= Math.floor(rest.length / 4)) return k;
   }
   return 0;
 }

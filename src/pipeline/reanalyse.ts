@@ -3,7 +3,7 @@
  * DIR/snapshots — so the analysis can change without running anything again.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import type { TimelinePoint } from '../analyse/index.js';
+import { isResidentParts, type TimelinePoint } from '../analyse/index.js';
 import { ExitCode, LeakhuntError, inputError } from '../core/errors.js';
 import { ProfileSeriesReader, type ProfilePoint, type ProfileSeries, type SeriesPoint } from '../pprof/index.js';
 import { buildRunReport, type MemoryContext } from './build.js';
@@ -71,6 +71,7 @@ export function reanalyseRun(dir: string, options: ReanalysisOptions = {}): RunR
     throw inputError(dir, 'no readable timeline.json: the run was not processed (did leakhunt run end early?)');
   }
   const warnings: string[] = [];
+  timeline = withoutDamagedResident(timeline, warnings);
   const previous = previousReport(dir, warnings);
   const timeOf = new Map(timeline.map((p) => [p.sequence, p.timeSec]));
   const series = readProfileSeries(listProfiles(dir), (sequence, timeNanos) => (
@@ -79,6 +80,19 @@ export function reanalyseRun(dir: string, options: ReanalysisOptions = {}): RunR
   ), warnings);
   const jvm = readJvmStats(dir);
   return analyseAgain(meta, previous, warnings, series, timeline, options, { jvmNotes: jvm?.notes ?? [], ...(jvm?.ranges ? { jvmRanges: jvm.ranges } : {}) });
+}
+
+/** Points whose resident parts a damaged timeline.json garbled lose them (with one warning): the rest is accounted. */
+function withoutDamagedResident(timeline: TimelinePoint[], warnings: string[]): TimelinePoint[] {
+  let damaged = 0;
+  const points = timeline.map((p) => {
+    if (p.resident === undefined || isResidentParts(p.resident)) return p;
+    damaged++;
+    const { resident: _damaged, ...rest } = p;
+    return rest;
+  });
+  if (damaged > 0) warnings.push(`timeline.json: ${damaged} snapshot(s) had damaged resident memory by mapping, left out of where the RSS went`);
+  return points;
 }
 
 export interface ReanalysisOptions {

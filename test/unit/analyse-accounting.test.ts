@@ -276,7 +276,7 @@ describe('accountMemory', () => {
 });
 
 describe('the trend window', () => {
-  test('RSS\'s start-up climb: the leading intervals far faster than the rest, within two thirds of the run', () => {
+  test('RSS\'s start-up climb: the leading intervals far faster than the rest, within half of the run', () => {
     const t = Array.from({ length: 11 }, (_, i) => 2 + 2 * i);
     const rss = [68, 92, 157, 228, 296, 297, 299, 301, 303, 305, 307].map((m) => m * MiB);
     assert.equal(rssClimbPoints(t, rss), 4);
@@ -291,6 +291,11 @@ describe('the trend window', () => {
     assert.deepEqual(trendWindowOf(t, linear, 2, false), { fromSec: 2, leftOut: 'nothing' });
     // Too few snapshots for a climb and a trend after it.
     assert.equal(rssClimbPoints(t.slice(0, 5), rss.slice(0, 5)), 0);
+    // Growth over most of the run that stalls at its end (a GC pause, a loaded machine) is growth, not a start-up.
+    assert.equal(rssClimbPoints(t, [50, 60, 70, 80, 90, 100, 110, 120, 121, 121, 122].map((m) => m * MiB)), 0);
+    assert.equal(rssClimbPoints(t, [50, 60, 70, 80, 90, 100, 110, 111, 111, 112, 112].map((m) => m * MiB)), 0);
+    // A climb longer than what follows it cannot be told from growth either: it stays in.
+    assert.equal(rssClimbPoints(t, [50, 90, 130, 170, 210, 250, 290, 292, 293, 294, 295].map((m) => m * MiB)), 0);
   });
 });
 
