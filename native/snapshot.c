@@ -27,6 +27,7 @@
 #include "methods.h"
 #include "output.h"
 #include "procfs.h"
+#include "resident.h"
 #include "retention.h"
 #include "sampler.h"
 #include "stacks.h"
@@ -44,6 +45,7 @@ enum record_type {
     RECORD_JAVA_METHODS = 8,
     RECORD_JEMALLOC = 9,
     RECORD_UNLOADED = 10,
+    RECORD_RESIDENT = 11,
     RECORD_END = 0xFFFF,
 };
 
@@ -204,6 +206,17 @@ static void write_process_memory(void)
     out_end_record(start);
 }
 
+/* Resident memory by mapping, when resident.c's budget lets this snapshot read smaps. */
+static void write_resident(bool is_final)
+{
+    uint64_t now_ns = lh_monotonic_ns();
+    if (!lh_resident_due(is_final, now_ns))
+        return;
+    off_t start = out_begin_record(RECORD_RESIDENT);
+    lh_resident_write(now_ns);
+    out_end_record(start);
+}
+
 static void write_stacks(uint32_t stack_count)
 {
     off_t start = out_begin_record(RECORD_STACKS);
@@ -313,6 +326,7 @@ LH_HIDDEN void lh_snapshot_write(bool is_final, bool after_trim)
     off_t maps = out_begin_record(RECORD_MAPS);
     lh_procfs_maps(out_sink, NULL);
     out_end_record(maps);
+    write_resident(is_final);
     write_stacks(stack_count);
     write_sites(stack_count);
     write_java_methods();

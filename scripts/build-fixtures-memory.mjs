@@ -3,6 +3,7 @@
 //
 //   fixtures/build/fragmenter          fixtures/c/fragmenter.c (RSS grows from glibc fragmentation, live heap flat)
 //   fixtures/build/heap/classes/       fixtures/java/heap/src/**/*.java (only the Java heap grows)
+//   fixtures/build/accounting/classes/ fixtures/java/accounting/src/**/*.java (threads never ended; a mapped file read)
 //
 // C is built with -O2 -g, no frame pointers, like the other fixtures. A target is skipped when all its outputs
 // are newer than its sources (and this script).
@@ -29,11 +30,11 @@ function buildFragmenter() {
   log(`built ${rel(out)}`);
 }
 
-function buildHeapClasses() {
-  const srcDir = path.join(root, 'fixtures', 'java', 'heap', 'src');
+function buildJavaClasses(name) {
+  const srcDir = path.join(root, 'fixtures', 'java', name, 'src');
   const sources = listFiles(srcDir, '.java');
   if (sources.length === 0) fail(`no Java sources under ${rel(srcDir)}`);
-  const out = path.join(buildDir, 'heap', 'classes');
+  const out = path.join(buildDir, name, 'classes');
   const classes = sources.map((s) => path.join(out, path.relative(srcDir, s).replace(/\.java$/, '.class')));
   if (upToDate([...sources, self], classes)) {
     log(`${rel(out)} is up to date`);
@@ -48,4 +49,5 @@ function buildHeapClasses() {
 
 fs.mkdirSync(buildDir, { recursive: true });
 buildFragmenter();
-buildHeapClasses();
+buildJavaClasses('heap');
+buildJavaClasses('accounting');

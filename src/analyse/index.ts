@@ -5,10 +5,13 @@ export {
   accountingRow, decideVerdict, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, unseenGrows, type UnexplainedBecause, type VerdictCase, type VerdictDecision,
   type VerdictInput,
 } from './verdict.js';
-export type { AccountingPart, AccountingRow, MemoryAccounting, TrimProbe } from './accounting.js';
+export { accountMemory, PART_ORDER, trimProbeOf, type AccountingPart, type AccountingRow, type MappedFileRow, type MemoryAccounting, type TrimProbe } from './accounting.js';
+export { isResidentParts, OTHER_FILES, residentPartsOf, type ResidentContext, type ResidentPart, type ResidentParts } from './resident.js';
+export { rssClimbPoints, trendWindowOf, type TrendWindow } from './window.js';
+export { consistentSites } from './consistency.js';
 export { fitLine, normalCdf, selectSmallest, theilSenSlope } from './statistics.js';
 export type * from './types.js';
-export { memoryGrowth, timelineOf, timelinePointOf, type AllocatorKind, type TimelinePoint } from './timeline.js';
+export { beforeTrim, memoryGrowth, timelineOf, timelinePointOf, type AllocatorKind, type TimelinePoint } from './timeline.js';
 export { diffProfiles, diffStatus, type DiffOptions, type DiffStatus, type ProfileDiff, type SiteDiff } from './diff.js';
 export { detectableRateBytesPerHour, durationToDetectSec, growthZ, sampleBytesToDetect, type DetectionInput, type DurationNeeded, type SampleBytesNeeded } from './detection.js';
 export { MIN_UNSEEN_GROWTH_BYTES, unseenGrowth, unseenMallocSeries, type UnseenCheck, type UnseenGrowth, type UnseenUnavailable } from './unseen.js';

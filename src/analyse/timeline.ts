@@ -3,9 +3,10 @@
  * glibc's mallinfo2, jemalloc's stats, the shim's own resident memory) and, for a JVM, the Java heap and NMT
  * figures jcmd gave the CLI around the same time.
  */
-import type { JvmSample } from '../rundir/index.js';
+import type { JvmRanges, JvmSample } from '../rundir/index.js';
 import { SiteWord } from '../snapshot/index.js';
 import type { JemallocStats, RawSnapshot, SiteKind } from '../snapshot/types.js';
+import { residentPartsOf, type ResidentParts } from './resident.js';
 import { fitLine } from './statistics.js';
 import type { MemoryGrowth } from './types.js';
 
@@ -72,6 +73,14 @@ export interface TimelinePoint {
   shimSeenInUseBytes?: number;
   /** Whether shimSeenInUseBytes came from usable sizes (exact but for sampling) or the approximation. */
   shimSeenFromUsableBytes?: boolean;
+  /** Their mmap'd part (the nearest sample's). */
+  nmtMmapCategories?: Record<string, number>;
+  /** From hsperfdata: metaspace committed (the class space included), the class space's, live Java threads. */
+  metaspaceCommittedBytes?: number;
+  classSpaceCommittedBytes?: number;
+  javaLiveThreads?: number;
+  /** RSS by part, from the snapshot's resident memory by mapping (analyse/resident.ts), when it has one. */
+  resident?: ResidentParts;
 }
 
 /** The allocator in a snapshot's process: jemalloc reports itself; tcmalloc and others are known by their maps. */
@@ -86,19 +95,24 @@ export function allocatorOf(snapshot: RawSnapshot): AllocatorKind {
 const JVM_MATCH_SEC = 2;
 
 type JvmFigures = Pick<TimelinePoint, 'javaHeapUsedBytes' | 'javaHeapCommittedBytes' | 'nmtCommittedBytes' | 'nmtMallocBytes'
-  | 'nmtJavaHeapCommittedBytes' | 'nmtCategories'>;
+  | 'nmtJavaHeapCommittedBytes' | 'nmtCategories' | 'nmtMmapCategories' | 'metaspaceCommittedBytes' | 'classSpaceCommittedBytes' | 'javaLiveThreads'>;
 
-const numericFigures = ['javaHeapUsedBytes', 'javaHeapCommittedBytes', 'nmtCommittedBytes', 'nmtMallocBytes', 'nmtJavaHeapCommittedBytes'] as const;
+const numericFigures = ['javaHeapUsedBytes', 'javaHeapCommittedBytes', 'nmtCommittedBytes', 'nmtMallocBytes', 'nmtJavaHeapCommittedBytes',
+  'metaspaceCommittedBytes', 'classSpaceCommittedBytes', 'javaLiveThreads'] as const;
 
 function figuresOf(sample: JvmSample): JvmFigures {
   const figures: JvmFigures = {};
   if (sample.heapUsedBytes !== undefined) figures.javaHeapUsedBytes = sample.heapUsedBytes;
   if (sample.heapCommittedBytes !== undefined) figures.javaHeapCommittedBytes = sample.heapCommittedBytes;
+  if (sample.metaspaceCommittedBytes !== undefined) figures.metaspaceCommittedBytes = sample.metaspaceCommittedBytes;
+  if (sample.classSpaceCommittedBytes !== undefined) figures.classSpaceCommittedBytes = sample.classSpaceCommittedBytes;
+  if (sample.liveThreads !== undefined) figures.javaLiveThreads = sample.liveThreads;
   if (sample.nmt) {
     figures.nmtCommittedBytes = sample.nmt.committedBytes;
     figures.nmtMallocBytes = sample.nmt.mallocBytes;
     figures.nmtJavaHeapCommittedBytes = sample.nmt.javaHeapCommittedBytes;
     figures.nmtCategories = sample.nmt.categories;
+    if (sample.nmt.mmapCategories) figures.nmtMmapCategories = sample.nmt.mmapCategories;
   }
   return figures;
 }
@@ -128,6 +142,8 @@ export function jvmFiguresAt(samples: readonly JvmSample[], timeSec: number): Jv
   }
   const categories = (w < 0.5 ? a : b).nmtCategories ?? a.nmtCategories ?? b.nmtCategories;
   if (categories) figures.nmtCategories = categories;
+  const mmapCategories = (w < 0.5 ? a : b).nmtMmapCategories ?? a.nmtMmapCategories ?? b.nmtMmapCategories;
+  if (mmapCategories) figures.nmtMmapCategories = mmapCategories;
   return figures;
 }
 
@@ -192,13 +208,13 @@ function crossCheckOf(s: RawSnapshot, allocator: AllocatorKind): Pick<TimelinePo
 }
 
 /** One snapshot's point of the timeline. */
-export function timelinePointOf(s: RawSnapshot, runStartMs: number, jvmSamples: readonly JvmSample[] = []): TimelinePoint {
+export function timelinePointOf(s: RawSnapshot, runStartMs: number, jvmSamples: readonly JvmSample[] = [], jvmRanges?: JvmRanges): TimelinePoint {
   const m = s.mallinfo;
   const timeSec = Number(s.meta.realtimeNs / 1_000_000n) / 1000 - runStartMs / 1000;
   const jvm = /\/libjvm\.so$/m.test(s.maps);
   const allocator = allocatorOf(s);
   const live = liveBytesByKind(s);
-  return {
+  const point: TimelinePoint = {
     sequence: s.meta.sequence,
     timeSec,
     rssBytes: s.memory.vmRssBytes,
@@ -225,10 +241,44 @@ export function timelinePointOf(s: RawSnapshot, runStartMs: number, jvmSamples: 
     ...(jvm && jvmSamples.length > 0 ? jvmFiguresAt(jvmSamples, timeSec) : {}),
     ...crossCheckOf(s, allocator),
   };
+  if (s.resident) point.resident = residentPartsOfPoint(s, withMetaspaceCarried(point, jvmSamples), jvmRanges);
+  return point;
 }
 
-export function timelineOf(snapshots: readonly RawSnapshot[], runStartMs: number, jvmSamples: readonly JvmSample[] = []): TimelinePoint[] {
-  return snapshots.map((s) => timelinePointOf(s, runStartMs, jvmSamples));
+/**
+ * The point as the resident parts read it: a snapshot past the last JVM sample (the final one, taken as the JVM
+ * exits and removes its hsperfdata file) keeps the metaspace's last committed figures — it does not give its pages
+ * back — instead of having none, which would move its pages to anon-mmap for that one snapshot.
+ */
+function withMetaspaceCarried(p: TimelinePoint, samples: readonly JvmSample[]): TimelinePoint {
+  if (!p.jvm || p.metaspaceCommittedBytes !== undefined) return p;
+  const last = samples.filter((s) => s.timeMs / 1000 <= p.timeSec && s.metaspaceCommittedBytes !== undefined)
+    .reduce<JvmSample | undefined>((latest, s) => (!latest || s.timeMs > latest.timeMs ? s : latest), undefined);
+  if (!last) return p;
+  return {
+    ...p, metaspaceCommittedBytes: last.metaspaceCommittedBytes!,
+    ...(last.classSpaceCommittedBytes !== undefined ? { classSpaceCommittedBytes: last.classSpaceCommittedBytes } : {}),
+  };
+}
+
+/** The snapshot's RSS by part, with what the point knows of the allocator and the JVM. */
+function residentPartsOfPoint(s: RawSnapshot, p: TimelinePoint, ranges: JvmRanges | undefined): ResidentParts {
+  return residentPartsOf(s.resident!, {
+    maps: s.maps, allocator: p.allocator ?? 'other', liveBytes: p.liveBytes, jvm: p.jvm === true,
+    ...(s.mallinfo.available ? { mallocMmappedBytes: s.mallinfo.hblkhd } : {}),
+    ...(s.jemalloc ? { jemallocResidentBytes: s.jemalloc.residentBytes } : {}),
+    ...(p.allocatorInUseBytes !== undefined && p.shimSeenInUseBytes !== undefined
+      ? { allocatorInUseBytes: p.allocatorInUseBytes, shimSeenInUseBytes: p.shimSeenInUseBytes } : {}),
+    ...(p.shimResidentBytes !== undefined ? { shimResidentBytes: p.shimResidentBytes } : {}),
+    ...(p.jvm && ranges ? { ranges } : {}),
+    ...(p.jvm && p.metaspaceCommittedBytes !== undefined ? { metaspaceCommittedBytes: p.metaspaceCommittedBytes } : {}),
+    ...(p.jvm && p.classSpaceCommittedBytes !== undefined ? { classSpaceCommittedBytes: p.classSpaceCommittedBytes } : {}),
+    ...(p.nmtMmapCategories ? { nmtMmapCategories: p.nmtMmapCategories } : {}),
+  });
+}
+
+export function timelineOf(snapshots: readonly RawSnapshot[], runStartMs: number, jvmSamples: readonly JvmSample[] = [], jvmRanges?: JvmRanges): TimelinePoint[] {
+  return snapshots.map((s) => timelinePointOf(s, runStartMs, jvmSamples, jvmRanges));
 }
 
 /**
@@ -244,8 +294,11 @@ function ratePerHour(times: number[], values: number[]): number {
   return fitLine(times, values, values.map(() => 0)).slope * 3600 || 0;
 }
 
-export function memoryGrowth(all: readonly TimelinePoint[]): MemoryGrowth {
-  const timeline = beforeTrim(all);
+/** RSS and live malloc over the trend window: from `fromSec` (the end of the start-up) to before any trim probe. */
+export function memoryGrowth(all: readonly TimelinePoint[], fromSec = -Infinity): MemoryGrowth {
+  const whole = beforeTrim(all);
+  const after = whole.filter((p) => p.timeSec >= fromSec - 1e-9);
+  const timeline = after.length >= 2 ? after : whole;
   const times = timeline.map((p) => p.timeSec);
   const first = timeline[0];
   const last = timeline[timeline.length - 1];

@@ -1,18 +1,25 @@
 /**
  * The one-line answer: is native memory leaking, and where — or, when RSS grows without a leak, where it went.
  *
- *   native-leak    call sites' live malloc grows (named, ranked), or the allocator's in-use bytes the shim did not
- *                  see grow (unseen.ts)
+ *   native-leak    call sites' live malloc grows (named, ranked); or, with no site, native memory outside the JVM's
+ *                  parts grows: thread stacks of a program that is no JVM, anonymous mmap'd memory, malloc the
+ *                  shim did not see (unseen.ts: the allocator's in-use bytes beyond the shim's estimate)
  *   fragmentation  RSS and the allocator's free-but-kept memory grow while live malloc stays flat
- *   java-heap      the Java heap's committed size grows and explains the RSS growth
- *   jvm-internal   NMT shows the JVM's own memory (classes, threads, code, GC) growing
- *   no-growth      nothing grows: no site, and RSS does not grow materially (or only with live malloc that levelled off)
- *   inconclusive   too few snapshots, or RSS grows where this run could not see (and what it was missing)
+ *   java-heap      the Java heap's resident pages grow and explain the RSS growth
+ *   jvm-internal   the JVM's own memory grows: thread stacks, metaspace, the code cache, or (NMT) the rest
+ *   no-growth      nothing grows: no site, and RSS does not grow materially (or only with live malloc that levelled
+ *                  off, or only by the pages of a mapped file being read)
+ *   inconclusive   too few snapshots; or a site grows but not significantly (or slower than this run can show); or
+ *                  RSS grows where this run could not see (and what it was missing)
+ *
+ * Consistency: no-growth and fragmentation ("not a leak") are never said while a site's live memory rises
+ * materially — that is inconclusive, with what it would take to decide (and, for fragmentation, what RSS did).
  *
  * The decision is data — which case, which part, which sites; its sentences are written in report.json by the
  * pipeline (pipeline/verdict-text.ts).
  */
 import type { AccountingPart, AccountingRow, MemoryAccounting, TrimProbe } from './accounting.js';
+import { durationToDetectSec, sampleBytesToDetect } from './detection.js';
 import type { MemoryGrowth, SiteReport, VerdictKind } from './types.js';
 import type { UnseenCheck, UnseenGrowth } from './unseen.js';
 
@@ -37,6 +44,16 @@ export interface VerdictInput {
   command?: readonly string[];
   /** The cross-check of the allocator's in-use bytes against what the shim saw (unseen.ts). */
   unseen?: UnseenCheck;
+  /** The trend window's snapshots and span, and the smallest leak rate they could show in a call site of its own
+   * (report.json's detection). */
+  detection?: { rateBytesPerHour: number; spanSec: number; snapshots: number };
+  /** The sampling interval in force (a site's growth below two of them is within what chance does). */
+  sampleIntervalBytes?: number;
+  /** Time between snapshots, seconds: for the duration a run needs to confirm a leak. */
+  snapshotIntervalSec?: number;
+  /** Where the sites' trend window starts, when their warm-up was left out: its time, and its index in a site's series. */
+  windowFromSec?: number;
+  windowStart?: number;
 }
 
 /** Which way the decision went: each case is one kind, and one wording. */
@@ -59,6 +76,18 @@ export type VerdictCase =
   | 'allocator-retained'
   /** no-growth: RSS grew with live malloc, which levelled off. */
   | 'live-levelled-off'
+  /** inconclusive: a site's live memory rises, but not significantly, or slower than this run can show. */
+  | 'site-grows-unconfirmed'
+  /** jvm-internal or native-leak: thread stacks explain it (threads that are never ended). */
+  | 'thread-stacks'
+  /** jvm-internal: the metaspace or the code cache explains it. */
+  | 'jvm-part'
+  /** no-growth: the pages of mapped files explain it. */
+  | 'file-mapped'
+  /** native-leak: anonymous mmap'd memory outside malloc and the JVM's ranges explains it. */
+  | 'anon-mmap'
+  /** native-leak: malloc'd memory the shim did not see explains it. */
+  | 'unseen-malloc'
   /** inconclusive: RSS grows and nothing measured explains it. */
   | 'rss-unexplained';
 
@@ -68,9 +97,11 @@ export type UnexplainedBecause =
   | 'live-malloc-spread'
   /** Live malloc grows with churn under rising load: sites whose blocks are all young and rise in number, not kept. */
   | 'live-malloc-churn'
-  /** Outside malloc and the measured parts, in a JVM whose heap jcmd did not give. */
-  | 'outside-malloc-jvm-heap'
-  /** Outside malloc and the measured parts. */
+  /** In anonymous mmap'd memory of a JVM whose NMT was off: its GC structures, or a native mmap. */
+  | 'anon-mmap-jvm'
+  /** In anonymous mmap'd memory, where an allocator without statistics (tcmalloc, …) keeps its free memory too. */
+  | 'anon-mmap-allocator'
+  /** Outside the parts measured (snapshots without resident memory by mapping). */
   | 'outside-malloc'
   /** The largest part holds less than EXPLAINS_SHARE of it. */
   | 'no-part-explains';
@@ -86,6 +117,8 @@ export interface VerdictDecision {
   growing: SiteReport[];
   /** Sites whose growth is churn (rank.ts: young blocks rising in number), by growth. */
   churning: SiteReport[];
+  /** Where the trend window starts, when the start-up was left out (the sites' growth is from there). */
+  windowFromSec?: number;
   accounting?: MemoryAccounting;
   trimProbe: TrimProbe | null;
   command?: readonly string[];
@@ -97,6 +130,13 @@ export interface VerdictDecision {
    * second one beside sites-grow.
    */
   unseen?: UnseenCheck;
+  /**
+   * site-grows-unconfirmed: the site; the run's detectable rate when it is above the site's rate; what would confirm
+   * it — a run this long (the snapshot span, at this sampling and interval), or this sampling interval in a run as long.
+   */
+  unconfirmed?: { site: SiteReport; detectableRateBytesPerHour?: number; durationSec?: number; sampleBytes?: number };
+  /** site-grows-unconfirmed: the case that would have held without the site (fragmentation's), with `largest`. */
+  otherwise?: VerdictCase;
 }
 
 /** The unseen bytes grow (unseen.ts). */
@@ -125,28 +165,75 @@ function churnExplains(churning: readonly SiteReport[], a: MemoryAccounting): bo
   return churn > 0 && churn >= EXPLAINS_SHARE * a.liveTrend.growthBytes;
 }
 
+type GrowthCase = Pick<VerdictDecision, 'kind' | 'case' | 'largest' | 'because'>;
+
+/** The parts that are the JVM's own (thread stacks are the JVM's in a JVM, the program's elsewhere). */
+const JVM_PARTS: ReadonlySet<AccountingPart> = new Set(['jvm-metaspace', 'jvm-code-cache', 'jvm-internal']);
+
+/** What the part that explains the RSS growth says. */
+function explainedBy(largest: AccountingRow, a: MemoryAccounting): GrowthCase | undefined {
+  switch (largest.part) {
+    case 'java-heap': return { kind: 'java-heap', case: 'java-heap', largest };
+    case 'jvm-internal': return { kind: 'jvm-internal', case: 'jvm-internal', largest };
+    case 'thread-stacks': return { kind: a.jvm ? 'jvm-internal' : 'native-leak', case: 'thread-stacks', largest };
+    case 'file-mapped': return { kind: 'no-growth', case: 'file-mapped', largest };
+    case 'unseen-malloc': return { kind: 'native-leak', case: 'unseen-malloc', largest };
+    case 'anon-mmap':
+      // What else is anonymous mmap'd memory, this run cannot tell apart: an allocator's free memory when it keeps no
+      // statistics, a JVM's other structures when NMT is off.
+      if (a.allocator !== undefined && a.allocator !== 'glibc' && a.allocator !== 'jemalloc') {
+        return { kind: 'inconclusive', case: 'rss-unexplained', largest, because: 'anon-mmap-allocator' };
+      }
+      return a.jvm && a.nmtGrowth === undefined
+        ? { kind: 'inconclusive', case: 'rss-unexplained', largest, because: 'anon-mmap-jvm' }
+        : { kind: 'native-leak', case: 'anon-mmap', largest };
+    default: return JVM_PARTS.has(largest.part) ? { kind: 'jvm-internal', case: 'jvm-part', largest } : undefined;
+  }
+}
+
 /** Which case holds when RSS grows materially and no call site does. */
-function rssGrowthCase(
-  a: MemoryAccounting, trim: TrimProbe | null, churning: readonly SiteReport[],
-): Pick<VerdictDecision, 'kind' | 'case' | 'largest' | 'because'> {
+function rssGrowthCase(a: MemoryAccounting, trim: TrimProbe | null, churning: readonly SiteReport[]): GrowthCase {
   const rss = a.rss;
   const largest = [...a.rows].sort((x, y) => y.growthBytes - x.growthBytes)[0];
   if (!largest) return { kind: 'inconclusive', case: 'rss-unexplained', because: 'no-part-explains' };
-  const explains = (part: AccountingPart) => largest.part === part && largest.growthBytes >= EXPLAINS_SHARE * rss.growthBytes;
+  const explains = largest.growthBytes >= EXPLAINS_SHARE * rss.growthBytes;
   const liveGrowing = liveGrows(a);
-  if (explains('java-heap')) return { kind: 'java-heap', case: 'java-heap', largest };
-  if (explains('jvm-internal')) return { kind: 'jvm-internal', case: 'jvm-internal', largest };
   const retained = accountingRow(a, 'allocator-retained');
   const trimExplains = trim !== null && trim.releasedBytes >= EXPLAINS_SHARE * rss.growthBytes;
-  if (!liveGrowing && (explains('allocator-retained') || (trimExplains && !retained))) {
+  if (!liveGrowing && ((explains && largest.part === 'allocator-retained') || (trimExplains && !retained))) {
     return { kind: 'fragmentation', case: 'allocator-retained', largest };
   }
-  if (largest.part === 'live-malloc' && !liveGrowing) return { kind: 'no-growth', case: 'live-levelled-off', largest };
-  const because: UnexplainedBecause = largest.part === 'live-malloc' ? (churnExplains(churning, a) ? 'live-malloc-churn' : 'live-malloc-spread')
-    : largest.part !== 'other' ? 'no-part-explains'
-      : a.jvm && !a.rows.some((r) => r.part === 'java-heap') ? 'outside-malloc-jvm-heap' : 'outside-malloc';
-  return { kind: 'inconclusive', case: 'rss-unexplained', largest, because };
+  if (largest.part === 'live-malloc') {
+    if (!liveGrowing) return { kind: 'no-growth', case: 'live-levelled-off', largest };
+    return { kind: 'inconclusive', case: 'rss-unexplained', largest, because: churnExplains(churning, a) ? 'live-malloc-churn' : 'live-malloc-spread' };
+  }
+  const named = explains ? explainedBy(largest, a) : undefined;
+  if (named) return named;
+  return { kind: 'inconclusive', case: 'rss-unexplained', largest, because: explains && largest.part === 'unaccounted' ? 'outside-malloc' : 'no-part-explains' };
 }
+
+/** One interval of the window holds most of the site's growth: a one-off (a table loaded once), not a rise. */
+function isStep(site: SiteReport, windowStart: number): boolean {
+  const series = site.series.slice(Math.min(windowStart, Math.max(site.series.length - 2, 0)));
+  let largest = 0;
+  for (let i = 1; i < series.length; i++) largest = Math.max(largest, series[i]! - series[i - 1]!);
+  return site.growthBytes > 0 && largest >= 0.5 * site.growthBytes;
+}
+
+/**
+ * The first site in rank order whose live memory rises materially though it is not called growing: a linear (or
+ * not yet shaped) rise of at least two sampling intervals, more likely than not a real one — not a plateau, a
+ * one-off step or churn (rank.ts: young blocks rising in number, not kept).
+ */
+function unconfirmedGrowth(input: VerdictInput): SiteReport | undefined {
+  const material = 2 * Math.max(input.sampleIntervalBytes ?? 1, 1);
+  return input.sites.find((s) => s.status !== 'growing' && s.growthBytes >= material && s.leakRateBytesPerHour > 0
+    && (s.shape === 'linear' || s.shape === 'noise') && s.confidence >= 0.5 && !isStep(s, input.windowStart ?? 0)
+    && s.churn !== true);
+}
+
+/** The verdicts that say there is no leak: a site that rises unconfirmed makes them inconclusive. */
+const NOT_A_LEAK: ReadonlySet<VerdictKind> = new Set(['no-growth', 'fragmentation']);
 
 export function decideVerdict(input: VerdictInput): VerdictDecision {
   const a = input.accounting;
@@ -155,12 +242,37 @@ export function decideVerdict(input: VerdictInput): VerdictDecision {
     growing: input.sites.filter((s) => s.status === 'growing'), trimProbe: input.trimProbe ?? null,
     churning: input.sites.filter((s) => s.churn === true && s.growthBytes > 0).sort((x, y) => y.growthBytes - x.growthBytes),
     ...(a ? { accounting: a } : {}), ...(input.command ? { command: input.command } : {}), ...(input.unseen ? { unseen: input.unseen } : {}),
+    ...(input.windowFromSec !== undefined ? { windowFromSec: input.windowFromSec } : {}),
   };
   if (input.snapshotCount < MIN_SNAPSHOTS_FOR_TREND) return { ...base, kind: 'inconclusive', case: 'too-few-snapshots' };
   if (base.growing.length > 0) return { ...base, kind: 'native-leak', case: 'sites-grow' };
   // Allocations the shim did not see are a leak like a site's, named by how they were found instead of where.
   if (unseenGrows(input.unseen)) return { ...base, kind: 'native-leak', case: 'unseen-grows' };
-  if (!a) return { ...base, kind: 'no-growth', case: 'nothing-grows' };
-  if (!rssGrows(a)) return { ...base, kind: 'no-growth', case: 'rss-flat' };
-  return { ...base, ...rssGrowthCase(a, base.trimProbe, base.churning) };
+  const growth: GrowthCase = !a ? { kind: 'no-growth', case: 'nothing-grows' }
+    : !rssGrows(a) ? { kind: 'no-growth', case: 'rss-flat' } : rssGrowthCase(a, base.trimProbe, base.churning);
+  if (!NOT_A_LEAK.has(growth.kind)) return { ...base, ...growth };
+  // Never "not a leak" while a site's live memory rises: it may be a leak this run could not confirm.
+  const site = unconfirmedGrowth(input);
+  if (!site) return { ...base, ...growth };
+  return {
+    ...base, kind: 'inconclusive', case: 'site-grows-unconfirmed', unconfirmed: confirmationOf(site, input, a),
+    ...(growth.kind === 'fragmentation' ? { otherwise: growth.case, ...(growth.largest ? { largest: growth.largest } : {}) } : {}),
+  };
+}
+
+/** What it would take to confirm `site`'s rise as a leak. */
+function confirmationOf(site: SiteReport, input: VerdictInput, a: MemoryAccounting | undefined): NonNullable<VerdictDecision['unconfirmed']> {
+  const detectable = input.detection?.rateBytesPerHour;
+  const rate = site.leakRateBytesPerHour;
+  const sampleBytes = Math.max(input.sampleIntervalBytes ?? 1, 1);
+  const interval = input.snapshotIntervalSec;
+  const duration = interval ? durationToDetectSec({ rateBytesPerHour: rate, snapshotIntervalSec: interval, sampleIntervalBytes: sampleBytes }) : Infinity;
+  const span = input.detection?.spanSec ?? (a ? a.toSec - a.fromSec : input.durationSec);
+  const finer = sampleBytesToDetect({ rateBytesPerHour: rate, durationSec: span, snapshots: input.detection?.snapshots ?? input.snapshotCount });
+  return {
+    site,
+    ...(detectable !== undefined && Number.isFinite(detectable) && detectable > rate ? { detectableRateBytesPerHour: detectable } : {}),
+    ...(Number.isFinite(duration) ? { durationSec: duration + (interval ?? 0) } : {}),
+    ...(finer > 0 && finer < sampleBytes ? { sampleBytes: finer } : {}),
+  };
 }

@@ -8,7 +8,7 @@ import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { parseDurationMs } from '../core/units.js';
 import { hasUnprocessedSnapshots, ProcessTimings, reanalyseProcessed, reanalyseRun, type RunReport } from '../pipeline/index.js';
 import { colorWanted, renderJson, renderMarkdown, renderRunHtml, renderText, writeHtmlReport } from '../report/index.js';
-import { runPath, writeJsonAtomic } from '../rundir/index.js';
+import { readJvmStats, runPath, writeJsonAtomic } from '../rundir/index.js';
 import { fraction, parsed, positiveInteger, regexList } from './options.js';
 import { processRunDirectory } from './process.js';
 
@@ -57,7 +57,10 @@ async function processAndReport(dir: string, options: ReportCommandOptions): Pro
   for (const note of processed.notes) process.stderr.write(`leakhunt: ${note}\n`);
   process.stderr.write(`leakhunt: wrote profiles, timeline.json, report.json and report.html into ${dir}\n`);
   const overridden = options.minConfidence !== undefined || options.warmupSec !== undefined || options.ignoreFrames !== undefined;
-  const report = overridden ? reanalyseProcessed(processed, options) : processed.report;
+  const jvm = readJvmStats(dir);
+  const report = overridden
+    ? reanalyseProcessed(processed, options, { jvmNotes: jvm?.notes ?? [], ...(jvm?.ranges ? { jvmRanges: jvm.ranges } : {}) })
+    : processed.report;
   if (overridden && options.write) writeJsonAtomic(runPath(dir, 'report'), report);
   const htmlOptions = { timeline: processed.timeline, series: processed.series, top: options.top };
   if (options.format === 'html' && options.write) {

@@ -168,13 +168,16 @@ export function evaluateGate(report: RunReport, options: GateOptions): GateResul
   const rssGrowth = judgeRssGrowth(report, options);
   const unseenGrowth = judgeUnseen(report, options);
 
-  // Could this run have seen a leak at the threshold, or the growth limit?
+  // Could this run have seen a leak at the threshold, or the growth limit? Over the trend window report.json states
+  // its own detectable rate for (the start-up left out), so that report and gate say the same figure.
   const n = report.snapshots;
-  const detectableRate = detectableRateBytesPerHour({ durationSec: spanSec, snapshots: n, sampleIntervalBytes: sampleBytes, confidence });
-  const detectableGrowth = spanSec > 0
+  const windowSpan = report.detection?.spanSec ?? spanSec;
+  const windowSnapshots = report.detection?.snapshots ?? n;
+  const detectableRate = detectableRateBytesPerHour({ durationSec: windowSpan, snapshots: windowSnapshots, sampleIntervalBytes: sampleBytes, confidence });
+  const detectableGrowth = windowSpan > 0
     ? detectableRateBytesPerHour({
-      durationSec: spanSec, snapshots: n, sampleIntervalBytes: sampleBytes, liveBytes: Math.max(report.memory.liveStartBytes, 0), confidence,
-    }) * spanSec / HOUR
+      durationSec: windowSpan, snapshots: windowSnapshots, sampleIntervalBytes: sampleBytes, liveBytes: Math.max(report.memory.liveStartBytes, 0), confidence,
+    }) * windowSpan / HOUR
     : Infinity;
   const problems: GateProblem[] = [];
   if (n < MIN_SNAPSHOTS_FOR_TREND) {

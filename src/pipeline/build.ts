@@ -1,8 +1,9 @@
 /** Puts the analysis of a run together into report.json's shape. */
-import { accountMemory, trimProbeOf } from '../analyse/accounting.js';
 import {
-  decideVerdict, detectableRateBytesPerHour, memoryGrowth, rankSeries, unseenGrowth, warmupOf, type AnalysisOptions, type TimelinePoint,
+  accountMemory, beforeTrim, consistentSites, decideVerdict, DEFAULT_MIN_CONFIDENCE, detectableRateBytesPerHour, memoryGrowth, rankSeries, trendWindowOf, trimProbeOf, unseenGrowth, warmupOf,
+  type AnalysisOptions, type MemoryAccounting, type TimelinePoint, type TrendWindow,
 } from '../analyse/index.js';
+import type { JvmRanges } from '../rundir/index.js';
 import { seriesOfProfiles, type ProfilePoint, type ProfileSeries } from '../pprof/index.js';
 import type { ShimCounters } from '../snapshot/types.js';
 import { verdictDetail } from './verdict-text.js';
@@ -24,15 +25,42 @@ export function shimSummary(counters: ShimCounters | undefined, finalSampleInter
   };
 }
 
-function detectionOf(durationSec: number, snapshots: number, sampleIntervalBytes: number): RunReport['detection'] {
-  const rate = detectableRateBytesPerHour({ durationSec, snapshots, sampleIntervalBytes });
-  return { detectableRateBytesPerHour: Number.isFinite(rate) ? rate : null };
+/** What the sites' trend window could show: the figure report and gate both state. */
+function detectionOf(times: readonly number[], sampleIntervalBytes: number): RunReport['detection'] {
+  const spanSec = times.length >= 2 ? times[times.length - 1]! - times[0]! : 0;
+  const rate = detectableRateBytesPerHour({ durationSec: spanSec, snapshots: times.length, sampleIntervalBytes });
+  return { detectableRateBytesPerHour: Number.isFinite(rate) ? rate : null, spanSec, snapshots: times.length, sampleIntervalBytes };
 }
 
 /** What the memory accounting needs beyond the timeline. */
 export interface MemoryContext {
   /** Why JVM figures are missing (jvm.json's notes). */
   jvmNotes?: readonly string[];
+  /** The JVM's ranges (jvm.json). */
+  jvmRanges?: JvmRanges;
+}
+
+/** The trend window: after the ranking's warm-up and RSS's start-up climb (or exactly --warmup); before a trim probe. */
+function windowOf(series: ProfileSeries, timeline: readonly TimelinePoint[], options: Partial<AnalysisOptions>): TrendWindow {
+  const points = beforeTrim(timeline);
+  const liveWarmupFromSec = series.points[warmupOf(series, options)]?.timeSec ?? points[0]?.timeSec ?? 0;
+  return trendWindowOf(points.map((p) => p.timeSec), points.map((p) => p.rssBytes), liveWarmupFromSec, options.warmupSec !== undefined);
+}
+
+function memoryReportOf(timeline: readonly TimelinePoint[], window: TrendWindow, accounting: MemoryAccounting | undefined): MemoryReport {
+  const trimProbe = trimProbeOf(timeline);
+  return {
+    ...memoryGrowth(timeline, window.fromSec),
+    window,
+    ...(accounting ? {
+      accounting: accounting.rows,
+      accountingWindow: { fromSec: accounting.fromSec, toSec: accounting.toSec, snapshots: accounting.snapshots },
+      ...(accounting.files.length > 0 ? { mappedFiles: accounting.files } : {}),
+      ...(accounting.notes.length + accounting.missing.length > 0 ? { accountingNotes: [...accounting.notes, ...accounting.missing] } : {}),
+      ...(accounting.allocator ? { allocator: accounting.allocator } : {}),
+    } : {}),
+    ...(trimProbe ? { trimProbe } : {}),
+  };
 }
 
 /** `profiles`: the run's heap profiles, decoded or as a series (pprof/series.ts). */
@@ -43,24 +71,22 @@ export function buildRunReport(
   const series = Array.isArray(profiles) ? seriesOfProfiles(profiles as readonly ProfilePoint[]) : profiles as ProfileSeries;
   const points = series.points;
   const sampleIntervalBytes = shim?.finalSampleIntervalBytes ?? facts.sampleBytes;
-  const sites = rankSeries(series, { sampleIntervalBytes, ...options });
-  // Where the RSS went, over the same window as the sites' trends: after the start-up climb.
-  const warmupEnd = points[warmupOf(series, options)]?.timeSec;
-  const accounting = accountMemory(timeline, { fromSec: warmupEnd, sampleIntervalBytes, jvmNotes: context.jvmNotes ?? [] });
+  // The sites' trends leave out the ranking's warm-up (their live bytes are what they measure); every figure drawn
+  // from RSS — the accounting, the header, the verdict's RSS case, the chart — leaves out RSS's start-up climb too.
+  const sitesStart = warmupOf(series, options);
+  const ranked = rankSeries(series, { sampleIntervalBytes, ...options });
+  const sites = consistentSites(ranked, sitesStart, options.minConfidence ?? DEFAULT_MIN_CONFIDENCE);
+  const window = windowOf(series, timeline, options);
+  const accounting = accountMemory(timeline, {
+    fromSec: window.fromSec, sampleIntervalBytes, jvmNotes: context.jvmNotes ?? [], ...(context.jvmRanges ? { jvmRanges: context.jvmRanges } : {}),
+  });
   const trimProbe = trimProbeOf(timeline);
   const unseen = unseenGrowth(timeline, {
-    sampleIntervalBytes, fromSec: warmupEnd, ...(options.minConfidence === undefined ? {} : { minConfidence: options.minConfidence }),
+    sampleIntervalBytes, fromSec: window.fromSec, ...(options.minConfidence === undefined ? {} : { minConfidence: options.minConfidence }),
   });
-  const memory: MemoryReport = {
-    ...memoryGrowth(timeline),
-    ...(accounting ? {
-      accounting: accounting.rows,
-      accountingWindow: { fromSec: accounting.fromSec, toSec: accounting.toSec, snapshots: accounting.snapshots },
-      ...(accounting.allocator ? { allocator: accounting.allocator } : {}),
-    } : {}),
-    ...(trimProbe ? { trimProbe } : {}),
-    unseen,
-  };
+  const memory: MemoryReport = { ...memoryReportOf(timeline, window, accounting), unseen };
+  const detection = detectionOf(points.slice(sitesStart).map((p) => p.timeSec), sampleIntervalBytes);
+  const sitesFromSec = sitesStart > 0 ? points[sitesStart]?.timeSec : undefined;
   const warnings = [...facts.warnings];
   if (shim && shim.tableDrops + shim.stackDrops > 0) {
     warnings.push(`the shim's tables overflowed (${shim.tableDrops} samples and ${shim.stackDrops} stacks dropped): raise --sample-bytes`);
@@ -84,9 +110,12 @@ export function buildRunReport(
     snapshotIntervalMs: facts.snapshotIntervalMs,
     snapshots: points.length,
     ...(facts.snapshotsWritten !== undefined && facts.snapshotsWritten > points.length ? { snapshotsWritten: facts.snapshotsWritten } : {}),
-    detection: detectionOf(facts.durationSec, points.length, sampleIntervalBytes),
+    detection,
     verdict: verdictDetail(decideVerdict({
       snapshotCount: points.length, durationSec: facts.durationSec, sites, memory, trimProbe, command: facts.command, unseen,
+      sampleIntervalBytes, snapshotIntervalSec: facts.snapshotIntervalMs / 1000,
+      windowStart: sitesStart, ...(sitesFromSec === undefined ? {} : { windowFromSec: sitesFromSec }),
+      ...(detection.detectableRateBytesPerHour !== null ? { detection: { rateBytesPerHour: detection.detectableRateBytesPerHour, spanSec: detection.spanSec!, snapshots: detection.snapshots! } } : {}),
       ...(accounting ? { accounting } : {}),
     })),
     memory,

@@ -1,5 +1,5 @@
 /** report.json: the analysis of a run as a stable, versioned document (schema leakhunt.report/v1). */
-import type { AccountingRow, AllocatorKind, MemoryGrowth, SiteReport, TrimProbe, UnseenCheck, VerdictKind } from '../analyse/index.js';
+import type { AccountingRow, AllocatorKind, MappedFileRow, MemoryGrowth, SiteReport, TrimProbe, TrendWindow, UnseenCheck, VerdictKind } from '../analyse/index.js';
 
 export const REPORT_SCHEMA = 'leakhunt.report/v1';
 
@@ -53,12 +53,22 @@ export interface ChildProcessSummary {
   processes?: ChildProcessSummary[];
 }
 
-/** report.json's memory: the growth figures, and where the RSS went (README "Where did the RSS go?"). */
+/**
+ * report.json's memory: the growth figures, and where the RSS went (README "Where did the RSS go?"). The start and
+ * end figures and the rates are the trend window's (`window`): the start-up is left out.
+ */
 export interface MemoryReport extends MemoryGrowth {
-  /** RSS split into parts over the trend window (after the start-up climb, before a trim probe); they add up to RSS. */
+  /** Where the figures drawn from RSS start (this object's, the accounting's), and what was left out before it:
+   * the ranking's warm-up and RSS's start-up climb (absent in reports before it). */
+  window?: TrendWindow;
+  /** RSS split into resident parts over the trend window (before a trim probe); never negative, they add up to RSS. */
   accounting?: AccountingRow[];
-  /** The snapshots the accounting spans. */
+  /** The snapshots the accounting spans (those with resident memory by mapping, when some have it). */
   accountingWindow?: { fromSec: number; toSec: number; snapshots: number };
+  /** The largest mapped files (file-mapped's share) at both ends of the accounting window. */
+  mappedFiles?: MappedFileRow[];
+  /** How the accounting was drawn, and what it could not measure. */
+  accountingNotes?: string[];
   /** Which allocator served malloc. */
   allocator?: AllocatorKind;
   /** --trim-probe: RSS just before and right after malloc_trim(0). */
@@ -89,8 +99,9 @@ export interface RunReport {
   /** kind and summary; evidence, remedies and missing where the verdict has them. */
   verdict: VerdictDetail;
   /** What this run could see: the smallest leak rate, in a call site of its own, it would have called growing
-   * (null when it had too few snapshots for any trend). */
-  detection: { detectableRateBytesPerHour: number | null };
+   * (null when it had too few snapshots for any trend), over the sites' trend window (after the ranking's warm-up):
+   * its snapshots and span, from which the gate states the same figure. */
+  detection: { detectableRateBytesPerHour: number | null; spanSec?: number; snapshots?: number; sampleIntervalBytes?: number };
   memory: MemoryReport;
   shim: ShimSummary | null;
   warnings: string[];

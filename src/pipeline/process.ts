@@ -90,7 +90,7 @@ async function processOneProcess(
         warnings.push(`skipped ${file}: ${(error as Error).message}`);
         continue;
       }
-      const point = timings.time('timeline', () => timelinePointOf(snapshot, meta.startedAtMs, jvm?.samples ?? []));
+      const point = timings.time('timeline', () => timelinePointOf(snapshot, meta.startedAtMs, jvm?.samples ?? [], jvm?.ranges));
       timeline.push(point);
       // Every profile holds the live heap; the last one also every stack's allocations over the whole run.
       await writer.add(snapshot, point.timeSec, { liveOnly: index < files.length - 1 });
@@ -126,7 +126,7 @@ async function processOneProcess(
       timeline,
       shimSummary(last?.counters, last?.meta.sampleIntervalBytes ?? meta.sampleBytes),
       analysisOptionsOf(meta),
-      { jvmNotes: jvm?.notes ?? [] },
+      { jvmNotes: jvm?.notes ?? [], ...(jvm?.ranges ? { jvmRanges: jvm.ranges } : {}) },
     ));
     // The analysis ran while the last profiles were compressed; the run's files are written once they all are.
     await writer.written();

@@ -3,13 +3,13 @@
  * DIR/snapshots — so the analysis can change without running anything again.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import type { TimelinePoint } from '../analyse/index.js';
+import { isResidentParts, type TimelinePoint } from '../analyse/index.js';
 import { ExitCode, LeakhuntError, inputError } from '../core/errors.js';
 import { ProfileSeriesReader, type ProfilePoint, type ProfileSeries, type SeriesPoint } from '../pprof/index.js';
-import { buildRunReport } from './build.js';
+import { buildRunReport, type MemoryContext } from './build.js';
 import { pushReportOf, type RunReport, type ShimSummary } from './model.js';
 import {
-  isTimelineEntry, listProfiles, readRunMeta, readTimelineSnapshots, runPath, type ProfileFile, type RunMeta,
+  isTimelineEntry, listProfiles, readJvmStats, readRunMeta, readTimelineSnapshots, runPath, type ProfileFile, type RunMeta,
 } from '../rundir/index.js';
 import { analysisOptionsOf } from './process.js';
 
@@ -71,13 +71,28 @@ export function reanalyseRun(dir: string, options: ReanalysisOptions = {}): RunR
     throw inputError(dir, 'no readable timeline.json: the run was not processed (did leakhunt run end early?)');
   }
   const warnings: string[] = [];
+  timeline = withoutDamagedResident(timeline, warnings);
   const previous = previousReport(dir, warnings);
   const timeOf = new Map(timeline.map((p) => [p.sequence, p.timeSec]));
   const series = readProfileSeries(listProfiles(dir), (sequence, timeNanos) => (
     // A profile the timeline does not list: its own timestamp against the run's start.
     timeOf.get(sequence) ?? Number(timeNanos / 1_000_000n) / 1000 - meta.startedAtMs / 1000
   ), warnings);
-  return analyseAgain(meta, previous, warnings, series, timeline, options);
+  const jvm = readJvmStats(dir);
+  return analyseAgain(meta, previous, warnings, series, timeline, options, { jvmNotes: jvm?.notes ?? [], ...(jvm?.ranges ? { jvmRanges: jvm.ranges } : {}) });
+}
+
+/** Points whose resident parts a damaged timeline.json garbled lose them (with one warning): the rest is accounted. */
+function withoutDamagedResident(timeline: TimelinePoint[], warnings: string[]): TimelinePoint[] {
+  let damaged = 0;
+  const points = timeline.map((p) => {
+    if (p.resident === undefined || isResidentParts(p.resident)) return p;
+    damaged++;
+    const { resident: _damaged, ...rest } = p;
+    return rest;
+  });
+  if (damaged > 0) warnings.push(`timeline.json: ${damaged} snapshot(s) had damaged resident memory by mapping, left out of where the RSS went`);
+  return points;
 }
 
 export interface ReanalysisOptions {
@@ -93,7 +108,7 @@ export interface ReanalysisOptions {
  */
 function analyseAgain(
   meta: RunMeta, previous: Partial<RunReport> | undefined, warnings: readonly string[], profiles: readonly ProfilePoint[] | ProfileSeries,
-  timeline: readonly TimelinePoint[], options: ReanalysisOptions,
+  timeline: readonly TimelinePoint[], options: ReanalysisOptions, context: MemoryContext = {},
 ): RunReport {
   const shim: ShimSummary | null = previous?.shim ?? null;
   const report = buildRunReport(
@@ -111,6 +126,7 @@ function analyseAgain(
         warmupSec: options.warmupSec ?? meta.warmupSec, ignoreFrames: options.ignoreFrames ?? meta.ignoreFrames,
       }),
     },
+    context,
   );
   // The previous report's warnings include those buildRunReport adds again.
   report.warnings = [...new Set(report.warnings)];
@@ -125,6 +141,7 @@ function analyseAgain(
  */
 export function reanalyseProcessed(
   processed: { meta: RunMeta; report: RunReport; series: ProfileSeries; timeline: readonly TimelinePoint[] }, options: ReanalysisOptions,
+  context: MemoryContext = {},
 ): RunReport {
-  return analyseAgain(processed.meta, processed.report, [], processed.series, processed.timeline, options);
+  return analyseAgain(processed.meta, processed.report, [], processed.series, processed.timeline, options, context);
 }

@@ -3,16 +3,41 @@
  * what to do (remedies) and what the run did not measure. The decision itself is analyse/verdict.ts's.
  */
 import {
-  abbreviateTemplates, accountingRow, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, siteKindTag, unseenGrows, type AccountingPart, type AccountingRow, type MemoryAccounting,
-  type UnseenCheck, type UnseenGrowth, type UnseenUnavailable, type VerdictDecision,
+  abbreviateTemplates, accountingRow, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, OTHER_FILES, siteKindTag, unseenGrows, type AccountingPart, type AccountingRow,
+  type MemoryAccounting, type UnseenCheck, type UnseenGrowth, type UnseenUnavailable, type VerdictDecision,
 } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import type { VerdictDetail } from './model.js';
 
-const partLabel: Record<AccountingPart, string> = {
-  'live-malloc': 'live malloc', 'allocator-retained': 'allocator-retained (free, not returned)', 'java-heap': 'Java heap (committed)',
-  'jvm-internal': 'JVM-internal (NMT, outside heap and malloc)', 'leakhunt-shim': "leakhunt's shim", other: 'other (mmap, stacks, code)',
+/** A part as the accounting tables name it (README "Where did the RSS go?"). */
+export const partLabel: Record<AccountingPart, string> = {
+  'live-malloc': 'live malloc', 'unseen-malloc': 'malloc unseen by the shim', 'allocator-retained': 'allocator-retained',
+  'java-heap': 'Java heap (resident)', 'jvm-metaspace': 'metaspace, class space', 'jvm-code-cache': 'JIT code cache',
+  'jvm-internal': 'JVM-internal', 'thread-stacks': 'thread stacks', 'file-mapped': 'mapped files', 'anon-mmap': 'anonymous mmap',
+  'leakhunt-shim': "leakhunt's shim", unaccounted: 'unaccounted',
 };
+
+/** Where the report's rates start, as the reports say it: "from 8.1s (the start-up's RSS climb left out)". */
+export function windowSentence(window: { fromSec: number; leftOut: string } | undefined): string {
+  if (!window || window.leftOut === 'nothing') return '';
+  const why = { 'warmup-option': '--warmup', 'live-warmup': "the start-up's malloc warm-up", 'rss-climb': "the start-up's RSS climb" }[window.leftOut] ?? 'the start-up';
+  return `from ${window.fromSec.toFixed(1)}s (${why} left out)`;
+}
+
+/** A part in the words of a sentence. */
+const partWords: Record<AccountingPart, string> = {
+  'live-malloc': 'live malloc', 'unseen-malloc': 'malloc the shim did not see', 'allocator-retained': 'memory the allocator keeps free',
+  'java-heap': 'the Java heap', 'jvm-metaspace': 'the metaspace (class metadata)', 'jvm-code-cache': "the JIT's code cache",
+  'jvm-internal': "the JVM's own memory (GC structures, NMT)", 'thread-stacks': 'thread stacks', 'file-mapped': 'mapped files',
+  'anon-mmap': "anonymous mmap'd memory", 'leakhunt-shim': "leakhunt's own shim", unaccounted: 'memory no part accounts for',
+};
+
+/** The largest part in words; for mapped files, the file that grew most. */
+function largestWords(a: MemoryAccounting, row: AccountingRow): string {
+  if (row.part !== 'file-mapped') return partWords[row.part];
+  const file = [...a.files].sort((x, y) => (y.endBytes - y.startBytes) - (x.endBytes - x.startBytes))[0];
+  return file && file.path !== OTHER_FILES && file.endBytes > file.startBytes ? `mapped file ${file.path}` : 'mapped files';
+}
 
 function signed(bytes: number): string {
   return `${bytes >= 0 ? '+' : '−'}${formatBytes(Math.abs(bytes))}`;
@@ -34,6 +59,19 @@ function rowLine(row: AccountingRow, rssGrowth: number): string {
 
 function windowText(a: MemoryAccounting): string {
   return `${a.snapshots} snapshots from ${a.fromSec.toFixed(1)}s to ${a.toSec.toFixed(1)}s`;
+}
+
+/** Besides the rows: the mapped files, the thread counts, how the table was drawn. */
+function accountingDetails(a: MemoryAccounting): string[] {
+  const lines = a.files.filter((f) => f.endBytes > 0 || f.startBytes > 0)
+    .map((f) => `mapped file ${f.path}: ${formatBytes(f.startBytes)} → ${formatBytes(f.endBytes)} (${signed(f.endBytes - f.startBytes)})`);
+  if (a.threadStacks) lines.push(`thread stacks: ${a.threadStacks.start} → ${a.threadStacks.end}${a.javaThreads ? `; live Java threads ${a.javaThreads.start} → ${a.javaThreads.end}` : ''}`);
+  return [...lines, ...a.notes];
+}
+
+function accountingEvidence(a: MemoryAccounting): string[] {
+  return [`RSS ${formatBytes(a.rss.startBytes)} → ${formatBytes(a.rss.endBytes)} (${signed(a.rss.growthBytes)}, ${formatRate(a.rss.growthBytesPerHour)}) over ${windowText(a)}`,
+    ...a.rows.map((r) => rowLine(r, a.rss.growthBytes)), ...accountingDetails(a)];
 }
 
 function fragmentationRemedies(a: MemoryAccounting, command: string): string[] {
@@ -75,17 +113,19 @@ export function verdictDetail(d: VerdictDecision): VerdictDetail {
     const top = d.growing[0]!;
     const unseen = unseenGrows(d.unseen) ? `; allocations the shim did not see grow too, at ${formatRate(d.unseen.rateBytesPerHour)} (${UNSEEN_CAUSES})` : '';
     const evidence = [
-      ...(a ? [`RSS ${formatBytes(a.rss.startBytes)} → ${formatBytes(a.rss.endBytes)} (${signed(a.rss.growthBytes)}) over ${windowText(a)}`, ...a.rows.map((r) => rowLine(r, a.rss.growthBytes))] : []),
+      ...(a ? accountingEvidence(a) : []),
       ...unseenEvidence(d.unseen),
     ];
     return {
       kind: d.kind,
-      summary: `native memory leaks: ${d.growing.length} call site(s) grow; the top one, ${top.function}${siteKindTag(top.kind)}, at ${formatRate(top.leakRateBytesPerHour)} (${formatBytes(top.growthBytes)} over the run, confidence ${top.confidence.toFixed(2)})${unseen}`,
+      summary: `native memory leaks: ${d.growing.length} call site(s) grow; the top one, ${top.function}${siteKindTag(top.kind)}, at ${formatRate(top.leakRateBytesPerHour)} `
+        + `(${signed(top.growthBytes)} ${d.windowFromSec !== undefined ? `from ${d.windowFromSec.toFixed(1)}s` : 'over the run'}, confidence ${top.confidence.toFixed(2)})${unseen}`,
       ...(evidence.length > 0 ? { evidence } : {}),
       ...(unseen ? { remedies: unseenRemedies() } : {}),
     };
   }
   if (d.case === 'unseen-grows') return unseenDetail(d);
+  if (d.case === 'site-grows-unconfirmed') return unconfirmed(d);
   if (!a) return { kind: d.kind, summary: noGrowthSummary(d) };
   return withAccounting(d, a);
 }
@@ -137,13 +177,36 @@ function unseenDetail(d: VerdictDecision): VerdictDetail {
   };
 }
 
+/** A site's live memory rises, but this run cannot confirm it: what it saw, and what would. */
+function unconfirmed(d: VerdictDecision): VerdictDetail {
+  const u = d.unconfirmed!;
+  const site = u.site;
+  const below = u.detectableRateBytesPerHour !== undefined ? `, below the ${formatRate(u.detectableRateBytesPerHour)} this run can confirm` : '';
+  const remedies: string[] = [];
+  if (u.durationSec !== undefined) {
+    const duration = formatDurationMs(Math.ceil(u.durationSec) * 1000);
+    remedies.push(`run at least ${duration} (--duration ${Math.ceil(u.durationSec)}s) at the same --sample-bytes and --interval`);
+  }
+  if (u.sampleBytes !== undefined) remedies.push(`or sample finer in a run as long: --sample-bytes ${u.sampleBytes}`);
+  const a = d.accounting;
+  const retained = d.otherwise === 'allocator-retained' && d.largest && a
+    ? `; RSS grew ${signed(a.rss.growthBytes)} meanwhile, ${percent(d.largest.growthBytes, a.rss.growthBytes)} of it ${partWords[d.largest.part]} `
+      + '(fragmentation, but that does not rule out a leak)' : '';
+  return {
+    kind: d.kind,
+    summary: `a call site's live native memory rises but this run cannot confirm a leak: ${site.function}${siteKindTag(site.kind)} ${signed(site.growthBytes)} `
+      + `(${formatRate(site.leakRateBytesPerHour)}, confidence ${site.confidence.toFixed(2)}${below}); no call site grows significantly${retained}`,
+    ...(d.accounting ? { evidence: accountingEvidence(d.accounting) } : {}),
+    ...(remedies.length > 0 ? { remedies } : {}),
+  };
+}
+
 /** The cases decided from where the RSS went. */
 function withAccounting(d: VerdictDecision, a: MemoryAccounting): VerdictDetail {
   // (a damaged run.json may hold anything as its command: only a list of words is quoted back)
   const command = shellQuote(Array.isArray(d.command) ? d.command.map(String) : ['<command>']);
   const rss = a.rss;
-  const rssLine = `RSS ${formatBytes(rss.startBytes)} → ${formatBytes(rss.endBytes)} (${signed(rss.growthBytes)}, ${formatRate(rss.growthBytesPerHour)}) over ${windowText(a)}`;
-  const evidence = [rssLine, ...a.rows.map((r) => rowLine(r, rss.growthBytes)),
+  const evidence = [...accountingEvidence(a),
     `live malloc trend: ${formatRate(a.liveTrend.rateBytesPerHour)}, confidence ${a.liveTrend.confidence.toFixed(2)} (${a.liveTrend.shape})`,
     ...unseenEvidence(d.unseen)];
   const trim = d.trimProbe;
@@ -158,11 +221,11 @@ function withAccounting(d: VerdictDecision, a: MemoryAccounting): VerdictDetail 
     case 'rss-flat':
       return { kind: d.kind, summary: `${noGrowthSummary(d)}; RSS ${formatBytes(rss.startBytes)} → ${formatBytes(rss.endBytes)}`, evidence };
     case 'java-heap': {
-      const used = a.javaHeapUsed ? `, used ${formatBytes(a.javaHeapUsed.startBytes)} → ${formatBytes(a.javaHeapUsed.endBytes)}` : '';
+      const used = a.javaHeapUsed ? `; used ${formatBytes(a.javaHeapUsed.startBytes)} → ${formatBytes(a.javaHeapUsed.endBytes)}` : '';
       return {
         kind: d.kind,
-        summary: `the Java heap grows, not native memory: committed ${formatBytes(largest.startBytes)} → ${formatBytes(largest.endBytes)} (${signed(largest.growthBytes)}${used}) `
-          + `against RSS ${signed(rss.growthBytes)}; live malloc ${liveText}, no call site grows`,
+        summary: `the Java heap grows, not native memory: its resident pages ${formatBytes(largest.startBytes)} → ${formatBytes(largest.endBytes)} `
+          + `(${signed(largest.growthBytes)}, ${formatRate(largest.growthBytesPerHour)}, ${percent(largest.growthBytes, rss.growthBytes)} of RSS ${signed(rss.growthBytes)}${used}); live malloc ${liveText}, no call site grows`,
         evidence,
         remedies: [
           'what holds it: jcmd <pid> GC.class_histogram, or a heap dump: jcmd <pid> GC.heap_dump /tmp/heap.hprof (open it in Eclipse MAT or VisualVM)',
@@ -175,8 +238,7 @@ function withAccounting(d: VerdictDecision, a: MemoryAccounting): VerdictDetail 
         .map((c) => `${c.category} ${signed(c.growthBytes)}`).join(', ');
       return {
         kind: d.kind,
-        summary: `the JVM's own memory grows: NMT committed outside the Java heap and malloc ${formatBytes(largest.startBytes)} → ${formatBytes(largest.endBytes)} `
-          + `(${signed(largest.growthBytes)} of RSS ${signed(rss.growthBytes)})${top ? `, most in ${top}` : ''}; live malloc ${liveText}`,
+        summary: `the JVM's own memory grows: ${partWords['jvm-internal']} ${growthOf(a, largest)}${top ? `, NMT's largest growth in ${top}` : ''}; live malloc ${liveText}, no call site grows`,
         evidence: [...evidence, ...(a.nmtGrowth ?? []).slice(0, 6).map((c) => `NMT ${c.category}: ${formatBytes(c.startBytes)} → ${formatBytes(c.endBytes)} (${signed(c.growthBytes)})`)],
         remedies: [
           'where exactly: jcmd <pid> VM.native_memory baseline, later jcmd <pid> VM.native_memory summary.diff (detail.diff with -XX:NativeMemoryTracking=detail)',
@@ -198,6 +260,12 @@ function withAccounting(d: VerdictDecision, a: MemoryAccounting): VerdictDetail 
         remedies: fragmentationRemedies(a, command),
       };
     }
+    case 'thread-stacks':
+    case 'jvm-part':
+    case 'file-mapped':
+    case 'anon-mmap':
+    case 'unseen-malloc':
+      return partGrows(d, a, largest, liveText, evidence);
     case 'live-levelled-off':
       return {
         kind: d.kind,
@@ -216,6 +284,78 @@ function churnText(d: VerdictDecision): string {
     .join(', ');
 }
 
+/** "<part> +g (rate), x% of RSS +G": the growth of the part that explains it. */
+function growthOf(a: MemoryAccounting, row: AccountingRow): string {
+  return `${formatBytes(row.startBytes)} → ${formatBytes(row.endBytes)} (${signed(row.growthBytes)}, ${formatRate(row.growthBytesPerHour)}, `
+    + `${percent(row.growthBytes, a.rss.growthBytes)} of RSS ${signed(a.rss.growthBytes)})`;
+}
+
+/** The cases where one part named in words explains the RSS growth. */
+function partGrows(d: VerdictDecision, a: MemoryAccounting, largest: AccountingRow, liveText: string, evidence: string[]): VerdictDetail {
+  const words = largestWords(a, largest);
+  const growth = growthOf(a, largest);
+  const sites = `live malloc ${liveText}, no call site grows`;
+  switch (d.case) {
+    case 'thread-stacks': {
+      const stacks = a.threadStacks ? `; ${a.threadStacks.start} → ${a.threadStacks.end} stacks` : '';
+      const threads = a.javaThreads ? `, live Java threads ${a.javaThreads.start} → ${a.javaThreads.end}` : '';
+      return {
+        kind: d.kind,
+        summary: `thread stacks grow: ${growth}${stacks}${threads} — threads are started and never end; ${sites}`,
+        evidence,
+        remedies: a.jvm
+          ? ['which threads: jcmd <pid> Thread.print (or jstack <pid>) — a pool without a bound, or threads blocked forever', 'each Java thread keeps its stack (-Xss, 1 MiB by default) until it ends']
+          : ['a thread that ends keeps its stack until it is joined: pthread_join() it, or create it detached', 'which threads: ls /proc/<pid>/task, or gdb -p <pid> -batch -ex "thread apply all bt"'],
+      };
+    }
+    case 'jvm-part':
+      return {
+        kind: d.kind,
+        summary: `the JVM's own memory grows: ${words} ${growth}; ${sites}`,
+        evidence,
+        remedies: largest.part === 'jvm-code-cache'
+          ? ['the code cache fills with compiled code up to -XX:ReservedCodeCacheSize; jcmd <pid> Compiler.codecache shows it']
+          : ['classes keep being loaded (a class loader leak, generated proxies or lambdas): jcmd <pid> VM.classloader_stats and GC.class_histogram show which', '-XX:MaxMetaspaceSize caps it'],
+      };
+    case 'file-mapped':
+      return {
+        kind: d.kind,
+        summary: `no native memory grows: RSS grows by the pages of ${words} as it is read, ${growth} — file-backed pages the kernel takes back under memory pressure, not a leak; ${sites}`,
+        evidence,
+      };
+    case 'unseen-malloc':
+      return {
+        kind: d.kind,
+        summary: `native memory leaks in malloc the shim did not see: ${growth} (the allocator counts it in use; no sampled call site holds it)`,
+        evidence,
+      };
+    default:
+      return {
+        kind: d.kind,
+        summary: `native memory grows outside malloc: ${words} ${growth}, in mappings no allocator, JVM range or thread accounts for; ${sites}`,
+        evidence,
+        remedies: ['which mappings: /proc/<pid>/smaps (anonymous ones with a growing Rss); mmap() without munmap(), or a library\'s own allocator'],
+      };
+  }
+}
+
+/**
+ * Anonymous mmap'd memory of a JVM without NMT: outside the parts placed by range — or, when the heap's range is not
+ * known, with the Java heap among it (what the JVM's own figures say of the heap, without guessing).
+ */
+function anonymousInJvm(a: MemoryAccounting, largest: AccountingRow): string {
+  const growth = formatBytes(largest.growthBytes);
+  if (!a.missing.some((m) => m.startsWith('java-heap:'))) {
+    return `${growth} of it is anonymous mmap'd memory outside the Java heap, the metaspace, the code cache and the thread stacks: the JVM's GC structures, or a native mmap — rerun with --nmt to tell them apart`;
+  }
+  const heap = a.javaHeapCommitted ?? a.javaHeapUsed;
+  const said = heap
+    ? `; the JVM says its heap's ${a.javaHeapCommitted ? 'committed' : 'used'} size went ${formatBytes(heap.startBytes)} → ${formatBytes(heap.endBytes)} (${signed(heap.endBytes - heap.startBytes)})`
+    : '';
+  return `${growth} of it is anonymous mmap'd memory, and the Java heap's pages are among it: its range is not known (jcmd could not tell it), `
+    + `so the heap, the JVM's GC structures and a native mmap cannot be told apart${said} — let jcmd attach (the same user, no -XX:+DisableAttachMechanism) and rerun with --nmt`;
+}
+
 function unexplained(d: VerdictDecision, a: MemoryAccounting, liveText: string, evidence: string[]): VerdictDetail {
   const rss = a.rss;
   const largest = d.largest!;
@@ -223,8 +363,9 @@ function unexplained(d: VerdictDecision, a: MemoryAccounting, liveText: string, 
   const why = {
     'live-malloc-churn': `live malloc grows (${liveText}) with churn under rising load: ${churnText(d)} — their live blocks are all young and rise in number, not in size: more in flight, none kept (memory that follows the load, not a leak)`,
     'live-malloc-spread': `live malloc grows (${liveText}, confidence ${a.liveTrend.confidence.toFixed(2)}) but no single call site stands out: the growth is spread over many sites or below this run's detection limit (run longer or lower --sample-bytes)`,
-    'outside-malloc-jvm-heap': `${formatBytes(largest.growthBytes)} of it is outside malloc and the parts measured: in a JVM most likely its Java heap, which jcmd did not give`,
-    'outside-malloc': `${formatBytes(largest.growthBytes)} of it is outside malloc and the parts measured: mmap'd memory, thread stacks or code (/proc/<pid>/smaps shows which mappings)`,
+    'anon-mmap-jvm': anonymousInJvm(a, largest),
+    'anon-mmap-allocator': `${formatBytes(largest.growthBytes)} of it is anonymous mmap'd memory, where ${a.allocator ?? 'the allocator'} also keeps the memory it holds free, and it gives no figures: see whether it is the allocator with another (--allocator jemalloc, or none)`,
+    'outside-malloc': `${formatBytes(largest.growthBytes)} of it is outside malloc and the parts measured (these snapshots carry no resident memory by mapping: the Java heap, thread stacks, mapped files and mmap'd memory are unaccounted)`,
     'no-part-explains': `the largest part, ${partLabel[largest.part]} (${signed(largest.growthBytes)}), explains less than ${Math.round(EXPLAINS_SHARE * 100)}% of it`,
   }[d.because ?? 'no-part-explains'];
   return {

@@ -13,7 +13,7 @@ import { flameDataOfSeries, loadFlameData, type FlameData } from './html/flame-d
 import { renderSites } from './html/sites.js';
 import { css } from './html/style.js';
 import { renderTimelineChart, type TimelineInput } from './html/timeline-chart.js';
-import { sampleBytesInForce, type RunReport } from '../pipeline/index.js';
+import { sampleBytesInForce, windowSentence, type RunReport } from '../pipeline/index.js';
 import { accountingPartLabel, pushSummary, snapshotCount } from './text.js';
 
 export type { FlameData } from './html/flame-data.js';
@@ -45,13 +45,20 @@ function facts(report: RunReport): string {
     + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`) + '.</p>';
   const memory = `<p class="facts">RSS ${escapeHtml(formatBytes(m.rssStartBytes))} → ${escapeHtml(formatBytes(m.rssEndBytes))} `
     + `(${escapeHtml(formatRate(m.rssGrowthBytesPerHour))}), live malloc ${escapeHtml(formatBytes(m.liveStartBytes))} → `
-    + `${escapeHtml(formatBytes(m.liveEndBytes))} (${escapeHtml(formatRate(m.liveGrowthBytesPerHour))}).`
+    + `${escapeHtml(formatBytes(m.liveEndBytes))} (${escapeHtml(formatRate(m.liveGrowthBytesPerHour))})`
+    + `${windowSentence(m.window) ? `, ${escapeHtml(windowSentence(m.window))}` : ''}.`
     + (report.detection?.detectableRateBytesPerHour != null
       ? ` This run could detect leaks from ${escapeHtml(formatRate(report.detection.detectableRateBytesPerHour))} up.` : '')
     + '</p>';
   const push = report.push ? `<p class="${report.push.left > 0 ? 'warning' : 'facts'}" id="push">Push: ${escapeHtml(pushSummary(report.push))}.</p>` : '';
   const warnings = report.warnings.map((w) => `<p class="warning">${escapeHtml(w)}</p>`).join('');
   return run + memory + push + warnings;
+}
+
+/** Where the rates start, when the start-up was left out. */
+function windowHint(report: RunReport): string {
+  const sentence = windowSentence(report.memory.window);
+  return sentence ? ` RSS and its parts are measured ${escapeHtml(sentence)}; the start-up is shaded.` : '';
 }
 
 /** "Where the RSS went": a row per part, RSS last as their sum, and the trim probe's result. */
@@ -61,7 +68,10 @@ function accountingSection(m: RunReport['memory']): string {
   const row = (label: string, start: number, end: number, rate: number, total = false) => `<tr${total ? ' class="total"' : ''}>`
     + `${cell(label, false)}${cell(formatBytes(start))}${cell(formatBytes(end))}${cell(`${end >= start ? '+' : ''}${formatBytes(end - start)}`)}`
     + `${cell(formatRate(rate))}</tr>`;
-  const rows = m.accounting.map((r) => row(accountingPartLabel(r.part), r.startBytes, r.endBytes, r.growthBytesPerHour));
+  const rows = m.accounting.flatMap((r) => [row(accountingPartLabel(r.part), r.startBytes, r.endBytes, r.growthBytesPerHour),
+    ...(r.part === 'file-mapped' ? (m.mappedFiles ?? []).filter((f) => f.endBytes > 0).map((f) => `<tr class="sub"><td>${escapeHtml(f.path)}</td>`
+      + `<td class="num">${escapeHtml(formatBytes(f.startBytes))}</td><td class="num">${escapeHtml(formatBytes(f.endBytes))}</td>`
+      + `<td class="num">${escapeHtml(`${f.endBytes >= f.startBytes ? '+' : ''}${formatBytes(f.endBytes - f.startBytes)}`)}</td><td></td></tr>`) : [])]);
   const sum = (pick: (r: NonNullable<typeof m.accounting>[number]) => number) => m.accounting!.reduce((total, r) => total + pick(r), 0);
   rows.push(row('RSS', sum((r) => r.startBytes), sum((r) => r.endBytes), sum((r) => r.growthBytesPerHour), true));
   const w = m.accountingWindow;
@@ -71,6 +81,7 @@ function accountingSection(m: RunReport['memory']): string {
     + `${m.allocator ? `, allocator ${escapeHtml(String(m.allocator))}` : ''}.</p>`
     + '<table class="accounting"><thead><tr><th>part</th><th class="num">start</th><th class="num">end</th><th class="num">growth</th><th class="num">rate</th></tr></thead>'
     + `<tbody>${rows.join('')}</tbody></table>`
+    + (m.accountingNotes ?? []).map((note) => `<p class="hint">${escapeHtml(note)}</p>`).join('')
     + (t ? `<p class="facts">Trim probe${t.timeSec === undefined ? '' : ` at ${t.timeSec.toFixed(1)} s`}: malloc_trim(0) gave back `
       + `${escapeHtml(formatBytes(t.releasedBytes))} (RSS ${escapeHtml(formatBytes(t.rssBeforeBytes))} → ${escapeHtml(formatBytes(t.rssAfterBytes))}).</p>` : '')
     + '</section>';
@@ -89,7 +100,7 @@ function childProcesses(report: RunReport): string {
 export function renderHtml(input: HtmlInput): string {
   const { report } = input;
   const title = verdictTitle[report.verdict.kind] ?? report.verdict.kind;
-  const chart = renderTimelineChart(input.timeline as readonly TimelineInput[]);
+  const chart = renderTimelineChart(input.timeline as readonly TimelineInput[], report.memory.window?.leftOut === 'nothing' ? undefined : report.memory.window?.fromSec);
   const data = { timeline: chart.data, flame: input.growth ?? null };
   const commandName = report.command[0]?.split('/').pop() ?? '';
   return `<!DOCTYPE html>
@@ -110,7 +121,7 @@ export function renderHtml(input: HtmlInput): string {
 ${facts(report)}
 <section class="card" id="timeline">
 <h2>Memory over time</h2>
-<p class="hint">One point per snapshot; hover for the figures.</p>
+<p class="hint">One point per snapshot; hover for the figures.${windowHint(report)}</p>
 ${chart.legend}
 <div class="chart-wrap">${chart.svg}</div>
 </section>

@@ -5,7 +5,7 @@
  */
 import { abbreviateTemplates, siteKindTag, type SiteReport } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
-import { sampleBytesInForce, type RunReport } from '../pipeline/index.js';
+import { sampleBytesInForce, windowSentence, type RunReport } from '../pipeline/index.js';
 import { accountingPartLabel, pushSummary, snapshotCount } from './text.js';
 
 export interface MarkdownOptions {
@@ -102,7 +102,8 @@ export function renderMarkdown(report: RunReport, options: MarkdownOptions = {})
   lines.push(`## ${verdictTitle[report.verdict.kind] ?? report.verdict.kind}: ${plain(report.verdict.summary)}`, '');
   const m = report.memory;
   lines.push(`**Memory:** RSS ${formatBytes(m.rssStartBytes)} → ${formatBytes(m.rssEndBytes)} (${formatRate(m.rssGrowthBytesPerHour)}), `
-    + `live malloc ${formatBytes(m.liveStartBytes)} → ${formatBytes(m.liveEndBytes)} (${formatRate(m.liveGrowthBytesPerHour)})`, '');
+    + `live malloc ${formatBytes(m.liveStartBytes)} → ${formatBytes(m.liveEndBytes)} (${formatRate(m.liveGrowthBytesPerHour)})`
+    + `${windowSentence(m.window) ? `, ${windowSentence(m.window)}` : ''}`, '');
   lines.push(...accountingTable(m));
   lines.push(`**Run:** ${code(report.command.join(' '))}, ${formatDurationMs(report.durationSec * 1000)}, `
     + `${snapshotCount(report)}, sampling every ${formatBytes(sampleBytesInForce(report))}`

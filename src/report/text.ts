@@ -2,7 +2,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import { abbreviateTemplates, siteKindTag, type SiteReport, type SiteStatus } from '../analyse/index.js';
-import { sampleBytesInForce, type MemoryReport, type PushReport, type RunReport } from '../pipeline/index.js';
+import { partLabel, sampleBytesInForce, windowSentence, type MemoryReport, type PushReport, type RunReport } from '../pipeline/index.js';
 
 export interface TextOptions {
   top?: number;
@@ -70,10 +70,8 @@ function siteRow(site: SiteReport, paint: Record<SiteStatus, (s: string) => stri
   ].join(' ');
 }
 
-const accountingLabel: Record<string, string> = {
-  'live-malloc': 'live malloc', 'allocator-retained': 'allocator-retained', 'java-heap': 'Java heap (committed)',
-  'jvm-internal': 'JVM-internal (NMT)', 'leakhunt-shim': 'leakhunt shim', other: 'other (mmap, stacks, code)',
-};
+/** The parts' labels; `other` and a committed Java heap are how reports before resident accounting named theirs. */
+const accountingLabel: Record<string, string> = { ...partLabel, other: 'other (mmap, stacks, code)' };
 
 /** "21 snapshots", or "21 snapshots (of 80 written; retention thinned the middle)" when some were deleted. */
 export function snapshotCount(report: Pick<RunReport, 'snapshots' | 'snapshotsWritten'>): string {
@@ -103,25 +101,35 @@ export function accountingPartLabel(part: unknown): string {
   return typeof part === 'string' && Object.hasOwn(accountingLabel, part) ? accountingLabel[part]! : String(part);
 }
 
+/** The mapped files under the file-mapped row: the largest at the end of the window. */
+function mappedFileLines(m: MemoryReport, row: (label: string, start: number, end: number, rate: number | undefined) => string): string[] {
+  return (m.mappedFiles ?? []).filter((f) => f.endBytes > 0).map((f) => {
+    const name = f.path.length > 26 ? `…${f.path.slice(-25)}` : f.path;
+    return row(`  ${name}`, f.startBytes, f.endBytes, undefined);
+  });
+}
+
 /** "Where the RSS went": the accounting table, RSS last; the trim probe's result under it. */
 export function accountingLines(m: MemoryReport): string[] {
   if (!m.accounting || m.accounting.length === 0) return [];
   const w = m.accountingWindow;
   const lines = [`  where the RSS went${w ? ` (${w.snapshots} snapshots, ${w.fromSec.toFixed(1)}s → ${w.toSec.toFixed(1)}s)` : ''}`
     + `${m.allocator ? `, allocator ${m.allocator}` : ''}:`];
-  const row = (label: string, start: number, end: number, rate: number) => `    ${pad(label, 28)}${pad(formatBytes(start), 11, true)}`
-    + `${pad(formatBytes(end), 11, true)}${pad(signedBytes(end - start), 12, true)}${pad(formatRate(rate), 15, true)}`;
+  const row = (label: string, start: number, end: number, rate: number | undefined) => `    ${pad(label, 28)}${pad(formatBytes(start), 11, true)}`
+    + `${pad(formatBytes(end), 11, true)}${pad(signedBytes(end - start), 12, true)}${rate === undefined ? '' : pad(formatRate(rate), 15, true)}`;
   lines.push(`    ${pad('part', 28)}${pad('start', 11, true)}${pad('end', 11, true)}${pad('growth', 12, true)}${pad('rate', 15, true)}`);
   let start = 0;
   let end = 0;
   let rate = 0;
   for (const r of m.accounting) {
     lines.push(row(accountingPartLabel(r.part), r.startBytes, r.endBytes, r.growthBytesPerHour));
+    if (r.part === 'file-mapped') lines.push(...mappedFileLines(m, row));
     start += r.startBytes;
     end += r.endBytes;
     rate += r.growthBytesPerHour;
   }
   lines.push(row('RSS', start, end, rate));
+  for (const note of m.accountingNotes ?? []) lines.push(`    note: ${note}`);
   const t = m.trimProbe;
   if (t) lines.push(`  trim probe${t.timeSec === undefined ? '' : ` at ${t.timeSec.toFixed(1)}s`}: malloc_trim(0) gave back ${formatBytes(t.releasedBytes)} (RSS ${formatBytes(t.rssBeforeBytes)} → ${formatBytes(t.rssAfterBytes)})`);
   return lines;
@@ -140,8 +148,9 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
   lines.push(chalk.dim(`  run: ${report.command.join(' ')} (pid ${report.pid}), ${formatDurationMs(report.durationSec * 1000)}, `
     + `${snapshotCount(report)}, sampling every ${formatBytes(sampleBytesInForce(report))}`
     + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`)));
+  const window = windowSentence(m.window);
   lines.push(chalk.dim(`  RSS ${formatBytes(m.rssStartBytes)} → ${formatBytes(m.rssEndBytes)} (${formatRate(m.rssGrowthBytesPerHour)}), `
-    + `live malloc ${formatBytes(m.liveStartBytes)} → ${formatBytes(m.liveEndBytes)} (${formatRate(m.liveGrowthBytesPerHour)})`));
+    + `live malloc ${formatBytes(m.liveStartBytes)} → ${formatBytes(m.liveEndBytes)} (${formatRate(m.liveGrowthBytesPerHour)})${window ? `, ${window}` : ''}`));
   lines.push(...accountingLines(m).map((line) => chalk.dim(line)));
   const remedies = report.verdict.remedies ?? [];
   if (remedies.length > 0) lines.push('  what to do:', ...remedies.map((r) => `    → ${r}`));

@@ -2,7 +2,7 @@ export { copyFileAtomic, writeFileAtomic, writeFileAtomicAsync, writeJsonAtomic,
 export {
   defaultRunDir, insideRunDirHint, isOwnedEntry, perfMapsDir, prepareRunDir, processDirName, rawPidDir, RUN_ENTRIES, runPath, type RunEntry,
 } from './layout.js';
-export { JVM_STATS_SCHEMA, readJvmStats, writeJvmStats, type JvmSample, type JvmStats, type NmtSummary } from './jvm.js';
+export { JVM_STATS_SCHEMA, readJvmStats, writeJvmStats, type AddressRange, type JvmRanges, type JvmSample, type JvmStats, type NmtSummary } from './jvm.js';
 export { objectsIndexStamp, OBJECTS_SCHEMA, readObjectsIndex, writeObjectsIndex, type KeptObject } from './objects.js';
 export { isPerfMapCopyName, PERF_MAPS_SCHEMA, readPerfMapsIndex, writePerfMapsIndex, type PerfMapCopy, type PerfMapsIndex } from './perfmaps.js';
 export {

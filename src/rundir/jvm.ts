@@ -1,8 +1,11 @@
 /**
- * jvm.json: a JVM target's own view of its memory, polled by the CLI with jcmd while it ran (launch/jvm-stats.ts)
- * and merged into the timeline when the run is processed:
+ * jvm.json: a JVM target's own view of its memory, gathered by the CLI while it ran (launch/jvm-stats.ts) — its
+ * hsperfdata counters every interval, the ranges of its heap, code cache and class space asked of jcmd once, NMT
+ * from jcmd every interval with --nmt — and merged into the timeline when the run is processed:
  *
- *   {schema: "leakhunt.jvm/v1", pid, jcmd, nmt, samples: JvmSample[], notes: string[]}
+ *   {schema: "leakhunt.jvm/v1", pid, jcmd, nmt, source, ranges, samples: JvmSample[], notes: string[]}
+ *
+ * Older files (jcmd GC.heap_info every interval) have neither `source` nor `ranges`; they are read as they are.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { writeJsonAtomic } from './atomic.js';
@@ -19,6 +22,8 @@ export interface NmtSummary {
   javaHeapCommittedBytes: number;
   /** Committed memory per NMT category ("Java Heap", "Class", "Thread", "Code", "GC", …). */
   categories: Record<string, number>;
+  /** The mmap'd part of each category's committed memory (absent in older files). */
+  mmapCategories?: Record<string, number>;
 }
 
 export interface JvmSample {
@@ -26,7 +31,38 @@ export interface JvmSample {
   timeMs: number;
   heapUsedBytes?: number;
   heapCommittedBytes?: number;
+  /** Metaspace committed and used, the class space included (hsperfdata). */
+  metaspaceCommittedBytes?: number;
+  metaspaceUsedBytes?: number;
+  /** The compressed class space's committed bytes (hsperfdata). */
+  classSpaceCommittedBytes?: number;
+  /** Live Java threads (hsperfdata). */
+  liveThreads?: number;
   nmt?: NmtSummary;
+}
+
+/** [start, end) of a range of the target's address space. */
+export interface AddressRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * The JVM's reserved ranges, fixed for its life (jcmd GC.heap_info and Compiler.codecache, asked once): what the
+ * memory accounting needs to tell the Java heap's and the code cache's resident pages from other anonymous memory.
+ * The class space and GC structures are there only when the output had them (jcmd VM.info prints them).
+ */
+export interface JvmRanges {
+  /** When jcmd gave them (ms since the run started). */
+  timeMs: number;
+  /** The Java heap's reserved range (one per generation with some collectors). */
+  javaHeap?: AddressRange[];
+  /** The code heaps' reserved ranges. */
+  codeCache?: AddressRange[];
+  /** The compressed class space's reserved range (VM.info only). */
+  classSpace?: AddressRange;
+  /** The collector's own structures VM.info places: the card table, G1's marking bitmaps (VM.info only). */
+  gcStructures?: AddressRange[];
 }
 
 export interface JvmStats {
@@ -36,8 +72,11 @@ export interface JvmStats {
   jcmd?: string;
   /** NMT was asked for (--nmt). */
   nmt: boolean;
+  /** Where the heap and metaspace figures came from: the target's hsperfdata file, or jcmd (-XX:-UsePerfData). */
+  source?: 'hsperfdata' | 'jcmd';
+  ranges?: JvmRanges;
   samples: JvmSample[];
-  /** Why figures are missing: no jcmd, jcmd failed, NMT off. */
+  /** Why figures are missing: no jcmd, jcmd failed, NMT off, no hsperfdata. */
   notes: string[];
 }
 

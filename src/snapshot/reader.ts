@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { inputError } from '../core/errors.js';
 import {
   Cursor, fixedPayloadBytes, processImageOf, readCounters, readJavaMethods, readMallinfo, readMeta, readProcessMemory, readSites,
-  readSiteTable, readStacks, readStacksShared, RecordType, type SharedStacks,
+  readResident, readSiteTable, readStacks, readStacksShared, RecordType, type SharedStacks,
 } from './records.js';
 import { StackTable, type SiteTable } from './tables.js';
 import type { RawSnapshot, SiteStats } from './types.js';
@@ -57,6 +57,7 @@ function parse(buf: Buffer, path: string, sharing: Sharing | undefined): { snaps
     path, meta, counters, mallinfo, memory, maps, stacks, sites: sites ?? [], javaMethods: records.parts.javaMethods ?? new Map(),
     unloadedMaps: records.parts.unloadedMaps ?? '',
     ...(records.parts.jemalloc ? { jemalloc: records.parts.jemalloc } : {}),
+    ...(records.parts.resident ? { resident: records.parts.resident } : {}),
   };
   let shared: SharedStacks | undefined;
   if (records.stacksRead) {
@@ -159,6 +160,12 @@ function readRecord(type: number, c: Cursor, version: number, records: Records, 
       parts.unloadedMaps = buf.toString('utf8', start, end);
       c.offset = end;
       break;
+    case RecordType.resident: {
+      sinceVersion2();
+      const resident = readResident(c);
+      if (resident) parts.resident = resident;
+      break;
+    }
     case RecordType.javaMethods:
       sinceVersion2();
       parts.javaMethods = readJavaMethods(c);

@@ -4,10 +4,10 @@
  */
 import { inputError } from '../core/errors.js';
 import { SiteTable, StackStore, StackTable } from './tables.js';
-import { SITE_KINDS, type JavaMethod, type MallocInfo, type ProcessMemory, type RawStack, type ShimCounters, type SiteStats, type SnapshotMeta } from './types.js';
+import { SITE_KINDS, type JavaMethod, type MallocInfo, type ProcessMemory, type RawStack, type ResidentMemory, type ShimCounters, type SiteStats, type SnapshotMeta } from './types.js';
 
 export const RecordType = {
-  meta: 1, counters: 2, mallinfo: 3, processMemory: 4, maps: 5, stacks: 6, sites: 7, javaMethods: 8, jemalloc: 9, unloaded: 10, end: 0xffff,
+  meta: 1, counters: 2, mallinfo: 3, processMemory: 4, maps: 5, stacks: 6, sites: 7, javaMethods: 8, jemalloc: 9, unloaded: 10, resident: 11, end: 0xffff,
 } as const;
 
 export const fixedPayloadBytes: Record<number, number> = {
@@ -205,6 +205,33 @@ export function readSiteTable(c: Cursor, version: number): SiteTable {
   const table = new SiteTable(count, c.buf.subarray(c.offset, c.offset + count * SITE_ENTRY_BYTES), version);
   c.offset += count * SITE_ENTRY_BYTES;
   return table;
+}
+
+const RESIDENT_ENTRY_BYTES = 40;
+
+/** RESIDENT: undefined when the shim could not read smaps (flag bit 0). */
+export function readResident(c: Cursor): ResidentMemory | undefined {
+  const readCpuNs = c.u64();
+  const threadCpuNs = c.u64();
+  const totalRssBytes = c.u64();
+  const mappingCount = c.u32();
+  const count = c.u32();
+  const entryBytes = c.u32();
+  const flags = c.u32();
+  const statusRssBeforeBytes = c.u64();
+  const statusRssAfterBytes = c.u64();
+  if (entryBytes !== RESIDENT_ENTRY_BYTES) throw inputError(c.path, `corrupt snapshot: resident entries of ${entryBytes} bytes`);
+  c.need(count * RESIDENT_ENTRY_BYTES, 'resident mappings');
+  const mappings = [];
+  let previousEnd = 0;
+  for (let i = 0; i < count; i++) {
+    const mapping = { start: c.u64(), end: c.u64(), rssBytes: c.u64(), flags: c.u32(), guardBelowBytes: c.u32(), reservedAboveBytes: c.u32() };
+    c.u32();
+    if (mapping.end <= mapping.start || mapping.start < previousEnd) throw inputError(c.path, 'corrupt snapshot: resident mappings out of order');
+    previousEnd = mapping.end;
+    mappings.push(mapping);
+  }
+  return (flags & 1) === 1 ? undefined : { readCpuNs, threadCpuNs, totalRssBytes, statusRssBytes: [statusRssBeforeBytes, statusRssAfterBytes] as [number, number], mappingCount, mappings };
 }
 
 export function readJavaMethods(c: Cursor): Map<bigint, JavaMethod> {

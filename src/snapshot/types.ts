@@ -84,6 +84,40 @@ export interface ProcessMemory {
   vmHwmBytes: number;
 }
 
+/** A mapping's flags in the RESIDENT record (native/resident.h). */
+export const ResidentFlag = {
+  read: 1, write: 2, exec: 4, shared: 8, file: 16, heap: 32, stack: 64, special: 128,
+} as const;
+
+/** One mapping that held resident pages (RESIDENT record). */
+export interface ResidentMapping {
+  start: number;
+  end: number;
+  rssBytes: number;
+  /** ResidentFlag bits. */
+  flags: number;
+  /** The size of an anonymous, inaccessible mapping ending where this one starts (a thread stack's guard), or 0. */
+  guardBelowBytes: number;
+  /** The same for one starting where this one ends: the reserved rest of a region committed from its start. */
+  reservedAboveBytes: number;
+}
+
+/** Resident memory by mapping, from /proc/<pid>/smaps (RESIDENT record, type 11). */
+export interface ResidentMemory {
+  /** CPU time the shim spent reading smaps for this snapshot. */
+  readCpuNs: number;
+  /** The writing thread's CPU time so far (the writer thread's, but in the final snapshot the exiting thread's). */
+  threadCpuNs: number;
+  /** Σ Rss over every mapping. */
+  totalRssBytes: number;
+  /** VmRSS from /proc/<pid>/status read right before and right after the mappings. */
+  statusRssBytes: [number, number];
+  /** Mappings in smaps, resident or not. */
+  mappingCount: number;
+  /** Those with resident pages, in address order. */
+  mappings: ResidentMapping[];
+}
+
 export interface JavaFrame {
   methodId: bigint;
   bci: number;
@@ -158,4 +192,6 @@ export interface RawSnapshot {
   jemalloc?: JemallocStats;
   /** Executable segments of objects closed with dlclose(), as /proc/<pid>/maps lines ("" when none). */
   unloadedMaps: string;
+  /** Resident memory by mapping, in the snapshots where the shim read smaps (and could). */
+  resident?: ResidentMemory;
 }

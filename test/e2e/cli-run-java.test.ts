@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fixtureBuild, javaBin, readJson, runCli, tempDir, type ReportJson } from './helpers.js';
+import { assertRssAccounted, fixtureBuild, javaBin, readJson, runCli, tempDir, type ReportJson } from './helpers.js';
 import { assertNoMappingGrows } from './leak-assertions.js';
 
 const classes = join(fixtureBuild, 'demo', 'classes');
@@ -23,6 +23,10 @@ describe('Java frames for direct memory, zlib and JNI leaks', () => {
     report = readJson<ReportJson>(join(dir.path, 'run', 'report.json'));
   });
   after(() => dir.cleanup());
+
+  it('accounts for its RSS: no part negative, the parts adding up at every snapshot', () => {
+    assertRssAccounted(join(dir.path, 'run'));
+  });
 
   const leaks: [string, RegExp, RegExp[]][] = [
     ['direct memory', /^demo\.JavaLeaks\.leakDirectMemory$/, [/^os::malloc/, /^Unsafe_AllocateMemory0/, /^demo\.JavaLeaks\.leakDirectMemory \(JavaLeaks\.java:\d+\)$/]],
@@ -66,6 +70,9 @@ describe('the JVM keeps working under leakhunt', () => {
     const report = readJson<ReportJson>(join(dir.path, 'run', 'report.json'));
     assert.equal(report.exitStatus, 42);
     assert.ok(report.snapshots >= 1);
+    // 500 threads' stacks among the parts; smaps is read within the shim's CPU budget, so maybe only now and then.
+    const points = assertRssAccounted(join(dir.path, 'run'), 1);
+    assert.ok(points.some((p) => (p.resident!.parts['thread-stacks'] ?? 0) > 0));
     assertNoMappingGrows(report);
   });
 
@@ -77,6 +84,7 @@ describe('the JVM keeps working under leakhunt', () => {
     const report = readJson<ReportJson>(join(dir.path, 'native-only', 'report.json'));
     assert.ok(report.sites.every((s) => !s.stack.some((f) => /^demo\.JavaLeaks\./.test(f))));
     assert.ok(report.sites.some((s) => /^remember_session_forever/.test(s.function)));
+    assertRssAccounted(join(dir.path, 'native-only'), 1);
     assertNoMappingGrows(report);
   });
 });
@@ -107,6 +115,7 @@ describe('Java frames on every installed JDK from 17 up', () => {
       const report = readJson<ReportJson>(join(out, 'report.json'));
       const site = report.sites.find((s) => /^remember_session_forever/.test(s.function));
       assert.ok(site && site.stack.some((f) => /^demo\.JavaLeaks\.leakNativeMap/.test(f)), JSON.stringify(site?.stack));
+      assertRssAccounted(out, 1);
     });
   }
 });

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { readHeapProfile } from '../../src/pprof/index.js';
 import { listSnapshotFiles } from '../../src/rundir/index.js';
 import { readSnapshotFile } from '../../src/snapshot/index.js';
-import { fixtureBuild, javaBin, readJson, repoRoot, runCli, tempDir, type ReportJson } from './helpers.js';
+import { assertRssAccounted, fixtureBuild, javaBin, readJson, repoRoot, runCli, tempDir, type ReportJson } from './helpers.js';
 import { assertNoMappingGrows } from './leak-assertions.js';
 
 const launcher = join(repoRoot, 'fixtures', 'java', 'perfmap', 'sanitised-launcher.sh');
@@ -67,6 +67,10 @@ describe('a JVM that refuses the agent (its start script strips JAVA_TOOL_OPTION
     assert.equal(result.exitCode, 3, result.all);
     assert.match(result.stdout, /no-agent-leaks done warmed=20000 kept=\d+/);
     assert.equal(report.exitStatus, 3);
+  });
+
+  it('accounts for its RSS without the agent: no part negative, the parts adding up at every snapshot', () => {
+    assertRssAccounted(out);
   });
 
   it('the JVM really ran without the agent, and the shim\'s snapshots say so', () => {
@@ -133,6 +137,7 @@ describe('the same JVM with the agent loaded', () => {
     const index = perfMapsIndex(out, report.pid);
     assert.equal(agentLoaded(out, report.pid), true);
     assert.ok(index.maps.length >= 1);
+    assertRssAccounted(out);
     assertNoMappingGrows(report);
   });
 });
@@ -153,6 +158,7 @@ describe('an interpreted JVM without the agent, stopped by --duration', () => {
     for (const frame of above) assert.equal(frame, 'Interpreter [jvm stub]', JSON.stringify(above));
     const index = perfMapsIndex(out, report.pid);
     assert.ok(index.maps[index.maps.length - 1]!.lastTimeMs >= 2900, `a capture at the stop: ${JSON.stringify(index.maps)}`);
+    assertRssAccounted(out, 2);
   });
 });
 

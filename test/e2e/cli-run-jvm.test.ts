@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { demoCommand, readJson, runCli, tempDir, type ReportJson } from './helpers.js';
+import { assertRssAccounted, demoCommand, readJson, runCli, tempDir, type ReportJson } from './helpers.js';
 import { assertNoMappingGrows } from './leak-assertions.js';
 
 describe('leakhunt run on a JVM with a leaking JNI library', () => {
@@ -22,6 +22,10 @@ describe('leakhunt run on a JVM with a leaking JNI library', () => {
     assert.equal(result.exitCode, 0, result.all);
     assert.match(result.stdout, /demo done sessions=\d+/);
     assert.deepEqual(readdirSync(dir.path).filter((f) => f.startsWith('hs_err')), [], 'no JVM crash log');
+  });
+
+  it('accounts for its RSS: no part negative, the parts adding up at every snapshot', () => {
+    assertRssAccounted(out);
   });
 
   it('ranks the leaking JNI function first, with a stack through libstdc++', () => {

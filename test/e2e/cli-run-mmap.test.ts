@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
-import { fixtureBuild, javaBin, readJson, repoRoot, runCli, tempDir, type ReportJson } from './helpers.js';
+import { assertRssAccounted, fixtureBuild, javaBin, readJson, repoRoot, runCli, tempDir, type ReportJson } from './helpers.js';
 import {
   assertGateFailsThenPasses, assertLeakFound, assertNoMappingGrows, assertNotGrowing, ownRates, type SiteJson,
 } from './leak-assertions.js';
@@ -22,6 +22,21 @@ before(async () => {
 });
 
 interface Timeline { snapshots: { liveBytes: number; liveMmapAnonBytes?: number }[] }
+interface AccountingRow { part: string; startBytes: number; endBytes: number; growthBytes: number; growthBytesPerHour: number }
+type AccountedReport = ReportJson & { memory: ReportJson['memory'] & { accounting?: AccountingRow[]; mappedFiles?: { path: string; startBytes: number; endBytes: number }[] } };
+
+/** The accounting's row of `part`, and the part whose growth is largest. */
+function accountingOf(report: ReportJson, part: string): { row: AccountingRow; largest: AccountingRow } {
+  const rows = (report as AccountedReport).memory.accounting ?? [];
+  const row = rows.find((r) => r.part === part);
+  assert.ok(row, `${part} in ${JSON.stringify(rows)}`);
+  return { row, largest: [...rows].sort((a, b) => b.growthBytes - a.growthBytes)[0]! };
+}
+
+/** The live bytes of the sites of mapped memory of `kind` at the end of the run (upscaled mapped bytes). */
+function liveOfKind(report: ReportJson, kind: string): number {
+  return (report.sites as SiteJson[]).filter((s) => s.kind === kind).reduce((sum, s) => sum + s.liveBytes, 0);
+}
 
 describe('a C program whose mappings leak, beside mappings that do not', () => {
   const dir = tempDir();
@@ -71,6 +86,18 @@ describe('a C program whose mappings leak, beside mappings that do not', () => {
     const last = timeline[timeline.length - 1]!;
     assert.ok(last.liveMmapAnonBytes! - first.liveMmapAnonBytes! > 20 * MiB, JSON.stringify([first, last]));
     assert.ok(Math.abs(last.liveBytes - first.liveBytes) < 4 * MiB, 'the program mallocs next to nothing');
+  });
+
+  it('where the RSS went: the mappings\' pages are anon-mmap, growing as fast as the mmap sites; the parts add up', () => {
+    assertRssAccounted(out);
+    const { row, largest } = accountingOf(report, 'anon-mmap');
+    assert.equal(largest.part, 'anon-mmap', JSON.stringify((report as AccountedReport).memory.accounting));
+    // Every mapping the program keeps is touched: at the end, the resident pages are what the sampled mappings hold.
+    // (End figures, not rates: the sites' trend window and the accounting's may start at different snapshots.)
+    const ratio = row.endBytes / liveOfKind(report, 'mmap-anon');
+    assert.ok(ratio > 0.75 && ratio < 1.33, `anon-mmap ${row.endBytes} B, the mmap sites ${liveOfKind(report, 'mmap-anon')} B`);
+    const live = (report as AccountedReport).memory.accounting?.find((r) => r.part === 'live-malloc');
+    assert.ok(Math.abs(live?.growthBytes ?? 0) < 4 * MiB, JSON.stringify(live));
   });
 
   it('the raw snapshots are format 3 and count the tracked mappings', () => {
@@ -131,6 +158,14 @@ describe('a JVM whose JNI library keeps anonymous mappings', () => {
     assert.deepEqual(readdirSync(dir.path).filter((f) => f.startsWith('hs_err')), [], 'no JVM crash log');
   });
 
+  it('where the RSS went: the kept mappings are anon-mmap, not the Java heap; the parts add up', () => {
+    assertRssAccounted(out);
+    const { row, largest } = accountingOf(report, 'anon-mmap');
+    assert.equal(largest.part, 'anon-mmap', JSON.stringify((report as AccountedReport).memory.accounting));
+    const ratio = row.endBytes / liveOfKind(report, 'mmap-anon');
+    assert.ok(ratio > 0.5 && ratio < 2, `anon-mmap ${row.endBytes} B, the mmap sites ${liveOfKind(report, 'mmap-anon')} B`);
+  });
+
   it('gate: 1 MiB/h fails, an absurd threshold passes', async () => {
     await assertGateFailsThenPasses(out);
   });
@@ -177,5 +212,18 @@ describe('MappedByteBuffers kept for ever, and collected', () => {
   it('buffers the GC collects (System.gc() between batches) are churn: never growing, no mapping grows', () => {
     assertNotGrowing(churnReport, 'mappings.MappingService.mapAndForgetRegion');
     assertNoMappingGrows(churnReport);
+    assertRssAccounted(churnOut);
+  });
+
+  it('where the RSS went: the kept regions\' pages are file-mapped, by the deleted file\'s path; the parts add up', () => {
+    assertRssAccounted(keepOut);
+    const { row, largest } = accountingOf(keepReport, 'file-mapped');
+    assert.equal(largest.part, 'file-mapped', JSON.stringify((keepReport as AccountedReport).memory.accounting));
+    const file = (keepReport as AccountedReport).memory.mappedFiles?.find((f) => /\/leakhunt-mappings[^/]*\.data$/.test(f.path));
+    assert.ok(file && file.endBytes - file.startBytes > 0.5 * row.growthBytes, JSON.stringify((keepReport as AccountedReport).memory.mappedFiles));
+    // Every page of a kept region is read: at the end the file's resident pages are what the file site holds mapped.
+    const site = (keepReport.sites as SiteJson[]).find((s) => s.function === 'mappings.MappingService.mapRequestRegion' && s.kind === 'mmap-file')!;
+    const ratio = file.endBytes / site.liveBytes;
+    assert.ok(ratio > 0.5 && ratio < 2, `${file.path} ${file.endBytes} B resident, the file site ${site.liveBytes} B mapped`);
   });
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fixtureBuild, javaBin, readJson, repoRoot, runCli, tempDir, type ReportJson } from './helpers.js';
+import { assertRssAccounted, fixtureBuild, javaBin, readJson, repoRoot, runCli, tempDir, type ReportJson } from './helpers.js';
 
 const inlined = join(fixtureBuild, 'debuginfo', 'inlined');
 const deleted = join(fixtureBuild, 'debuginfo', 'deleted');
@@ -99,5 +99,6 @@ describe('a JNI library deleted after the JVM loaded it', () => {
     assert.match(site.stack[1] ?? '', /^Java_deleted_DeletedLibrary_leakFromDeletedLibrary \(deletedlib\.c:\d+\)$/);
     assert.equal(site.status, 'growing');
     assert.ok(!report.warnings.some((w) => w.includes('deleted')), report.warnings.join('\n'));
+    assertRssAccounted(out);
   });
 });

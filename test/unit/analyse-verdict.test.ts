@@ -2,6 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { accountMemory, trimProbeOf } from '../../src/analyse/accounting.js';
+import type { ResidentParts } from '../../src/analyse/resident.js';
 import { memoryGrowth, type TimelinePoint } from '../../src/analyse/timeline.js';
 import type { SiteReport, SiteStatus } from '../../src/analyse/types.js';
 import type { UnseenCheck, UnseenGrowth } from '../../src/analyse/unseen.js';
@@ -21,8 +22,15 @@ const times = Array.from({ length: 20 }, (_, i) => i * 10);
 interface Shape {
   live?: (t: number) => number;
   free?: (t: number) => number;
+  /** Anonymous mmap'd memory no part claims. */
   other?: (t: number) => number;
+  /** More resident parts, by mapping. */
+  parts?: (t: number) => ResidentParts['parts'];
+  /** The largest mapped file's path and bytes. */
+  file?: (t: number) => { path: string; bytes: number };
   extra?: (t: number) => Partial<TimelinePoint>;
+  /** Points without resident memory by mapping, as older shims wrote them. */
+  legacy?: boolean;
 }
 
 function timeline(shape: Shape): TimelinePoint[] {
@@ -32,11 +40,16 @@ function timeline(shape: Shape): TimelinePoint[] {
     const live = (shape.live?.(t) ?? 2 * MiB) + (rng() - 0.5) * 64 * KiB;
     const free = shape.free?.(t) ?? 4 * MiB;
     const other = shape.other?.(t) ?? 6 * MiB;
+    const parts = { 'live-malloc': live, ...(free > 0 ? { 'allocator-retained': free } : {}), 'leakhunt-shim': 3 * MiB, 'anon-mmap': other, ...shape.parts?.(t) };
+    const total = Object.values(parts).reduce((sum, v) => sum + v!, 0);
+    const file = shape.file?.(t);
     return {
-      sequence: i, timeSec: t, rssBytes: live + free + 3 * MiB + other, rssAnonBytes: 0, rssFileBytes: 0, liveBytes: live,
+      sequence: i, timeSec: t, rssBytes: total, rssAnonBytes: 0, rssFileBytes: 0, liveBytes: live,
       mallocHeapBytes: live + free, mallocInUseBytes: live, mallocFreeBytes: free, mallocMmappedBytes: 0, sampleIntervalBytes: SAMPLE,
       liveEntries: 0, tableDrops: 0, thinnedEntries: 0, stackDrops: 0, shimMappedBytes: 12 * MiB, shimResidentBytes: 3 * MiB,
-      allocator: 'glibc', afterTrim: false, jvm: false, ...shape.extra?.(t),
+      allocator: 'glibc', afterTrim: false, jvm: false,
+      ...(shape.legacy ? {} : { resident: { parts, totalBytes: total, files: file ? [file] : [], threadStacks: 20 + Math.round(t / 10), readCostMs: 1 } }),
+      ...shape.extra?.(t),
     };
   });
 }
@@ -51,11 +64,11 @@ function site(status: SiteStatus, fn: string, rate = 0): SiteReport {
 
 const command = ['/srv/app', '--config', 'my app.conf'];
 
-function verdictOf(points: TimelinePoint[], sites: SiteReport[] = [site('stable', 'pool')], fromSec?: number): VerdictDetail {
+function verdictOf(points: TimelinePoint[], sites: SiteReport[] = [site('stable', 'pool')], fromSec?: number, extra: Partial<VerdictInput> = {}): VerdictDetail {
   const accounting = accountMemory(points, { sampleIntervalBytes: SAMPLE, ...(fromSec === undefined ? {} : { fromSec }) });
   return decideVerdict({
     snapshotCount: points.length, durationSec: 190, sites, memory: memoryGrowth(points), trimProbe: trimProbeOf(points), command,
-    ...(accounting ? { accounting } : {}),
+    sampleIntervalBytes: SAMPLE, snapshotIntervalSec: 10, ...(accounting ? { accounting } : {}), ...extra,
   });
 }
 
@@ -67,7 +80,7 @@ describe('decideVerdict with memory accounting', () => {
     assert.match(verdict.summary, /live malloc stayed flat \(about 2\.\d+ MiB/);
     assert.match(verdict.summary, /holds 194 MiB free but not returned to the OS \(\+190 MiB, 100% of the RSS growth\)/);
     assert.ok(!verdict.summary.includes('\n'));
-    assert.ok(verdict.evidence!.some((e) => /^allocator-retained .*: 4\.00 MiB → 194 MiB/.test(e)), verdict.evidence!.join('\n'));
+    assert.ok(verdict.evidence!.some((e) => /^allocator-retained: 4\.00 MiB → 194 MiB/.test(e)), verdict.evidence!.join('\n'));
     const remedies = verdict.remedies!.join('\n');
     assert.match(remedies, /leakhunt run --allocator jemalloc -- \/srv\/app --config 'my app\.conf'/);
     assert.match(remedies, /--allocator tcmalloc/);
@@ -97,51 +110,103 @@ describe('decideVerdict with memory accounting', () => {
   });
 
   test('fragmentation told by the trim probe alone when the allocator keeps no statistics', () => {
-    const points = timeline({ other: (t) => 6 * MiB + t * MiB, extra: () => ({ allocator: 'other', mallocHeapBytes: 0, mallocInUseBytes: 0 }) });
+    const points = timeline({ free: () => 0, other: (t) => 6 * MiB + t * MiB, extra: () => ({ allocator: 'other', mallocHeapBytes: 0, mallocInUseBytes: 0 }) });
     points[19] = { ...points[19]!, afterTrim: true, rssBytes: points[18]!.rssBytes - 150 * MiB };
     assert.equal(verdictOf(points).kind, 'fragmentation');
     points[19] = { ...points[19]!, rssBytes: points[18]!.rssBytes - MiB };
     const without = verdictOf(points);
     assert.equal(without.kind, 'inconclusive');
+    assert.match(without.summary, /anonymous mmap'd memory, where other also keeps the memory it holds free/);
     assert.match(without.summary, /not measured: allocator-retained/);
   });
 
   test('fragmentation under jemalloc: its own settings as remedies', () => {
     const verdict = verdictOf(timeline({
-      free: () => 0,
+      free: (t) => 4 * MiB + t * MiB,
       extra: (t) => ({
         allocator: 'jemalloc', jemalloc: {
           allocatedBytes: 2 * MiB, activeBytes: 2 * MiB, residentBytes: 6 * MiB + t * MiB, mappedBytes: 0, retainedBytes: 0, metadataBytes: 0,
         },
       }),
-      other: (t) => 6 * MiB + t * MiB - 4 * MiB,
     }));
     assert.equal(verdict.kind, 'fragmentation', verdict.summary);
     assert.match(verdict.remedies!.join('\n'), /MALLOC_CONF=dirty_decay_ms/);
   });
 
-  test('java-heap: the Java heap\'s committed size grows and explains RSS', () => {
+  test('java-heap: the Java heap\'s resident pages grow and explain RSS', () => {
     const verdict = verdictOf(timeline({
-      other: (t) => 40 * MiB + t * 700 * KiB,
-      extra: (t) => ({ jvm: true, javaHeapCommittedBytes: 16 * MiB + t * 800 * KiB, javaHeapUsedBytes: 8 * MiB + t * 600 * KiB }),
+      other: (t) => 40 * MiB + t * 10 * KiB,
+      parts: (t) => ({ 'java-heap': 16 * MiB + t * 800 * KiB }),
+      extra: (t) => ({ jvm: true, javaHeapCommittedBytes: 400 * MiB, javaHeapUsedBytes: 8 * MiB + t * 600 * KiB }),
     }));
     assert.equal(verdict.kind, 'java-heap', verdict.summary);
-    assert.match(verdict.summary, /committed 16\.0 MiB → 164 MiB \(\+148 MiB, used 8\.00 MiB → 119 MiB\)/);
+    assert.match(verdict.summary, /^the Java heap grows, not native memory: its resident pages 16\.0 MiB → 164 MiB \(\+148 MiB, [\d.]+ [GM]iB\/h, 99% of RSS \+150 MiB; used 8\.00 MiB → 119 MiB\)/);
     assert.match(verdict.remedies!.join('\n'), /GC\.heap_dump/);
   });
 
-  test('jvm-internal: NMT shows the JVM\'s own memory growing, named by category', () => {
+  test('jvm-internal: the JVM\'s own memory grows (GC structures, NMT), NMT\'s categories named', () => {
     const verdict = verdictOf(timeline({
-      other: (t) => 90 * MiB + t * MiB,
+      parts: (t) => ({ 'java-heap': 32 * MiB, 'jvm-internal': 20 * MiB + t * MiB }),
       extra: (t) => ({
-        jvm: true, javaHeapCommittedBytes: 32 * MiB, nmtJavaHeapCommittedBytes: 32 * MiB, nmtMallocBytes: 6 * MiB,
-        nmtCommittedBytes: 32 * MiB + 6 * MiB + 80 * MiB + t * MiB,
-        nmtCategories: { 'Java Heap': 32 * MiB, Class: 10 * MiB + t * 900 * KiB, Thread: 20 * MiB + t * 100 * KiB, Code: 8 * MiB },
+        jvm: true, nmtCategories: { 'Java Heap': 32 * MiB, Class: 10 * MiB + t * 900 * KiB, Thread: 20 * MiB + t * 100 * KiB, Code: 8 * MiB },
       }),
     }));
     assert.equal(verdict.kind, 'jvm-internal', verdict.summary);
-    assert.match(verdict.summary, /most in Class \+167 MiB, Thread \+18\.\d MiB/);
+    assert.match(verdict.summary, /the JVM's own memory \(GC structures, NMT\) 20\.0 MiB → 210 MiB/);
+    assert.match(verdict.summary, /NMT's largest growth in Class \+167 MiB, Thread \+18\.\d MiB/);
     assert.match(verdict.remedies!.join('\n'), /VM\.native_memory baseline/);
+  });
+
+  test('thread stacks: the JVM\'s own in a JVM, a native leak elsewhere; named in words with the thread counts', () => {
+    const shape = { parts: (t: number) => ({ 'thread-stacks': MiB + t * 500 * KiB }) };
+    const jvm = verdictOf(timeline({ ...shape, extra: (t) => ({ jvm: true, javaLiveThreads: 10 + t }) }));
+    assert.equal(jvm.kind, 'jvm-internal', jvm.summary);
+    assert.match(jvm.summary, /^thread stacks grow: 1\.00 MiB → 93\.8 MiB \(\+92\.8 MiB, .* of RSS .*\); 20 → 39 stacks, live Java threads 10 → 200 — threads are started and never end/);
+    assert.match(jvm.remedies!.join('\n'), /Thread\.print/);
+    const native = verdictOf(timeline(shape));
+    assert.equal(native.kind, 'native-leak', native.summary);
+    assert.match(native.remedies!.join('\n'), /pthread_join/);
+  });
+
+  test('the metaspace or the code cache: the JVM\'s own memory, with what caps it', () => {
+    const verdict = verdictOf(timeline({ parts: (t) => ({ 'jvm-metaspace': 10 * MiB + t * MiB }), extra: () => ({ jvm: true }) }));
+    assert.equal(verdict.kind, 'jvm-internal', verdict.summary);
+    assert.match(verdict.summary, /^the JVM's own memory grows: the metaspace \(class metadata\) 10\.0 MiB → 200 MiB/);
+    assert.match(verdict.remedies!.join('\n'), /MaxMetaspaceSize/);
+  });
+
+  test('mapped files: no native growth; the file is named', () => {
+    const verdict = verdictOf(timeline({
+      parts: (t) => ({ 'file-mapped': 5 * MiB + t * MiB }), file: (t) => ({ path: '/data/index.bin', bytes: 4 * MiB + t * MiB }),
+    }));
+    assert.equal(verdict.kind, 'no-growth', verdict.summary);
+    assert.match(verdict.summary, /^no native memory grows: RSS grows by the pages of mapped file \/data\/index\.bin as it is read, 5\.00 MiB → 195 MiB/);
+    assert.ok(verdict.evidence!.some((e) => /^mapped file \/data\/index\.bin: 4\.00 MiB → 194 MiB \(\+190 MiB\)/.test(e)), verdict.evidence!.join('\n'));
+  });
+
+  test('anonymous mmap: a native leak outside malloc; in a JVM without NMT, inconclusive with what would tell', () => {
+    const native = verdictOf(timeline({ other: (t) => 6 * MiB + t * MiB }));
+    assert.equal(native.kind, 'native-leak', native.summary);
+    assert.match(native.summary, /^native memory grows outside malloc: anonymous mmap'd memory 6\.00 MiB → 196 MiB/);
+    const jvmTimeline = timeline({ other: (t) => 60 * MiB + t * MiB, parts: () => ({ 'java-heap': 64 * MiB }), extra: () => ({ jvm: true }) });
+    const jvm = verdictOf(jvmTimeline);
+    assert.equal(jvm.kind, 'inconclusive', jvm.summary);
+    assert.match(jvm.summary, /outside the Java heap, the metaspace, the code cache and the thread stacks: the JVM's GC structures, or a native mmap — rerun with --nmt/);
+    assert.doesNotMatch(jvm.summary, /most likely its Java heap/);
+  });
+
+  test('anonymous mmap in a JVM whose heap\'s range is not known: the heap is among it, and the JVM\'s own figure is said, not a guess', () => {
+    const points = timeline({
+      other: (t) => 60 * MiB + t * MiB,
+      extra: (t) => ({ jvm: true, javaHeapCommittedBytes: 16 * MiB + t * MiB, javaHeapUsedBytes: 8 * MiB + t * MiB }),
+    });
+    points[19] = { ...points[19]!, javaHeapCommittedBytes: undefined, javaHeapUsedBytes: undefined }; // the JVM's exit
+    const verdict = verdictOf(points);
+    assert.equal(verdict.kind, 'inconclusive', verdict.summary);
+    assert.match(verdict.summary, /190 MiB of it is anonymous mmap'd memory, and the Java heap's pages are among it: its range is not known/);
+    assert.match(verdict.summary, /the JVM says its heap's committed size went 16\.0 MiB → 196 MiB \(\+180 MiB\)/);
+    assert.doesNotMatch(verdict.summary, /outside the Java heap|most likely/);
+    assert.match(verdict.summary, /not measured: java-heap/);
   });
 
   test('native-leak stays first whenever a site grows, with the accounting as evidence', () => {
@@ -180,12 +245,44 @@ describe('decideVerdict with memory accounting', () => {
     assert.doesNotMatch(verdict.summary, /no single call site stands out/);
   });
 
-  test('inconclusive: a JVM whose RSS grows where nothing was measured names what is missing', () => {
-    const verdict = verdictOf(timeline({ other: (t) => 60 * MiB + t * MiB, extra: () => ({ jvm: true }) }));
+  test('inconclusive: RSS grows where snapshots without resident memory by mapping could not see', () => {
+    const verdict = verdictOf(timeline({ legacy: true, other: (t) => 60 * MiB + t * MiB, extra: () => ({ jvm: true }) }));
     assert.equal(verdict.kind, 'inconclusive', verdict.summary);
-    assert.match(verdict.summary, /outside malloc and the parts measured: in a JVM most likely its Java heap/);
-    assert.match(verdict.summary, /not measured: java-heap, jvm-internal/);
-    assert.match(verdict.missing!.join('\n'), /--nmt/);
+    assert.match(verdict.summary, /outside malloc and the parts measured \(these snapshots carry no resident memory by mapping/);
+    assert.match(verdict.summary, /not measured: resident memory by mapping/);
+  });
+
+  test('a site that rises but is not confirmed is inconclusive with what would confirm it, never no-growth', () => {
+    const rising: SiteReport = {
+      ...site('stable', 'record_thread_name', 1.8 * 1024 * MiB), shape: 'linear', growthBytes: 6 * MiB, confidence: 0.8,
+      series: [0, 1, 2, 3, 4, 5, 6].map((m) => m * MiB),
+    };
+    const verdict = verdictOf(timeline({}), [rising], undefined, { detection: { rateBytesPerHour: 3 * 1024 * MiB, spanSec: 12, snapshots: 7 } });
+    assert.equal(verdict.kind, 'inconclusive', verdict.summary);
+    assert.match(verdict.summary, /^a call site's live native memory rises but this run cannot confirm a leak: record_thread_name \+6\.00 MiB \(1\.80 GiB\/h, confidence 0\.80, below the 3\.00 GiB\/h this run can confirm\)/);
+    assert.match(verdict.remedies!.join('\n'), /run at least .* \(--duration \d+s\)/);
+    // A plateau, a step, or a rise within chance is no such site.
+    const step = { ...rising, shape: 'noise' as const, series: [0, 0, 0.2, 4.5, 4.5, 5, 6].map((m) => m * MiB) };
+    for (const other of [{ ...rising, shape: 'saturating' as const }, { ...rising, growthBytes: SAMPLE }, { ...rising, confidence: 0.3 }, step]) {
+      assert.equal(verdictOf(timeline({}), [other]).kind, 'no-growth');
+    }
+  });
+
+  test('nor fragmentation: a site rising unconfirmed beside a growing allocator-retained is inconclusive, and says both', () => {
+    const rising: SiteReport = {
+      ...site('stable', 'record_thread_name', 1.03 * 1024 * MiB), shape: 'linear', growthBytes: 3.5 * MiB, confidence: 0.67,
+      series: [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5].map((m) => m * MiB),
+    };
+    const points = timeline({ free: (t) => 4 * MiB + t * MiB });
+    const verdict = verdictOf(points, [rising], undefined, { detection: { rateBytesPerHour: 3 * 1024 * MiB, spanSec: 12, snapshots: 12 } });
+    assert.equal(verdict.kind, 'inconclusive', verdict.summary);
+    assert.match(verdict.summary, /^a call site's live native memory rises but this run cannot confirm a leak: record_thread_name \+3\.50 MiB/);
+    assert.match(verdict.summary, /; RSS grew \+190 MiB meanwhile, 100% of it memory the allocator keeps free \(fragmentation, but that does not rule out a leak\)$/);
+    assert.ok(verdict.evidence!.some((e) => /^allocator-retained: /.test(e)), verdict.evidence!.join('\n'));
+    // Without the rising site it is fragmentation; the Java heap's growth, measured directly, is not overruled.
+    assert.equal(verdictOf(points).kind, 'fragmentation');
+    const heap = timeline({ parts: (t) => ({ 'java-heap': 64 * MiB + t * MiB }), extra: () => ({ jvm: true }) });
+    assert.equal(verdictOf(heap, [rising]).kind, 'java-heap');
   });
 
   test('inconclusive below 3 snapshots whatever the memory says', () => {

@@ -1,7 +1,7 @@
 /** jcmd's output as leakhunt reads it: the Java heap of every collector, NMT's summary, and when a JVM may be asked. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { catchesSigquit, findJcmd, libjvmOf, parseHeapInfo, parseNmtSummary } from '../../src/launch/jvm-stats.js';
+import { catchesSigquit, findJcmd, libjvmOf, parseHeapInfo, parseJvmRanges, parseNmtSummary } from '../../src/launch/jvm-stats.js';
 
 const K = 1024;
 const M = 1024 * K;
@@ -75,6 +75,7 @@ describe('parseNmtSummary', () => {
     assert.deepEqual(parseNmtSummary(nmt17), {
       committedBytes: 90944 * K, mallocBytes: 9376 * K, javaHeapCommittedBytes: 18432 * K,
       categories: { 'Java Heap': 18432 * K, Class: 1376 * K, Thread: 927 * K, 'Native Memory Tracking': 969 * K },
+      mmapCategories: { 'Java Heap': 18432 * K, Class: 1152 * K },
     });
   });
 
@@ -85,6 +86,67 @@ describe('parseNmtSummary', () => {
 
   test('NMT off: undefined', () => {
     assert.equal(parseNmtSummary('23316:\nNative memory tracking is not enabled\n'), undefined);
+  });
+});
+
+describe('parseJvmRanges', () => {
+  // From a JDK 17 `jcmd <pid> VM.info` (G1, compressed oops and class pointers).
+  const vmInfo = `3380:
+---------------  P R O C E S S  ---------------
+
+Heap address: 0x00000000e0000000, size: 512 MB, Compressed Oops mode: 32-bit
+
+CDS archive(s) mapped at: [0x00007fb00b000000-0x00007fb00bbc7000-0x00007fb00bbc7000), size 12349440, SharedBaseAddress: 0x00007fb00b000000, ArchiveRelocationMode: 1.
+Compressed class space mapped at: 0x00007fb00c000000-0x00007fb04c000000, reserved size: 1073741824
+Narrow klass base: 0x00007fb00b000000, Narrow klass shift: 0, Narrow klass range: 0x100000000
+
+Heap:
+ garbage-first heap   total 389120K, used 2340K [0x00000000e0000000, 0x0000000100000000)
+  region size 1024K, 2 young (2048K), 0 survivors (0K)
+ Metaspace       used 73K, committed 320K, reserved 1114112K
+
+CodeHeap 'non-profiled nmethods': size=120036Kb used=1Kb max_used=1Kb free=120034Kb
+ bounds [0x00007fb070ec7000, 0x00007fb071137000, 0x00007fb078400000]
+CodeHeap 'profiled nmethods': size=120032Kb used=3Kb max_used=3Kb free=120028Kb
+ bounds [0x00007fb069400000, 0x00007fb069670000, 0x00007fb070938000]
+CodeHeap 'non-nmethods': size=5692Kb used=1031Kb max_used=1031Kb free=4660Kb
+ bounds [0x00007fb070938000, 0x00007fb070ba8000, 0x00007fb070ec7000]
+
+Card table byte_map: [0x00007fb086228000,0x00007fb086328000] _byte_map_base: 0x00007fb085b28000
+
+Marking Bits (Prev, Next): (CMBitMap*) 0x00007fb0800467f0, (CMBitMap*) 0x00007fb080046830
+ Prev Bits: [0x00007fb085800000, 0x00007fb086000000)
+ Next Bits: [0x00007fb085000000, 0x00007fb085800000)
+`;
+
+  test('VM.info: the heap, the three code heaps, the class space, the card table and marking bitmaps', () => {
+    assert.deepEqual(parseJvmRanges(vmInfo), {
+      javaHeap: [{ start: 0xe0000000, end: 0x100000000 }],
+      codeCache: [
+        { start: 0x7fb069400000, end: 0x7fb070938000 }, { start: 0x7fb070938000, end: 0x7fb070ec7000 },
+        { start: 0x7fb070ec7000, end: 0x7fb078400000 },
+      ],
+      classSpace: { start: 0x7fb00c000000, end: 0x7fb04c000000 },
+      gcStructures: [
+        { start: 0x7fb085000000, end: 0x7fb085800000 }, { start: 0x7fb085800000, end: 0x7fb086000000 },
+        { start: 0x7fb086228000, end: 0x7fb086328000 },
+      ],
+    });
+  });
+
+  test('GC.heap_info without the heap address line: the generations\' ranges (Serial), Shenandoah\'s reserved region', () => {
+    const serial = ` def new generation   total 116160K, used 20659K [0x0000000687400000, 0x000000068f200000, 0x0000000704d50000)
+  eden space 103296K,  20% used [0x0000000687400000, 0x000000068882cfa0, 0x000000068d8e0000)
+ tenured generation   total 258048K, used 10K [0x0000000704d50000, 0x0000000714950000, 0x0000000800000000)
+   the space 258048K,   0% used [0x0000000704d50000, 0x0000000704d50000, 0x0000000704d50200, 0x0000000714950000)`;
+    assert.deepEqual(parseJvmRanges(serial).javaHeap, [{ start: 0x687400000, end: 0x704d50000 }, { start: 0x704d50000, end: 0x800000000 }]);
+    const shenandoah = 'Shenandoah Heap\n 6028M max, 6028M soft max, 378M committed, 18432K used\nReserved region:\n - [0x0000000682200000, 0x00000007f0000000)\n';
+    assert.deepEqual(parseJvmRanges(shenandoah).javaHeap, [{ start: 0x682200000, end: 0x7f0000000 }]);
+  });
+
+  test('ZGC (no ranges printed) and nonsense: nothing', () => {
+    assert.deepEqual(parseJvmRanges(' ZHeap           used 52M, capacity 378M, max capacity 6028M\n'), {});
+    assert.deepEqual(parseJvmRanges('com.sun.tools.attach.AttachNotSupportedException'), {});
   });
 });
 

@@ -168,8 +168,15 @@ describe('timeline chart', () => {
     const chart = renderTimelineChart(timeline);
     assert.deepEqual(chart.data!.series.map((s) => s.label), ['RSS', 'live malloc', 'allocator-retained']);
     assert.equal(chart.svg.match(/<path class="line/g)?.length, 3);
-    const java = renderTimelineChart(timeline.map((p) => ({ ...p, mallocFreeBytes: 0, javaHeapUsedBytes: 64 * MiB })));
+    // With resident memory by mapping: the accounting's parts, the Java heap's resident pages (not its used bytes).
+    const parts = { 'live-malloc': MiB, 'java-heap': 64 * MiB, 'thread-stacks': 0 };
+    const java = renderTimelineChart(timeline.map((p) => ({
+      ...p, javaHeapUsedBytes: 12 * MiB, resident: { parts, totalBytes: 65 * MiB, files: [], threadStacks: 0, readCostMs: 0 },
+    })), 1.5);
     assert.deepEqual(java.data!.series.map((s) => s.label), ['RSS', 'live malloc', 'Java heap']);
+    assert.deepEqual(java.data!.series[2]!.values, timeline.map(() => 64 * MiB));
+    assert.match(java.svg, /<g class="startup"><rect [^>]*><title>start-up: left out of every rate<\/title>/);
+    assert.doesNotMatch(chart.svg, /class="startup"/);
     const sparse = renderTimelineChart([{ sequence: 0, timeSec: 1, rssBytes: MiB }, { sequence: 1, timeSec: 2 }, { sequence: 2, timeSec: 3, rssBytes: 2 * MiB }]);
     assert.deepEqual(sparse.data!.series.map((s) => s.label), ['RSS']);
     assert.deepEqual(sparse.data!.series[0]!.values, [MiB, null, 2 * MiB]);

@@ -42,7 +42,7 @@ function syntheticReport(): RunReport {
       accounting: [
         { part: 'live-malloc', startBytes: 3 * MiB, endBytes: 20 * MiB, growthBytes: 17 * MiB, growthBytesPerHour: 2 * 1024 * MiB },
         { part: 'allocator-retained', startBytes: 1 * MiB, endBytes: 2 * MiB, growthBytes: 1 * MiB, growthBytesPerHour: 128 * MiB },
-        { part: 'other', startBytes: 36 * MiB, endBytes: 39 * MiB, growthBytes: 3 * MiB, growthBytesPerHour: 384 * MiB },
+        { part: 'anon-mmap', startBytes: 36 * MiB, endBytes: 39 * MiB, growthBytes: 3 * MiB, growthBytesPerHour: 384 * MiB },
       ],
       trimProbe: { timeSec: 27, releasedBytes: 1 * MiB, rssBeforeBytes: 61 * MiB, rssAfterBytes: 60 * MiB },
     },
@@ -96,7 +96,7 @@ describe('renderMarkdown', () => {
   test('where the RSS went: one row per part, RSS last as their sum, and the trim probe', () => {
     const markdown = renderMarkdown(syntheticReport());
     const table = markdown.slice(markdown.indexOf('| part |'), markdown.indexOf('| # |')).split('\n').filter((line) => line.startsWith('| '));
-    assert.deepEqual(table.map((row) => row.split('|')[1]!.trim()), ['part', 'live malloc', 'allocator-retained', 'other (mmap, stacks, code)', '**RSS**']);
+    assert.deepEqual(table.map((row) => row.split('|')[1]!.trim()), ['part', 'live malloc', 'allocator-retained', 'anonymous mmap', '**RSS**']);
     assert.match(table[4]!, /\| 40\.0 MiB \| 61\.0 MiB \| \+21\.0 MiB \| 2\.50 GiB\/h \|/);
     assert.match(markdown, /\*\*Trim probe\*\* at 27\.0 s: malloc_trim\(0\) gave back 1\.00 MiB/);
     const none = syntheticReport();

@@ -550,6 +550,51 @@ describe('parseSnapshot: version 2 (Java frames)', () => {
   });
 });
 
+describe('parseSnapshot: the RESIDENT record (resident memory by mapping)', () => {
+  const mapping = (start: number, end: number, rss: number, flags: number, guard: number, above = 0) => Buffer.concat([
+    u64(start), u64(end), u64(rss), u32(flags), u32(guard), u32(above), u32(0),
+  ]);
+  const resident = (entries: Buffer[], o: { flags?: number; entryBytes?: number; count?: number } = {}) => Buffer.concat([
+    u64(8_000_000), u64(123_000_000), u64(70_000 * 1024), u32(4200), u32(o.count ?? entries.length), u32(o.entryBytes ?? 40),
+    u32(o.flags ?? 0), u64(69_000 * 1024), u64(71_000 * 1024), ...entries,
+  ]);
+  const withResident = (payload: Buffer) => {
+    const records = validRecords();
+    records[1] = record(T.counters, Buffer.concat(Array.from({ length: 20 }, (_, i) => u64(i + 1))));
+    records.splice(5, 0, record(11, payload));
+    return snapshot(records, header({ version: 3 }));
+  };
+  const ENTRIES = [
+    mapping(0x55d0c0a00000, 0x55d0c0a21000, 8192, 0x23, 0, 4096),
+    mapping(0x7f28ec004000, 0x7f28ec100000, 53_248, 0x03, 16_384),
+  ];
+
+  test('decodes the mappings, the totals and the cost', () => {
+    const s = parseSnapshot(withResident(resident(ENTRIES)), PATH);
+    assert.deepEqual(s.resident, {
+      readCpuNs: 8_000_000, threadCpuNs: 123_000_000, totalRssBytes: 70_000 * 1024, statusRssBytes: [69_000 * 1024, 71_000 * 1024], mappingCount: 4200,
+      mappings: [
+        { start: 0x55d0c0a00000, end: 0x55d0c0a21000, rssBytes: 8192, flags: 0x23, guardBelowBytes: 0, reservedAboveBytes: 4096 },
+        { start: 0x7f28ec004000, end: 0x7f28ec100000, rssBytes: 53_248, flags: 0x03, guardBelowBytes: 16_384, reservedAboveBytes: 0 },
+      ],
+    });
+  });
+
+  test('a reading the shim flagged as failed is left out; a snapshot without the record has none', () => {
+    assert.equal(parseSnapshot(withResident(resident([], { flags: 1 })), PATH).resident, undefined);
+    assert.equal(parseSnapshot(snapshot(validRecords()), PATH).resident, undefined);
+  });
+
+  test('rejects entries of another size, a count past the record, mappings out of order, and the record in version 1', () => {
+    assertRejected(withResident(resident(ENTRIES, { entryBytes: 32 })), /resident entries of 32 bytes/);
+    assertRejected(withResident(resident(ENTRIES, { count: 3 })), /runs past its record/);
+    assertRejected(withResident(resident([ENTRIES[1]!, ENTRIES[0]!])), /out of order/);
+    const v1 = validRecords();
+    v1.splice(5, 0, record(11, resident(ENTRIES)));
+    assertRejected(snapshot(v1), /unknown record type 11/);
+  });
+});
+
 describe('parseSnapshot: version 3 (site kinds, usable bytes, mapping counters)', () => {
   const v3Sites: SiteSpec[] = [
     { ...SITES[0]!, kindCode: 0, usable: 6_400_000.5 },

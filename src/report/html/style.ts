@@ -35,6 +35,9 @@ svg.chart text.ylabel { text-anchor: end; }
 svg.chart text.xlabel { text-anchor: middle; }
 svg.chart path.line { fill: none; stroke-width: 2.2; stroke-linejoin: round; stroke-linecap: round; }
 svg.chart path.area { opacity: .08; }
+svg.chart .startup rect { fill: var(--muted); opacity: .08; }
+svg.chart .startup text { fill: var(--muted); font-size: 11px; }
+table.accounting tr.sub td:first-child { padding-left: 1.5em; color: var(--muted); font-size: .9em; }
 svg.chart .guide { stroke: var(--muted); stroke-dasharray: 3 3; }
 svg.chart .dot { stroke: var(--card); stroke-width: 2; }
 svg.chart .overlay { fill: transparent; cursor: crosshair; }

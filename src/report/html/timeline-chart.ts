@@ -1,13 +1,21 @@
 /**
  * The memory timeline of the HTML report as inline SVG, drawn here so it shows without script: RSS, live malloc,
- * allocator-retained free bytes and the Java heap when the timeline has them, on a time axis in seconds, minutes or
- * hours and a byte axis in binary units. The page's script adds the hover guide and tooltip from `ChartData`.
+ * allocator-retained, the Java heap and thread stacks when the timeline has them — the resident parts of the
+ * accounting table beside it (analyse/resident.ts), so the chart and the table show the same figures — on a time axis
+ * in seconds, minutes or hours and a byte axis in binary units. The start-up left out of every rate (the trend
+ * window's start) is shaded. The page's script adds the hover guide and tooltip from `ChartData`.
  */
-import type { TimelinePoint } from '../../analyse/index.js';
+import type { ResidentPart, TimelinePoint } from '../../analyse/index.js';
 import { escapeHtml, n } from './escape.js';
 
 /** A timeline point as read from timeline.json: any field may be missing in older or foreign files. */
-export type TimelineInput = Partial<TimelinePoint> & { javaHeapUsedBytes?: number; javaHeapBytes?: number };
+export type TimelineInput = Partial<TimelinePoint>;
+
+/** A resident part of a point, when the point has resident memory by mapping. */
+function part(p: TimelineInput, name: ResidentPart): number | undefined {
+  const parts = p.resident?.parts;
+  return parts && typeof parts === 'object' ? parts[name] ?? 0 : undefined;
+}
 
 export interface ChartSeries {
   label: string;
@@ -39,12 +47,16 @@ const seriesDefs: SeriesDef[] = [
   { label: 'RSS', color: '#3274d9', value: (p) => p.rssBytes, fill: true, description: 'resident set size of the process' },
   { label: 'live malloc', color: '#e8590c', value: (p) => p.liveBytes, fill: true, description: 'sampled live allocations, upscaled' },
   {
-    label: 'allocator-retained', color: '#8f3bb8', value: (p) => p.mallocFreeBytes, zeroIsMissing: true,
-    description: 'free bytes glibc malloc holds on to (mallinfo2 fordblks)',
+    label: 'allocator-retained', color: '#8f3bb8', value: (p) => (p.resident ? part(p, 'allocator-retained') : p.mallocFreeBytes), zeroIsMissing: true,
+    description: 'resident malloc heap the allocator keeps free (with its per-block overhead)',
   },
   {
-    label: 'Java heap', color: '#12968a', value: (p) => p.javaHeapUsedBytes ?? p.javaHeapBytes, zeroIsMissing: true,
-    description: 'Java heap in use',
+    label: 'Java heap', color: '#12968a', value: (p) => part(p, 'java-heap'), zeroIsMissing: true,
+    description: "the Java heap's resident pages (the table's java-heap)",
+  },
+  {
+    label: 'thread stacks', color: '#b8860b', value: (p) => part(p, 'thread-stacks'), zeroIsMissing: true,
+    description: "threads' stacks, resident",
   },
 ];
 
@@ -134,7 +146,16 @@ export interface TimelineChart {
   data: ChartData | null;
 }
 
-export function renderTimelineChart(timeline: readonly TimelineInput[]): TimelineChart {
+/** The shaded start-up: from the axis's start to the trend window's, labelled. */
+function startupShade(fromSec: number | undefined, x: (t: number) => number, t0: number, top: number, height: number): string {
+  if (fromSec === undefined || !(fromSec > t0)) return '';
+  const width = x(fromSec) - x(t0);
+  return `<g class="startup"><rect x="${n(x(t0))}" y="${top}" width="${n(width)}" height="${height}"><title>start-up: left out of every rate</title></rect>`
+    + `<text x="${n(x(t0) + 4)}" y="${top + 12}">start-up, left out of rates</text></g>`;
+}
+
+/** `windowFromSec`: where the report's rates start (report.json memory.window); before it is shaded. */
+export function renderTimelineChart(timeline: readonly TimelineInput[], windowFromSec?: number): TimelineChart {
   const points = timeline.filter((p) => finite(p.timeSec) !== null);
   const series = seriesDefs
     .map((def) => ({ def, values: points.map((p) => finite(def.value(p))) }))
@@ -167,6 +188,7 @@ export function renderTimelineChart(timeline: readonly TimelineInput[]): Timelin
   }
   parts.push(`<line class="axis" x1="${margin.left}" x2="${W - margin.right}" y1="${bottom}" y2="${bottom}"/>`);
   parts.push('</g>');
+  parts.push(startupShade(windowFromSec, x, t0, margin.top, plotH));
   series.forEach(({ def, values }, i) => {
     const ys = values.map((v) => (v === null ? null : y(v)));
     if (def.fill) parts.push(`<path class="area" d="${areaOf(xs, ys, bottom)}" fill="${def.color}"/>`);
