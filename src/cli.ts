@@ -9,13 +9,15 @@ import { ExitCode, LeakhuntError } from './core/errors.js';
 
 const exitCodesHelp = `
 Exit codes:
-  0     success (run: the command's own exit status; 128+N when signal N ended it)
-  1     leak over threshold (gate)
+  0     success (run: the command's own exit status, 128+N when signal N ended it; 0 when leakhunt stopped it at --duration)
+  1     leak over threshold (gate, run --fail-on-leak)
   2     bad usage or unreadable input
-  3     not enough data to decide (gate)
-  4     environment problem (shim not built, tool missing)
+  3     not enough data to decide (gate, run --fail-on-leak)
+  4     environment problem: shim not built, tool missing, a run directory that cannot be made or written
   5     output exists (use --force)
-  70    internal error`;
+  70    internal error (a bug)
+  126   run: the command cannot be executed (as a shell says)
+  127   run: the command was not found (as a shell says)`;
 
 function buildProgram(): Command {
   const program = new Command('leakhunt')
