@@ -5,7 +5,7 @@ import { register as registerDiff } from './commands/diff.js';
 import { register as registerGate } from './commands/gate.js';
 import { register as registerReport } from './commands/report.js';
 import { register as registerRun } from './commands/run.js';
-import { ExitCode, LeakhuntError } from './core/errors.js';
+import { environmentErrorOf, ExitCode, LeakhuntError } from './core/errors.js';
 
 const exitCodesHelp = `
 Exit codes:
@@ -49,9 +49,11 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = error.exitCode === 0 ? 0 : ExitCode.usage;
       return;
     }
-    if (error instanceof LeakhuntError) {
-      process.stderr.write(`leakhunt: ${error.message}\n`);
-      process.exitCode = error.exitCode;
+    // A refusal of the file system that no one turned into a LeakhuntError is still the environment's, not a bug.
+    const known = error instanceof LeakhuntError ? error : environmentErrorOf(error);
+    if (known) {
+      process.stderr.write(`leakhunt: ${known.message}\n`);
+      process.exitCode = known.exitCode;
       return;
     }
     const message = error instanceof Error ? error.message : String(error);

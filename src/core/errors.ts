@@ -67,3 +67,18 @@ export function fileSystemError(error: unknown, doing: string, path: string): un
   if (code === undefined) return error;
   return new LeakhuntError(`cannot ${doing} ${path}: ${fileSystemReasons[code] ?? code}`, ExitCode.environment);
 }
+
+/** Error numbers that are always the environment's doing, never a bug: what the CLI's catch turns into exit 4. */
+const environmentCodes: ReadonlySet<string> = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT']);
+
+/**
+ * A system call's error that only the environment causes (read-only, no permission, no space), wherever it was
+ * thrown, as the one line fileSystemError would have made of it; undefined for anything else.
+ */
+export function environmentErrorOf(error: unknown): LeakhuntError | undefined {
+  const code = errnoCode(error);
+  if (code === undefined || !environmentCodes.has(code)) return undefined;
+  const { path, syscall } = error as { path?: unknown; syscall?: unknown };
+  const doing = typeof syscall === 'string' ? syscall : 'write';
+  return new LeakhuntError(`cannot ${doing} ${typeof path === 'string' ? path : 'a file'}: ${fileSystemReasons[code] ?? code}`, ExitCode.environment);
+}

@@ -2,12 +2,11 @@
  * Processing a run directory after the target ended: raw snapshots → profiles, timeline.json and report.json, for
  * the target and every recorded child process (layout: rundir/layout.ts).
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { compilePatterns, defaultPlumbingPatterns, timelinePointOf, type AnalysisOptions, type TimelinePoint } from '../analyse/index.js';
 import { ProfileWriter, type ProfileSeries } from '../pprof/index.js';
 import {
-  listSnapshotFiles, listSnapshotPids, perfMapsDir, processDirName, readJvmStats, runPath, writeJsonAtomic, writeTimeline, type RunMeta,
+  listSnapshotFiles, listSnapshotPids, makeRunSubdirectory, perfMapsDir, processDirName, readJvmStats, runPath, writeJsonAtomic, writeTimeline, type RunMeta,
 } from '../rundir/index.js';
 import { SnapshotSeriesReader, type RawSnapshot } from '../snapshot/index.js';
 import { jvmAgentWarningFor, readPerfMaps } from '../symbolize/index.js';
@@ -34,7 +33,7 @@ export async function processRun(runDir: string, meta: RunMeta, timings?: Proces
     const children: ChildProcessSummary[] = [];
     for (const pid of listSnapshotPids(runPath(runDir, 'raw')).filter((p) => p !== rootPid)) {
       const outDir = join(runDir, processDirName(pid));
-      mkdirSync(outDir, { recursive: true, mode: 0o700 });
+      makeRunSubdirectory(outDir);
       const child = await processOneProcess(runDir, meta, pid, outDir, timings);
       children.push({
         pid, executable: child.executable, snapshots: child.report.snapshots, verdict: child.report.verdict,

@@ -9,11 +9,10 @@
  *   - compression and writing: in the background (zlib's thread pool), a few profiles at a time, while the next
  *     snapshot is read and encoded.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { profileFileName } from '../rundir/index.js';
+import { makeRunSubdirectory, profileFileName } from '../rundir/index.js';
 import { StackTable, type StackStore } from '../snapshot/tables.js';
 import type { RawSnapshot, RawStack } from '../snapshot/types.js';
 import { SymbolizeSession, type SymbolizeOptions } from '../symbolize/index.js';
@@ -70,7 +69,7 @@ export class ProfileWriter {
   private failure: unknown;
 
   constructor(private readonly snapshotsDir: string, options: SymbolizeOptions = {}) {
-    mkdirSync(snapshotsDir, { recursive: true, mode: 0o700 });
+    makeRunSubdirectory(snapshotsDir);
     this.session = new SymbolizeSession(options);
     this.series = new ProfileSeriesBuilder(this.encoder.stacks);
   }

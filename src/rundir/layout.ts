@@ -127,14 +127,26 @@ export function discardRunDir(prepared: PreparedRunDir): void {
   for (const name of readdirSync(prepared.runDir).filter(isOwnedEntry)) rmSync(join(prepared.runDir, name), { recursive: true, force: true });
 }
 
-/** mkdir -p, the run directory itself private. Not Node's recursive mkdir: under /proc it loops for ever. */
-function makeDirectoryAndParents(path: string): void {
+/**
+ * mkdir -p for the folders of a run directory (snapshots/, processes/<pid>/), private; a refusal of the file system
+ * is one line and exit 4 (Node's recursive mkdir says ENOENT on a read-only file system).
+ */
+export function makeRunSubdirectory(path: string): void {
+  try {
+    makeDirectoryAndParents(path, 0o700);
+  } catch (error) {
+    throw fileSystemError(error, 'create', path);
+  }
+}
+
+/** mkdir -p, the directory itself with `mode`. Not Node's recursive mkdir: under /proc it loops for ever. */
+function makeDirectoryAndParents(path: string, mode = 0o700): void {
   const missing: string[] = [];
   for (let p = path; !lstatOrUndefined(p); p = dirname(p)) {
     missing.push(p);
     if (dirname(p) === p) break;
   }
-  for (const [index, d] of missing.reverse().entries()) mkdirSync(d, { mode: index === missing.length - 1 ? 0o700 : 0o777 });
+  for (const [index, d] of missing.reverse().entries()) mkdirSync(d, { mode: index === missing.length - 1 ? mode : 0o777 });
 }
 
 function lstatOrUndefined(path: string): Stats | undefined {

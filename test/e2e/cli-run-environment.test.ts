@@ -5,7 +5,7 @@
  * link to an empty directory (accepted), and the stop leakhunt itself makes at --duration (exit 0, or the gate's).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
@@ -133,6 +133,13 @@ describe('leakhunt report --write where it cannot write', () => {
     const html = await runCliOnReadOnlyMount(out, ['report', out, '--format', 'html', '--write']);
     assertOneLineFailure(html, 4, /^leakhunt: cannot write \S+\/report\.(json|html): read-only file system$/);
     assert.equal(readFileSync(join(out, 'report.json'), 'utf8'), before);
+    // A run never processed, on a read-only mount: processing it cannot write its profiles.
+    rmSync(join(out, 'report.json'));
+    rmSync(join(out, 'snapshots'), { recursive: true });
+    const unprocessed = await runCliOnReadOnlyMount(out, ['report', out]);
+    assert.equal(unprocessed.exitCode, 4, unprocessed.all);
+    assert.match(unprocessed.stderr.trim().split('\n').at(-1)!, /^leakhunt: cannot (write|create) \S+: read-only file system$/);
+    assert.doesNotMatch(unprocessed.all ?? '', /internal error|\bat .*\.js:\d+/);
   });
 });
 
