@@ -7,7 +7,7 @@
  * for about S bytes). Confidence is the probability that the true slope is above zero.
  */
 import { seriesOfProfiles, totalInuse, type HeapProfileFrame, type ProfilePoint, type ProfileSeries } from '../pprof/index.js';
-import { defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, isPlumbing } from './sites.js';
+import { defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, frameSource, isPlumbing } from './sites.js';
 import { trendOf, warmupPoints, type Trend } from './trend.js';
 import type { AnalysisOptions, SiteReport, SiteStatus } from './types.js';
 
@@ -44,6 +44,7 @@ interface StackEntry {
 interface SiteEntries {
   function: string;
   location: string;
+  source: { file: string; line: number } | undefined;
   oldestAgeMs?: number;
   ageBytes: number;
   ageWeighted: number;
@@ -101,7 +102,7 @@ function groupSites(
         site = siteByName.get(name);
         if (!site) {
           site = {
-            function: name, location: siteFrame ? describeFrame(siteFrame) : name, ageBytes: 0, ageWeighted: 0,
+            function: name, location: siteFrame ? describeFrame(siteFrame) : name, source: frameSource(siteFrame), ageBytes: 0, ageWeighted: 0,
             series: new Array<number>(n).fill(0), entries: [], byKey: new Map(),
           };
           siteByName.set(name, site);
@@ -233,6 +234,7 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
     reports.push({
       function: site.function,
       location: site.location,
+      ...(site.source ? { source: site.source } : {}),
       stack: (heaviest?.frames ?? []).map(describeFrame),
       // Trends leave the warm-up out; new and gone are about the whole run.
       status: statusOf(site.series, trend, minConfidence, materialBytes, young),

@@ -156,3 +156,8 @@ export function describeFrame(frame: HeapProfileFrame): string {
   if (frame.mappingFile && !frame.functionName.includes('+0x')) return `${frame.functionName} (${baseName(frame.mappingFile)})`;
   return frame.functionName;
 }
+
+/** A frame's source file (as its debug information names it, directories included) and line, when both are known. */
+export function frameSource(frame: HeapProfileFrame | undefined): { file: string; line: number } | undefined {
+  return frame?.fileName && frame.line ? { file: frame.fileName, line: frame.line } : undefined;
+}

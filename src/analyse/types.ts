@@ -7,6 +7,8 @@ export interface SiteReport {
   function: string;
   /** The site frame as "name (file:line)" or "name (lib)". */
   location: string;
+  /** The site frame's source file (as its debug information names it) and line, when known. */
+  source?: { file: string; line: number };
   /** The site's heaviest stack, innermost first, each "name (file:line)" or "name (lib)". */
   stack: string[];
   status: SiteStatus;
