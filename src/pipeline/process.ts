@@ -5,7 +5,7 @@
 import { basename, join, relative } from 'node:path';
 import { errnoCode } from '../core/errors.js';
 import { compilePatterns, defaultPlumbingPatterns, timelinePointOf, type AnalysisOptions, type TimelinePoint } from '../analyse/index.js';
-import { ProfileWriter, type ProfileSeries } from '../pprof/index.js';
+import { mainExecutableMapping, ProfileWriter, type ProfileSeries } from '../pprof/index.js';
 import {
   listSnapshotFiles, listSnapshotPids, makeRunSubdirectory, perfMapsDir, processDirName, readJvmStats, runPath, writeJsonAtomic, writeTimeline, type RunMeta,
 } from '../rundir/index.js';
@@ -56,10 +56,9 @@ export function analysisOptionsOf(meta: Pick<RunMeta, 'warmupSec' | 'ignoreFrame
   };
 }
 
-/** The program a process was running: the first file mapping of its first snapshot is its executable. */
+/** The program a process was running, from its first snapshot's maps (as pprof's main mapping). */
 function executableOf(snapshot: RawSnapshot | undefined): string {
-  const line = snapshot?.maps.split('\n').find((l) => / \//.test(l));
-  return line ? line.slice(line.indexOf(' /') + 1).replace(/ \(deleted\)$/, '') : '';
+  return snapshot ? mainExecutableMapping(snapshot.maps)?.path ?? '' : '';
 }
 
 /**

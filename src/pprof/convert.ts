@@ -63,7 +63,6 @@ export class ProfileWriter {
   private seenStacks = 0;
   private lastMaps: string | undefined;
   private lastUnloaded: string | undefined;
-  private previousNs: bigint | undefined;
   private readonly writes: Promise<void>[] = [];
   private bytesInFlight = 0;
   private failure: unknown;
@@ -114,10 +113,10 @@ export class ProfileWriter {
     const meta = raw.meta;
     const encoded = this.encoder.encode({ raw, mappings: [], locations: this.locations, warnings: [] }, {
       timeNanos: meta.realtimeNs,
-      durationNanos: this.previousNs === undefined ? meta.realtimeNs - meta.startRealtimeNs : meta.realtimeNs - this.previousNs,
+      // Its alloc_* values count from the process's start: so does its duration (not the gap since the snapshot before).
+      durationNanos: meta.realtimeNs - meta.startRealtimeNs,
       ...(options.liveOnly ? { liveOnly: true } : {}),
     });
-    this.previousNs = meta.realtimeNs;
     this.series.add({
       timeSec, stackOf: encoded.stackOf, inuse: encoded.inuse, oldestAgeMs: encoded.oldestAgeMs, meanAgeMs: encoded.meanAgeMs,
     });

@@ -110,14 +110,13 @@ async function reference(dir: string, meta: RunMeta): Promise<{ report: unknown;
   const points: ProfilePoint[] = [];
   const timeline = timelineOf(snapshots, meta.startedAtMs);
   try {
-    let previousNs: bigint | undefined;
     for (const [i, raw] of snapshots.entries()) {
       const profile = buildHeapProfile(await session.symbolize(raw), {
-        timeNanos: raw.meta.realtimeNs, durationNanos: raw.meta.realtimeNs - (previousNs ?? raw.meta.startRealtimeNs),
+        // Its alloc_* count from the process's start, and its duration with them.
+        timeNanos: raw.meta.realtimeNs, durationNanos: raw.meta.realtimeNs - raw.meta.startRealtimeNs,
         // The live heap in each; every stack, with its allocations over the run, in the last.
         ...(i < snapshots.length - 1 ? { liveOnly: true } : {}),
       });
-      previousNs = raw.meta.realtimeNs;
       const bytes = Buffer.from(profile.encode());
       profiles.set(`${String(raw.meta.sequence).padStart(4, '0')}.pb.gz`, bytes);
       points.push({ timeSec: timeline[i]!.timeSec, profile: decodeHeapProfile(bytes, 'reference') });
