@@ -90,8 +90,21 @@ describe('the HTML report in a browser', () => {
       const options = await page.locator('#flame-from option').count();
       assert.equal(await page.locator('#flame-from').inputValue(), '0');
       assert.equal(await page.locator('#flame-to').inputValue(), String(options - 1));
-      assert.match(await page.locator('#flame-summary').textContent() ?? '', /grew by/);
+      // The header says how the net change splits: what grew, what shrank (and stacks too small to draw).
+      assert.match(await page.locator('#flame-summary').textContent() ?? '', /in use [^,]+ → [^,]+, net [+−±][\d.]+ \S+: the stacks that grew added [\d.]+ \S+, those that shrank gave back [\d.]+ \S+.*\. The widths show what grew\.$/);
       assert.ok(await page.getByText(top.function, { exact: false }).count() > 1, 'the top site is in the flame graph too');
+
+      // What shrank can be shown instead; then back to the growth.
+      await page.locator('#flame-mode').selectOption('shrank');
+      assert.match(await page.locator('#flame-summary').textContent() ?? '', /The widths show what shrank\.$/);
+      assert.ok(await page.locator('#flame svg rect').count() > 0 || await page.getByText('Nothing shrank between these two snapshots.').isVisible());
+      await page.locator('#flame-mode').selectOption('grew');
+
+      // The site's own frame is the bold one in its open stack.
+      const bold = page.locator('details.site').first().locator('.stack li.site-frame');
+      assert.equal(await bold.count(), 1);
+      assert.equal(await bold.evaluate((li) => (globalThis as unknown as { getComputedStyle(e: unknown): { fontWeight: string } }).getComputedStyle(li).fontWeight), '700');
+      assert.equal(await bold.textContent(), top.location);
 
       // Hovering the chart shows the tooltip; another pair of snapshots redraws the graph.
       await page.locator('#tl-overlay').hover();
