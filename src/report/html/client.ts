@@ -15,7 +15,8 @@ export const clientScript = String.raw`
     let v = Math.abs(bytes);
     if (v < 1024) return sign + Math.round(v) + ' B';
     let i = 0;
-    while (v >= 1000 && i < units.length - 1) { v /= 1024; i++; }
+    // As core/units.ts: 1000 to 1023 of a unit stay in it ("1012 MiB", not "0.99 GiB").
+    while (Math.round(v) >= 1024 && i < units.length - 1) { v /= 1024; i++; }
     if (i === 0) { v /= 1024; i = 1; }
     const digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
     return sign + v.toFixed(digits) + ' ' + units[i];
