@@ -7,7 +7,7 @@
  * for about S bytes). Confidence is the probability that the true slope is above zero.
  */
 import { seriesOfProfiles, totalInuse, type HeapProfileFrame, type ProfilePoint, type ProfileSeries } from '../pprof/index.js';
-import { defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, frameSource, isPlumbing } from './sites.js';
+import { defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, frameSource, isLibraryFrame, isPlumbing } from './sites.js';
 import { trendOf, warmupPoints, type Trend } from './trend.js';
 import type { AnalysisOptions, SiteReport, SiteStatus } from './types.js';
 
@@ -53,13 +53,15 @@ interface SiteEntries {
   byKey: Map<string, StackEntry>;
 }
 
-/** siteFrameIndex with each function name's plumbing and library tests done once. */
+/** siteFrameIndex with each function's (name, file and object's) plumbing and library tests done once. */
 function siteFrameIndexOf(frames: readonly HeapProfileFrame[], patterns: readonly RegExp[], cache: Map<string, number>): number {
   const kind = (frame: HeapProfileFrame): number => {
-    let k = cache.get(frame.functionName);
+    const key = frame.fileName === undefined && frame.mappingFile === undefined ? frame.functionName
+      : `${frame.functionName}\0${frame.fileName ?? ''}\0${frame.mappingFile ?? ''}`;
+    let k = cache.get(key);
     if (k === undefined) {
-      k = (isPlumbing(frame, patterns) ? 1 : 0) | (isPlumbing(frame, defaultLibraryPatterns) ? 2 : 0);
-      cache.set(frame.functionName, k);
+      k = (isPlumbing(frame, patterns) ? 1 : 0) | (isLibraryFrame(frame, defaultLibraryPatterns) ? 2 : 0);
+      cache.set(key, k);
     }
     return k;
   };
