@@ -53,6 +53,7 @@ export function demoCommand(seconds: number, extra: string[] = []): string[] {
 export interface ReportJson {
   schema: string;
   command: string[];
+  pid: number;
   exitStatus: number;
   durationSec: number;
   sampleBytes: number;

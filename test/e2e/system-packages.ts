@@ -1,10 +1,11 @@
 /**
  * Optional system packages some end-to-end tests need and a fresh machine may lack (Chromium for the HTML report's
- * browser test, jemalloc and tcmalloc for `--allocator`). Outside CI a test that needs a missing one is skipped,
+ * browser test, jemalloc and tcmalloc for `--allocator`, Python for a Python service's run). Outside CI a test that needs a missing one is skipped,
  * saying what to install; under CI=true (`.ci/run` installs them) it runs, and fails, saying the same.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { findAllocator } from '../../src/launch/index.js';
 
 export interface SystemPackage {
@@ -13,6 +14,10 @@ export interface SystemPackage {
   /** What it is, in a test's failure message. */
   what: string;
   installed: () => boolean;
+}
+
+function onPath(command: string): boolean {
+  return (process.env['PATH'] ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, command)));
 }
 
 function allocatorFound(name: string): boolean {
@@ -26,6 +31,7 @@ function allocatorFound(name: string): boolean {
 
 export const chromium: SystemPackage = { apt: 'chromium', what: '/usr/bin/chromium', installed: () => existsSync('/usr/bin/chromium') };
 export const jemalloc: SystemPackage = { apt: 'libjemalloc2', what: 'libjemalloc.so.2', installed: () => allocatorFound('jemalloc') };
+export const python3: SystemPackage = { apt: 'python3', what: 'python3', installed: () => onPath('python3') };
 export const tcmalloc: SystemPackage = { apt: 'libtcmalloc-minimal4', what: 'libtcmalloc_minimal.so.4', installed: () => allocatorFound('tcmalloc') };
 
 /** Whether this is a CI run, where every optional package is required (CI=true, as GitHub Actions and .ci/run set it). */
