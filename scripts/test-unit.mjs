@@ -45,4 +45,4 @@ const passed = built && await step('tests', [
   run('unit tests (test/unit)', ['--test', '--test-concurrency=2', 'dist/test/unit/']),
 ]);
 console.log(`# test:unit ${passed ? 'passed' : 'FAILED'} in ${((performance.now() - started) / 1000).toFixed(1)}s`);
-process.exit(passed ? 0 : 1);
+process.exitCode = passed ? 0 : 1;
