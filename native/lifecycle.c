@@ -24,6 +24,7 @@
 #include "config.h"
 #include "interpose.h"
 #include "liveness.h"
+#include "mappings.h"
 #include "sampler.h"
 #include "scratch.h"
 #include "snapshot.h"
@@ -38,7 +39,7 @@
  * child, which has no such thread: the lifecycle lock, taken by the setuid family's wrappers, hung a child in its
  * first setuid(). The order is the one every other path takes them in: lifecycle (a pause joins the writer, which
  * may be writing), the write lock (a snapshot takes the table locks one by one), thinning before the shards, the
- * stack table last. The methods, unloaded-objects and writer-wake locks are left out: only the JVM agent's
+ * mapping table, the stack table last. The methods, unloaded-objects and writer-wake locks are left out: only the JVM agent's
  * resolver and the writer take them, and neither thread exists in a child.
  *
  * Between the handlers, the forking thread is busy: the allocations other fork handlers make on it — in the child
@@ -58,6 +59,7 @@ static void before_fork(void)
     lh_writer_lock_for_fork();
     lh_snapshot_lock_for_fork();
     lh_live_lock_for_fork();
+    lh_mappings_lock_for_fork();
     lh_stacks_lock_for_fork();
     lh_tls.busy++;
 }
@@ -68,6 +70,7 @@ static void unlock_after_fork(void)
         return;
     lh_tls.busy--;
     lh_stacks_unlock_after_fork();
+    lh_mappings_unlock_after_fork();
     lh_live_unlock_after_fork();
     lh_snapshot_unlock_after_fork();
     lh_writer_unlock_after_fork();
@@ -96,7 +99,7 @@ static bool start(void)
         return false;
     lh_sampler_configure(lh_config.sample_interval_bytes);
     lh_stacks_locate_self();
-    if (!lh_live_init(lh_config.table_capacity) ||
+    if (!lh_live_init(lh_config.table_capacity) || !lh_mappings_init() ||
         !lh_stacks_init(lh_config.max_stacks, lh_config.max_stack_depth) ||
         !lh_scratch_init(lh_config.max_stack_depth)) {
         lh_say(LH_SAY_DISABLED, "cannot map memory for its tables", NULL);
@@ -113,6 +116,7 @@ __attribute__((constructor)) static void leakhunt_constructor(void)
 {
     lh_tls.busy++;
     lh_interpose_resolve();
+    lh_interpose_mmap_resolve();
     atomic_store(&lh_run_state, start() ? LH_ON : LH_OFF);
     lh_tls.busy--;
 }

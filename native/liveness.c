@@ -8,7 +8,7 @@
  *
  * Hot path cost: an unsampled free() pays only the filter in liveness.h — a multiply, a shift and a relaxed
  * one-byte load; unsampled allocations never come here. A sampled allocation's insert and a sampled block's
- * free each take one shard's mutex (16 shards: threads rarely meet) and probe a few 24-byte slots; the filter
+ * free each take one shard's mutex (16 shards: threads rarely meet) and probe a few 32-byte slots; the filter
  * counter is a CAS on one byte. Thinning, when the table fills, walks every shard once under its lock: rare
  * (each round halves the table) and done by one thread, the others drop their sample rather than wait.
  *
@@ -131,8 +131,8 @@ static void delete_slot(struct shard *s, uint64_t hole)
     s->used--;
 }
 
-static bool try_insert(uintptr_t address, uint64_t size, uint32_t stack_id, uint32_t alloc_time_ds,
-                       uint32_t generation)
+static bool try_insert(uintptr_t address, uint64_t size, uint64_t usable_size, uint32_t stack_id,
+                       uint32_t alloc_time_ds, uint32_t generation)
 {
     uint64_t hash = address_hash(address);
     struct shard *s = shard_of(hash);
@@ -141,11 +141,11 @@ static bool try_insert(uintptr_t address, uint64_t size, uint32_t stack_id, uint
     uint64_t i = probe(s, address, hash);
     if (s->slots[i].address == address) {
         /* A stale entry: its free was missed (it came from inside the shim). The new block replaces it. */
-        s->slots[i] = (struct lh_live_entry){address, size, generation, stack_id, alloc_time_ds};
+        s->slots[i] = (struct lh_live_entry){address, size, generation, usable_size, stack_id, alloc_time_ds};
         inserted = true;
     } else if (atomic_load_explicit(&live_entries, memory_order_relaxed) < table_capacity &&
                s->used < s->mask) {
-        s->slots[i] = (struct lh_live_entry){address, size, generation, stack_id, alloc_time_ds};
+        s->slots[i] = (struct lh_live_entry){address, size, generation, usable_size, stack_id, alloc_time_ds};
         s->used++;
         atomic_fetch_add_explicit(&live_entries, 1, memory_order_relaxed);
         filter_increment(address);
@@ -155,10 +155,11 @@ static bool try_insert(uintptr_t address, uint64_t size, uint32_t stack_id, uint
     return inserted;
 }
 
-LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint32_t stack_id, uint32_t alloc_time_ds)
+LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint64_t usable_size, uint32_t stack_id,
+                              uint32_t alloc_time_ds)
 {
     uint32_t generation = lh_sampler_generation();
-    if (try_insert(address, size, stack_id, alloc_time_ds, generation))
+    if (try_insert(address, size, usable_size, stack_id, alloc_time_ds, generation))
         return true;
     /* Full: one thread thins, the others drop their sample rather than wait. */
     if (pthread_mutex_trylock(&thinning_lock) == 0) {
@@ -173,7 +174,7 @@ LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint32_t stack_i
             atomic_fetch_add_explicit(&lh_counters.thinned_entries, 1, memory_order_relaxed);
             return false;
         }
-        if (try_insert(address, size, stack_id, alloc_time_ds, now))
+        if (try_insert(address, size, usable_size, stack_id, alloc_time_ds, now))
             return true;
     }
     atomic_fetch_add_explicit(&lh_counters.table_drops, 1, memory_order_relaxed);

@@ -7,13 +7,15 @@
 
 #include "shim.h"
 
-/* A sampled block that is still live. 24 bytes. */
+/* A sampled block that is still live. 32 bytes. */
 struct lh_live_entry {
     uint64_t address;        /* 0 marks an empty slot: malloc never hands out address 0 */
     uint64_t size : 56;      /* requested bytes */
     uint64_t generation : 8; /* sampling generation its weight is computed at (see sampler.c) */
+    uint64_t usable_size;    /* malloc_usable_size() on the sampled path: what the allocator counts as in use */
     uint32_t stack_id;
-    uint32_t alloc_time_ds;  /* allocation time, deciseconds since shim start (13 years of range) */
+    uint32_t alloc_time_ds;  /* allocation time, deciseconds since shim start (13 years of range); a realloc'd
+                              * block keeps its first sampled ancestor's (lineage) */
 };
 
 /*
@@ -42,14 +44,15 @@ LH_HIDDEN void lh_filter_pin(const void *pointer);
 
 /*
  * Sets up a table for at most `capacity` live entries. Worst-case memory, stated: the slots
- * (2 × capacity rounded up to a power of two, 24 bytes each) plus the 256 KiB filter; for the default
- * 65536 entries that is 3 MiB + 256 KiB. Returns false if the memory cannot be mapped.
+ * (2 × capacity rounded up to a power of two, 32 bytes each) plus the 256 KiB filter; for the default
+ * 65536 entries that is 4 MiB + 256 KiB. Returns false if the memory cannot be mapped.
  */
 LH_HIDDEN bool lh_live_init(uint64_t capacity);
 
 /* Records a sampled block. When the table is full it first thins (doubling the sampling interval);
  * returns false, and counts a drop, only if the entry still does not fit. */
-LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint32_t stack_id, uint32_t alloc_time_ds);
+LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint64_t usable_size, uint32_t stack_id,
+                              uint32_t alloc_time_ds);
 
 /* Removes the entry for `address` if there is one (copied to *removed when not NULL). */
 LH_HIDDEN bool lh_live_remove(uintptr_t address, struct lh_live_entry *removed);

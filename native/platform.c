@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,10 +23,12 @@ static _Atomic int mapping_count;
 
 LH_HIDDEN void *lh_map_memory(size_t bytes)
 {
-    /* NORESERVE + demand paging: the stated worst case is virtual; RSS follows what is really used. */
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
+    /* NORESERVE + demand paging: the stated worst case is virtual; RSS follows what is really used. The system call
+     * itself, not the shim's own mmap (interpose_mmap.c): the shim's memory is not the target's. */
+    long mapped = syscall(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mapped == -1)
         return NULL;
+    void *p = (void *)mapped;
     atomic_fetch_add_explicit(&lh_counters.mapped_bytes, bytes, memory_order_relaxed);
     int slot = atomic_fetch_add(&mapping_count, 1);
     if (slot < MAX_MAPPINGS) {

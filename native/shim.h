@@ -6,6 +6,8 @@
  * exports:
  *   interpose.c    malloc free calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc pvalloc
  *                  malloc_usable_size
+ *   interpose_mmap.c   mmap mmap64 munmap mremap
+ *   interpose_dlsym.c  dlsym dlvsym                        (malloc and mmap looked up by name are the shim's)
  *   lifecycle.c    __libc_start_main exit                  (the final snapshot, before static destructors run)
  *   credentials.c  setuid setgid seteuid setegid setreuid setregid setresuid setresgid setgroups unshare setns
  *                                                          (the writer stopped around calls that need one thread)
@@ -22,13 +24,22 @@
 
 #define LH_HIDDEN __attribute__((visibility("hidden")))
 #define LH_EXPORT __attribute__((visibility("default")))
+/* A hidden name bound to this library's own definition of `name` (defined in the same file): unlike `&name`, never
+ * resolved through the GOT to a definition that comes first in the process. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define LH_SELF(name) extern __typeof__(name) self_##name __attribute__((alias(#name), visibility("hidden"), copy(name)));
+#else
+#define LH_SELF(name) extern __typeof__(name) self_##name __attribute__((alias(#name), visibility("hidden")));
+#endif
 #define LH_LIKELY(x) __builtin_expect(!!(x), 1)
 #define LH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* The definition of `name` that follows the shim's own in lookup order (dlsym(RTLD_NEXT)), resolved on first use
- * and cached; NULL if there is none. For every function the shim wraps except the malloc family: dlsym itself
- * allocates, so interpose.c resolves those up front, with a bootstrap buffer, into its next_* table. The file
- * that uses it includes <dlfcn.h> (after _GNU_SOURCE). */
+ * and cached; NULL if there is none. For every function the shim wraps except the malloc and mmap families: dlsym
+ * itself allocates, so interpose.c resolves those up front, with a bootstrap buffer, into its next_* table, and
+ * interpose_mmap.c makes system calls until the constructor resolved them. (dlsym is the shim's own too: a lookup
+ * from here passes through to the real one, interpose_dlsym.c.) The file that uses it includes <dlfcn.h> (after
+ * _GNU_SOURCE). */
 #define LH_NEXT(name)                                                                                       \
     (__extension__({                                                                                        \
         static __typeof__(&name) lh_next_cached;                                                            \
@@ -75,6 +86,7 @@ struct lh_counters {
     _Atomic uint64_t write_errors;
     _Atomic uint64_t java_stacks;         /* samples that got Java frames */
     _Atomic uint64_t java_stack_failures; /* AsyncGetCallTrace said no (negative frame count) */
+    _Atomic uint64_t mapping_drops;       /* sampled mappings not tracked: the mapping table or stack table was full */
 };
 extern LH_HIDDEN struct lh_counters lh_counters;
 

@@ -23,6 +23,7 @@
 
 #include "agent.h"
 #include "liveness.h"
+#include "mappings.h"
 #include "methods.h"
 #include "output.h"
 #include "procfs.h"
@@ -46,7 +47,7 @@ enum record_type {
     RECORD_END = 0xFFFF,
 };
 
-#define FORMAT_VERSION 2u
+#define FORMAT_VERSION 3u
 
 /* Live totals of one stack, gathered from the liveness table for one snapshot. */
 struct site_totals {
@@ -54,6 +55,7 @@ struct site_totals {
     uint64_t live_sampled_bytes;
     double live_objects;
     double live_bytes;
+    double live_usable_bytes; /* Σ weight × what the allocator counts (malloc) or the pages (mmap) */
     uint32_t oldest_ds;
     uint32_t newest_ds;
     double time_weighted_ds; /* Σ live_bytes × alloc time, for the mean */
@@ -71,23 +73,38 @@ static int (*mallctl_function)(const char *, void *, size_t *, void *, size_t);
 
 /* ---- gathering ---- */
 
+/* One live sample of `bytes` (`usable` as the allocator or the kernel counts them) and `weight`, born at `born_ds`. */
+static void add_live(uint32_t stack_id, uint32_t stack_count, uint64_t bytes, uint64_t usable, double weight, uint32_t born_ds)
+{
+    if (stack_id >= stack_count)
+        return;
+    struct site_totals *t = &totals[stack_id];
+    double upscaled = weight * (double)bytes;
+    if (t->live_samples == 0 || born_ds < t->oldest_ds)
+        t->oldest_ds = born_ds;
+    if (born_ds > t->newest_ds)
+        t->newest_ds = born_ds;
+    t->live_samples++;
+    t->live_sampled_bytes += bytes;
+    t->live_objects += weight;
+    t->live_bytes += upscaled;
+    t->live_usable_bytes += weight * (double)usable;
+    t->time_weighted_ds += upscaled * (double)born_ds;
+}
+
 static void add_live_entry(const struct lh_live_entry *e, void *context)
 {
-    uint32_t stack_count = *(uint32_t *)context;
-    if (e->stack_id >= stack_count)
-        return;
-    struct site_totals *t = &totals[e->stack_id];
-    double weight = lh_sample_weight(e->size, e->generation);
-    double bytes = weight * (double)e->size;
-    if (t->live_samples == 0 || e->alloc_time_ds < t->oldest_ds)
-        t->oldest_ds = e->alloc_time_ds;
-    if (e->alloc_time_ds > t->newest_ds)
-        t->newest_ds = e->alloc_time_ds;
-    t->live_samples++;
-    t->live_sampled_bytes += e->size;
-    t->live_objects += weight;
-    t->live_bytes += bytes;
-    t->time_weighted_ds += bytes * (double)e->alloc_time_ds;
+    add_live(e->stack_id, *(uint32_t *)context, e->size, e->usable_size, lh_sample_weight(e->size, e->generation),
+             e->alloc_time_ds);
+}
+
+/* A tracked mapping, or what a partial munmap left of it: the bytes it still holds, at the weight it was sampled
+ * with; usable: its pages. */
+static void add_mapping(const struct lh_mapping *m, void *context)
+{
+    uint64_t pages = ((m->end + 4095) & ~(uint64_t)4095) - m->start;
+    add_live(m->stack_id, *(uint32_t *)context, m->end - m->start, pages, lh_sample_weight(m->sampled_size, m->generation),
+             m->alloc_time_ds);
 }
 
 static void write_meta(bool is_final, bool after_trim, uint64_t sequence)
@@ -134,8 +151,8 @@ static void write_counters(uint32_t stack_count)
     out_u64(atomic_load(&lh_counters.java_stack_failures));
     out_u64(lh_resident_bytes());
     out_u64(lh_methods_count());
-    out_u64(0);
-    out_u64(0);
+    out_u64(lh_mappings_count());
+    out_u64(atomic_load(&lh_counters.mapping_drops));
     out_end_record(start);
 }
 
@@ -250,7 +267,7 @@ static void write_sites(uint32_t stack_count)
     for (uint32_t id = 0; id < stack_count; id++) {
         const struct site_totals *t = &totals[id];
         out_u32(id);
-        out_u32(0);
+        out_u32((uint32_t)lh_stacks_kind(id));
         out_u64(t->live_samples);
         out_u64(t->live_sampled_bytes);
         out_f64(t->live_objects);
@@ -261,7 +278,7 @@ static void write_sites(uint32_t stack_count)
         out_u64(t->live_samples ? (uint64_t)t->oldest_ds * 100 : 0);
         out_u64(t->live_samples ? (uint64_t)t->newest_ds * 100 : 0);
         out_f64(t->live_bytes > 0 ? t->time_weighted_ds / t->live_bytes * 100.0 : 0.0);
-        out_u64(0);
+        out_f64(t->live_usable_bytes);
     }
     out_end_record(start);
 }
@@ -282,6 +299,7 @@ LH_HIDDEN void lh_snapshot_write(bool is_final, bool after_trim)
     uint32_t stack_count = lh_stacks_count();
     memset(totals, 0, (size_t)stack_count * sizeof *totals);
     lh_live_for_each(add_live_entry, &stack_count);
+    lh_mappings_for_each(add_mapping, &stack_count);
 
     out_start(fd);
     out_put("LKHUNT\r\n", 8);

@@ -25,7 +25,7 @@ struct stack_entry {
     uint64_t arena_offset; /* native pcs, then two words (method id, bci) per Java frame */
     uint16_t depth;
     uint16_t java_depth;
-    uint32_t reserved;
+    uint32_t kind; /* enum lh_stack_kind: part of the stack's identity */
     struct lh_stack_stats stats;
 };
 
@@ -134,9 +134,10 @@ static uint64_t mix(uint64_t h, uint64_t word)
     return h ^ (h >> 29);
 }
 
-static uint64_t hash_frames(const uintptr_t *pcs, int depth, const struct lh_java_frame *java, int java_depth)
+static uint64_t hash_frames(const uintptr_t *pcs, int depth, const struct lh_java_frame *java, int java_depth,
+                            enum lh_stack_kind kind)
 {
-    uint64_t h = 0xCBF29CE484222325ull ^ (uint64_t)depth ^ ((uint64_t)java_depth << 32);
+    uint64_t h = 0xCBF29CE484222325ull ^ (uint64_t)depth ^ ((uint64_t)java_depth << 32) ^ ((uint64_t)kind << 48);
     for (int i = 0; i < depth; i++)
         h = mix(h, pcs[i]);
     for (int i = 0; i < java_depth; i++)
@@ -145,9 +146,9 @@ static uint64_t hash_frames(const uintptr_t *pcs, int depth, const struct lh_jav
 }
 
 static bool same_frames(const struct stack_entry *e, const uintptr_t *pcs, int depth, const struct lh_java_frame *java,
-                        int java_depth)
+                        int java_depth, enum lh_stack_kind kind)
 {
-    if (e->depth != depth || e->java_depth != java_depth)
+    if (e->depth != depth || e->java_depth != java_depth || e->kind != (uint32_t)kind)
         return false;
     const uintptr_t *stored = &arena[e->arena_offset];
     if (memcmp(stored, pcs, (size_t)depth * sizeof *pcs) != 0)
@@ -166,9 +167,9 @@ static void add_sample(struct stack_entry *e, uint64_t size, double weight)
 }
 
 LH_HIDDEN uint32_t lh_stacks_intern(const uintptr_t *pcs, int depth, const struct lh_java_frame *java,
-                                    int java_depth, uint64_t size, double weight)
+                                    int java_depth, enum lh_stack_kind kind, uint64_t size, double weight)
 {
-    uint64_t hash = hash_frames(pcs, depth, java, java_depth);
+    uint64_t hash = hash_frames(pcs, depth, java, java_depth, kind);
     uint64_t words = (uint64_t)depth + 2 * (uint64_t)java_depth;
     uint32_t id = LH_OVERFLOW_STACK;
     pthread_mutex_lock(&table_lock);
@@ -178,7 +179,7 @@ LH_HIDDEN uint32_t lh_stacks_intern(const uintptr_t *pcs, int depth, const struc
         if (slot == 0)
             break;
         struct stack_entry *e = &entries[slot - 1];
-        if (e->hash == hash && same_frames(e, pcs, depth, java, java_depth)) {
+        if (e->hash == hash && same_frames(e, pcs, depth, java, java_depth, kind)) {
             id = slot - 1;
             goto found;
         }
@@ -187,7 +188,8 @@ LH_HIDDEN uint32_t lh_stacks_intern(const uintptr_t *pcs, int depth, const struc
     if (n < capacity && arena_used + words <= arena_capacity) {
         id = n;
         entries[id] = (struct stack_entry){
-            .hash = hash, .arena_offset = arena_used, .depth = (uint16_t)depth, .java_depth = (uint16_t)java_depth};
+            .hash = hash, .arena_offset = arena_used, .depth = (uint16_t)depth, .java_depth = (uint16_t)java_depth,
+            .kind = (uint32_t)kind};
         memcpy(&arena[arena_used], pcs, (size_t)depth * sizeof *pcs);
         for (int k = 0; k < java_depth; k++) {
             arena[arena_used + (uint64_t)depth + 2 * (uint64_t)k] = java[k].method_id;
@@ -204,6 +206,20 @@ found:
     add_sample(&entries[id], size, weight);
     pthread_mutex_unlock(&table_lock);
     return id;
+}
+
+LH_HIDDEN void lh_stacks_count_sample(uint32_t id, uint64_t size, double weight)
+{
+    if (id >= lh_stacks_count())
+        return;
+    pthread_mutex_lock(&table_lock);
+    add_sample(&entries[id], size, weight);
+    pthread_mutex_unlock(&table_lock);
+}
+
+LH_HIDDEN enum lh_stack_kind lh_stacks_kind(uint32_t id)
+{
+    return id < lh_stacks_count() ? (enum lh_stack_kind)entries[id].kind : LH_KIND_MALLOC;
 }
 
 LH_HIDDEN uint32_t lh_stacks_count(void)

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds and runs the shim's C unit tests (native/test/test_*.c), each linked with the shim's sources
-// minus the library's entry points (interpose.c, lifecycle.c), so the tests drive the units directly.
+// minus the library's entry points (the interposers, lifecycle.c), so the tests drive the units directly.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,8 +14,10 @@ const cc = process.env.CC || 'cc';
 mkdirSync(buildDir, { recursive: true });
 writeLimitsHeader();
 
-// agent.c builds as stubs here (no JDK include path): the units are tested without a JVM.
-const units = shimSources.filter((f) => !['interpose.c', 'lifecycle.c'].includes(f)).map((f) => join(nativeDir, f));
+// agent.c builds as stubs here (no JDK include path): the units are tested without a JVM. The interposers are left
+// out: a test program is not to have its own malloc, mmap or dlsym replaced.
+const entryPoints = ['interpose.c', 'interpose_mmap.c', 'interpose_dlsym.c', 'lifecycle.c'];
+const units = shimSources.filter((f) => !entryPoints.includes(f)).map((f) => join(nativeDir, f));
 let failed = 0;
 for (const test of readdirSync(testDir).filter((f) => /^test_.*\.c$/.test(f)).sort()) {
   const binary = join(buildDir, test.replace(/\.c$/, ''));

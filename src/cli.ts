@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { register as registerDiff } from './commands/diff.js';
 import { register as registerGate } from './commands/gate.js';
+import { register as registerPush } from './commands/push.js';
 import { register as registerReport } from './commands/report.js';
 import { register as registerRun } from './commands/run.js';
 import { environmentErrorOf, ExitCode, LeakhuntError } from './core/errors.js';
@@ -15,6 +16,7 @@ Exit codes:
   3     not enough data to decide (gate, run --fail-on-leak)
   4     environment problem: shim not built, tool missing, a run directory that cannot be made or written
   5     output exists (use --force)
+  6     some profiles could not be pushed (push)
   70    internal error (a bug)
   126   run: the command cannot be executed (as a shell says)
   127   run: the command was not found (as a shell says)`;
@@ -29,6 +31,7 @@ function buildProgram(): Command {
   registerDiff(program);
   registerReport(program);
   registerGate(program);
+  registerPush(program);
   return program;
 }
 

@@ -72,7 +72,7 @@ static void matches_a_reference_under_random_operations(void)
         } else {
             /* Addresses 16-aligned and clustered, like a real heap. */
             live[k] = 0x7f0000000000u + ((xorshift(&seed) % 100000) + (uint64_t)k * 100000) * 16;
-            if (!lh_live_insert(live[k], 16u * (uint64_t)k + 1, (uint32_t)k, 0))
+            if (!lh_live_insert(live[k], 16u * (uint64_t)k + 1, 16u * (uint64_t)k + 1, (uint32_t)k, 0))
                 mismatches++;
         }
     }
@@ -94,7 +94,7 @@ static void the_filter_rejects_most_unsampled_frees(void)
     setup(1);
     clear_table();
     for (uintptr_t i = 0; i < 1000; i++)
-        lh_live_insert(0x600000000000u + i * 4096, 100, 1, 0);
+        lh_live_insert(0x600000000000u + i * 4096, 100, 100, 1, 0);
     int positives = 0;
     for (uintptr_t i = 0; i < 100000; i++)
         positives += lh_live_maybe_sampled((void *)(0x500000000000u + i * 48));
@@ -116,7 +116,7 @@ static void a_full_table_thins_and_stays_unbiased(void)
         true_bytes += (double)size;
         t.bytes_until_sample -= (int64_t)size;
         if (t.bytes_until_sample <= 0 && lh_sampler_take(&t, size))
-            lh_live_insert(0x100000000000u + i * 4096, size, 1, 0);
+            lh_live_insert(0x100000000000u + i * 4096, size, size, 1, 0);
     }
     CHECK(lh_live_count() <= CAPACITY, "bounded: %llu", (unsigned long long)lh_live_count());
     CHECK(lh_sampler_generation() >= 3, "interval doubled (generation %u)", lh_sampler_generation());
@@ -137,7 +137,7 @@ static void *worker(void *argument)
     uintptr_t base = 0x200000000000u + (uintptr_t)w->index * 0x10000000u;
     for (int round = 0; round < 200; round++) {
         for (uintptr_t i = 0; i < 8; i++)
-            if (!lh_live_insert(base + i * 64, 32, (uint32_t)w->index, 0))
+            if (!lh_live_insert(base + i * 64, 32, 32, (uint32_t)w->index, 0))
                 w->errors++;
         for (uintptr_t i = 0; i < 8; i++)
             if (!lh_live_remove(base + i * 64, NULL))
@@ -180,7 +180,7 @@ static void removing_null_changes_nothing(void)
     setup(1);
     clear_table();
     for (uintptr_t i = 1; i <= 500; i++)
-        lh_live_insert(i * 16, 32, 1, 0);
+        lh_live_insert(i * 16, 32, 32, 1, 0);
     for (int i = 0; i < 100; i++)
         CHECK(!lh_live_remove(0, NULL), "address 0 is never found");
     scanned_entries = 0;

@@ -1,4 +1,4 @@
-export { abbreviateTemplates, compilePatterns, defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, isPlumbing, siteFrameIndex } from './sites.js';
+export { abbreviateTemplates, compilePatterns, defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, isPlumbing, siteFrameIndex, siteKindTag } from './sites.js';
 export { DEFAULT_MIN_CONFIDENCE, rankSeries, rankSites, seriesGrowth, siteSeries, totalLiveSeries, warmupOf } from './rank.js';
 export { growthPosterior, trendOf, warmupPoints, type Trend, type TrendShape } from './trend.js';
 export {

@@ -1,4 +1,6 @@
 /** What the analysis works on, and what it concludes. */
+import type { SiteKind } from '../snapshot/types.js';
+
 export type SiteStatus = 'growing' | 'new' | 'shrinking' | 'stable' | 'gone';
 
 export interface SiteReport {
@@ -9,6 +11,11 @@ export interface SiteReport {
   location: string;
   /** The site frame's source file (as its debug information names it) and line, when known. */
   source?: { file: string; line: number };
+  /**
+   * What the site allocated: malloc blocks, or memory it mapped (mmap-anon, mmap-file). A function's mappings are a
+   * site apart from its malloc blocks. Absent in reports written before site kinds: malloc.
+   */
+  kind?: SiteKind;
   /** The site's heaviest stack, innermost first, each "name (file:line)" or "name (lib)". */
   stack: string[];
   status: SiteStatus;

@@ -5,12 +5,14 @@ import { parseBytes, parseDurationMs } from '../core/units.js';
 import { evaluateGate, resolveGateOptions, writeGateOutputs, type GateCliOptions } from '../gate/index.js';
 import { checkCommandRunnable, findAllocator, isStartFailure, requireShim, runExitStatus, startRecording, trimProbeAtMs } from '../launch/index.js';
 import { processRun } from '../pipeline/index.js';
+import { pushSummaryLine, startRunPush, type RunPushOptions } from '../push/index.js';
 import { colorWanted, renderJson, renderText, startStatusLine, writeHtmlReport } from '../report/index.js';
-import { defaultRunDir, discardRunDir, prepareRunDir, runPath } from '../rundir/index.js';
+import { defaultRunDir, discardRunDir, prepareRunDir, runPath, writeJsonAtomic } from '../rundir/index.js';
 import { buildIdOf } from '../symbolize/index.js';
 import { addGateOptions } from './gate.js';
 import { checkLimit, parseWholeNumber } from '../core/limits.js';
 import { parsed, positiveInteger, regexList } from './options.js';
+import { addPushOptions, runPushOptions } from './push.js';
 
 export interface RunOptions {
   out?: string;
@@ -39,6 +41,8 @@ export interface RunOptions {
   trimProbe?: boolean;
   /** --allocator: jemalloc, tcmalloc or an allocator library's path, preloaded right after the shim. */
   allocator?: string;
+  /** --push and its companions: each snapshot's profile to a profiling backend as it is made. */
+  push?: RunPushOptions;
 }
 
 export async function runCommand(command: string[], options: RunOptions): Promise<number> {
@@ -64,22 +68,39 @@ export async function runCommand(command: string[], options: RunOptions): Promis
 
   // The one-line live status on stderr (a terminal only, not with --quiet).
   const status = startStatusLine({ rawDir, enabled: !options.quiet });
+  // Pushing never fails the run: its problems are lines (even with --quiet: profiles not sent are news).
+  const pushNote = (line: string) => { status.clear(); process.stderr.write(`leakhunt: ${line}\n`); };
+  const push = options.push && startRunPush({
+    runDir, rawDir, command, followChildren: options.followChildren === true, snapshotIntervalMs: options.intervalMs, push: options.push, note: pushNote,
+  });
   const outcome = await recording.run({
     onSpawn: (pid) => {
       // Said once the command has started: one that cannot start leaves no run directory to speak of.
       if (!options.quiet) process.stderr.write(`leakhunt: recording into ${runDir}\n`);
       status.setPid(pid);
+      push?.started(pid);
     },
     onTick: (elapsedMs, rssBytes) => status.onTick(elapsedMs, rssBytes),
     onWarning: (message) => { if (!options.quiet) { status.clear(); process.stderr.write(`leakhunt: ${message}\n`); } },
     onEnded: () => status.stop(),
-  }).catch((error: unknown) => {
-    if (isStartFailure(error)) discardRunDir(prepared);
+  }).catch(async (error: unknown) => {
+    if (isStartFailure(error)) {
+      // Nothing ran, so nothing is pushed: the push lets go of the run directory before it goes.
+      await push?.targetEnded();
+      await push?.finish(0).catch(() => undefined);
+      discardRunDir(prepared);
+    }
     throw error;
   });
+  await push?.targetEnded();
   const exitStatus = runExitStatus(outcome);
 
   const { report, timeline, series } = await processRun(runDir, recording.meta);
+  if (push) {
+    const pushed = report.push = await push.finish(outcome.pid);
+    writeJsonAtomic(runPath(runDir, 'report'), report);
+    if (!options.quiet || pushed.left > 0) pushNote(pushSummaryLine(pushed, runDir));
+  }
   try {
     writeHtmlReport(runDir, report, { timeline, series });
   } catch (error) {
@@ -143,8 +164,9 @@ export function register(program: Command): void {
         ignoreFrames: opts.ignoreFrames,
         followChildren: opts.followChildren === true,
         nmt: opts.nmt === true, trimProbe: opts.trimProbe === true, allocator: opts.allocator,
-        gate: opts.failOnLeak ? opts : undefined,
+        gate: opts.failOnLeak ? opts : undefined, push: runPushOptions(opts),
       });
     });
   addGateOptions(run);
+  addPushOptions(run);
 }

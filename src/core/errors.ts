@@ -17,6 +17,8 @@ export const ExitCode = {
   environment: 4,
   /** Refusing to overwrite existing output without --force. */
   outputExists: 5,
+  /** `leakhunt push`: some profiles could not be sent (they stay in the run directory). */
+  pushIncomplete: 6,
   /** `run`: the command was found but cannot be executed (as a shell, `env` or `timeout` say it). */
   cannotExecute: 126,
   /** `run`: the command was not found (as a shell, `env` or `timeout` say it). */

@@ -1,11 +1,11 @@
 /** The gate's per-site lines for the terminal (stdout): what fails, what was suppressed and why, what the baseline accepted. */
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
-import { abbreviateTemplates, type SiteReport } from '../analyse/index.js';
+import { abbreviateTemplates, siteKindTag, type SiteReport } from '../analyse/index.js';
 import { adviceTexts, formatDetectable, liveGrowthText, problemTexts } from './wording.js';
 import type { GateResult } from './types.js';
 
 function site(s: SiteReport): string {
-  return `${abbreviateTemplates(s.location)}: ${formatRate(s.leakRateBytesPerHour)}, ${s.growthBytes > 0 ? '+' : ''}${formatBytes(s.growthBytes)} over the run, confidence ${s.confidence.toFixed(2)}`;
+  return `${abbreviateTemplates(s.location)}${siteKindTag(s.kind)}: ${formatRate(s.leakRateBytesPerHour)}, ${s.growthBytes > 0 ? '+' : ''}${formatBytes(s.growthBytes)} over the run, confidence ${s.confidence.toFixed(2)}`;
 }
 
 export function renderDetails(result: GateResult): string[] {

@@ -93,7 +93,7 @@ function judgeSites(report: RunReport, options: GateOptions) {
       usedRules.add(match.rule);
       continue;
     }
-    const before = options.baseline?.report.sites.find((s) => s.function === site.function);
+    const before = options.baseline?.report.sites.find((s) => s.function === site.function && (s.kind ?? 'malloc') === (site.kind ?? 'malloc'));
     if (before) {
       const baselineRate = before.status === 'growing' ? Math.max(before.leakRateBytesPerHour, 0) : 0;
       const allowed = Math.max(2 * baselineRate, baselineRate + maxRate);

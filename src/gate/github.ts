@@ -3,7 +3,7 @@
  * source file and line when its debug information gives them, so GitHub shows it on that line of the change.
  */
 import { isAbsolute, relative } from 'node:path';
-import { abbreviateTemplates, type SiteReport } from '../analyse/index.js';
+import { abbreviateTemplates, siteKindTag, type SiteReport } from '../analyse/index.js';
 import { formatBytes, formatRate } from '../core/units.js';
 import type { GateResult } from './types.js';
 import { gateVerdict } from './wording.js';
@@ -48,8 +48,8 @@ export function renderAnnotations(result: GateResult, workspace?: string): strin
   const lines: string[] = [];
   for (const site of result.failing) {
     const stack = site.stack.slice(0, 8).map(abbreviateTemplates).join(' ← ');
-    lines.push(command('error', `Native leak: ${abbreviateTemplates(site.function)}`,
-      `${abbreviateTemplates(site.location)} leaks ${formatRate(site.leakRateBytesPerHour)}, over the ${max} threshold `
+    lines.push(command('error', `Native leak: ${abbreviateTemplates(site.function)}${siteKindTag(site.kind)}`,
+      `${abbreviateTemplates(site.location)}${siteKindTag(site.kind)} leaks ${formatRate(site.leakRateBytesPerHour)}, over the ${max} threshold `
       + `(confidence ${site.confidence.toFixed(2)}, ${formatBytes(site.growthBytes)} over the run). Stack: ${stack}`, annotationPlace(site, workspace)));
   }
   if (result.liveGrowth.exceeded) {
@@ -60,7 +60,7 @@ export function renderAnnotations(result: GateResult, workspace?: string): strin
   }
   if (result.outcome === 'not-enough-data') lines.push(command('warning', 'leakhunt gate: not enough data', gateVerdict(result)));
   for (const s of result.suppressed) {
-    lines.push(command('notice', `Suppressed leak: ${abbreviateTemplates(s.site.function)}`,
+    lines.push(command('notice', `Suppressed leak: ${abbreviateTemplates(s.site.function)}${siteKindTag(s.site.kind)}`,
       `${formatRate(s.site.leakRateBytesPerHour)}, suppressed by ${result.suppressionsSource ?? 'suppressions'}:${s.rule.line} (${s.rule.reason})`));
   }
   if (result.outcome === 'pass') lines.push(command('notice', 'leakhunt gate: pass', gateVerdict(result)));

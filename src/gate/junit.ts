@@ -1,6 +1,6 @@
 /** The gate's verdict as JUnit XML: one failing testcase per site over the threshold, for CI test reporters. */
+import { abbreviateTemplates, siteKindTag } from '../analyse/index.js';
 import { formatBytes, formatRate } from '../core/units.js';
-import { abbreviateTemplates } from '../analyse/index.js';
 import { adviceTexts, formatDetectable, gateVerdict, liveGrowthText, problemTexts } from './wording.js';
 import type { GateResult } from './types.js';
 
@@ -43,10 +43,10 @@ export function renderJunit(result: GateResult): string {
   // Names and stacks with C++ template arguments abbreviated, as the text report prints them (report.json has them whole).
   for (const site of result.failing) {
     cases.push({
-      classname: 'leakhunt.gate.leak', name: abbreviateTemplates(site.location),
+      classname: 'leakhunt.gate.leak', name: `${abbreviateTemplates(site.location)}${siteKindTag(site.kind)}`,
       failure: {
         type: 'native-leak',
-        message: `${abbreviateTemplates(site.function)} leaks ${formatRate(site.leakRateBytesPerHour)}, over the ${max} threshold (confidence ${site.confidence.toFixed(2)}, ${formatBytes(site.growthBytes)} over the run, ${formatBytes(site.liveBytes)} live at the end)`,
+        message: `${abbreviateTemplates(site.function)}${siteKindTag(site.kind)} leaks ${formatRate(site.leakRateBytesPerHour)}, over the ${max} threshold (confidence ${site.confidence.toFixed(2)}, ${formatBytes(site.growthBytes)} over the run, ${formatBytes(site.liveBytes)} live at the end)`,
         body: `stack, innermost first:\n${site.stack.map((frame) => `  ${abbreviateTemplates(frame)}`).join('\n')}\n`,
       },
     });
@@ -59,13 +59,13 @@ export function renderJunit(result: GateResult): string {
   }
   for (const s of result.suppressed) {
     cases.push({
-      classname: 'leakhunt.gate.leak', name: abbreviateTemplates(s.site.location),
+      classname: 'leakhunt.gate.leak', name: `${abbreviateTemplates(s.site.location)}${siteKindTag(s.site.kind)}`,
       skipped: `suppressed by ${result.suppressionsSource ?? 'suppressions'}:${s.rule.line} leak:${s.rule.pattern} (${s.rule.reason}); leaks ${formatRate(s.site.leakRateBytesPerHour)}`,
     });
   }
   for (const b of result.baselined) {
     cases.push({
-      classname: 'leakhunt.gate.leak', name: abbreviateTemplates(b.site.location),
+      classname: 'leakhunt.gate.leak', name: `${abbreviateTemplates(b.site.location)}${siteKindTag(b.site.kind)}`,
       systemOut: `in the baseline: ${formatRate(b.site.leakRateBytesPerHour)} now, ${formatRate(b.baselineRateBytesPerHour)} in the baseline, accepted up to ${formatRate(b.allowedRateBytesPerHour)}`,
     });
   }

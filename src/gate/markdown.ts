@@ -1,6 +1,6 @@
 /** The gate's verdict as Markdown: for --markdown FILE and the GitHub Actions step summary. */
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
-import { abbreviateTemplates, type SiteReport } from '../analyse/index.js';
+import { abbreviateTemplates, siteKindTag, type SiteReport } from '../analyse/index.js';
 import { adviceTexts, formatDetectable, gateVerdict, problemTexts } from './wording.js';
 import type { GateResult } from './types.js';
 
@@ -23,7 +23,7 @@ const title: Record<GateResult['outcome'], string> = { pass: '✅ PASS', fail: '
 
 function row(mark: string, site: SiteReport, note = ''): string {
   const growth = `${site.growthBytes > 0 ? '+' : ''}${formatBytes(site.growthBytes)}`;
-  return `| ${mark} | ${markdownText(abbreviateTemplates(site.location))} | ${formatRate(site.leakRateBytesPerHour)} | ${growth} | ${formatBytes(site.liveBytes)} | ${site.confidence.toFixed(2)} | ${markdownText(note)} |`;
+  return `| ${mark} | ${markdownText(`${abbreviateTemplates(site.location)}${siteKindTag(site.kind)}`)} | ${formatRate(site.leakRateBytesPerHour)} | ${growth} | ${formatBytes(site.liveBytes)} | ${site.confidence.toFixed(2)} | ${markdownText(note)} |`;
 }
 
 export function renderMarkdown(result: GateResult): string {
@@ -52,7 +52,7 @@ export function renderMarkdown(result: GateResult): string {
   if (result.failing.length > 0) {
     lines.push('', '<details><summary>Stacks of the failing sites, innermost first</summary>', '');
     for (const site of result.failing.slice(0, 10)) {
-      lines.push(`**${markdownText(abbreviateTemplates(site.function))}**`, '', ...fenced(site.stack.map(abbreviateTemplates)), '');
+      lines.push(`**${markdownText(`${abbreviateTemplates(site.function)}${siteKindTag(site.kind)}`)}**`, '', ...fenced(site.stack.map(abbreviateTemplates)), '');
     }
     lines.push('</details>');
   }

@@ -2,7 +2,7 @@
  * The gate's sentences, one place for every output (stderr, the terminal's lines, JUnit, Markdown, GitHub): the
  * one-line verdict, why a run could not decide, and what would let it. The decision is evaluate.ts's.
  */
-import { abbreviateTemplates, MIN_SNAPSHOTS_FOR_TREND, type SiteReport } from '../analyse/index.js';
+import { abbreviateTemplates, MIN_SNAPSHOTS_FOR_TREND, siteKindTag, type SiteReport } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import type { GateAdvice, GateProblem, GateResult } from './types.js';
 
@@ -77,7 +77,7 @@ export function adviceTexts(result: GateResult): string[] {
 }
 
 function siteSummary(site: SiteReport): string {
-  return `${abbreviateTemplates(site.function)} at ${formatRate(site.leakRateBytesPerHour)} (confidence ${site.confidence.toFixed(2)})`;
+  return `${abbreviateTemplates(site.function)}${siteKindTag(site.kind)} at ${formatRate(site.leakRateBytesPerHour)} (confidence ${site.confidence.toFixed(2)})`;
 }
 
 /** What failed, each as a clause. */

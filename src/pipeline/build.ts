@@ -19,6 +19,8 @@ export function shimSummary(counters: ShimCounters | undefined, finalSampleInter
     stackDrops: counters.stackDrops, missedFrees: counters.missedFrees, shimMappedBytes: counters.shimMappedBytes,
     shimResidentBytes: counters.shimResidentBytes, writeErrors: counters.writeErrors, javaStacks: counters.javaStacks, javaStackFailures: counters.javaStackFailures,
     finalSampleIntervalBytes,
+    ...(counters.trackedMappings !== undefined ? { trackedMappings: counters.trackedMappings } : {}),
+    ...(counters.mappingDrops !== undefined ? { mappingDrops: counters.mappingDrops } : {}),
   };
 }
 
@@ -58,6 +60,9 @@ export function buildRunReport(
   const warnings = [...facts.warnings];
   if (shim && shim.tableDrops + shim.stackDrops > 0) {
     warnings.push(`the shim's tables overflowed (${shim.tableDrops} samples and ${shim.stackDrops} stacks dropped): raise --sample-bytes`);
+  }
+  if (shim && (shim.mappingDrops ?? 0) > 0) {
+    warnings.push(`${shim.mappingDrops} sampled mapping(s) were not tracked (at most 16384 at once, or the stack table was full): mapped memory is under-counted; raise --sample-bytes`);
   }
   if (shim && shim.thinnedEntries > 0) {
     warnings.push(`the liveness table filled: the sampling interval was raised from ${facts.sampleBytes} to ${shim.finalSampleIntervalBytes} bytes and ${shim.thinnedEntries} entries thinned (estimates stay unbiased, but coarser: raise --sample-bytes or --table-capacity)`);

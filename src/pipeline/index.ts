@@ -1,6 +1,7 @@
 export { buildRunReport, shimSummary, type MemoryContext, type RunFacts } from './build.js';
 export {
-  REPORT_SCHEMA, sampleBytesInForce, type ChildProcessSummary, type MemoryReport, type RunReport, type ShimSummary, type Verdict, type VerdictDetail,
+  pushReportOf, REPORT_SCHEMA, sampleBytesInForce, type ChildProcessSummary, type MemoryReport, type PushReport, type RunReport, type ShimSummary,
+  type Verdict, type VerdictDetail,
 } from './model.js';
 export { shellQuote, verdictDetail } from './verdict-text.js';
 export { analysisOptionsOf, processRun, type ProcessedRun } from './process.js';

@@ -7,7 +7,7 @@ import type { TimelinePoint } from '../analyse/index.js';
 import { ExitCode, LeakhuntError, inputError } from '../core/errors.js';
 import { ProfileSeriesReader, type ProfilePoint, type ProfileSeries, type SeriesPoint } from '../pprof/index.js';
 import { buildRunReport } from './build.js';
-import type { RunReport, ShimSummary } from './model.js';
+import { pushReportOf, type RunReport, type ShimSummary } from './model.js';
 import {
   isTimelineEntry, listProfiles, readRunMeta, readTimelineSnapshots, runPath, type ProfileFile, type RunMeta,
 } from '../rundir/index.js';
@@ -36,7 +36,7 @@ export function readProfileSeries(
       warnings.push(`skipped snapshots/${entry.file}: ${(error as Error).message}`);
     }
   }
-  return { stacks: reader.stacks, points };
+  return { stacks: reader.stacks, stackKinds: reader.stackKinds, points };
 }
 
 /** The previous analysis, for what the profiles do not hold: the shim's counters and the run's warnings. */
@@ -88,8 +88,8 @@ export interface ReanalysisOptions {
 
 /**
  * A run's report made again from its profiles (decoded, or as a series) and timeline, with `options` in place of
- * the run's own settings; what the profiles do not hold (the shim's counters, the run's warnings) comes from the
- * previous report.
+ * the run's own settings; what the profiles do not hold (the shim's counters, the run's warnings, what was pushed
+ * to a profiling backend) comes from the previous report.
  */
 function analyseAgain(
   meta: RunMeta, previous: Partial<RunReport> | undefined, warnings: readonly string[], profiles: readonly ProfilePoint[] | ProfileSeries,
@@ -115,6 +115,8 @@ function analyseAgain(
   );
   // The previous report's warnings include those buildRunReport adds again.
   report.warnings = [...new Set(report.warnings)];
+  const push = pushReportOf(previous?.push);
+  if (push) report.push = push;
   return report;
 }
 

@@ -3,7 +3,7 @@
  * what to do (remedies) and what the run did not measure. The decision itself is analyse/verdict.ts's.
  */
 import {
-  accountingRow, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, type AccountingPart, type AccountingRow, type MemoryAccounting, type VerdictDecision,
+  accountingRow, EXPLAINS_SHARE, MIN_SNAPSHOTS_FOR_TREND, siteKindTag, type AccountingPart, type AccountingRow, type MemoryAccounting, type VerdictDecision,
 } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import type { VerdictDetail } from './model.js';
@@ -74,7 +74,7 @@ export function verdictDetail(d: VerdictDecision): VerdictDetail {
     const top = d.growing[0]!;
     return {
       kind: d.kind,
-      summary: `native memory leaks: ${d.growing.length} call site(s) grow; the top one, ${top.function}, at ${formatRate(top.leakRateBytesPerHour)} (${formatBytes(top.growthBytes)} over the run, confidence ${top.confidence.toFixed(2)})`,
+      summary: `native memory leaks: ${d.growing.length} call site(s) grow; the top one, ${top.function}${siteKindTag(top.kind)}, at ${formatRate(top.leakRateBytesPerHour)} (${formatBytes(top.growthBytes)} over the run, confidence ${top.confidence.toFixed(2)})`,
       ...(a ? { evidence: [`RSS ${formatBytes(a.rss.startBytes)} → ${formatBytes(a.rss.endBytes)} (${signed(a.rss.growthBytes)}) over ${windowText(a)}`, ...a.rows.map((r) => rowLine(r, a.rss.growthBytes))] } : {}),
     };
   }

@@ -67,10 +67,11 @@ export class ProfileWriter {
   private bytesInFlight = 0;
   private failure: unknown;
 
-  constructor(private readonly snapshotsDir: string, options: SymbolizeOptions = {}) {
+  /** `series: false`: profiles only (a writer that runs as long as the target, and whose series nobody reads). */
+  constructor(private readonly snapshotsDir: string, options: SymbolizeOptions = {}, private readonly keep: { series?: boolean } = {}) {
     makeRunSubdirectory(snapshotsDir);
     this.session = new SymbolizeSession(options);
-    this.series = new ProfileSeriesBuilder(this.encoder.stacks);
+    this.series = new ProfileSeriesBuilder(this.encoder.stacks, this.encoder.stackKinds);
   }
 
   /** The stacks of `raw` that no earlier snapshot had (all of them unless it extends the last table seen). */
@@ -117,9 +118,11 @@ export class ProfileWriter {
       durationNanos: meta.realtimeNs - meta.startRealtimeNs,
       ...(options.liveOnly ? { liveOnly: true } : {}),
     });
-    this.series.add({
-      timeSec, stackOf: encoded.stackOf, inuse: encoded.inuse, oldestAgeMs: encoded.oldestAgeMs, meanAgeMs: encoded.meanAgeMs,
-    });
+    if (this.keep.series !== false) {
+      this.series.add({
+        timeSec, stackOf: encoded.stackOf, inuse: encoded.inuse, oldestAgeMs: encoded.oldestAgeMs, meanAgeMs: encoded.meanAgeMs,
+      });
+    }
     this.timings.encodeMs += performance.now() - started;
 
     started = performance.now();

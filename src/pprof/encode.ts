@@ -15,12 +15,14 @@
  * Longer than our usual file: the encoder is one piece of state (tables, their encoded bytes and the order both
  * must keep), and cutting it apart would spread that invariant over several files. The wire format is protobuf.ts.
  */
-import type { RawSnapshot, RawStack } from '../snapshot/types.js';
+import { SITE_KINDS, type RawSnapshot, type RawStack, type SiteKind } from '../snapshot/types.js';
 import { SiteTable, StackTable, writeSiteEntry, type StackStore } from '../snapshot/tables.js';
 import { javaSourceFrame, nativeFramesBeforeJava } from '../symbolize/java.js';
 import type { MemoryMapping } from '../symbolize/maps.js';
 import type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from '../symbolize/types.js';
-import { emptyStackFunctionName, heapSampleTypes, mainExecutableMapping, overflowStackFunctionName, type BuildHeapProfileOptions } from './build.js';
+import {
+  emptyStackFunctionName, heapSampleTypes, kindLabel, labelStrings, mainExecutableMapping, overflowStackFunctionName, type BuildHeapProfileOptions,
+} from './build.js';
 import type { HeapProfileFrame } from './read.js';
 import { Bytes, copyBytes, decodedNumber, isUnsigned, packedLength, putUnsigned, varintLength } from './protobuf.js';
 
@@ -59,7 +61,7 @@ function siteTableOf(raw: RawSnapshot): SiteTable {
   if (raw.siteTable) return raw.siteTable;
   const entries = Buffer.alloc(96 * raw.sites.length);
   raw.sites.forEach((site, i) => writeSiteEntry(entries, 96 * i, site));
-  return new SiteTable(raw.sites.length, entries);
+  return new SiteTable(raw.sites.length, entries, raw.sites.some((site) => site.liveUsableBytes !== undefined) ? 3 : 2);
 }
 
 const sameSource = (a: SourceFrame, b: SourceFrame) => a.functionName === b.functionName && a.fileName === b.fileName && a.line === b.line;
@@ -71,6 +73,8 @@ const sameSource = (a: SourceFrame, b: SourceFrame) => a.functionName === b.func
 export class HeapProfileEncoder {
   /** The frames of each stack samples refer to (EncodedProfile.stackOf), innermost first. */
   readonly stacks: HeapProfileFrame[][] = [];
+  /** The kind of each of `stacks`. */
+  readonly stackKinds: SiteKind[] = [];
 
   // Tables, in first-use order, encoded as they are added.
   private strings = new Map<string, number>();
@@ -93,6 +97,10 @@ export class HeapProfileEncoder {
   private siteLocations: Uint8Array[] = [];
   /** Per site position: which of `stacks` it is. */
   private siteStackIndex = new Int32Array(1024);
+  /** Per site position: its kind's number (SITE_KINDS). */
+  private siteKinds: number[] = [];
+  /** Per kind number: the labels its samples end with, encoded (none for malloc). */
+  private kindLabelBytes: Uint8Array[] = [];
 
   private readonly scratch = new Bytes(256);
   /**
@@ -123,7 +131,8 @@ export class HeapProfileEncoder {
     this.strings = new Map([['', 0]]);
     this.stringBytes.clear();
     this.stringBytes.append(Uint8Array.of(50, 0));
-    for (const name of ['stack_id', 'oldest_live_age_ms', 'mean_live_age_ms']) this.string(name);
+    for (const name of labelStrings) this.string(name);
+    this.kindLabelBytes = SITE_KINDS.map((kind) => this.kindLabels(kind));
     this.functionIds = new Map();
     this.functionBytes.clear();
     this.locationIds = new Map();
@@ -135,9 +144,27 @@ export class HeapProfileEncoder {
     this.siteCount = 0;
     this.siteStacks = [];
     this.siteLocations = [];
+    this.siteKinds = [];
     this.previous = undefined;
     this.orderedStore = undefined;
     this.fresh++;
+  }
+
+  /** A site kind's Label fields (Sample field 3), as buildHeapProfile's labels encode. */
+  private kindLabels(kind: SiteKind): Uint8Array {
+    if (kind === 'malloc') return new Uint8Array(0);
+    const out = new Bytes(32);
+    const label = (key: string, value: string) => {
+      const k = this.string(key);
+      const v = this.string(value);
+      out.byte(26);
+      out.varint(1 + varintLength(k) + 1 + varintLength(v));
+      out.field(8, k);
+      out.field(16, v);
+    };
+    label(kindLabel.key, kindLabel.mmap);
+    label(kindLabel.mappingKey, kind === 'mmap-file' ? kindLabel.file : kindLabel.anon);
+    return out.copy();
   }
 
   private string(text: string): number {
@@ -270,7 +297,8 @@ export class HeapProfileEncoder {
     if (!sameOrder) {
       for (let i = 0; i < this.siteCount; i++) {
         const stackId = table.stackId(i);
-        if (stackId !== this.siteStackIds[i] || HeapProfileEncoder.stackOf(snap, i, stackId) !== this.siteStacks[i]) return false;
+        if (stackId !== this.siteStackIds[i] || HeapProfileEncoder.stackOf(snap, i, stackId) !== this.siteStacks[i]
+          || table.kindCode(i) !== this.siteKinds[i]) return false;
       }
     }
     for (const [pc, symbolized] of this.nativeSources) if (snap.locations.get(pc) !== symbolized) return false;
@@ -281,7 +309,7 @@ export class HeapProfileEncoder {
   }
 
   /** The packed location ids of a new site position, adding its locations (and their functions, mappings, strings). */
-  private addSite(snap: SymbolizedSnapshot, position: number, stackId: number): void {
+  private addSite(snap: SymbolizedSnapshot, position: number, stackId: number, kindCode: number): void {
     const stack = HeapProfileEncoder.stackOf(snap, position, stackId);
     const javaFrames = stack?.javaFrames ?? [];
     const pcs = javaFrames.length > 0 ? nativeFramesBeforeJava(stack?.pcs ?? [], snap.locations) : stack?.pcs ?? [];
@@ -305,7 +333,9 @@ export class HeapProfileEncoder {
     this.siteStacks[position] = stack;
     this.siteLocations[position] = field.copy();
     this.siteStackIndex[position] = this.stacks.length;
+    this.siteKinds[position] = kindCode;
     this.stacks.push(ids.flatMap((id) => this.locationFrames[id - 1]!));
+    this.stackKinds.push(SITE_KINDS[kindCode] ?? 'malloc');
   }
 
   private tableString(tail: Map<string, number>, text: string): number {
@@ -325,7 +355,7 @@ export class HeapProfileEncoder {
       if (main) this.mappingFor(main, undefined);
     }
     const count = table.count;
-    for (let i = this.siteCount; i < count; i++) this.addSite(snap, i, table.stackId(i));
+    for (let i = this.siteCount; i < count; i++) this.addSite(snap, i, table.stackId(i), table.kindCode(i));
     this.siteCount = count;
     const stacks = snap.raw.stacks;
     this.orderedStore = table.inStackOrder && stacks instanceof StackTable ? stacks.store : undefined;
@@ -445,7 +475,8 @@ export class HeapProfileEncoder {
       starts[i] = out.length - samplesStart;
       // Left out: no bytes, so a later profile that leaves it out too copies nothing for it.
       if (liveOnly && !live && inuse === 0) continue;
-      this.writeSample(out, this.siteLocations[i]!, view.getUint32(at, true), v0, v1, v2, v3, live, oldest, mean);
+      this.writeSample(out, this.siteLocations[i]!, view.getUint32(at, true), v0, v1, v2, v3, live, oldest, mean,
+        this.kindLabelBytes[this.siteKinds[i]!]!);
     }
     if (run >= 0) copy(run, count);
     starts[count] = out.length - samplesStart;
@@ -515,10 +546,11 @@ export class HeapProfileEncoder {
   /** One Sample message (Profile field 2): its location ids, its four values, its labels. */
   private writeSample(
     out: Bytes, locations: Uint8Array, stackId: number, v0: number, v1: number, v2: number, v3: number, live: boolean, oldest: number, mean: number,
+    kindLabels: Uint8Array,
   ): void {
     const valuesLength = (varintLength(v0) || 1) + (varintLength(v1) || 1) + (varintLength(v2) || 1) + (varintLength(v3) || 1);
     const stackLabel = 2 + (stackId ? 1 + varintLength(stackId) : 0);
-    let length = locations.length + 1 + varintLength(valuesLength) + valuesLength + 1 + varintLength(stackLabel) + stackLabel;
+    let length = locations.length + 1 + varintLength(valuesLength) + valuesLength + 1 + varintLength(stackLabel) + stackLabel + kindLabels.length;
     let oldestLabel = 0;
     let meanLabel = 0;
     if (live) {
@@ -528,6 +560,7 @@ export class HeapProfileEncoder {
     }
     if (!(isUnsigned(v0) && isUnsigned(v1) && isUnsigned(v2) && isUnsigned(v3) && (!live || (isUnsigned(oldest) && isUnsigned(mean))))) {
       this.writeSampleSlowly(out, locations, stackId, [v0, v1, v2, v3], live, oldest, mean, length, valuesLength, stackLabel, oldestLabel, meanLabel);
+      out.append(kindLabels);
       return;
     }
     out.reserve(length + 11);
@@ -568,7 +601,7 @@ export class HeapProfileEncoder {
         at = putUnsigned(buf, at, mean);
       }
     }
-    out.length = at;
+    out.length = copyBytes(buf, at, kindLabels, 0, kindLabels.length);
   }
 
   /** writeSample for values the fast path does not write (negative, fractional, huge): as pprof-format writes them. */

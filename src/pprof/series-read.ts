@@ -10,11 +10,13 @@
  * or the same error.
  */
 import { gunzipSync } from 'node:zlib';
+import type { SiteKind } from '../snapshot/types.js';
+import { kindLabel, siteKindOfLabels } from './build.js';
 import type { SeriesPoint } from './series.js';
 import { decodeHeapProfile, sampleValueIndex, type HeapProfileFrame } from './read.js';
 import { NotPlain, Wire } from './protobuf.js';
 import {
-  checkStrings, locationFrames, SampleScan, scanLocation, scanProfile, stringAt, type PlainProfile,
+  checkStrings, locationFrames, SampleScan, scanLocation, scanProfile, stringAt, type LabelKeys, type PlainProfile,
 } from './series-scan.js';
 
 /** Something the fast path does not handle: the reference decoder takes the profile over. */
@@ -39,6 +41,8 @@ function frameKey(frame: HeapProfileFrame): string {
  */
 export class ProfileSeriesReader {
   readonly stacks: HeapProfileFrame[][] = [];
+  /** The kind of each of `stacks` (its samples' labels). */
+  readonly stackKinds: SiteKind[] = [];
   private readonly stackIndex = new Map<string, number>();
   private readonly locationIndex = new Map<string, number>();
   /** Profiles the reference decoder read (not plain, or damaged). */
@@ -80,7 +84,7 @@ export class ProfileSeriesReader {
     const oldestAgeMs = new Float64Array(samples.length);
     const meanAgeMs = new Float64Array(samples.length);
     samples.forEach((sample, i) => {
-      stackOf[i] = this.stackOfFrames(sample.stack.map((frame) => [frame]), sample.stack.map(frameKey));
+      stackOf[i] = this.stackOfFrames(sample.stack.map((frame) => [frame]), sample.stack.map(frameKey), siteKindOfLabels(sample.labels));
       inuse[i] = sample.values[inuseAt]!;
       const oldest = sample.labels['oldest_live_age_ms'];
       const mean = sample.labels['mean_live_age_ms'];
@@ -90,13 +94,14 @@ export class ProfileSeriesReader {
     return { timeSec: timeSec(profile.timeNanos), stackOf, inuse, oldestAgeMs, meanAgeMs };
   }
 
-  /** The index of the stack made of these locations' frames; `keys` are what tells them apart. */
-  private stackOfFrames(frames: HeapProfileFrame[][], keys: readonly (string | number)[]): number {
-    const key = keys.join('\u0002');
+  /** The index of the stack of `kind` made of these locations' frames; `keys` are what tells them apart. */
+  private stackOfFrames(frames: HeapProfileFrame[][], keys: readonly (string | number)[], kind: SiteKind): number {
+    const key = `${kind}\u0004${keys.join('\u0002')}`;
     let index = this.stackIndex.get(key);
     if (index === undefined) {
       index = this.stacks.length;
       this.stacks.push(frames.flat());
+      this.stackKinds.push(kind);
       this.stackIndex.set(key, index);
     }
     return index;
@@ -144,26 +149,36 @@ export class ProfileSeriesReader {
     data: Uint8Array, profile: PlainProfile, inuseAt: number, locations: Map<number, Location>, byId: readonly number[],
   ): Omit<SeriesPoint, 'timeSec'> {
     const strings = profile.strings;
-    const oldestKey = strings.indexOf('oldest_live_age_ms');
-    const meanKey = strings.indexOf('mean_live_age_ms');
-    // Labels are told apart by their text: a name in the table twice is not plain.
-    if (strings.lastIndexOf('oldest_live_age_ms') !== oldestKey || strings.lastIndexOf('mean_live_age_ms') !== meanKey) throw new NotPlain();
+    const keyOf = (name: string) => {
+      const index = strings.indexOf(name);
+      // Labels are told apart by their text: a name in the table twice is not plain.
+      if (strings.lastIndexOf(name) !== index) throw new NotPlain();
+      return index;
+    };
+    const keys: LabelKeys = {
+      oldest: keyOf('oldest_live_age_ms'), mean: keyOf('mean_live_age_ms'), kind: keyOf(kindLabel.key), mapping: keyOf(kindLabel.mappingKey),
+    };
+    const kindOf = (sample: SampleScan): SiteKind => {
+      if (sample.kind === 0 || strings[sample.kind] !== kindLabel.mmap) return 'malloc';
+      return sample.mapping !== 0 && strings[sample.mapping] === kindLabel.file ? 'mmap-file' : 'mmap-anon';
+    };
     const stackOf: number[] = [];
     const inuse: number[] = [];
     const oldestAges: number[] = [];
     const meanAges: number[] = [];
     const sample = new SampleScan(data);
     for (let k = 0; k < profile.samples.length; k += 2) {
-      sample.scan(profile.samples[k]!, profile.samples[k + 1]!, strings, oldestKey, meanKey);
+      sample.scan(profile.samples[k]!, profile.samples[k + 1]!, strings, keys);
       if (sample.values.length !== profile.sampleTypes.length) throw new NotPlain();
       for (const id of sample.ids) if (!(byId[id]! >= 0)) throw new NotPlain();
       const bytes = sample.values[inuseAt]!;
       if (bytes === 0) continue;
-      // One packed location field: its bytes say which stack (see sameLocations), else its locations do.
-      const fieldKey = sample.fieldStart >= 0 ? latin1.decode(data.subarray(sample.fieldStart, sample.fieldEnd)) : undefined;
+      // One packed location field: its bytes and the kind say which stack (see sameLocations), else its locations do.
+      const kind = kindOf(sample);
+      const fieldKey = sample.fieldStart >= 0 ? `${kind}\u0004${latin1.decode(data.subarray(sample.fieldStart, sample.fieldEnd))}` : undefined;
       let stack = fieldKey === undefined ? undefined : this.stackOfField.get(fieldKey);
       if (stack === undefined) {
-        stack = this.stackOfFrames(sample.ids.map((id) => locations.get(id)!.frames), sample.ids.map((id) => byId[id]!));
+        stack = this.stackOfFrames(sample.ids.map((id) => locations.get(id)!.frames), sample.ids.map((id) => byId[id]!), kind);
         if (fieldKey !== undefined) this.stackOfField.set(fieldKey, stack);
       }
       stackOf.push(stack);

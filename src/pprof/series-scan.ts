@@ -191,12 +191,23 @@ export function locationFrames(
   return frames;
 }
 
+/** The string indexes of the label keys the series reads (0: not in the profile). */
+export interface LabelKeys {
+  oldest: number;
+  mean: number;
+  kind: number;
+  mapping: number;
+}
+
 /** One sample's fields, scanned into reused arrays. */
 export class SampleScan {
   readonly ids: number[] = [];
   readonly values: number[] = [];
   oldest = NaN;
   mean = NaN;
+  /** The string index of its `kind` and `mapping` labels' text (0: none, or a number label). */
+  kind = 0;
+  mapping = 0;
   /** The packed location-id field, when the sample has exactly one (-1: none, or not one packed field). */
   fieldStart = -2;
   fieldEnd = -1;
@@ -208,7 +219,7 @@ export class SampleScan {
     this.label = new Wire(data, 0, 0);
   }
 
-  scan(start: number, end: number, strings: readonly string[], oldestKey: number, meanKey: number): void {
+  scan(start: number, end: number, strings: readonly string[], keys: LabelKeys): void {
     const m = this.m;
     m.at = start;
     m.end = end;
@@ -216,6 +227,8 @@ export class SampleScan {
     this.values.length = 0;
     this.oldest = NaN;
     this.mean = NaN;
+    this.kind = 0;
+    this.mapping = 0;
     this.fieldStart = -2;
     this.fieldEnd = -1;
     while (m.more) {
@@ -238,14 +251,14 @@ export class SampleScan {
         this.label.at = m.at;
         this.label.end = le;
         m.at = le;
-        this.scanLabel(strings, oldestKey, meanKey);
+        this.scanLabel(strings, keys);
       } else {
         throw new NotPlain();
       }
     }
   }
 
-  private scanLabel(strings: readonly string[], oldestKey: number, meanKey: number): void {
+  private scanLabel(strings: readonly string[], keys: LabelKeys): void {
     const label = this.label;
     let key = 0;
     let str = 0;
@@ -261,8 +274,10 @@ export class SampleScan {
     stringAt(strings, key);
     stringAt(strings, str);
     // A label given twice keeps its last value, as decodeHeapProfile's record does.
-    if (key === oldestKey && oldestKey > 0) this.oldest = str !== 0 ? NaN : num;
-    if (key === meanKey && meanKey > 0) this.mean = str !== 0 ? NaN : num;
+    if (key === keys.oldest && keys.oldest > 0) this.oldest = str !== 0 ? NaN : num;
+    if (key === keys.mean && keys.mean > 0) this.mean = str !== 0 ? NaN : num;
+    if (key === keys.kind && keys.kind > 0) this.kind = str;
+    if (key === keys.mapping && keys.mapping > 0) this.mapping = str;
   }
 }
 

@@ -14,7 +14,7 @@ import { renderSites } from './html/sites.js';
 import { css } from './html/style.js';
 import { renderTimelineChart, type TimelineInput } from './html/timeline-chart.js';
 import { sampleBytesInForce, type RunReport } from '../pipeline/index.js';
-import { accountingPartLabel, snapshotCount } from './text.js';
+import { accountingPartLabel, pushSummary, snapshotCount } from './text.js';
 
 export type { FlameData } from './html/flame-data.js';
 
@@ -49,8 +49,9 @@ function facts(report: RunReport): string {
     + (report.detection?.detectableRateBytesPerHour != null
       ? ` This run could detect leaks from ${escapeHtml(formatRate(report.detection.detectableRateBytesPerHour))} up.` : '')
     + '</p>';
+  const push = report.push ? `<p class="${report.push.left > 0 ? 'warning' : 'facts'}" id="push">Push: ${escapeHtml(pushSummary(report.push))}.</p>` : '';
   const warnings = report.warnings.map((w) => `<p class="warning">${escapeHtml(w)}</p>`).join('');
-  return run + memory + warnings;
+  return run + memory + push + warnings;
 }
 
 /** "Where the RSS went": a row per part, RSS last as their sum, and the trim probe's result. */

@@ -9,6 +9,7 @@
  *   objects/         copies of libraries the target deleted while they were loaded, for symbols
  *   report.json      the analysis (schema leakhunt.report/v1); report.html and report.md its renderings
  *   processes/<pid>/ with --follow-children: the same (snapshots/, timeline.json, report.json) for each child
+ *   push/            with --push or leakhunt push: what a profiling backend accepted, the labels, a lock (push.ts)
  * Run directories are created private (0700) and never silently overwritten.
  */
 import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync, type Stats } from 'node:fs';
@@ -28,6 +29,7 @@ export const RUN_ENTRIES = {
   html: 'report.html',
   markdown: 'report.md',
   processes: 'processes',
+  push: 'push',
 } as const;
 
 export type RunEntry = keyof typeof RUN_ENTRIES;

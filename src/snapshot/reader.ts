@@ -14,9 +14,9 @@ import type { RawSnapshot, SiteStats } from './types.js';
 export { processImageOf, type SharedStacks } from './records.js';
 
 export const SNAPSHOT_MAGIC = 'LKHUNT\r\n';
-export const SNAPSHOT_VERSION = 2;
-/** Versions this reader understands: 1 had no Java frames. */
-export const SUPPORTED_SNAPSHOT_VERSIONS = [1, 2];
+export const SNAPSHOT_VERSION = 3;
+/** Versions this reader understands: 1 had no Java frames, 1 and 2 no site kinds (every site malloc) nor usable bytes. */
+export const SUPPORTED_SNAPSHOT_VERSIONS = [1, 2, 3];
 
 /** Parses a snapshot held in memory; `path` only names it in errors. */
 export function parseSnapshot(buf: Buffer, path: string): RawSnapshot {
@@ -79,7 +79,7 @@ function readHeader(buf: Buffer, path: string): number {
   }
   const version = buf.readUInt32LE(8);
   if (!SUPPORTED_SNAPSHOT_VERSIONS.includes(version)) {
-    throw inputError(path, `raw snapshot version ${version} is not supported (this leakhunt reads versions ${SUPPORTED_SNAPSHOT_VERSIONS.join(' and ')})`);
+    throw inputError(path, `raw snapshot version ${version} is not supported (this leakhunt reads versions ${SUPPORTED_SNAPSHOT_VERSIONS.slice(0, -1).join(', ')} and ${SUPPORTED_SNAPSHOT_VERSIONS.at(-1)})`);
   }
   const headerBytes = buf.readUInt32LE(12);
   if (headerBytes !== 16) throw inputError(path, `corrupt snapshot: header of ${headerBytes} bytes`);
@@ -144,8 +144,8 @@ function readRecord(type: number, c: Cursor, version: number, records: Records, 
       else parts.stacks = readStacks(c);
       break;
     case RecordType.sites:
-      if (sharing) records.siteTable = readSiteTable(c);
-      else parts.sites = readSites(c);
+      if (sharing) records.siteTable = readSiteTable(c, version);
+      else parts.sites = readSites(c, version);
       break;
     case RecordType.jemalloc:
       sinceVersion2();

@@ -4,7 +4,7 @@
  */
 import { inputError } from '../core/errors.js';
 import { SiteTable, StackStore, StackTable } from './tables.js';
-import type { JavaMethod, MallocInfo, ProcessMemory, RawStack, ShimCounters, SiteStats, SnapshotMeta } from './types.js';
+import { SITE_KINDS, type JavaMethod, type MallocInfo, type ProcessMemory, type RawStack, type ShimCounters, type SiteStats, type SnapshotMeta } from './types.js';
 
 export const RecordType = {
   meta: 1, counters: 2, mallinfo: 3, processMemory: 4, maps: 5, stacks: 6, sites: 7, javaMethods: 8, jemalloc: 9, unloaded: 10, end: 0xffff,
@@ -65,6 +65,7 @@ export function readCounters(c: Cursor, version: number): ShimCounters {
     missedFrees: v[10]!, shimMappedBytes: v[11]!, snapshotsWritten: v[12]!, writeErrors: v[13]!,
     javaStacks: version === 1 ? 0 : v[14]!, javaStackFailures: version === 1 ? 0 : v[15]!,
     shimResidentBytes: version === 1 ? 0 : v[16]!, javaMethods: version === 1 ? 0 : v[17]!,
+    trackedMappings: version >= 3 ? v[18]! : 0, mappingDrops: version >= 3 ? v[19]! : 0,
   };
 }
 
@@ -163,7 +164,14 @@ export function readStacksShared(
   return { table: new StackTable(store, count), store, count, start };
 }
 
-export function readSites(c: Cursor): SiteStats[] {
+/** A site entry's kind (the u32 at offset 4): 0 in files before version 3, where it was reserved. */
+export function siteKindAt(c: Pick<Cursor, 'path'>, value: number, version: number): SiteStats['kind'] {
+  const kind = SITE_KINDS[value];
+  if (kind === undefined || (version < 3 && value !== 0)) throw inputError(c.path, `corrupt snapshot: a site of unknown kind ${value}`);
+  return kind;
+}
+
+export function readSites(c: Cursor, version: number): SiteStats[] {
   const count = c.u32();
   const entryBytes = c.u32();
   if (entryBytes !== SITE_ENTRY_BYTES) throw inputError(c.path, `corrupt snapshot: site entries of ${entryBytes} bytes`);
@@ -171,24 +179,30 @@ export function readSites(c: Cursor): SiteStats[] {
   const sites: SiteStats[] = [];
   for (let i = 0; i < count; i++) {
     const stackId = c.u32();
-    c.u32();
-    sites.push({
-      stackId, liveSamples: c.u64(), liveSampledBytes: c.u64(), liveObjects: c.f64(), liveBytes: c.f64(),
+    const kind = siteKindAt(c, c.u32(), version);
+    const site: SiteStats = {
+      stackId, kind, liveSamples: c.u64(), liveSampledBytes: c.u64(), liveObjects: c.f64(), liveBytes: c.f64(),
       allocSamples: c.u64(), allocObjects: c.f64(), allocBytes: c.f64(), oldestLiveMs: c.u64(),
       newestLiveMs: c.u64(), meanLiveMs: c.f64(),
-    });
-    c.u64();
+    };
+    const usable = c.f64();
+    if (version >= 3) site.liveUsableBytes = usable;
+    sites.push(site);
   }
   return sites;
 }
 
-/** SITES read in place: the table refers to `c.buf` (see SiteTable). */
-export function readSiteTable(c: Cursor): SiteTable {
+/** SITES read in place: the table refers to `c.buf` (see SiteTable); every entry's kind checked. */
+export function readSiteTable(c: Cursor, version: number): SiteTable {
   const count = c.u32();
   const entryBytes = c.u32();
   if (entryBytes !== SITE_ENTRY_BYTES) throw inputError(c.path, `corrupt snapshot: site entries of ${entryBytes} bytes`);
   c.need(count * SITE_ENTRY_BYTES, 'site table');
-  const table = new SiteTable(count, c.buf.subarray(c.offset, c.offset + count * SITE_ENTRY_BYTES));
+  for (let i = 0; i < count; i++) {
+    const kind = c.buf.readUInt32LE(c.offset + i * SITE_ENTRY_BYTES + 4);
+    if (kind !== 0) siteKindAt(c, kind, version);
+  }
+  const table = new SiteTable(count, c.buf.subarray(c.offset, c.offset + count * SITE_ENTRY_BYTES), version);
   c.offset += count * SITE_ENTRY_BYTES;
   return table;
 }

@@ -12,6 +12,7 @@ import { readHeapProfile } from '../../src/pprof/index.js';
 import { listSnapshotFiles } from '../../src/rundir/index.js';
 import { readSnapshotFile } from '../../src/snapshot/index.js';
 import { fixtureBuild, javaBin, readJson, repoRoot, runCli, tempDir, type ReportJson } from './helpers.js';
+import { assertNoMappingGrows } from './leak-assertions.js';
 
 const launcher = join(repoRoot, 'fixtures', 'java', 'perfmap', 'sanitised-launcher.sh');
 const noAgentLeaks = (...args: string[]) => [javaBin, '-cp', join(fixtureBuild, 'perfmap', 'classes'), 'perfmap.NoAgentLeaks', ...args];
@@ -132,6 +133,7 @@ describe('the same JVM with the agent loaded', () => {
     const index = perfMapsIndex(out, report.pid);
     assert.equal(agentLoaded(out, report.pid), true);
     assert.ok(index.maps.length >= 1);
+    assertNoMappingGrows(report);
   });
 });
 

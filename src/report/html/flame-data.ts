@@ -120,7 +120,7 @@ export function loadFlameData(runDir: string, timeline: readonly Pick<TimelinePo
       // a damaged profile: the report's warnings already name it
     }
   }
-  return points.length === 0 ? undefined : flameDataOfSeries({ stacks: reader.stacks, points }, snapshots, limits);
+  return points.length === 0 ? undefined : flameDataOfSeries({ stacks: reader.stacks, stackKinds: reader.stackKinds, points }, snapshots, limits);
 }
 
 /**
