@@ -6,7 +6,7 @@
  * JavaScript. Python the same way with `python3 -X perf` (3.12+), when this machine has it.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { execa } from 'execa';
@@ -36,9 +36,12 @@ describe('leakhunt run on a Node.js service', () => {
 
   it('names the JavaScript function that keeps the Buffers, from node\'s perf map; the churn is not a leak', async () => {
     const out = join(dir.path, 'node');
+    const cwd = join(dir.path, 'node-cwd');
+    mkdirSync(cwd);
     const script = join(repoRoot, 'fixtures', 'node', 'buffer_leak.js');
+    // --logfile=/dev/null: as README says, V8's log is not written (the perf map is).
     const result = await runCli(['run', '-q', '--out', out, '--duration', '4s', '--interval', '300ms', '--sample-bytes', '16KiB', '--',
-      process.execPath, '--perf-basic-prof', script], { cwd: dir.path });
+      process.execPath, '--perf-basic-prof', '--logfile=/dev/null', script], { cwd });
     const report = readJson<ReportJson & { sites: Site[] }>(join(out, 'report.json'));
     pid = report.pid;
     assert.equal(result.exitCode, 0, result.all);
@@ -67,6 +70,7 @@ describe('leakhunt run on a Node.js service', () => {
     const index = readJson<PerfMapsIndex>(join(out, 'perfmaps', String(report.pid), 'index.json'));
     assert.equal(index.jvm, false);
     assert.ok(index.maps.length >= 1 && index.maps.every((m) => m.source === 'runtime' && m.entries > 100), JSON.stringify(index.maps));
+    assert.deepEqual(readdirSync(cwd), [], 'no isolate-*-v8.log');
   });
 
   it('without --perf-basic-prof the frames past the builtins are there, unnamed: README says which flag to pass', async () => {
