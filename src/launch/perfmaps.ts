@@ -240,7 +240,8 @@ export class PerfMapCapture {
     const path = tmpPerfMapPath(state.pid);
     if (!exists(path)) return;
     const file = readRegularFile(path);
-    if (!file || file.mtimeMs === state.userFileMtimeMs) return;
+    // An empty map is one the runtime has only just opened: nothing to name yet, so it is looked at again later.
+    if (!file || file.mtimeMs === state.userFileMtimeMs || file.text.trim() === '') return;
     state.uid ??= processUid(state.pid);
     if (file.mtimeMs < this.options.startedAtMs - STALE_PERF_MAP_SLACK_MS || (state.uid !== undefined && file.uid !== state.uid)) return;
     if (!state.runtimeMap) {

@@ -21,6 +21,14 @@ interface PerfMapsIndex { jvm?: boolean; maps: { source: string; entries: number
  * its working directory.
  */
 
+/**
+ * The fixtures do a fixed amount of work — 40 rounds, 100 ms apart, 5 kept buffers a round — and end by themselves:
+ * on a busy machine a run cut at a --duration could end before the program had done enough for a trend.
+ */
+const rounds = ['--rounds', '40'];
+/** What README says to pass to node. */
+const nodeFlags = ['--perf-basic-prof', '--interpreted-frames-native-stack'];
+
 /** The runtime's own /tmp/perf-<pid>.map: leakhunt leaves it in place, so the test that made it removes it. */
 function removeRuntimePerfMap(pid: number | undefined): void {
   if (pid) rmSync(`/tmp/perf-${pid}.map`, { force: true });
@@ -39,9 +47,10 @@ describe('leakhunt run on a Node.js service', () => {
     const cwd = join(dir.path, 'node-cwd');
     mkdirSync(cwd);
     const script = join(repoRoot, 'fixtures', 'node', 'buffer_leak.js');
-    // --logfile=/dev/null: as README says, V8's log is not written (the perf map is).
-    const result = await runCli(['run', '-q', '--out', out, '--duration', '4s', '--interval', '300ms', '--sample-bytes', '16KiB', '--',
-      process.execPath, '--perf-basic-prof', '--logfile=/dev/null', script], { cwd });
+    // As README says: --interpreted-frames-native-stack, so that a function V8 has not compiled yet is named too (all
+    // of them share one trampoline otherwise); --logfile=/dev/null, so that V8's log is not written (the perf map is).
+    const result = await runCli(['run', '-q', '--out', out, '--interval', '300ms', '--sample-bytes', '16KiB', '--',
+      process.execPath, ...nodeFlags, '--logfile=/dev/null', script, ...rounds], { cwd });
     const report = readJson<ReportJson & { sites: Site[] }>(join(out, 'report.json'));
     pid = report.pid;
     assert.equal(result.exitCode, 0, result.all);
@@ -75,8 +84,8 @@ describe('leakhunt run on a Node.js service', () => {
 
   it('without --perf-basic-prof the frames past the builtins are there, unnamed: README says which flag to pass', async () => {
     const out = join(dir.path, 'node-plain');
-    const result = await runCli(['run', '-q', '--out', out, '--duration', '3s', '--interval', '300ms', '--sample-bytes', '16KiB', '--',
-      process.execPath, join(repoRoot, 'fixtures', 'node', 'buffer_leak.js')], { cwd: dir.path });
+    const result = await runCli(['run', '-q', '--out', out, '--interval', '300ms', '--sample-bytes', '16KiB', '--',
+      process.execPath, '--interpreted-frames-native-stack', join(repoRoot, 'fixtures', 'node', 'buffer_leak.js'), ...rounds], { cwd: dir.path });
     assert.equal(result.exitCode, 0, result.all);
     const report = readJson<ReportJson>(join(out, 'report.json'));
     const top = report.sites[0]!;
@@ -104,8 +113,8 @@ describe('leakhunt run on a Python service', () => {
     dir.cleanup();
   });
   const script = join(repoRoot, 'fixtures', 'python', 'bytes_leak.py');
-  const run = (out: string, python: string[]) => runCli(['run', '-q', '--out', out, '--duration', '4s', '--interval', '300ms',
-    '--sample-bytes', '16KiB', '--', ...python, script], { cwd: dir.path });
+  const run = (out: string, python: string[]) => runCli(['run', '-q', '--out', out, '--interval', '300ms',
+    '--sample-bytes', '16KiB', '--', ...python, script, ...rounds], { cwd: dir.path });
   const pymalloc = /^_?Py(Object|Mem)_(Raw)?(Malloc|Calloc|Realloc)$/;
 
   it('any python3, no perf map: the site is the interpreter\'s first frame past pymalloc, never _PyObject_Malloc', { skip: skipWithout(python3) }, async () => {
