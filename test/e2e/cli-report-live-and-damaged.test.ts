@@ -23,8 +23,10 @@ describe('leakhunt report on a run still recording', () => {
 
   it('says so, shows the snapshots so far, writes nothing there; the run then ends and is processed as usual', async () => {
     const out = join(dir.path, 'live');
-    // Runs until told to stop (SIGINT, relayed to the target): the looks below take what time they take.
-    const run = runCli(['run', '--out', out, '--interval', '200ms', '--sample-bytes', '4KiB', '--', join(fixtureBuild, 'leaky_apis'), '--rounds', '100000', '--round-ms', '100']);
+    // Runs until told to stop (SIGINT, relayed to the target): the looks below take what time they take, so the
+    // run's own time limit is far beyond theirs (on a busy machine they took more than runCli's usual 2 minutes).
+    const run = runCli(['run', '--out', out, '--interval', '200ms', '--sample-bytes', '4KiB', '--', join(fixtureBuild, 'leaky_apis'), '--rounds', '100000', '--round-ms', '100'],
+      { timeoutMs: 20 * 60_000 });
     for (let waited = 0; waited < 30_000 && rawFiles(out).length < 8; waited += 100) await sleep(100);
     assert.ok(rawFiles(out).length >= 8, 'the run wrote snapshots');
     const before = readdirSync(out).sort();
