@@ -12,6 +12,8 @@
 #define _GNU_SOURCE
 #include "stacks.h"
 
+#include "fpwalk.h"
+
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
@@ -66,7 +68,14 @@ struct capture {
     uintptr_t *pcs;
     int depth;
     int max_depth;
+    uintptr_t last_fp; /* the frame pointer of the last frame kept, for fpwalk.c */
 };
+
+#if defined(__x86_64__)
+#define FRAME_POINTER_REGISTER 6 /* rbp, in DWARF's numbering */
+#elif defined(__aarch64__)
+#define FRAME_POINTER_REGISTER 29 /* x29 */
+#endif
 
 static _Unwind_Reason_Code on_frame(struct _Unwind_Context *context, void *argument)
 {
@@ -82,13 +91,19 @@ static _Unwind_Reason_Code on_frame(struct _Unwind_Context *context, void *argum
     if (pc >= self_text_start && pc < self_text_end)
         return _URC_NO_REASON; /* the shim's own frames: malloc wrappers, and main's wrapper further out */
     c->pcs[c->depth++] = pc;
+#ifdef FRAME_POINTER_REGISTER
+    c->last_fp = _Unwind_GetGR(context, FRAME_POINTER_REGISTER);
+#endif
     return c->depth >= c->max_depth ? _URC_END_OF_STACK : _URC_NO_REASON;
 }
 
 LH_HIDDEN int lh_stacks_capture(uintptr_t *pcs, int max_depth)
 {
-    struct capture c = {pcs, 0, max_depth};
+    struct capture c = {pcs, 0, max_depth, 0};
     _Unwind_Backtrace(on_frame, &c);
+    /* Stopped inside an object's code without unwind information (V8's builtins): on by frame pointers. */
+    if (c.depth > 0 && c.depth < max_depth && c.last_fp != 0 && lh_fpwalk_wanted(pcs[c.depth - 1]))
+        c.depth = lh_fpwalk_on(c.last_fp, pcs, c.depth, max_depth);
     return c.depth;
 }
 

@@ -33,7 +33,9 @@ LH_HIDDEN void lh_stacks_locate_self(void);
  * DWARF unwinding (libgcc's _Unwind_Backtrace over .eh_frame) goes through code built without frame
  * pointers; it reads only the stack slots the call-frame information describes and the code bytes at
  * return addresses, and it stops at the first frame without unwind information (JIT code, JVM stubs),
- * so it never chases a garbage frame pointer. Returns the number of frames written (<= max_depth).
+ * so it never chases a garbage frame pointer — except where that frame is inside a loaded object (V8's
+ * builtins in node): there fpwalk.c goes on by frame pointers into the JIT-compiled frames, every read
+ * checked by the kernel. Returns the number of frames written (<= max_depth).
  */
 LH_HIDDEN int lh_stacks_capture(uintptr_t *pcs, int max_depth);
 

@@ -6,18 +6,20 @@ import { register as registerGate } from './commands/gate.js';
 import { register as registerPush } from './commands/push.js';
 import { register as registerReport } from './commands/report.js';
 import { register as registerRun } from './commands/run.js';
-import { ExitCode, LeakhuntError } from './core/errors.js';
+import { environmentErrorOf, ExitCode, LeakhuntError } from './core/errors.js';
 
 const exitCodesHelp = `
 Exit codes:
-  0     success (run: the command's own exit status; 128+N when signal N ended it)
-  1     leak over threshold (gate)
+  0     success (run: the command's own exit status, 128+N when signal N ended it; 0 when leakhunt stopped it at --duration)
+  1     leak over threshold (gate, run --fail-on-leak)
   2     bad usage or unreadable input
-  3     not enough data to decide (gate)
-  4     environment problem (shim not built, tool missing)
+  3     not enough data to decide (gate, run --fail-on-leak)
+  4     environment problem: shim not built, tool missing, a run directory that cannot be made or written
   5     output exists (use --force)
   6     some profiles could not be pushed (push)
-  70    internal error`;
+  70    internal error (a bug)
+  126   run: the command cannot be executed (as a shell says)
+  127   run: the command was not found (as a shell says)`;
 
 function buildProgram(): Command {
   const program = new Command('leakhunt')
@@ -50,9 +52,11 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = error.exitCode === 0 ? 0 : ExitCode.usage;
       return;
     }
-    if (error instanceof LeakhuntError) {
-      process.stderr.write(`leakhunt: ${error.message}\n`);
-      process.exitCode = error.exitCode;
+    // A refusal of the file system that no one turned into a LeakhuntError is still the environment's, not a bug.
+    const known = error instanceof LeakhuntError ? error : environmentErrorOf(error);
+    if (known) {
+      process.stderr.write(`leakhunt: ${known.message}\n`);
+      process.exitCode = known.exitCode;
       return;
     }
     const message = error instanceof Error ? error.message : String(error);

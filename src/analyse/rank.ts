@@ -9,7 +9,7 @@
 import { seriesOfProfiles, stackKindOf, totalInuse, type HeapProfileFrame, type ProfilePoint, type ProfileSeries } from '../pprof/index.js';
 import type { SiteKind } from '../snapshot/types.js';
 import { blockGrowthOf, containerCadence, type BlockGrowth } from './containers.js';
-import { defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, isPlumbing } from './sites.js';
+import { defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, frameSource, isLibraryFrame, isPlumbing } from './sites.js';
 import { trendOf, warmupPoints, type Trend } from './trend.js';
 import type { AnalysisOptions, SiteReport, SiteStatus } from './types.js';
 
@@ -46,6 +46,7 @@ interface StackEntry {
 interface SiteEntries {
   function: string;
   location: string;
+  source: { file: string; line: number } | undefined;
   kind: SiteKind;
   oldestAgeMs?: number;
   ageBytes: number;
@@ -55,13 +56,14 @@ interface SiteEntries {
   byKey: Map<string, StackEntry>;
 }
 
-/** siteFrameIndex with each function name's (and source file's) plumbing and library tests done once. */
+/** siteFrameIndex with each function's (name, file and object's) plumbing and library tests done once. */
 function siteFrameIndexOf(frames: readonly HeapProfileFrame[], patterns: readonly RegExp[], cache: Map<string, number>): number {
   const kind = (frame: HeapProfileFrame): number => {
-    const key = frame.fileName === undefined ? frame.functionName : `${frame.functionName}\u0000${frame.fileName}`;
+    const key = frame.fileName === undefined && frame.mappingFile === undefined ? frame.functionName
+      : `${frame.functionName}\0${frame.fileName ?? ''}\0${frame.mappingFile ?? ''}`;
     let k = cache.get(key);
     if (k === undefined) {
-      k = (isPlumbing(frame, patterns) ? 1 : 0) | (isPlumbing(frame, defaultLibraryPatterns) ? 2 : 0);
+      k = (isPlumbing(frame, patterns) ? 1 : 0) | (isLibraryFrame(frame, defaultLibraryPatterns) ? 2 : 0);
       cache.set(key, k);
     }
     return k;
@@ -111,7 +113,7 @@ function groupSites(
         site = siteByName.get(siteKey(name, kind));
         if (!site) {
           site = {
-            function: name, location: siteFrame ? describeFrame(siteFrame) : name, kind, ageBytes: 0, ageWeighted: 0,
+            function: name, location: siteFrame ? describeFrame(siteFrame) : name, source: frameSource(siteFrame), kind, ageBytes: 0, ageWeighted: 0,
             series: new Array<number>(n).fill(0), entries: [], byKey: new Map(),
           };
           siteByName.set(siteKey(name, kind), site);
@@ -287,6 +289,7 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
     reports.push({
       function: site.function,
       location: site.location,
+      ...(site.source ? { source: site.source } : {}),
       kind: site.kind,
       stack: (heaviest?.frames ?? []).map(describeFrame),
       // Trends leave the warm-up out; new and gone are about the whole run.

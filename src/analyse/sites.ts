@@ -22,6 +22,13 @@ export const defaultPlumbingPatterns: readonly RegExp[] = [
   /^Unsafe_\w+$/,
   // zlib's allocation hooks
   /^(zcalloc|zcfree)$/,
+  // node and V8: the ArrayBuffer allocator, node's Buffer and memory helpers, all of V8 (its internals and its API:
+  // backing stores, handles, API-call trampolines), V8's builtins (Builtins_CEntry…, in the ELF and in perf maps)
+  /^node::(\w*ArrayBufferAllocator|Buffer)::/, /^node::(Unchecked)?(Malloc|Calloc|Realloc)$/, /^v8::/, /^Builtins_/,
+  /^(BytecodeHandler|Stub|Handler):/,
+  // CPython: pymalloc, PyMem and the object allocators
+  /^_?Py(Object|Mem)_(Raw)?(Malloc|Calloc|Realloc)$/, /^_PyMem_\w+$/, /^pymalloc_\w+$/, /^_?PyObject_GC_\w+$/,
+  /^_PyObject_(New|NewVar|Resize)$/, /^_?PyType_(GenericAlloc|AllocNoTrack)$/, /^gc_alloc$/,
   // frames the profile writes itself
   /^\[/,
 ];
@@ -36,7 +43,30 @@ export const defaultLibraryPatterns: readonly RegExp[] = [
   /^(java|javax|jdk|sun|com\.sun)\./, /^Java_(java|javax|jdk|sun|com_sun)_/,
   // zlib, under java.util.zip and many native libraries
   /^(deflate|inflate)\w*$/,
+  // node's own C++ and libuv, under the program's JavaScript; CPython's C API, under its Python
+  /^node::/, /^uv_/, /^_?Py[A-Z]\w*$/,
+  // the C library's start of the program and of its threads: the outermost frames of every stack
+  /^(__libc_start_call_main|__libc_start_main(_impl|_alias_\d+)?|_start|start_thread|clone3?|__clone3?)$/,
 ];
+
+/** Library frames by their source file: node's own JavaScript (node:buffer, node:internal/…), Python's standard library. */
+export const defaultLibraryFilePatterns: readonly RegExp[] = [/^node:/, /\/lib\/python3[\d.]*\//, /^<frozen /];
+
+/**
+ * Library frames by the object their code is in: a language runtime's own binary (node, python3.12, libpython),
+ * whose every function — its interpreter, its objects, its bundled libraries — is the runtime's, not the program's.
+ * A native addon or extension module is an object of its own: the program's.
+ */
+export const defaultLibraryObjectPatterns: readonly RegExp[] = [
+  /(^|\/)(node|nodejs|libnode\.so[.\d]*)$/, /(^|\/)(lib)?python3(\.\d+)?[a-z]*(\.so[.\d]*)?$/,
+];
+
+/** A library frame (see defaultLibraryPatterns): by its name, its source file or its object. */
+export function isLibraryFrame(frame: HeapProfileFrame, libraryPatterns: readonly RegExp[] = defaultLibraryPatterns): boolean {
+  return isPlumbing(frame, libraryPatterns)
+    || (frame.fileName !== undefined && defaultLibraryFilePatterns.some((p) => p.test(frame.fileName!)))
+    || (frame.mappingFile !== undefined && defaultLibraryObjectPatterns.some((p) => p.test(frame.mappingFile!)));
+}
 
 /** What reports write after a site's name when it mapped memory: " [mmap]" (anonymous) or " [mmap file]"; nothing
  * for malloc. */
@@ -156,7 +186,7 @@ export function isPlumbing(frame: HeapProfileFrame, patterns: readonly RegExp[])
 export function siteFrameIndex(
   stack: readonly HeapProfileFrame[], patterns: readonly RegExp[], libraryPatterns: readonly RegExp[] = defaultLibraryPatterns,
 ): number {
-  const own = stack.findIndex((frame) => !isPlumbing(frame, patterns) && !isPlumbing(frame, libraryPatterns));
+  const own = stack.findIndex((frame) => !isPlumbing(frame, patterns) && !isLibraryFrame(frame, libraryPatterns));
   if (own >= 0) return own;
   const library = stack.findIndex((frame) => !isPlumbing(frame, patterns));
   return library < 0 ? 0 : library;
@@ -172,4 +202,9 @@ export function describeFrame(frame: HeapProfileFrame): string {
   if (frame.fileName && frame.line) return `${frame.functionName} (${baseName(frame.fileName)}:${frame.line})`;
   if (frame.mappingFile && !frame.functionName.includes('+0x')) return `${frame.functionName} (${baseName(frame.mappingFile)})`;
   return frame.functionName;
+}
+
+/** A frame's source file (as its debug information names it, directories included) and line, when both are known. */
+export function frameSource(frame: HeapProfileFrame | undefined): { file: string; line: number } | undefined {
+  return frame?.fileName && frame.line ? { file: frame.fileName, line: frame.line } : undefined;
 }

@@ -91,8 +91,18 @@ export function allocatorOf(snapshot: RawSnapshot): AllocatorKind {
   return snapshot.mallinfo.available ? 'glibc' : 'other';
 }
 
-/** JVM figures further than this from a snapshot (and not bracketing it) are not matched to it. */
+/**
+ * JVM figures further than this from a snapshot (and not bracketing it) are not matched to it — or further than the
+ * usual gap between two of them, when jcmd could not keep up with the snapshots (each call starts a JVM: seconds on a
+ * busy machine), so that the snapshot the JVM writes as it exits still has the figures polled last.
+ */
 const JVM_MATCH_SEC = 2;
+
+/** The median time between consecutive samples (seconds); 0 with fewer than two. */
+function medianGapSec(sorted: readonly JvmSample[]): number {
+  const gaps = sorted.slice(1).map((s, i) => (s.timeMs - sorted[i]!.timeMs) / 1000).sort((a, b) => a - b);
+  return gaps.length === 0 ? 0 : gaps[Math.floor(gaps.length / 2)]!;
+}
 
 type JvmFigures = Pick<TimelinePoint, 'javaHeapUsedBytes' | 'javaHeapCommittedBytes' | 'nmtCommittedBytes' | 'nmtMallocBytes'
   | 'nmtJavaHeapCommittedBytes' | 'nmtCategories' | 'nmtMmapCategories' | 'metaspaceCommittedBytes' | 'classSpaceCommittedBytes' | 'javaLiveThreads'>;
@@ -119,7 +129,7 @@ function figuresOf(sample: JvmSample): JvmFigures {
 
 /**
  * The JVM figures at `timeSec`: interpolated between the samples either side of it, or the nearest sample when
- * it is within JVM_MATCH_SEC; nothing when jcmd gave nothing near that time.
+ * it is within JVM_MATCH_SEC (or the samples' usual gap); nothing when jcmd gave nothing near that time.
  */
 export function jvmFiguresAt(samples: readonly JvmSample[], timeSec: number): JvmFigures {
   const sorted = [...samples].sort((a, b) => a.timeMs - b.timeMs);
@@ -128,7 +138,7 @@ export function jvmFiguresAt(samples: readonly JvmSample[], timeSec: number): Jv
   const after = next < 0 ? undefined : sorted[next];
   if (!before || !after) {
     const only = before ?? after;
-    return only && Math.abs(only.timeMs / 1000 - timeSec) <= JVM_MATCH_SEC ? figuresOf(only) : {};
+    return only && Math.abs(only.timeMs / 1000 - timeSec) <= Math.max(JVM_MATCH_SEC, medianGapSec(sorted)) ? figuresOf(only) : {};
   }
   const a = figuresOf(before);
   const b = figuresOf(after);

@@ -9,6 +9,8 @@ export interface SiteReport {
   function: string;
   /** The site frame as "name (file:line)" or "name (lib)". */
   location: string;
+  /** The site frame's source file (as its debug information names it) and line, when known. */
+  source?: { file: string; line: number };
   /**
    * What the site allocated: malloc blocks, or memory it mapped (mmap-anon, mmap-file). A function's mappings are a
    * site apart from its malloc blocks. Absent in reports written before site kinds: malloc.

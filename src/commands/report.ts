@@ -1,14 +1,20 @@
 /**
  * `leakhunt report DIR`: re-analyse and re-render a run directory without running anything again. A directory whose
  * raw snapshots were never processed (leakhunt run was killed before it got to them) is processed first, as run
- * would have: its profiles, timeline.json, report.json and report.html are written.
+ * would have: its profiles, timeline.json, report.json and report.html are written. A run still recording is shown
+ * as it stands, and nothing is written into it.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { parseDurationMs } from '../core/units.js';
-import { hasUnprocessedSnapshots, ProcessTimings, reanalyseProcessed, reanalyseRun, type RunReport } from '../pipeline/index.js';
+import {
+  completedRunMeta, hasUnprocessedSnapshots, liveRecordingOf, processRun, ProcessTimings, reanalyseProcessed, reanalyseRun, type LiveRecording, type RunReport,
+} from '../pipeline/index.js';
 import { colorWanted, renderJson, renderMarkdown, renderRunHtml, renderText, writeHtmlReport } from '../report/index.js';
-import { readJvmStats, runPath, writeJsonAtomic } from '../rundir/index.js';
+import { readJvmStats, readRunMeta, runPath, writeJsonAtomic, type RunMeta } from '../rundir/index.js';
 import { fraction, parsed, positiveInteger, regexList } from './options.js';
 import { processRunDirectory } from './process.js';
 
@@ -36,6 +42,8 @@ export function render(report: RunReport, format: ReportFormat, top: number): st
 
 /** Prints DIR's report in `format`; returns the exit code (0). */
 export async function reportCommand(dir: string, options: ReportCommandOptions): Promise<number> {
+  const live = liveRecording(dir);
+  if (live) return reportLive(dir, live, options);
   if (hasUnprocessedSnapshots(dir)) return processAndReport(dir, options);
   const report = reanalyseRun(dir, options);
   if (options.write) writeJsonAtomic(runPath(dir, 'report'), report);
@@ -73,6 +81,49 @@ async function processAndReport(dir: string, options: ReportCommandOptions): Pro
   if (process.env['LEAKHUNT_TIMINGS'] === '1') {
     const line = { totalMs: Math.round(performance.now() - started), peakRssBytes: process.resourceUsage().maxRSS * 1024, ...timings.toJSON() };
     process.stderr.write(`leakhunt: timings: ${JSON.stringify(line)}\n`);
+  }
+  return ExitCode.ok;
+}
+
+/** DIR's run when it is still recording (or being processed by its leakhunt run); undefined otherwise, or when DIR is no run. */
+function liveRecording(dir: string): { meta: RunMeta; live: LiveRecording } | undefined {
+  let meta: RunMeta;
+  try {
+    meta = readRunMeta(dir);
+  } catch {
+    return undefined; // not a run directory, or a damaged run.json: the usual path says so
+  }
+  const live = liveRecordingOf(dir, meta);
+  return live ? { meta, live } : undefined;
+}
+
+function liveStateLine(dir: string, live: LiveRecording, snapshots: number): string {
+  const who = [
+    ...(live.recorderPid === undefined ? [] : [`leakhunt run pid ${live.recorderPid}`]),
+    ...(live.targetPids.length === 0 ? [] : [`target pid ${live.targetPids.join(', ')}`]),
+  ].join(', ');
+  const state = live.processing ? 'the target has ended and leakhunt run is processing its snapshots' : 'still recording';
+  return `${dir}: ${state} (${who}): the report of its ${snapshots} snapshot(s) so far; nothing is written into the run directory`;
+}
+
+/**
+ * The report of a run still recording: its snapshots so far processed into a scratch directory, printed, and the
+ * scratch removed — the run directory is only read, so its own leakhunt run processes it as if no one had looked.
+ */
+async function reportLive(dir: string, { meta: written, live }: { meta: RunMeta; live: LiveRecording }, options: ReportCommandOptions): Promise<number> {
+  const { meta } = completedRunMeta(dir, written);
+  const scratch = mkdtempSync(join(tmpdir(), 'leakhunt-live-'));
+  try {
+    const processed = await processRun(dir, meta, undefined, scratch);
+    process.stderr.write(`leakhunt: ${liveStateLine(dir, live, processed.report.snapshots)}\n`);
+    if (options.write) process.stderr.write('leakhunt: --write ignored while the run is not finished: run leakhunt report again once it is\n');
+    const overridden = options.minConfidence !== undefined || options.warmupSec !== undefined || options.ignoreFrames !== undefined;
+    const report = overridden ? reanalyseProcessed({ ...processed, meta }, options) : processed.report;
+    process.stdout.write(options.format === 'html'
+      ? renderRunHtml(scratch, report, { timeline: processed.timeline, series: processed.series, top: options.top })
+      : render(report, options.format, options.top));
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
   return ExitCode.ok;
 }

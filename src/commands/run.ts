@@ -3,11 +3,11 @@ import { Command, Option } from 'commander';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { parseBytes, parseDurationMs } from '../core/units.js';
 import { evaluateGate, resolveGateOptions, writeGateOutputs, type GateCliOptions } from '../gate/index.js';
-import { findAllocator, requireShim, startRecording, trimProbeAtMs } from '../launch/index.js';
+import { checkCommandRunnable, findAllocator, isStartFailure, requireShim, runExitStatus, startRecording, trimProbeAtMs } from '../launch/index.js';
 import { processRun } from '../pipeline/index.js';
 import { pushSummaryLine, startRunPush, type RunPushOptions } from '../push/index.js';
 import { colorWanted, renderJson, renderText, startStatusLine, writeHtmlReport } from '../report/index.js';
-import { defaultRunDir, prepareRunDir, runPath, writeJsonAtomic } from '../rundir/index.js';
+import { defaultRunDir, discardRunDir, prepareRunDir, runPath, writeJsonAtomic } from '../rundir/index.js';
 import { buildIdOf } from '../symbolize/index.js';
 import { addGateOptions } from './gate.js';
 import { checkLimit, parseWholeNumber } from '../core/limits.js';
@@ -55,14 +55,16 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   if (options.trimProbe && trimProbeAt === undefined) {
     process.stderr.write('leakhunt: warning: --trim-probe needs --duration (the probe comes at 90% of it): no trim probe this run\n');
   }
-  const { runDir, rawDir } = prepareRunDir(options.out ?? defaultRunDir(), options.force);
+  // A command that cannot start costs no run directory: checked first, and what was made is taken back if it fails anyway.
+  checkCommandRunnable(command[0]!);
+  const prepared = prepareRunDir(options.out ?? defaultRunDir(), options.force);
+  const { runDir, rawDir } = prepared;
   const recording = startRecording({
     command, runDir, rawDir, shimPath, sampleBytes: options.sampleBytes, intervalMs: options.intervalMs, durationMs: options.durationMs,
     tableCapacity: options.tableCapacity, maxStacks: options.maxStacks, maxSnapshots: options.maxSnapshots, stackDepth: options.stackDepth,
     seed: options.seed, javaStacks: options.javaStacks, warmupSec: options.warmupSec, ignoreFrames: options.ignoreFrames,
     followChildren: options.followChildren, nmt: options.nmt, trimProbeAtMs: trimProbeAt, allocatorPath, buildIdOf,
   });
-  if (!options.quiet) process.stderr.write(`leakhunt: recording into ${runDir}\n`);
 
   // The one-line live status on stderr (a terminal only, not with --quiet).
   const status = startStatusLine({ rawDir, enabled: !options.quiet });
@@ -72,12 +74,26 @@ export async function runCommand(command: string[], options: RunOptions): Promis
     runDir, rawDir, command, followChildren: options.followChildren === true, snapshotIntervalMs: options.intervalMs, push: options.push, note: pushNote,
   });
   const outcome = await recording.run({
-    onSpawn: (pid) => { status.setPid(pid); push?.started(pid); },
+    onSpawn: (pid) => {
+      // Said once the command has started: one that cannot start leaves no run directory to speak of.
+      if (!options.quiet) process.stderr.write(`leakhunt: recording into ${runDir}\n`);
+      status.setPid(pid);
+      push?.started(pid);
+    },
     onTick: (elapsedMs, rssBytes) => status.onTick(elapsedMs, rssBytes),
     onWarning: (message) => { if (!options.quiet) { status.clear(); process.stderr.write(`leakhunt: ${message}\n`); } },
     onEnded: () => status.stop(),
+  }).catch(async (error: unknown) => {
+    if (isStartFailure(error)) {
+      // Nothing ran, so nothing is pushed: the push lets go of the run directory before it goes.
+      await push?.targetEnded();
+      await push?.finish(0).catch(() => undefined);
+      discardRunDir(prepared);
+    }
+    throw error;
   });
   await push?.targetEnded();
+  const exitStatus = runExitStatus(outcome);
 
   const { report, timeline, series } = await processRun(runDir, recording.meta);
   if (push) {
@@ -92,15 +108,16 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   }
   process.stdout.write(options.json ? renderJson(report, options.top) : renderText(report, { top: options.top, color: colorWanted() }));
   if (!options.quiet) process.stderr.write(`leakhunt: profiles, timeline.json, report.json and report.html are in ${runDir}\n`);
-  if (!gate) return outcome.exitStatus;
-  // The command's own failure wins; otherwise the gate decides. With --json, stdout stays pure JSON.
+  if (!gate) return exitStatus;
+  // The command's own failure wins (not the stop leakhunt itself made at --duration); otherwise the gate decides.
+  // With --json, stdout stays pure JSON.
   const gateOptions = {
     ...gate, github: gate.github && !options.json, details: !options.json,
     snapshotTimesSec: timeline.map((p) => p.timeSec), source: runPath(runDir, 'report'),
   };
   const result = evaluateGate(report, gateOptions);
   await writeGateOutputs(result, gateOptions);
-  return outcome.exitStatus !== 0 ? outcome.exitStatus : result.exitCode;
+  return exitStatus !== 0 ? exitStatus : result.exitCode;
 }
 
 /** About 30 snapshots over a bounded run, so even a short one has a trend; 10 s for open-ended runs. */

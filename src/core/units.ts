@@ -48,24 +48,28 @@ export function parseRateBytesPerHour(text: string, what = 'rate'): number {
   return parseBytes(m[1]!, what) * perHour[m[2]!]!;
 }
 
-/** Bytes in binary units with three significant digits: "1.50 MiB", "512 B", "-3.2 KiB". */
+/**
+ * Bytes in binary units with three significant digits: "1.50 MiB", "512 B", "-3.2 KiB"; from 1000 to 1023 of a unit
+ * as a whole number of it ("1012 MiB", as people read it, not "0.988 GiB").
+ */
 export function formatBytes(bytes: number): string {
   const sign = bytes < 0 ? '-' : '';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = Math.abs(bytes);
   if (value < 1024) return `${sign}${Math.round(value)} B`;
   let i = 0;
-  // Round to three significant digits first, then pick the unit: 1048575 B is "1.00 MiB", not "1024 KiB".
+  // Round first, then pick the unit: 1048575 B is "1.00 MiB", not "1024 KiB".
   for (;;) {
     value /= 1024;
     i++;
     const rounded = value >= 1000 ? Math.round(value) : Number(value.toPrecision(3));
-    if (rounded >= 1000 && i < units.length - 1) continue;
+    if (rounded >= 1024 && i < units.length - 1) continue;
     const digits = rounded >= 100 ? 0 : rounded >= 10 ? 1 : rounded >= 1 ? 2 : 3;
     return `${sign}${rounded.toFixed(digits)} ${units[i]}`;
   }
 }
 
+/** A rate as people read it: "988 MiB/h", "1012 MiB/h", "5.71 GiB/h" — never "0.988 GiB/h". */
 export function formatRate(bytesPerHour: number): string {
   return `${formatBytes(bytesPerHour)}/h`;
 }

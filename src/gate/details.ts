@@ -1,7 +1,7 @@
 /** The gate's per-site lines for the terminal (stdout): what fails, what was suppressed and why, what the baseline accepted. */
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import { abbreviateTemplates, siteKindTag, type SiteReport } from '../analyse/index.js';
-import { adviceTexts, formatDetectable, problemTexts, unseenStatus } from './wording.js';
+import { adviceTexts, formatDetectable, liveGrowthText, problemTexts, unseenStatus } from './wording.js';
 import type { GateResult } from './types.js';
 
 function site(s: SiteReport): string {
@@ -24,7 +24,7 @@ export function renderDetails(result: GateResult): string[] {
     lines.push(`  baseline    ${site(b.site)} — ${formatRate(b.baselineRateBytesPerHour)} in the baseline, accepted up to ${formatRate(b.allowedRateBytesPerHour)}`);
   }
   const live = result.liveGrowth;
-  lines.push(`  ${live.exceeded ? 'FAIL      ' : 'ok        '}  live malloc ${live.bytes > 0 ? '+' : ''}${formatBytes(live.bytes)} (limit ${formatBytes(live.allowedBytes)}${live.significant ? '' : ', not significant'})`);
+  lines.push(`  ${live.exceeded ? 'FAIL      ' : 'ok        '}  ${liveGrowthText(live)} (limit ${formatBytes(live.allowedBytes)}${live.significant ? '' : ', not significant'})`);
   const unseen = unseenStatus(result);
   lines.push(`  ${unseen.mark.padEnd(10)}  ${unseen.text}`);
   if (result.rssGrowth.allowedBytes !== undefined) {

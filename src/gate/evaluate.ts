@@ -123,7 +123,10 @@ function judgeLiveGrowth(
   const significant = times.length >= MIN_SNAPSHOTS_FOR_TREND && total.confidence >= options.minConfidence
     && total.robustRateBytesPerHour > 0 && liveBytes >= 2 * sampleBytes;
   const allowedLive = options.maxGrowthBytes + Math.max(baseMemory ? baseMemory.liveEndBytes - baseMemory.liveStartBytes : 0, 0);
-  return { bytes: liveBytes, confidence: total.confidence, significant, allowedBytes: allowedLive, exceeded: significant && liveBytes > allowedLive };
+  return {
+    bytes: liveBytes, suppressedBytes: suppressedGrowth, confidence: total.confidence, significant, allowedBytes: allowedLive,
+    exceeded: significant && liveBytes > allowedLive,
+  };
 }
 
 /**

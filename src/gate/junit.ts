@@ -1,7 +1,7 @@
 /** The gate's verdict as JUnit XML: one failing testcase per site over the threshold, for CI test reporters. */
-import { siteKindTag } from '../analyse/index.js';
+import { abbreviateTemplates, siteKindTag } from '../analyse/index.js';
 import { formatBytes, formatRate } from '../core/units.js';
-import { adviceTexts, formatDetectable, gateVerdict, problemTexts, unseenFailureText, unseenStatus } from './wording.js';
+import { adviceTexts, formatDetectable, gateVerdict, liveGrowthText, problemTexts, unseenFailureText, unseenStatus } from './wording.js';
 import type { GateResult } from './types.js';
 
 /** Text content: XML's five entities, and characters XML 1.0 cannot hold replaced by U+FFFD. */
@@ -40,13 +40,14 @@ export function renderJunit(result: GateResult): string {
   const t = result.thresholds;
   const max = formatRate(t.maxLeakRateBytesPerHour);
   const cases: TestCase[] = [];
+  // Names and stacks with C++ template arguments abbreviated, as the text report prints them (report.json has them whole).
   for (const site of result.failing) {
     cases.push({
-      classname: 'leakhunt.gate.leak', name: `${site.location}${siteKindTag(site.kind)}`,
+      classname: 'leakhunt.gate.leak', name: `${abbreviateTemplates(site.location)}${siteKindTag(site.kind)}`,
       failure: {
         type: 'native-leak',
-        message: `${site.function}${siteKindTag(site.kind)} leaks ${formatRate(site.leakRateBytesPerHour)}, over the ${max} threshold (confidence ${site.confidence.toFixed(2)}, ${formatBytes(site.growthBytes)} over the run, ${formatBytes(site.liveBytes)} live at the end)`,
-        body: `stack, innermost first:\n${site.stack.map((frame) => `  ${frame}`).join('\n')}\n`,
+        message: `${abbreviateTemplates(site.function)}${siteKindTag(site.kind)} leaks ${formatRate(site.leakRateBytesPerHour)}, over the ${max} threshold (confidence ${site.confidence.toFixed(2)}, ${formatBytes(site.growthBytes)} over the run, ${formatBytes(site.liveBytes)} live at the end)`,
+        body: `stack, innermost first:\n${site.stack.map((frame) => `  ${abbreviateTemplates(frame)}`).join('\n')}\n`,
       },
     });
   }
@@ -58,13 +59,13 @@ export function renderJunit(result: GateResult): string {
   }
   for (const s of result.suppressed) {
     cases.push({
-      classname: 'leakhunt.gate.leak', name: `${s.site.location}${siteKindTag(s.site.kind)}`,
+      classname: 'leakhunt.gate.leak', name: `${abbreviateTemplates(s.site.location)}${siteKindTag(s.site.kind)}`,
       skipped: `suppressed by ${result.suppressionsSource ?? 'suppressions'}:${s.rule.line} leak:${s.rule.pattern} (${s.rule.reason}); leaks ${formatRate(s.site.leakRateBytesPerHour)}`,
     });
   }
   for (const b of result.baselined) {
     cases.push({
-      classname: 'leakhunt.gate.leak', name: `${b.site.location}${siteKindTag(b.site.kind)}`,
+      classname: 'leakhunt.gate.leak', name: `${abbreviateTemplates(b.site.location)}${siteKindTag(b.site.kind)}`,
       systemOut: `in the baseline: ${formatRate(b.site.leakRateBytesPerHour)} now, ${formatRate(b.baselineRateBytesPerHour)} in the baseline, accepted up to ${formatRate(b.allowedRateBytesPerHour)}`,
     });
   }
@@ -73,7 +74,7 @@ export function renderJunit(result: GateResult): string {
   if (live.exceeded) {
     liveCase.failure = { type: 'memory-growth', message: `live malloc grew ${formatBytes(live.bytes)}, over the ${formatBytes(live.allowedBytes)} limit (confidence ${live.confidence.toFixed(2)})`, body: '' };
   } else {
-    liveCase.systemOut = `live malloc ${formatBytes(live.bytes)}${live.significant ? '' : ' (not significant)'}`;
+    liveCase.systemOut = `${liveGrowthText(live)}${live.significant ? '' : ' (not significant)'}`;
   }
   cases.push(liveCase);
   const unseen = unseenStatus(result);

@@ -45,5 +45,6 @@ export function resolveGateOptions(cli: GateCliOptions, env: NodeJS.ProcessEnv =
     markdownPath: cli.markdown,
     github,
     githubStepSummaryPath: github && env.GITHUB_STEP_SUMMARY ? env.GITHUB_STEP_SUMMARY : undefined,
+    ...(github ? { githubWorkspace: env.GITHUB_WORKSPACE || process.cwd() } : {}),
   };
 }

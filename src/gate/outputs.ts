@@ -36,7 +36,7 @@ export async function writeGateOutputs(result: GateResult, options: GateOptions,
     if (options.markdownPath) writeFile(options.markdownPath, markdown, 'Markdown summary');
     if (summaryPath) writeFile(summaryPath, `${markdown}\n`, 'GitHub step summary', true);
   }
-  const lines = [...(options.details === false ? [] : renderDetails(result)), ...(options.github ? renderAnnotations(result) : [])];
+  const lines = [...(options.details === false ? [] : renderDetails(result)), ...(options.github ? renderAnnotations(result, options.githubWorkspace) : [])];
   if (lines.length > 0) streams.stdout.write(`${lines.join('\n')}\n`);
   streams.stderr.write(`leakhunt gate: ${gateVerdict(result).replace(/[\r\n]+/g, ' ')}\n`);
 }

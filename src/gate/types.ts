@@ -52,6 +52,8 @@ export interface GateOptions extends GateThresholds {
   /** Fail only on sites new relative to this run, or leaking well beyond it (see evaluate.ts). */
   baseline?: Baseline;
   suppressions?: Suppressions;
+  /** GitHub annotations name source files relative to this directory (GITHUB_WORKSPACE, else the working directory). */
+  githubWorkspace?: string;
   /** Snapshot times (seconds, from timeline.json) when known; else evenly spaced over the run is assumed. */
   snapshotTimesSec?: readonly number[];
   /** Where the gated report came from, for messages. */
@@ -129,6 +131,8 @@ export interface GateResult {
   liveGrowth: {
     /** Live malloc growth over the run, suppressed sites' growth left out. */
     bytes: number;
+    /** What the suppressed sites grew, left out of `bytes` (0 when none grew). */
+    suppressedBytes: number;
     confidence: number;
     significant: boolean;
     /** --max-growth, plus the baseline's own growth when there is a baseline. */

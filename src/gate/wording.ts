@@ -23,11 +23,11 @@ export function intervalFlag(sec: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
-/** A size `--sample-bytes` accepts: "4KiB", "512KiB", "2MiB", "256". */
+/** A size `--sample-bytes` accepts, always with its unit: "4KiB", "512KiB", "2MiB", "256B". */
 export function sizeFlag(bytes: number): string {
   if (bytes >= MiB && bytes % MiB === 0) return `${bytes / MiB}MiB`;
   if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024}KiB`;
-  return String(Math.round(bytes));
+  return `${Math.round(bytes)}B`;
 }
 
 function plural(n: number, one: string, many: string): string {
@@ -80,8 +80,6 @@ function siteSummary(site: SiteReport): string {
   return `${abbreviateTemplates(site.function)}${siteKindTag(site.kind)} at ${formatRate(site.leakRateBytesPerHour)} (confidence ${site.confidence.toFixed(2)})`;
 }
 
-const signedBytes = (bytes: number) => `${bytes >= 0 ? '+' : '−'}${formatBytes(Math.abs(bytes))}`;
-
 /** Allocations the shim did not see, over the limit: the failure's clause. */
 export function unseenFailureText(result: GateResult): string {
   const u = result.unseenGrowth;
@@ -128,24 +126,64 @@ function failures(result: GateResult): string[] {
   return fails;
 }
 
+function signedBytes(bytes: number): string {
+  return `${bytes > 0 ? '+' : ''}${formatBytes(bytes)}`;
+}
+
+/**
+ * "live malloc +1.20 MiB", and when suppressed sites grew, what it is net of: "live malloc -3.61 MiB (+12.0 MiB
+ * in all, less 15.6 MiB grown by suppressed sites)".
+ */
+export function liveGrowthText(live: GateResult['liveGrowth']): string {
+  const net = `live malloc ${signedBytes(live.bytes)}`;
+  if (!(live.suppressedBytes > 0)) return net;
+  return `${net} (${signedBytes(live.bytes + live.suppressedBytes)} in all, less ${formatBytes(live.suppressedBytes)} grown by suppressed sites)`;
+}
+
+/** Up to three items, then "and N more". */
+function someOf(items: readonly string[]): string {
+  return `${items.slice(0, 3).join(', ')}${items.length > 3 ? `, and ${items.length - 3} more` : ''}`;
+}
+
+/**
+ * The leaks over the threshold the gate let through, each as a clause that comes first in a PASS or NOT ENOUGH DATA
+ * verdict — "no site leaks" must never stand before a site that does, within the baseline.
+ */
+function acceptedLeaks(result: GateResult): string[] {
+  const clauses: string[] = [];
+  const b = result.baselined;
+  if (b.length > 0) {
+    const shown = b.map((s) => `${abbreviateTemplates(s.site.function)} at ${formatRate(s.site.leakRateBytesPerHour)} (accepted up to ${formatRate(s.allowedRateBytesPerHour)})`);
+    clauses.push(`${b.length === 1 ? '1 site leaks' : `${b.length} sites leak`} within the baseline: ${someOf(shown)}`);
+  }
+  const s = result.suppressed;
+  if (s.length > 0) clauses.push(`${s.length} suppressed: ${someOf(s.map((x) => `${abbreviateTemplates(x.site.function)} at ${formatRate(x.site.leakRateBytesPerHour)}`))}`);
+  return clauses;
+}
+
 /** The one-line verdict, starting "PASS: ", "FAIL: " or "NOT ENOUGH DATA: ". */
 export function gateVerdict(result: GateResult): string {
   const maxRate = formatRate(result.thresholds.maxLeakRateBytesPerHour);
-  const notes: string[] = [];
-  if (result.suppressed.length > 0) notes.push(`${result.suppressed.length} suppressed`);
-  if (result.baselined.length > 0) notes.push(`${plural(result.baselined.length, 'site', 'sites')} within the baseline`);
-  if (result.outcome === 'fail') return `FAIL: ${[...failures(result), ...notes].join('; ')}`;
+  const accepted = acceptedLeaks(result);
+  const noSite = accepted.length > 0 ? 'no other site' : 'no site';
+  if (result.outcome === 'fail') {
+    const notes: string[] = [];
+    if (result.suppressed.length > 0) notes.push(`${result.suppressed.length} suppressed`);
+    if (result.baselined.length > 0) notes.push(`${plural(result.baselined.length, 'site', 'sites')} within the baseline`);
+    return `FAIL: ${[...failures(result), ...notes].join('; ')}`;
+  }
   if (result.outcome === 'not-enough-data') {
     const advice = adviceTexts(result);
-    return `NOT ENOUGH DATA: no site leaks over ${maxRate}, but ${problemTexts(result).join('; ')}`
-      + `${advice.length > 0 ? `: ${advice.join(', or ')}` : ''}${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`;
+    return `NOT ENOUGH DATA: ${[...accepted, `${noSite} leaks over ${maxRate}, but ${problemTexts(result).join('; ')}`].join('; ')}`
+      + `${advice.length > 0 ? `: ${advice.join(', or ')}` : ''}`;
   }
   const live = result.liveGrowth;
   const rss = result.rssGrowth;
   const parts = [
-    `no site leaks over ${maxRate} (this run shows leaks from ${formatDetectable(result.detection.rateBytesPerHour)})`,
-    `live malloc ${live.bytes > 0 ? '+' : ''}${formatBytes(live.bytes)} (limit ${formatBytes(live.allowedBytes)})`,
+    ...accepted,
+    `${noSite} leaks over ${maxRate} (this run shows leaks from ${formatDetectable(result.detection.rateBytesPerHour)})`,
+    `${liveGrowthText(live)} (limit ${formatBytes(live.allowedBytes)})`,
   ];
-  if (rss.allowedBytes !== undefined) parts.push(`RSS ${rss.bytes > 0 ? '+' : ''}${formatBytes(rss.bytes)} (limit ${formatBytes(rss.allowedBytes)})`);
-  return `PASS: ${[...parts, ...notes].join('; ')}`;
+  if (rss.allowedBytes !== undefined) parts.push(`RSS ${signedBytes(rss.bytes)} (limit ${formatBytes(rss.allowedBytes)})`);
+  return `PASS: ${parts.join('; ')}`;
 }

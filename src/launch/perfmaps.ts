@@ -1,5 +1,10 @@
 /**
- * The JVM's perf map, kept while it runs: the names of the code in its code cache (JIT-compiled methods, native
+ * A process's perf map, kept while it runs: the names of its JIT-compiled code. Any runtime may write
+ * /tmp/perf-<pid>.map itself — node --perf-basic-prof, python -X perf (3.12+), others — and then, for a process
+ * that is no JVM, the CLI copies that file now and then (at the gaps below) and once more when the run ends, and
+ * leaves it where it is: it is the runtime's. The rest of this comment is about JVMs, which are asked for theirs.
+ *
+ * The JVM's perf map: the names of the code in its code cache (JIT-compiled methods, native
  * method wrappers, the interpreter and the JVM's stubs), for the native frames that end there when there is no
  * Java stack — a JVM that did not load leakhunt's agent, or a sample AsyncGetCallTrace could not walk.
  *
@@ -120,6 +125,8 @@ interface JvmState {
   /** The user's own /tmp/perf-<pid>.map was there: only copy it, never ask jcmd (it would overwrite it). */
   userFile: boolean;
   userFileMtimeMs?: number;
+  /** A process that is no JVM, whose runtime writes its own /tmp/perf-<pid>.map: copied, never asked for. */
+  runtimeMap?: boolean;
   lastHash?: string;
   firstSeenMs: number;
 }
@@ -154,7 +161,12 @@ export class PerfMapCapture {
     if (this.timer) clearTimeout(this.timer);
     await this.running;
     for (const state of this.states.values()) {
-      if (!state.libjvm) continue;
+      if (!state.libjvm) {
+        // Another runtime's map, as it was when the process ended (it is appended to while the process runs; a
+        // process too short for a look while it ran is looked at here).
+        await this.copyRuntimeMap(state).catch(() => undefined);
+        continue;
+      }
       // A map the JVM wrote as it exited (the user's -XX:+DumpPerfMapAtExit): ours were removed when copied.
       const path = tmpPerfMapPath(state.pid);
       const file = exists(path) ? readRegularFile(path) : undefined;
@@ -180,7 +192,15 @@ export class PerfMapCapture {
     for (const pid of await this.pids()) {
       const state = this.stateOf(pid);
       if (state.done) continue;
-      if (!state.libjvm && !(await recognise(state))) continue;
+      if (!state.libjvm && !(await recognise(state))) {
+        // Not a JVM (yet: the launcher maps libjvm a moment after it starts): a map its runtime writes itself.
+        if (!state.done && (force || Date.now() >= state.nextAtMs)) {
+          await this.copyRuntimeMap(state).catch((error: Error) => note(state, `perf map not kept: ${error.message}`));
+          state.gapMs = Math.min(state.gapMs * 2, this.maxGapMs);
+          state.nextAtMs = Date.now() + state.gapMs;
+        }
+        continue;
+      }
       if (!force && Date.now() < state.nextAtMs) continue;
       if (!(await ready(state))) continue;
       await this.capture(state).catch((error: Error) => note(state, `perf map not kept: ${error.message}`));
@@ -210,6 +230,27 @@ export class PerfMapCapture {
       this.states.set(pid, state);
     }
     return state;
+  }
+
+  /**
+   * A process that is no JVM: the /tmp/perf-<pid>.map its runtime writes (node --perf-basic-prof, python -X perf),
+   * when it is this process's (its user's, not older than the run), copied when it changed and never touched.
+   */
+  private async copyRuntimeMap(state: JvmState): Promise<void> {
+    const path = tmpPerfMapPath(state.pid);
+    if (!exists(path)) return;
+    const file = readRegularFile(path);
+    // An empty map is one the runtime has only just opened: nothing to name yet, so it is looked at again later.
+    if (!file || file.mtimeMs === state.userFileMtimeMs || file.text.trim() === '') return;
+    state.uid ??= processUid(state.pid);
+    if (file.mtimeMs < this.options.startedAtMs - STALE_PERF_MAP_SLACK_MS || (state.uid !== undefined && file.uid !== state.uid)) return;
+    if (!state.runtimeMap) {
+      state.runtimeMap = true;
+      state.index.jvm = false;
+      note(state, `${path} (written by the process's runtime: node --perf-basic-prof, python -X perf…) copied and left in place`);
+    }
+    state.userFileMtimeMs = file.mtimeMs;
+    await this.keep(state, file.text, Date.now(), 'runtime');
   }
 
   private async capture(state: JvmState): Promise<void> {
@@ -326,6 +367,15 @@ function note(state: JvmState, text: string): void {
   if (!state.index.notes.includes(text)) state.index.notes.push(text);
 }
 
+/** The user a process runs as (undefined when it is gone). */
+function processUid(pid: number): number | undefined {
+  try {
+    return statSync(`/proc/${pid}`).uid;
+  } catch {
+    return undefined;
+  }
+}
+
 /** First sight of a JVM: its libjvm and its user. */
 async function recognise(state: JvmState): Promise<boolean> {
   const maps = await readFile(`/proc/${state.pid}/maps`, 'utf8').catch(() => undefined);
@@ -336,6 +386,8 @@ async function recognise(state: JvmState): Promise<boolean> {
   const libjvm = libjvmOf(maps);
   if (!libjvm) return false;
   state.libjvm = libjvm;
+  state.index.jvm = true;
+  state.runtimeMap = false;
   try {
     state.uid = statSync(`/proc/${state.pid}`).uid;
   } catch {

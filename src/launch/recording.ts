@@ -60,7 +60,7 @@ export interface RecordingHooks {
 
 function runMetaOf(options: RecordingOptions): RunMeta {
   return {
-    schema: RUN_META_SCHEMA, command: options.command, startedAtMs: Date.now(), sampleBytes: options.sampleBytes,
+    schema: RUN_META_SCHEMA, command: options.command, recorderPid: process.pid, startedAtMs: Date.now(), sampleBytes: options.sampleBytes,
     snapshotIntervalMs: options.intervalMs, ...(options.warmupSec === undefined ? {} : { warmupSec: options.warmupSec }),
     ...(options.ignoreFrames?.length ? { ignoreFrames: options.ignoreFrames } : {}),
     ...(options.followChildren ? { followChildren: true } : {}),

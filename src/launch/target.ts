@@ -8,6 +8,7 @@ import { constants as osConstants } from 'node:os';
 import { execa } from 'execa';
 import pidusage from 'pidusage';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
+import { startFailure } from './command.js';
 import { ThinnedSeries } from '../core/thinned-series.js';
 import { shimControlFile, type RssSample, type ShimControl } from '../rundir/index.js';
 
@@ -17,6 +18,8 @@ export interface TargetOutcome {
   exitStatus: number;
   signal?: string;
   stoppedAfterDuration: boolean;
+  /** leakhunt itself ended the command at --duration (it was still running when the SIGTERM was sent). */
+  stoppedByLeakhunt: boolean;
   startedAtMs: number;
   endedAtMs: number;
   rss: RssSample[];
@@ -76,7 +79,7 @@ export async function runTarget(options: TargetOptions): Promise<TargetOutcome> 
   const pid = child.pid;
   if (pid === undefined) {
     const result = await child;
-    throw new LeakhuntError(`cannot start "${file}": ${result.code === 'ENOENT' ? 'command not found' : result.shortMessage}`, ExitCode.usage);
+    throw startFailure(file, result.code, result.shortMessage ?? '');
   }
 
   options.onSpawn?.(pid);
@@ -88,6 +91,7 @@ export async function runTarget(options: TargetOptions): Promise<TargetOutcome> 
   const rss = new ThinnedSeries<RssSample>(MAX_RSS_POINTS);
   let exited = false;
   let stoppedAfterDuration = false;
+  let stoppedByLeakhunt = false;
   const sampler = setInterval(() => {
     pidusage(pid).then((stat) => {
       if (exited) return;
@@ -113,6 +117,7 @@ export async function runTarget(options: TargetOptions): Promise<TargetOutcome> 
       if (options.beforeStop && !exited) await Promise.race([options.beforeStop().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
       await requestFinalSnapshot(options.rawDir, pid);
       if (exited) return;
+      stoppedByLeakhunt = true;
       child.kill('SIGTERM');
       const grace = setTimeout(() => { if (!exited) child.kill('SIGKILL'); }, options.gracePeriodMs ?? 10_000);
       grace.unref();
@@ -127,9 +132,7 @@ export async function runTarget(options: TargetOptions): Promise<TargetOutcome> 
   for (const [signal, handler] of handlers) process.off(signal, handler);
   pidusage.clear();
 
-  if (result.failed && result.exitCode === undefined && !result.signal) {
-    throw new LeakhuntError(`cannot start "${file}": ${result.code === 'ENOENT' ? 'command not found' : result.shortMessage}`, ExitCode.usage);
-  }
+  if (result.failed && result.exitCode === undefined && !result.signal) throw startFailure(file, result.code, result.shortMessage ?? '');
   const signal = result.signal ?? undefined;
   const signalNumber = signal ? (osConstants.signals as Record<string, number>)[signal] ?? 0 : 0;
   return {
@@ -137,9 +140,24 @@ export async function runTarget(options: TargetOptions): Promise<TargetOutcome> 
     exitStatus: signal ? 128 + signalNumber : result.exitCode ?? 0,
     ...(signal ? { signal } : {}),
     stoppedAfterDuration,
+    stoppedByLeakhunt,
     startedAtMs,
     endedAtMs: Date.now(),
     rss: rss.values(),
     ...(trimProbeTaken === undefined ? {} : { trimProbeTaken }),
   };
+}
+
+/** Signals leakhunt sends to stop a command at --duration: a death by one of them is the stop it asked for. */
+const stopSignals: ReadonlySet<string> = new Set(['SIGTERM', 'SIGKILL']);
+
+/**
+ * `leakhunt run`'s own exit status for the command's outcome: the command's status, except that a command leakhunt
+ * stopped at --duration ended as asked — 0, whatever status it chose on the way out (143 for a JVM) — unless it
+ * then crashed (another signal: SIGSEGV, SIGABRT…), which stays 128 + N.
+ */
+export function runExitStatus(outcome: Pick<TargetOutcome, 'exitStatus' | 'signal' | 'stoppedByLeakhunt'>): number {
+  if (!outcome.stoppedByLeakhunt) return outcome.exitStatus;
+  if (outcome.signal !== undefined && !stopSignals.has(outcome.signal)) return outcome.exitStatus;
+  return ExitCode.ok;
 }

@@ -10,7 +10,7 @@ import { verdictDetail } from './verdict-text.js';
 import { REPORT_SCHEMA, type MemoryReport, type RunReport, type ShimSummary } from './model.js';
 
 /** What the run itself contributes to the report; the rest comes from the analysis. */
-export type RunFacts = Pick<RunReport, 'command' | 'pid' | 'exitStatus' | 'durationSec' | 'sampleBytes' | 'snapshotIntervalMs' | 'warnings' | 'snapshotsWritten'>;
+export type RunFacts = Pick<RunReport, 'command' | 'pid' | 'exitStatus' | 'durationSec' | 'sampleBytes' | 'snapshotIntervalMs' | 'warnings' | 'snapshotsWritten' | 'snapshotsDamaged'>;
 
 export function shimSummary(counters: ShimCounters | undefined, finalSampleIntervalBytes: number): ShimSummary | null {
   if (!counters) return null;
@@ -110,6 +110,7 @@ export function buildRunReport(
     snapshotIntervalMs: facts.snapshotIntervalMs,
     snapshots: points.length,
     ...(facts.snapshotsWritten !== undefined && facts.snapshotsWritten > points.length ? { snapshotsWritten: facts.snapshotsWritten } : {}),
+    ...(facts.snapshotsDamaged ? { snapshotsDamaged: facts.snapshotsDamaged } : {}),
     detection,
     verdict: verdictDetail(decideVerdict({
       snapshotCount: points.length, durationSec: facts.durationSec, sites, memory, trimProbe, command: facts.command, unseen,

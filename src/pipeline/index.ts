@@ -7,4 +7,4 @@ export { partLabel, shellQuote, verdictDetail, windowSentence } from './verdict-
 export { analysisOptionsOf, processRun, type ProcessedRun } from './process.js';
 export { reanalyseProcessed, reanalyseRun, readProfileSeries, type ReanalysisOptions } from './reanalyse.js';
 export { ProcessTimings } from './timings.js';
-export { completedRunMeta, hasUnprocessedSnapshots } from './unprocessed.js';
+export { completedRunMeta, hasUnprocessedSnapshots, liveRecordingOf, type LiveRecording } from './unprocessed.js';

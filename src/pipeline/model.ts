@@ -94,8 +94,10 @@ export interface RunReport {
   sampleBytes: number;
   snapshotIntervalMs: number;
   snapshots: number;
-  /** Snapshots the shim wrote, when retention (--max-snapshots) deleted some: `snapshots` are those kept. */
+  /** Snapshots the shim wrote, when fewer are in `snapshots` (retention deleted some, or some were damaged). */
   snapshotsWritten?: number;
+  /** Raw snapshots left out because they could not be read (each named in `warnings`). */
+  snapshotsDamaged?: number;
   /** kind and summary; evidence, remedies and missing where the verdict has them. */
   verdict: VerdictDetail;
   /** What this run could see: the smallest leak rate, in a call site of its own, it would have called growing

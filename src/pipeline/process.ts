@@ -2,12 +2,12 @@
  * Processing a run directory after the target ended: raw snapshots → profiles, timeline.json and report.json, for
  * the target and every recorded child process (layout: rundir/layout.ts).
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, relative } from 'node:path';
+import { errnoCode } from '../core/errors.js';
 import { compilePatterns, defaultPlumbingPatterns, timelinePointOf, type AnalysisOptions, type TimelinePoint } from '../analyse/index.js';
-import { ProfileWriter, type ProfileSeries } from '../pprof/index.js';
+import { mainExecutableMapping, ProfileWriter, type ProfileSeries } from '../pprof/index.js';
 import {
-  listSnapshotFiles, listSnapshotPids, perfMapsDir, processDirName, readJvmStats, runPath, writeJsonAtomic, writeTimeline, type RunMeta,
+  listSnapshotFiles, listSnapshotPids, makeRunSubdirectory, perfMapsDir, processDirName, readJvmStats, runPath, writeJsonAtomic, writeTimeline, type RunMeta,
 } from '../rundir/index.js';
 import { SnapshotSeriesReader, type RawSnapshot } from '../snapshot/index.js';
 import { jvmAgentWarningFor, readPerfMaps } from '../symbolize/index.js';
@@ -25,24 +25,25 @@ export interface ProcessedRun {
 
 /**
  * Raw snapshots → profiles, timeline.json and report.json; and the same for every recorded child process.
- * `timings`, when given, collects where the time went.
+ * `timings`, when given, collects where the time went. What is written goes into `outDir`: the run directory,
+ * or a scratch directory for a look at a run still recording, which must not be written into.
  */
-export async function processRun(runDir: string, meta: RunMeta, timings?: ProcessTimings): Promise<ProcessedRun> {
+export async function processRun(runDir: string, meta: RunMeta, timings?: ProcessTimings, outDir = runDir): Promise<ProcessedRun> {
   const rootPid = meta.pid ?? 0;
-  const processed = await processOneProcess(runDir, meta, rootPid, runDir, timings);
+  const processed = await processOneProcess(runDir, meta, rootPid, outDir, timings);
   if (meta.followChildren) {
     const children: ChildProcessSummary[] = [];
     for (const pid of listSnapshotPids(runPath(runDir, 'raw')).filter((p) => p !== rootPid)) {
-      const outDir = join(runDir, processDirName(pid));
-      mkdirSync(outDir, { recursive: true, mode: 0o700 });
-      const child = await processOneProcess(runDir, meta, pid, outDir, timings);
+      const childDir = join(outDir, processDirName(pid));
+      makeRunSubdirectory(childDir);
+      const child = await processOneProcess(runDir, meta, pid, childDir, timings);
       children.push({
         pid, executable: child.executable, snapshots: child.report.snapshots, verdict: child.report.verdict,
         report: runPath(processDirName(pid), 'report'), sites: child.report.sites.slice(0, 5),
       });
     }
     processed.report.processes = children;
-    writeJsonAtomic(runPath(runDir, 'report'), processed.report);
+    writeJsonAtomic(runPath(outDir, 'report'), processed.report);
   }
   return processed;
 }
@@ -55,10 +56,9 @@ export function analysisOptionsOf(meta: Pick<RunMeta, 'warmupSec' | 'ignoreFrame
   };
 }
 
-/** The program a process was running: the first file mapping of its first snapshot is its executable. */
+/** The program a process was running, from its first snapshot's maps (as pprof's main mapping). */
 function executableOf(snapshot: RawSnapshot | undefined): string {
-  const line = snapshot?.maps.split('\n').find((l) => / \//.test(l));
-  return line ? line.slice(line.indexOf(' /') + 1).replace(/ \(deleted\)$/, '') : '';
+  return snapshot ? mainExecutableMapping(snapshot.maps)?.path ?? '' : '';
 }
 
 /**
@@ -80,6 +80,7 @@ async function processOneProcess(
   const snapshots: RawSnapshot[] = [];
   const timeline: TimelinePoint[] = [];
   let processed: { report: RunReport; series: ProfileSeries; paths: string[]; executable: string };
+  let damaged = 0;
   try {
     const files = listSnapshotFiles(runPath(runDir, 'raw'), pid);
     for (const [index, file] of files.entries()) {
@@ -87,7 +88,11 @@ async function processOneProcess(
       try {
         snapshot = timings.time('read raw snapshots', () => reader.read(file));
       } catch (error) {
-        warnings.push(`skipped ${file}: ${(error as Error).message}`);
+        // Gone since the listing: retention deleted it while a run still recording was looked at.
+        if (errnoCode(error) === 'ENOENT') continue;
+        // Named, and counted apart from what retention deleted (report.json snapshotsDamaged).
+        damaged++;
+        warnings.push(damagedSnapshotWarning(runDir, file, error));
         continue;
       }
       const point = timings.time('timeline', () => timelinePointOf(snapshot, meta.startedAtMs, jvm?.samples ?? [], jvm?.ranges));
@@ -119,8 +124,9 @@ async function processOneProcess(
         command: isRoot ? meta.command : [executable], pid, exitStatus: isRoot ? meta.exitStatus ?? null : null,
         durationSec: isRoot ? ((meta.endedAtMs ?? meta.startedAtMs) - meta.startedAtMs) / 1000 : childDurationSec,
         sampleBytes: meta.sampleBytes, snapshotIntervalMs: meta.snapshotIntervalMs, warnings,
-        // Sequence numbers run on through retention's gaps: the last one says how many were written.
-        ...(last ? { snapshotsWritten: last.meta.sequence + 1 } : {}),
+        // Sequence numbers run on through retention's gaps: the last file's says how many were written.
+        ...(files.length > 0 ? { snapshotsWritten: sequenceOf(files[files.length - 1]!) + 1 } : {}),
+        ...(damaged > 0 ? { snapshotsDamaged: damaged } : {}),
       },
       converted.series,
       timeline,
@@ -143,6 +149,18 @@ async function processOneProcess(
   timings.time('write timeline.json', () => writeTimeline(outDir, timeline, isRoot ? meta.rss ?? [] : []));
   timings.time('write report.json', () => writeJsonAtomic(runPath(outDir, 'report'), report));
   return { report, timeline, profilePaths: paths, series, executable };
+}
+
+/** NNNNNN of raw/<pid>/NNNNNN.lhs. */
+function sequenceOf(file: string): number {
+  return Number(basename(file, '.lhs'));
+}
+
+/** "raw snapshot raw/123/000002.lhs is damaged and was left out: truncated snapshot: …" (the reader names the path first). */
+function damagedSnapshotWarning(runDir: string, file: string, error: unknown): string {
+  const message = (error as Error).message;
+  const reason = message.startsWith(`${file}: `) ? message.slice(file.length + 2) : message;
+  return `raw snapshot ${relative(runDir, file)} is damaged and was left out: ${reason}`;
 }
 
 /**

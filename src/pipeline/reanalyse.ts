@@ -118,6 +118,7 @@ function analyseAgain(
       sampleBytes: meta.sampleBytes, snapshotIntervalMs: meta.snapshotIntervalMs,
       warnings: [...(Array.isArray(previous?.warnings) ? previous.warnings : []), ...warnings],
       ...(typeof previous?.snapshotsWritten === 'number' ? { snapshotsWritten: previous.snapshotsWritten } : {}),
+      ...(typeof previous?.snapshotsDamaged === 'number' ? { snapshotsDamaged: previous.snapshotsDamaged } : {}),
     },
     profiles, timeline, shim,
     {

@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { writeFileAtomicAsync } from '../rundir/index.js';
 import { Function as ProfileFunction, Label, Line, Location, Mapping, Profile, Sample, StringTable, ValueType } from 'pprof-format';
-import type { MemoryMapping } from '../symbolize/maps.js';
+import { parseMaps, type MemoryMapping } from '../symbolize/maps.js';
 import type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from '../symbolize/types.js';
 import { javaSourceFrame, nativeFramesBeforeJava } from '../symbolize/java.js';
 import type { JavaFrame, JavaMethod, SiteKind } from '../snapshot/types.js';
@@ -52,6 +52,17 @@ export function nothingLive(liveSamples: number, liveBytes: number): boolean {
   return liveSamples === 0 && !(Number.isFinite(inuse) && inuse !== 0);
 }
 
+/**
+ * The mapping pprof should take for the program (it shows the first mapping as "File:" and looks the binary up by
+ * it): the process's executable, by its executable segment — the lowest-addressed file-backed code that is not a
+ * shared object (the kernel maps the program below the libraries; a JVM maps its heap and CDS archive lower still,
+ * but not as code).
+ */
+export function mainExecutableMapping(mapsText: string): MemoryMapping | undefined {
+  const code = parseMaps(mapsText).filter((m) => m.path.startsWith('/') && m.inode !== 0 && m.perms.includes('x'));
+  return code.find((m) => !/\.so(\.[\d.]+)?$/.test(m.path)) ?? code[0];
+}
+
 /** Builds the Profile; every id is assigned in first-use order, so the same input encodes to the same bytes. */
 export function buildHeapProfile(snap: SymbolizedSnapshot, opts: BuildHeapProfileOptions): Profile {
   const strings = new StringTable();
@@ -63,6 +74,8 @@ export function buildHeapProfile(snap: SymbolizedSnapshot, opts: BuildHeapProfil
   // Ages of the live blocks at snapshot time (ms), for the analysis's second signal: a leak's live blocks span the
   // run, churn's are all young, a filled cache's all old.
   const ageKeys = { oldest: strings.dedup('oldest_live_age_ms'), mean: strings.dedup('mean_live_age_ms') };
+  // The executable's mapping first, whatever library the first sampled frame is in: pprof's main binary.
+  builder.mainMapping(snap.raw.maps);
   const kindOf = (kind: SiteKind | undefined): Label[] => (kind === undefined || kind === 'malloc' ? [] : [
     new Label({ key: strings.dedup(kindLabel.key), str: strings.dedup(kindLabel.mmap) }),
     new Label({ key: strings.dedup(kindLabel.mappingKey), str: strings.dedup(kind === 'mmap-file' ? kindLabel.file : kindLabel.anon) }),
@@ -194,11 +207,23 @@ class ProfileTables {
     return id;
   }
 
-  /** Only file-backed executable mappings become pprof mappings: those are what pprof can look symbols up in. */
+  /** Registers the executable's mapping (mainExecutableMapping) before any other: it gets id 1. */
+  mainMapping(mapsText: string): void {
+    const main = mainExecutableMapping(mapsText);
+    if (main) this.mappingFor(main, undefined);
+  }
+
+  /**
+   * Only file-backed executable mappings become pprof mappings: those are what pprof can look symbols up in. The
+   * build id comes with the first location that knows it (the main mapping is registered before any).
+   */
   private mappingFor(memory: MemoryMapping, buildId: string | undefined): MappingEntry | undefined {
     if (!memory.path.startsWith('/') || memory.inode === 0 || !memory.perms.includes('x')) return undefined;
     let entry = this.mappingEntries.get(memory.startAddress);
-    if (entry) return entry;
+    if (entry) {
+      if (buildId && !entry.mapping.buildId) entry.mapping.buildId = this.strings.dedup(buildId);
+      return entry;
+    }
     entry = {
       mapping: new Mapping({
         id: this.mappingEntries.size + 1,

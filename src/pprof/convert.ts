@@ -9,11 +9,10 @@
  *   - compression and writing: in the background (zlib's thread pool), a few profiles at a time, while the next
  *     snapshot is read and encoded.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { profileFileName } from '../rundir/index.js';
+import { makeRunSubdirectory, profileFileName } from '../rundir/index.js';
 import { StackTable, type StackStore } from '../snapshot/tables.js';
 import type { RawSnapshot, RawStack } from '../snapshot/types.js';
 import { SymbolizeSession, type SymbolizeOptions } from '../symbolize/index.js';
@@ -64,14 +63,13 @@ export class ProfileWriter {
   private seenStacks = 0;
   private lastMaps: string | undefined;
   private lastUnloaded: string | undefined;
-  private previousNs: bigint | undefined;
   private readonly writes: Promise<void>[] = [];
   private bytesInFlight = 0;
   private failure: unknown;
 
   /** `series: false`: profiles only (a writer that runs as long as the target, and whose series nobody reads). */
   constructor(private readonly snapshotsDir: string, options: SymbolizeOptions = {}, private readonly keep: { series?: boolean } = {}) {
-    mkdirSync(snapshotsDir, { recursive: true, mode: 0o700 });
+    makeRunSubdirectory(snapshotsDir);
     this.session = new SymbolizeSession(options);
     this.series = new ProfileSeriesBuilder(this.encoder.stacks, this.encoder.stackKinds);
   }
@@ -116,10 +114,10 @@ export class ProfileWriter {
     const meta = raw.meta;
     const encoded = this.encoder.encode({ raw, mappings: [], locations: this.locations, warnings: [] }, {
       timeNanos: meta.realtimeNs,
-      durationNanos: this.previousNs === undefined ? meta.realtimeNs - meta.startRealtimeNs : meta.realtimeNs - this.previousNs,
+      // Its alloc_* values count from the process's start: so does its duration (not the gap since the snapshot before).
+      durationNanos: meta.realtimeNs - meta.startRealtimeNs,
       ...(options.liveOnly ? { liveOnly: true } : {}),
     });
-    this.previousNs = meta.realtimeNs;
     if (this.keep.series !== false) {
       this.series.add({
         timeSec, stackOf: encoded.stackOf, inuse: encoded.inuse, objects: encoded.objects, oldestAgeMs: encoded.oldestAgeMs, meanAgeMs: encoded.meanAgeMs,

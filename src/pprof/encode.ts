@@ -21,7 +21,7 @@ import { javaSourceFrame, nativeFramesBeforeJava } from '../symbolize/java.js';
 import type { MemoryMapping } from '../symbolize/maps.js';
 import type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from '../symbolize/types.js';
 import {
-  emptyStackFunctionName, heapSampleTypes, kindLabel, labelStrings, overflowStackFunctionName, type BuildHeapProfileOptions,
+  emptyStackFunctionName, heapSampleTypes, kindLabel, labelStrings, mainExecutableMapping, overflowStackFunctionName, type BuildHeapProfileOptions,
 } from './build.js';
 import type { HeapProfileFrame } from './read.js';
 import { Bytes, copyBytes, decodedNumber, isUnsigned, packedLength, putUnsigned, varintLength } from './protobuf.js';
@@ -200,10 +200,14 @@ export class HeapProfileEncoder {
     return id;
   }
 
+  /** As buildHeapProfile: the build id comes with the first location that knows it. */
   private mappingFor(memory: MemoryMapping, buildId: string | undefined): MappingEntry | undefined {
     if (!memory.path.startsWith('/') || memory.inode === 0 || !memory.perms.includes('x')) return undefined;
     let entry = this.mappingEntries.get(memory.startAddress);
-    if (entry) return entry;
+    if (entry) {
+      if (buildId && !entry.buildId) entry.buildId = this.string(buildId);
+      return entry;
+    }
     const filename = this.string(memory.path);
     entry = {
       id: this.mappingEntries.size + 1, memory, filename, buildId: buildId ? this.string(buildId) : 0,
@@ -348,6 +352,11 @@ export class HeapProfileEncoder {
   encode(snap: SymbolizedSnapshot, options: BuildHeapProfileOptions): EncodedProfile {
     const table = siteTableOf(snap.raw);
     if (!this.extendsPrevious(snap, table)) this.reset();
+    if (this.mappingEntries.size === 0 && this.locationIds.size === 0) {
+      // The executable's mapping first (id 1), as buildHeapProfile: pprof's main binary.
+      const main = mainExecutableMapping(snap.raw.maps);
+      if (main) this.mappingFor(main, undefined);
+    }
     const count = table.count;
     for (let i = this.siteCount; i < count; i++) this.addSite(snap, i, table.stackId(i), table.kindCode(i));
     this.siteCount = count;

@@ -65,12 +65,15 @@ export function renderDiffText(diff: ProfileDiff, options: DiffRenderOptions): s
 }
 
 /** `{ base, later, totals, sites }`; sites beyond `top` are left out. */
+/** The diff as JSON; cut at --top, it says how many sites were left out (`sitesLeftOut`), as the text does. */
 export function renderDiffJson(diff: ProfileDiff, options: Pick<DiffRenderOptions, 'basePath' | 'laterPath' | 'top'>): string {
+  const sites = options.top === undefined ? diff.sites : diff.sites.slice(0, options.top);
   const document = {
     base: options.basePath,
     later: options.laterPath,
     totals: diff.totals,
-    sites: options.top === undefined ? diff.sites : diff.sites.slice(0, options.top),
+    sites,
+    ...(sites.length < diff.sites.length ? { sitesLeftOut: diff.sites.length - sites.length } : {}),
   };
   return `${JSON.stringify(document, null, 2)}\n`;
 }

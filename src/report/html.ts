@@ -134,10 +134,12 @@ ${renderSites(report.sites, input.top ?? 50)}
 <section class="card" id="growth">
 <h2>Where the growth is</h2>
 <p class="hint">Stacks merged from the outermost frame (top) to the innermost; a frame's width is how much the memory
-allocated below it grew between the two snapshots. Click a frame to zoom in, a frame above it to zoom out.</p>
+allocated below it grew between the two snapshots (or shrank, when you choose so). The net change in use is what grew
+less what shrank. Click a frame to zoom in, a frame above it to zoom out.</p>
 <div class="flame-controls">
 <label>from <select id="flame-from"></select></label>
 <label>to <select id="flame-to"></select></label>
+<label>show <select id="flame-mode"><option value="grew" selected>what grew</option><option value="shrank">what shrank</option></select></label>
 <span class="flame-legend"><span><i style="background:hsl(356,72%,64%)"></i>grew</span><span><i style="background:hsl(214,68%,64%)"></i>new</span><span><i style="background:hsl(140,42%,62%)"></i>shrank</span></span>
 </div>
 <p class="flame-summary" id="flame-summary"></p>

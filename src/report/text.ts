@@ -73,10 +73,19 @@ function siteRow(site: SiteReport, paint: Record<SiteStatus, (s: string) => stri
 /** The parts' labels; `other` and a committed Java heap are how reports before resident accounting named theirs. */
 const accountingLabel: Record<string, string> = { ...partLabel, other: 'other (mmap, stacks, code)' };
 
-/** "21 snapshots", or "21 snapshots (of 80 written; retention thinned the middle)" when some were deleted. */
-export function snapshotCount(report: Pick<RunReport, 'snapshots' | 'snapshotsWritten'>): string {
+/**
+ * "21 snapshots", or "21 snapshots (of 80 written; retention thinned the middle)" when some were deleted, and
+ * "(of 23 written; 2 damaged, left out)" when some could not be read.
+ */
+export function snapshotCount(report: Pick<RunReport, 'snapshots' | 'snapshotsWritten' | 'snapshotsDamaged'>): string {
   const written = report.snapshotsWritten;
-  return `${report.snapshots} snapshots${written !== undefined && written > report.snapshots ? ` (of ${written} written; retention thinned the middle)` : ''}`;
+  const damaged = report.snapshotsDamaged ?? 0;
+  if (written === undefined || written <= report.snapshots) return `${report.snapshots} snapshots`;
+  const why = [
+    ...(damaged > 0 ? [`${damaged} damaged, left out`] : []),
+    ...(written - damaged > report.snapshots ? ['retention thinned the middle'] : []),
+  ];
+  return `${report.snapshots} snapshots (of ${written} written; ${why.join('; ')})`;
 }
 
 /**

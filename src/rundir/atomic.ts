@@ -1,9 +1,12 @@
 /**
  * Every file leakhunt writes into a run directory is written whole or not at all: to `<path>.tmp-<pid>`, then
  * renamed, so a reader (or a kill -9) never meets half a file. Files are private (0600), like the directory.
+ * A write the file system refuses (read-only, no permission, no space) is one line and exit 4, its temporary file
+ * removed.
  */
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { copyFile, rename, rm, writeFile } from 'node:fs/promises';
+import { fileSystemError } from '../core/errors.js';
 import { stringifyReadable } from '../core/json.js';
 
 function temporaryOf(path: string): string {
@@ -12,11 +15,16 @@ function temporaryOf(path: string): string {
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const temporary = temporaryOf(path);
-  writeFileSync(temporary, data, { mode: 0o600 });
-  renameSync(temporary, path);
+  try {
+    writeFileSync(temporary, data, { mode: 0o600 });
+    renameSync(temporary, path);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw fileSystemError(error, 'write', path);
+  }
 }
 
-/** As writeFileAtomic; a failure removes the temporary file before it is thrown. */
+/** As writeFileAtomic, asynchronously. */
 export async function writeFileAtomicAsync(path: string, data: string | Uint8Array): Promise<void> {
   const temporary = temporaryOf(path);
   try {
@@ -24,7 +32,7 @@ export async function writeFileAtomicAsync(path: string, data: string | Uint8Arr
     await rename(temporary, path);
   } catch (error) {
     await rm(temporary, { force: true });
-    throw error;
+    throw fileSystemError(error, 'write', path);
   }
 }
 

@@ -1,6 +1,6 @@
 export { copyFileAtomic, writeFileAtomic, writeFileAtomicAsync, writeJsonAtomic, writeJsonAtomicAsync } from './atomic.js';
 export {
-  defaultRunDir, insideRunDirHint, isOwnedEntry, perfMapsDir, prepareRunDir, processDirName, rawPidDir, RUN_ENTRIES, runPath, type RunEntry,
+  defaultRunDir, discardRunDir, insideRunDirHint, isOwnedEntry, makeRunSubdirectory, perfMapsDir, prepareRunDir, type PreparedRunDir, processDirName, rawPidDir, RUN_ENTRIES, runPath, type RunEntry,
 } from './layout.js';
 export { JVM_STATS_SCHEMA, readJvmStats, writeJvmStats, type AddressRange, type JvmRanges, type JvmSample, type JvmStats, type NmtSummary } from './jvm.js';
 export { objectsIndexStamp, OBJECTS_SCHEMA, readObjectsIndex, writeObjectsIndex, type KeptObject } from './objects.js';

@@ -12,9 +12,9 @@
  *   push/            with --push or leakhunt push: what a profiling backend accepted, the labels, a lock (push.ts)
  * Run directories are created private (0700) and never silently overwritten.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync, type Stats } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ExitCode, LeakhuntError } from '../core/errors.js';
+import { errnoCode, ExitCode, fileSystemError, LeakhuntError } from '../core/errors.js';
 
 /** The name of every file and folder leakhunt writes into a run directory. */
 export const RUN_ENTRIES = {
@@ -70,28 +70,103 @@ export function defaultRunDir(now = new Date()): string {
   return resolve(`leakhunt-${timestamp(now)}`);
 }
 
+export interface PreparedRunDir {
+  /** The run directory (the directory a symbolic link given as --out points at). */
+  runDir: string;
+  rawDir: string;
+  /** Whether it was made now (else it existed, empty or cleared with --force). */
+  created: boolean;
+}
+
 /**
- * Creates (or, with force, clears leakhunt's own files from) the run directory and its raw/ subdirectory.
- * Refuses a symlink, a non-directory and, without force, any directory that is not empty. Files leakhunt does not
- * own stay where they are.
+ * Creates (or, with force, clears leakhunt's own files from) the run directory and its raw/ subdirectory. A symbolic
+ * link to a directory counts as that directory; a non-directory and, without force, a directory that is not empty are
+ * refused (exit 5); a dangling link, and a place the file system will not let it be made (read-only, /sys, no
+ * permission), are environment errors (exit 4). Files leakhunt does not own stay where they are.
  */
-export function prepareRunDir(dir: string, force: boolean): { runDir: string; rawDir: string } {
-  const runDir = resolve(dir);
-  if (existsSync(runDir)) {
-    const stat = lstatSync(runDir);
-    if (stat.isSymbolicLink() || !stat.isDirectory()) {
-      throw new LeakhuntError(`${runDir}: exists and is not a directory`, ExitCode.outputExists);
+export function prepareRunDir(dir: string, force: boolean): PreparedRunDir {
+  const given = resolve(dir);
+  let runDir = given;
+  try {
+    const link = lstatOrUndefined(given);
+    let stat = link;
+    if (link?.isSymbolicLink()) {
+      stat = statOrUndefined(given);
+      if (!stat) {
+        throw new LeakhuntError(`${given}: a symbolic link to ${readlinkSync(given)}, which does not exist: create it, or choose another --out`, ExitCode.environment);
+      }
+      runDir = realpathSync(given);
     }
-    const entries = readdirSync(runDir);
-    if (entries.length > 0 && !force) {
-      throw new LeakhuntError(`${runDir}: not empty; choose another --out or pass --force to replace leakhunt's files in it`, ExitCode.outputExists);
+    if (stat && !stat.isDirectory()) {
+      throw new LeakhuntError(`${given}: exists and is not a directory`, ExitCode.outputExists);
     }
-    for (const name of entries.filter(isOwnedEntry)) rmSync(join(runDir, name), { recursive: true, force: true });
+    if (stat) {
+      const entries = readdirSync(runDir);
+      if (entries.length > 0 && !force) {
+        throw new LeakhuntError(`${given}: not empty; choose another --out or pass --force to replace leakhunt's files in it`, ExitCode.outputExists);
+      }
+      for (const name of entries.filter(isOwnedEntry)) rmSync(join(runDir, name), { recursive: true, force: true });
+    } else {
+      makeDirectoryAndParents(runDir);
+    }
+    const rawDir = runPath(runDir, 'raw');
+    mkdirSync(rawDir, { mode: 0o700 });
+    return { runDir, rawDir, created: !stat };
+  } catch (error) {
+    throw fileSystemError(error, 'create the run directory', given);
   }
-  mkdirSync(runDir, { recursive: true, mode: 0o700 });
-  const rawDir = runPath(runDir, 'raw');
-  mkdirSync(rawDir, { mode: 0o700 });
-  return { runDir, rawDir };
+}
+
+/**
+ * Takes back what prepareRunDir and the start of a run wrote, when the command could not be started: the whole
+ * directory if it was made for the run, else leakhunt's files in it. A retry with the same --out then needs no --force.
+ */
+export function discardRunDir(prepared: PreparedRunDir): void {
+  if (prepared.created) {
+    rmSync(prepared.runDir, { recursive: true, force: true });
+    return;
+  }
+  for (const name of readdirSync(prepared.runDir).filter(isOwnedEntry)) rmSync(join(prepared.runDir, name), { recursive: true, force: true });
+}
+
+/**
+ * mkdir -p for the folders of a run directory (snapshots/, processes/<pid>/), private; a refusal of the file system
+ * is one line and exit 4 (Node's recursive mkdir says ENOENT on a read-only file system).
+ */
+export function makeRunSubdirectory(path: string): void {
+  try {
+    makeDirectoryAndParents(path, 0o700);
+  } catch (error) {
+    throw fileSystemError(error, 'create', path);
+  }
+}
+
+/** mkdir -p, the directory itself with `mode`. Not Node's recursive mkdir: under /proc it loops for ever. */
+function makeDirectoryAndParents(path: string, mode = 0o700): void {
+  const missing: string[] = [];
+  for (let p = path; !lstatOrUndefined(p); p = dirname(p)) {
+    missing.push(p);
+    if (dirname(p) === p) break;
+  }
+  for (const [index, d] of missing.reverse().entries()) mkdirSync(d, { mode: index === missing.length - 1 ? mode : 0o777 });
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return undefined;
+    throw error;
+  }
 }
 
 /**

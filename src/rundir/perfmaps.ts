@@ -1,9 +1,10 @@
 /**
- * perfmaps/<pid>/: a JVM's perf maps, copied while it ran (launch/perfmaps.ts), read to name code-cache frames
+ * perfmaps/<pid>/: a process's perf maps, copied while it ran (launch/perfmaps.ts) — a JVM's, asked for with jcmd,
+ * or the one any runtime writes itself (node --perf-basic-prof, python -X perf) — read to name JIT-compiled frames
  * (symbolize/perfmap.ts):
  *
  *   perfmaps/<pid>/<ms>.map      a copy, named by when it was first taken (ms after the run started)
- *   perfmaps/<pid>/index.json    {schema, pid, startedAtMs, jcmd, maps: PerfMapCopy[], notes}
+ *   perfmaps/<pid>/index.json    {schema, pid, startedAtMs, jvm, jcmd, maps: PerfMapCopy[], notes}
  */
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -19,8 +20,11 @@ export interface PerfMapCopy {
   timeMs: number;
   /** When it was last seen unchanged (equal to timeMs when taken once; absent from early indexes). */
   lastTimeMs: number;
-  /** jcmd: leakhunt asked the JVM for it; user: a /tmp/perf-<pid>.map leakhunt did not make, copied as it was. */
-  source: 'jcmd' | 'user';
+  /**
+   * jcmd: leakhunt asked the JVM for it; user: a JVM's /tmp/perf-<pid>.map leakhunt did not make, copied as it was;
+   * runtime: the /tmp/perf-<pid>.map a process that is no JVM writes itself (node, python), copied as it was.
+   */
+  source: 'jcmd' | 'user' | 'runtime';
   entries: number;
 }
 
@@ -29,6 +33,8 @@ export interface PerfMapsIndex {
   pid: number;
   /** The run's start (ms since the epoch): copies' times are relative to it. */
   startedAtMs: number;
+  /** Whether the process is a JVM (absent: it is — earlier indexes were only ever a JVM's). */
+  jvm?: boolean;
   jcmd?: string;
   maps: PerfMapCopy[];
   notes: string[];

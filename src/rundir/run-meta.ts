@@ -15,6 +15,8 @@ export interface RssSample {
 export interface RunMeta {
   schema: typeof RUN_META_SCHEMA;
   command: string[];
+  /** The pid of the `leakhunt run` that records (and then processes) the run: how `report` knows it is not done. */
+  recorderPid?: number;
   startedAtMs: number;
   endedAtMs?: number;
   pid?: number;

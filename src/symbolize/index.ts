@@ -115,7 +115,7 @@ export class SymbolizeSession {
     return { raw: snapshot, mappings, locations, warnings: symbolizer.takeNewWarnings() };
   }
 
-  /** A code-cache pc: the JIT-compiled method or JVM stub the perf map closest in time puts there. */
+  /** A JIT pc: the compiled method, JVM stub or JavaScript function the perf map closest in time puts there. */
   private nameFromPerfMap(location: SymbolizedLocation, snapshot: RawSnapshot): void {
     const perfMaps = this.options.perfMaps;
     if (!perfMaps || perfMaps.size === 0) return;
@@ -123,7 +123,7 @@ export class SymbolizeSession {
     if (frame === undefined) {
       const callAddress = location.pc > 0n ? location.pc - 1n : location.pc;
       const hit = perfMaps.lookup(callAddress, Number(snapshot.meta.realtimeNs / 1_000_000n));
-      frame = hit ? perfMapFrame(hit.entry.name) : null;
+      frame = hit ? perfMapFrame(hit.entry.name, perfMaps.jvm) : null;
       this.perfMapFrameOf.set(location.pc, frame);
     }
     if (frame) {

@@ -1,9 +1,11 @@
 /**
- * Names for code in a JVM's code cache from its perf maps (perfmaps/<pid>/, kept by the launch stage while the
- * JVM ran): a native stack ends at the first frame without unwind information — a JIT-compiled method, a native
- * method's compiled wrapper, the interpreter or a stub, all in anonymous memory. The JVM lists that code as
- * "0xSTART 0xSIZE name" lines; a method as "long java.util.zip.Deflater.init(int, int, boolean)", a stub by
- * its own name ("Interpreter", "I2C/C2I adapters", "new_instance Runtime1 stub").
+ * Names for JIT-compiled code from a process's perf maps (perfmaps/<pid>/, kept by the launch stage while it ran):
+ * a JVM's code cache, where a native stack ends at the first frame without unwind information — a JIT-compiled
+ * method, a native method's compiled wrapper, the interpreter or a stub, all in anonymous memory — or the
+ * JavaScript frames of node (--perf-basic-prof), the Python functions of python -X perf, any runtime's. The maps list
+ * that code as "0xSTART 0xSIZE name" lines; a JVM method as "long java.util.zip.Deflater.init(int, int, boolean)",
+ * a JVM stub by its own name ("Interpreter", "I2C/C2I adapters", "new_instance Runtime1 stub"), a JavaScript
+ * function as "JS:*handle /srv/app.js:12:3", a Python function as "py::handle:/srv/app.py".
  *
  * The code cache changes as the JVM runs, so each snapshot is named from the map taken closest in time at or
  * after it (the code its stacks ran was in the cache when it was taken, unless flushed since), else the latest
@@ -11,6 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isPerfMapCopyName, readPerfMapsIndex } from '../rundir/index.js';
 import type { SourceFrame } from './types.js';
 
@@ -120,7 +123,8 @@ export class PerfMapSet {
   private readonly maps: TimedPerfMap[];
   private readonly loaded = new Map<number, PerfMap>();
 
-  constructor(maps: readonly TimedPerfMap[]) {
+  /** `jvm`: the process is a JVM, whose names are Java methods or the JVM's stubs (perfMapFrame). */
+  constructor(maps: readonly TimedPerfMap[], readonly jvm = true) {
     this.maps = [...maps].sort((a, b) => a.firstMs - b.firstMs);
   }
 
@@ -155,17 +159,49 @@ export class PerfMapSet {
 /** What a stub's frame is marked with: it is the JVM's own code, not a Java method. */
 export const JVM_STUB_MARK = '[jvm stub]';
 
+/** V8's code kinds for JavaScript functions (node 20: "JS:*name"; older: "LazyCompile:*name"). */
+const v8Function = /^(?:JS|LazyCompile|Function|InterpretedFunction|Script|Eval):[~^+*]?(.*)$/;
+/** "name file:line:column", the file without spaces (a path or a core module: "node:internal/timers"). */
+const v8Location = /^(.*?)\s*(\S+):(\d+):\d+$/;
+
 /**
- * A perf-map name as a frame: a Java method ("long java.util.zip.Deflater.init(int, int, boolean)",
- * "void demo.Foo$Bar.<init>()") in the report's Java form, "java.util.zip.Deflater.init"; anything else is one
- * of the JVM's stubs, "Interpreter [jvm stub]".
+ * A perf-map name as a frame. In a JVM: a Java method ("long java.util.zip.Deflater.init(int, int, boolean)",
+ * "void demo.Foo$Bar.<init>()") in the report's Java form, "java.util.zip.Deflater.init"; anything else is one of
+ * the JVM's stubs, "Interpreter [jvm stub]". In any other process: a JavaScript function of V8 ("JS:^handle
+ * /srv/app.js:12:3": "handle" in /srv/app.js at line 12), a V8 builtin ("Builtin:CEntry…" as the ELF names them,
+ * "Builtins_CEntry…"), a Python function ("py::handle:/srv/app.py"), or the name as the runtime wrote it.
  */
-export function perfMapFrame(name: string): SourceFrame {
+export function perfMapFrame(name: string, jvm = true): SourceFrame {
+  if (!jvm) return runtimeFrame(name.trim());
   // Newer JDKs may append annotations such as "[tier 4]"; they are not part of the name.
   const bare = name.replace(/(\s+\[[^\]]*\])+$/, '').trim();
   const method = /^(?:\S+\s+)?([^\s(]+\.[^\s(.]+)\(([^()]*)\)$/u.exec(bare);
   if (method) return { functionName: method[1]! };
   return { functionName: `${bare} ${JVM_STUB_MARK}` };
+}
+
+/** An ES module's file URL (file:///srv/app.mjs) as the path it is, like every other source file. */
+function filePath(file: string): string {
+  if (!file.startsWith('file://')) return file;
+  try {
+    return fileURLToPath(file);
+  } catch {
+    return file;
+  }
+}
+
+function runtimeFrame(name: string): SourceFrame {
+  const js = v8Function.exec(name);
+  if (js) {
+    const at = v8Location.exec(js[1]!);
+    if (!at) return { functionName: js[1] || '(anonymous)' };
+    return { functionName: at[1] || '(anonymous)', fileName: filePath(at[2]!), line: Number(at[3]) };
+  }
+  const builtin = /^Builtin:(\S+)$/.exec(name);
+  if (builtin) return { functionName: `Builtins_${builtin[1]}` };
+  const python = /^py::([^:]+):(.+)$/.exec(name);
+  if (python) return { functionName: python[1]!, fileName: python[2]! };
+  return { functionName: name };
 }
 
 /** The perf maps kept for one process (perfmaps/<pid>/); undefined when there are none. */
@@ -177,5 +213,5 @@ export function readPerfMaps(dir: string): PerfMapSet | undefined {
     firstMs: index.startedAtMs + m.timeMs,
     lastMs: index.startedAtMs + Math.max(m.timeMs, typeof m.lastTimeMs === 'number' ? m.lastTimeMs : m.timeMs),
     map: () => PerfMap.parse(readFileSync(join(dir, m.file), 'utf8')),
-  })));
+  })), index.jvm !== false);
 }

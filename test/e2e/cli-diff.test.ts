@@ -19,6 +19,7 @@ interface DiffJson {
   later: string;
   totals: { baseBytes: number; laterBytes: number; deltaBytes: number };
   sites: { function: string; location: string; stack: string[]; status: string; deltaBytes: number; baseBytes: number; laterBytes: number }[];
+  sitesLeftOut?: number;
 }
 
 /** As the shared check, and nothing on stdout either (a diff's output goes there). */
@@ -97,6 +98,19 @@ describe('leakhunt diff', () => {
     const round = outward.sites[0]!;
     assert.equal(round.function, 'leaky_round');
     assert.equal(round.laterBytes, Object.values(fingerprints).reduce((a, b) => a + b, 0) * rounds);
+  });
+
+  it('--json cut at --top says how many sites it left out, as the text does', async () => {
+    const all = JSON.parse((await runCli(['diff', first, last, '--json', '--top', '1000'])).stdout) as DiffJson;
+    assert.equal(all.sitesLeftOut, undefined, 'none left out');
+    const cut = JSON.parse((await runCli(['diff', first, last, '--json', '--top', '3'])).stdout) as DiffJson;
+    assert.equal(cut.sites.length, 3);
+    assert.equal(cut.sitesLeftOut, all.sites.length - 3);
+    const text = await runCli(['diff', first, last, '--top', '3']);
+    assert.match(text.stdout, new RegExp(`${all.sites.length - 3} more sites \\(--top\\)`));
+    const report = JSON.parse((await runCli(['report', out, '--json', '--top', '2'])).stdout) as { sites: unknown[]; sitesLeftOut?: number };
+    assert.equal(report.sites.length, 2);
+    assert.ok((report.sitesLeftOut ?? 0) > 0, 'report --json says so too');
   });
 
   it('a profile against itself: nothing changed', async () => {

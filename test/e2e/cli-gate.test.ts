@@ -71,7 +71,7 @@ describe('leakhunt gate on real runs', () => {
     assert.equal(unsure.exitCode, 3, unsure.all);
     const line = verdictLine(unsure.stderr);
     assert.match(line, /^leakhunt gate: NOT ENOUGH DATA: no site leaks over 1\.00 MiB\/h, but this run \(\d+ snapshots over [\d.]+s, sampling every 64\.0 KiB\) could only show leaks from [\d.]+ MiB\/h/);
-    assert.match(line, /run at least \S+ \(--duration \S+\) at --sample-bytes 64KiB and --interval 300ms, or use --sample-bytes \d+ for a run this long/);
+    assert.match(line, /run at least \S+ \(--duration \S+\) at --sample-bytes 64KiB and --interval 300ms, or use --sample-bytes \d+B for a run this long/);
   });
 
   it('cannot decide on a single snapshot (exit 3)', async () => {
@@ -84,8 +84,12 @@ describe('leakhunt gate on real runs', () => {
     for (const baseline of [leaky, join(leaky, 'report.json')]) {
       const result = await gate([leaky, '--max-leak-rate', '1MiB/h', '--baseline', baseline]);
       assert.equal(result.exitCode, 0, result.all);
-      assert.match(verdictLine(result.stderr), /^leakhunt gate: PASS: .*; 10 sites within the baseline$/);
+      assert.match(verdictLine(result.stderr), /^leakhunt gate: PASS: 10 sites leak within the baseline: leak_via_\w+ at \S+ MiB\/h \(accepted up to \S+ MiB\/h\), .*, and 7 more; no other site leaks over /);
     }
+    // At a threshold this run cannot see, the leaks the baseline accepted still come first, before "no other site".
+    const unsure = await gate([leaky, '--max-leak-rate', '1B/h', '--baseline', leaky]);
+    assert.equal(unsure.exitCode, 3, unsure.all);
+    assert.match(verdictLine(unsure.stderr), /^leakhunt gate: NOT ENOUGH DATA: 10 sites leak within the baseline: leak_via_\w+ at \S+ MiB\/h .*; no other site leaks over 1 B\/h, but this run /);
     const fails = await gate([leaky, '--max-leak-rate', '1MiB/h', '--baseline', steady]);
     assert.equal(fails.exitCode, 1, 'the leaks are new relative to the steady run');
   });
@@ -119,11 +123,15 @@ describe('leakhunt gate on real runs', () => {
     const summary = join(dir.path, 'step-summary.md');
     const markdown = join(dir.path, 'gate.md');
     writeFileSync(summary, '## earlier step\n');
-    const result = await gate([leaky, '--max-leak-rate', '1KiB/h', '--github', '--markdown', markdown], { GITHUB_STEP_SUMMARY: summary });
+    const result = await gate([leaky, '--max-leak-rate', '1KiB/h', '--github', '--markdown', markdown], { GITHUB_STEP_SUMMARY: summary, GITHUB_WORKSPACE: repoRoot });
     assert.equal(result.exitCode, 1, result.all);
     const errors = result.stdout.split('\n').filter((l) => l.startsWith('::error '));
     assert.equal(errors.length, 10);
-    assert.ok(errors.some((l) => /^::error title=Native leak%3A leak_via_malloc::leak_via_malloc \(leaky_apis\.c:\d+\) leaks /.test(l)));
+    // The site's source, relative to the workspace, so GitHub shows the annotation on that line.
+    const annotation = errors.find((l) => l.includes('title=Native leak%3A leak_via_malloc::'));
+    assert.match(annotation ?? '', /^::error file=fixtures\/c\/leaky_apis\.c,line=\d+,title=Native leak%3A leak_via_malloc::leak_via_malloc \(leaky_apis\.c:\d+\) leaks /, errors.join('\n'));
+    const line = Number(/,line=(\d+),/.exec(annotation!)![1]);
+    assert.match(readFileSync(join(repoRoot, 'fixtures', 'c', 'leaky_apis.c'), 'utf8').split('\n')[line - 1]!, /malloc/, 'the line is the allocation');
     const md = readFileSync(markdown, 'utf8');
     assert.match(md, /^### leakhunt gate: ❌ FAIL\n/);
     assert.match(md, /\| ❌ \| leak\\_via\\_malloc \(leaky\\_apis\.c:\d+\) \|/);

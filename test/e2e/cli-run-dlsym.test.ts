@@ -5,11 +5,11 @@
  * buffer renewed by realloc as it grows.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { fixtureBuild, readJson, repoRoot, runCli, tempDir, type ReportJson } from './helpers.js';
+import { assertInstalled, python3, skipWithout } from './system-packages.js';
 import { assertGateFailsThenPasses, assertLeakFound, assertNotGrowing, ownRates, type SiteJson } from './leak-assertions.js';
 
 before(async () => {
@@ -47,16 +47,15 @@ describe('malloc, free and mmap looked up with dlsym through libc\'s handle', ()
   });
 });
 
-const python = spawnSync('python3', ['--version']).status === 0;
-
 describe('a Python program leaking through ctypes.CDLL("libc.so.6").malloc', () => {
   const dir = tempDir();
   const out = join(dir.path, 'run');
   after(() => dir.cleanup());
 
   it('is seen: a growing site through ctypes and libffi at the program\'s own rate, native-leak, and the gate fails', {
-    skip: python ? false : 'skipped: apt-get install python3',
+    skip: skipWithout(python3),
   }, async () => {
+    assertInstalled(python3);
     const result = await runCli(['run', '--out', out, '--interval', '300ms', '--sample-bytes', '16KiB', '--',
       'python3', join(repoRoot, 'fixtures', 'python', 'ctypes_leak.py'), '--seconds', '6']);
     assert.equal(result.exitCode, 0, result.all);

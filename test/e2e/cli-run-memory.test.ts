@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { assertRssAccounted, demoCommand, fixtureBuild, javaBin, readJson, repoRoot, runCli, tempDir, type ReportJson } from './helpers.js';
 import { assertNoMappingGrows } from './leak-assertions.js';
+import { assertInstalled, jemalloc, skipWithout, tcmalloc } from './system-packages.js';
 
 const MiB = 1024 * 1024;
 const fragmenter = join(fixtureBuild, 'fragmenter');
@@ -75,22 +76,27 @@ describe('leakhunt run: fragmentation, and jemalloc or tcmalloc in its place', (
   const jemallocOut = join(dir.path, 'jemalloc');
   const tcmallocOut = join(dir.path, 'tcmalloc');
   let glibc: Awaited<ReturnType<typeof runCli>>;
-  let jemalloc: Awaited<ReturnType<typeof runCli>>;
-  let tcmalloc: Awaited<ReturnType<typeof runCli>>;
   let glibcReport: MemoryReport;
   const command = [fragmenter, '--seconds', '8', '--ramp-ms', '500', '--report-ms', '0'];
+  const runUnder = (out: string, allocator: string[]) => runCli(['run', '--out', out, ...allocator, '--interval', '500ms', '--sample-bytes', '16KiB', '--', ...command]);
+  // The other allocators run beside glibc's run (the same load on the machine), each only when its test will run:
+  // a missing jemalloc skips or fails its own test, never glibc's.
+  const jemallocSkip = skipWithout(jemalloc);
+  const tcmallocSkip = skipWithout(tcmalloc);
+  let jemallocRun: ReturnType<typeof runCli> | undefined;
+  let tcmallocRun: ReturnType<typeof runCli> | undefined;
 
   before(async () => {
-    [glibc, jemalloc, tcmalloc] = await Promise.all([
-      runCli(['run', '--out', glibcOut, '--interval', '500ms', '--sample-bytes', '16KiB', '--', ...command]),
-      runCli(['run', '--out', jemallocOut, '--allocator', 'jemalloc', '--interval', '500ms', '--sample-bytes', '16KiB', '--', ...command]),
-      runCli(['run', '--out', tcmallocOut, '--allocator', 'tcmalloc', '--interval', '500ms', '--sample-bytes', '16KiB', '--', ...command]),
-    ]);
-    // Each allocator's run is judged in its own test: a machine without jemalloc fails that one, not glibc's.
+    if (!jemallocSkip) jemallocRun = runUnder(jemallocOut, ['--allocator', 'jemalloc']);
+    if (!tcmallocSkip) tcmallocRun = runUnder(tcmallocOut, ['--allocator', 'tcmalloc']);
+    glibc = await runUnder(glibcOut, []);
     assert.equal(glibc.exitCode, 0, glibc.all);
     glibcReport = readJson<MemoryReport>(join(glibcOut, 'report.json'));
   });
-  after(() => dir.cleanup());
+  after(async () => {
+    await Promise.allSettled([jemallocRun, tcmallocRun]);
+    dir.cleanup();
+  });
 
   it('says fragmentation, with no call site growing, and shows where the RSS went', () => {
     const report = glibcReport;
@@ -112,8 +118,10 @@ describe('leakhunt run: fragmentation, and jemalloc or tcmalloc in its place', (
     assert.ok(timeline.snapshots.every((p) => p.allocator === 'glibc' && p.shimResidentBytes > 0));
   });
 
-  it('under --allocator jemalloc RSS stays flat: a small fraction of what glibc kept', () => {
-    assert.equal(jemalloc.exitCode, 0, jemalloc.all);
+  it('under --allocator jemalloc RSS stays flat: a small fraction of what glibc kept', { skip: jemallocSkip }, async () => {
+    assertInstalled(jemalloc);
+    const jemallocResult = await jemallocRun!;
+    assert.equal(jemallocResult.exitCode, 0, jemallocResult.all);
     const report = readJson<MemoryReport>(join(jemallocOut, 'report.json'));
     assert.equal(report.memory.allocator, 'jemalloc');
     const growth = rssGrowth(report);
@@ -124,8 +132,10 @@ describe('leakhunt run: fragmentation, and jemalloc or tcmalloc in its place', (
     assert.match(run.allocator ?? '', /libjemalloc\.so/);
   });
 
-  it('under --allocator tcmalloc too; what tcmalloc keeps free is not known, and not guessed', () => {
-    assert.equal(tcmalloc.exitCode, 0, tcmalloc.all);
+  it('under --allocator tcmalloc too; what tcmalloc keeps free is not known, and not guessed', { skip: tcmallocSkip }, async () => {
+    assertInstalled(tcmalloc);
+    const tcmallocResult = await tcmallocRun!;
+    assert.equal(tcmallocResult.exitCode, 0, tcmallocResult.all);
     const report = readJson<MemoryReport>(join(tcmallocOut, 'report.json'));
     assert.equal(report.memory.allocator, 'tcmalloc');
     assert.ok(!report.memory.accounting!.some((r) => r.part === 'allocator-retained'));

@@ -168,7 +168,7 @@ describe('hardening: security of the run directory and the shim', () => {
     assert.ok(pidDir, 'the target started');
     symlinkSync(target, join(pidDir, 'flush-request'));
     const result = await cli;
-    assert.equal(result.exitCode, 143, result.all);
+    assert.equal(result.exitCode, 0, result.all); // stopped by leakhunt at --duration
     assert.ok(!existsSync(target), 'the CLI created a file through the planted link');
   });
 

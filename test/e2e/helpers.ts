@@ -26,8 +26,13 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
 
 /** Bad input refused as the CLI promises: exit 2, one `leakhunt: …` line on stderr matching `pattern`, no stack trace. */
 export function assertOneLineError(result: Awaited<ReturnType<typeof runCli>>, pattern: RegExp, what = ''): void {
+  assertOneLineFailure(result, 2, pattern, what);
+}
+
+/** A failure as the CLI promises: `exitCode`, one `leakhunt: …` line on stderr matching `pattern`, no stack trace. */
+export function assertOneLineFailure(result: Awaited<ReturnType<typeof runCli>>, exitCode: number, pattern: RegExp, what = ''): void {
   const context = what ? `${what}: ` : '';
-  assert.equal(result.exitCode, 2, `${context}${result.all}`);
+  assert.equal(result.exitCode, exitCode, `${context}${result.all}`);
   const lines = result.stderr.trim().split('\n');
   assert.equal(lines.length, 1, `${context}one line on stderr: ${result.stderr}`);
   assert.match(lines[0]!, /^leakhunt: /, what);
@@ -48,6 +53,7 @@ export function demoCommand(seconds: number, extra: string[] = []): string[] {
 export interface ReportJson {
   schema: string;
   command: string[];
+  pid: number;
   exitStatus: number;
   durationSec: number;
   sampleBytes: number;

@@ -1,16 +1,18 @@
 /**
  * The HTML report of a real run, opened from disk in headless Chromium (the system's /usr/bin/chromium, driven by
  * playwright-core): it loads without console errors, draws its timeline, names the top site and draws the growth
- * flame graph. A screenshot is kept in test-artifacts/report.png. Without Chromium the test fails, saying so.
+ * flame graph. A screenshot is kept in test-artifacts/report.png. Without Chromium it is skipped, saying what to
+ * install (under CI=true it fails, saying the same).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { fixtureBuild, readJson, repoRoot, runCli, tempDir, type ReportJson } from './helpers.js';
+import { assertInstalled, chromium as chromiumPackage, skipWithout } from './system-packages.js';
 
-const chromiumPath = '/usr/bin/chromium';
+const chromiumPath = chromiumPackage.what;
 const chromiumArgs = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -48,9 +50,8 @@ describe('the HTML report in a browser', () => {
     assert.equal(printed.stdout, written.trimEnd(), 'the same page (execa strips the final newline)');
   });
 
-  it('renders from disk in headless Chromium: timeline, the top site, the flame graph', async () => {
-    assert.ok(existsSync(chromiumPath),
-      `${chromiumPath} is missing: the HTML report's browser test needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)`);
+  it('renders from disk in headless Chromium: timeline, the top site, the flame graph', { skip: skipWithout(chromiumPackage) }, async () => {
+    assertInstalled(chromiumPackage);
     const { chromium } = await loadPlaywright();
     const profileDir = tempDir('leakhunt-chromium-');
     const context = await chromium.launchPersistentContext(profileDir.path, {
@@ -89,8 +90,21 @@ describe('the HTML report in a browser', () => {
       const options = await page.locator('#flame-from option').count();
       assert.equal(await page.locator('#flame-from').inputValue(), '0');
       assert.equal(await page.locator('#flame-to').inputValue(), String(options - 1));
-      assert.match(await page.locator('#flame-summary').textContent() ?? '', /grew by/);
+      // The header says how the net change splits: what grew, what shrank (and stacks too small to draw).
+      assert.match(await page.locator('#flame-summary').textContent() ?? '', /in use [^,]+ → [^,]+, net [+−±][\d.]+ \S+: the stacks that grew added [\d.]+ \S+, those that shrank gave back [\d.]+ \S+.*\. The widths show what grew\.$/);
       assert.ok(await page.getByText(top.function, { exact: false }).count() > 1, 'the top site is in the flame graph too');
+
+      // What shrank can be shown instead; then back to the growth.
+      await page.locator('#flame-mode').selectOption('shrank');
+      assert.match(await page.locator('#flame-summary').textContent() ?? '', /The widths show what shrank\.$/);
+      assert.ok(await page.locator('#flame svg rect').count() > 0 || await page.getByText('Nothing shrank between these two snapshots.').isVisible());
+      await page.locator('#flame-mode').selectOption('grew');
+
+      // The site's own frame is the bold one in its open stack.
+      const bold = page.locator('details.site').first().locator('.stack li.site-frame');
+      assert.equal(await bold.count(), 1);
+      assert.equal(await bold.evaluate((li) => (globalThis as unknown as { getComputedStyle(e: unknown): { fontWeight: string } }).getComputedStyle(li).fontWeight), '700');
+      assert.equal(await bold.textContent(), top.location);
 
       // Hovering the chart shows the tooltip; another pair of snapshots redraws the graph.
       await page.locator('#tl-overlay').hover();

@@ -373,6 +373,12 @@ describe('jvmFiguresAt', () => {
     assert.deepEqual(jvmFiguresAt(samples, 9), {});
     assert.deepEqual(jvmFiguresAt([], 1), {});
   });
+
+  test('jcmd slower than the snapshots (a sample every 4 s): the last one still names the JVM\'s exit snapshot', () => {
+    const slow = [0, 4000, 8000, 12000].map((timeMs) => ({ timeMs: timeMs + 500, heapUsedBytes: MiB, heapCommittedBytes: 64 * MiB }));
+    assert.equal(jvmFiguresAt(slow, 15.5).javaHeapCommittedBytes, 64 * MiB, '3 s after the last sample, within its 4 s gap');
+    assert.deepEqual(jvmFiguresAt(slow, 17.5), {}, 'past the gap');
+  });
 });
 
 describe('timelinePointOf: the final snapshot of a JVM', () => {

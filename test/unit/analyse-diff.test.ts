@@ -144,7 +144,9 @@ describe('diff rendering', () => {
 
   test('JSON: paths, totals and sites in the documented shape', () => {
     const json = JSON.parse(renderDiffJson(diff, { basePath: 'a.pb.gz', laterPath: 'b.pb.gz', top: 2 })) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(json), ['base', 'later', 'totals', 'sites']);
+    assert.deepEqual(Object.keys(json), ['base', 'later', 'totals', 'sites', 'sitesLeftOut']);
+    assert.equal(json.sitesLeftOut, 1, 'cut at --top 2: says how many it left out');
+    assert.deepEqual(Object.keys(JSON.parse(renderDiffJson(diff, { basePath: 'a', laterPath: 'b', top: 3 })) as object), ['base', 'later', 'totals', 'sites']);
     assert.equal(json.base, 'a.pb.gz');
     assert.deepEqual(json.totals, { baseBytes: 1324, laterBytes: 5 * 1024 * 1024 + 2048, deltaBytes: 5 * 1024 * 1024 + 2048 - 1324 });
     const sites = json.sites as Record<string, unknown>[];

@@ -190,3 +190,49 @@ describe('describeFrame', () => {
     assert.equal(describeFrame(frame('main', { fileName: '/src/main.c' })), 'main');
   });
 });
+
+describe('runtimes: their allocators are plumbing, their own code is library, the program\'s frames are the site', () => {
+  const node = (name: string) => frame(name, { mappingFile: '/usr/bin/node' });
+  const js = (name: string, fileName: string) => frame(name, { fileName, line: 3 });
+  const python = (name: string) => frame(name, { mappingFile: '/usr/bin/python3.12' });
+
+  test('node: past the ArrayBuffer allocator, V8, the builtins and node\'s own JavaScript, to the program\'s function', () => {
+    const stack = [
+      node('node::NodeArrayBufferAllocator::AllocateUninitialized(unsigned long)'),
+      node('v8::internal::Heap::AllocateExternalBackingStore(std::function<void* (unsigned long)> const&, unsigned long)'),
+      node('v8::ArrayBuffer::NewBackingStoreForNodeLTS(v8::Isolate*, unsigned long)'),
+      node('node::Buffer::(anonymous namespace)::CreateUnsafeArrayBuffer(v8::FunctionCallbackInfo<v8::Value> const&)'),
+      node('v8::internal::MaybeHandle<v8::internal::Object> v8::internal::(anonymous namespace)::HandleApiCallHelper<false>(v8::internal::Isolate*)'),
+      node('Builtins_CEntry_Return1_ArgvOnStack_BuiltinExit'),
+      js('createUnsafeBuffer', 'node:internal/buffer'), js('allocUnsafeSlow', 'node:buffer'),
+      js('rememberRequestBody', '/srv/app/leak.js'), js('(anonymous)', '/srv/app/leak.js'), js('listOnTimeout', 'node:internal/timers'),
+      node('Builtins_JSEntry'),
+    ];
+    for (let i = 0; i < 6; i++) assert.ok(plumbing(stack[i]!.functionName), stack[i]!.functionName);
+    assert.equal(stack[siteFrameIndex(stack, defaultPlumbingPatterns)]!.functionName, 'rememberRequestBody');
+    // A native addon (an object of its own) is the program's code.
+    const addon = [node('node::NodeArrayBufferAllocator::Allocate(unsigned long)'), frame('SessionCache::remember(char const*)', { mappingFile: '/srv/app/build/Release/cache.node' }), node('Builtins_CEntry'), js('handle', '/srv/app/server.js')];
+    assert.equal(addon[siteFrameIndex(addon, defaultPlumbingPatterns)]!.functionName, 'SessionCache::remember(char const*)');
+    // No program frame at all (a stack that ended in the builtins): the runtime's first frame past the allocator.
+    const cut = stack.slice(0, 6);
+    assert.equal(siteFrameIndex(cut, defaultPlumbingPatterns), 0, 'all plumbing: the innermost');
+  });
+
+  test('CPython: pymalloc and the object allocators are plumbing, the interpreter is library, a Python function (-X perf) the site', () => {
+    for (const name of ['_PyObject_Malloc', 'PyObject_Malloc', 'PyMem_RawMalloc', '_PyMem_RawRealloc', 'pymalloc_alloc', '_PyObject_GC_New', 'PyType_GenericAlloc']) {
+      assert.ok(plumbing(name), name);
+    }
+    const stack = [python('_PyObject_Malloc'), python('_PyBytes_FromSize'), python('bytes_new_impl'), python('_PyEval_EvalFrameDefault'),
+      frame('remember_request', { fileName: '/srv/app/leak.py' }), python('_PyEval_EvalFrameDefault'), frame('main', { fileName: '/srv/app/leak.py' })];
+    assert.equal(stack[siteFrameIndex(stack, defaultPlumbingPatterns)]!.functionName, 'remember_request');
+    const stdlib = [python('_PyObject_Malloc'), frame('encode', { fileName: '/usr/lib/python3.12/json/encoder.py' }), frame('dump', { fileName: '/srv/app/x.py' })];
+    assert.equal(stdlib[siteFrameIndex(stdlib, defaultPlumbingPatterns)]!.functionName, 'dump', 'the standard library is library');
+    // Python 3.11 (no perf map): the interpreter's first frame past the allocator — not the C library's start of
+    // the program, the only frames outside the interpreter.
+    const libc = (name: string) => frame(name, { mappingFile: '/usr/lib/x86_64-linux-gnu/libc.so.6' });
+    const noPerf = [...stack.slice(0, 4), python('Py_BytesMain'), libc('__libc_start_call_main'), libc('__libc_start_main_impl'), python('_start')];
+    assert.equal(noPerf[siteFrameIndex(noPerf, defaultPlumbingPatterns)]!.functionName, '_PyBytes_FromSize');
+    const thread = [frame('malloc'), libc('start_thread'), libc('clone3')];
+    assert.equal(thread[siteFrameIndex(thread, defaultPlumbingPatterns)]!.functionName, 'start_thread', 'nothing else: the first library frame');
+  });
+});

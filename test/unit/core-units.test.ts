@@ -177,6 +177,15 @@ describe('formatBytes', () => {
     assert.equal(formatBytes(10 * KiB - 1), '10.0 KiB');
   });
 
+  test('1000 to 1023 of a unit print as a whole number of it, never as 0.9xx of the next', () => {
+    assert.equal(formatBytes(1012 * MiB), '1012 MiB');
+    assert.equal(formatBytes(1000 * KiB), '1000 KiB');
+    assert.equal(formatBytes(-1023 * GiB), '-1023 GiB');
+    assert.equal(formatRate(1012 * MiB), '1012 MiB/h');
+    assert.equal(formatRate(988 * MiB), '988 MiB/h');
+    for (let bytes = 1000; bytes < 1e13; bytes *= 1.01) assert.doesNotMatch(formatBytes(bytes), /^0\./, `${bytes}`);
+  });
+
   test('round trips through parseBytes within the printed precision', () => {
     for (const bytes of [1, 1000, 4096, 123_456, 7 * MiB + 12_345, 3 * GiB + 5]) {
       const back = parseBytes(formatBytes(bytes).replace(' ', ''));

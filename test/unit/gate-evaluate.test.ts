@@ -103,7 +103,15 @@ describe('evaluateGate: baseline', () => {
     const allowed = evaluateGate(report([site('known', { rate: 1.4 * MiB })]), options({ baseline: { source: 'b', report: slow } }));
     assert.equal(allowed.outcome, 'pass');
     assert.equal(allowed.baselined[0]!.allowedRateBytesPerHour, 1.5 * MiB);
-    assert.match(allowed.verdict, /1 site within the baseline/);
+    // The leak the baseline accepted comes first: "no site leaks" never stands before a site that does.
+    assert.match(allowed.verdict, /^PASS: 1 site leaks within the baseline: known at 1\.40 MiB\/h \(accepted up to 1\.50 MiB\/h\); no other site leaks over 1\.00 MiB\/h \(/);
+  });
+
+  test('a run gated against itself that could not see the threshold: NOT ENOUGH DATA says what leaks within the baseline first', () => {
+    const run = report([site('known', { rate: 5.71 * 1024 * MiB })], { sampleBytes: 512 * KiB });
+    const result = evaluateGate(run, options({ baseline: { source: 'self', report: run }, maxLeakRateBytesPerHour: 1 * KiB }));
+    assert.equal(result.outcome, 'not-enough-data', result.verdict);
+    assert.match(result.verdict, /^NOT ENOUGH DATA: 1 site leaks within the baseline: known at 5\.71 GiB\/h \(accepted up to 11\.4 GiB\/h\); no other site leaks over 1\.00 KiB\/h, but this run /);
   });
 
   test('a new site, or one the baseline did not call growing, fails', () => {
@@ -130,7 +138,7 @@ describe('evaluateGate: suppressions', () => {
     assert.equal(result.suppressed[0]!.site.function, 'leak_a');
     assert.equal(result.suppressed[0]!.rule.reason, 'known, JIRA-1');
     assert.deepEqual(result.unusedSuppressions.map((r) => r.line), [2]);
-    assert.match(result.verdict, /; 1 suppressed$/);
+    assert.match(result.verdict, /; 1 suppressed$/, 'a failing verdict names its failures first');
     const all = evaluateGate(report([site('leak_a', { rate: 9 * MiB })]), options({ suppressions }));
     assert.equal(all.outcome, 'pass', all.verdict);
   });
@@ -142,6 +150,17 @@ describe('evaluateGate: suppressions', () => {
     const result = evaluateGate(run, options({ maxLeakRateBytesPerHour: 1e12, suppressions: parseSuppressions('leak:cache_leak  # known', 's') }));
     assert.equal(result.liveGrowth.exceeded, false);
     assert.ok(Math.abs(result.liveGrowth.bytes - 1 * MiB) < 1);
+    assert.ok(Math.abs(result.liveGrowth.suppressedBytes - 100 * MiB) < 1);
+  });
+
+  test('a net live growth below zero says it is net of what suppressed sites grew', () => {
+    const run = report([site('cache_leak', { rate: 20 * MiB }), site('shrinks', { rate: -6 * MiB, status: 'shrinking' })]);
+    // The shim's totals: the sum of the sites (10 MiB − 3 MiB over the 30 minutes).
+    run.memory.liveEndBytes = run.memory.liveStartBytes + 7 * MiB;
+    const result = evaluateGate(run, options({ suppressions: parseSuppressions('leak:cache_leak  # known', 's') }));
+    assert.equal(result.outcome, 'pass', result.verdict);
+    assert.match(result.verdict, /live malloc -3\.00 MiB \(\+7\.00 MiB in all, less 10\.0 MiB grown by suppressed sites\) \(limit 50\.0 MiB\)/);
+    assert.match(result.verdict, /^PASS: 1 suppressed: cache_leak at 20\.0 MiB\/h; no other site leaks over/);
   });
 });
 
@@ -265,8 +284,11 @@ describe('gate helpers', () => {
       assert.ok(parseDurationMs(flag) / 1000 <= sec + (sec < 120 ? 1 : 60), `${sec} → ${flag} rounds up a little`);
     }
     assert.equal(durationFlag(3 * 3600 + 60), '3h1m');
-    for (const bytes of [1, 256, 4096, 512 * KiB, 2 * MiB]) assert.equal(parseBytes(sizeFlag(bytes)), bytes);
+    for (const bytes of [1, 256, 4096, 5000, 512 * KiB, 2 * MiB]) assert.equal(parseBytes(sizeFlag(bytes)), bytes);
     assert.equal(sizeFlag(4096), '4KiB');
+    // Always with a unit: "512" beside "512 KiB" reads as the same size.
+    assert.equal(sizeFlag(512), '512B');
+    assert.equal(sizeFlag(1), '1B');
     assert.equal(intervalFlag(0.3), '300ms');
     assert.equal(intervalFlag(10), '10s');
   });

@@ -89,9 +89,17 @@ describe('JUnit XML', () => {
     const xml = renderJunit(result);
     assertWellFormedXml(xml);
     assert.match(xml, /<testsuites name="leakhunt gate" tests="3" failures="1" errors="0" skipped="1"/);
-    assert.ok(xml.includes(`name="${xmlAttribute(`${nasty} (x.cpp:7)`)}"`));
-    assert.ok(xml.includes('<failure type="native-leak" message="std::map&lt;std::string, Session*&gt;::operator[]'));
+    assert.ok(xml.includes(`name="${xmlAttribute(`std::map<…>::operator[](char const* "q" & 'a') (x.cpp:7)`)}"`));
+    assert.ok(xml.includes('<failure type="native-leak" message="std::map&lt;…&gt;::operator[]'));
     assert.ok(xml.includes('<skipped message="suppressed by k.supp:1 leak:^quiet_leak$ (&quot;known&quot; &lt;since&gt; &amp; forever)'));
+  });
+
+  test('<failure> stacks abbreviate C++ templates as the text report does', () => {
+    const tree = 'std::_Rb_tree<std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >, std::pair<std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> > const, Session*>, std::_Select1st<std::pair<std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> > const, Session*> > >::_M_get_node() (stl_tree.h:561)';
+    const xml = renderJunit(evaluateGate(report([site('remember', 9 * MiB, ['operator new(unsigned long) (libstdc++.so.6)', tree, 'remember (x.cpp:7)'])]), options()));
+    assertWellFormedXml(xml);
+    assert.ok(xml.includes('  std::_Rb_tree&lt;…&gt;::_M_get_node() (stl_tree.h:561)\n'), xml);
+    assert.ok(xml.split('\n').every((line) => line.length < 400), 'no line of whole templates');
   });
 
   test('a passing testcase when no site leaks; an error testcase when the run could not tell', () => {
@@ -108,6 +116,16 @@ describe('JUnit XML', () => {
 });
 
 describe('GitHub annotations', () => {
+  test('a leaking site\'s ::error carries file= (relative to the workspace when inside it) and line=', () => {
+    const inside = { ...site('leak_in_repo', 9 * MiB), source: { file: '/ws/repo/src/pool.cpp', line: 42 } };
+    const outside = { ...site('leak_in_lib', 8 * MiB), source: { file: '/usr/include/c++/12/bits/stl_tree.h', line: 561 } };
+    const unknown = site('leak_unknown', 7 * MiB);
+    const lines = renderAnnotations(evaluateGate(report([inside, outside, unknown]), options({ maxGrowthBytes: 1e12 })), '/ws/repo');
+    assert.match(lines[0]!, /^::error file=src\/pool\.cpp,line=42,title=Native leak%3A leak_in_repo::/);
+    assert.match(lines[1]!, /^::error file=\/usr\/include\/c\+\+\/12\/bits\/stl_tree\.h,line=561,title=Native leak%3A leak_in_lib::/);
+    assert.match(lines[2]!, /^::error title=Native leak%3A leak_unknown::/);
+  });
+
   test('escaping of data and properties', () => {
     assert.equal(annotationData('50%\r\ndone'), '50%25%0D%0Adone');
     assert.equal(annotationProperty('a: b, c'), 'a%3A b%2C c');

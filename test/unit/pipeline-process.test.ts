@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { timelineOf } from '../../src/analyse/index.js';
 import { buildHeapProfile } from '../../src/pprof/build.js';
@@ -19,6 +19,7 @@ import { buildRunReport, shimSummary } from '../../src/pipeline/build.js';
 import { analysisOptionsOf, processRun } from '../../src/pipeline/process.js';
 import { completedRunMeta, hasUnprocessedSnapshots } from '../../src/pipeline/unprocessed.js';
 import { listSnapshotFiles, readRunMeta, type RunMeta } from '../../src/rundir/index.js';
+import { snapshotCount } from '../../src/report/text.js';
 import { readSnapshotFile } from '../../src/snapshot/index.js';
 import type { RawSnapshot, RawStack } from '../../src/snapshot/types.js';
 import { parseMaps } from '../../src/symbolize/maps.js';
@@ -95,11 +96,13 @@ function writeRun(dir: string, count: number, meta: Partial<RunMeta> = {}): void
 async function reference(dir: string, meta: RunMeta): Promise<{ report: unknown; timeline: unknown; profiles: Map<string, Buffer> }> {
   const warnings: string[] = [];
   const snapshots: RawSnapshot[] = [];
+  let damaged = 0;
   for (const file of listSnapshotFiles(join(dir, 'raw'), PID)) {
     try {
       snapshots.push(readSnapshotFile(file));
     } catch (error) {
-      warnings.push(`skipped ${file}: ${(error as Error).message}`);
+      damaged++;
+      warnings.push(`raw snapshot ${relative(dir, file)} is damaged and was left out: ${(error as Error).message.slice(file.length + 2)}`);
     }
   }
   const session = new SymbolizeSession({ objectsDir: join(dir, 'objects') });
@@ -107,14 +110,13 @@ async function reference(dir: string, meta: RunMeta): Promise<{ report: unknown;
   const points: ProfilePoint[] = [];
   const timeline = timelineOf(snapshots, meta.startedAtMs);
   try {
-    let previousNs: bigint | undefined;
     for (const [i, raw] of snapshots.entries()) {
       const profile = buildHeapProfile(await session.symbolize(raw), {
-        timeNanos: raw.meta.realtimeNs, durationNanos: raw.meta.realtimeNs - (previousNs ?? raw.meta.startRealtimeNs),
+        // Its alloc_* count from the process's start, and its duration with them.
+        timeNanos: raw.meta.realtimeNs, durationNanos: raw.meta.realtimeNs - raw.meta.startRealtimeNs,
         // The live heap in each; every stack, with its allocations over the run, in the last.
         ...(i < snapshots.length - 1 ? { liveOnly: true } : {}),
       });
-      previousNs = raw.meta.realtimeNs;
       const bytes = Buffer.from(profile.encode());
       profiles.set(`${String(raw.meta.sequence).padStart(4, '0')}.pb.gz`, bytes);
       points.push({ timeSec: timeline[i]!.timeSec, profile: decodeHeapProfile(bytes, 'reference') });
@@ -128,6 +130,7 @@ async function reference(dir: string, meta: RunMeta): Promise<{ report: unknown;
     {
       command: meta.command, pid: PID, exitStatus: meta.exitStatus ?? null, durationSec: ((meta.endedAtMs ?? meta.startedAtMs) - meta.startedAtMs) / 1000,
       sampleBytes: meta.sampleBytes, snapshotIntervalMs: meta.snapshotIntervalMs, warnings, snapshotsWritten: last.meta.sequence + 1,
+      ...(damaged > 0 ? { snapshotsDamaged: damaged } : {}),
     },
     points, timeline, shimSummary(last.counters, last.meta.sampleIntervalBytes), analysisOptionsOf(meta), { jvmNotes: [] },
   );
@@ -148,7 +151,11 @@ describe('processing a run directory', () => {
       assert.ok(gunzipSync(readFileSync(join(dir, 'snapshots', name))).equals(bytes), `${name}: the same profile`);
     }
     assert.equal(processed.series.points.length, 13);
-    assert.match(processed.report.warnings.join('\n'), /skipped .*000003\.lhs: truncated/);
+    assert.match(processed.report.warnings.join('\n'), /^raw snapshot raw\/\d+\/000003\.lhs is damaged and was left out: truncated snapshot: /m);
+    // Counted as damaged, not as what retention thinned.
+    assert.equal(processed.report.snapshotsDamaged, 1);
+    assert.equal(processed.report.snapshotsWritten, 14);
+    assert.equal(snapshotCount(processed.report), '13 snapshots (of 14 written; 1 damaged, left out)');
   });
 
   test('leakhunt report on a run never processed: run.json completed from the snapshots, report.html written', async () => {

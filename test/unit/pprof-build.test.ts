@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Profile } from 'pprof-format';
-import { buildHeapProfile, encodeProfileGz, overflowStackFunctionName, writeProfileGz } from '../../src/pprof/build.js';
+import { buildHeapProfile, encodeProfileGz, mainExecutableMapping, overflowStackFunctionName, writeProfileGz } from '../../src/pprof/build.js';
 import { decodeHeapProfile, readHeapProfile, sampleValueIndex } from '../../src/pprof/read.js';
 import type { SiteStats } from '../../src/snapshot/types.js';
 import { parseMaps } from '../../src/symbolize/maps.js';
@@ -172,4 +172,21 @@ test('writeProfileGz into a missing directory: one-line LeakhuntError, no tempor
     assert.ok(!error.message.includes('\n'));
     return true;
   });
+});
+
+test('mainExecutableMapping: the program\'s code, below the libraries; a JVM\'s heap and CDS archive below it are not code', () => {
+  const jvm = [
+    '687400000-69f000000 rw-p 00000000 00:00 0 ',
+    '7ffb00000-7ffb75000 rw-p 00c77000 fe:00 328258 /usr/lib/jvm/java-17-openjdk-amd64/lib/server/classes.jsa',
+    '561c7ae4b000-561c7ae4c000 r--p 00000000 fe:00 327901 /usr/lib/jvm/java-17-openjdk-amd64/bin/java',
+    '561c7ae4c000-561c7ae4d000 r-xp 00001000 fe:00 327901 /usr/lib/jvm/java-17-openjdk-amd64/bin/java',
+    '7f1c00000000-7f1c00100000 r-xp 00000000 fe:00 11 /usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.30',
+    '7f1d00000000-7f1d00100000 r-xp 00000000 fe:00 12 /usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so',
+  ].join('\n');
+  assert.equal(mainExecutableMapping(jvm)?.path, '/usr/lib/jvm/java-17-openjdk-amd64/bin/java');
+  assert.equal(mainExecutableMapping(jvm)?.perms, 'r-xp');
+  const nonPie = '00400000-00401000 r-xp 00000000 fe:00 5 /opt/app/server\n7f0000000000-7f0000001000 r-xp 00000000 fe:00 6 /lib/libc.so.6';
+  assert.equal(mainExecutableMapping(nonPie)?.path, '/opt/app/server');
+  assert.equal(mainExecutableMapping('7f0000000000-7f0000001000 r-xp 00000000 fe:00 6 /lib/libc.so.6')?.path, '/lib/libc.so.6', 'only libraries: the lowest');
+  assert.equal(mainExecutableMapping(''), undefined);
 });

@@ -110,7 +110,17 @@ describe('renderHtml', () => {
     const rows = [...html.matchAll(/<details class="site status-(\w+)">/g)].map((m) => m[1]);
     assert.deepEqual(rows, ['growing', 'new', 'stable']);
     assert.equal(html.match(/<svg class="spark"/g)?.length, 3);
-    assert.match(html, /<ol><li class="innermost">malloc \(libc\.so\.6\)<\/li>/);
+    // In an open stack, the site's own frame is the bold one, not the allocator it called.
+    assert.match(html, /<ol><li>malloc \(libc\.so\.6\)<\/li><li class="site-frame"[^>]*>[^<]*alert\(1\)[^<]* \(evil\.c:1\)<\/li><li>main \(main\.c:9\)<\/li><\/ol>/);
+    assert.match(html, /<ol><li>operator new\(unsigned long\) \(libstdc\+\+\.so\.6\)<\/li><li class="site-frame" title="[^"]*">std::map&lt;…&gt;::operator\[\] \(stl_map\.h:511\)<\/li><\/ol>/);
+    assert.match(html, /\.stack li\.site-frame \{ font-weight: 700; \}/);
+  });
+
+  test('the flame graph can show what shrank, and its header explains the net change', () => {
+    assert.match(html, /<select id="flame-mode"><option value="grew" selected>what grew<\/option><option value="shrank">what shrank<\/option><\/select>/);
+    assert.match(html, /The net change in use is what grew\s+less what shrank/);
+    assert.match(html, /the stacks that grew added/);
+    assert.match(html, /those that shrank gave back/);
   });
 
   test('child processes (--follow-children) are listed, escaped', () => {

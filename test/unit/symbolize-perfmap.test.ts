@@ -89,6 +89,26 @@ describe('perfMapFrame', () => {
     assert.deepEqual(perfMapFrame('StubRoutines (1)'), { functionName: 'StubRoutines (1) [jvm stub]' });
     assert.deepEqual(perfMapFrame('new_instance Runtime1 stub'), { functionName: 'new_instance Runtime1 stub [jvm stub]' });
   });
+
+  test('in a process that is no JVM: V8\'s JavaScript functions and builtins, Python\'s functions, others as written', () => {
+    const other = (name: string) => perfMapFrame(name, false);
+    // node 20 (--perf-basic-prof): "JS:" and a tier mark (~ interpreted, ^ baseline, + Maglev, * optimised).
+    assert.deepEqual(other('JS:*rememberRequestBody /srv/app/leak.js:12:29'), { functionName: 'rememberRequestBody', fileName: '/srv/app/leak.js', line: 12 });
+    assert.deepEqual(other('JS:^allocUnsafeSlow node:buffer:414:24'), { functionName: 'allocUnsafeSlow', fileName: 'node:buffer', line: 414 });
+    assert.deepEqual(other('JS:~listOnTimeout node:internal/timers:524:25'), { functionName: 'listOnTimeout', fileName: 'node:internal/timers', line: 524 });
+    assert.deepEqual(other('JS:~ /srv/app/leak.js:8:31'), { functionName: '(anonymous)', fileName: '/srv/app/leak.js', line: 8 });
+    assert.deepEqual(other('JS:*handle file:///srv/app/server.mjs:40:5'), { functionName: 'handle', fileName: '/srv/app/server.mjs', line: 40 }, 'an ES module\'s URL');
+    assert.deepEqual(other('JS:~get length node:buffer:10:3'), { functionName: 'get length', fileName: 'node:buffer', line: 10 });
+    // Older V8 (node 16) and a script without a location.
+    assert.deepEqual(other('LazyCompile:*handle /srv/app.js:3:1'), { functionName: 'handle', fileName: '/srv/app.js', line: 3 });
+    assert.deepEqual(other('Function:~wasm-function[3]'), { functionName: 'wasm-function[3]' });
+    assert.deepEqual(other('Builtin:CEntry_Return1_ArgvOnStack_BuiltinExit'), { functionName: 'Builtins_CEntry_Return1_ArgvOnStack_BuiltinExit' });
+    // Python 3.12+ (-X perf).
+    assert.deepEqual(other('py::remember_request:/srv/app/leak.py'), { functionName: 'remember_request', fileName: '/srv/app/leak.py' });
+    // Anything else: the runtime's own name, never a JVM stub.
+    assert.deepEqual(other('LuaJIT trace 42'), { functionName: 'LuaJIT trace 42' });
+    assert.deepEqual(other('Interpreter'), { functionName: 'Interpreter' });
+  });
 });
 
 describe('perfMapOrder: which map names the code of a snapshot', () => {

@@ -15,7 +15,8 @@ export const clientScript = String.raw`
     let v = Math.abs(bytes);
     if (v < 1024) return sign + Math.round(v) + ' B';
     let i = 0;
-    while (v >= 1000 && i < units.length - 1) { v /= 1024; i++; }
+    // As core/units.ts: 1000 to 1023 of a unit stay in it ("1012 MiB", not "0.99 GiB").
+    while (Math.round(v) >= 1024 && i < units.length - 1) { v /= 1024; i++; }
     if (i === 0) { v /= 1024; i = 1; }
     const digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
     return sign + v.toFixed(digits) + ' ' + units[i];
@@ -110,10 +111,11 @@ export const clientScript = String.raw`
     const from = document.getElementById('flame-from');
     const to = document.getElementById('flame-to');
     const summary = document.getElementById('flame-summary');
-    if (!box || !from || !to) return;
+    const mode = document.getElementById('flame-mode');
+    if (!box || !from || !to || !mode) return;
     if (!f || f.snapshots.length === 0) {
       box.appendChild(el('p', 'empty', 'No heap profiles in the run directory, so there is no growth to show.'));
-      from.disabled = true; to.disabled = true;
+      from.disabled = true; to.disabled = true; mode.disabled = true;
       return;
     }
     f.snapshots.forEach((s, i) => {
@@ -125,23 +127,26 @@ export const clientScript = String.raw`
     to.value = String(f.snapshots.length - 1);
     let zoom = [];
 
+    // Each node: in-use bytes at both snapshots, and what its stacks grew by and shrank by (each stack counts in one).
     function tree(a, b) {
       const base = new Map(a.stacks), later = new Map(b.stacks);
-      const root = { frame: -1, base: 0, later: 0, grow: 0, children: new Map() };
+      const root = { frame: -1, base: 0, later: 0, grow: 0, shrink: 0, children: new Map() };
       const ids = new Set([...base.keys(), ...later.keys()]);
       for (const id of ids) {
-        const x = base.get(id) || 0, y = later.get(id) || 0, grow = Math.max(0, y - x);
+        const x = base.get(id) || 0, y = later.get(id) || 0, grow = Math.max(0, y - x), shrink = Math.max(0, x - y);
         let node = root;
-        node.base += x; node.later += y; node.grow += grow;
+        node.base += x; node.later += y; node.grow += grow; node.shrink += shrink;
         for (const frame of f.stacks[id]) {
           let child = node.children.get(frame);
-          if (!child) { child = { frame, base: 0, later: 0, grow: 0, children: new Map() }; node.children.set(frame, child); }
-          child.base += x; child.later += y; child.grow += grow;
+          if (!child) { child = { frame, base: 0, later: 0, grow: 0, shrink: 0, children: new Map() }; node.children.set(frame, child); }
+          child.base += x; child.later += y; child.grow += grow; child.shrink += shrink;
           node = child;
         }
       }
       return root;
     }
+    // What the widths show: the growth (the default), or the shrinkage.
+    function weight(node) { return mode.value === 'shrank' ? node.shrink : node.grow; }
     function statusOf(node) {
       if (node.base === 0 && node.later > 0) return 'new';
       if (node.later > node.base) return 'grew';
@@ -173,19 +178,25 @@ export const clientScript = String.raw`
       box.textContent = '';
       const a = f.snapshots[Number(from.value)], b = f.snapshots[Number(to.value)];
       const root = tree(a, b);
+      // The net change is what grew less what shrank; stacks too small to be drawn (not tracked) make up the rest.
+      const net = b.totalBytes - a.totalBytes;
+      const untracked = net - (root.grow - root.shrink);
+      const shrinking = mode.value === 'shrank';
       summary.textContent = 'From #' + a.sequence + ' (' + fmtTime(a.timeSec) + ') to #' + b.sequence + ' (' + fmtTime(b.timeSec) + '): in use '
-        + fmtBytes(a.totalBytes) + ' → ' + fmtBytes(b.totalBytes) + ' (' + signed(b.totalBytes - a.totalBytes) + '); the stacks shown grew by '
-        + fmtBytes(root.grow) + ' in all.';
+        + fmtBytes(a.totalBytes) + ' → ' + fmtBytes(b.totalBytes) + ', net ' + signed(net) + ': the stacks that grew added '
+        + fmtBytes(root.grow) + ', those that shrank gave back ' + fmtBytes(root.shrink)
+        + (Math.abs(untracked) >= 1 ? ', stacks too small to draw ' + signed(untracked) : '')
+        + '. The widths show what ' + (shrinking ? 'shrank' : 'grew') + '.';
       // The zoomed-in node, and the chain of frames above it.
       const chain = [root];
       for (const frame of zoom) {
         const next = chain[chain.length - 1].children.get(frame);
-        if (!next || next.grow <= 0) break;
+        if (!next || weight(next) <= 0) break;
         chain.push(next);
       }
       const focus = chain[chain.length - 1];
-      if (focus.grow <= 0) {
-        box.appendChild(el('p', 'empty', 'Nothing grew between these two snapshots.'));
+      if (weight(focus) <= 0) {
+        box.appendChild(el('p', 'empty', 'Nothing ' + (shrinking ? 'shrank' : 'grew') + ' between these two snapshots.'));
         return;
       }
       const W = Math.max(320, box.clientWidth || 900), rowH = 20;
@@ -195,9 +206,9 @@ export const clientScript = String.raw`
       const narrow = 30, narrowRows = 3;
       (function lay(node, x, w, depth, path, narrowed) {
         let cx = x;
-        const kids = [...node.children.values()].filter((c) => c.grow > 0).sort((p, q) => q.grow - p.grow);
+        const kids = [...node.children.values()].filter((c) => weight(c) > 0).sort((p, q) => weight(q) - weight(p));
         for (const child of kids) {
-          const cw = w * child.grow / node.grow;
+          const cw = w * weight(child) / weight(node);
           if (cw >= 0.8) {
             const childPath = path.concat([child.frame]);
             const rows = cw < narrow ? narrowed + 1 : 0;
@@ -210,8 +221,8 @@ export const clientScript = String.raw`
       })(focus, 0, W, chain.length, zoom.slice(0, chain.length - 1), 0);
       const depth = Math.max(...rects.map((r) => r.depth)) + 1;
       const svg = svgEl('svg', { width: W, height: depth * rowH + 1, viewBox: '0 0 ' + W + ' ' + (depth * rowH + 1), role: 'img' });
-      svg.setAttribute('aria-label', 'growth flame graph');
-      const total = root.grow;
+      svg.setAttribute('aria-label', shrinking ? 'flame graph of what shrank' : 'growth flame graph');
+      const total = weight(root);
       for (const r of rects) {
         const name = nameOf(r.node);
         const g = svgEl('g', { class: r.ancestor ? 'node ancestor' : 'node' });
@@ -229,7 +240,7 @@ export const clientScript = String.raw`
         g.addEventListener('mousemove', (evt) => showTip(evt, name, [
           { label: 'in use', value: fmtBytes(r.node.base) + ' → ' + fmtBytes(r.node.later) },
           { label: 'net change', value: signed(r.node.later - r.node.base) + ' (' + statusOf(r.node) + ')' },
-          { label: 'growth below this frame', value: fmtBytes(r.node.grow) + ' (' + (100 * r.node.grow / total).toFixed(1) + '%)' },
+          { label: (shrinking ? 'shrinkage' : 'growth') + ' below this frame', value: fmtBytes(weight(r.node)) + ' (' + (100 * weight(r.node) / total).toFixed(1) + '%)' },
         ].concat(r.cut ? [{ label: 'click to zoom in: the frames below are left out here' }] : [])));
         g.addEventListener('mouseleave', hideTip);
         g.addEventListener('click', () => { zoom = r.path.slice(); hideTip(); render(); });
@@ -239,6 +250,7 @@ export const clientScript = String.raw`
     }
     from.addEventListener('change', () => { zoom = []; render(); });
     to.addEventListener('change', () => { zoom = []; render(); });
+    mode.addEventListener('change', () => { zoom = []; render(); });
     let pending = 0;
     window.addEventListener('resize', () => { clearTimeout(pending); pending = setTimeout(render, 120); });
     render();

@@ -45,11 +45,13 @@ function siteRow(site: SiteReport, maxLive: number): string {
   const liveShare = maxLive > 0 ? (live / maxLive) * 100 : 0;
   const grownShare = live > 0 ? (grown / live) * 100 : 0;
   const [low, high] = site.leakRateIntervalBytesPerHour ?? [0, 0];
-  // Template arguments abbreviated as in the text report; the whole frame on hover.
+  // Template arguments abbreviated as in the text report; the whole frame on hover. The site's own frame is the bold
+  // one: what the frames inside it (malloc, operator new, containers) were plumbing for.
+  const siteFrame = site.stack.indexOf(site.location);
   const stack = site.stack.map((frame, i) => {
     const short = abbreviateTemplates(frame);
     const title = short === frame ? '' : ` title="${escapeHtml(frame)}"`;
-    return `<li${i === 0 ? ' class="innermost"' : ''}${title}>${escapeHtml(short)}</li>`;
+    return `<li${i === siteFrame ? ' class="site-frame"' : ''}${title}>${escapeHtml(short)}</li>`;
   }).join('');
   return `<details class="site status-${escapeHtml(site.status)}">`
     + '<summary>'

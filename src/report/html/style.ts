@@ -82,7 +82,7 @@ svg.spark .spark-area { opacity: .14; }
 .stack-title { color: var(--muted); font-size: 12px; margin-bottom: 4px; }
 .stack ol { margin: 0; padding-left: 22px; font-family: var(--mono); font-size: 12.5px; }
 .stack li { padding: 1px 0; overflow-wrap: anywhere; }
-.stack li.innermost { font-weight: 600; }
+.stack li.site-frame { font-weight: 700; }
 .more { color: var(--muted); font-size: 12.5px; margin: 8px 0 0; }
 .flame-controls { display: flex; flex-wrap: wrap; align-items: center; gap: 8px 14px; margin: 6px 0 8px; }
 .flame-controls label { color: var(--muted); font-size: 13px; }
