@@ -20,6 +20,10 @@
 enum lh_run_state { LH_STARTING = 0, LH_ON = 1, LH_OFF = 2 };
 extern LH_HIDDEN _Atomic int lh_run_state;
 
+/* How native stacks are captured (LEAKHUNT_UNWINDER). TABLES: the shim's own tables, libgcc where they cannot
+ * say; LIBGCC: libgcc's _Unwind_Backtrace only; BOTH: each sample with both, libgcc's kept, differences counted. */
+enum lh_unwinder { LH_UNWINDER_TABLES = 0, LH_UNWINDER_LIBGCC = 1, LH_UNWINDER_BOTH = 2 };
+
 /* Settings read once from LEAKHUNT_* in the constructor (config.c); constant afterwards. */
 struct lh_config {
     int raw_dir_fd;                 /* the run's raw directory, opened O_DIRECTORY|O_NOFOLLOW */
@@ -33,6 +37,7 @@ struct lh_config {
     uint64_t seed;
     bool follow_children;
     bool java_stacks;               /* the JVM agent records Java frames */
+    int unwinder;                   /* enum lh_unwinder: how native stacks are captured */
 };
 extern LH_HIDDEN struct lh_config lh_config;
 
@@ -50,6 +55,8 @@ struct lh_counters {
     _Atomic uint64_t write_errors;
     _Atomic uint64_t java_stacks;         /* samples that got Java frames */
     _Atomic uint64_t java_stack_failures; /* AsyncGetCallTrace said no (negative frame count) */
+    _Atomic uint64_t fast_unwinds;        /* samples whose native stack the shim's own tables captured */
+    _Atomic uint64_t unwind_mismatches;   /* LEAKHUNT_UNWINDER=both: samples where the two unwinders differ */
 };
 extern LH_HIDDEN struct lh_counters lh_counters;
 

@@ -135,8 +135,8 @@ static void write_counters(uint32_t stack_count)
     out_u64(atomic_load(&lh_counters.java_stack_failures));
     out_u64(lh_resident_bytes());
     out_u64(lh_methods_count());
-    out_u64(0);
-    out_u64(0);
+    out_u64(atomic_load(&lh_counters.fast_unwinds));
+    out_u64(atomic_load(&lh_counters.unwind_mismatches));
     out_end_record(start);
 }
 

@@ -18,6 +18,9 @@
 #include <string.h>
 #include <unwind.h>
 
+#include "unwind_walk.h"
+#include "unwind_tables.h"
+
 struct stack_entry {
     uint64_t hash;
     uint64_t arena_offset; /* native pcs, then two words (method id, bci) per Java frame */
@@ -68,33 +71,93 @@ struct capture {
     int max_depth;
 };
 
+/* A frame's pc in the return-address convention (readers look up pc - 1); 0 at the end of the stack. A signal
+ * frame's pc is the interrupted instruction itself, so it is stored + 1. */
+static uintptr_t frame_pc(struct _Unwind_Context *context)
+{
+    int before_instruction = 0;
+    uintptr_t pc = _Unwind_GetIPInfo(context, &before_instruction);
+    return pc && before_instruction ? pc + 1 : pc;
+}
+
+static bool is_self(uintptr_t pc)
+{
+    return pc >= self_text_start && pc < self_text_end; /* malloc wrappers, and main's wrapper further out */
+}
+
 static _Unwind_Reason_Code on_frame(struct _Unwind_Context *context, void *argument)
 {
     struct capture *c = argument;
-    int before_instruction = 0;
-    uintptr_t pc = _Unwind_GetIPInfo(context, &before_instruction);
+    uintptr_t pc = frame_pc(context);
     if (pc == 0)
         return _URC_END_OF_STACK;
-    /* Keep the "return address" convention for every frame: readers look up pc - 1. A signal frame's pc
-     * is the interrupted instruction itself, so store it + 1. */
-    if (before_instruction)
-        pc += 1;
-    if (pc >= self_text_start && pc < self_text_end)
-        return _URC_NO_REASON; /* the shim's own frames: malloc wrappers, and main's wrapper further out */
+    if (is_self(pc))
+        return _URC_NO_REASON;
     c->pcs[c->depth++] = pc;
     return c->depth >= c->max_depth ? _URC_END_OF_STACK : _URC_NO_REASON;
 }
 
-LH_HIDDEN int lh_stacks_capture(uintptr_t *pcs, int max_depth)
+static int capture_with_libgcc(uintptr_t *pcs, int max_depth)
 {
     struct capture c = {pcs, 0, max_depth};
     _Unwind_Backtrace(on_frame, &c);
     return c.depth;
 }
 
+/* LEAKHUNT_UNWINDER=both: libgcc walks again over what the tables found, comparing and overwriting frame by
+ * frame (so no second buffer); libgcc's frames are the ones kept, and any difference is counted. */
+struct comparison {
+    uintptr_t *pcs;
+    int fast_depth;
+    int depth;
+    int max_depth;
+    bool differs;
+};
+
+static _Unwind_Reason_Code compare_frame(struct _Unwind_Context *context, void *argument)
+{
+    struct comparison *c = argument;
+    uintptr_t pc = frame_pc(context);
+    if (pc == 0)
+        return _URC_END_OF_STACK;
+    if (is_self(pc))
+        return _URC_NO_REASON;
+    if (c->depth >= c->fast_depth || c->pcs[c->depth] != pc)
+        c->differs = true;
+    c->pcs[c->depth++] = pc;
+    return c->depth >= c->max_depth ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+static int compare_with_libgcc(uintptr_t *pcs, int fast_depth, int max_depth)
+{
+    struct comparison c = {pcs, fast_depth, 0, max_depth, false};
+    _Unwind_Backtrace(compare_frame, &c);
+    if (c.differs || c.depth != fast_depth)
+        atomic_fetch_add_explicit(&lh_counters.unwind_mismatches, 1, memory_order_relaxed);
+    return c.depth;
+}
+
+LH_HIDDEN int lh_stacks_capture(uintptr_t *pcs, int max_depth)
+{
+    if (lh_config.unwinder == LH_UNWINDER_LIBGCC)
+        return capture_with_libgcc(pcs, max_depth);
+    int depth = lh_unwind_capture(pcs, max_depth, self_text_start, self_text_end);
+    if (depth == LH_UNWIND_USE_LIBGCC)
+        return capture_with_libgcc(pcs, max_depth);
+    atomic_fetch_add_explicit(&lh_counters.fast_unwinds, 1, memory_order_relaxed);
+    if (lh_config.unwinder == LH_UNWINDER_BOTH)
+        return compare_with_libgcc(pcs, depth, max_depth);
+    return depth;
+}
+
 LH_HIDDEN bool lh_stacks_init(uint64_t max_stacks, uint32_t max_depth)
 {
     (void)max_depth;
+    if (lh_config.unwinder != LH_UNWINDER_LIBGCC) {
+        if (!lh_unwind_init() || !lh_unwind_tables_init())
+            return false;
+        lh_unwind_tables_refresh(); /* the objects loaded now, so the first samples can ask for their pages */
+    }
     uint64_t slots = 64;
     while (slots < 2 * max_stacks)
         slots <<= 1;

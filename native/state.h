@@ -27,6 +27,12 @@ struct lh_thread_state {
     uint32_t seeded;
     /* xorshift64* state of this thread's exponential gaps. */
     uint64_t rng;
+    /* The part of this thread's stack the fast unwinder may read, [stack_low, stack_high): checked once with
+     * mincore and extended when the stack goes deeper (unwind_walk.c); 0 until the thread's first sample. */
+    uintptr_t stack_low;
+    uintptr_t stack_high;
+    /* Failed checks of the stack bounds; past a few, the thread's stacks are left to libgcc. */
+    uint32_t stack_checks_failed;
 };
 
 extern __thread struct lh_thread_state lh_tls __attribute__((tls_model("initial-exec")));

@@ -17,6 +17,7 @@
 
 #include "snapshot.h"
 #include "state.h"
+#include "unwind_tables.h"
 
 #define POLL_MS 100u
 
@@ -57,6 +58,7 @@ static void *writer_main(void *unused)
         sleep_one_poll();
         if (atomic_load(&stopping))
             break;
+        lh_unwind_tables_refresh(); /* the unwinder's tables: new objects, pages stacks asked for */
         if (lh_snapshot_control_requested("trim-request")) {
             lh_snapshot_trim_probe();
             next_due = lh_monotonic_ns() + interval_ns;

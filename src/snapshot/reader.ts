@@ -73,6 +73,7 @@ function readCounters(c: Cursor, version: number): ShimCounters {
     missedFrees: v[10]!, shimMappedBytes: v[11]!, snapshotsWritten: v[12]!, writeErrors: v[13]!,
     javaStacks: version === 1 ? 0 : v[14]!, javaStackFailures: version === 1 ? 0 : v[15]!,
     shimResidentBytes: version === 1 ? 0 : v[16]!, javaMethods: version === 1 ? 0 : v[17]!,
+    fastUnwinds: version === 1 ? 0 : v[18]!, unwindMismatches: version === 1 ? 0 : v[19]!,
   };
 }
 

@@ -44,6 +44,10 @@ export interface ShimCounters {
   shimResidentBytes: number;
   /** Java methods the agent resolved. */
   javaMethods: number;
+  /** Samples whose native stack the shim's own unwind tables captured (the rest went to libgcc). */
+  fastUnwinds: number;
+  /** LEAKHUNT_UNWINDER=both: samples where the tables and libgcc found different frames. */
+  unwindMismatches: number;
 }
 
 /** glibc mallinfo2 figures, in bytes (counts for ordblks/smblks/hblks). */

@@ -215,7 +215,7 @@ describe('parseSnapshot: a valid version-1 snapshot', () => {
       thinningRounds: v[6], stackCount: v[7], stackCapacity: v[8], stackDrops: v[9], missedFrees: v[10],
       shimMappedBytes: v[11], snapshotsWritten: v[12], writeErrors: v[13],
       // version 1 has none of these
-      javaStacks: 0, javaStackFailures: 0, shimResidentBytes: 0, javaMethods: 0,
+      javaStacks: 0, javaStackFailures: 0, shimResidentBytes: 0, javaMethods: 0, fastUnwinds: 0, unwindMismatches: 0,
     });
   });
 
@@ -524,6 +524,8 @@ describe('parseSnapshot: version 2 (Java frames)', () => {
     assert.equal(s.counters.javaStackFailures, 16);
     assert.equal(s.counters.shimResidentBytes, 17);
     assert.equal(s.counters.javaMethods, 18);
+    assert.equal(s.counters.fastUnwinds, 19);
+    assert.equal(s.counters.unwindMismatches, 20);
     assert.deepEqual(s.stacks.get(9)!.javaFrames, [{ methodId, bci: 14 }, { methodId: 0x7f00_0000_0001n, bci: -3 }]);
     assert.deepEqual(s.javaMethods.get(methodId), {
       methodId, classSignature: 'Ldemo/Leaky;', name: 'track', sourceFile: 'Leaky.java', lines: [[0, 10], [12, 11]],
