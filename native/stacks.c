@@ -142,8 +142,11 @@ LH_HIDDEN int lh_stacks_capture(uintptr_t *pcs, int max_depth)
     if (lh_config.unwinder == LH_UNWINDER_LIBGCC)
         return capture_with_libgcc(pcs, max_depth);
     int depth = lh_unwind_capture(pcs, max_depth, self_text_start, self_text_end);
-    if (depth == LH_UNWIND_USE_LIBGCC)
-        return capture_with_libgcc(pcs, max_depth);
+    if (depth == LH_UNWIND_USE_LIBGCC) {
+        depth = capture_with_libgcc(pcs, max_depth);
+        lh_unwind_want_pcs(pcs, depth);
+        return depth;
+    }
     atomic_fetch_add_explicit(&lh_counters.fast_unwinds, 1, memory_order_relaxed);
     if (lh_config.unwinder == LH_UNWINDER_BOTH)
         return compare_with_libgcc(pcs, depth, max_depth);
@@ -156,7 +159,10 @@ LH_HIDDEN bool lh_stacks_init(uint64_t max_stacks, uint32_t max_depth)
     if (lh_config.unwinder != LH_UNWINDER_LIBGCC) {
         if (!lh_unwind_init() || !lh_unwind_tables_init())
             return false;
-        lh_unwind_tables_refresh(); /* the objects loaded now, so the first samples can ask for their pages */
+        /* The objects loaded now, so the first samples can ask for their pages, and the shim's own pages, which
+         * every walk begins with. */
+        lh_unwind_tables_refresh();
+        lh_unwind_want_range(self_text_start, self_text_end);
     }
     uint64_t slots = 64;
     while (slots < 2 * max_stacks)

@@ -220,6 +220,40 @@ static bool known_to_the_loader(uintptr_t x)
     return !find_object || find_object((void *)x, &found) == 0;
 }
 
+/* ---- asking for pages ---- */
+
+static void want(uintptr_t x, struct current_object *object, uint64_t generation, uint32_t count)
+{
+    uint32_t rule;
+    rule_at(x, object, generation, count, &rule); /* a page without a table is requested on the way */
+}
+
+LH_HIDDEN void lh_unwind_want_pcs(const uintptr_t *pcs, int count)
+{
+    if (!lh_unwind_arena)
+        return;
+    uint64_t generation = atomic_load_explicit(&lh_unwind_registry.generation, memory_order_acquire);
+    uint32_t objects = atomic_load_explicit(&lh_unwind_registry.count, memory_order_relaxed);
+    if ((generation & 1) || objects > LH_UNWIND_MAX_OBJECTS)
+        return;
+    struct current_object object = {0, 0, 0, 0, 0};
+    for (int i = 0; i < count; i++)
+        want(pcs[i] - 1, &object, generation, objects);
+}
+
+LH_HIDDEN void lh_unwind_want_range(uintptr_t start, uintptr_t end)
+{
+    if (!lh_unwind_arena)
+        return;
+    uint64_t generation = atomic_load_explicit(&lh_unwind_registry.generation, memory_order_acquire);
+    uint32_t objects = atomic_load_explicit(&lh_unwind_registry.count, memory_order_relaxed);
+    if ((generation & 1) || objects > LH_UNWIND_MAX_OBJECTS)
+        return;
+    struct current_object object = {0, 0, 0, 0, 0};
+    for (uintptr_t x = start; x < end; x += 1u << LH_UNWIND_PAGE_SHIFT)
+        want(x, &object, generation, objects);
+}
+
 /* ---- the walk ---- */
 
 LH_HIDDEN __attribute__((noinline)) int lh_unwind_capture(uintptr_t *pcs, int max_depth, uintptr_t skip_start,

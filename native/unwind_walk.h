@@ -22,4 +22,11 @@ LH_HIDDEN bool lh_unwind_init(void);
  */
 LH_HIDDEN int lh_unwind_capture(uintptr_t *pcs, int max_depth, uintptr_t skip_start, uintptr_t skip_end);
 
+/* Asks the builder for the tables of the pages holding these return addresses (a stack libgcc just unwound), so
+ * that the next walk through them finds every page at once rather than one more per builder turn. */
+LH_HIDDEN void lh_unwind_want_pcs(const uintptr_t *pcs, int count);
+
+/* The same for every page of [start, end): the shim's own text, whose frames begin every walk. */
+LH_HIDDEN void lh_unwind_want_range(uintptr_t start, uintptr_t end);
+
 #endif
