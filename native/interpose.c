@@ -226,7 +226,8 @@ static inline bool countdown_crossed(size_t size)
 
 static uint32_t now_deciseconds(void)
 {
-    return (uint32_t)((lh_monotonic_ns() - lh_start_monotonic_ns) / 100000000u);
+    uint64_t now = lh_coarse_monotonic_ns(); /* a tick's resolution is plenty for deciseconds */
+    return now > lh_start_monotonic_ns ? (uint32_t)((now - lh_start_monotonic_ns) / 100000000u) : 0;
 }
 
 static void record_sample(void *p, size_t size)

@@ -275,11 +275,21 @@ LH_HIDDEN __attribute__((noinline)) int lh_unwind_capture(uintptr_t *pcs, int ma
     struct current_object object = {0, 0, 0, 0, 0};
     int depth = 0;
     while (pc != 0) {
-        if (pc - skip_start >= skip_end - skip_start) {
-            pcs[depth++] = pc;
-            if (depth >= max_depth)
+        if (pc - skip_start < skip_end - skip_start) {
+            /* The shim's own frames (malloc's wrapper and what it calls), left out of the stack: the shim is built
+             * with frame pointers, and a return address is a call site in a function's body, where the frame is
+             * set up: CFA = rbp + 16, rbp saved at CFA - 16. No rule to look up. */
+            uintptr_t cfa = bp + 16;
+            if (cfa < sp + 8 || cfa > high)
                 break;
+            pc = load_word(cfa - 8);
+            bp = load_word(cfa - 16);
+            sp = cfa;
+            continue;
         }
+        pcs[depth++] = pc;
+        if (depth >= max_depth)
+            break;
         /* pc is a return address: the call is the instruction before it. */
         uintptr_t x = pc - 1;
         struct rule_cache_slot *slot = cache_slot(x);

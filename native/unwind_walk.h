@@ -14,7 +14,8 @@ LH_HIDDEN bool lh_unwind_init(void);
 
 /*
  * Captures the caller's return addresses from the compact tables (unwind_tables.h), innermost first, leaving out
- * those in [skip_start, skip_end) (the shim's own frames), up to max_depth; the same frames libgcc's
+ * those in [skip_start, skip_end) (the shim's own frames, which must keep frame pointers: they are stepped through
+ * by rbp), up to max_depth; the same frames libgcc's
  * _Unwind_Backtrace reports. Returns the count, or LH_UNWIND_USE_LIBGCC when the tables cannot say: a page with
  * no table yet (it is requested, for the builder), a rule they cannot express, an object they do not know, a
  * stack whose bounds are unknown, or the tables changed during the walk. Every stack read is checked against
