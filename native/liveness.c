@@ -33,7 +33,17 @@ static uint64_t table_capacity;
 static _Atomic uint64_t live_entries;
 static pthread_mutex_t thinning_lock = PTHREAD_MUTEX_INITIALIZER;
 
-LH_HIDDEN _Atomic uint8_t lh_address_filter[1u << LH_FILTER_BITS];
+/* The filter until lh_live_init maps the real one: only the bootstrap pins go here. */
+#define BOOT_FILTER_BITS 12
+static _Atomic uint8_t boot_filter[1u << BOOT_FILTER_BITS] __attribute__((aligned(64)));
+LH_HIDDEN _Atomic uint8_t *_Atomic lh_filter_word = &boot_filter[64 - BOOT_FILTER_BITS];
+
+/* Every bootstrap pin, so the mapped filter can be given them before it replaces the static one. The bootstrap
+ * buffer (interpose.c) holds at most 64 KiB in blocks of 32 bytes or more: 2048 pins. */
+#define MAX_PINS 4096
+static uintptr_t pins[MAX_PINS];
+static int pin_count;
+static atomic_flag pin_lock = ATOMIC_FLAG_INIT;
 
 static inline uint64_t address_hash(uintptr_t address)
 {
@@ -48,7 +58,7 @@ static inline struct shard *shard_of(uint64_t hash)
 
 static void filter_increment(uintptr_t address)
 {
-    _Atomic uint8_t *counter = &lh_address_filter[lh_filter_index(address)];
+    _Atomic uint8_t *counter = lh_filter_counter(address);
     uint8_t seen = atomic_load_explicit(counter, memory_order_relaxed);
     while (seen < 255 &&
            !atomic_compare_exchange_weak_explicit(counter, &seen, (uint8_t)(seen + 1), memory_order_relaxed,
@@ -58,7 +68,7 @@ static void filter_increment(uintptr_t address)
 
 static void filter_decrement(uintptr_t address)
 {
-    _Atomic uint8_t *counter = &lh_address_filter[lh_filter_index(address)];
+    _Atomic uint8_t *counter = lh_filter_counter(address);
     uint8_t seen = atomic_load_explicit(counter, memory_order_relaxed);
     while (seen > 0 && seen < 255 &&
            !atomic_compare_exchange_weak_explicit(counter, &seen, (uint8_t)(seen - 1), memory_order_relaxed,
@@ -66,13 +76,41 @@ static void filter_decrement(uintptr_t address)
     }
 }
 
+/* The bootstrap path only (dlsym's own allocations, before malloc is resolved): a spin lock is fine there. */
 LH_HIDDEN void lh_filter_pin(const void *pointer)
 {
-    atomic_store_explicit(&lh_address_filter[lh_filter_index((uintptr_t)pointer)], 255, memory_order_relaxed);
+    while (atomic_flag_test_and_set_explicit(&pin_lock, memory_order_acquire))
+        ;
+    if (pin_count < MAX_PINS)
+        pins[pin_count++] = (uintptr_t)pointer;
+    atomic_store_explicit(lh_filter_counter((uintptr_t)pointer), 255, memory_order_relaxed);
+    atomic_flag_clear_explicit(&pin_lock, memory_order_release);
+}
+
+/* Maps the filter for `capacity` entries and puts it in place of the static one, pins included. */
+static bool map_filter(uint64_t capacity)
+{
+    unsigned bits = BOOT_FILTER_BITS;
+    while ((UINT64_C(1) << bits) < capacity * LH_FILTER_COUNTERS_PER_ENTRY)
+        bits++;
+    _Atomic uint8_t *counters = lh_map_memory((size_t)1 << bits);
+    if (!counters)
+        return false;
+    while (atomic_flag_test_and_set_explicit(&pin_lock, memory_order_acquire))
+        ;
+    _Atomic uint8_t *word = counters + (64 - bits);
+    for (int i = 0; i < pin_count; i++)
+        atomic_store_explicit(&counters[lh_filter_index(pins[i], 64 - bits)], 255, memory_order_relaxed);
+    /* Release: whoever reads the new word reads the pins. */
+    atomic_store_explicit(&lh_filter_word, word, memory_order_release);
+    atomic_flag_clear_explicit(&pin_lock, memory_order_release);
+    return true;
 }
 
 LH_HIDDEN bool lh_live_init(uint64_t capacity)
 {
+    if (!map_filter(capacity))
+        return false;
     uint64_t per_shard = (2 * capacity + SHARD_COUNT - 1) / SHARD_COUNT;
     uint64_t slots = 64;
     while (slots < per_shard)
