@@ -33,9 +33,9 @@ static uint64_t table_capacity;
 static _Atomic uint64_t live_entries;
 static pthread_mutex_t thinning_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* The filter until lh_live_init maps the real one: only the bootstrap pins go here. */
-#define BOOT_FILTER_BITS 12
-static _Atomic uint8_t boot_filter[1u << BOOT_FILTER_BITS] __attribute__((aligned(64)));
+/* The filter until lh_live_init maps the real one (4 KiB: 2^13 counters): only the bootstrap pins go here. */
+#define BOOT_FILTER_BITS 13
+static _Atomic uint8_t boot_filter[1u << (BOOT_FILTER_BITS - 1)] __attribute__((aligned(64)));
 LH_HIDDEN _Atomic uint8_t *_Atomic lh_filter_word = &boot_filter[64 - BOOT_FILTER_BITS];
 
 /* Every bootstrap pin, so the mapped filter can be given them before it replaces the static one. The bootstrap
@@ -56,24 +56,36 @@ static inline struct shard *shard_of(uint64_t hash)
     return &shards[hash >> 60];
 }
 
+/* Adds `delta` (+1 or -1) to the 4-bit counter of `address`, unless it is stuck at 15 (or would go below 0). */
+static void filter_add(uintptr_t address, int delta)
+{
+    unsigned bit;
+    _Atomic uint8_t *byte = lh_filter_byte(address, &bit);
+    uint8_t seen = atomic_load_explicit(byte, memory_order_relaxed);
+    for (;;) {
+        unsigned counter = (seen >> bit) & 15u;
+        if (counter == LH_FILTER_STUCK || (delta < 0 && counter == 0))
+            return;
+        uint8_t next = (uint8_t)(delta > 0 ? seen + (1u << bit) : seen - (1u << bit));
+        if (atomic_compare_exchange_weak_explicit(byte, &seen, next, memory_order_relaxed, memory_order_relaxed))
+            return;
+    }
+}
+
 static void filter_increment(uintptr_t address)
 {
-    _Atomic uint8_t *counter = lh_filter_counter(address);
-    uint8_t seen = atomic_load_explicit(counter, memory_order_relaxed);
-    while (seen < 255 &&
-           !atomic_compare_exchange_weak_explicit(counter, &seen, (uint8_t)(seen + 1), memory_order_relaxed,
-                                                  memory_order_relaxed)) {
-    }
+    filter_add(address, +1);
 }
 
 static void filter_decrement(uintptr_t address)
 {
-    _Atomic uint8_t *counter = lh_filter_counter(address);
-    uint8_t seen = atomic_load_explicit(counter, memory_order_relaxed);
-    while (seen > 0 && seen < 255 &&
-           !atomic_compare_exchange_weak_explicit(counter, &seen, (uint8_t)(seen - 1), memory_order_relaxed,
-                                                  memory_order_relaxed)) {
-    }
+    filter_add(address, -1);
+}
+
+/* Sets the counter of `address` to 15, for good. */
+static void filter_stick(_Atomic uint8_t *byte, unsigned bit)
+{
+    atomic_fetch_or_explicit(byte, (uint8_t)(LH_FILTER_STUCK << bit), memory_order_relaxed);
 }
 
 /* The bootstrap path only (dlsym's own allocations, before malloc is resolved): a spin lock is fine there. */
@@ -83,7 +95,9 @@ LH_HIDDEN void lh_filter_pin(const void *pointer)
         ;
     if (pin_count < MAX_PINS)
         pins[pin_count++] = (uintptr_t)pointer;
-    atomic_store_explicit(lh_filter_counter((uintptr_t)pointer), 255, memory_order_relaxed);
+    unsigned bit;
+    _Atomic uint8_t *byte = lh_filter_byte((uintptr_t)pointer, &bit);
+    filter_stick(byte, bit);
     atomic_flag_clear_explicit(&pin_lock, memory_order_release);
 }
 
@@ -93,16 +107,17 @@ static bool map_filter(uint64_t capacity)
     unsigned bits = BOOT_FILTER_BITS;
     while ((UINT64_C(1) << bits) < capacity * LH_FILTER_COUNTERS_PER_ENTRY)
         bits++;
-    _Atomic uint8_t *counters = lh_map_memory((size_t)1 << bits);
-    if (!counters)
+    _Atomic uint8_t *bytes = lh_map_memory((size_t)1 << (bits - 1));
+    if (!bytes)
         return false;
     while (atomic_flag_test_and_set_explicit(&pin_lock, memory_order_acquire))
         ;
-    _Atomic uint8_t *word = counters + (64 - bits);
-    for (int i = 0; i < pin_count; i++)
-        atomic_store_explicit(&counters[lh_filter_index(pins[i], 64 - bits)], 255, memory_order_relaxed);
+    for (int i = 0; i < pin_count; i++) {
+        uint64_t index = lh_filter_index(pins[i], 64 - bits);
+        filter_stick(&bytes[index >> 1], (unsigned)(index & 1) << 2);
+    }
     /* Release: whoever reads the new word reads the pins. */
-    atomic_store_explicit(&lh_filter_word, word, memory_order_release);
+    atomic_store_explicit(&lh_filter_word, bytes + (64 - bits), memory_order_release);
     atomic_flag_clear_explicit(&pin_lock, memory_order_release);
     return true;
 }

@@ -17,22 +17,23 @@ struct lh_live_entry {
 };
 
 /*
- * Address filter: one saturating byte counter per hash bucket of addresses, counting live sampled blocks
- * in that bucket. free() of an unsampled pointer reads one byte and, almost always, finds 0: no lock, no
- * probe of the table. A counter that reaches 255 sticks there (never decremented), which only costs extra
- * table lookups.
+ * Address filter: one saturating 4-bit counter per hash bucket of addresses, counting live sampled blocks in
+ * that bucket, two to a byte. free() of an unsampled pointer reads one byte and, almost always, finds its
+ * half 0: no lock, no probe of the table. A counter that reaches 15 sticks there (never decremented), which
+ * only costs extra table lookups.
  *
  * Sized with the table: LH_FILTER_COUNTERS_PER_ENTRY counters per entry of capacity, rounded up to a power of
- * two (512 KiB for the default 65536 entries), mapped by lh_live_init. With the table full, a free of an
- * unsampled pointer finds a nonzero counter with probability 1 − e^(−1/8) ≈ 12% (then the table is probed), and
- * after the thinning that follows, about half that; below capacity, proportionally less.
+ * two (2^19 counters, 256 KiB, for the default 65536 entries), mapped by lh_live_init. With the table full, a
+ * free of an unsampled pointer finds a nonzero counter with probability 1 − e^(−1/8) ≈ 12% (then the table is
+ * probed), and after the thinning that follows about half that; below capacity, proportionally less.
  *
  * free() runs before the constructor, so the filter must be valid from the first instruction: until lh_live_init
  * a static 4 KiB filter is in place (it only ever holds the bootstrap pins). lh_filter_word points at the current
- * filter's counters, plus the index shift in its low 6 bits (both filters are 64-byte aligned): the fast path
- * reads both with one load, and lh_live_init switches filters with one store.
+ * filter's bytes, plus the counter index shift in its low 6 bits (both filters are 64-byte aligned): the fast
+ * path reads both with one load, and lh_live_init switches filters with one store.
  */
 #define LH_FILTER_COUNTERS_PER_ENTRY 8
+#define LH_FILTER_STUCK 15u
 extern LH_HIDDEN _Atomic uint8_t *_Atomic lh_filter_word;
 
 static inline uint64_t lh_filter_index(uintptr_t address, unsigned shift)
@@ -40,17 +41,22 @@ static inline uint64_t lh_filter_index(uintptr_t address, unsigned shift)
     return ((uint64_t)address * 0xFF51AFD7ED558CCDull) >> shift;
 }
 
-static inline _Atomic uint8_t *lh_filter_counter(uintptr_t address)
+/* The byte holding `address`'s counter, and (in *bit) where in it the counter starts: 0 or 4. */
+static inline _Atomic uint8_t *lh_filter_byte(uintptr_t address, unsigned *bit)
 {
     uintptr_t word = (uintptr_t)atomic_load_explicit(&lh_filter_word, memory_order_acquire);
-    _Atomic uint8_t *counters = (_Atomic uint8_t *)(word & ~(uintptr_t)63);
-    return &counters[lh_filter_index(address, (unsigned)(word & 63))];
+    _Atomic uint8_t *bytes = (_Atomic uint8_t *)(word & ~(uintptr_t)63);
+    uint64_t index = lh_filter_index(address, (unsigned)(word & 63));
+    *bit = (unsigned)(index & 1) << 2;
+    return &bytes[index >> 1];
 }
 
 /* The free() fast path: false means "certainly not sampled". */
 static inline bool lh_live_maybe_sampled(const void *pointer)
 {
-    return atomic_load_explicit(lh_filter_counter((uintptr_t)pointer), memory_order_relaxed) != 0;
+    unsigned bit;
+    uint8_t pair = atomic_load_explicit(lh_filter_byte((uintptr_t)pointer, &bit), memory_order_relaxed);
+    return ((pair >> bit) & 15u) != 0;
 }
 
 /* Makes every pointer in the filter bucket of `pointer` take the slow path for good (bootstrap memory). */
@@ -58,8 +64,8 @@ LH_HIDDEN void lh_filter_pin(const void *pointer);
 
 /*
  * Sets up a table for at most `capacity` live entries. Worst-case memory, stated: the slots
- * (2 × capacity rounded up to a power of two, 24 bytes each) plus the filter (8 bytes per entry, rounded up to
- * a power of two); for the default 65536 entries that is 3 MiB + 512 KiB. Returns false if the memory cannot be
+ * (2 × capacity rounded up to a power of two, 24 bytes each) plus the filter (4 bytes per entry, rounded up to
+ * a power of two); for the default 65536 entries that is 3 MiB + 256 KiB. Returns false if the memory cannot be
  * mapped.
  */
 LH_HIDDEN bool lh_live_init(uint64_t capacity);

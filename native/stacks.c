@@ -23,6 +23,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unwind.h>
 
 #include "unwind_walk.h"
@@ -42,8 +43,19 @@ struct stack_entry {
 #define STRIPES 64
 static pthread_mutex_t stripes[STRIPES];
 static struct stack_entry *entries;
-static _Atomic uint32_t *index_slots; /* stack id + 1; 0 = empty */
-static uint64_t index_mask;
+/*
+ * The index: slots holding stack id + 1 (0 = empty). It starts at 2^10 slots and doubles whenever it would be
+ * more than half full, up to 2 × the capacity: lookups land on random slots, so its whole size is soon resident,
+ * and a process with a few hundred stacks should not hold 256 KiB for them. Every size lives in one region,
+ * one after the other; index_word holds the slots in use plus log2 of their number in the low 6 bits (they are
+ * 64-byte aligned), so a lookup reads both with one load. Growing takes every stripe lock (in order), so no
+ * stack is being added meanwhile; the old slots are given back to the kernel afterwards, and a lookup still
+ * probing them reads zeros: "not found", so it goes on to add_stack, which looks again, in the new index.
+ */
+#define INDEX_FIRST_BITS 10
+static _Atomic uint32_t *index_region;
+static unsigned index_first_bits, index_max_bits;
+static _Atomic uintptr_t index_word;
 static uintptr_t *arena;
 static uint64_t arena_capacity;
 static _Atomic uint64_t arena_used;
@@ -175,16 +187,18 @@ LH_HIDDEN bool lh_stacks_init(uint64_t max_stacks, uint32_t max_depth)
         lh_unwind_tables_refresh();
         lh_unwind_want_range(self_text_start, self_text_end);
     }
-    uint64_t slots = 64;
-    while (slots < 2 * max_stacks)
-        slots <<= 1;
+    index_max_bits = 6;
+    while ((UINT64_C(1) << index_max_bits) < 2 * max_stacks)
+        index_max_bits++;
+    index_first_bits = index_max_bits < INDEX_FIRST_BITS ? index_max_bits : INDEX_FIRST_BITS;
     entries = lh_map_memory(max_stacks * sizeof *entries);
-    index_slots = lh_map_memory(slots * sizeof *index_slots);
+    index_region = lh_map_memory(((UINT64_C(2) << index_max_bits) - (UINT64_C(1) << index_first_bits)) *
+                                 sizeof *index_region);
     arena_capacity = max_stacks * 32;
     arena = lh_map_memory(arena_capacity * sizeof *arena);
-    if (!entries || !index_slots || !arena)
+    if (!entries || !index_region || !arena)
         return false;
-    index_mask = slots - 1;
+    atomic_store(&index_word, (uintptr_t)index_region | index_first_bits);
     capacity = max_stacks;
     for (int i = 0; i < STRIPES; i++)
         pthread_mutex_init(&stripes[i], NULL);
@@ -259,13 +273,26 @@ static void add_sample(struct stack_entry *e, uint64_t size, double weight)
     add_double(&e->alloc_bytes, weight * (double)size);
 }
 
-/* The id of these frames if the index holds them (no lock); else UINT32_MAX, and *empty is the slot the probe
- * ended at. */
-static uint32_t find(uint64_t hash, const uintptr_t *pcs, int depth, const struct lh_java_frame *java, int java_depth,
-                     uint64_t *empty)
+static _Atomic uint32_t *index_slots(uintptr_t word)
 {
-    for (uint64_t i = hash & index_mask;; i = (i + 1) & index_mask) {
-        uint32_t slot = atomic_load_explicit(&index_slots[i], memory_order_acquire);
+    return (_Atomic uint32_t *)(word & ~(uintptr_t)63);
+}
+
+static uint64_t index_mask(uintptr_t word)
+{
+    return (UINT64_C(1) << (word & 63)) - 1;
+}
+
+/* The id of these frames if the index holds them (no lock); else UINT32_MAX, and *empty is the slot the probe
+ * ended at, in the index `*word` (the one read). */
+static uint32_t find(uint64_t hash, const uintptr_t *pcs, int depth, const struct lh_java_frame *java, int java_depth,
+                     uint64_t *empty, uintptr_t *word)
+{
+    *word = atomic_load_explicit(&index_word, memory_order_acquire);
+    _Atomic uint32_t *slots = index_slots(*word);
+    uint64_t mask = index_mask(*word);
+    for (uint64_t i = hash & mask;; i = (i + 1) & mask) {
+        uint32_t slot = atomic_load_explicit(&slots[i], memory_order_acquire);
         if (slot == 0) {
             *empty = i;
             return UINT32_MAX;
@@ -274,6 +301,33 @@ static uint32_t find(uint64_t hash, const uintptr_t *pcs, int depth, const struc
         if (e->hash == hash && same_frames(e, pcs, depth, java, java_depth))
             return slot - 1;
     }
+}
+
+/* Doubles the index (as often as needed to be at most half full with `ids` stacks), under every stripe lock. */
+static void grow_index(uint32_t ids)
+{
+    for (int i = 0; i < STRIPES; i++)
+        pthread_mutex_lock(&stripes[i]);
+    uintptr_t old = atomic_load(&index_word);
+    unsigned bits = (unsigned)(old & 63);
+    while (bits < index_max_bits && (uint64_t)ids * 2 > (UINT64_C(1) << bits))
+        bits++;
+    if (bits != (old & 63)) { /* not grown meanwhile by another thread */
+        _Atomic uint32_t *slots = index_region + ((UINT64_C(1) << bits) - (UINT64_C(1) << index_first_bits));
+        uint64_t mask = (UINT64_C(1) << bits) - 1;
+        uint32_t given = atomic_load(&ids_given);
+        for (uint32_t id = 1; id < given && id < capacity; id++) {
+            uint64_t i = entries[id].hash & mask;
+            while (atomic_load_explicit(&slots[i], memory_order_relaxed) != 0)
+                i = (i + 1) & mask;
+            atomic_store_explicit(&slots[i], id + 1, memory_order_relaxed);
+        }
+        /* Release: whoever reads the new word reads its slots. */
+        atomic_store_explicit(&index_word, (uintptr_t)slots | bits, memory_order_release);
+        madvise(index_slots(old), (index_mask(old) + 1) * sizeof *slots, MADV_DONTNEED);
+    }
+    for (int i = STRIPES - 1; i >= 0; i--)
+        pthread_mutex_unlock(&stripes[i]);
 }
 
 /* Makes the ids of complete entries visible to snapshots, as far as they are consecutive. Every thread that
@@ -296,7 +350,8 @@ static uint32_t add_stack(uint64_t hash, const uintptr_t *pcs, int depth, const 
     pthread_mutex_t *stripe = &stripes[hash % STRIPES];
     pthread_mutex_lock(stripe);
     uint64_t slot = 0;
-    uint32_t id = find(hash, pcs, depth, java, java_depth, &slot); /* another thread may have just added it */
+    uintptr_t word;
+    uint32_t id = find(hash, pcs, depth, java, java_depth, &slot, &word); /* another thread may have just added it */
     if (id != UINT32_MAX) {
         pthread_mutex_unlock(stripe);
         return id;
@@ -322,13 +377,17 @@ static uint32_t add_stack(uint64_t hash, const uintptr_t *pcs, int depth, const 
         arena[offset + (uint64_t)depth + 2 * (uint64_t)k + 1] = (uint64_t)(uint32_t)java[k].bci;
     }
     atomic_store(&e->complete, 1);
-    /* Release: whoever reads the slot reads the entry. A slot taken meanwhile by another stripe: probe on. */
-    for (uint32_t expected = 0;; slot = (slot + 1) & index_mask, expected = 0)
-        if (atomic_compare_exchange_strong_explicit(&index_slots[slot], &expected, id + 1, memory_order_release,
+    /* Release: whoever reads the slot reads the entry. A slot taken meanwhile by another stripe: probe on. The
+     * index cannot be replaced while this stripe is held. */
+    _Atomic uint32_t *slots = index_slots(word);
+    for (uint32_t expected = 0;; slot = (slot + 1) & index_mask(word), expected = 0)
+        if (atomic_compare_exchange_strong_explicit(&slots[slot], &expected, id + 1, memory_order_release,
                                                     memory_order_relaxed))
             break;
     pthread_mutex_unlock(stripe);
     advance_count();
+    if ((uint64_t)(id + 1) * 2 > index_mask(word) + 1 && (word & 63) < index_max_bits)
+        grow_index(id + 1);
     return id;
 }
 
@@ -337,7 +396,8 @@ LH_HIDDEN uint32_t lh_stacks_intern(const uintptr_t *pcs, int depth, const struc
 {
     uint64_t hash = hash_frames(pcs, depth, java, java_depth);
     uint64_t empty;
-    uint32_t id = find(hash, pcs, depth, java, java_depth, &empty);
+    uintptr_t word;
+    uint32_t id = find(hash, pcs, depth, java, java_depth, &empty, &word);
     if (id == UINT32_MAX)
         id = add_stack(hash, pcs, depth, java, java_depth);
     add_sample(&entries[id], size, weight);

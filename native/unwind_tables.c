@@ -16,11 +16,12 @@
  * by binary search in .eh_frame_hdr's sorted table and their CFA programs run from their start, keeping the rows
  * that fall in the page.
  *
- * Memory. One arena, LH_UNWIND_ARENA_BYTES mapped once (demand paged), holds the directories (4 bytes per 4 KiB
- * of text of every loaded object: ~45 KiB for a JVM) and the row blocks (8 bytes a row, typically 20–60 rows a
- * page). When it is full the builder resets it — every walk in flight notices the generation change — and
- * rebuilds what walks ask for again. The registry holds at most LH_UNWIND_MAX_OBJECTS objects; pcs in an object
- * beyond that are unwound by libgcc.
+ * Memory. One arena, LH_UNWIND_ARENA_BYTES (4 MiB) mapped once and demand paged, holds the directories (4 bytes
+ * per 4 KiB of text, given to an object when a walk first asks for one of its pages: libjvm's is 14 KiB) and the
+ * row blocks (8 bytes a row, typically 20–60 rows a page): on the JVM workload about 60 KiB in all. When it is
+ * full the builder resets it — every walk in flight notices the generation change — and rebuilds what walks ask
+ * for again; a full arena holds the tables of ~40 MiB of code in sampled stacks. The registry holds at most
+ * LH_UNWIND_MAX_OBJECTS objects; pcs in an object beyond that are unwound by libgcc.
  *
  * Safety. The walk reads only the registry, the arena (every index checked against its size) and the thread's
  * stack; it never reads an object's memory. The builder reads .eh_frame_hdr and .eh_frame only inside a
@@ -40,7 +41,7 @@
 
 #include "unwind_cfi.h"
 
-#define LH_UNWIND_ARENA_BYTES (8u << 20)
+#define LH_UNWIND_ARENA_BYTES (4u << 20)
 
 LH_HIDDEN struct lh_unwind_registry lh_unwind_registry;
 LH_HIDDEN uint32_t *lh_unwind_arena;
@@ -102,7 +103,7 @@ static void publish_ranges(void)
         __atomic_store_n(&range->start, records[i].text_start, __ATOMIC_RELAXED);
         __atomic_store_n(&range->end, records[i].text_end, __ATOMIC_RELAXED);
         __atomic_store_n(&range->directory, records[i].directory, __ATOMIC_RELAXED);
-        __atomic_store_n(&range->pages, records[i].pages, __ATOMIC_RELAXED);
+        __atomic_store_n(&range->pages, records[i].hdr ? records[i].pages : 0, __ATOMIC_RELAXED);
     }
     atomic_store_explicit(&lh_unwind_registry.count, record_count, memory_order_relaxed);
 }
@@ -118,26 +119,29 @@ static uint32_t arena_take(uint32_t words)
     return at;
 }
 
-static void give_directory(struct object_record *r)
+/* The first page a walk asks for in an object gives it its directory (most loaded objects never appear in a
+ * sampled stack: a JVM maps ~70). Published with a release store: a walk that reads it reads it zeroed. False
+ * when the arena is full. */
+static bool give_directory(uint32_t index)
 {
-    r->directory = 0;
-    if (!r->hdr || r->pages == 0)
-        return;
+    struct object_record *r = &records[index];
     uint32_t at = arena_take(r->pages);
-    if (at) {
-        memset(&lh_unwind_arena[at], 0, (size_t)r->pages * sizeof(uint32_t));
-        r->directory = at;
-    }
+    if (!at)
+        return false;
+    memset(&lh_unwind_arena[at], 0, (size_t)r->pages * sizeof(uint32_t));
+    r->directory = at;
+    __atomic_store_n(&lh_unwind_registry.ranges[index].directory, at, __ATOMIC_RELEASE);
+    return true;
 }
 
-/* Forgets every table: directories given anew, row blocks rebuilt as walks ask again. Walks in flight see the
- * generation change. */
+/* Forgets every table: directories and row blocks are given anew as walks ask again. Caller republishes the
+ * ranges inside begin_update/end_update, so walks in flight see the generation change. */
 static void reset_arena(void)
 {
     arena_used = LH_PAGE_ROWS_MIN;
     stats.resets++;
     for (uint32_t i = 0; i < record_count; i++)
-        give_directory(&records[i]);
+        records[i].directory = 0;
 }
 
 static int collect_object(struct dl_phdr_info *info, size_t size, void *data)
@@ -187,15 +191,6 @@ static void rescan(void)
     begin_update();
     memcpy(records, scanned, (size_t)scanned_count * sizeof *records);
     record_count = scanned_count;
-    bool full = false;
-    for (uint32_t i = 0; i < record_count; i++) {
-        if (records[i].directory == 0 && records[i].hdr) {
-            give_directory(&records[i]);
-            full |= records[i].directory == 0;
-        }
-    }
-    if (full)
-        reset_arena();
     publish_ranges();
     stats.objects = record_count;
     end_update();
@@ -283,8 +278,12 @@ static bool take_requests(void)
         if (!request || (request >> 32) != (generation & 0xffffffffu))
             continue; /* empty, or about ranges since replaced */
         uint32_t object = (uint32_t)(request >> 20) & 0x7ff, page = (uint32_t)request & 0xfffff;
-        if (object >= record_count || page >= records[object].pages || !records[object].directory)
+        if (object >= record_count || page >= records[object].pages || !records[object].hdr)
             continue;
+        if (!records[object].directory && !give_directory(object)) {
+            reset_wanted = true; /* full: the next refresh starts the arena afresh */
+            return any;
+        }
         uint32_t *entry = &lh_unwind_arena[records[object].directory + page];
         if (__atomic_load_n(entry, __ATOMIC_RELAXED) == LH_PAGE_UNKNOWN) {
             __atomic_store_n(entry, LH_PAGE_WANTED, __ATOMIC_RELAXED);

@@ -57,7 +57,8 @@ static inline uint32_t lh_rule_cfa_offset(uint32_t rule)
 #define LH_PAGE_ROWS_MIN 8u /* the arena's first words are never a row block */
 
 /* One loaded object's executable text, as the walk sees it. `directory` is the arena index of one u32 entry per
- * page of text, 0 if the object has no usable .eh_frame_hdr (libgcc unwinds through it). */
+ * page of text, 0 until a walk first asks for one of its pages; `pages` is 0 if the object has no usable
+ * .eh_frame_hdr (libgcc unwinds through it). */
 struct lh_unwind_range {
     uintptr_t start;
     uintptr_t end;

@@ -52,7 +52,7 @@ static uintptr_t main_stack_top;
  * registry generation. A reader trusts a slot only if both words agree with its pc and the current generation,
  * so a torn pair (two threads filling the same slot) or a rule from before the tables changed is ignored.
  */
-#define RULE_CACHE_SLOTS 4096u
+#define RULE_CACHE_SLOTS 2048u
 struct rule_cache_slot {
     _Atomic uint64_t pc;
     _Atomic uint64_t rule_and_check;
@@ -167,7 +167,7 @@ static bool find_range(uintptr_t x, uint32_t count, struct current_object *o)
     uintptr_t start = __atomic_load_n(&r->start, __ATOMIC_RELAXED), end = __atomic_load_n(&r->end, __ATOMIC_RELAXED);
     if (x >= end)
         return false;
-    *o = (struct current_object){start, end - start, lo - 1, __atomic_load_n(&r->directory, __ATOMIC_RELAXED),
+    *o = (struct current_object){start, end - start, lo - 1, __atomic_load_n(&r->directory, __ATOMIC_ACQUIRE),
                                  __atomic_load_n(&r->pages, __ATOMIC_RELAXED)};
     return true;
 }
@@ -178,7 +178,13 @@ static inline enum lookup rule_at(uintptr_t x, struct current_object *o, uint64_
     if (x - o->start >= o->length && !find_range(x, count, o))
         return NOT_IN_ANY_OBJECT;
     uint32_t page = (uint32_t)((x - o->start) >> LH_UNWIND_PAGE_SHIFT);
-    if (o->directory == 0 || page >= o->pages || (uint64_t)o->directory + page >= lh_unwind_arena_words)
+    if (page >= o->pages) /* pages is 0 for an object without usable unwind tables: libgcc's */
+        return NO_RULE;
+    if (o->directory == 0) {
+        lh_unwind_request_page(generation, o->index, page); /* the builder gives the object its directory */
+        return NO_RULE;
+    }
+    if ((uint64_t)o->directory + page >= lh_unwind_arena_words)
         return NO_RULE;
     uint32_t block = __atomic_load_n(&lh_unwind_arena[o->directory + page], __ATOMIC_ACQUIRE);
     if (block < LH_PAGE_ROWS_MIN) {
@@ -204,7 +210,7 @@ static inline enum lookup rule_at(uintptr_t x, struct current_object *o, uint64_
 
 static inline struct rule_cache_slot *cache_slot(uintptr_t x)
 {
-    return &rule_cache[(x * 0x9E3779B97F4A7C15ull) >> 52];
+    return &rule_cache[(x * 0x9E3779B97F4A7C15ull) >> 53];
 }
 
 static inline uint64_t cache_check(uintptr_t x, uint64_t generation)

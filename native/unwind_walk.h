@@ -9,7 +9,7 @@
 /* Returned by lh_unwind_capture when libgcc must unwind this stack instead. */
 #define LH_UNWIND_USE_LIBGCC (-1)
 
-/* Finds _dl_find_object and the main thread's stack, maps the rule cache (64 KiB); once, in the constructor. */
+/* Finds _dl_find_object and the main thread's stack, maps the rule cache (32 KiB); once, in the constructor. */
 LH_HIDDEN bool lh_unwind_init(void);
 
 /*

@@ -113,7 +113,7 @@ static void the_filter_is_sized_with_the_table_and_keeps_pins(void)
     setup(1);
     CHECK(lh_live_maybe_sampled(early + 16), "still pinned in the mapped filter");
     unsigned shift = (unsigned)((uintptr_t)atomic_load(&lh_filter_word) & 63);
-    CHECK(shift == 64 - 15, "%u index bits for %d entries", 64 - shift, CAPACITY);
+    CHECK(shift == 64 - 15, "%u index bits (counters) for %d entries", 64 - shift, CAPACITY);
     lh_filter_pin(early + 32);
     CHECK(lh_live_maybe_sampled(early + 32), "pinned after the switch");
 }
