@@ -21,6 +21,7 @@ import {
 import { availableParallelism, loadavg, release, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { shimCflags } from '../scripts/build-native.mjs';
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const benchDir = join(repo, 'bench');
@@ -59,7 +60,9 @@ const jvmRounds = opts.rounds ?? (opts.quick ? 1 : 3);
 const microPairs = opts.quick ? 1_000_000 : 5_000_000;
 const peerPairs = opts.quick ? 1_000_000 : 5_000_000;
 const jvmSeconds = opts.quick ? 4 : 12;
-const sampledPairs = opts.quick ? 50_000 : 200_000;
+const sampledPairs = opts.quick ? 200_000 : 1_000_000;
+/** Untimed pairs first (malloc-pairs -W): the shim builds its unwind tables for a stack within ~100 ms. */
+const sampledWarmupMs = 400;
 const unwindIterations = opts.quick ? 2000 : 10000;
 const analysisRounds = opts.rounds ?? (opts.quick ? 1 : 3);
 const analysisSize = opts.quick ? { snapshots: 60, stacks: 5000 } : { snapshots: 360, stacks: 50_000 };
@@ -69,6 +72,9 @@ const nproc = availableParallelism();
 const threadCounts = [...new Set([1, 2, nproc])].sort((a, b) => a - b);
 
 const say = (line) => process.stderr.write(`bench: ${line}\n`);
+
+/** Issue #12's targets, filled in by the sections that measure them and summed up at the top of RESULTS.md. */
+const targets = {};
 
 // ---- helpers ----
 
@@ -138,12 +144,20 @@ function build() {
   const probe = spawnSync(cc, ['-fsyntax-only', '-x', 'c', '-'], { input: '#define UNW_LOCAL_ONLY\n#include <libunwind.h>\n', encoding: 'utf8' });
   const haveLibunwind = probe.status === 0;
   const source = join(benchDir, 'unwind-cost.c');
+  // The shim's own unwinder, built as the shim builds it, linked into unwind-cost as one more method.
+  const nativeDir = join(repo, 'native');
+  const tables = ['unwind_walk.c', 'unwind_tables.c', 'unwind_cfi.c', 'platform.c'].map((file) => {
+    const object = join(buildDir, `shim-${file.replace(/\.c$/, '.o')}`);
+    run(cc, [...shimCflags, '-c', '-o', object, join(nativeDir, file)]);
+    return object;
+  });
   for (const variant of ['nofp', 'fp']) {
     const fp = variant === 'fp' ? '-fno-omit-frame-pointer' : '-fomit-frame-pointer';
     const lib = `uwc-chain-${variant}`;
     run(cc, [...base, fp, '-DUWC_CHAIN_LIB', '-shared', '-fPIC', '-o', join(buildDir, `lib${lib}.so`), source]);
     run(cc, [...base, fp, `-DUWC_VARIANT="${variant}"`, ...(haveLibunwind ? ['-DUWC_HAVE_LIBUNWIND'] : []),
-      '-o', join(buildDir, `unwind-cost-${variant}`), source, `-L${buildDir}`, `-l${lib}`, '-Wl,-rpath,$ORIGIN', '-ldl', '-lgcc_s']);
+      '-DUWC_HAVE_TABLES', `-I${nativeDir}`, '-o', join(buildDir, `unwind-cost-${variant}`), source, ...tables,
+      `-L${buildDir}`, `-l${lib}`, '-Wl,-rpath,$ORIGIN', '-ldl', '-lgcc_s', '-lm']);
   }
   return { haveLibunwind };
 }
@@ -236,6 +250,10 @@ function peerMallocBench(bin) {
   const cases = [1, 2].map((t) => ({ key: String(t), label: String(t), threads: t }));
   const results = interleaved('peer malloc-bench', cases, MODES, microRounds,
     (c, m) => field(run(bin, ['-n', String(peerPairs), '-t', String(c.threads)], { env: modeEnv(m) }), 'ns_per_pair'));
+  targets.peerMalloc = cases.map((c) => {
+    const bare = median(results.get(c.key).get('bare'));
+    return { threads: c.threads, ratio: median(results.get(c.key).get('512k')) / bare, idleAddedNs: median(results.get(c.key).get('idle')) - bare };
+  });
   return `### peer malloc-bench: -n ${peerPairs} -t 1 and -t 2, ${microRounds} rounds\n\n`
     + table(PAIR_HEADER, pairRows(cases, MODES, results));
 }
@@ -321,6 +339,7 @@ async function peerJvm(peerDir) {
   const env = cleanEnv();
   const bare = { ops: [], hwm: [], cpu: [] };
   const traced = { ops: [], hwm: [], cpu: [], rounds: [] };
+  const nativeOnly = { ops: [], hwm: [], cpu: [] }; // --no-java-stacks: what AsyncGetCallTrace adds is the difference
   for (let r = 1; r <= jvmRounds; r++) {
     say(`JVM workload: round ${r}/${jvmRounds}, bare`);
     const b = await runWatchingPeak('sh', ['./run-java.sh', '--', '--seconds', String(jvmSeconds)], { cwd: peerDir, env }, false);
@@ -340,8 +359,16 @@ async function peerJvm(peerDir) {
     traced.rounds.push({
       round: r, verdict: report.verdict.kind, snapshots: report.snapshots, leakRank: leak?.rank, leakStatus: leak?.status,
       churnStatus: churn?.status ?? 'not listed', shimMapped: report.shim?.shimMappedBytes,
-      shimResident: report.shim?.shimResidentBytes, samples: report.shim?.samples,
+      shimResident: report.shim?.shimResidentBytes, samples: report.shim?.samples, javaStacks: report.shim?.javaStacks,
+      fastUnwinds: report.shim?.fastUnwinds, ops: field(t.stdout, 'ops'),
     });
+    say(`JVM workload: round ${r}/${jvmRounds}, under leakhunt --no-java-stacks`);
+    const nativeOut = join(tmpRoot, `leakhunt-jvm-native-${r}`);
+    const n = await runWatchingPeak(process.execPath,
+      [cli, 'run', '-q', '--out', nativeOut, '--interval', '1s', '--no-java-stacks', '--', ...javaCommand], { cwd: peerDir, env }, true);
+    nativeOnly.ops.push(field(n.stdout, 'ops_per_s'));
+    nativeOnly.hwm.push(n.hwmKiB * 1024);
+    nativeOnly.cpu.push((n.cpuSeconds * 1e6) / field(n.stdout, 'ops'));
   }
   const bOps = median(bare.ops);
   const tOps = median(traced.ops);
@@ -349,6 +376,16 @@ async function peerJvm(peerDir) {
   const tHwm = median(traced.hwm);
   const bCpu = median(bare.cpu);
   const tCpu = median(traced.cpu);
+  const nOps = median(nativeOnly.ops);
+  const nCpu = median(nativeOnly.cpu);
+  const nHwm = median(nativeOnly.hwm);
+  // AsyncGetCallTrace (and the agent around it): the CPU per operation Java stacks add, and per Java stack taken.
+  const javaStacksPerOp = median(traced.rounds.map((x) => (x.javaStacks ?? 0) / x.ops));
+  const agctUsPerOp = tCpu - nCpu;
+  targets.jvm = {
+    opsRatio: tOps / bOps, cpuRatio: tCpu / bCpu, residentBytes: Math.max(...traced.rounds.map((x) => x.shimResident ?? 0)),
+    agctShare: agctUsPerOp / bCpu, agctUsPerStack: javaStacksPerOp > 0 ? agctUsPerOp / javaStacksPerOp : NaN,
+  };
   const range = (v, f) => `${f(Math.min(...v))}–${f(Math.max(...v))}`;
   const ops = (x) => x.toFixed(0);
   const us = (x) => x.toFixed(1);
@@ -357,34 +394,50 @@ async function peerJvm(peerDir) {
     ['bare (run-java.sh)', ops(bOps), range(bare.ops, ops), '1.00×', us(bCpu), range(bare.cpu, us), '1.00×', mib(bHwm), range(bare.hwm, mib)],
     ['leakhunt run, 512 KiB, 1 s snapshots', ops(tOps), range(traced.ops, ops), fmtRatio(tOps / bOps), us(tCpu), range(traced.cpu, us),
       fmtRatio(tCpu / bCpu), `${mib(tHwm)} (${fmtSigned((tHwm - bHwm) / 1048576, 1)} MiB)`, range(traced.hwm, mib)],
+    ['the same, --no-java-stacks', ops(nOps), range(nativeOnly.ops, ops), fmtRatio(nOps / bOps), us(nCpu), range(nativeOnly.cpu, us),
+      fmtRatio(nCpu / bCpu), `${mib(nHwm)} (${fmtSigned((nHwm - bHwm) / 1048576, 1)} MiB)`, range(nativeOnly.hwm, mib)],
   ]);
-  const details = table(['leakhunt round', 'verdict', 'snapshots', 'record_thread_name', 'churn_buffers', 'samples', 'shimMappedBytes', 'shim resident'],
-    traced.rounds.map((x) => [String(x.round), x.verdict, String(x.snapshots),
-      x.leakRank === undefined ? 'not found' : `#${x.leakRank} (${x.leakStatus})${x.leakRank === 1 ? '' : ' — NOT #1'}`,
-      x.churnStatus, String(x.samples), x.shimMapped === undefined ? '–' : `${x.shimMapped} (${mib(x.shimMapped)})`,
-      x.shimResident === undefined ? '–' : mib(x.shimResident)]));
+  const agct = `**Java stacks (AsyncGetCallTrace):** ${fmtSigned(agctUsPerOp, 2)} µs of JVM CPU per operation with them than without`
+    + ` (${fmtSigned((100 * agctUsPerOp) / bCpu, 1)}% of the bare run's CPU per operation), over about`
+    + ` ${javaStacksPerOp.toFixed(2)} Java stacks per operation: ≈ ${Number.isFinite(targets.jvm.agctUsPerStack) ? (targets.jvm.agctUsPerStack * 1000).toFixed(0) : '–'} ns`
+    + ' per Java stack taken (AsyncGetCallTrace, the agent\'s method resolution, the larger stack table). The rest of'
+    + ' leakhunt\'s CPU per operation is the --no-java-stacks row\'s.';
+  const details = table(['leakhunt round', 'verdict', 'snapshots', 'record_thread_name', 'churn_buffers', 'samples',
+    'through the tables', 'Java stacks', 'shimMappedBytes', 'shim resident'],
+  traced.rounds.map((x) => [String(x.round), x.verdict, String(x.snapshots),
+    x.leakRank === undefined ? 'not found' : `#${x.leakRank} (${x.leakStatus})${x.leakRank === 1 ? '' : ' — NOT #1'}`,
+    x.churnStatus, String(x.samples), x.samples ? `${((100 * (x.fastUnwinds ?? 0)) / x.samples).toFixed(0)}%` : '–',
+    String(x.javaStacks ?? '–'), x.shimMapped === undefined ? '–' : `${x.shimMapped} (${mib(x.shimMapped)})`,
+    x.shimResident === undefined ? '–' : mib(x.shimResident)]));
   return `### peer JVM workload: run-java.sh -- --seconds ${jvmSeconds}, ${jvmRounds} rounds, bare and under leakhunt alternately\n\n`
     + `${summary}\n\nPeak RSS: the JVM's VmHWM from /proc/<pid>/status, read every 100 ms, last reading before exit (same method in both modes).`
     + ' CPU per op: the JVM process\'s utime + stime from /proc/<pid>/stat at that last reading, over its ops= count; it'
     + ' counts the shim\'s and the agent\'s work inside the JVM, not the CLI\'s, and is less disturbed than ops/s by'
-    + ` other load on the machine.\n\n${details}`;
+    + ` other load on the machine.\n\n${agct}\n\n${details}`;
 }
 
 // ---- 3. unwinding ----
 
-/** Native depth of the most-sampled stack in the newest raw snapshot under `rawDir` (native/FORMAT.md). */
-function mostSampledStackDepth(rawDir) {
+/**
+ * From the newest raw snapshot under `rawDir` (native/FORMAT.md): the native depth of the most-sampled stack, and
+ * the COUNTERS `samples` and `fast_unwinds` (samples whose stack the shim's own tables captured).
+ */
+function snapshotFacts(rawDir) {
   try {
     const pidDir = readdirSync(rawDir).map((d) => join(rawDir, d)).find((d) => statSync(d).isDirectory());
     const file = readdirSync(pidDir).filter((f) => f.endsWith('.lhs')).sort().pop();
     const b = readFileSync(join(pidDir, file));
     const depth = new Map();
     let best = { id: -1, samples: -1n };
+    const counters = {};
     for (let at = 16; at + 8 <= b.length;) {
       const type = b.readUInt32LE(at);
       const bytes = b.readUInt32LE(at + 4);
       let p = at + 8;
-      if (type === 6) { // STACKS: u32 count, then { u32 id, u16 native, u16 java, u64 pc[native], 16-byte java frames }
+      if (type === 2) { // COUNTERS: samples is the first u64, fast_unwinds the 19th
+        counters.samples = Number(b.readBigUInt64LE(p));
+        if (bytes >= 160) counters.fastUnwinds = Number(b.readBigUInt64LE(p + 18 * 8));
+      } else if (type === 6) { // STACKS: u32 count, then { u32 id, u16 native, u16 java, u64 pc[native], 16-byte java frames }
         const count = b.readUInt32LE(p);
         p += 4;
         for (let i = 0; i < count; i++) {
@@ -405,9 +458,9 @@ function mostSampledStackDepth(rawDir) {
       }
       at += 8 + bytes;
     }
-    return depth.get(best.id);
+    return { depth: depth.get(best.id), ...counters };
   } catch {
-    return undefined; // no snapshot: the table says so
+    return {}; // no snapshot: the table says so
   }
 }
 
@@ -417,7 +470,8 @@ function parseLines(text, kind) {
 }
 
 const METHOD_LABELS = {
-  libgcc: 'libgcc _Unwind_Backtrace (the shim)', glibc: 'glibc backtrace()', unw_backtrace: 'libunwind unw_backtrace',
+  libgcc: 'libgcc _Unwind_Backtrace (the shim\'s fallback)', tables: 'leakhunt tables (the shim)', glibc: 'glibc backtrace()',
+  unw_backtrace: 'libunwind unw_backtrace',
   unw_step: 'libunwind unw_step loop', fp: 'frame pointers (checked)', fp_unchecked: 'frame pointers (unchecked)',
 };
 
@@ -471,15 +525,19 @@ function unwinding(haveLibunwind) {
   const captured = new Map();
   const sampled = interleaved('sampled-allocation cost', sampledCases, sampledModes, microRounds, (c, m) => {
     const env = modeEnv(m);
-    const ns = field(run(bin, ['-n', String(sampledPairs), '-t', '1', '-d', String(c.depth)], { env }), 'ns_per_pair');
-    if (env.LEAKHUNT_DIR) captured.set(c.key, mostSampledStackDepth(env.LEAKHUNT_DIR));
-    return ns;
+    const out = run(bin, ['-n', String(sampledPairs), '-t', '1', '-d', String(c.depth), '-W', String(sampledWarmupMs)], { env });
+    if (env.LEAKHUNT_DIR) captured.set(c.key, snapshotFacts(env.LEAKHUNT_DIR));
+    return field(out, 'ns_per_pair');
   });
+  targets.perSample = [];
   const sampledRows = sampledCases.map((c) => {
     const idle = median(sampled.get(c.key).get('idle'));
     const all = median(sampled.get(c.key).get('all'));
-    const frames = captured.get(c.key);
-    return [`-d ${c.label}: ${frames === undefined ? '? (no snapshot)' : frames} frames captured`, fmt(idle, 1), fmt(all, 0), fmt(all - idle, 0)];
+    const facts = captured.get(c.key) ?? {};
+    targets.perSample.push({ frames: facts.depth, ns: all - idle, limitNs: c.depth === 0 ? 150 : 400 });
+    const share = facts.samples ? `${((100 * (facts.fastUnwinds ?? 0)) / facts.samples).toFixed(0)}%` : '–';
+    return [`-d ${c.label}: ${facts.depth === undefined ? '? (no snapshot)' : facts.depth} frames captured`, fmt(idle, 1), fmt(all, 0),
+      fmt(all - idle, 0), share];
   });
 
   return [
@@ -503,13 +561,16 @@ function unwinding(haveLibunwind) {
     '',
     table(['%rbp in that frame', 'method', 'result', 'to the stub', 'beyond (correct)', 'ns'], stubRows),
     '',
-    `### The shim's whole cost per sampled allocation (bench/malloc-pairs, 1 thread, ${sampledPairs.toLocaleString('en')} pairs, ${microRounds} rounds)`,
+    `### The shim's whole cost per sampled allocation (bench/malloc-pairs, 1 thread, ${sampledPairs.toLocaleString('en')} pairs after ${sampledWarmupMs} ms of warm-up, ${microRounds} rounds)`,
     '',
     'LEAKHUNT_SAMPLE_BYTES=1 samples every malloc and so makes every free a sampled free; the difference to the idle'
       + ' shim, per pair, is the cost of one sampled malloc (stack capture, stack-table intern, liveness insert) plus'
-      + ' one sampled free (liveness remove).',
+      + ' one sampled free (liveness remove). The warm-up lets the shim build the unwind tables of the stack (its'
+      + ' writer does so within ~100 ms); the last column is the share of all the run\'s samples, warm-up included,'
+      + ' whose stack the tables captured (COUNTERS fast_unwinds).',
     '',
-    table(['stack at malloc (the most-sampled one in the shim\'s snapshot)', 'idle, ns/pair', 'all sampled, ns/pair', 'cost per sample, ns'], sampledRows),
+    table(['stack at malloc (the most-sampled one in the shim\'s snapshot)', 'idle, ns/pair', 'all sampled, ns/pair', 'cost per sample, ns',
+      'through the tables'], sampledRows),
   ].join('\n');
 }
 
@@ -627,10 +688,58 @@ function machine(java) {
   ].join('\n');
 }
 
+// ---- issue #12's targets ----
+
+/** The peer malloc-bench's "shim idle" added ns per pair, per thread count, in the RESULTS.md this run replaces. */
+function previousIdleAddedNs() {
+  try {
+    const section = readFileSync(join(benchDir, 'RESULTS.md'), 'utf8').split('### peer malloc-bench')[1]?.split('###')[0] ?? '';
+    const out = {};
+    for (const m of section.matchAll(/^\| (\d+) \| shim idle \(unsampled path\) \|.*\| ([+-][0-9.]+) \|$/gm)) out[m[1]] = Number(m[2]);
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+function targetsSection(previousIdle) {
+  const rows = [];
+  const status = (ok, miss) => (ok ? 'met' : `**missed**: ${miss}`);
+  const j = targets.jvm;
+  if (j) {
+    rows.push(['peer JVM workload: ops/s under leakhunt / bare', fmtRatio(j.opsRatio), '≥ 0.97×',
+      status(j.opsRatio >= 0.97, `by ${(0.97 - j.opsRatio).toFixed(2)}`)]);
+    rows.push(['peer JVM workload: JVM CPU per operation / bare', fmtRatio(j.cpuRatio), '≤ 1.02×',
+      status(j.cpuRatio <= 1.02, `by ${(j.cpuRatio - 1.02).toFixed(2)}`)]);
+    rows.push(['… of which Java stacks (AsyncGetCallTrace and the agent)', `${fmtSigned(100 * j.agctShare, 1)}% of bare CPU per op`
+      + (Number.isFinite(j.agctUsPerStack) ? `, ≈ ${(j.agctUsPerStack * 1000).toFixed(0)} ns per Java stack` : ''), 'measured', '']);
+    rows.push(['the shim\'s resident memory on the JVM workload (largest round)', mib(j.residentBytes), '≤ 4 MiB',
+      status(j.residentBytes <= 4 * 1048576, `by ${mib(j.residentBytes - 4 * 1048576)}`)]);
+  }
+  for (const p of targets.peerMalloc ?? []) {
+    rows.push([`peer malloc-bench, ${p.threads} thread${p.threads > 1 ? 's' : ''}, 512 KiB sampling / bare`, fmtRatio(p.ratio), '≤ 1.06×',
+      status(p.ratio <= 1.06, `by ${(p.ratio - 1.06).toFixed(2)}`)]);
+  }
+  for (const p of targets.peerMalloc ?? []) {
+    const before = previousIdle[String(p.threads)];
+    rows.push([`unsampled malloc+free (shim idle − bare), peer malloc-bench, ${p.threads} thread${p.threads > 1 ? 's' : ''}`,
+      `${fmtSigned(p.idleAddedNs, 1)} ns`, before === undefined ? 'unchanged' : `unchanged (${fmtSigned(before, 1)} ns before)`,
+      before === undefined ? '' : status(Math.abs(p.idleAddedNs - before) <= 1, `by ${(Math.abs(p.idleAddedNs - before) - 1).toFixed(1)} ns`)]);
+  }
+  for (const s of targets.perSample ?? []) {
+    rows.push([`cost per sampled allocation (malloc + its free), ${s.frames ?? '?'} frames`, `${fmt(s.ns, 0)} ns`, `≤ ${s.limitNs} ns`,
+      status(s.ns <= s.limitNs, `by ${fmt(s.ns - s.limitNs, 0)} ns`)]);
+  }
+  if (rows.length === 0) return '';
+  return ['### Issue #12\'s targets (figures from the tables below)', '',
+    table(['target', 'measured', 'limit', ''], rows)].join('\n');
+}
+
 // ---- main ----
 
 async function main() {
   tmpRoot = mkdtempSync(join(tmpdir(), 'leakhunt-bench-'));
+  const previousIdle = previousIdleAddedNs();
   const sections = [];
   let javaUsed;
   try {
@@ -657,6 +766,8 @@ async function main() {
 
     sections.push(unwinding(haveLibunwind));
     if (opts.analysis) sections.push(await analysis());
+    const summary = targetsSection(previousIdle);
+    if (summary) sections.unshift(summary);
   } finally {
     if (!opts.keep) rmSync(tmpRoot, { recursive: true, force: true });
     else say(`kept ${tmpRoot}`);
