@@ -36,7 +36,7 @@ static pthread_mutex_t thinning_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The filter until lh_live_init maps the real one (4 KiB: 2^13 counters): only the bootstrap pins go here. */
 #define BOOT_FILTER_BITS 13
 static _Atomic uint8_t boot_filter[1u << (BOOT_FILTER_BITS - 1)] __attribute__((aligned(64)));
-LH_HIDDEN _Atomic uint8_t *_Atomic lh_filter_word = &boot_filter[64 - BOOT_FILTER_BITS];
+LH_HIDDEN _Atomic uint8_t *_Atomic lh_filter_word = &boot_filter[BOOT_FILTER_BITS];
 
 /* Every bootstrap pin, so the mapped filter can be given them before it replaces the static one. The bootstrap
  * buffer (interpose.c) holds at most 64 KiB in blocks of 32 bytes or more: 2048 pins. */
@@ -56,11 +56,13 @@ static inline struct shard *shard_of(uint64_t hash)
     return &shards[hash >> 60];
 }
 
-/* Adds `delta` (+1 or -1) to the 4-bit counter of `address`, unless it is stuck at 15 (or would go below 0). */
-static void filter_add(uintptr_t address, int delta)
+/* Adds `delta` (+1 or -1) to the 4-bit counter of `address` in the filter `bytes` of 2^bits counters, unless it
+ * is stuck at 15 (or would go below 0). */
+static void counter_add(_Atomic uint8_t *bytes, unsigned bits, uintptr_t address, int delta)
 {
-    unsigned bit;
-    _Atomic uint8_t *byte = lh_filter_byte(address, &bit);
+    uint64_t index = lh_filter_index(address, bits);
+    _Atomic uint8_t *byte = &bytes[index >> 1];
+    unsigned bit = (unsigned)(index & 1) << 2;
     uint8_t seen = atomic_load_explicit(byte, memory_order_relaxed);
     for (;;) {
         unsigned counter = (seen >> bit) & 15u;
@@ -70,6 +72,13 @@ static void filter_add(uintptr_t address, int delta)
         if (atomic_compare_exchange_weak_explicit(byte, &seen, next, memory_order_relaxed, memory_order_relaxed))
             return;
     }
+}
+
+/* Callers hold the shard lock of `address`: the filter is only ever replaced under every shard lock. */
+static void filter_add(uintptr_t address, int delta)
+{
+    uintptr_t word = (uintptr_t)atomic_load_explicit(&lh_filter_word, memory_order_acquire);
+    counter_add((_Atomic uint8_t *)(word & ~(uintptr_t)63), (unsigned)(word & 63), address, delta);
 }
 
 static void filter_increment(uintptr_t address)
@@ -83,9 +92,10 @@ static void filter_decrement(uintptr_t address)
 }
 
 /* Sets the counter of `address` to 15, for good. */
-static void filter_stick(_Atomic uint8_t *byte, unsigned bit)
+static void stick(_Atomic uint8_t *bytes, unsigned bits, uintptr_t address)
 {
-    atomic_fetch_or_explicit(byte, (uint8_t)(LH_FILTER_STUCK << bit), memory_order_relaxed);
+    uint64_t index = lh_filter_index(address, bits);
+    atomic_fetch_or_explicit(&bytes[index >> 1], (uint8_t)(LH_FILTER_STUCK << ((index & 1) << 2)), memory_order_relaxed);
 }
 
 /* The bootstrap path only (dlsym's own allocations, before malloc is resolved): a spin lock is fine there. */
@@ -95,30 +105,87 @@ LH_HIDDEN void lh_filter_pin(const void *pointer)
         ;
     if (pin_count < MAX_PINS)
         pins[pin_count++] = (uintptr_t)pointer;
-    unsigned bit;
-    _Atomic uint8_t *byte = lh_filter_byte((uintptr_t)pointer, &bit);
-    filter_stick(byte, bit);
+    uintptr_t word = (uintptr_t)atomic_load_explicit(&lh_filter_word, memory_order_acquire);
+    stick((_Atomic uint8_t *)(word & ~(uintptr_t)63), (unsigned)(word & 63), (uintptr_t)pointer);
     atomic_flag_clear_explicit(&pin_lock, memory_order_release);
 }
 
-/* Maps the filter for `capacity` entries and puts it in place of the static one, pins included. */
-static bool map_filter(uint64_t capacity)
+/*
+ * The filter grows with the table's contents: from 2^12 counters (2 KiB) it doubles whenever the live entries
+ * would have fewer than LH_FILTER_COUNTERS_PER_LIVE_ENTRY counters each, up to LH_FILTER_COUNTERS_PER_ENTRY per
+ * entry of capacity. A
+ * small filter stays in the caches: on a JVM with a few hundred live samples, a filter sized for a full table
+ * made most frees a cache miss. Every size lives in one mapping, one after the other (2 × the largest), and is
+ * never unmapped or reused: a free that read the word just before a switch may still read the old filter, which
+ * holds every entry that was live at the switch (a block sampled after it can only be freed after it, so by a free
+ * that reads the new word). A new filter is filled from the table under every shard lock, so no insert or remove
+ * is halfway meanwhile — removes change the filter under their shard lock for this reason.
+ */
+#define FIRST_FILTER_BITS 12
+static _Atomic uint8_t *filter_region;
+static unsigned filter_max_bits;
+
+static _Atomic uint8_t *filter_of_size(unsigned bits)
 {
-    unsigned bits = BOOT_FILTER_BITS;
-    while ((UINT64_C(1) << bits) < capacity * LH_FILTER_COUNTERS_PER_ENTRY)
-        bits++;
-    _Atomic uint8_t *bytes = lh_map_memory((size_t)1 << (bits - 1));
-    if (!bytes)
-        return false;
+    return filter_region + ((UINT64_C(1) << (bits - 1)) - (UINT64_C(1) << (FIRST_FILTER_BITS - 1)));
+}
+
+/* Puts the filter of 2^bits counters in place, with the pins and (caller holds every shard lock, or the table is
+ * empty) every live entry. */
+static void switch_filter(unsigned bits)
+{
+    _Atomic uint8_t *bytes = filter_of_size(bits);
     while (atomic_flag_test_and_set_explicit(&pin_lock, memory_order_acquire))
         ;
-    for (int i = 0; i < pin_count; i++) {
-        uint64_t index = lh_filter_index(pins[i], 64 - bits);
-        filter_stick(&bytes[index >> 1], (unsigned)(index & 1) << 2);
-    }
-    /* Release: whoever reads the new word reads the pins. */
-    atomic_store_explicit(&lh_filter_word, bytes + (64 - bits), memory_order_release);
+    for (int i = 0; i < pin_count; i++)
+        stick(bytes, bits, pins[i]);
+    for (int k = 0; k < SHARD_COUNT; k++)
+        if (shards[k].slots)
+            for (uint64_t i = 0; i <= shards[k].mask; i++)
+                if (shards[k].slots[i].address != 0)
+                    counter_add(bytes, bits, shards[k].slots[i].address, +1);
+    /* Release: whoever reads the new word reads its counters. */
+    atomic_store_explicit(&lh_filter_word, bytes + bits, memory_order_release);
     atomic_flag_clear_explicit(&pin_lock, memory_order_release);
+}
+
+static unsigned filter_bits(void)
+{
+    return (unsigned)((uintptr_t)atomic_load_explicit(&lh_filter_word, memory_order_relaxed) & 63);
+}
+
+static bool filter_too_small(void)
+{
+    unsigned bits = filter_bits();
+    return bits < filter_max_bits &&
+           atomic_load_explicit(&live_entries, memory_order_relaxed) * LH_FILTER_COUNTERS_PER_LIVE_ENTRY > (UINT64_C(1) << bits);
+}
+
+static void grow_filter(void)
+{
+    for (int k = 0; k < SHARD_COUNT; k++)
+        pthread_mutex_lock(&shards[k].lock);
+    if (filter_too_small()) { /* not grown meanwhile by another thread */
+        unsigned bits = filter_bits();
+        uint64_t live = atomic_load_explicit(&live_entries, memory_order_relaxed);
+        while (bits < filter_max_bits && live * LH_FILTER_COUNTERS_PER_LIVE_ENTRY > (UINT64_C(1) << bits))
+            bits++;
+        switch_filter(bits);
+    }
+    for (int k = SHARD_COUNT - 1; k >= 0; k--)
+        pthread_mutex_unlock(&shards[k].lock);
+}
+
+/* Maps room for every size of the filter and puts the smallest in place of the static one. */
+static bool map_filter(uint64_t capacity)
+{
+    filter_max_bits = FIRST_FILTER_BITS;
+    while ((UINT64_C(1) << filter_max_bits) < capacity * LH_FILTER_COUNTERS_PER_ENTRY)
+        filter_max_bits++;
+    filter_region = lh_map_memory((size_t)((UINT64_C(1) << filter_max_bits) - (UINT64_C(1) << (FIRST_FILTER_BITS - 1))));
+    if (!filter_region)
+        return false;
+    switch_filter(FIRST_FILTER_BITS);
     return true;
 }
 
@@ -205,8 +272,11 @@ static bool try_insert(uintptr_t address, uint64_t size, uint32_t stack_id, uint
 LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint32_t stack_id, uint32_t alloc_time_ds)
 {
     uint32_t generation = atomic_load_explicit(&lh_sample_generation, memory_order_relaxed);
-    if (try_insert(address, size, stack_id, alloc_time_ds, generation))
+    if (try_insert(address, size, stack_id, alloc_time_ds, generation)) {
+        if (LH_UNLIKELY(filter_too_small()))
+            grow_filter();
         return true;
+    }
     /* Full: one thread thins, the others drop their sample rather than wait. */
     if (pthread_mutex_trylock(&thinning_lock) == 0) {
         if (atomic_load_explicit(&live_entries, memory_order_relaxed) >= table_capacity * 7 / 8)
@@ -243,11 +313,11 @@ LH_HIDDEN bool lh_live_remove(uintptr_t address, struct lh_live_entry *removed)
         delete_slot(s, i);
         found = true;
     }
-    pthread_mutex_unlock(&s->lock);
     if (found) {
         atomic_fetch_sub_explicit(&live_entries, 1, memory_order_relaxed);
-        filter_decrement(address);
+        filter_decrement(address); /* under the lock: see grow_filter */
     }
+    pthread_mutex_unlock(&s->lock);
     return found;
 }
 

@@ -22,23 +22,32 @@ struct lh_live_entry {
  * half 0: no lock, no probe of the table. A counter that reaches 15 sticks there (never decremented), which
  * only costs extra table lookups.
  *
- * Sized with the table: LH_FILTER_COUNTERS_PER_ENTRY counters per entry of capacity, rounded up to a power of
- * two (2^19 counters, 256 KiB, for the default 65536 entries), mapped by lh_live_init. With the table full, a
- * free of an unsampled pointer finds a nonzero counter with probability 1 − e^(−1/8) ≈ 12% (then the table is
- * probed), and after the thinning that follows about half that; below capacity, proportionally less.
+ * Sized with the table: LH_FILTER_COUNTERS_PER_LIVE_ENTRY counters per live entry, a power of two, growing as
+ * entries come (liveness.c), up to LH_FILTER_COUNTERS_PER_ENTRY per entry of capacity (2^19 counters, 256 KiB,
+ * for the default 65536 entries). A free of an unsampled pointer finds a nonzero counter (and then probes the
+ * table) with probability about 1 − e^(−1/32) ≈ 3% at most while the table is far from full, and at most
+ * 1 − e^(−1/8) ≈ 12% when it is full.
+ *
+ * The index keeps neighbours together: a counter per 16-byte granule of address, consecutive granules on
+ * consecutive counters, the granule number xor'ed with a scramble of the address's 64 MiB window (so glibc's
+ * 64 MiB-aligned arenas, which hold blocks at the same offsets, do not share counters). A free mostly follows
+ * frees and allocations nearby, so the byte it reads is mostly in a cache line already loaded; a hash spread over
+ * the filter made nearly every free of a busy program (a JVM) a cache miss.
  *
  * free() runs before the constructor, so the filter must be valid from the first instruction: until lh_live_init
  * a static 4 KiB filter is in place (it only ever holds the bootstrap pins). lh_filter_word points at the current
- * filter's bytes, plus the counter index shift in its low 6 bits (both filters are 64-byte aligned): the fast
- * path reads both with one load, and lh_live_init switches filters with one store.
+ * filter's bytes, plus log2 of its number of counters in its low 6 bits (both filters are 64-byte aligned): the
+ * fast path reads both with one load, and lh_live_init switches filters with one store.
  */
+#define LH_FILTER_COUNTERS_PER_LIVE_ENTRY 32
 #define LH_FILTER_COUNTERS_PER_ENTRY 8
 #define LH_FILTER_STUCK 15u
 extern LH_HIDDEN _Atomic uint8_t *_Atomic lh_filter_word;
 
-static inline uint64_t lh_filter_index(uintptr_t address, unsigned shift)
+static inline uint64_t lh_filter_index(uintptr_t address, unsigned bits)
 {
-    return ((uint64_t)address * 0xFF51AFD7ED558CCDull) >> shift;
+    uint64_t scramble = (((uint64_t)address >> 26) * 0x9E3779B97F4A7C15ull) >> 32;
+    return (((uint64_t)address >> 4) ^ scramble) & ((UINT64_C(1) << bits) - 1);
 }
 
 /* The byte holding `address`'s counter, and (in *bit) where in it the counter starts: 0 or 4. */
@@ -64,9 +73,9 @@ LH_HIDDEN void lh_filter_pin(const void *pointer);
 
 /*
  * Sets up a table for at most `capacity` live entries. Worst-case memory, stated: the slots
- * (2 × capacity rounded up to a power of two, 24 bytes each) plus the filter (4 bytes per entry, rounded up to
- * a power of two); for the default 65536 entries that is 3 MiB + 256 KiB. Returns false if the memory cannot be
- * mapped.
+ * (2 × capacity rounded up to a power of two, 24 bytes each) plus room for every size of the filter (up to 4 bytes
+ * per entry, rounded up to a power of two, twice); for the default 65536 entries that is 3 MiB + 512 KiB, of which
+ * the filter in use is 2 KiB to 256 KiB. Returns false if the memory cannot be mapped.
  */
 LH_HIDDEN bool lh_live_init(uint64_t capacity);
 
