@@ -1,10 +1,12 @@
 /*
- * The fast stack walk: per frame, a binary search among the loaded objects (skipped while consecutive frames stay
- * in one object), one directory load and a binary search of a page's rows (unwind_tables.c), then two loads
- * from the stack: the return address at CFA - 8 and, where the rule says rbp was saved, the caller's rbp. It
- * reports exactly the frames libgcc's _Unwind_Backtrace reports, and hands the stack to libgcc whenever it is not
- * sure to: a page without a table yet, a rule the tables cannot express (signal frames, DWARF expressions), a pc
- * in an object it has not registered yet, or a generation change of the registry during the walk.
+ * The fast stack walk: per frame, the frame's rule from a cache shared by all threads (on a miss: a binary search
+ * among the loaded objects, skipped while consecutive frames stay in one object, one directory load and a binary
+ * search of a page's rows, unwind_tables.c), then two loads from the stack: the return address at CFA - 8 and,
+ * where the rule says rbp was saved, the caller's rbp. The shim's own frames, at the start of every walk, are
+ * stepped through by their frame pointers. It reports exactly the frames libgcc's _Unwind_Backtrace reports, and
+ * hands the stack to libgcc whenever it is not sure to: a page without a table yet (it asks the builder for it),
+ * a rule the tables cannot express (signal frames, DWARF expressions), a pc in an object it has not registered
+ * yet, or a generation change of the registry during the walk.
  *
  * Like libgcc it stops at the first frame no object's unwind information covers (JIT-compiled code, JVM stubs),
  * after reporting it; such a pc is told from one in a library loaded since the last scan by glibc's lock-free
@@ -20,7 +22,8 @@
  * pthread_getattr_np is not used: it reallocs while holding the thread's own lock, so calling it from a sampled
  * realloc inside a pthread_getattr_np would deadlock (HotSpot calls it on every thread it starts).
  *
- * Cost: ~5–10 ns a frame when the pages are built; the bounds check costs two syscalls once per thread.
+ * Cost (bench/unwind-cost): ~5 ns a frame when the pages are built, about 20 times less than libgcc; a thread's
+ * first walk adds the bounds check, two system calls (~3 µs).
  */
 #define _GNU_SOURCE
 #include "unwind_walk.h"
