@@ -337,74 +337,76 @@ async function peerJvm(peerDir) {
   const javaCommand = [java, '-Xmx128m', '-Djava.library.path=build', '-cp', 'build/classes', 'bench.NativeChurn',
     '--seconds', String(jvmSeconds)];
   const env = cleanEnv();
-  const bare = { ops: [], hwm: [], cpu: [] };
-  const traced = { ops: [], hwm: [], cpu: [], rounds: [] };
-  const nativeOnly = { ops: [], hwm: [], cpu: [] }; // --no-java-stacks: what AsyncGetCallTrace adds is the difference
+  // The shim and its agent loaded straight into the JVM, as the CLI would, but without the CLI around it (its
+  // per-snapshot jcmd runs on the same two cores): the in-process cost, and with LEAKHUNT_JAVA_STACKS=0 (the agent
+  // idle) what Java stacks add to it.
+  const inProcessEnv = (javaStacks) => ({
+    ...env, LD_PRELOAD: shim, LEAKHUNT_DIR: mkdtempSync(join(tmpRoot, 'raw-jvm-')), LEAKHUNT_INTERVAL_MS: '1000',
+    JAVA_TOOL_OPTIONS: `-agentpath:${shim}`, ...(javaStacks ? {} : { LEAKHUNT_JAVA_STACKS: '0' }),
+  });
+  const runJava = (modeEnv) => runWatchingPeak('sh', ['./run-java.sh', '--', '--seconds', String(jvmSeconds)], { cwd: peerDir, env: modeEnv }, false);
+  const modes = [
+    { key: 'bare', label: 'bare (run-java.sh)', run: () => runJava(env) },
+    { key: 'leakhunt', label: 'leakhunt run, 512 KiB, 1 s snapshots', run: (r) => runWatchingPeak(process.execPath,
+      [cli, 'run', '-q', '--out', join(tmpRoot, `leakhunt-jvm-${r}`), '--interval', '1s', '--', ...javaCommand], { cwd: peerDir, env }, true) },
+    { key: 'inProcess', label: 'the shim and agent alone (no CLI), 1 s snapshots', run: () => runJava(inProcessEnv(true)) },
+    { key: 'inProcessNative', label: 'the same, Java stacks off (LEAKHUNT_JAVA_STACKS=0)', run: () => runJava(inProcessEnv(false)) },
+  ];
+  const results = Object.fromEntries(modes.map((m) => [m.key, { ops: [], hwm: [], cpu: [] }]));
+  const rounds = [];
   for (let r = 1; r <= jvmRounds; r++) {
-    say(`JVM workload: round ${r}/${jvmRounds}, bare`);
-    const b = await runWatchingPeak('sh', ['./run-java.sh', '--', '--seconds', String(jvmSeconds)], { cwd: peerDir, env }, false);
-    bare.ops.push(field(b.stdout, 'ops_per_s'));
-    bare.hwm.push(b.hwmKiB * 1024);
-    bare.cpu.push((b.cpuSeconds * 1e6) / field(b.stdout, 'ops'));
-    say(`JVM workload: round ${r}/${jvmRounds}, under leakhunt`);
-    const out = join(tmpRoot, `leakhunt-jvm-${r}`);
-    const t = await runWatchingPeak(process.execPath,
-      [cli, 'run', '-q', '--out', out, '--interval', '1s', '--', ...javaCommand], { cwd: peerDir, env }, true);
-    traced.ops.push(field(t.stdout, 'ops_per_s'));
-    traced.hwm.push(t.hwmKiB * 1024);
-    traced.cpu.push((t.cpuSeconds * 1e6) / field(t.stdout, 'ops'));
-    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-    const leak = report.sites.find((s) => s.function.includes('record_thread_name'));
-    const churn = report.sites.find((s) => s.function.includes('churn_buffers'));
-    traced.rounds.push({
-      round: r, verdict: report.verdict.kind, snapshots: report.snapshots, leakRank: leak?.rank, leakStatus: leak?.status,
-      churnStatus: churn?.status ?? 'not listed', shimMapped: report.shim?.shimMappedBytes,
-      shimResident: report.shim?.shimResidentBytes, samples: report.shim?.samples, javaStacks: report.shim?.javaStacks,
-      fastUnwinds: report.shim?.fastUnwinds, ops: field(t.stdout, 'ops'),
-    });
-    say(`JVM workload: round ${r}/${jvmRounds}, under leakhunt --no-java-stacks`);
-    const nativeOut = join(tmpRoot, `leakhunt-jvm-native-${r}`);
-    const n = await runWatchingPeak(process.execPath,
-      [cli, 'run', '-q', '--out', nativeOut, '--interval', '1s', '--no-java-stacks', '--', ...javaCommand], { cwd: peerDir, env }, true);
-    nativeOnly.ops.push(field(n.stdout, 'ops_per_s'));
-    nativeOnly.hwm.push(n.hwmKiB * 1024);
-    nativeOnly.cpu.push((n.cpuSeconds * 1e6) / field(n.stdout, 'ops'));
+    for (const mode of modes) {
+      say(`JVM workload: round ${r}/${jvmRounds}, ${mode.label}`);
+      const x = await mode.run(r);
+      results[mode.key].ops.push(field(x.stdout, 'ops_per_s'));
+      results[mode.key].hwm.push(x.hwmKiB * 1024);
+      results[mode.key].cpu.push((x.cpuSeconds * 1e6) / field(x.stdout, 'ops'));
+      if (mode.key !== 'leakhunt')
+        continue;
+      const report = JSON.parse(readFileSync(join(tmpRoot, `leakhunt-jvm-${r}`, 'report.json'), 'utf8'));
+      const leak = report.sites.find((s) => s.function.includes('record_thread_name'));
+      const churn = report.sites.find((s) => s.function.includes('churn_buffers'));
+      rounds.push({
+        round: r, verdict: report.verdict.kind, snapshots: report.snapshots, leakRank: leak?.rank, leakStatus: leak?.status,
+        churnStatus: churn?.status ?? 'not listed', shimMapped: report.shim?.shimMappedBytes,
+        shimResident: report.shim?.shimResidentBytes, samples: report.shim?.samples, javaStacks: report.shim?.javaStacks,
+        fastUnwinds: report.shim?.fastUnwinds, ops: field(x.stdout, 'ops'),
+      });
+    }
   }
-  const bOps = median(bare.ops);
-  const tOps = median(traced.ops);
-  const bHwm = median(bare.hwm);
-  const tHwm = median(traced.hwm);
-  const bCpu = median(bare.cpu);
-  const tCpu = median(traced.cpu);
-  const nOps = median(nativeOnly.ops);
-  const nCpu = median(nativeOnly.cpu);
-  const nHwm = median(nativeOnly.hwm);
+  const med = (key, what) => median(results[key][what]);
+  const bOps = med('bare', 'ops');
+  const bHwm = med('bare', 'hwm');
+  const bCpu = med('bare', 'cpu');
   // AsyncGetCallTrace (and the agent around it): the CPU per operation Java stacks add, and per Java stack taken.
-  const javaStacksPerOp = median(traced.rounds.map((x) => (x.javaStacks ?? 0) / x.ops));
-  const agctUsPerOp = tCpu - nCpu;
+  const javaStacksPerOp = median(rounds.map((x) => (x.javaStacks ?? 0) / x.ops));
+  const agctUsPerOp = med('inProcess', 'cpu') - med('inProcessNative', 'cpu');
   targets.jvm = {
-    opsRatio: tOps / bOps, cpuRatio: tCpu / bCpu, residentBytes: Math.max(...traced.rounds.map((x) => x.shimResident ?? 0)),
+    opsRatio: med('leakhunt', 'ops') / bOps, cpuRatio: med('leakhunt', 'cpu') / bCpu,
+    inProcessOpsRatio: med('inProcess', 'ops') / bOps, inProcessCpuRatio: med('inProcess', 'cpu') / bCpu,
+    residentBytes: Math.max(...rounds.map((x) => x.shimResident ?? 0)),
     agctShare: agctUsPerOp / bCpu, agctUsPerStack: javaStacksPerOp > 0 ? agctUsPerOp / javaStacksPerOp : NaN,
   };
   const range = (v, f) => `${f(Math.min(...v))}–${f(Math.max(...v))}`;
   const ops = (x) => x.toFixed(0);
   const us = (x) => x.toFixed(1);
   const summary = table(['JVM NativeChurn', 'ops/s (median)', 'range', 'ratio to bare', 'JVM CPU µs per op (median)', 'range', 'ratio',
-    'peak RSS, VmHWM (median)', 'RSS range'], [
-    ['bare (run-java.sh)', ops(bOps), range(bare.ops, ops), '1.00×', us(bCpu), range(bare.cpu, us), '1.00×', mib(bHwm), range(bare.hwm, mib)],
-    ['leakhunt run, 512 KiB, 1 s snapshots', ops(tOps), range(traced.ops, ops), fmtRatio(tOps / bOps), us(tCpu), range(traced.cpu, us),
-      fmtRatio(tCpu / bCpu), `${mib(tHwm)} (${fmtSigned((tHwm - bHwm) / 1048576, 1)} MiB)`, range(traced.hwm, mib)],
-    ['the same, --no-java-stacks', ops(nOps), range(nativeOnly.ops, ops), fmtRatio(nOps / bOps), us(nCpu), range(nativeOnly.cpu, us),
-      fmtRatio(nCpu / bCpu), `${mib(nHwm)} (${fmtSigned((nHwm - bHwm) / 1048576, 1)} MiB)`, range(nativeOnly.hwm, mib)],
-  ]);
+    'peak RSS, VmHWM (median)', 'RSS range'], modes.map((m) => {
+    const x = results[m.key];
+    const o = median(x.ops), c = median(x.cpu), h = median(x.hwm);
+    return [m.label, ops(o), range(x.ops, ops), m.key === 'bare' ? '1.00×' : fmtRatio(o / bOps), us(c), range(x.cpu, us),
+      m.key === 'bare' ? '1.00×' : fmtRatio(c / bCpu), m.key === 'bare' ? mib(h) : `${mib(h)} (${fmtSigned((h - bHwm) / 1048576, 1)} MiB)`,
+      range(x.hwm, mib)];
+  }));
   const agct = `**Java stacks (AsyncGetCallTrace):** ${fmtSigned(agctUsPerOp, 2)} µs of JVM CPU per operation with them than without`
-    + ` (${fmtSigned((100 * agctUsPerOp) / bCpu, 1)}% of the bare run's CPU per operation), over about`
-    + ` ${javaStacksPerOp.toFixed(2)} Java stacks per operation: ≈ ${Number.isFinite(targets.jvm.agctUsPerStack) ? (targets.jvm.agctUsPerStack * 1000).toFixed(0) : '–'} ns`
-    + ' per Java stack taken (AsyncGetCallTrace, the agent\'s method resolution, the larger stack table). The rest of'
-    + ' leakhunt\'s CPU per operation is the --no-java-stacks row\'s.';
+    + ` (the two rows without the CLI: ${fmtSigned((100 * agctUsPerOp) / bCpu, 1)}% of the bare run's CPU per operation), over`
+    + ` about ${javaStacksPerOp.toFixed(2)} Java stacks per operation: ≈ ${Number.isFinite(targets.jvm.agctUsPerStack) ? (targets.jvm.agctUsPerStack * 1000).toFixed(0) : '–'} ns`
+    + ' per Java stack taken (AsyncGetCallTrace, the agent\'s preparation of jmethodIDs and method resolution, the larger'
+    + ' stack table). Between the leakhunt run and the shim alone is the CLI\'s own work on the same two cores: its'
+    + ' jcmd at every snapshot, processing, the RSS watch.';
   const details = table(['leakhunt round', 'verdict', 'snapshots', 'record_thread_name', 'churn_buffers', 'samples',
     'through the tables', 'Java stacks', 'shimMappedBytes', 'shim resident'],
-  traced.rounds.map((x) => [String(x.round), x.verdict, String(x.snapshots),
+  rounds.map((x) => [String(x.round), x.verdict, String(x.snapshots),
     x.leakRank === undefined ? 'not found' : `#${x.leakRank} (${x.leakStatus})${x.leakRank === 1 ? '' : ' — NOT #1'}`,
     x.churnStatus, String(x.samples), x.samples ? `${((100 * (x.fastUnwinds ?? 0)) / x.samples).toFixed(0)}%` : '–',
     String(x.javaStacks ?? '–'), x.shimMapped === undefined ? '–' : `${x.shimMapped} (${mib(x.shimMapped)})`,
@@ -527,7 +529,7 @@ function unwinding(haveLibunwind) {
     const env = modeEnv(m);
     const out = run(bin, ['-n', String(sampledPairs), '-t', '1', '-d', String(c.depth), '-W', String(sampledWarmupMs)], { env });
     if (env.LEAKHUNT_DIR) captured.set(c.key, snapshotFacts(env.LEAKHUNT_DIR));
-    return field(out, 'ns_per_pair');
+    return field(out, 'cpu_ns_per_pair'); // a cost, so the thread's CPU time: waiting for a busy core does not count
   });
   targets.perSample = [];
   const sampledRows = sampledCases.map((c) => {
@@ -565,11 +567,11 @@ function unwinding(haveLibunwind) {
     '',
     'LEAKHUNT_SAMPLE_BYTES=1 samples every malloc and so makes every free a sampled free; the difference to the idle'
       + ' shim, per pair, is the cost of one sampled malloc (stack capture, stack-table intern, liveness insert) plus'
-      + ' one sampled free (liveness remove). The warm-up lets the shim build the unwind tables of the stack (its'
+      + ' one sampled free (liveness remove). Times are the thread\'s CPU time (malloc-pairs cpu_ns_per_pair). The warm-up lets the shim build the unwind tables of the stack (its'
       + ' writer does so within ~100 ms); the last column is the share of all the run\'s samples, warm-up included,'
       + ' whose stack the tables captured (COUNTERS fast_unwinds).',
     '',
-    table(['stack at malloc (the most-sampled one in the shim\'s snapshot)', 'idle, ns/pair', 'all sampled, ns/pair', 'cost per sample, ns',
+    table(['stack at malloc (the most-sampled one in the shim\'s snapshot)', 'idle, CPU ns/pair', 'all sampled, CPU ns/pair', 'cost per sample, ns',
       'through the tables'], sampledRows),
   ].join('\n');
 }
@@ -711,6 +713,8 @@ function targetsSection(previousIdle) {
       status(j.opsRatio >= 0.97, `by ${(0.97 - j.opsRatio).toFixed(2)}`)]);
     rows.push(['peer JVM workload: JVM CPU per operation / bare', fmtRatio(j.cpuRatio), '≤ 1.02×',
       status(j.cpuRatio <= 1.02, `by ${(j.cpuRatio - 1.02).toFixed(2)}`)]);
+    rows.push(['… the shim and agent alone, without the CLI: ops/s, CPU per operation', `${fmtRatio(j.inProcessOpsRatio)}, ${fmtRatio(j.inProcessCpuRatio)}`,
+      'measured', '']);
     rows.push(['… of which Java stacks (AsyncGetCallTrace and the agent)', `${fmtSigned(100 * j.agctShare, 1)}% of bare CPU per op`
       + (Number.isFinite(j.agctUsPerStack) ? `, ≈ ${(j.agctUsPerStack * 1000).toFixed(0)} ns per Java stack` : ''), 'measured', '']);
     rows.push(['the shim\'s resident memory on the JVM workload (largest round)', mib(j.residentBytes), '≤ 4 MiB',
