@@ -13,6 +13,7 @@
 // Rounds are interleaved (A B C D A B C D …) and medians reported. Nothing here asserts on timings.
 //
 // usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--no-analysis] [--keep]
+//                           [--baseline RESULTS.md]   (what "unchanged" compares with; default bench/RESULTS.md)
 // Writes the tables to stdout and to bench/RESULTS.md (a --quick run writes bench/build/RESULTS-quick.md).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
@@ -33,7 +34,7 @@ const cc = process.env.CC || 'cc';
 // ---- options ----
 
 function parseOptions(argv) {
-  const o = { quick: false, rounds: undefined, jvm: true, peer: undefined, keep: false, analysis: true };
+  const o = { quick: false, rounds: undefined, jvm: true, peer: undefined, keep: false, analysis: true, baseline: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
@@ -42,9 +43,10 @@ function parseOptions(argv) {
     else if (a === '--no-analysis') o.analysis = false;
     else if (a === '--keep') o.keep = true;
     else if (a === '--peer' && argv[i + 1]) o.peer = resolve(argv[++i]);
+    else if (a === '--baseline' && argv[i + 1]) o.baseline = resolve(argv[++i]);
     else if (a === '--rounds' && /^[1-9][0-9]*$/.test(argv[i + 1] ?? '')) o.rounds = Number(argv[++i]);
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--no-analysis] [--keep]');
+      console.log('usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--no-analysis] [--keep] [--baseline RESULTS.md]');
       process.exit(0);
     } else {
       console.error(`bench: unknown option ${a} (try --help)`);
@@ -692,10 +694,12 @@ function machine(java) {
 
 // ---- issue #12's targets ----
 
-/** The peer malloc-bench's "shim idle" added ns per pair, per thread count, in the RESULTS.md this run replaces. */
+/** The peer malloc-bench's "shim idle" added ns per pair, per thread count, in the RESULTS.md this run replaces
+ * (or the one --baseline names). */
 function previousIdleAddedNs() {
   try {
-    const section = readFileSync(join(benchDir, 'RESULTS.md'), 'utf8').split('### peer malloc-bench')[1]?.split('###')[0] ?? '';
+    const file = opts.baseline ?? join(benchDir, 'RESULTS.md');
+    const section = readFileSync(file, 'utf8').split('### peer malloc-bench')[1]?.split('###')[0] ?? '';
     const out = {};
     for (const m of section.matchAll(/^\| (\d+) \| shim idle \(unsampled path\) \|.*\| ([+-][0-9.]+) \|$/gm)) out[m[1]] = Number(m[2]);
     return out;
