@@ -3,6 +3,9 @@
 //
 //   1. bench/malloc-pairs (ours): ns per malloc+free pair for 1, 2 and nproc threads — bare, with the shim loaded
 //      but idle (no LEAKHUNT_DIR: the pure unsampled path), sampling at 512 KiB (the default) and at 64 KiB.
+//      bench/mmap-pairs (ours): ns per mmap+munmap pair, per mmap refused before the kernel (the wrapper alone), per
+//      refused munmap, per dlsym passed through and per dlsym the shim substitutes, in the same modes.
+//      --baseline-shim FILE adds another build of the shim (e.g. the main branch's) to both, idle and at 512 KiB.
 //   2. The peer benchmark (../shared/peer-bench next to the repository, when it exists): its malloc-bench in the
 //      same four modes, and its JVM workload bare vs under `leakhunt run` (throughput, peak RSS, the ranking).
 //   3. Unwinding: bench/unwind-cost, each unwinder's cost per capture and the frames it finds, on a chain built
@@ -14,6 +17,7 @@
 //
 // usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--no-analysis] [--keep]
 //                           [--baseline RESULTS.md]   (what "unchanged" compares with; default bench/RESULTS.md)
+//                           [--baseline-shim FILE]
 // Writes the tables to stdout and to bench/RESULTS.md (a --quick run writes bench/build/RESULTS-quick.md).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
@@ -34,7 +38,7 @@ const cc = process.env.CC || 'cc';
 // ---- options ----
 
 function parseOptions(argv) {
-  const o = { quick: false, rounds: undefined, jvm: true, peer: undefined, keep: false, analysis: true, baseline: undefined };
+  const o = { quick: false, rounds: undefined, jvm: true, peer: undefined, keep: false, analysis: true, baseline: undefined, baselineShim: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
@@ -44,9 +48,10 @@ function parseOptions(argv) {
     else if (a === '--keep') o.keep = true;
     else if (a === '--peer' && argv[i + 1]) o.peer = resolve(argv[++i]);
     else if (a === '--baseline' && argv[i + 1]) o.baseline = resolve(argv[++i]);
+    else if (a === '--baseline-shim' && argv[i + 1]) o.baselineShim = resolve(argv[++i]);
     else if (a === '--rounds' && /^[1-9][0-9]*$/.test(argv[i + 1] ?? '')) o.rounds = Number(argv[++i]);
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--no-analysis] [--keep] [--baseline RESULTS.md]');
+      console.log('usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--no-analysis] [--keep] [--baseline RESULTS.md] [--baseline-shim FILE]');
       process.exit(0);
     } else {
       console.error(`bench: unknown option ${a} (try --help)`);
@@ -142,6 +147,7 @@ function build() {
   mkdirSync(buildDir, { recursive: true });
   const base = ['-O2', '-g', '-Wall', '-Wextra', '-pthread'];
   run(cc, [...base, '-o', join(buildDir, 'malloc-pairs'), join(benchDir, 'malloc-pairs.c')]);
+  run(cc, [...base, '-o', join(buildDir, 'mmap-pairs'), join(benchDir, 'mmap-pairs.c'), '-ldl']);
 
   const probe = spawnSync(cc, ['-fsyntax-only', '-x', 'c', '-'], { input: '#define UNW_LOCAL_ONLY\n#include <libunwind.h>\n', encoding: 'utf8' });
   const haveLibunwind = probe.status === 0;
@@ -173,10 +179,18 @@ const MODES = [
   { key: '64k', label: 'shim, 64 KiB sampling', sampleBytes: 65536 },
 ];
 
+/** With --baseline-shim: the same shim modes with another build of the shim, to compare two builds in one sitting. */
+function modesWithBaseline() {
+  if (!opts.baselineShim) return MODES;
+  return [...MODES,
+    { key: 'base-idle', label: 'baseline shim idle', shim: opts.baselineShim },
+    { key: 'base-512k', label: 'baseline shim, 512 KiB sampling', sampleBytes: 524288, shim: opts.baselineShim }];
+}
+
 function modeEnv(mode) {
   const env = cleanEnv();
   if (mode.key === 'bare') return env;
-  env.LD_PRELOAD = shim;
+  env.LD_PRELOAD = mode.shim ?? shim;
   if (mode.sampleBytes !== undefined) {
     env.LEAKHUNT_DIR = mkdtempSync(join(tmpRoot, 'raw-'));
     env.LEAKHUNT_SAMPLE_BYTES = String(mode.sampleBytes);
@@ -214,11 +228,34 @@ const PAIR_HEADER = ['threads', 'mode', 'ns/pair (median)', 'range', 'ratio to b
 
 function microbenchmark() {
   const bin = join(buildDir, 'malloc-pairs');
+  const modes = modesWithBaseline();
   const cases = threadCounts.map((t) => ({ key: String(t), label: t === nproc ? `${t} (nproc)` : String(t), threads: t }));
-  const results = interleaved('malloc-pairs', cases, MODES, microRounds,
+  const results = interleaved('malloc-pairs', cases, modes, microRounds,
     (c, m) => field(run(bin, ['-n', String(microPairs), '-t', String(c.threads)], { env: modeEnv(m) }), 'ns_per_pair'));
   return `### bench/malloc-pairs: ${microPairs.toLocaleString('en')} malloc+free pairs per thread, ${microRounds} rounds\n\n`
-    + table(PAIR_HEADER, pairRows(cases, MODES, results));
+    + table(PAIR_HEADER, pairRows(cases, modes, results));
+}
+
+/** Per call of the mmap family and dlsym: steps per round for each kind (the slow ones are system calls). */
+const MMAP_KINDS = [
+  { key: 'pair', label: 'mmap + munmap of 64 KiB (two system calls)', steps: opts.quick ? 50_000 : 200_000 },
+  { key: 'refused', label: 'mmap refused by glibc before the kernel (the wrapper alone)', steps: opts.quick ? 4_000_000 : 20_000_000 },
+  { key: 'munmap', label: 'munmap refused by the kernel (EINVAL): the filter check + a system call', steps: opts.quick ? 200_000 : 1_000_000 },
+  { key: 'dlsym', label: 'dlsym(RTLD_DEFAULT, "puts"): passed through', steps: opts.quick ? 500_000 : 3_000_000 },
+  { key: 'dlsym-malloc', label: 'dlsym(libc, "malloc"): the shim\'s malloc returned', steps: opts.quick ? 300_000 : 2_000_000 },
+];
+
+function mmapMicrobenchmark() {
+  const bin = join(buildDir, 'mmap-pairs');
+  const modes = modesWithBaseline();
+  const results = interleaved('mmap-pairs', MMAP_KINDS, modes, microRounds,
+    (c, m) => field(run(bin, ['-k', c.key, '-n', String(c.steps)], { env: modeEnv(m) }), 'ns_per_step'));
+  const header = ['call', 'mode', 'ns/call (median)', 'range', 'ratio to bare', 'added ns/call'];
+  return `### bench/mmap-pairs: the mmap family and dlsym, ns per call, 1 thread, ${microRounds} rounds\n\n`
+    + `${table(header, pairRows(MMAP_KINDS, modes, results))}\n\n`
+    + 'A system call costs about a microsecond here, and varies by more than the wrapper costs: the refused mmap (no'
+    + ' system call) is the unsampled path\'s own cost. At 512 KiB and 64 KiB a refused mmap of 64 KiB still crosses'
+    + ' the countdown as often as a real one would (the sampler\'s draw, no stack: nothing is recorded).';
 }
 
 // ---- 2. the peer benchmark ----
@@ -753,6 +790,7 @@ async function main() {
   try {
     const { haveLibunwind } = build();
     sections.push(microbenchmark());
+    sections.push(mmapMicrobenchmark());
 
     const peerSource = opts.peer === null ? undefined : opts.peer ?? resolve(repo, '..', 'shared', 'peer-bench');
     if (peerSource && existsSync(join(peerSource, 'build.sh'))) {

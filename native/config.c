@@ -5,7 +5,8 @@
  */
 #define _GNU_SOURCE
 #include "config.h"
-#include "retention.h"
+#include "limits.h" /* generated from native/limits.json, the table the CLI checks its options against */
+#include "stacks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,25 +17,19 @@
 
 LH_HIDDEN struct lh_config lh_config = {
     .raw_dir_fd = -1,
-    .sample_interval_bytes = 524288,
-    .snapshot_interval_ms = 10000,
-    .table_capacity = 65536,
-    .max_stacks = 32768,
-    .max_snapshots = 360,
-    .max_stack_depth = 64,
+    .sample_interval_bytes = LH_SAMPLE_BYTES_DEFAULT,
+    .snapshot_interval_ms = LH_INTERVAL_MS_DEFAULT,
+    .table_capacity = LH_TABLE_CAPACITY_DEFAULT,
+    .max_stacks = LH_MAX_STACKS_DEFAULT,
+    .max_snapshots = LH_MAX_SNAPSHOTS_DEFAULT,
+    .max_stack_depth = LH_STACK_DEPTH_DEFAULT,
     .java_stacks = true,
 };
 
-static void say(const char *a, const char *b)
-{
-    /* stderr through write(2): no stdio buffers, no allocation. */
-    const char *prefix = "leakhunt shim: disabled: ";
-    ssize_t ignored = write(2, prefix, strlen(prefix));
-    ignored = write(2, a, strlen(a));
-    ignored = write(2, b, strlen(b));
-    ignored = write(2, "\n", 1);
-    (void)ignored;
-}
+/* Frames are copied into buffers of LH_MAX_DEPTH_LIMIT (snapshot.c, the agent) and stored with 16-bit depths. */
+_Static_assert(LH_STACK_DEPTH_MAX <= LH_MAX_DEPTH_LIMIT, "native/limits.json allows deeper stacks than the buffers");
+/* Retention keeps a first and a last quarter and a middle: eight is the least that leaves each room. */
+_Static_assert(LH_MAX_SNAPSHOTS_MIN >= 8, "native/limits.json: LEAKHUNT_MAX_SNAPSHOTS needs room for retention's parts");
 
 /* Strict decimal u64: digits only, no sign, no overflow. */
 static bool parse_u64(const char *text, uint64_t *out)
@@ -54,25 +49,30 @@ static bool parse_u64(const char *text, uint64_t *out)
     return true;
 }
 
-static bool read_number(const char *name, uint64_t min, uint64_t max, uint64_t *out)
+/* A whole number within its limits; unset keeps the default. */
+static bool read_number(const char *name, uint64_t min, uint64_t max, bool zero_allowed, const char *range,
+                        uint64_t *out)
 {
     const char *text = getenv(name);
     if (!text)
         return true; /* keep the default */
     uint64_t value;
-    if (!parse_u64(text, &value) || value < min || value > max) {
-        say(name, " is not a whole number in its allowed range");
+    if (!parse_u64(text, &value) || ((value < min || value > max) && !(zero_allowed && value == 0))) {
+        lh_say(LH_SAY_DISABLED, name, " is not a whole number in its allowed range (", range, ")", NULL);
         return false;
     }
     *out = value;
     return true;
 }
 
+/* A setting of native/limits.json, by its name there without LEAKHUNT_. */
+#define READ_LIMITED(id, out) read_number(LH_##id##_NAME, LH_##id##_MIN, LH_##id##_MAX, LH_##id##_ZERO_ALLOWED, LH_##id##_RANGE, out)
+
 static enum lh_config_result open_raw_dir(void)
 {
     const char *dir = getenv("LEAKHUNT_DIR");
     if (dir[0] != '/') {
-        say("LEAKHUNT_DIR must be an absolute path", "");
+        lh_say(LH_SAY_DISABLED, "LEAKHUNT_DIR must be an absolute path", NULL);
         return LH_CONFIG_INVALID;
     }
     /* O_NOFOLLOW covers only a last component without a trailing slash ("link/" is followed): so also require
@@ -80,7 +80,7 @@ static enum lh_config_result open_raw_dir(void)
     char bare[4096];
     size_t length = strlen(dir);
     if (length >= sizeof bare) {
-        say("LEAKHUNT_DIR is too long", "");
+        lh_say(LH_SAY_DISABLED, "LEAKHUNT_DIR is too long", NULL);
         return LH_CONFIG_INVALID;
     }
     memcpy(bare, dir, length + 1);
@@ -92,7 +92,7 @@ static enum lh_config_result open_raw_dir(void)
         !S_ISDIR(path_st.st_mode) || path_st.st_ino != st.st_ino || path_st.st_dev != st.st_dev) {
         if (fd >= 0)
             close(fd);
-        say("LEAKHUNT_DIR is not a directory of ours (or is a symlink): ", dir);
+        lh_say(LH_SAY_DISABLED, "LEAKHUNT_DIR is not a directory of ours (or is a symlink): ", dir, NULL);
         return LH_CONFIG_INVALID;
     }
     lh_config.raw_dir_fd = fd;
@@ -106,7 +106,7 @@ static bool read_flag(const char *name, bool *out)
     if (!text)
         return true;
     if (strcmp(text, "0") != 0 && strcmp(text, "1") != 0) {
-        say(name, " must be 0 or 1");
+        lh_say(LH_SAY_DISABLED, name, " must be 0 or 1", NULL);
         return false;
     }
     *out = text[0] == '1';
@@ -127,7 +127,7 @@ static bool read_unwinder(void)
             return true;
         }
     }
-    say("LEAKHUNT_UNWINDER must be tables, libgcc or both", "");
+    lh_say(LH_SAY_DISABLED, "LEAKHUNT_UNWINDER must be tables, libgcc or both", NULL);
     return false;
 }
 
@@ -142,7 +142,7 @@ LH_HIDDEN enum lh_config_result lh_config_read(void)
     uint64_t parent = 0;
     const char *parent_text = getenv("LEAKHUNT_PARENT_PID");
     if (parent_text && !parse_u64(parent_text, &parent)) {
-        say("LEAKHUNT_PARENT_PID is not a process id", "");
+        lh_say(LH_SAY_DISABLED, "LEAKHUNT_PARENT_PID is not a process id", NULL);
         return LH_CONFIG_INVALID;
     }
     if (!lh_config.follow_children && parent_text && (uint64_t)getppid() != parent)
@@ -153,19 +153,15 @@ LH_HIDDEN enum lh_config_result lh_config_read(void)
 
     uint64_t depth = lh_config.max_stack_depth;
     uint64_t seed = 0;
-    bool ok = read_number("LEAKHUNT_SAMPLE_BYTES", 1, UINT64_C(1) << 40, &lh_config.sample_interval_bytes) &&
-              read_number("LEAKHUNT_INTERVAL_MS", 50, 86400000, &lh_config.snapshot_interval_ms) &&
-              read_number("LEAKHUNT_TABLE_CAPACITY", 1024, UINT64_C(1) << 24, &lh_config.table_capacity) &&
-              read_number("LEAKHUNT_MAX_STACKS", 256, UINT64_C(1) << 20, &lh_config.max_stacks) &&
-              read_number("LEAKHUNT_MAX_SNAPSHOTS", 0, 1000000, &lh_config.max_snapshots) &&
-              read_number("LEAKHUNT_STACK_DEPTH", 4, 256, &depth) &&
-              read_number("LEAKHUNT_SEED", 0, UINT64_MAX, &seed);
+    bool ok = READ_LIMITED(SAMPLE_BYTES, &lh_config.sample_interval_bytes) &&
+              READ_LIMITED(INTERVAL_MS, &lh_config.snapshot_interval_ms) &&
+              READ_LIMITED(TABLE_CAPACITY, &lh_config.table_capacity) &&
+              READ_LIMITED(MAX_STACKS, &lh_config.max_stacks) &&
+              READ_LIMITED(MAX_SNAPSHOTS, &lh_config.max_snapshots) &&
+              READ_LIMITED(STACK_DEPTH, &depth) &&
+              read_number("LEAKHUNT_SEED", 0, UINT64_MAX, false, "any 64-bit number", &seed);
     if (!ok)
         return LH_CONFIG_INVALID;
-    if (lh_config.max_snapshots != 0 && lh_config.max_snapshots < LH_MIN_KEPT_SNAPSHOTS) {
-        say("LEAKHUNT_MAX_SNAPSHOTS must be 0 (keep all) or at least 8", "");
-        return LH_CONFIG_INVALID;
-    }
     lh_config.max_stack_depth = (uint32_t)depth;
     lh_config.seed_given = getenv("LEAKHUNT_SEED") != NULL;
     lh_config.seed = seed;

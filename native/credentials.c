@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <grp.h>
 #include <sched.h>
 #include <unistd.h>
@@ -22,11 +23,6 @@
 #include "shim.h"
 #include "writer.h"
 #include "state.h"
-
-#define NEXT(name)                                                                                          \
-    static __typeof__(&name) next_##name;                                                                   \
-    if (!next_##name)                                                                                       \
-        next_##name = (__typeof__(&name))dlsym(RTLD_NEXT, #name);
 
 /* Runs `call` with the writer stopped; the writer's own (pthread_create's) allocations are not sampled. */
 #define WITH_WRITER_STOPPED(call)                                                                           \
@@ -39,41 +35,28 @@
         lh_tls.quiet--;                                                                                     \
     } while (0)
 
-#define CREDENTIAL_CALL_1(name, type_a)                                                                     \
-    LH_EXPORT int name(type_a a)                                                                            \
+/* A wrapper: the call to the next definition of `name`, with the writer stopped around it. */
+#define CREDENTIAL_CALL(name, params, args)                                                                 \
+    LH_EXPORT int name params                                                                               \
     {                                                                                                       \
-        NEXT(name)                                                                                          \
+        __typeof__(&name) next = LH_NEXT(name);                                                             \
+        if (!next) {                                                                                        \
+            errno = ENOSYS;                                                                                 \
+            return -1;                                                                                      \
+        }                                                                                                   \
         int result;                                                                                         \
-        WITH_WRITER_STOPPED(next_##name(a));                                                                \
+        WITH_WRITER_STOPPED(next args);                                                                     \
         return result;                                                                                      \
     }
 
-#define CREDENTIAL_CALL_2(name, type_a, type_b)                                                             \
-    LH_EXPORT int name(type_a a, type_b b)                                                                  \
-    {                                                                                                       \
-        NEXT(name)                                                                                          \
-        int result;                                                                                         \
-        WITH_WRITER_STOPPED(next_##name(a, b));                                                             \
-        return result;                                                                                      \
-    }
-
-#define CREDENTIAL_CALL_3(name, type_a, type_b, type_c)                                                     \
-    LH_EXPORT int name(type_a a, type_b b, type_c c)                                                        \
-    {                                                                                                       \
-        NEXT(name)                                                                                          \
-        int result;                                                                                         \
-        WITH_WRITER_STOPPED(next_##name(a, b, c));                                                          \
-        return result;                                                                                      \
-    }
-
-CREDENTIAL_CALL_1(setuid, uid_t)
-CREDENTIAL_CALL_1(setgid, gid_t)
-CREDENTIAL_CALL_1(seteuid, uid_t)
-CREDENTIAL_CALL_1(setegid, gid_t)
-CREDENTIAL_CALL_2(setreuid, uid_t, uid_t)
-CREDENTIAL_CALL_2(setregid, gid_t, gid_t)
-CREDENTIAL_CALL_3(setresuid, uid_t, uid_t, uid_t)
-CREDENTIAL_CALL_3(setresgid, gid_t, gid_t, gid_t)
-CREDENTIAL_CALL_2(setgroups, size_t, const gid_t *)
-CREDENTIAL_CALL_1(unshare, int)
-CREDENTIAL_CALL_2(setns, int, int)
+CREDENTIAL_CALL(setuid, (uid_t a), (a))
+CREDENTIAL_CALL(setgid, (gid_t a), (a))
+CREDENTIAL_CALL(seteuid, (uid_t a), (a))
+CREDENTIAL_CALL(setegid, (gid_t a), (a))
+CREDENTIAL_CALL(setreuid, (uid_t a, uid_t b), (a, b))
+CREDENTIAL_CALL(setregid, (gid_t a, gid_t b), (a, b))
+CREDENTIAL_CALL(setresuid, (uid_t a, uid_t b, uid_t c), (a, b, c))
+CREDENTIAL_CALL(setresgid, (gid_t a, gid_t b, gid_t c), (a, b, c))
+CREDENTIAL_CALL(setgroups, (size_t a, const gid_t *b), (a, b))
+CREDENTIAL_CALL(unshare, (int a), (a))
+CREDENTIAL_CALL(setns, (int a, int b), (a, b))

@@ -24,23 +24,67 @@
 #include "config.h"
 #include "interpose.h"
 #include "liveness.h"
+#include "mappings.h"
 #include "sampler.h"
-#include "writer.h"
+#include "scratch.h"
+#include "snapshot.h"
 #include "stacks.h"
+#include "writer.h"
 #include "state.h"
 
-static void turn_off_in_child(void)
+/* ---- fork ----
+ *
+ * As jemalloc does: before fork() the forking thread takes every lock of the shim, and releases them after, in the
+ * parent and in the child. A lock held by another thread at the moment of fork() would be held for ever in the
+ * child, which has no such thread: the lifecycle lock, taken by the setuid family's wrappers, hung a child in its
+ * first setuid(). The order is the one every other path takes them in: lifecycle (a pause joins the writer, which
+ * may be writing), the write lock (a snapshot takes the table locks one by one), thinning before the shards, the
+ * mapping table, the stack table last. The methods, unloaded-objects and writer-wake locks are left out: only the JVM agent's
+ * resolver and the writer take them, and neither thread exists in a child.
+ *
+ * Between the handlers, the forking thread is busy: the allocations other fork handlers make on it — in the child
+ * before ours has run — are forwarded unsampled rather than waiting for locks this thread holds. The child then
+ * turns the shim off: the parent's tables and files are the parent's. glibc runs the handlers of one fork at a
+ * time, so `locked_for_fork` is not shared between two forks. Cost: a fork() waits for a snapshot being written. */
+static bool locked_for_fork;
+
+static void before_fork(void)
 {
-    atomic_store(&lh_run_state, LH_OFF);
+    /* A fork from a signal handler that interrupted the shim's own slow path on this thread: the locks may be this
+     * thread's already. Take none; the child, turned off, never needs them. (With fork handlers, fork is not
+     * async-signal-safe anyway: glibc offers _Fork for that.) */
+    locked_for_fork = lh_tls.busy == 0;
+    if (!locked_for_fork)
+        return;
+    lh_writer_lock_for_fork();
+    lh_snapshot_lock_for_fork();
+    lh_live_lock_for_fork();
+    lh_mappings_lock_for_fork();
+    lh_stacks_lock_for_fork();
+    lh_tls.busy++;
 }
 
-static void note(const char *what)
+static void unlock_after_fork(void)
 {
-    const char *prefix = "leakhunt shim: disabled: ";
-    ssize_t ignored = write(2, prefix, strlen(prefix));
-    ignored = write(2, what, strlen(what));
-    ignored = write(2, "\n", 1);
-    (void)ignored;
+    if (!locked_for_fork)
+        return;
+    lh_tls.busy--;
+    lh_stacks_unlock_after_fork();
+    lh_mappings_unlock_after_fork();
+    lh_live_unlock_after_fork();
+    lh_snapshot_unlock_after_fork();
+    lh_writer_unlock_after_fork();
+}
+
+static void after_fork_in_parent(void)
+{
+    unlock_after_fork();
+}
+
+static void after_fork_in_child(void)
+{
+    atomic_store(&lh_run_state, LH_OFF);
+    unlock_after_fork();
 }
 
 static bool start(void)
@@ -53,15 +97,16 @@ static bool start(void)
         return false; /* setuid/setgid: never act on an environment the invoker controls */
     if (lh_config_read() != LH_CONFIG_OK)
         return false;
-    atomic_store(&lh_sample_interval_bytes, lh_config.sample_interval_bytes);
+    lh_sampler_configure(lh_config.sample_interval_bytes);
     lh_stacks_locate_self();
-    if (!lh_live_init(lh_config.table_capacity) ||
-        !lh_stacks_init(lh_config.max_stacks, lh_config.max_stack_depth)) {
-        note("cannot map memory for its tables");
+    if (!lh_live_init(lh_config.table_capacity) || !lh_mappings_init() ||
+        !lh_stacks_init(lh_config.max_stacks, lh_config.max_stack_depth) ||
+        !lh_scratch_init(lh_config.max_stack_depth)) {
+        lh_say(LH_SAY_DISABLED, "cannot map memory for its tables", NULL);
         return false;
     }
-    if (pthread_atfork(NULL, NULL, turn_off_in_child) != 0 || !lh_writer_start()) {
-        note("cannot start the snapshot writer (is the run directory writable?)");
+    if (pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child) != 0 || !lh_writer_start()) {
+        lh_say(LH_SAY_DISABLED, "cannot start the snapshot writer (is the run directory writable?)", NULL);
         return false;
     }
     return true;
@@ -71,6 +116,7 @@ __attribute__((constructor)) static void leakhunt_constructor(void)
 {
     lh_tls.busy++;
     lh_interpose_resolve();
+    lh_interpose_mmap_resolve();
     atomic_store(&lh_run_state, start() ? LH_ON : LH_OFF);
     lh_tls.busy--;
 }
@@ -98,8 +144,6 @@ __attribute__((destructor)) static void leakhunt_destructor(void)
 }
 
 typedef int (*main_function)(int, char **, char **);
-typedef int (*start_main_function)(main_function, int, char **, void (*)(void), void (*)(void), void (*)(void),
-                                   void *);
 static main_function program_main;
 
 static int main_then_snapshot(int argc, char **argv, char **envp)
@@ -112,18 +156,15 @@ static int main_then_snapshot(int argc, char **argv, char **envp)
 LH_EXPORT int __libc_start_main(main_function main, int argc, char **argv, void (*init)(void),
                                 void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
 {
-    start_main_function next = (start_main_function)dlsym(RTLD_NEXT, "__libc_start_main");
     program_main = main;
-    return next(main_then_snapshot, argc, argv, init, fini, rtld_fini, stack_end);
+    return LH_NEXT(__libc_start_main)(main_then_snapshot, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
 LH_EXPORT void exit(int status)
 {
-    typedef void (*exit_function)(int);
-    static exit_function next_exit;
     take_final_snapshot();
-    if (!next_exit)
-        next_exit = (exit_function)dlsym(RTLD_NEXT, "exit");
-    next_exit(status);
-    __builtin_unreachable();
+    __typeof__(&exit) next = LH_NEXT(exit);
+    if (next)
+        next(status);
+    _exit(status);
 }

@@ -6,6 +6,12 @@
  * allocations and frees that pass the address filter ever take a shard lock; everything else is decided
  * by the filter in liveness.h.
  *
+ * Hot path cost: an unsampled free() pays only the filter in liveness.h — a multiply, a shift and a relaxed
+ * one-byte load; unsampled allocations never come here. A sampled allocation's insert and a sampled block's
+ * free each take one shard's mutex (16 shards: threads rarely meet) and probe a few 32-byte slots; the filter
+ * counter is a CAS on one byte. Thinning, when the table fills, walks every shard once under its lock: rare
+ * (each round halves the table) and done by one thread, the others drop their sample rather than wait.
+ *
  * Capacity is fixed. When the table holds `capacity` entries the sampling interval doubles and every
  * entry is kept with probability p(s, 2S)/p(s, S) — the chance it would have been sampled at the new
  * interval given it was sampled at the old one — and reweighted at the new generation. Estimates stay
@@ -245,8 +251,8 @@ static void delete_slot(struct shard *s, uint64_t hole)
     s->used--;
 }
 
-static bool try_insert(uintptr_t address, uint64_t size, uint32_t stack_id, uint32_t alloc_time_ds,
-                       uint32_t generation)
+static bool try_insert(uintptr_t address, uint64_t size, uint64_t usable_size, uint32_t stack_id,
+                       uint32_t alloc_time_ds, uint32_t generation)
 {
     uint64_t hash = address_hash(address);
     struct shard *s = shard_of(hash);
@@ -255,11 +261,11 @@ static bool try_insert(uintptr_t address, uint64_t size, uint32_t stack_id, uint
     uint64_t i = probe(s, address, hash);
     if (s->slots[i].address == address) {
         /* A stale entry: its free was missed (it came from inside the shim). The new block replaces it. */
-        s->slots[i] = (struct lh_live_entry){address, size, generation, stack_id, alloc_time_ds};
+        s->slots[i] = (struct lh_live_entry){address, size, generation, usable_size, stack_id, alloc_time_ds};
         inserted = true;
     } else if (atomic_load_explicit(&live_entries, memory_order_relaxed) < table_capacity &&
                s->used < s->mask) {
-        s->slots[i] = (struct lh_live_entry){address, size, generation, stack_id, alloc_time_ds};
+        s->slots[i] = (struct lh_live_entry){address, size, generation, usable_size, stack_id, alloc_time_ds};
         s->used++;
         atomic_fetch_add_explicit(&live_entries, 1, memory_order_relaxed);
         filter_increment(address);
@@ -269,10 +275,11 @@ static bool try_insert(uintptr_t address, uint64_t size, uint32_t stack_id, uint
     return inserted;
 }
 
-LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint32_t stack_id, uint32_t alloc_time_ds)
+LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint64_t usable_size, uint32_t stack_id,
+                              uint32_t alloc_time_ds)
 {
-    uint32_t generation = atomic_load_explicit(&lh_sample_generation, memory_order_relaxed);
-    if (try_insert(address, size, stack_id, alloc_time_ds, generation)) {
+    uint32_t generation = lh_sampler_generation();
+    if (try_insert(address, size, usable_size, stack_id, alloc_time_ds, generation)) {
         if (LH_UNLIKELY(filter_too_small()))
             grow_filter();
         return true;
@@ -283,14 +290,14 @@ LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint32_t stack_i
             lh_live_thin();
         pthread_mutex_unlock(&thinning_lock);
         /* The sample was drawn at the old interval; after thinning it must survive the same coin. */
-        uint32_t now = atomic_load_explicit(&lh_sample_generation, memory_order_relaxed);
+        uint32_t now = lh_sampler_generation();
         double keep = lh_sample_probability(size, now) / lh_sample_probability(size, generation);
         double coin = (double)((address_hash(address) ^ alloc_time_ds) >> 11) * 0x1.0p-53;
         if (coin >= keep) {
             atomic_fetch_add_explicit(&lh_counters.thinned_entries, 1, memory_order_relaxed);
             return false;
         }
-        if (try_insert(address, size, stack_id, alloc_time_ds, now))
+        if (try_insert(address, size, usable_size, stack_id, alloc_time_ds, now))
             return true;
     }
     atomic_fetch_add_explicit(&lh_counters.table_drops, 1, memory_order_relaxed);
@@ -333,6 +340,20 @@ LH_HIDDEN void lh_live_for_each(void (*visit)(const struct lh_live_entry *, void
     }
 }
 
+LH_HIDDEN void lh_live_lock_for_fork(void)
+{
+    pthread_mutex_lock(&thinning_lock);
+    for (int k = 0; k < SHARD_COUNT; k++)
+        pthread_mutex_lock(&shards[k].lock);
+}
+
+LH_HIDDEN void lh_live_unlock_after_fork(void)
+{
+    for (int k = SHARD_COUNT - 1; k >= 0; k--)
+        pthread_mutex_unlock(&shards[k].lock);
+    pthread_mutex_unlock(&thinning_lock);
+}
+
 LH_HIDDEN uint64_t lh_live_count(void)
 {
     return atomic_load_explicit(&live_entries, memory_order_relaxed);
@@ -355,13 +376,9 @@ static double thinning_coin(const struct lh_live_entry *e, uint64_t round)
 
 LH_HIDDEN void lh_live_thin(void)
 {
-    uint32_t next = atomic_load_explicit(&lh_sample_generation, memory_order_relaxed) + 1;
     uint64_t round = atomic_fetch_add_explicit(&lh_counters.thinning_rounds, 1, memory_order_relaxed) + 1;
     /* New samples switch over first, so nothing drawn after this point is weighted at the old interval. */
-    atomic_store_explicit(&lh_sample_generation, next, memory_order_relaxed);
-    atomic_store_explicit(&lh_sample_interval_bytes,
-                          (lh_config.sample_interval_bytes ? lh_config.sample_interval_bytes : 1) << next,
-                          memory_order_relaxed);
+    uint32_t next = lh_sampler_double_interval();
     uint64_t thinned = 0;
     for (int k = 0; k < SHARD_COUNT; k++) {
         struct shard *s = &shards[k];

@@ -7,13 +7,15 @@
 
 #include "shim.h"
 
-/* A sampled block that is still live. 24 bytes. */
+/* A sampled block that is still live. 32 bytes. */
 struct lh_live_entry {
     uint64_t address;        /* 0 marks an empty slot: malloc never hands out address 0 */
     uint64_t size : 56;      /* requested bytes */
     uint64_t generation : 8; /* sampling generation its weight is computed at (see sampler.c) */
+    uint64_t usable_size;    /* malloc_usable_size() on the sampled path: what the allocator counts as in use */
     uint32_t stack_id;
-    uint32_t alloc_time_ds;  /* allocation time, deciseconds since shim start (13 years of range) */
+    uint32_t alloc_time_ds;  /* allocation time, deciseconds since shim start (13 years of range); a realloc'd
+                              * block keeps its first sampled ancestor's (lineage) */
 };
 
 /*
@@ -73,15 +75,16 @@ LH_HIDDEN void lh_filter_pin(const void *pointer);
 
 /*
  * Sets up a table for at most `capacity` live entries. Worst-case memory, stated: the slots
- * (2 × capacity rounded up to a power of two, 24 bytes each) plus room for every size of the filter (up to 4 bytes
- * per entry, rounded up to a power of two, twice); for the default 65536 entries that is 3 MiB + 512 KiB, of which
+ * (2 × capacity rounded up to a power of two, 32 bytes each) plus room for every size of the filter (up to 4 bytes
+ * per entry, rounded up to a power of two, twice); for the default 65536 entries that is 4 MiB + 512 KiB, of which
  * the filter in use is 2 KiB to 256 KiB. Returns false if the memory cannot be mapped.
  */
 LH_HIDDEN bool lh_live_init(uint64_t capacity);
 
 /* Records a sampled block. When the table is full it first thins (doubling the sampling interval);
  * returns false, and counts a drop, only if the entry still does not fit. */
-LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint32_t stack_id, uint32_t alloc_time_ds);
+LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint64_t usable_size, uint32_t stack_id,
+                              uint32_t alloc_time_ds);
 
 /* Removes the entry for `address` if there is one (copied to *removed when not NULL). */
 LH_HIDDEN bool lh_live_remove(uintptr_t address, struct lh_live_entry *removed);
@@ -92,6 +95,11 @@ LH_HIDDEN void lh_live_for_each(void (*visit)(const struct lh_live_entry *, void
 
 LH_HIDDEN uint64_t lh_live_count(void);
 LH_HIDDEN uint64_t lh_live_capacity(void);
+
+/* fork(): every lock of the table (thinning, then the shards in order) taken before, released after in the
+ * parent and the child (lifecycle.c), so a child never inherits a shard locked by a thread it does not have. */
+LH_HIDDEN void lh_live_lock_for_fork(void);
+LH_HIDDEN void lh_live_unlock_after_fork(void);
 
 /* Doubles the sampling interval and thins the live entries so they stay unbiased at the new interval.
  * Exposed for tests; normally called by insert when the table is full. */

@@ -1,6 +1,9 @@
-/* The two OS services every part of the shim uses: its own memory, and the clock. */
+/* The OS services every part of the shim uses: its own memory, the clock, a line on stderr. */
 #define _GNU_SOURCE
+#include <stdarg.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,10 +23,12 @@ static _Atomic int mapping_count;
 
 LH_HIDDEN void *lh_map_memory(size_t bytes)
 {
-    /* NORESERVE + demand paging: the stated worst case is virtual; RSS follows what is really used. */
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
+    /* NORESERVE + demand paging: the stated worst case is virtual; RSS follows what is really used. The system call
+     * itself, not the shim's own mmap (interpose_mmap.c): the shim's memory is not the target's. */
+    long mapped = syscall(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mapped == -1)
         return NULL;
+    void *p = (void *)mapped;
     atomic_fetch_add_explicit(&lh_counters.mapped_bytes, bytes, memory_order_relaxed);
     int slot = atomic_fetch_add(&mapping_count, 1);
     if (slot < MAX_MAPPINGS) {
@@ -67,6 +72,23 @@ LH_HIDDEN uint64_t lh_monotonic_ns(void)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+LH_HIDDEN void lh_say(const char *first, ...)
+{
+    char line[1024];
+    size_t used = 0;
+    va_list parts;
+    va_start(parts, first);
+    for (const char *part = first; part; part = va_arg(parts, const char *)) {
+        size_t n = strnlen(part, sizeof line - 1 - used);
+        memcpy(line + used, part, n);
+        used += n;
+    }
+    va_end(parts);
+    line[used++] = '\n';
+    ssize_t ignored = write(2, line, used);
+    (void)ignored;
 }
 
 LH_HIDDEN _Atomic int lh_run_state = LH_STARTING;

@@ -6,14 +6,11 @@
 
 #include "shim.h"
 
-/* max_snapshots below this (other than 0) is refused by config.c: the three parts need room. */
-#define LH_MIN_KEPT_SNAPSHOTS 8
-
 /* Which raw snapshots stay on disk, as a function of the newest sequence number alone (so that a new image
  * after exec() reaches the same decision): all of the first quarter of max_snapshots, all of the most recent
  * quarter, and between them every stride-th, the stride the smallest power of two that keeps the middle
  * within half of max_snapshots. The stride only grows, so a snapshot once deleted is never wanted again.
- * max_snapshots 0 keeps everything. */
+ * max_snapshots 0 keeps everything; otherwise it is at least 8 (native/limits.json), room for the three parts. */
 LH_HIDDEN bool lh_retention_keeps(uint64_t sequence, uint64_t newest, uint64_t max_snapshots);
 
 /* After snapshot `newest` was written: deletes what retention no longer keeps from the pid directory. The

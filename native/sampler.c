@@ -17,6 +17,9 @@
  * and, the process being memoryless, the countdown is rearmed with a fresh exponential draw (the points
  * after the first one inside the same block do not matter: one sample per block, weighted by 1/p(s)).
  *
+ * Hot path cost: the unsampled path is that one subtraction and sign test (interpose.c inlines it); the
+ * code below runs only when the countdown crosses zero: one xorshift draw and one log() per sample.
+ *
  * Edge cases:
  *  - S = 1 means "record every allocation": the gap is 0, every call takes the slow path, weight is 1.
  *  - Zero-byte requests have p = 0 and are never sampled (their weight would be infinite).
@@ -34,8 +37,38 @@
 #include <time.h>
 #include <unistd.h>
 
-LH_HIDDEN _Atomic uint64_t lh_sample_interval_bytes = 524288;
-LH_HIDDEN _Atomic uint32_t lh_sample_generation = 0;
+/* The base interval, and the interval and generation in force. Written only here: at start (configure) and
+ * when the liveness table asks for a doubling. Read relaxed: a sample drawn at the old interval a moment after
+ * a doubling is weighted at the generation it reads, and the table re-tosses its coin (liveness.c). */
+static uint64_t base_interval = 524288;
+static _Atomic uint64_t interval_in_force = 524288;
+static _Atomic uint32_t generation_in_force;
+
+LH_HIDDEN void lh_sampler_configure(uint64_t base_interval_bytes)
+{
+    base_interval = base_interval_bytes ? base_interval_bytes : 1;
+    atomic_store_explicit(&generation_in_force, 0, memory_order_relaxed);
+    atomic_store_explicit(&interval_in_force, base_interval, memory_order_relaxed);
+}
+
+LH_HIDDEN uint32_t lh_sampler_double_interval(void)
+{
+    uint32_t next = atomic_load_explicit(&generation_in_force, memory_order_relaxed) + 1;
+    /* The generation first, so nothing drawn after this point is weighted at the old interval. */
+    atomic_store_explicit(&generation_in_force, next, memory_order_relaxed);
+    atomic_store_explicit(&interval_in_force, base_interval << next, memory_order_relaxed);
+    return next;
+}
+
+LH_HIDDEN uint32_t lh_sampler_generation(void)
+{
+    return atomic_load_explicit(&generation_in_force, memory_order_relaxed);
+}
+
+LH_HIDDEN uint64_t lh_sampler_interval_bytes(void)
+{
+    return atomic_load_explicit(&interval_in_force, memory_order_relaxed);
+}
 
 static _Atomic uint64_t thread_counter;
 
@@ -59,8 +92,7 @@ static uint64_t next_random(struct lh_thread_state *ts)
 
 LH_HIDDEN void lh_sampler_seed(struct lh_thread_state *ts, uint64_t seed)
 {
-    ts->rng = splitmix64(seed) | 1; /* xorshift must not start at 0 */
-    ts->seeded = 1;
+    ts->rng = splitmix64(seed) | 1; /* xorshift must not start at 0, and 0 means "not seeded" */
 }
 
 static void seed_thread(struct lh_thread_state *ts)
@@ -81,7 +113,7 @@ static void seed_thread(struct lh_thread_state *ts)
 
 LH_HIDDEN int64_t lh_sampler_next_gap(struct lh_thread_state *ts)
 {
-    uint64_t interval = atomic_load_explicit(&lh_sample_interval_bytes, memory_order_relaxed);
+    uint64_t interval = lh_sampler_interval_bytes();
     if (interval <= 1)
         return 0;
     double u = (double)((next_random(ts) >> 11) + 1) * 0x1.0p-53; /* (0, 1] */
@@ -95,7 +127,7 @@ LH_HIDDEN int64_t lh_sampler_next_gap(struct lh_thread_state *ts)
 
 LH_HIDDEN bool lh_sampler_take(struct lh_thread_state *ts, size_t size)
 {
-    if (LH_UNLIKELY(!ts->seeded)) {
+    if (LH_UNLIKELY(ts->rng == 0)) {
         seed_thread(ts);
         ts->bytes_until_sample += lh_sampler_next_gap(ts);
         if (ts->bytes_until_sample > 0)
@@ -107,16 +139,14 @@ LH_HIDDEN bool lh_sampler_take(struct lh_thread_state *ts, size_t size)
 
 static double interval_at(uint32_t generation)
 {
-    /* lh_config holds the base interval; generations double it. */
-    uint64_t base = lh_config.sample_interval_bytes ? lh_config.sample_interval_bytes : 1;
-    return (double)base * ldexp(1.0, (int)generation);
+    return (double)base_interval * ldexp(1.0, (int)generation);
 }
 
 LH_HIDDEN double lh_sample_probability(uint64_t size, uint32_t generation)
 {
     if (size == 0)
         return 0.0;
-    if (generation == 0 && lh_config.sample_interval_bytes <= 1)
+    if (generation == 0 && base_interval <= 1)
         return 1.0; /* record-everything mode: deterministic, not Poisson */
     return -expm1(-(double)size / interval_at(generation));
 }

@@ -1,6 +1,18 @@
 /*
- * Declarations shared by the shim's files. Everything here is internal (hidden visibility): the only
- * symbols the library exports are the malloc family in interpose.c.
+ * Declarations shared by the shim's files. Everything here is internal (hidden visibility). The library exports
+ * only what it interposes and what a JVM looks up, each in the file of its concern — this list is checked against
+ * `nm -D --defined-only native/build/libleakhunt.so` by scripts/test-native.mjs:
+ *
+ * exports:
+ *   interpose.c    malloc free calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc pvalloc
+ *                  malloc_usable_size
+ *   interpose_mmap.c   mmap mmap64 munmap mremap
+ *   interpose_dlsym.c  dlsym dlvsym                        (malloc and mmap looked up by name are the shim's)
+ *   lifecycle.c    __libc_start_main exit                  (the final snapshot, before static destructors run)
+ *   credentials.c  setuid setgid seteuid setegid setreuid setregid setresuid setresgid setgroups unshare setns
+ *                                                          (the writer stopped around calls that need one thread)
+ *   unloaded.c     dlclose                                 (what a library mapped, remembered before it goes)
+ *   agent.c        Agent_OnLoad                            (the JVMTI agent; absent when built without jvmti.h)
  */
 #ifndef LEAKHUNT_SHIM_H
 #define LEAKHUNT_SHIM_H
@@ -12,8 +24,32 @@
 
 #define LH_HIDDEN __attribute__((visibility("hidden")))
 #define LH_EXPORT __attribute__((visibility("default")))
+/* A hidden name bound to this library's own definition of `name` (defined in the same file): unlike `&name`, never
+ * resolved through the GOT to a definition that comes first in the process. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define LH_SELF(name) extern __typeof__(name) self_##name __attribute__((alias(#name), visibility("hidden"), copy(name)));
+#else
+#define LH_SELF(name) extern __typeof__(name) self_##name __attribute__((alias(#name), visibility("hidden")));
+#endif
 #define LH_LIKELY(x) __builtin_expect(!!(x), 1)
 #define LH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* The definition of `name` that follows the shim's own in lookup order (dlsym(RTLD_NEXT)), resolved on first use
+ * and cached; NULL if there is none. For every function the shim wraps except the malloc and mmap families: dlsym
+ * itself allocates, so interpose.c resolves those up front, with a bootstrap buffer, into its next_* table, and
+ * interpose_mmap.c makes system calls until the constructor resolved them. (dlsym is the shim's own too: a lookup
+ * from here passes through to the real one, interpose_dlsym.c.) The file that uses it includes <dlfcn.h> (after
+ * _GNU_SOURCE). */
+#define LH_NEXT(name)                                                                                       \
+    (__extension__({                                                                                        \
+        static __typeof__(&name) lh_next_cached;                                                            \
+        __typeof__(&name) lh_next = __atomic_load_n(&lh_next_cached, __ATOMIC_ACQUIRE);                     \
+        if (!lh_next) {                                                                                     \
+            lh_next = (__typeof__(&name))dlsym(RTLD_NEXT, #name);                                           \
+            __atomic_store_n(&lh_next_cached, lh_next, __ATOMIC_RELEASE);                                   \
+        }                                                                                                   \
+        lh_next;                                                                                            \
+    }))
 
 /* Whether the shim records. STARTING covers the time before our constructor ran (ld.so and earlier
  * constructors already allocate); OFF is final for this process image (forked child, bad config, setuid). */
@@ -55,6 +91,7 @@ struct lh_counters {
     _Atomic uint64_t write_errors;
     _Atomic uint64_t java_stacks;         /* samples that got Java frames */
     _Atomic uint64_t java_stack_failures; /* AsyncGetCallTrace said no (negative frame count) */
+    _Atomic uint64_t mapping_drops;       /* sampled mappings not tracked: the mapping table or stack table was full */
     _Atomic uint64_t fast_unwinds;        /* samples whose native stack the shim's own tables captured */
     _Atomic uint64_t unwind_mismatches;   /* LEAKHUNT_UNWINDER=both: samples where the two unwinders differ */
 };
@@ -66,6 +103,12 @@ LH_HIDDEN void *lh_map_memory(size_t bytes);
 
 /* How much of the shim's own mapped memory is resident now (only the writer thread calls it). */
 LH_HIDDEN uint64_t lh_resident_bytes(void);
+
+/* One line on stderr: the parts (a NULL ends them) and a newline, in a single write(2) — no stdio, no allocation,
+ * and a line under PIPE_BUF is never interleaved with the target's own output. Cut at 1 KiB. */
+LH_HIDDEN void lh_say(const char *first, ...) __attribute__((sentinel));
+/* How the shim says it turned itself off for this process (the target runs on untouched). */
+#define LH_SAY_DISABLED "leakhunt shim: disabled: "
 
 /* Monotonic time since the shim started, for allocation ages. */
 LH_HIDDEN uint64_t lh_monotonic_ns(void);

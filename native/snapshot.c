@@ -23,6 +23,7 @@
 
 #include "agent.h"
 #include "liveness.h"
+#include "mappings.h"
 #include "methods.h"
 #include "output.h"
 #include "procfs.h"
@@ -46,7 +47,7 @@ enum record_type {
     RECORD_END = 0xFFFF,
 };
 
-#define FORMAT_VERSION 2u
+#define FORMAT_VERSION 3u
 
 /* Live totals of one stack, gathered from the liveness table for one snapshot. */
 struct site_totals {
@@ -54,6 +55,7 @@ struct site_totals {
     uint64_t live_sampled_bytes;
     double live_objects;
     double live_bytes;
+    double live_usable_bytes; /* Σ weight × what the allocator counts (malloc) or the pages (mmap) */
     uint32_t oldest_ds;
     uint32_t newest_ds;
     double time_weighted_ds; /* Σ live_bytes × alloc time, for the mean */
@@ -68,27 +70,41 @@ static uintptr_t *frame_scratch;
 static struct lh_java_frame *java_scratch;
 static struct mallinfo2 (*mallinfo2_function)(void);
 static int (*mallctl_function)(const char *, void *, size_t *, void *, size_t);
-static int (*malloc_trim_function)(size_t);
 
 /* ---- gathering ---- */
 
+/* One live sample of `bytes` (`usable` as the allocator or the kernel counts them) and `weight`, born at `born_ds`. */
+static void add_live(uint32_t stack_id, uint32_t stack_count, uint64_t bytes, uint64_t usable, double weight, uint32_t born_ds)
+{
+    if (stack_id >= stack_count)
+        return;
+    struct site_totals *t = &totals[stack_id];
+    double upscaled = weight * (double)bytes;
+    if (t->live_samples == 0 || born_ds < t->oldest_ds)
+        t->oldest_ds = born_ds;
+    if (born_ds > t->newest_ds)
+        t->newest_ds = born_ds;
+    t->live_samples++;
+    t->live_sampled_bytes += bytes;
+    t->live_objects += weight;
+    t->live_bytes += upscaled;
+    t->live_usable_bytes += weight * (double)usable;
+    t->time_weighted_ds += upscaled * (double)born_ds;
+}
+
 static void add_live_entry(const struct lh_live_entry *e, void *context)
 {
-    uint32_t stack_count = *(uint32_t *)context;
-    if (e->stack_id >= stack_count)
-        return;
-    struct site_totals *t = &totals[e->stack_id];
-    double weight = lh_sample_weight(e->size, e->generation);
-    double bytes = weight * (double)e->size;
-    if (t->live_samples == 0 || e->alloc_time_ds < t->oldest_ds)
-        t->oldest_ds = e->alloc_time_ds;
-    if (e->alloc_time_ds > t->newest_ds)
-        t->newest_ds = e->alloc_time_ds;
-    t->live_samples++;
-    t->live_sampled_bytes += e->size;
-    t->live_objects += weight;
-    t->live_bytes += bytes;
-    t->time_weighted_ds += bytes * (double)e->alloc_time_ds;
+    add_live(e->stack_id, *(uint32_t *)context, e->size, e->usable_size, lh_sample_weight(e->size, e->generation),
+             e->alloc_time_ds);
+}
+
+/* A tracked mapping, or what a partial munmap left of it: the bytes it still holds, at the weight it was sampled
+ * with; usable: its pages. */
+static void add_mapping(const struct lh_mapping *m, void *context)
+{
+    uint64_t pages = ((m->end + 4095) & ~(uint64_t)4095) - m->start;
+    add_live(m->stack_id, *(uint32_t *)context, m->end - m->start, pages, lh_sample_weight(m->sampled_size, m->generation),
+             m->alloc_time_ds);
 }
 
 static void write_meta(bool is_final, bool after_trim, uint64_t sequence)
@@ -104,10 +120,10 @@ static void write_meta(bool is_final, bool after_trim, uint64_t sequence)
     out_u64(lh_start_realtime_ns);
     out_u64(lh_start_monotonic_ns);
     out_u64(lh_config.sample_interval_bytes);
-    out_u64(atomic_load(&lh_sample_interval_bytes));
+    out_u64(lh_sampler_interval_bytes());
     out_u32(is_final ? 1 : 0);
     out_u32(lh_config.max_stack_depth);
-    out_u64((lh_config.sample_interval_bytes <= 1 && atomic_load(&lh_sample_generation) == 0 ? 1u : 0u) |
+    out_u64((lh_config.sample_interval_bytes <= 1 && lh_sampler_generation() == 0 ? 1u : 0u) |
             (after_trim ? 2u : 0u) | (uint64_t)lh_agent_status() << 2);
     out_u64(0);
     out_u64(0);
@@ -135,6 +151,8 @@ static void write_counters(uint32_t stack_count)
     out_u64(atomic_load(&lh_counters.java_stack_failures));
     out_u64(lh_resident_bytes());
     out_u64(lh_methods_count());
+    out_u64(lh_mappings_count());
+    out_u64(atomic_load(&lh_counters.mapping_drops));
     out_u64(atomic_load(&lh_counters.fast_unwinds));
     out_u64(atomic_load(&lh_counters.unwind_mismatches));
     out_end_record(start);
@@ -251,7 +269,7 @@ static void write_sites(uint32_t stack_count)
     for (uint32_t id = 0; id < stack_count; id++) {
         const struct site_totals *t = &totals[id];
         out_u32(id);
-        out_u32(0);
+        out_u32((uint32_t)lh_stacks_kind(id));
         out_u64(t->live_samples);
         out_u64(t->live_sampled_bytes);
         out_f64(t->live_objects);
@@ -262,7 +280,7 @@ static void write_sites(uint32_t stack_count)
         out_u64(t->live_samples ? (uint64_t)t->oldest_ds * 100 : 0);
         out_u64(t->live_samples ? (uint64_t)t->newest_ds * 100 : 0);
         out_f64(t->live_bytes > 0 ? t->time_weighted_ds / t->live_bytes * 100.0 : 0.0);
-        out_u64(0);
+        out_f64(t->live_usable_bytes);
     }
     out_end_record(start);
 }
@@ -283,6 +301,7 @@ LH_HIDDEN void lh_snapshot_write(bool is_final, bool after_trim)
     uint32_t stack_count = lh_stacks_count();
     memset(totals, 0, (size_t)stack_count * sizeof *totals);
     lh_live_for_each(add_live_entry, &stack_count);
+    lh_mappings_for_each(add_mapping, &stack_count);
 
     out_start(fd);
     out_put("LKHUNT\r\n", 8);
@@ -318,22 +337,19 @@ LH_HIDDEN void lh_snapshot_write(bool is_final, bool after_trim)
     pthread_mutex_unlock(&write_lock);
 }
 
-/* ---- what the writer thread calls ---- */
-
-LH_HIDDEN bool lh_snapshot_control_requested(const char *name)
+LH_HIDDEN void lh_snapshot_lock_for_fork(void)
 {
-    if (faccessat(pid_dir_fd, name, F_OK, 0) != 0)
-        return false;
-    unlinkat(pid_dir_fd, name, 0);
-    return true;
+    pthread_mutex_lock(&write_lock);
 }
 
-LH_HIDDEN void lh_snapshot_trim_probe(void)
+LH_HIDDEN void lh_snapshot_unlock_after_fork(void)
 {
-    lh_snapshot_write(false, false);
-    if (malloc_trim_function)
-        malloc_trim_function(0);
-    lh_snapshot_write(false, true);
+    pthread_mutex_unlock(&write_lock);
+}
+
+LH_HIDDEN int lh_snapshot_directory(void)
+{
+    return pid_dir_fd;
 }
 
 LH_HIDDEN bool lh_snapshot_prepare(void)
@@ -354,6 +370,5 @@ LH_HIDDEN bool lh_snapshot_prepare(void)
         return false;
     mallinfo2_function = (struct mallinfo2 (*)(void))dlsym(RTLD_DEFAULT, "mallinfo2");
     mallctl_function = (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(RTLD_DEFAULT, "mallctl");
-    malloc_trim_function = (int (*)(size_t))dlsym(RTLD_DEFAULT, "malloc_trim");
     return true;
 }

@@ -13,11 +13,12 @@ LH_HIDDEN bool lh_snapshot_prepare(void);
  * after_trim the second snapshot of a trim probe. Applies snapshot retention after it. */
 LH_HIDDEN void lh_snapshot_write(bool is_final, bool after_trim);
 
-/* The trim probe: a snapshot, malloc_trim(0), a snapshot. What RSS drops by was free memory the allocator
- * held on to — direct evidence of fragmentation rather than live data. */
-LH_HIDDEN void lh_snapshot_trim_probe(void);
+/* fork(): the write lock taken before, released after in the parent and the child (lifecycle.c). */
+LH_HIDDEN void lh_snapshot_lock_for_fork(void);
+LH_HIDDEN void lh_snapshot_unlock_after_fork(void);
 
-/* Whether the CLI dropped the control file `name` into the pid directory (and removes it). */
-LH_HIDDEN bool lh_snapshot_control_requested(const char *name);
+/* The pid directory snapshots are written into (-1 before lh_snapshot_prepare): where the CLI drops its
+ * control files for the writer. */
+LH_HIDDEN int lh_snapshot_directory(void);
 
 #endif

@@ -34,6 +34,7 @@ struct stack_entry {
     uint64_t arena_offset; /* native pcs, then two words (method id, bci) per Java frame */
     uint16_t depth;
     uint16_t java_depth;
+    uint32_t kind;             /* enum lh_stack_kind: part of the stack's identity */
     _Atomic uint32_t complete; /* its fields and frames are written */
     _Atomic uint64_t alloc_samples;
     _Atomic uint64_t alloc_objects; /* doubles, as bits: added to with compare-and-swap */
@@ -217,9 +218,11 @@ static uint64_t mix(uint64_t h, uint64_t word)
 }
 
 /* Four independent lanes over the native frames, so the multiplies overlap instead of waiting on each other. */
-static uint64_t hash_frames(const uintptr_t *pcs, int depth, const struct lh_java_frame *java, int java_depth)
+static uint64_t hash_frames(const uintptr_t *pcs, int depth, const struct lh_java_frame *java, int java_depth,
+                            enum lh_stack_kind kind)
 {
-    uint64_t lane[4] = {0xCBF29CE484222325ull ^ (uint64_t)depth ^ ((uint64_t)java_depth << 32), 0x9E3779B97F4A7C15ull,
+    uint64_t lane[4] = {0xCBF29CE484222325ull ^ (uint64_t)depth ^ ((uint64_t)java_depth << 32) ^ ((uint64_t)kind << 48),
+                        0x9E3779B97F4A7C15ull,
                         0xD6E8FEB86659FD93ull, 0xA0761D6478BD642Full};
     int i = 0;
     for (; i + 4 <= depth; i += 4)
@@ -234,9 +237,9 @@ static uint64_t hash_frames(const uintptr_t *pcs, int depth, const struct lh_jav
 }
 
 static bool same_frames(const struct stack_entry *e, const uintptr_t *pcs, int depth, const struct lh_java_frame *java,
-                        int java_depth)
+                        int java_depth, enum lh_stack_kind kind)
 {
-    if (e->depth != depth || e->java_depth != java_depth)
+    if (e->depth != depth || e->java_depth != java_depth || e->kind != (uint32_t)kind)
         return false;
     const uintptr_t *stored = &arena[e->arena_offset];
     if (memcmp(stored, pcs, (size_t)depth * sizeof *pcs) != 0)
@@ -286,7 +289,7 @@ static uint64_t index_mask(uintptr_t word)
 /* The id of these frames if the index holds them (no lock); else UINT32_MAX, and *empty is the slot the probe
  * ended at, in the index `*word` (the one read). */
 static uint32_t find(uint64_t hash, const uintptr_t *pcs, int depth, const struct lh_java_frame *java, int java_depth,
-                     uint64_t *empty, uintptr_t *word)
+                     enum lh_stack_kind kind, uint64_t *empty, uintptr_t *word)
 {
     *word = atomic_load_explicit(&index_word, memory_order_acquire);
     _Atomic uint32_t *slots = index_slots(*word);
@@ -298,7 +301,7 @@ static uint32_t find(uint64_t hash, const uintptr_t *pcs, int depth, const struc
             return UINT32_MAX;
         }
         const struct stack_entry *e = &entries[slot - 1];
-        if (e->hash == hash && same_frames(e, pcs, depth, java, java_depth))
+        if (e->hash == hash && same_frames(e, pcs, depth, java, java_depth, kind))
             return slot - 1;
     }
 }
@@ -344,14 +347,14 @@ static void advance_count(void)
 
 /* A stack seen for the first time: under its stripe's lock. Returns its id, or LH_OVERFLOW_STACK when full. */
 static uint32_t add_stack(uint64_t hash, const uintptr_t *pcs, int depth, const struct lh_java_frame *java,
-                          int java_depth)
+                          int java_depth, enum lh_stack_kind kind)
 {
     uint64_t words = (uint64_t)depth + 2 * (uint64_t)java_depth;
     pthread_mutex_t *stripe = &stripes[hash % STRIPES];
     pthread_mutex_lock(stripe);
     uint64_t slot = 0;
     uintptr_t word;
-    uint32_t id = find(hash, pcs, depth, java, java_depth, &slot, &word); /* another thread may have just added it */
+    uint32_t id = find(hash, pcs, depth, java, java_depth, kind, &slot, &word); /* another thread may have just added it */
     if (id != UINT32_MAX) {
         pthread_mutex_unlock(stripe);
         return id;
@@ -371,6 +374,7 @@ static uint32_t add_stack(uint64_t hash, const uintptr_t *pcs, int depth, const 
     e->arena_offset = offset;
     e->depth = (uint16_t)depth;
     e->java_depth = (uint16_t)java_depth;
+    e->kind = (uint32_t)kind;
     memcpy(&arena[offset], pcs, (size_t)depth * sizeof *pcs);
     for (int k = 0; k < java_depth; k++) {
         arena[offset + (uint64_t)depth + 2 * (uint64_t)k] = java[k].method_id;
@@ -392,16 +396,27 @@ static uint32_t add_stack(uint64_t hash, const uintptr_t *pcs, int depth, const 
 }
 
 LH_HIDDEN uint32_t lh_stacks_intern(const uintptr_t *pcs, int depth, const struct lh_java_frame *java,
-                                    int java_depth, uint64_t size, double weight)
+                                    int java_depth, enum lh_stack_kind kind, uint64_t size, double weight)
 {
-    uint64_t hash = hash_frames(pcs, depth, java, java_depth);
+    uint64_t hash = hash_frames(pcs, depth, java, java_depth, kind);
     uint64_t empty;
     uintptr_t word;
-    uint32_t id = find(hash, pcs, depth, java, java_depth, &empty, &word);
+    uint32_t id = find(hash, pcs, depth, java, java_depth, kind, &empty, &word);
     if (id == UINT32_MAX)
-        id = add_stack(hash, pcs, depth, java, java_depth);
+        id = add_stack(hash, pcs, depth, java, java_depth, kind);
     add_sample(&entries[id], size, weight);
     return id;
+}
+
+LH_HIDDEN void lh_stacks_count_sample(uint32_t id, uint64_t size, double weight)
+{
+    if (id < lh_stacks_count())
+        add_sample(&entries[id], size, weight);
+}
+
+LH_HIDDEN enum lh_stack_kind lh_stacks_kind(uint32_t id)
+{
+    return id < lh_stacks_count() ? (enum lh_stack_kind)entries[id].kind : LH_KIND_MALLOC;
 }
 
 LH_HIDDEN uint32_t lh_stacks_count(void)
@@ -432,4 +447,18 @@ LH_HIDDEN int lh_stacks_get(uint32_t id, uintptr_t *pcs, struct lh_java_frame *j
         *stats = (struct lh_stack_stats){atomic_load_explicit(&e->alloc_samples, memory_order_relaxed),
                                          read_double(&e->alloc_objects), read_double(&e->alloc_bytes)};
     return e->depth;
+}
+
+/* Every stripe, in order, as grow_index takes them: no stack is half added in the child, and no index is half
+ * grown. A known stack is interned without a lock, so fork only waits for threads adding a new one. */
+LH_HIDDEN void lh_stacks_lock_for_fork(void)
+{
+    for (int i = 0; i < STRIPES; i++)
+        pthread_mutex_lock(&stripes[i]);
+}
+
+LH_HIDDEN void lh_stacks_unlock_after_fork(void)
+{
+    for (int i = STRIPES - 1; i >= 0; i--)
+        pthread_mutex_unlock(&stripes[i]);
 }

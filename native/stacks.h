@@ -42,11 +42,22 @@ LH_HIDDEN int lh_stacks_capture(uintptr_t *pcs, int max_depth);
  * frame two) per stack; deeper stacks just fill the arena sooner. Default 32768 stacks: 10 MiB, mapped on demand. */
 LH_HIDDEN bool lh_stacks_init(uint64_t max_stacks, uint32_t max_depth);
 
-/* Returns the id of this stack — native frames, then Java frames — interning it if new, and adds one sample
- * of weight `weight` and `size` bytes to its cumulative counts. A full table yields LH_OVERFLOW_STACK and
- * counts a drop. */
+/* What a stack allocated: a stack's kind is part of its identity (the same frames calling malloc and mmap are two
+ * stacks), written as the SITES entry's `kind` (FORMAT.md). */
+enum lh_stack_kind { LH_KIND_MALLOC = 0, LH_KIND_MMAP_ANON = 1, LH_KIND_MMAP_FILE = 2 };
+
+/* Returns the id of this stack of `kind` — native frames, then Java frames — interning it if new, and adds one
+ * sample of weight `weight` and `size` bytes to its cumulative counts. A full table yields LH_OVERFLOW_STACK (whose
+ * kind is malloc) and counts a drop. */
 LH_HIDDEN uint32_t lh_stacks_intern(const uintptr_t *pcs, int depth, const struct lh_java_frame *java,
-                                    int java_depth, uint64_t size, double weight);
+                                    int java_depth, enum lh_stack_kind kind, uint64_t size, double weight);
+
+/* Adds one sample to the cumulative counts of a stack already interned: a realloc or mremap whose block keeps the
+ * stack it was born with (lineage, FORMAT.md). */
+LH_HIDDEN void lh_stacks_count_sample(uint32_t id, uint64_t size, double weight);
+
+/* The kind of a stack id below lh_stacks_count() (set before the id is published, never changed: no lock). */
+LH_HIDDEN enum lh_stack_kind lh_stacks_kind(uint32_t id);
 
 /* Number of ids in use (ids are dense: 0 .. count-1). */
 LH_HIDDEN uint32_t lh_stacks_count(void);
@@ -56,5 +67,9 @@ LH_HIDDEN uint64_t lh_stacks_capacity(void);
  * stores the Java depth in *java_depth. Safe against concurrent interning; any pointer may be NULL. */
 LH_HIDDEN int lh_stacks_get(uint32_t id, uintptr_t *pcs, struct lh_java_frame *java, int *java_depth,
                             struct lh_stack_stats *stats);
+
+/* fork(): the table's lock taken before, released after in the parent and the child (lifecycle.c). */
+LH_HIDDEN void lh_stacks_lock_for_fork(void);
+LH_HIDDEN void lh_stacks_unlock_after_fork(void);
 
 #endif

@@ -61,9 +61,6 @@ static int remember_segments(struct dl_phdr_info *info, size_t size, void *data)
 
 LH_EXPORT int dlclose(void *handle)
 {
-    static int (*next_dlclose)(void *);
-    if (!next_dlclose)
-        next_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
     struct link_map *map = NULL;
     if (atomic_load(&lh_run_state) == LH_ON && !lh_tls.busy &&
         dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name && map->l_name[0] == '/') {
@@ -77,7 +74,7 @@ LH_EXPORT int dlclose(void *handle)
         dl_iterate_phdr(remember_segments, &c);
         lh_tls.quiet--;
     }
-    int result = next_dlclose(handle);
+    int result = LH_NEXT(dlclose)(handle);
     if (atomic_load(&lh_run_state) == LH_ON && !lh_tls.busy) {
         lh_tls.quiet++;
         lh_unwind_tables_object_closed(); /* before anything else can be mapped where the object was */

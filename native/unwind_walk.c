@@ -38,7 +38,8 @@
 #include "unwind_tables.h"
 
 #define PAGE_BYTES 4096u
-#define MAX_STACK_BYTES (UINT64_C(1) << 30)
+/* The deepest stack the walk reads: its checked pages are counted in a u16 of the thread state. */
+#define MAX_STACK_BYTES (UINT64_C(0xfff0) * PAGE_BYTES)
 /* A thread whose stack could not be checked this many times keeps using libgcc. */
 #define MAX_BOUNDS_FAILURES 8
 
@@ -94,6 +95,13 @@ static bool all_mapped(uintptr_t start, uintptr_t end)
     return true;
 }
 
+/* The lowest address of the checked part of the thread's stack: whole pages below the page stack_high is in (a
+ * thread pointer need not be page-aligned). */
+static inline uintptr_t checked_low(const struct lh_thread_state *ts)
+{
+    return ((ts->stack_high + PAGE_BYTES - 1) & ~(uintptr_t)(PAGE_BYTES - 1)) - (uintptr_t)ts->stack_pages * PAGE_BYTES;
+}
+
 /* The slow part of the bounds: the first sample of a thread, or a stack deeper than checked so far. */
 static __attribute__((noinline, cold)) bool check_stack(struct lh_thread_state *ts, uintptr_t sp)
 {
@@ -109,12 +117,12 @@ static __attribute__((noinline, cold)) bool check_stack(struct lh_thread_state *
     bool ok = high != 0 && sigaltstack(NULL, &alternate) == 0 && !(alternate.ss_flags & SS_ONSTACK);
     if (ok) {
         /* Deeper on a stack already checked: only the new part needs the kernel's word. */
-        bool same_stack = ts->stack_high == high && ts->stack_low > low;
-        ok = all_mapped(low, same_stack ? ts->stack_low : high);
+        bool same_stack = ts->stack_high == high && ts->stack_pages != 0 && checked_low(ts) > low;
+        ok = all_mapped(low, same_stack ? checked_low(ts) : high);
     }
     if (ok) {
-        ts->stack_low = low;
         ts->stack_high = high;
+        ts->stack_pages = (uint16_t)((((high + PAGE_BYTES - 1) & ~(uintptr_t)(PAGE_BYTES - 1)) - low) / PAGE_BYTES);
     } else {
         ts->stack_checks_failed++;
     }
@@ -126,7 +134,7 @@ static __attribute__((noinline, cold)) bool check_stack(struct lh_thread_state *
 static inline uintptr_t stack_top(uintptr_t sp)
 {
     struct lh_thread_state *ts = &lh_tls;
-    if (LH_LIKELY(sp >= ts->stack_low && sp < ts->stack_high))
+    if (LH_LIKELY(sp < ts->stack_high && sp >= checked_low(ts)))
         return ts->stack_high;
     return check_stack(ts, sp) ? ts->stack_high : 0;
 }

@@ -3,13 +3,16 @@
  *
  * A thread of the shim's own, with every signal blocked (the target's signals, and above all the JVM's
  * SIGSEGV/SIGBUS handling, are never delivered to it) and the reentrancy guard set for good. Every interval,
- * or when the CLI drops a control file (flush-request, trim-request), it writes a snapshot. It can be stopped
- * and joined and started again around calls that need the process to themselves (credentials.c); the final
- * snapshot is taken by the thread that ends the program (lifecycle.c).
+ * or when the CLI drops a control file into the pid directory (flush-request: a snapshot now; trim-request: the
+ * trim probe, a snapshot, malloc_trim(0) and another), it writes a snapshot. It can be stopped and joined and
+ * started again around calls that need the process to themselves (credentials.c); the final snapshot is taken
+ * by the thread that ends the program (lifecycle.c).
  */
 #define _GNU_SOURCE
 #include "writer.h"
 
+#include <dlfcn.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -19,7 +22,8 @@
 #include "state.h"
 #include "unwind_tables.h"
 
-#define POLL_MS 100u
+/* How often the writer looks for the CLI's control files: FORMAT.md promises "within about 100 ms". */
+#define CONTROL_POLL_NS (100u * 1000000u)
 
 static pthread_t writer_thread;
 static _Atomic bool stopping;
@@ -32,16 +36,61 @@ static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t writer_pid;
 static bool writer_running;
 static bool writer_finished;
+/* Kept across pause and resume: a target that calls setuid() more often than the interval still gets its
+ * snapshots, on the same grid. Set up by the first start. */
+static struct lh_writer_clock schedule;
+static int (*malloc_trim_function)(size_t);
 
-static void sleep_one_poll(void)
+/* Whether the CLI dropped the control file `name` into the pid directory (and removes it). */
+static bool control_requested(const char *name)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += POLL_MS * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
+    int dir = lh_snapshot_directory();
+    if (faccessat(dir, name, F_OK, 0) != 0)
+        return false;
+    unlinkat(dir, name, 0);
+    return true;
+}
+
+/* The trim probe: a snapshot, malloc_trim(0), a snapshot. What RSS drops by was free memory the allocator
+ * held on to — direct evidence of fragmentation rather than live data. */
+static void trim_probe(void)
+{
+    lh_snapshot_write(false, false);
+    if (malloc_trim_function)
+        malloc_trim_function(0);
+    lh_snapshot_write(false, true);
+}
+
+LH_HIDDEN void lh_writer_clock_start(struct lh_writer_clock *c, uint64_t interval_ns, uint64_t now_ns)
+{
+    c->interval_ns = interval_ns;
+    c->snapshot_due_ns = now_ns + interval_ns;
+    c->poll_due_ns = now_ns + CONTROL_POLL_NS;
+}
+
+LH_HIDDEN unsigned lh_writer_clock_tick(struct lh_writer_clock *c, uint64_t now_ns, uint64_t *wake_ns)
+{
+    unsigned due = 0;
+    if (now_ns >= c->poll_due_ns) {
+        due |= LH_WRITER_POLL;
+        c->poll_due_ns = now_ns + CONTROL_POLL_NS;
     }
+    if (now_ns >= c->snapshot_due_ns) {
+        due |= LH_WRITER_SNAPSHOT;
+        /* On the interval's grid, so a slow write does not push every later snapshot back; but after a stall
+         * longer than an interval, one snapshot and a fresh start rather than a burst to catch up. */
+        c->snapshot_due_ns += c->interval_ns;
+        if (c->snapshot_due_ns <= now_ns)
+            c->snapshot_due_ns = now_ns + c->interval_ns;
+    }
+    *wake_ns = c->snapshot_due_ns < c->poll_due_ns ? c->snapshot_due_ns : c->poll_due_ns;
+    return due;
+}
+
+/* Sleeps until `wake_ns` (CLOCK_MONOTONIC), or until a pause or the final snapshot stops the writer. */
+static void sleep_until(uint64_t wake_ns)
+{
+    struct timespec until = {(time_t)(wake_ns / 1000000000u), (long)(wake_ns % 1000000000u)};
     pthread_mutex_lock(&wake_lock);
     if (!atomic_load(&stopping))
         pthread_cond_timedwait(&wake, &wake_lock, &until);
@@ -52,23 +101,15 @@ static void *writer_main(void *unused)
 {
     (void)unused;
     lh_tls.quiet = 1; /* for good: nothing this thread allocates is sampled */
-    uint64_t interval_ns = lh_config.snapshot_interval_ms * 1000000u;
-    uint64_t next_due = lh_monotonic_ns() + interval_ns;
     while (!atomic_load(&stopping)) {
-        sleep_one_poll();
-        if (atomic_load(&stopping))
-            break;
+        uint64_t wake_ns;
+        unsigned due = lh_writer_clock_tick(&schedule, lh_monotonic_ns(), &wake_ns);
         lh_unwind_tables_refresh(); /* the unwinder's tables: new objects, pages stacks asked for */
-        if (lh_snapshot_control_requested("trim-request")) {
-            lh_snapshot_trim_probe();
-            next_due = lh_monotonic_ns() + interval_ns;
-            continue;
-        }
-        bool flush = lh_snapshot_control_requested("flush-request");
-        if (!flush && lh_monotonic_ns() < next_due)
-            continue;
-        lh_snapshot_write(false, false);
-        next_due = lh_monotonic_ns() + interval_ns;
+        if ((due & LH_WRITER_POLL) && control_requested("trim-request"))
+            trim_probe();
+        else if (((due & LH_WRITER_POLL) && control_requested("flush-request")) || (due & LH_WRITER_SNAPSHOT))
+            lh_snapshot_write(false, false);
+        sleep_until(wake_ns);
     }
     return NULL;
 }
@@ -102,12 +143,14 @@ LH_HIDDEN bool lh_writer_start(void)
 {
     if (!lh_snapshot_prepare())
         return false;
+    malloc_trim_function = (int (*)(size_t))dlsym(RTLD_DEFAULT, "malloc_trim");
     pthread_condattr_t attributes;
     if (pthread_condattr_init(&attributes) != 0 || pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC) != 0 ||
         pthread_cond_init(&wake, &attributes) != 0)
         return false;
     pthread_condattr_destroy(&attributes);
     pthread_mutex_lock(&lifecycle_lock);
+    lh_writer_clock_start(&schedule, lh_config.snapshot_interval_ms * 1000000u, lh_monotonic_ns());
     bool started = start_writer_thread();
     pthread_mutex_unlock(&lifecycle_lock);
     return started;
@@ -115,6 +158,10 @@ LH_HIDDEN bool lh_writer_start(void)
 
 LH_HIDDEN bool lh_writer_pause(void)
 {
+    /* An idle shim (a child of the target, a bad setting) or a forked child has no writer: no lock either. An idle
+     * process registered no fork handlers, so a lock taken here could be inherited held by its own children. */
+    if (atomic_load(&lh_run_state) == LH_OFF)
+        return false;
     pthread_mutex_lock(&lifecycle_lock);
     bool paused = writer_running && !writer_finished && writer_pid == getpid() &&
                   !pthread_equal(pthread_self(), writer_thread);
@@ -129,6 +176,16 @@ LH_HIDDEN void lh_writer_resume(void)
 {
     if (!writer_finished && atomic_load(&lh_run_state) == LH_ON)
         start_writer_thread();
+    pthread_mutex_unlock(&lifecycle_lock);
+}
+
+LH_HIDDEN void lh_writer_lock_for_fork(void)
+{
+    pthread_mutex_lock(&lifecycle_lock);
+}
+
+LH_HIDDEN void lh_writer_unlock_after_fork(void)
+{
     pthread_mutex_unlock(&lifecycle_lock);
 }
 

@@ -2,6 +2,7 @@
 #define LEAKHUNT_WRITER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "shim.h"
 
@@ -16,7 +17,25 @@ LH_HIDDEN bool lh_writer_start(void);
 LH_HIDDEN bool lh_writer_pause(void);
 LH_HIDDEN void lh_writer_resume(void);
 
+/* fork(): the lifecycle lock taken before, released after in the parent and the child (lifecycle.c). A child
+ * that calls setuid() takes it; held by a thread the child does not have, it would never come free. */
+LH_HIDDEN void lh_writer_lock_for_fork(void);
+LH_HIDDEN void lh_writer_unlock_after_fork(void);
+
 /* Writes the final snapshot at normal exit; the writer thread writes no more. */
 LH_HIDDEN void lh_writer_final(void);
+
+/* The writer's clock: a snapshot every interval, a look for the CLI's control files every 100 ms, and a sleep
+ * until whichever comes first — so intervals shorter than the poll are kept too. Exposed for tests. */
+struct lh_writer_clock {
+    uint64_t interval_ns;
+    uint64_t snapshot_due_ns;
+    uint64_t poll_due_ns;
+};
+#define LH_WRITER_POLL 1u
+#define LH_WRITER_SNAPSHOT 2u
+LH_HIDDEN void lh_writer_clock_start(struct lh_writer_clock *c, uint64_t interval_ns, uint64_t now_ns);
+/* What is due at `now_ns` (LH_WRITER_* bits), moving the clock past it; *wake_ns is when to look again. */
+LH_HIDDEN unsigned lh_writer_clock_tick(struct lh_writer_clock *c, uint64_t now_ns, uint64_t *wake_ns);
 
 #endif

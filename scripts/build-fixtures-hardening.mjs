@@ -8,6 +8,8 @@
 //   hardening_vfork                                            fixtures/c/hardening_vfork.c
 //   hardening_table                                            fixtures/c/hardening_table.c
 //   hardening_setuid                                           fixtures/c/hardening_setuid.c
+//   hardening_smallstack                                       fixtures/c/hardening_smallstack.c
+//   hardening_forkstorm                                        fixtures/c/hardening_forkstorm.c
 //   hardening_stopexec                                         fixtures/c/hardening_stopexec.c, linked -static
 //                                                              (LD_PRELOAD must not load the shim into it)
 //
@@ -64,5 +66,7 @@ program('hardening_sigsegv', ['-pthread']);
 program('hardening_vfork');
 program('hardening_table');
 program('hardening_setuid', ['-ldl']);
+program('hardening_smallstack', ['-pthread']);
+program('hardening_forkstorm', ['-pthread']);
 // Static: the loader never reads LD_PRELOAD for it. Needs the C library's static archive (libc6-dev has it).
 program('hardening_stopexec', ['-static']);

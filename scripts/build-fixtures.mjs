@@ -114,3 +114,5 @@ run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-debuginfo.mjs'
 // Memory-accounting fixtures (fragmentation, a Java heap that grows) and the hardening battery.
 run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-memory.mjs'), ...argv]);
 run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-hardening.mjs'), ...argv]);
+// Memory that bypasses malloc or the shim: mmap, dlsym'd allocators, a second interposer, MappedByteBuffers.
+run(process.execPath, [path.join(root, 'scripts', 'build-fixtures-mappings.mjs'), ...argv]);

@@ -1,20 +1,23 @@
 #!/usr/bin/env node
 // Builds and runs the shim's C unit tests (native/test/test_*.c), each linked with the shim's sources
-// minus the library's entry points (interpose.c, lifecycle.c), so the tests drive the units directly.
+// minus the library's entry points (the interposers, lifecycle.c), so the tests drive the units directly.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { shimCflags, shimLibs, shimSources } from './build-native.mjs';
+import { shimCflags, shimLibs, shimSources, writeLimitsHeader } from './build-native.mjs';
 
 const nativeDir = fileURLToPath(new URL('../native/', import.meta.url));
 const testDir = join(nativeDir, 'test');
 const buildDir = join(nativeDir, 'build', 'test');
 const cc = process.env.CC || 'cc';
 mkdirSync(buildDir, { recursive: true });
+writeLimitsHeader();
 
-// agent.c builds as stubs here (no JDK include path): the units are tested without a JVM.
-const units = shimSources.filter((f) => !['interpose.c', 'lifecycle.c'].includes(f)).map((f) => join(nativeDir, f));
+// agent.c builds as stubs here (no JDK include path): the units are tested without a JVM. The interposers are left
+// out: a test program is not to have its own malloc, mmap or dlsym replaced.
+const entryPoints = ['interpose.c', 'interpose_mmap.c', 'interpose_dlsym.c', 'lifecycle.c'];
+const units = shimSources.filter((f) => !entryPoints.includes(f)).map((f) => join(nativeDir, f));
 let failed = 0;
 for (const test of readdirSync(testDir).filter((f) => /^test_.*\.c$/.test(f)).sort()) {
   const name = test.replace(/^test_/, '').replace(/\.c$/, '');
@@ -35,7 +38,32 @@ for (const test of readdirSync(testDir).filter((f) => /^test_.*\.c$/.test(f)).so
   const run = spawnSync(binary, [], { stdio: 'inherit' });
   if (run.status !== 0) failed++;
 }
+// shim.h's opening comment lists what the library exports: it must be what the built library really exports.
+function listedExports() {
+  const comment = readFileSync(join(nativeDir, 'shim.h'), 'utf8').split('*/')[0];
+  const block = comment.slice(comment.indexOf(' * exports:') + ' * exports:'.length);
+  return block.split('\n').map((line) => line.replace(/^\s*\*/, '').replace(/\(.*?\)/g, ''))
+    .flatMap((line) => line.trim().split(/\s+/)).filter((word) => word && !word.endsWith('.c'));
+}
+const library = join(nativeDir, 'build', 'libleakhunt.so');
+const nm = spawnSync('nm', ['-D', '--defined-only', library], { encoding: 'utf8' });
+if (!existsSync(library) || nm.status !== 0) {
+  console.log('# exports: skipped (no built library, or no nm)');
+} else {
+  const exported = new Set(nm.stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f[1] === 'T').map((f) => f[2]));
+  const listed = new Set(listedExports());
+  const unlisted = [...exported].filter((name) => !listed.has(name));
+  // The JVM agent's entry point is there only when the library was built with a JDK's headers.
+  const missing = [...listed].filter((name) => !exported.has(name) && name !== 'Agent_OnLoad');
+  console.log('# exports');
+  if (unlisted.length || missing.length) {
+    console.log(`not ok - shim.h lists what the library exports: exported but not listed: ${unlisted.join(' ') || '-'}; listed but not exported: ${missing.join(' ') || '-'}`);
+    failed++;
+  } else {
+    console.log(`ok - shim.h lists what the library exports (${exported.size} symbols)`);
+  }
+}
 if (failed) {
-  console.error(`native tests: ${failed} test program(s) failed`);
+  console.error(`native tests: ${failed} test program(s) or check(s) failed`);
   process.exit(1);
 }

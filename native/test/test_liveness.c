@@ -13,8 +13,7 @@ static void setup(uint64_t interval)
 {
     static bool initialised;
     lh_config.sample_interval_bytes = interval;
-    atomic_store(&lh_sample_interval_bytes, interval);
-    atomic_store(&lh_sample_generation, 0);
+    lh_sampler_configure(interval);
     if (!initialised) {
         CHECK(lh_live_init(CAPACITY), "init");
         initialised = true;
@@ -73,7 +72,7 @@ static void matches_a_reference_under_random_operations(void)
         } else {
             /* Addresses 16-aligned and clustered, like a real heap. */
             live[k] = 0x7f0000000000u + ((xorshift(&seed) % 100000) + (uint64_t)k * 100000) * 16;
-            if (!lh_live_insert(live[k], 16u * (uint64_t)k + 1, (uint32_t)k, 0))
+            if (!lh_live_insert(live[k], 16u * (uint64_t)k + 1, 16u * (uint64_t)k + 1, (uint32_t)k, 0))
                 mismatches++;
         }
     }
@@ -95,7 +94,7 @@ static void the_filter_rejects_most_unsampled_frees(void)
     setup(1);
     clear_table();
     for (uintptr_t i = 0; i < 1000; i++)
-        lh_live_insert(0x600000000000u + i * 4096, 100, 1, 0);
+        lh_live_insert(0x600000000000u + i * 4096, 100, 100, 1, 0);
     int positives = 0;
     for (uintptr_t i = 0; i < 100000; i++)
         positives += lh_live_maybe_sampled((void *)(0x500000000000u + i * 48));
@@ -128,7 +127,7 @@ static void the_filter_grows_with_the_table_and_keeps_pins(void)
     int n = 0, unseen = 0;
     for (; n < CAPACITY; n++) {
         live[n] = 0x7e0000000000u + (xorshift(&seed) % (1u << 30)) * 16;
-        if (!lh_live_insert(live[n], 64, 1, 0))
+        if (!lh_live_insert(live[n], 64, 64, 1, 0))
             break;
         if (n % 97 == 0)
             for (int k = 0; k <= n; k += 7)
@@ -157,10 +156,10 @@ static void a_full_table_thins_and_stays_unbiased(void)
         true_bytes += (double)size;
         t.bytes_until_sample -= (int64_t)size;
         if (t.bytes_until_sample <= 0 && lh_sampler_take(&t, size))
-            lh_live_insert(0x100000000000u + i * 4096, size, 1, 0);
+            lh_live_insert(0x100000000000u + i * 4096, size, size, 1, 0);
     }
     CHECK(lh_live_count() <= CAPACITY, "bounded: %llu", (unsigned long long)lh_live_count());
-    CHECK(atomic_load(&lh_sample_generation) >= 3, "interval doubled (generation %u)", atomic_load(&lh_sample_generation));
+    CHECK(lh_sampler_generation() >= 3, "interval doubled (generation %u)", lh_sampler_generation());
     CHECK(atomic_load(&lh_counters.thinned_entries) > 0, "thinning counted");
     double estimate = 0;
     lh_live_for_each(add_upscaled_bytes, &estimate);
@@ -178,7 +177,7 @@ static void *worker(void *argument)
     uintptr_t base = 0x200000000000u + (uintptr_t)w->index * 0x10000000u;
     for (int round = 0; round < 200; round++) {
         for (uintptr_t i = 0; i < 8; i++)
-            if (!lh_live_insert(base + i * 64, 32, (uint32_t)w->index, 0))
+            if (!lh_live_insert(base + i * 64, 32, 32, (uint32_t)w->index, 0))
                 w->errors++;
         for (uintptr_t i = 0; i < 8; i++)
             if (!lh_live_remove(base + i * 64, NULL))
@@ -221,7 +220,7 @@ static void removing_null_changes_nothing(void)
     setup(1);
     clear_table();
     for (uintptr_t i = 1; i <= 500; i++)
-        lh_live_insert(i * 16, 32, 1, 0);
+        lh_live_insert(i * 16, 32, 32, 1, 0);
     for (int i = 0; i < 100; i++)
         CHECK(!lh_live_remove(0, NULL), "address 0 is never found");
     scanned_entries = 0;

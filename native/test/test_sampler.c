@@ -10,8 +10,7 @@ static struct lh_thread_state thread;
 static void use_interval(uint64_t bytes)
 {
     lh_config.sample_interval_bytes = bytes;
-    atomic_store(&lh_sample_interval_bytes, bytes);
-    atomic_store(&lh_sample_generation, 0);
+    lh_sampler_configure(bytes);
     memset(&thread, 0, sizeof thread);
     lh_sampler_seed(&thread, 12345);
 }

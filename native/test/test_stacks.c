@@ -1,4 +1,5 @@
-/* The stack table: interning without a lock on known stacks, from many threads at once, against a reference. */
+/* The stack table: interning without a lock on known stacks, from many threads at once, against a reference; a
+ * stack's kind is part of its identity. */
 #include <pthread.h>
 #include <string.h>
 
@@ -10,15 +11,22 @@
 #define THREADS 8
 #define ROUNDS 20000
 
-/* Stack k: depth 1..40 from k, frames derived from k; every 7th has Java frames too. */
+/* Stack k: depth 1..40 from k, frames derived from k; every 7th has Java frames too. Stacks k and k + 1 of odd k
+ * have the same frames, and differ only in kind. */
+static enum lh_stack_kind kind_of(int k)
+{
+    return k % 2 ? LH_KIND_MMAP_ANON : LH_KIND_MALLOC;
+}
+
 static int make_stack(int k, uintptr_t *pcs, struct lh_java_frame *java, int *java_depth)
 {
-    int depth = 1 + k % 40;
+    int frames_of = k & ~1;
+    int depth = 1 + frames_of % 40;
     for (int i = 0; i < depth; i++)
-        pcs[i] = 0x400000u + (uintptr_t)k * 4096u + (uintptr_t)i * 16u;
-    *java_depth = k % 7 == 0 ? 1 + k % 5 : 0;
+        pcs[i] = 0x400000u + (uintptr_t)frames_of * 4096u + (uintptr_t)i * 16u;
+    *java_depth = frames_of % 7 == 0 ? 1 + frames_of % 5 : 0;
     for (int i = 0; i < *java_depth; i++)
-        java[i] = (struct lh_java_frame){0x7f0000000000ull + (uint64_t)k * 64 + (uint64_t)i, i * 3 - 1, 0};
+        java[i] = (struct lh_java_frame){0x7f0000000000ull + (uint64_t)frames_of * 64 + (uint64_t)i, i * 3 - 1, 0};
     return depth;
 }
 
@@ -39,7 +47,7 @@ static void *intern_many(void *argument)
     for (int r = 0; r < ROUNDS; r++) {
         int k = (int)(xorshift(&seed) % DISTINCT), java_depth;
         int depth = make_stack(k, pcs, java, &java_depth);
-        uint32_t id = lh_stacks_intern(pcs, depth, java, java_depth, 100, 2.0);
+        uint32_t id = lh_stacks_intern(pcs, depth, java, java_depth, kind_of(k), 100, 2.0);
         uint32_t expected = 0;
         if (!atomic_compare_exchange_strong(&ids[k], &expected, id) && expected != id)
             atomic_fetch_add(&id_conflicts, 1);
@@ -78,6 +86,7 @@ static void concurrent_interns_agree(void)
         int expected_depth = make_stack(k, expected, expected_java, &expected_java_depth);
         CHECK(depth == expected_depth && memcmp(pcs, expected, (size_t)depth * sizeof *pcs) == 0, "stack %d frames", k);
         CHECK(java_depth == expected_java_depth, "stack %d Java depth", k);
+        CHECK(lh_stacks_kind(id) == kind_of(k), "stack %d kind", k);
         for (int i = 0; i < java_depth && i < expected_java_depth; i++)
             CHECK(java[i].method_id == expected_java[i].method_id && java[i].bci == expected_java[i].bci, "stack %d Java frame %d", k, i);
         samples += stats.alloc_samples;
@@ -96,13 +105,13 @@ static void a_full_table_overflows(void)
     uintptr_t pcs[4];
     for (uint32_t k = 0; k < MAX_STACKS + 100; k++) {
         pcs[0] = 0x900000u + k, pcs[1] = 7;
-        lh_stacks_intern(pcs, 2, NULL, 0, 1, 1.0);
+        lh_stacks_intern(pcs, 2, NULL, 0, LH_KIND_MALLOC, 1, 1.0);
     }
     CHECK(lh_stacks_count() == MAX_STACKS, "count %u after filling (was %u)", lh_stacks_count(), before);
     uint64_t drops = atomic_load(&lh_counters.stack_drops) - drops_before;
     CHECK(drops == MAX_STACKS + 100 - (MAX_STACKS - before), "%llu drops", (unsigned long long)drops);
     pcs[0] = 0x900000u, pcs[1] = 7;
-    CHECK(lh_stacks_intern(pcs, 2, NULL, 0, 1, 1.0) != LH_OVERFLOW_STACK, "a known stack keeps its id");
+    CHECK(lh_stacks_intern(pcs, 2, NULL, 0, LH_KIND_MALLOC, 1, 1.0) != LH_OVERFLOW_STACK, "a known stack keeps its id");
 }
 
 int main(void)

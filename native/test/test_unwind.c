@@ -6,7 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <limits.h>
+#include <linux/limits.h> /* PATH_MAX (the shim's own generated limits.h shadows <limits.h> here) */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>

@@ -2,7 +2,8 @@
  * The difference between two heap profiles, by site: what each call site retains in the later profile
  * compared with the base. Works on any pprof heap profile with `inuse_space` (ours, Go's, jemalloc's).
  */
-import { sampleValueIndex, type HeapProfile, type HeapProfileFrame } from '../pprof/index.js';
+import { sampleValueIndex, siteKindOfLabels, type HeapProfile, type HeapProfileFrame } from '../pprof/index.js';
+import type { SiteKind } from '../snapshot/types.js';
 import { defaultPlumbingPatterns, describeFrame, siteFrameIndex } from './sites.js';
 
 /** grew/shrank: live in both, more/less later; new: absent or 0 in base; gone: 0 in later; same: unchanged. */
@@ -13,6 +14,8 @@ export interface SiteDiff {
   function: string;
   /** The site frame as "name (file:line)" or "name (lib)". */
   location: string;
+  /** What it allocated (a function's mappings are a site apart from its malloc blocks). */
+  kind: SiteKind;
   /** The stack that changed most, innermost first, each "name (file:line)" or "name (lib)". */
   stack: string[];
   status: DiffStatus;
@@ -45,6 +48,7 @@ interface StackAccumulator {
 interface SiteAccumulator {
   function: string;
   location: string;
+  kind: SiteKind;
   baseBytes: number;
   laterBytes: number;
   stacks: Map<string, StackAccumulator>;
@@ -86,10 +90,12 @@ export function diffProfiles(base: HeapProfile, later: HeapProfile, options: Dif
       totals[side] += bytes;
       const frame = sample.stack[siteFrameIndex(sample.stack, patterns)];
       const name = frame?.functionName ?? '[empty stack]';
-      let site = sites.get(name);
+      const kind = siteKindOfLabels(sample.labels);
+      const siteKey = kind === 'malloc' ? name : `${name}\u0000${kind}`;
+      let site = sites.get(siteKey);
       if (!site) {
-        site = { function: name, location: frame ? describeFrame(frame) : name, baseBytes: 0, laterBytes: 0, stacks: new Map() };
-        sites.set(name, site);
+        site = { function: name, location: frame ? describeFrame(frame) : name, kind, baseBytes: 0, laterBytes: 0, stacks: new Map() };
+        sites.set(siteKey, site);
       }
       site[side] += bytes;
       const key = stackKey(sample.stack);
@@ -111,6 +117,7 @@ export function diffProfiles(base: HeapProfile, later: HeapProfile, options: Dif
     result.push({
       function: site.function,
       location: site.location,
+      kind: site.kind,
       stack: representative(site.stacks).map(describeFrame),
       status: diffStatus(site.baseBytes, site.laterBytes),
       deltaBytes: site.laterBytes - site.baseBytes,

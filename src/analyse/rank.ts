@@ -6,11 +6,11 @@
  * estimate of B live bytes at interval S has a variance of about S·B (each sample of a small block stands
  * for about S bytes). Confidence is the probability that the true slope is above zero.
  */
-import type { HeapProfileFrame } from '../pprof/index.js';
-import { seriesOfProfiles, totalInuse, type ProfileSeries } from './series.js';
+import { seriesOfProfiles, stackKindOf, totalInuse, type HeapProfileFrame, type ProfilePoint, type ProfileSeries } from '../pprof/index.js';
+import type { SiteKind } from '../snapshot/types.js';
 import { defaultLibraryPatterns, defaultPlumbingPatterns, describeFrame, isPlumbing } from './sites.js';
 import { trendOf, warmupPoints, type Trend } from './trend.js';
-import type { AnalysisOptions, ProfilePoint, SiteReport, SiteStatus } from './types.js';
+import type { AnalysisOptions, SiteReport, SiteStatus } from './types.js';
 
 /**
  * A site is growing when its confidence (a calibrated posterior, see trend.ts: a flat site reaches 0.9 in
@@ -45,6 +45,7 @@ interface StackEntry {
 interface SiteEntries {
   function: string;
   location: string;
+  kind: SiteKind;
   oldestAgeMs?: number;
   ageBytes: number;
   ageWeighted: number;
@@ -72,9 +73,14 @@ function siteFrameIndexOf(frames: readonly HeapProfileFrame[], patterns: readonl
   return library < 0 ? 0 : library;
 }
 
+/** Sites are told apart by function and kind: a function's mappings are a site apart from its malloc blocks. */
+function siteKey(name: string, kind: SiteKind): string {
+  return kind === 'malloc' ? name : `${name}\u0000${kind}`;
+}
+
 /**
- * Every point's samples grouped by site (the first frame that is not plumbing), in the order sites first show live
- * bytes; within a site, by full stack. Full per-stack series are made for the stacks `wanted` picks, in a second
+ * Every point's samples grouped by site (the first frame that is not plumbing, and the kind), in the order sites
+ * first show live bytes; within a site, by full stack. Full per-stack series are made for the stacks `wanted` picks, in a second
  * pass (a site can have thousands of stacks; a report shows three).
  */
 function groupSites(
@@ -99,13 +105,14 @@ function groupSites(
         const frames = series.stacks[stack]!;
         const siteFrame = frames[siteFrameIndexOf(frames, patterns, plumbing)];
         const name = siteFrame?.functionName ?? '[empty stack]';
-        site = siteByName.get(name);
+        const kind = stackKindOf(series, stack);
+        site = siteByName.get(siteKey(name, kind));
         if (!site) {
           site = {
-            function: name, location: siteFrame ? describeFrame(siteFrame) : name, ageBytes: 0, ageWeighted: 0,
+            function: name, location: siteFrame ? describeFrame(siteFrame) : name, kind, ageBytes: 0, ageWeighted: 0,
             series: new Array<number>(n).fill(0), entries: [], byKey: new Map(),
           };
-          siteByName.set(name, site);
+          siteByName.set(siteKey(name, kind), site);
           sites.push(site);
         }
         const key = stackKey(frames);
@@ -153,10 +160,11 @@ function groupSites(
   return sites;
 }
 
-/** Groups every point's samples by site; each series has one value per point. */
+/** Groups every point's samples by site; each series has one value per point. Keyed by function (and for sites of
+ * mapped memory, a NUL and the kind after it). */
 export function siteSeries(points: readonly ProfilePoint[] | ProfileSeries, patterns: readonly RegExp[]): Map<string, SiteAccumulator> {
   const sites = groupSites(asSeries(points), patterns, (site) => site.entries);
-  return new Map(sites.map((site) => [site.function, {
+  return new Map(sites.map((site) => [siteKey(site.function, site.kind), {
     function: site.function, location: site.location, ...(site.oldestAgeMs === undefined ? {} : { oldestAgeMs: site.oldestAgeMs }),
     ageBytes: site.ageBytes, ageWeighted: site.ageWeighted, series: site.series,
     stacks: new Map(site.entries.map((entry) => [stackKey(entry.frames), { frames: [...entry.frames], series: entry.series! }])),
@@ -234,6 +242,7 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
     reports.push({
       function: site.function,
       location: site.location,
+      kind: site.kind,
       stack: (heaviest?.frames ?? []).map(describeFrame),
       // Trends leave the warm-up out; new and gone are about the whole run.
       status: statusOf(site.series, trend, minConfidence, materialBytes, young),

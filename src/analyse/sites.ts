@@ -3,6 +3,7 @@
  * asked for memory, not the malloc, operator new, std::allocator or container internals it went through.
  */
 import type { HeapProfileFrame } from '../pprof/index.js';
+import type { SiteKind } from '../snapshot/types.js';
 
 /**
  * Frames skipped when looking for the site, innermost first. Documented in README ("Site grouping").
@@ -12,6 +13,8 @@ export const defaultPlumbingPatterns: readonly RegExp[] = [
   // the malloc family and libc's allocating helpers
   /^(__libc_)?(malloc|calloc|realloc|reallocarray|free|posix_memalign|aligned_alloc|memalign|valloc|pvalloc)$/,
   /^(__)?(strdup|strndup|wcsdup|asprintf|vasprintf|getline|getdelim|open_memstream)$/,
+  // the mmap family (a site of mapped memory is who asked for the mapping)
+  /^(__)?(mmap|mmap64|munmap|mremap)$/,
   // C++ allocation and the standard library's containers and strings
   /^operator new/, /^operator delete/, /^(std|__gnu_cxx|__cxxabiv1)::/, /^__cxa_/,
   // HotSpot's malloc wrappers, and its Unsafe entry points (Unsafe_AllocateMemory0, …)
@@ -35,8 +38,38 @@ export const defaultLibraryPatterns: readonly RegExp[] = [
   /^(deflate|inflate)\w*$/,
 ];
 
+/** What reports write after a site's name when it mapped memory: " [mmap]" (anonymous) or " [mmap file]"; nothing
+ * for malloc. */
+export function siteKindTag(kind: SiteKind | undefined): string {
+  return kind === 'mmap-anon' ? ' [mmap]' : kind === 'mmap-file' ? ' [mmap file]' : '';
+}
+
 export function compilePatterns(sources: readonly string[]): RegExp[] {
   return sources.map((s) => new RegExp(s));
+}
+
+/** Template arguments make C++ names unreadable in a terminal: "std::map<…>::find(…)". report.json keeps them. */
+export function abbreviateTemplates(name: string): string {
+  let out = '';
+  let depth = 0;
+  let hidden = false;
+  for (const c of name) {
+    if (c === '<') {
+      if (depth === 0) {
+        out += '<';
+        hidden = false;
+      }
+      depth++;
+    } else if (c === '>' && depth > 0) {
+      depth--;
+      if (depth === 0) out += hidden ? '…>' : '>';
+    } else if (depth === 0) {
+      out += c;
+    } else {
+      hidden = true;
+    }
+  }
+  return out.length > 200 ? `${out.slice(0, 120)}…${out.slice(-60)}` : out;
 }
 
 /** Removes template arguments, however nested: "std::map<K, V>::find<X>" → "std::map<>::find<>". */

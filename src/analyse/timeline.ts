@@ -3,8 +3,8 @@
  * glibc's mallinfo2, jemalloc's stats, the shim's own resident memory) and, for a JVM, the Java heap and NMT
  * figures jcmd gave the CLI around the same time.
  */
-import type { JvmSample } from '../launch/jvm-stats.js';
-import type { JemallocStats, RawSnapshot } from '../snapshot/types.js';
+import type { JvmSample } from '../rundir/index.js';
+import type { JemallocStats, RawSnapshot, SiteKind } from '../snapshot/types.js';
 import { fitLine } from './statistics.js';
 import type { MemoryGrowth } from './types.js';
 
@@ -18,7 +18,7 @@ export interface TimelinePoint {
   rssBytes: number;
   rssAnonBytes: number;
   rssFileBytes: number;
-  /** Upscaled live malloc bytes (all sites). */
+  /** Upscaled live malloc bytes (the malloc family's sites; mappings are below). */
   liveBytes: number;
   /** glibc mallinfo2: arena (sbrk heap) + mmapped blocks, in use, free but held. */
   mallocHeapBytes: number;
@@ -34,6 +34,10 @@ export interface TimelinePoint {
   // The fields below are absent from timelines written before memory accounting.
   /** How much of the shim's own tables is resident. */
   shimResidentBytes?: number;
+  /** Upscaled bytes of the sampled mappings still mapped (mmap sites), anonymous and of files; absent before site
+   * kinds. Bytes a mapping can hold, not what of it is resident. */
+  liveMmapAnonBytes?: number;
+  liveMmapFileBytes?: number;
   allocator?: AllocatorKind;
   /** jemalloc's stats, when it is the allocator. */
   jemalloc?: JemallocStats;
@@ -109,13 +113,16 @@ export function jvmFiguresAt(samples: readonly JvmSample[], timeSec: number): Jv
   return figures;
 }
 
-/** Upscaled live bytes of all of a snapshot's sites. */
-function liveBytesOf(s: RawSnapshot): number {
+/** Upscaled live bytes of a snapshot's sites, by kind: malloc blocks, anonymous mappings, file mappings. */
+function liveBytesByKind(s: RawSnapshot): Record<SiteKind, number> {
+  const sums: Record<SiteKind, number> = { malloc: 0, 'mmap-anon': 0, 'mmap-file': 0 };
   const table = s.siteTable;
-  if (!table) return s.sites.reduce((sum, site) => sum + site.liveBytes, 0);
-  let sum = 0;
-  for (let i = 0; i < table.count; i++) sum += table.liveBytes(i);
-  return sum;
+  if (!table) {
+    for (const site of s.sites) sums[site.kind ?? 'malloc'] += site.liveBytes;
+    return sums;
+  }
+  for (let i = 0; i < table.count; i++) sums[table.kind(i)] += table.liveBytes(i);
+  return sums;
 }
 
 /** One snapshot's point of the timeline. */
@@ -123,13 +130,14 @@ export function timelinePointOf(s: RawSnapshot, runStartMs: number, jvmSamples: 
   const m = s.mallinfo;
   const timeSec = Number(s.meta.realtimeNs / 1_000_000n) / 1000 - runStartMs / 1000;
   const jvm = /\/libjvm\.so$/m.test(s.maps);
+  const live = liveBytesByKind(s);
   return {
     sequence: s.meta.sequence,
     timeSec,
     rssBytes: s.memory.vmRssBytes,
     rssAnonBytes: s.memory.rssAnonBytes,
     rssFileBytes: s.memory.rssFileBytes,
-    liveBytes: liveBytesOf(s),
+    liveBytes: live.malloc,
     mallocHeapBytes: m.available ? m.arena : 0,
     mallocInUseBytes: m.available ? m.uordblks + m.hblkhd : 0,
     mallocFreeBytes: m.available ? m.fordblks : 0,
@@ -141,6 +149,8 @@ export function timelinePointOf(s: RawSnapshot, runStartMs: number, jvmSamples: 
     stackDrops: s.counters.stackDrops,
     shimMappedBytes: s.counters.shimMappedBytes,
     shimResidentBytes: s.counters.shimResidentBytes,
+    liveMmapAnonBytes: live['mmap-anon'],
+    liveMmapFileBytes: live['mmap-file'],
     allocator: allocatorOf(s),
     ...(s.jemalloc ? { jemalloc: s.jemalloc } : {}),
     afterTrim: s.meta.afterTrim,

@@ -1,12 +1,5 @@
 /** What the analysis works on, and what it concludes. */
-import type { HeapProfile } from '../pprof/index.js';
-
-/** One heap profile of the series and when it was taken. */
-export interface ProfilePoint {
-  /** Seconds since the start of the run. */
-  timeSec: number;
-  profile: HeapProfile;
-}
+import type { SiteKind } from '../snapshot/types.js';
 
 export type SiteStatus = 'growing' | 'new' | 'shrinking' | 'stable' | 'gone';
 
@@ -16,6 +9,11 @@ export interface SiteReport {
   function: string;
   /** The site frame as "name (file:line)" or "name (lib)". */
   location: string;
+  /**
+   * What the site allocated: malloc blocks, or memory it mapped (mmap-anon, mmap-file). A function's mappings are a
+   * site apart from its malloc blocks. Absent in reports written before site kinds: malloc.
+   */
+  kind?: SiteKind;
   /** The site's heaviest stack, innermost first, each "name (file:line)" or "name (lib)". */
   stack: string[];
   status: SiteStatus;
@@ -39,11 +37,6 @@ export interface SiteReport {
 }
 
 export type VerdictKind = 'native-leak' | 'fragmentation' | 'java-heap' | 'jvm-internal' | 'no-growth' | 'inconclusive';
-
-export interface Verdict {
-  kind: VerdictKind;
-  summary: string;
-}
 
 export interface MemoryGrowth {
   rssGrowthBytesPerHour: number;

@@ -1,9 +1,10 @@
 /** `leakhunt diff BASE LATER`: what each call site retains in one heap profile compared with another. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { compilePatterns, defaultPlumbingPatterns, diffProfiles } from '../analyse/index.js';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { readHeapProfile } from '../pprof/index.js';
 import { colorWanted, renderDiffJson, renderDiffText } from '../report/index.js';
+import { collect, positiveInteger } from './options.js';
 
 export interface DiffCommandOptions {
   json: boolean;
@@ -34,16 +35,6 @@ export function diffCommand(basePath: string, laterPath: string, options: DiffCo
     ? renderDiffJson(diff, { basePath, laterPath, top: options.top })
     : renderDiffText(diff, { basePath, laterPath, top: options.top, color: colorWanted(), filtered: focus.length + ignore.length > 0 }));
   return ExitCode.ok;
-}
-
-function positiveInteger(text: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`"${text}" is not a positive whole number`);
-  return n;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 export function register(program: Command): void {

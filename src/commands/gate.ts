@@ -1,23 +1,8 @@
 /** `leakhunt gate DIR`: pass or fail a finished run against leak thresholds, for CI. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { parseBytes, parseRateBytesPerHour } from '../core/units.js';
 import { evaluateGate, loadRunReport, resolveGateOptions, writeGateOutputs, type GateCliOptions } from '../gate/index.js';
-
-function parsed<T>(parse: (text: string) => T) {
-  return (text: string): T => {
-    try {
-      return parse(text);
-    } catch (error) {
-      throw new InvalidArgumentError((error as Error).message);
-    }
-  };
-}
-
-function confidence(text: string): number {
-  const value = Number(text);
-  if (text.trim() === '' || !(value >= 0 && value <= 1)) throw new Error(`"${text}" is not a confidence between 0 and 1`);
-  return value;
-}
+import { fraction, parsed } from './options.js';
 
 /** The threshold and output options, shared by `gate` and `run --fail-on-leak`; their values are a GateCliOptions. */
 export function addGateOptions(command: Command): Command {
@@ -25,7 +10,7 @@ export function addGateOptions(command: Command): Command {
     .addOption(new Option('--max-leak-rate <rate>', 'a growing site fails above this rate').argParser(parsed((t) => parseRateBytesPerHour(t, '--max-leak-rate'))).default(1024 * 1024, '1MiB/h'))
     .addOption(new Option('--max-growth <size>', 'fail when live malloc grows by more than this over the run (when significant)').argParser(parsed((t) => parseBytes(t, '--max-growth'))).default(50 * 1024 * 1024, '50MiB'))
     .addOption(new Option('--max-rss-growth <size>', 'fail when RSS grows by more than this over the run (default: not gated)').argParser(parsed((t) => parseBytes(t, '--max-rss-growth'))))
-    .addOption(new Option('--min-confidence <p>', 'a site fails only at or above this confidence').argParser(parsed(confidence)).default(0.9))
+    .addOption(new Option('--min-confidence <p>', 'a site fails only at or above this confidence').argParser(fraction('a confidence')).default(0.9))
     .option('--baseline <file>', 'a run directory or report.json: fail only on new sites, or on leaks well beyond it')
     .option('--suppressions <file>', 'known leaks to accept: lines of "leak:<regex>  # reason"')
     .option('--junit <file>', 'write a JUnit XML report (one failing testcase per leaking site)')

@@ -3,15 +3,14 @@
  * raw snapshots were never processed (leakhunt run was killed before it got to them) is processed first, as run
  * would have: its profiles, timeline.json, report.json and report.html are written.
  */
-import { join } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { parseDurationMs } from '../core/units.js';
-import {
-  colorWanted, hasUnprocessedSnapshots, processRunDirectory, ProcessTimings, reanalyseProcessed, reanalyseRun, renderJson, renderMarkdown,
-  renderText, writeJsonAtomic, type RunReport,
-} from '../report/index.js';
-import { renderRunHtml, writeHtmlReport } from '../report/html.js';
+import { hasUnprocessedSnapshots, ProcessTimings, reanalyseProcessed, reanalyseRun, type RunReport } from '../pipeline/index.js';
+import { colorWanted, renderJson, renderMarkdown, renderRunHtml, renderText, writeHtmlReport } from '../report/index.js';
+import { runPath, writeJsonAtomic } from '../rundir/index.js';
+import { fraction, parsed, positiveInteger, regexList } from './options.js';
+import { processRunDirectory } from './process.js';
 
 export type ReportFormat = 'text' | 'json' | 'md' | 'html';
 
@@ -39,7 +38,7 @@ export function render(report: RunReport, format: ReportFormat, top: number): st
 export async function reportCommand(dir: string, options: ReportCommandOptions): Promise<number> {
   if (hasUnprocessedSnapshots(dir)) return processAndReport(dir, options);
   const report = reanalyseRun(dir, options);
-  if (options.write) writeJsonAtomic(join(dir, 'report.json'), report);
+  if (options.write) writeJsonAtomic(runPath(dir, 'report'), report);
   if (options.format === 'html' && options.write) process.stderr.write(`leakhunt: wrote ${writeHtmlReport(dir, report, { top: options.top })}\n`);
   else if (options.format === 'html') process.stdout.write(renderRunHtml(dir, report, { top: options.top }));
   else process.stdout.write(render(report, options.format, options.top));
@@ -59,7 +58,7 @@ async function processAndReport(dir: string, options: ReportCommandOptions): Pro
   process.stderr.write(`leakhunt: wrote profiles, timeline.json, report.json and report.html into ${dir}\n`);
   const overridden = options.minConfidence !== undefined || options.warmupSec !== undefined || options.ignoreFrames !== undefined;
   const report = overridden ? reanalyseProcessed(processed, options) : processed.report;
-  if (overridden && options.write) writeJsonAtomic(join(dir, 'report.json'), report);
+  if (overridden && options.write) writeJsonAtomic(runPath(dir, 'report'), report);
   const htmlOptions = { timeline: processed.timeline, series: processed.series, top: options.top };
   if (options.format === 'html' && options.write) {
     process.stderr.write(`leakhunt: wrote ${writeHtmlReport(dir, report, htmlOptions)}\n`);
@@ -75,18 +74,6 @@ async function processAndReport(dir: string, options: ReportCommandOptions): Pro
   return ExitCode.ok;
 }
 
-function positiveInteger(text: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`"${text}" is not a positive whole number`);
-  return n;
-}
-
-function probability(text: string): number {
-  const x = Number(text);
-  if (text.trim() === '' || !Number.isFinite(x) || x < 0 || x > 1) throw new InvalidArgumentError(`"${text}" is not a number between 0 and 1`);
-  return x;
-}
-
 export function register(program: Command): void {
   program.command('report')
     .description('re-analyse a run directory and print its report, without running anything again (a run whose raw snapshots were never processed is processed first)')
@@ -94,22 +81,9 @@ export function register(program: Command): void {
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'md', 'html']))
     .option('--json', 'same as --format json', false)
     .option('--top <n>', 'sites to show (default 10; 50 with --format html)', positiveInteger)
-    .option('--min-confidence <x>', 'a site counts as growing at or above this confidence (0..1, default 0.9)', probability)
-    .option('--warmup <duration>', 'leave this much of the start out of trends (default: detected)', (t: string) => {
-      try {
-        return parseDurationMs(t, '--warmup') / 1000;
-      } catch (error) {
-        throw new InvalidArgumentError((error as Error).message);
-      }
-    })
-    .option('--ignore-frames <regex>', 'also look past frames matching this when grouping sites (repeatable)', (v: string, all: string[] = []) => {
-      try {
-        new RegExp(v);
-      } catch {
-        throw new InvalidArgumentError(`"${v}" is not a regular expression`);
-      }
-      return [...all, v];
-    })
+    .option('--min-confidence <x>', 'a site counts as growing at or above this confidence (0..1, default 0.9)', fraction('a number'))
+    .option('--warmup <duration>', 'leave this much of the start out of trends (default: detected)', parsed((t) => parseDurationMs(t, '--warmup') / 1000))
+    .option('--ignore-frames <regex>', 'also look past frames matching this when grouping sites (repeatable)', regexList)
     .option('--write', 'replace the run directory\'s report.json with this analysis (html: write report.html there instead of printing it)', false)
     .addHelpText('after', '\nExample:\n  leakhunt report ./leakhunt-20250101-120000 --format md >> "$GITHUB_STEP_SUMMARY"')
     .action(async (dir: string, opts: { format?: ReportFormat; json: boolean; top?: number; minConfidence?: number; warmup?: number; ignoreFrames?: string[]; write: boolean }) => {

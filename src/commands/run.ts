@@ -1,16 +1,18 @@
 /** `leakhunt run [options] -- <command...>`: run a command under the shim and report what grows. */
-import { join } from 'node:path';
+import { Command, Option } from 'commander';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
+import { parseBytes, parseDurationMs } from '../core/units.js';
 import { evaluateGate, resolveGateOptions, writeGateOutputs, type GateCliOptions } from '../gate/index.js';
-import { defaultRunDir, prepareRunDir } from '../core/paths.js';
-import {
-  findAllocator, requireShim, runTarget, startJvmStatsPoller, startObjectKeeper, startPerfMapCapture, targetEnvironment, type JvmPoller,
-  type ObjectKeeper, type PerfMapCapture,
-} from '../launch/index.js';
-import { colorWanted, processRun, renderJson, renderText, writeJsonAtomic, writeRunMeta, type RunMeta } from '../report/index.js';
-import { writeHtmlReport } from '../report/html.js';
-import { startStatusLine } from '../report/status.js';
+import { findAllocator, requireShim, startRecording, trimProbeAtMs } from '../launch/index.js';
+import { processRun } from '../pipeline/index.js';
+import { pushSummaryLine, startRunPush, type RunPushOptions } from '../push/index.js';
+import { colorWanted, renderJson, renderText, startStatusLine, writeHtmlReport } from '../report/index.js';
+import { defaultRunDir, prepareRunDir, runPath, writeJsonAtomic } from '../rundir/index.js';
 import { buildIdOf } from '../symbolize/index.js';
+import { addGateOptions } from './gate.js';
+import { checkLimit, parseWholeNumber } from '../core/limits.js';
+import { parsed, positiveInteger, regexList } from './options.js';
+import { addPushOptions, runPushOptions } from './push.js';
 
 export interface RunOptions {
   out?: string;
@@ -39,10 +41,9 @@ export interface RunOptions {
   trimProbe?: boolean;
   /** --allocator: jemalloc, tcmalloc or an allocator library's path, preloaded right after the shim. */
   allocator?: string;
+  /** --push and its companions: each snapshot's profile to a profiling backend as it is made. */
+  push?: RunPushOptions;
 }
-
-/** The trim probe comes at 90% of the duration, leaving time for the last snapshot after it. */
-export const TRIM_PROBE_AT = 0.9;
 
 export async function runCommand(command: string[], options: RunOptions): Promise<number> {
   if (command.length === 0) throw new LeakhuntError('no command given: leakhunt run [options] -- <command...>', ExitCode.usage);
@@ -50,61 +51,40 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   // Before launching: a bad suppressions or baseline file must not cost a whole run.
   const gate = options.gate ? resolveGateOptions(options.gate) : undefined;
   const allocatorPath = options.allocator === undefined ? undefined : findAllocator(options.allocator);
-  let trimProbeAtMs: number | undefined;
-  if (options.trimProbe && options.durationMs === undefined) {
+  const trimProbeAt = options.trimProbe ? trimProbeAtMs(options.durationMs) : undefined;
+  if (options.trimProbe && trimProbeAt === undefined) {
     process.stderr.write('leakhunt: warning: --trim-probe needs --duration (the probe comes at 90% of it): no trim probe this run\n');
-  } else if (options.trimProbe) trimProbeAtMs = Math.round(options.durationMs! * TRIM_PROBE_AT);
+  }
   const { runDir, rawDir } = prepareRunDir(options.out ?? defaultRunDir(), options.force);
-  const meta: RunMeta = {
-    schema: 'leakhunt.run/v1', command, startedAtMs: Date.now(), sampleBytes: options.sampleBytes,
-    snapshotIntervalMs: options.intervalMs, ...(options.warmupSec === undefined ? {} : { warmupSec: options.warmupSec }),
-    ...(options.ignoreFrames?.length ? { ignoreFrames: options.ignoreFrames } : {}),
-    ...(options.followChildren ? { followChildren: true } : {}),
-    ...(allocatorPath ? { allocator: allocatorPath } : {}), ...(options.nmt ? { nmt: true } : {}), javaStacks: options.javaStacks,
-  };
-  writeRunMeta(runDir, meta);
+  const recording = startRecording({
+    command, runDir, rawDir, shimPath, sampleBytes: options.sampleBytes, intervalMs: options.intervalMs, durationMs: options.durationMs,
+    tableCapacity: options.tableCapacity, maxStacks: options.maxStacks, maxSnapshots: options.maxSnapshots, stackDepth: options.stackDepth,
+    seed: options.seed, javaStacks: options.javaStacks, warmupSec: options.warmupSec, ignoreFrames: options.ignoreFrames,
+    followChildren: options.followChildren, nmt: options.nmt, trimProbeAtMs: trimProbeAt, allocatorPath, buildIdOf,
+  });
   if (!options.quiet) process.stderr.write(`leakhunt: recording into ${runDir}\n`);
 
-  const env = targetEnvironment({
-    shimPath, rawDir, sampleIntervalBytes: options.sampleBytes, snapshotIntervalMs: options.intervalMs,
-    tableCapacity: options.tableCapacity, maxStacks: options.maxStacks, maxSnapshots: options.maxSnapshots, maxStackDepth: options.stackDepth, seed: options.seed,
-    javaStacks: options.javaStacks, followChildren: options.followChildren,
-    ...(allocatorPath ? { allocatorPath } : {}), nativeMemoryTracking: options.nmt === true,
-  });
-  // A JVM target's Java heap (and NMT) figures, from jcmd, once per snapshot interval.
-  let jvmPoller: JvmPoller | undefined;
-  // Copies of libraries the target deletes after loading them (JNI libraries unpacked to /tmp), for symbols.
-  let keeper: ObjectKeeper | undefined;
-  // Every JVM's perf map (jcmd Compiler.perfmap) now and then, to name code-cache frames without a Java stack.
-  let perfMaps: PerfMapCapture | undefined;
   // The one-line live status on stderr (a terminal only, not with --quiet).
   const status = startStatusLine({ rawDir, enabled: !options.quiet });
-  const keeperWarning = (message: string) => { if (!options.quiet) { status.clear(); process.stderr.write(`leakhunt: ${message}\n`); } };
-  const outcome = await runTarget({
-    command, env, rawDir, durationMs: options.durationMs, rssIntervalMs: Math.min(options.intervalMs, 1000),
-    onSpawn: (pid) => {
-      status.setPid(pid);
-      keeper = startObjectKeeper(pid, runDir, { buildIdOf, onWarning: keeperWarning });
-      jvmPoller = startJvmStatsPoller(pid, { intervalMs: options.intervalMs, nmt: options.nmt === true, startedAtMs: meta.startedAtMs });
-      perfMaps = startPerfMapCapture({
-        runDir, rawDir, rootPid: pid, followChildren: options.followChildren === true, startedAtMs: meta.startedAtMs,
-      });
-    },
-    beforeStop: async () => { await perfMaps?.captureNow(); },
-    ...(trimProbeAtMs === undefined ? {} : { trimProbeAtMs }),
-    onTick: (elapsedMs, rssBytes) => status.onTick(elapsedMs, rssBytes),
-  }).finally(() => { status.stop(); keeper?.stop(); });
-  Object.assign(meta, {
-    endedAtMs: outcome.endedAtMs, pid: outcome.pid, exitStatus: outcome.exitStatus, signal: outcome.signal,
-    stoppedAfterDuration: outcome.stoppedAfterDuration, rss: outcome.rss,
-    ...(trimProbeAtMs === undefined ? {} : { trimProbe: { atMs: trimProbeAtMs, taken: outcome.trimProbeTaken === true } }),
+  // Pushing never fails the run: its problems are lines (even with --quiet: profiles not sent are news).
+  const pushNote = (line: string) => { status.clear(); process.stderr.write(`leakhunt: ${line}\n`); };
+  const push = options.push && startRunPush({
+    runDir, rawDir, command, followChildren: options.followChildren === true, snapshotIntervalMs: options.intervalMs, push: options.push, note: pushNote,
   });
-  writeRunMeta(runDir, meta);
-  const jvm = await jvmPoller?.stop();
-  if (jvm) writeJsonAtomic(join(runDir, 'jvm.json'), jvm);
-  await perfMaps?.stop();
+  const outcome = await recording.run({
+    onSpawn: (pid) => { status.setPid(pid); push?.started(pid); },
+    onTick: (elapsedMs, rssBytes) => status.onTick(elapsedMs, rssBytes),
+    onWarning: (message) => { if (!options.quiet) { status.clear(); process.stderr.write(`leakhunt: ${message}\n`); } },
+    onEnded: () => status.stop(),
+  });
+  await push?.targetEnded();
 
-  const { report, timeline, series } = await processRun(runDir, meta);
+  const { report, timeline, series } = await processRun(runDir, recording.meta);
+  if (push) {
+    const pushed = report.push = await push.finish(outcome.pid);
+    writeJsonAtomic(runPath(runDir, 'report'), report);
+    if (!options.quiet || pushed.left > 0) pushNote(pushSummaryLine(pushed, runDir));
+  }
   try {
     writeHtmlReport(runDir, report, { timeline, series });
   } catch (error) {
@@ -116,9 +96,60 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   // The command's own failure wins; otherwise the gate decides. With --json, stdout stays pure JSON.
   const gateOptions = {
     ...gate, github: gate.github && !options.json, details: !options.json,
-    snapshotTimesSec: timeline.map((p) => p.timeSec), source: join(runDir, 'report.json'),
+    snapshotTimesSec: timeline.map((p) => p.timeSec), source: runPath(runDir, 'report'),
   };
   const result = evaluateGate(report, gateOptions);
   await writeGateOutputs(result, gateOptions);
   return outcome.exitStatus !== 0 ? outcome.exitStatus : result.exitCode;
+}
+
+/** About 30 snapshots over a bounded run, so even a short one has a trend; 10 s for open-ended runs. */
+function defaultSnapshotIntervalMs(durationMs: number | undefined): number {
+  if (durationMs === undefined) return 10_000;
+  return Math.min(10_000, Math.max(1_000, Math.round(durationMs / 30)));
+}
+
+export function register(program: Command): void {
+  const run = program.command('run')
+    .description('run a command under the sampling shim, then rank the call sites whose live memory grows')
+    .argument('<command...>', 'the command to run (put it after --)')
+    .passThroughOptions()
+    .option('-o, --out <dir>', 'run directory (default: ./leakhunt-<timestamp>)')
+    .option('--force', 'replace leakhunt\'s files in a non-empty run directory', false)
+    .option('--interval <duration>', 'time between snapshots (default 10s; with --duration, duration/30 between 1s and 10s)', parsed((t) => checkLimit('LEAKHUNT_INTERVAL_MS', parseDurationMs(t, '--interval'))))
+    .option('--sample-bytes <size>', 'mean sampling interval in bytes (1 = record every allocation)', parsed((t) => checkLimit('LEAKHUNT_SAMPLE_BYTES', parseBytes(t, '--sample-bytes'))), 512 * 1024)
+    .option('--duration <duration>', 'stop the command after this long (SIGTERM, then SIGKILL)', parsed((t) => parseDurationMs(t, '--duration')))
+    .option('--warmup <duration>', 'leave this much of the start out of trends (default: detected from the start-up climb)', parsed((t) => parseDurationMs(t, '--warmup')))
+    .option('--ignore-frames <regex>', 'also look past frames matching this when grouping sites (repeatable): e.g. your own allocation wrappers', regexList)
+    .option('--json', 'print report.json instead of the text report', false)
+    .option('--top <n>', 'sites to show', positiveInteger, 10)
+    .option('-q, --quiet', 'no progress lines on stderr', false)
+    .option('--no-java-stacks', 'do not load the JVM agent: native frames only')
+    .option('--follow-children', 'record the programs the command starts too (fork+exec, posix_spawn: each its own report under processes/<pid>/); forked children that do not exec are never recorded')
+    .option('--nmt', 'start JVMs with Native Memory Tracking (summary) and poll it with jcmd: the JVM-internal part of RSS')
+    .option('--trim-probe', 'at 90% of --duration, a snapshot, malloc_trim(0) in the target and another: how much RSS was free memory the allocator kept')
+    .option('--allocator <name>', 'preload jemalloc or tcmalloc (or an allocator library\'s path) after the shim: does RSS still grow?')
+    .option('--fail-on-leak', 'gate the run when it ends (thresholds below, as for leakhunt gate): exit 1 on a leak, 3 on not enough data, unless the command itself failed')
+    .option('--max-snapshots <n>', 'raw snapshots kept on disk: all early and recent ones, the middle thinned evenly (0 keeps all)', parsed((t) => checkLimit('LEAKHUNT_MAX_SNAPSHOTS', parseWholeNumber(t, '--max-snapshots'))), 360)
+    .addOption(new Option('--table-capacity <n>', 'most live sampled blocks the shim keeps').argParser(parsed((t) => checkLimit('LEAKHUNT_TABLE_CAPACITY', parseWholeNumber(t, '--table-capacity')))))
+    .addOption(new Option('--max-stacks <n>', 'most distinct stacks the shim keeps').argParser(parsed((t) => checkLimit('LEAKHUNT_MAX_STACKS', parseWholeNumber(t, '--max-stacks')))))
+    .addOption(new Option('--stack-depth <n>', 'most frames per stack (default 64)').argParser(parsed((t) => checkLimit('LEAKHUNT_STACK_DEPTH', parseWholeNumber(t, '--stack-depth')))))
+    .addOption(new Option('--seed <n>', 'fixed sampler seed (reproducible runs)').argParser(positiveInteger).hideHelp())
+    .addHelpText('after', '\nExample:\n  leakhunt run --duration 10m -- java -jar app.jar')
+    .action(async (command: string[], opts) => {
+      const interval: number = opts.interval ?? defaultSnapshotIntervalMs(opts.duration);
+      process.exitCode = await runCommand(command, {
+        out: opts.out, force: opts.force, intervalMs: interval, sampleBytes: opts.sampleBytes,
+        durationMs: opts.duration, json: opts.json, top: opts.top, quiet: opts.quiet,
+        tableCapacity: opts.tableCapacity, maxStacks: opts.maxStacks, maxSnapshots: opts.maxSnapshots, stackDepth: opts.stackDepth, seed: opts.seed,
+        javaStacks: opts.javaStacks,
+        warmupSec: opts.warmup === undefined ? undefined : opts.warmup / 1000,
+        ignoreFrames: opts.ignoreFrames,
+        followChildren: opts.followChildren === true,
+        nmt: opts.nmt === true, trimProbe: opts.trimProbe === true, allocator: opts.allocator,
+        gate: opts.failOnLeak ? opts : undefined, push: runPushOptions(opts),
+      });
+    });
+  addGateOptions(run);
+  addPushOptions(run);
 }

@@ -14,11 +14,11 @@ export const ExitCode = {
   environment: 4,
   /** Refusing to overwrite existing output without --force. */
   outputExists: 5,
+  /** `leakhunt push`: some profiles could not be sent (they stay in the run directory). */
+  pushIncomplete: 6,
   /** An internal failure: a bug in leakhunt. */
   internal: 70,
 } as const;
-
-export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 export class LeakhuntError extends Error {
   readonly exitCode: number;

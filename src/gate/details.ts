@@ -1,12 +1,11 @@
 /** The gate's per-site lines for the terminal (stdout): what fails, what was suppressed and why, what the baseline accepted. */
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
-import { abbreviateTemplates } from '../report/index.js';
-import type { SiteReport } from '../analyse/index.js';
-import { formatDetectable } from './evaluate.js';
+import { abbreviateTemplates, siteKindTag, type SiteReport } from '../analyse/index.js';
+import { adviceTexts, formatDetectable, problemTexts } from './wording.js';
 import type { GateResult } from './types.js';
 
 function site(s: SiteReport): string {
-  return `${abbreviateTemplates(s.location)}: ${formatRate(s.leakRateBytesPerHour)}, ${s.growthBytes > 0 ? '+' : ''}${formatBytes(s.growthBytes)} over the run, confidence ${s.confidence.toFixed(2)}`;
+  return `${abbreviateTemplates(s.location)}${siteKindTag(s.kind)}: ${formatRate(s.leakRateBytesPerHour)}, ${s.growthBytes > 0 ? '+' : ''}${formatBytes(s.growthBytes)} over the run, confidence ${s.confidence.toFixed(2)}`;
 }
 
 export function renderDetails(result: GateResult): string[] {
@@ -30,8 +29,8 @@ export function renderDetails(result: GateResult): string[] {
     lines.push(`  ${result.rssGrowth.exceeded ? 'FAIL      ' : 'ok        '}  RSS ${result.rssGrowth.bytes > 0 ? '+' : ''}${formatBytes(result.rssGrowth.bytes)} (limit ${formatBytes(result.rssGrowth.allowedBytes)})`);
   }
   for (const rule of result.unusedSuppressions) lines.push(`  unused      ${result.suppressionsSource ?? 'suppressions'}:${rule.line} leak:${rule.pattern} matched no site over the threshold`);
-  if (result.outcome === 'not-enough-data') for (const problem of result.detection.problems) lines.push(`  not enough data: ${problem}`);
-  for (const advice of result.detection.advice) lines.push(`  to decide: ${advice}`);
+  if (result.outcome === 'not-enough-data') for (const problem of problemTexts(result)) lines.push(`  not enough data: ${problem}`);
+  for (const advice of adviceTexts(result)) lines.push(`  to decide: ${advice}`);
   for (const warning of result.warnings) lines.push(`  warning: ${warning}`);
   return lines;
 }

@@ -14,21 +14,22 @@
  * rate now is at most max(2 × the baseline's rate, the baseline's rate + --max-leak-rate), the baseline's rate
  * counting only when the baseline called that site growing. Live and RSS growth limits grow by the baseline's own
  * growth. So a known leak passes until it doubles or grows by a whole threshold, and a new one fails.
+ *
+ * The decision is data (which sites, which figures, which problems and advice); its sentences are gate/wording.ts's.
  */
 import {
   DEFAULT_MIN_CONFIDENCE, detectableRateBytesPerHour, durationToDetectSec, MIN_SNAPSHOTS_FOR_TREND, sampleBytesToDetect,
   seriesGrowth, type SiteReport,
 } from '../analyse/index.js';
 import { ExitCode } from '../core/errors.js';
-import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
-import { abbreviateTemplates, type RunReport } from '../report/index.js';
+import type { RunReport } from '../pipeline/index.js';
+import { shimLimit } from '../core/limits.js';
 import { matchSuppression } from './suppressions.js';
-import type { BaselinedSite, GateOptions, GateResult, SuppressedSite, SuppressionRule } from './types.js';
+import type { BaselinedSite, GateAdvice, GateOptions, GateProblem, GateResult, SuppressedSite, SuppressionRule } from './types.js';
 
-const MiB = 1024 * 1024;
 const HOUR = 3600;
-/** The shim's smallest snapshot interval (LEAKHUNT_INTERVAL_MS ≥ 50). */
-const MIN_INTERVAL_SEC = 0.05;
+/** The shim's smallest snapshot interval (native/limits.json). */
+const MIN_INTERVAL_SEC = shimLimit('LEAKHUNT_INTERVAL_MS').min / 1000;
 
 /** The sampling interval in force at the end of the run (the shim doubles it when its table fills). */
 export function finalSampleBytes(report: RunReport): number {
@@ -48,44 +49,15 @@ export function snapshotTimesOf(report: RunReport, given?: readonly number[]): n
   return Array.from({ length: n }, (_, i) => (i * span) / (n - 1));
 }
 
-/** A duration `leakhunt run --duration` accepts, rounded up: "45s", "20m", "2h30m". */
-export function durationFlag(sec: number): string {
-  const s = Math.ceil(sec);
-  if (s < 120) return `${Math.max(s, 1)}s`;
-  const m = Math.ceil(sec / 60);
-  if (m < 120) return `${m}m`;
-  return m % 60 === 0 ? `${m / 60}h` : `${Math.floor(m / 60)}h${m % 60}m`;
-}
-
-/** An interval `--interval` accepts: "300ms", "10s". */
-export function intervalFlag(sec: number): string {
-  const ms = Math.max(Math.round(sec * 1000), 1);
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}
-
-/** A size `--sample-bytes` accepts: "4KiB", "512KiB", "2MiB", "256". */
-export function sizeFlag(bytes: number): string {
-  if (bytes >= MiB && bytes % MiB === 0) return `${bytes / MiB}MiB`;
-  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024}KiB`;
-  return String(Math.round(bytes));
-}
-
-function plural(n: number, one: string, many: string): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
-
 /** What would detect `rate`: a longer run, a smaller sampling interval, or more snapshots in this run. */
-function adviceFor(report: RunReport, rate: number, confidence: number, sampleBytes: number, spanSec: number): string[] {
-  const advice: string[] = [];
+function adviceFor(report: RunReport, rate: number, confidence: number, sampleBytes: number, spanSec: number): GateAdvice[] {
+  const advice: GateAdvice[] = [];
   const interval = report.snapshotIntervalMs / 1000;
   const n = report.snapshots;
   const span = durationToDetectSec({ rateBytesPerHour: rate, snapshotIntervalSec: interval, sampleIntervalBytes: sampleBytes, confidence });
-  if (Number.isFinite(span)) {
-    const duration = durationFlag(span + interval);
-    advice.push(`run at least ${duration} (--duration ${duration}) at --sample-bytes ${sizeFlag(sampleBytes)} and --interval ${intervalFlag(interval)}`);
-  }
+  if (Number.isFinite(span)) advice.push({ kind: 'run-longer', durationSec: span + interval, sampleBytes, intervalSec: interval });
   const smaller = sampleBytesToDetect({ rateBytesPerHour: rate, durationSec: spanSec, snapshots: n, confidence });
-  if (smaller > 0 && smaller < sampleBytes) advice.push(`use --sample-bytes ${sizeFlag(smaller)} for a run this long`);
+  if (smaller > 0 && smaller < sampleBytes) advice.push({ kind: 'sample-finer', sampleBytes: smaller });
   if (n < MIN_SNAPSHOTS_FOR_TREND && report.durationSec > 0) {
     // Snapshots every R/k over a run of R: about k of them over R − R/k.
     for (let k = MIN_SNAPSHOTS_FOR_TREND; k <= 1000; k++) {
@@ -93,7 +65,7 @@ function adviceFor(report: RunReport, rate: number, confidence: number, sampleBy
       if (every < MIN_INTERVAL_SEC) break;
       const limit = detectableRateBytesPerHour({ durationSec: report.durationSec - every, snapshots: k, sampleIntervalBytes: sampleBytes, confidence });
       if (limit <= rate) {
-        advice.push(`snapshot more often: --interval ${Math.floor(every * 1000)}ms`);
+        advice.push({ kind: 'snapshot-more-often', intervalMs: Math.floor(every * 1000) });
         break;
       }
     }
@@ -101,13 +73,65 @@ function adviceFor(report: RunReport, rate: number, confidence: number, sampleBy
   return advice;
 }
 
-/** A detection limit for people: "12.3 MiB/h", or why there is none. */
-export function formatDetectable(bytesPerHour: number): string {
-  return Number.isFinite(bytesPerHour) ? formatRate(bytesPerHour) : 'no rate at all (no trend)';
+/** Each site over the threshold: failing, suppressed, or accepted by the baseline; and what the suppressed ones grew. */
+function judgeSites(report: RunReport, options: GateOptions) {
+  const suppressed: SuppressedSite[] = [];
+  const baselined: BaselinedSite[] = [];
+  const failing: SiteReport[] = [];
+  const usedRules = new Set<SuppressionRule>();
+  let suppressedGrowth = 0;
+  const kept: SiteReport[] = [];
+  const maxRate = options.maxLeakRateBytesPerHour;
+  for (const site of report.sites) {
+    const match = matchSuppression(site, options.suppressions);
+    if (match) suppressedGrowth += Math.max(site.growthBytes, 0);
+    else kept.push(site);
+    const over = site.status === 'growing' && site.confidence >= options.minConfidence && site.leakRateBytesPerHour > maxRate;
+    if (!over) continue;
+    if (match) {
+      suppressed.push({ site, rule: match.rule, frame: match.frame });
+      usedRules.add(match.rule);
+      continue;
+    }
+    const before = options.baseline?.report.sites.find((s) => s.function === site.function && (s.kind ?? 'malloc') === (site.kind ?? 'malloc'));
+    if (before) {
+      const baselineRate = before.status === 'growing' ? Math.max(before.leakRateBytesPerHour, 0) : 0;
+      const allowed = Math.max(2 * baselineRate, baselineRate + maxRate);
+      if (site.leakRateBytesPerHour <= allowed) {
+        baselined.push({ site, baselineRateBytesPerHour: baselineRate, allowedRateBytesPerHour: allowed });
+        continue;
+      }
+    }
+    failing.push(site);
+  }
+  failing.sort((a, b) => b.leakRateBytesPerHour - a.leakRateBytesPerHour);
+  const unusedSuppressions = (options.suppressions?.rules ?? []).filter((rule) => !usedRules.has(rule));
+  return { failing, suppressed, baselined, unusedSuppressions, kept, suppressedGrowth };
 }
 
-function siteSummary(site: SiteReport): string {
-  return `${abbreviateTemplates(site.function)} at ${formatRate(site.leakRateBytesPerHour)} (confidence ${site.confidence.toFixed(2)})`;
+/** Live malloc growth: the shim's own totals, less what suppressed sites grew; significance from the kept sites. */
+function judgeLiveGrowth(
+  report: RunReport, options: GateOptions, times: readonly number[], kept: readonly SiteReport[], suppressedGrowth: number, sampleBytes: number,
+): GateResult['liveGrowth'] {
+  const m = report.memory;
+  const baseMemory = options.baseline?.report.memory;
+  const liveBytes = m.liveEndBytes - m.liveStartBytes - suppressedGrowth;
+  const totalSeries = times.map((_, i) => kept.reduce((sum, site) => sum + (site.series[i] ?? 0), 0));
+  const total = times.length >= 2 ? seriesGrowth(times, totalSeries, sampleBytes) : { confidence: 0, robustRateBytesPerHour: 0 };
+  const significant = times.length >= MIN_SNAPSHOTS_FOR_TREND && total.confidence >= options.minConfidence
+    && total.robustRateBytesPerHour > 0 && liveBytes >= 2 * sampleBytes;
+  const allowedLive = options.maxGrowthBytes + Math.max(baseMemory ? baseMemory.liveEndBytes - baseMemory.liveStartBytes : 0, 0);
+  return { bytes: liveBytes, confidence: total.confidence, significant, allowedBytes: allowedLive, exceeded: significant && liveBytes > allowedLive };
+}
+
+/** RSS growth: measured, not sampled; gated only when asked. */
+function judgeRssGrowth(report: RunReport, options: GateOptions): GateResult['rssGrowth'] {
+  const m = report.memory;
+  const baseMemory = options.baseline?.report.memory;
+  const rssBytes = m.rssEndBytes - m.rssStartBytes;
+  const allowedRss = options.maxRssGrowthBytes === undefined ? undefined
+    : options.maxRssGrowthBytes + Math.max(baseMemory ? baseMemory.rssEndBytes - baseMemory.rssStartBytes : 0, 0);
+  return { bytes: rssBytes, allowedBytes: allowedRss, exceeded: allowedRss !== undefined && rssBytes > allowedRss && m.rssGrowthBytesPerHour > 0 };
 }
 
 export function evaluateGate(report: RunReport, options: GateOptions): GateResult {
@@ -121,115 +145,36 @@ export function evaluateGate(report: RunReport, options: GateOptions): GateResul
   const spanSec = times.length >= 2 ? times[times.length - 1]! - times[0]! : 0;
   // A site fails only when the ranking calls it growing and the gate's confidence is met: detection needs both.
   const confidence = Math.max(options.minConfidence, DEFAULT_MIN_CONFIDENCE);
-
-  // Sites.
-  const suppressed: SuppressedSite[] = [];
-  const baselined: BaselinedSite[] = [];
-  const failing: SiteReport[] = [];
-  const usedRules = new Set<SuppressionRule>();
-  let suppressedGrowth = 0;
-  const kept: SiteReport[] = [];
-  for (const site of report.sites) {
-    const match = matchSuppression(site, options.suppressions);
-    if (match) suppressedGrowth += Math.max(site.growthBytes, 0);
-    else kept.push(site);
-    const over = site.status === 'growing' && site.confidence >= options.minConfidence && site.leakRateBytesPerHour > maxRate;
-    if (!over) continue;
-    if (match) {
-      suppressed.push({ site, rule: match.rule, frame: match.frame });
-      usedRules.add(match.rule);
-      continue;
-    }
-    const before = options.baseline?.report.sites.find((s) => s.function === site.function);
-    if (before) {
-      const baselineRate = before.status === 'growing' ? Math.max(before.leakRateBytesPerHour, 0) : 0;
-      const allowed = Math.max(2 * baselineRate, baselineRate + maxRate);
-      if (site.leakRateBytesPerHour <= allowed) {
-        baselined.push({ site, baselineRateBytesPerHour: baselineRate, allowedRateBytesPerHour: allowed });
-        continue;
-      }
-    }
-    failing.push(site);
-  }
-  failing.sort((a, b) => b.leakRateBytesPerHour - a.leakRateBytesPerHour);
-  const unusedSuppressions = (options.suppressions?.rules ?? []).filter((rule) => !usedRules.has(rule));
-
-  // Live malloc growth: the shim's own totals, less what suppressed sites grew; significance from the kept sites.
-  const m = report.memory;
-  const baseMemory = options.baseline?.report.memory;
-  const liveBytes = m.liveEndBytes - m.liveStartBytes - suppressedGrowth;
-  const totalSeries = times.map((_, i) => kept.reduce((sum, site) => sum + (site.series[i] ?? 0), 0));
-  const total = times.length >= 2 ? seriesGrowth(times, totalSeries, sampleBytes) : { confidence: 0, robustRateBytesPerHour: 0 };
-  const significant = times.length >= MIN_SNAPSHOTS_FOR_TREND && total.confidence >= options.minConfidence
-    && total.robustRateBytesPerHour > 0 && liveBytes >= 2 * sampleBytes;
-  const allowedLive = options.maxGrowthBytes + Math.max(baseMemory ? baseMemory.liveEndBytes - baseMemory.liveStartBytes : 0, 0);
-  const liveGrowth = { bytes: liveBytes, confidence: total.confidence, significant, allowedBytes: allowedLive, exceeded: significant && liveBytes > allowedLive };
-
-  // RSS growth: measured, not sampled; gated only when asked.
-  const rssBytes = m.rssEndBytes - m.rssStartBytes;
-  const allowedRss = options.maxRssGrowthBytes === undefined ? undefined
-    : options.maxRssGrowthBytes + Math.max(baseMemory ? baseMemory.rssEndBytes - baseMemory.rssStartBytes : 0, 0);
-  const rssGrowth = {
-    bytes: rssBytes, allowedBytes: allowedRss,
-    exceeded: allowedRss !== undefined && rssBytes > allowedRss && m.rssGrowthBytesPerHour > 0,
-  };
+  const sites = judgeSites(report, options);
+  const liveGrowth = judgeLiveGrowth(report, options, times, sites.kept, sites.suppressedGrowth, sampleBytes);
+  const rssGrowth = judgeRssGrowth(report, options);
 
   // Could this run have seen a leak at the threshold, or the growth limit?
   const n = report.snapshots;
   const detectableRate = detectableRateBytesPerHour({ durationSec: spanSec, snapshots: n, sampleIntervalBytes: sampleBytes, confidence });
   const detectableGrowth = spanSec > 0
-    ? detectableRateBytesPerHour({ durationSec: spanSec, snapshots: n, sampleIntervalBytes: sampleBytes, liveBytes: Math.max(m.liveStartBytes, 0), confidence }) * spanSec / HOUR
+    ? detectableRateBytesPerHour({
+      durationSec: spanSec, snapshots: n, sampleIntervalBytes: sampleBytes, liveBytes: Math.max(report.memory.liveStartBytes, 0), confidence,
+    }) * spanSec / HOUR
     : Infinity;
-  const runShape = `${plural(n, 'snapshot', 'snapshots')} over ${formatDurationMs(spanSec * 1000)}, sampling every ${formatBytes(sampleBytes)}`;
-  const problems: string[] = [];
+  const problems: GateProblem[] = [];
   if (n < MIN_SNAPSHOTS_FOR_TREND) {
-    problems.push(`${plural(n, 'snapshot', 'snapshots')} in ${formatDurationMs(report.durationSec * 1000)} cannot show a trend (at least ${MIN_SNAPSHOTS_FOR_TREND} are needed)`);
+    problems.push({ kind: 'too-few-snapshots' });
   } else {
-    if (maxRate < detectableRate) problems.push(`this run (${runShape}) could only show leaks from ${formatDetectable(detectableRate)}, above the ${formatRate(maxRate)} threshold`);
-    if (allowedLive < detectableGrowth) {
-      problems.push(`this run could only show live growth ${Number.isFinite(detectableGrowth) ? `from ${formatBytes(detectableGrowth)}` : 'of no size'}, above the ${formatBytes(allowedLive)} limit`);
-    }
+    if (maxRate < detectableRate) problems.push({ kind: 'rate-undetectable' });
+    if (liveGrowth.allowedBytes < detectableGrowth) problems.push({ kind: 'growth-undetectable' });
   }
-  // The verdict.
-  const notes: string[] = [];
-  if (suppressed.length > 0) notes.push(`${suppressed.length} suppressed`);
-  if (baselined.length > 0) notes.push(`${plural(baselined.length, 'site', 'sites')} within the baseline`);
-  const fails: string[] = [];
-  if (failing.length > 0) {
-    const shown = failing.slice(0, 3).map(siteSummary).join(', ');
-    const more = failing.length > 3 ? `, and ${failing.length - 3} more` : '';
-    fails.push(`${failing.length === 1 ? '1 site leaks' : `${failing.length} sites leak`} over ${formatRate(maxRate)}: ${shown}${more}`);
-  }
-  if (liveGrowth.exceeded) {
-    fails.push(`live malloc grew ${formatBytes(liveBytes)} over ${formatDurationMs(report.durationSec * 1000)}, over the ${formatBytes(allowedLive)} limit (confidence ${total.confidence.toFixed(2)})`);
-  }
-  if (rssGrowth.exceeded) fails.push(`RSS grew ${formatBytes(rssBytes)}, over the ${formatBytes(allowedRss!)} limit`);
+  const failed = sites.failing.length > 0 || liveGrowth.exceeded || rssGrowth.exceeded;
   // Advice only matters when it decides the outcome: a run that already failed has decided.
-  const advice = problems.length > 0 && fails.length === 0 ? adviceFor(report, maxRate, confidence, sampleBytes, spanSec) : [];
+  const advice = problems.length > 0 && !failed ? adviceFor(report, maxRate, confidence, sampleBytes, spanSec) : [];
   const detection = { rateBytesPerHour: detectableRate, growthBytes: detectableGrowth, enough: problems.length === 0, problems, advice };
-
-  let outcome: GateResult['outcome'];
-  let verdict: string;
-  if (fails.length > 0) {
-    outcome = 'fail';
-    verdict = `FAIL: ${[...fails, ...notes].join('; ')}`;
-  } else if (!detection.enough) {
-    outcome = 'not-enough-data';
-    verdict = `NOT ENOUGH DATA: no site leaks over ${formatRate(maxRate)}, but ${problems.join('; ')}${advice.length > 0 ? `: ${advice.join(', or ')}` : ''}${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`;
-  } else {
-    outcome = 'pass';
-    const parts = [
-      `no site leaks over ${formatRate(maxRate)} (this run shows leaks from ${formatDetectable(detectableRate)})`,
-      `live malloc ${liveBytes > 0 ? '+' : ''}${formatBytes(liveBytes)} (limit ${formatBytes(allowedLive)})`,
-    ];
-    if (allowedRss !== undefined) parts.push(`RSS ${rssBytes > 0 ? '+' : ''}${formatBytes(rssBytes)} (limit ${formatBytes(allowedRss)})`);
-    verdict = `PASS: ${[...parts, ...notes].join('; ')}`;
-  }
+  const outcome: GateResult['outcome'] = failed ? 'fail' : !detection.enough ? 'not-enough-data' : 'pass';
   const exitCode = outcome === 'fail' ? ExitCode.leak : outcome === 'not-enough-data' ? ExitCode.notEnoughData : ExitCode.ok;
   return {
-    outcome, exitCode, verdict, thresholds,
+    outcome, exitCode, thresholds,
     source: options.source, baselineSource: options.baseline?.source, suppressionsSource: options.suppressions?.source,
     run: { command: report.command, durationSec: report.durationSec, snapshots: n, spanSec, sampleIntervalBytes: sampleBytes },
-    failing, suppressed, unusedSuppressions, baselined, liveGrowth, rssGrowth, detection, warnings: [...report.warnings],
+    failing: sites.failing, suppressed: sites.suppressed, unusedSuppressions: sites.unusedSuppressions, baselined: sites.baselined,
+    liveGrowth, rssGrowth, detection, warnings: [...report.warnings],
   };
 }

@@ -7,5 +7,6 @@ export { renderJunit } from './junit.js';
 export { renderMarkdown } from './markdown.js';
 export { renderAnnotations } from './github.js';
 export { renderDetails } from './details.js';
+export { adviceText, durationFlag, formatDetectable, gateVerdict, intervalFlag, problemText, sizeFlag } from './wording.js';
 export { DEFAULT_GATE_THRESHOLDS } from './types.js';
 export type * from './types.js';

@@ -1,6 +1,7 @@
 /** The gate's verdict as JUnit XML: one failing testcase per site over the threshold, for CI test reporters. */
+import { siteKindTag } from '../analyse/index.js';
 import { formatBytes, formatRate } from '../core/units.js';
-import { formatDetectable } from './evaluate.js';
+import { adviceTexts, formatDetectable, gateVerdict, problemTexts } from './wording.js';
 import type { GateResult } from './types.js';
 
 /** Text content: XML's five entities, and characters XML 1.0 cannot hold replaced by U+FFFD. */
@@ -41,10 +42,10 @@ export function renderJunit(result: GateResult): string {
   const cases: TestCase[] = [];
   for (const site of result.failing) {
     cases.push({
-      classname: 'leakhunt.gate.leak', name: site.location,
+      classname: 'leakhunt.gate.leak', name: `${site.location}${siteKindTag(site.kind)}`,
       failure: {
         type: 'native-leak',
-        message: `${site.function} leaks ${formatRate(site.leakRateBytesPerHour)}, over the ${max} threshold (confidence ${site.confidence.toFixed(2)}, ${formatBytes(site.growthBytes)} over the run, ${formatBytes(site.liveBytes)} live at the end)`,
+        message: `${site.function}${siteKindTag(site.kind)} leaks ${formatRate(site.leakRateBytesPerHour)}, over the ${max} threshold (confidence ${site.confidence.toFixed(2)}, ${formatBytes(site.growthBytes)} over the run, ${formatBytes(site.liveBytes)} live at the end)`,
         body: `stack, innermost first:\n${site.stack.map((frame) => `  ${frame}`).join('\n')}\n`,
       },
     });
@@ -53,17 +54,17 @@ export function renderJunit(result: GateResult): string {
     const name = `no call site leaks over ${max}`;
     cases.push(result.detection.enough
       ? { classname: 'leakhunt.gate.leak', name, systemOut: `this run shows leaks from ${formatDetectable(result.detection.rateBytesPerHour)}` }
-      : { classname: 'leakhunt.gate.leak', name, error: { type: 'not-enough-data', message: result.verdict, body: [...result.detection.problems, ...result.detection.advice].join('\n') } });
+      : { classname: 'leakhunt.gate.leak', name, error: { type: 'not-enough-data', message: gateVerdict(result), body: [...problemTexts(result), ...adviceTexts(result)].join('\n') } });
   }
   for (const s of result.suppressed) {
     cases.push({
-      classname: 'leakhunt.gate.leak', name: s.site.location,
+      classname: 'leakhunt.gate.leak', name: `${s.site.location}${siteKindTag(s.site.kind)}`,
       skipped: `suppressed by ${result.suppressionsSource ?? 'suppressions'}:${s.rule.line} leak:${s.rule.pattern} (${s.rule.reason}); leaks ${formatRate(s.site.leakRateBytesPerHour)}`,
     });
   }
   for (const b of result.baselined) {
     cases.push({
-      classname: 'leakhunt.gate.leak', name: b.site.location,
+      classname: 'leakhunt.gate.leak', name: `${b.site.location}${siteKindTag(b.site.kind)}`,
       systemOut: `in the baseline: ${formatRate(b.site.leakRateBytesPerHour)} now, ${formatRate(b.baselineRateBytesPerHour)} in the baseline, accepted up to ${formatRate(b.allowedRateBytesPerHour)}`,
     });
   }
@@ -87,7 +88,7 @@ export function renderJunit(result: GateResult): string {
   const skipped = cases.filter((c) => c.skipped !== undefined).length;
   const counts = `tests="${cases.length}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${result.run.durationSec.toFixed(3)}"`;
   const properties = [
-    ['verdict', result.verdict], ['command', result.run.command.join(' ')],
+    ['verdict', gateVerdict(result)], ['command', result.run.command.join(' ')],
     ['max-leak-rate', max], ['max-growth', formatBytes(t.maxGrowthBytes)], ['min-confidence', String(t.minConfidence)],
     ...(t.maxRssGrowthBytes === undefined ? [] : [['max-rss-growth', formatBytes(t.maxRssGrowthBytes)]]),
     ['detectable-leak-rate', formatDetectable(result.detection.rateBytesPerHour)],

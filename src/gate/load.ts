@@ -1,9 +1,8 @@
 /** Reading what the gate judges: a run directory's report.json (and its snapshot times), or a bare report.json. */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
-import { insideRunDirHint } from '../core/paths.js';
-import { REPORT_SCHEMA, type RunReport } from '../report/index.js';
+import { insideRunDirHint, readTimelineSnapshots, runPath } from '../rundir/index.js';
+import { REPORT_SCHEMA, type RunReport } from '../pipeline/index.js';
 
 export interface LoadedRun {
   /** The report.json read. */
@@ -59,11 +58,8 @@ function readJson(path: string): unknown {
 }
 
 function snapshotTimes(dir: string, snapshots: number): number[] | undefined {
-  const path = join(dir, 'timeline.json');
-  if (!existsSync(path)) return undefined;
   try {
-    const timeline = JSON.parse(readFileSync(path, 'utf8')) as { snapshots?: { timeSec?: unknown }[] };
-    const times = (timeline.snapshots ?? []).map((s) => s.timeSec);
+    const times = readTimelineSnapshots(dir).map((s) => (s as { timeSec?: unknown } | null)?.timeSec);
     return times.length === snapshots && times.every(isNumber) ? times : undefined;
   } catch {
     return undefined; // the times only refine the estimate; report.json is what counts
@@ -79,7 +75,7 @@ export function loadRunReport(path: string): LoadedRun {
     throw bad(path, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   if (isDirectory) {
-    const reportPath = join(path, 'report.json');
+    const reportPath = runPath(path, 'report');
     if (!existsSync(reportPath)) throw bad(path, 'not a leakhunt run directory (no report.json): give the --out directory of a finished leakhunt run');
     const report = checkReport(readJson(reportPath), reportPath);
     return { path: reportPath, report, snapshotTimesSec: snapshotTimes(path, report.snapshots) };

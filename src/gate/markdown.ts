@@ -1,8 +1,7 @@
 /** The gate's verdict as Markdown: for --markdown FILE and the GitHub Actions step summary. */
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
-import { abbreviateTemplates } from '../report/index.js';
-import type { SiteReport } from '../analyse/index.js';
-import { formatDetectable } from './evaluate.js';
+import { abbreviateTemplates, siteKindTag, type SiteReport } from '../analyse/index.js';
+import { adviceTexts, formatDetectable, gateVerdict, problemTexts } from './wording.js';
 import type { GateResult } from './types.js';
 
 /** Inline text: Markdown punctuation escaped, < > & as entities (C++ names are full of them). */
@@ -24,12 +23,12 @@ const title: Record<GateResult['outcome'], string> = { pass: '✅ PASS', fail: '
 
 function row(mark: string, site: SiteReport, note = ''): string {
   const growth = `${site.growthBytes > 0 ? '+' : ''}${formatBytes(site.growthBytes)}`;
-  return `| ${mark} | ${markdownText(abbreviateTemplates(site.location))} | ${formatRate(site.leakRateBytesPerHour)} | ${growth} | ${formatBytes(site.liveBytes)} | ${site.confidence.toFixed(2)} | ${markdownText(note)} |`;
+  return `| ${mark} | ${markdownText(`${abbreviateTemplates(site.location)}${siteKindTag(site.kind)}`)} | ${formatRate(site.leakRateBytesPerHour)} | ${growth} | ${formatBytes(site.liveBytes)} | ${site.confidence.toFixed(2)} | ${markdownText(note)} |`;
 }
 
 export function renderMarkdown(result: GateResult): string {
   const t = result.thresholds;
-  const lines: string[] = [`### leakhunt gate: ${title[result.outcome]}`, '', markdownText(result.verdict.replace(/^[A-Z ]+: /, '')), ''];
+  const lines: string[] = [`### leakhunt gate: ${title[result.outcome]}`, '', markdownText(gateVerdict(result).replace(/^[A-Z ]+: /, '')), ''];
   if (result.failing.length + result.suppressed.length + result.baselined.length > 0) {
     lines.push('| | site | rate | growth | live | confidence | |', '|---|---|---:|---:|---:|---:|---|');
     for (const site of result.failing) lines.push(row('❌', site, 'over the threshold'));
@@ -46,14 +45,14 @@ export function renderMarkdown(result: GateResult): string {
   lines.push(`- Run: ${r.snapshots} snapshot${r.snapshots === 1 ? '' : 's'} over ${formatDurationMs(r.spanSec * 1000)}, sampling every ${formatBytes(r.sampleIntervalBytes)}: shows leaks from ${formatDetectable(result.detection.rateBytesPerHour)}`);
   if (r.command.length > 0) lines.push(`- Command: ${markdownText(r.command.join(' '))}`);
   if (result.baselineSource) lines.push(`- Baseline: ${markdownText(result.baselineSource)}`);
-  if (result.outcome === 'not-enough-data') for (const problem of result.detection.problems) lines.push(`- Not enough data: ${markdownText(problem)}`);
-  for (const advice of result.detection.advice) lines.push(`- To decide: ${markdownText(advice)}`);
+  if (result.outcome === 'not-enough-data') for (const problem of problemTexts(result)) lines.push(`- Not enough data: ${markdownText(problem)}`);
+  for (const advice of adviceTexts(result)) lines.push(`- To decide: ${markdownText(advice)}`);
   for (const rule of result.unusedSuppressions) lines.push(`- Suppression line ${rule.line} (${markdownText(rule.pattern)}) matched no site over the threshold`);
   for (const warning of result.warnings) lines.push(`- Warning: ${markdownText(warning)}`);
   if (result.failing.length > 0) {
     lines.push('', '<details><summary>Stacks of the failing sites, innermost first</summary>', '');
     for (const site of result.failing.slice(0, 10)) {
-      lines.push(`**${markdownText(abbreviateTemplates(site.function))}**`, '', ...fenced(site.stack.map(abbreviateTemplates)), '');
+      lines.push(`**${markdownText(`${abbreviateTemplates(site.function)}${siteKindTag(site.kind)}`)}**`, '', ...fenced(site.stack.map(abbreviateTemplates)), '');
     }
     lines.push('</details>');
   }

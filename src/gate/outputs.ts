@@ -7,6 +7,7 @@ import { renderAnnotations } from './github.js';
 import { renderJunit } from './junit.js';
 import { renderMarkdown } from './markdown.js';
 import type { GateOptions, GateResult } from './types.js';
+import { gateVerdict } from './wording.js';
 
 export interface GateStreams {
   stdout: { write(text: string): unknown };
@@ -37,5 +38,5 @@ export async function writeGateOutputs(result: GateResult, options: GateOptions,
   }
   const lines = [...(options.details === false ? [] : renderDetails(result)), ...(options.github ? renderAnnotations(result) : [])];
   if (lines.length > 0) streams.stdout.write(`${lines.join('\n')}\n`);
-  streams.stderr.write(`leakhunt gate: ${result.verdict.replace(/[\r\n]+/g, ' ')}\n`);
+  streams.stderr.write(`leakhunt gate: ${gateVerdict(result).replace(/[\r\n]+/g, ' ')}\n`);
 }

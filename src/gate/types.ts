@@ -1,6 +1,6 @@
 /** What the CI leak gate is asked, and what it answers. */
 import type { SiteReport } from '../analyse/index.js';
-import type { RunReport } from '../report/index.js';
+import type { RunReport } from '../pipeline/index.js';
 
 const MiB = 1024 * 1024;
 
@@ -64,6 +64,24 @@ export interface GateOptions extends GateThresholds {
 
 export type GateOutcome = 'pass' | 'fail' | 'not-enough-data';
 
+/** Why the run could not have detected the thresholds (the figures are the result's own). */
+export type GateProblem =
+  /** Fewer snapshots than a trend needs. */
+  | { kind: 'too-few-snapshots' }
+  /** The smallest leak rate it could show is above --max-leak-rate. */
+  | { kind: 'rate-undetectable' }
+  /** The smallest live growth it could show is above the live growth limit. */
+  | { kind: 'growth-undetectable' };
+
+/** What would let a run decide. */
+export type GateAdvice =
+  /** A run this long (seconds) at this sampling and snapshot interval. */
+  | { kind: 'run-longer'; durationSec: number; sampleBytes: number; intervalSec: number }
+  /** A smaller sampling interval for a run as long as this one. */
+  | { kind: 'sample-finer'; sampleBytes: number }
+  /** More snapshots in a run as long as this one. */
+  | { kind: 'snapshot-more-often'; intervalMs: number };
+
 export interface SuppressedSite {
   site: SiteReport;
   rule: SuppressionRule;
@@ -83,8 +101,6 @@ export interface GateResult {
   outcome: GateOutcome;
   /** 0 pass, 1 leak over threshold, 3 not enough data to decide. */
   exitCode: number;
-  /** The one-line verdict, starting "PASS: ", "FAIL: " or "NOT ENOUGH DATA: ". */
-  verdict: string;
   thresholds: GateThresholds;
   source?: string;
   baselineSource?: string;
@@ -128,9 +144,9 @@ export interface GateResult {
     /** Whether the run could have detected the thresholds. */
     enough: boolean;
     /** Why not, when it could not. */
-    problems: string[];
+    problems: GateProblem[];
     /** What would: a longer run, a smaller --sample-bytes, a shorter --interval. */
-    advice: string[];
+    advice: GateAdvice[];
   };
   warnings: string[];
 }

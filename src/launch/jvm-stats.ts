@@ -1,52 +1,18 @@
 /**
  * The JVM's own view of its memory while it runs: `jcmd <pid> GC.heap_info` (Java heap used and committed) and,
  * with --nmt, `jcmd <pid> VM.native_memory summary` (NMT committed per category), polled once per snapshot
- * interval from the CLI — never from inside the target. Kept in the run directory as jvm.json:
- *
- *   {schema: "leakhunt.jvm/v1", pid, jcmd, nmt, samples: JvmSample[], notes: string[]}
+ * interval from the CLI — never from inside the target. Kept in the run directory as jvm.json (rundir/jvm.ts).
  *
  * Only a JVM is asked (its /proc/<pid>/maps maps libjvm.so), and only once it handles SIGQUIT: jcmd attaches
  * by sending SIGQUIT, which would kill a JVM still starting up. A missing or failing jcmd is noted, never fatal.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, accessSync, constants as fsConstants } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, accessSync, constants as fsConstants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { ThinnedSeries } from '../core/thinned-series.js';
-
-export const JVM_STATS_SCHEMA = 'leakhunt.jvm/v1';
-
-export interface NmtSummary {
-  /** NMT's total committed memory (malloc + mmap committed). */
-  committedBytes: number;
-  /** Its malloc part (the shim sees these allocations as malloc too). */
-  mallocBytes: number;
-  /** The Java Heap category's committed memory. */
-  javaHeapCommittedBytes: number;
-  /** Committed memory per NMT category ("Java Heap", "Class", "Thread", "Code", "GC", …). */
-  categories: Record<string, number>;
-}
-
-export interface JvmSample {
-  /** Milliseconds since the run started (the middle of the jcmd call). */
-  timeMs: number;
-  heapUsedBytes?: number;
-  heapCommittedBytes?: number;
-  nmt?: NmtSummary;
-}
-
-export interface JvmStats {
-  schema: typeof JVM_STATS_SCHEMA;
-  pid: number;
-  /** The jcmd used, when one was found. */
-  jcmd?: string;
-  /** NMT was asked for (--nmt). */
-  nmt: boolean;
-  samples: JvmSample[];
-  /** Why figures are missing: no jcmd, jcmd failed, NMT off. */
-  notes: string[];
-}
+import { JVM_STATS_SCHEMA, type JvmSample, type JvmStats, type NmtSummary } from '../rundir/index.js';
 
 const UNIT: Record<string, number> = { '': 1, B: 1, K: 1024, KB: 1024, M: 1024 ** 2, MB: 1024 ** 2, G: 1024 ** 3, GB: 1024 ** 3 };
 
@@ -244,15 +210,4 @@ export function startJvmStatsPoller(pid: number, options: JvmPollerOptions): Jvm
       return isJvm ? { ...stats, samples: samples.values() } : undefined;
     },
   };
-}
-
-/** jvm.json of a run directory, if the run had one and it is readable. */
-export function readJvmStats(path: string): JvmStats | undefined {
-  if (!existsSync(path)) return undefined;
-  try {
-    const stats = JSON.parse(readFileSync(path, 'utf8')) as JvmStats;
-    return stats && stats.schema === JVM_STATS_SCHEMA && Array.isArray(stats.samples) ? stats : undefined;
-  } catch {
-    return undefined;
-  }
 }

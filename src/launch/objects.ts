@@ -3,22 +3,11 @@
  * JNI libraries that zstd-jni and netty unpack into a temporary directory, load and delete — so the symbolizer
  * can read the code that ran after the process is gone. The kernel keeps a deleted mapped file's inode alive and
  * reachable as /proc/<pid>/map_files/<start>-<end> (root or the target's own user with ptrace access).
- *
- *   <runDir>/objects/<build id, or "inode<N>">-<basename>   the copies
- *   <runDir>/objects/index.json                              {schema, objects: KeptObject[]}
+ * The copies and their index are in objects/ (rundir/objects.ts).
  */
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-
-export interface KeptObject {
-  /** Where the target loaded it from (without " (deleted)"). */
-  originalPath: string;
-  /** The inode /proc/<pid>/maps showed: with the path, it identifies this object among same-named ones. */
-  inode: number;
-  buildId?: string;
-  /** The copy, relative to the objects directory. */
-  keptPath: string;
-}
+import { copyFileAtomic, runPath, writeObjectsIndex, type KeptObject } from '../rundir/index.js';
 
 export interface ObjectKeeperOptions {
   /** Time between two looks at the maps; default 1 s. */
@@ -32,7 +21,6 @@ export interface ObjectKeeperOptions {
 /** stop(): one last look (useful while the process still exists), then nothing more is written. */
 export type ObjectKeeper = { stop(): Promise<void> };
 
-export const objectsIndexSchema = 'leakhunt.objects/v1';
 const deletedMapping = /^([0-9a-f]+)-([0-9a-f]+)\s+(\S+)\s+\S+\s+\S+\s+(\d+)\s+(\/.*) \(deleted\)$/i;
 
 type DeletedMapping = { start: bigint; end: bigint; inode: number; path: string };
@@ -57,7 +45,7 @@ async function startTimeOf(pid: number): Promise<string | undefined> {
 const errorCode = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? String(error);
 
 export function startObjectKeeper(pid: number, runDir: string, options: ObjectKeeperOptions = {}): ObjectKeeper {
-  const dir = join(runDir, 'objects');
+  const dir = runPath(runDir, 'objects');
   const kept: KeptObject[] = [];
   /** path + inode of the objects kept, or given up on (no permission). */
   const done = new Set<string>();
@@ -83,13 +71,10 @@ export function startObjectKeeper(pid: number, runDir: string, options: ObjectKe
     const name = `${buildId ?? `inode${mapping.inode}`}-${basename(mapping.path).replace(/[^\w.+-]/g, '_')}`;
     const target = join(dir, name);
     if (!(await stat(target).then(() => true, () => false))) {
-      const temporary = `${target}.tmp-${process.pid}`;
       try {
         await mkdir(dir, { recursive: true, mode: 0o700 });
-        await copyFile(source, temporary);
-        await rename(temporary, target);
+        await copyFileAtomic(source, target);
       } catch (error) {
-        await rm(temporary, { force: true });
         const code = errorCode(error);
         if (code === 'ENOENT') return false;
         options.onWarning?.(`cannot keep a copy of ${mapping.path} (deleted while loaded): ${code}`);
@@ -101,10 +86,7 @@ export function startObjectKeeper(pid: number, runDir: string, options: ObjectKe
   };
 
   const writeIndex = async (): Promise<void> => {
-    const index = join(dir, 'index.json');
-    const temporary = `${index}.tmp-${process.pid}`;
-    await writeFile(temporary, `${JSON.stringify({ schema: objectsIndexSchema, objects: kept }, null, 2)}\n`, { mode: 0o600 });
-    await rename(temporary, index);
+    await writeObjectsIndex(dir, kept);
     written = kept.length;
   };
 

@@ -9,45 +9,21 @@
  * into the run directory. The code cache changes (methods compiled, deoptimised, flushed, addresses reused), so
  * it does so again and again — 1 s after the JVM is first seen, then at doubling gaps up to a minute — and once
  * more when --duration stops the target. Identical maps are not copied twice; at most 16 copies are kept per
- * process, the middle of the run thinned:
- *
- *   perfmaps/<pid>/<ms>.map      a copy, named by when it was first taken (ms after the run started)
- *   perfmaps/<pid>/index.json    {schema, pid, startedAtMs, jcmd, maps: PerfMapCopy[], notes}
+ * process, the middle of the run thinned (perfmaps/<pid>/, rundir/perfmaps.ts).
  *
  * Never clobber what the user had: a /tmp/perf-<pid>.map that existed before leakhunt asked (the user runs with
  * perf maps on) is copied and left alone, and leakhunt stops asking that JVM (jcmd would overwrite it); a file
  * leakhunt's request created is removed from /tmp once copied.
  */
 import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import {
+  perfMapsDir, PERF_MAPS_SCHEMA, writeFileAtomicAsync, writePerfMapsIndex, type PerfMapCopy, type PerfMapsIndex,
+} from '../rundir/index.js';
 import { catchesSigquit, findJcmd, JCMD_JVM_OPTIONS, jcmdEnvironment, libjvmOf } from './jvm-stats.js';
-
-export const PERF_MAPS_SCHEMA = 'leakhunt.perfmaps/v1';
-
-export interface PerfMapCopy {
-  /** The copy, relative to perfmaps/<pid>/. */
-  file: string;
-  /** When this content was first taken, ms after the run started. */
-  timeMs: number;
-  /** When it was last seen unchanged (equal to timeMs when taken once). */
-  lastTimeMs: number;
-  /** jcmd: leakhunt asked the JVM for it; user: a /tmp/perf-<pid>.map leakhunt did not make, copied as it was. */
-  source: 'jcmd' | 'user';
-  entries: number;
-}
-
-export interface PerfMapsIndex {
-  schema: typeof PERF_MAPS_SCHEMA;
-  pid: number;
-  /** The run's start (ms since the epoch): copies' times are relative to it. */
-  startedAtMs: number;
-  jcmd?: string;
-  maps: PerfMapCopy[];
-  notes: string[];
-}
 
 export interface PerfMapCaptureOptions {
   runDir: string;
@@ -61,13 +37,6 @@ export interface PerfMapCaptureOptions {
   maxGapMs?: number;
   /** Time between two looks for JVMs (default 500 ms). */
   tickMs?: number;
-}
-
-export interface PerfMapCapture {
-  /** A capture of every live JVM now (before --duration stops the target). */
-  captureNow(): Promise<void>;
-  /** Stops capturing; copies a perf map a JVM wrote at its exit (-XX:+DumpPerfMapAtExit, the user's). */
-  stop(): Promise<void>;
 }
 
 export const MAX_PERF_MAP_COPIES = 16;
@@ -155,52 +124,125 @@ interface JvmState {
   firstSeenMs: number;
 }
 
-export function startPerfMapCapture(options: PerfMapCaptureOptions): PerfMapCapture {
-  const states = new Map<number, JvmState>();
-  const maxGapMs = options.maxGapMs ?? 60_000;
-  const tickMs = options.tickMs ?? 500;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  const sinceStart = (ms: number) => Math.max(0, Math.round(ms - options.startedAtMs));
-  const note = (state: JvmState, text: string) => { if (!state.index.notes.includes(text)) state.index.notes.push(text); };
+/** Every JVM of the run, looked at every tick and captured when its next capture is due. See the top of this file. */
+export class PerfMapCapture {
+  private readonly states = new Map<number, JvmState>();
+  private readonly maxGapMs: number;
+  private readonly tickMs: number;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
 
-  const writeIndex = async (state: JvmState): Promise<void> => {
-    await mkdir(state.dir, { recursive: true, mode: 0o700 });
-    const path = join(state.dir, 'index.json');
-    const temporary = `${path}.tmp-${process.pid}`;
-    await writeFile(temporary, `${JSON.stringify(state.index, null, 2)}\n`, { mode: 0o600 });
-    await rename(temporary, path);
-  };
+  constructor(private readonly options: PerfMapCaptureOptions) {
+    this.maxGapMs = options.maxGapMs ?? 60_000;
+    this.tickMs = options.tickMs ?? 500;
+    this.schedule();
+  }
 
-  /** Keeps `text` as a copy taken at `atMs` (epoch ms): a new file, or the last one seen again. */
-  const keep = async (state: JvmState, text: string, atMs: number, source: PerfMapCopy['source']): Promise<void> => {
-    const hash = createHash('sha1').update(text).digest('hex');
-    const time = sinceStart(atMs);
-    const maps = state.index.maps;
-    const last = maps[maps.length - 1];
-    if (last && hash === state.lastHash) {
-      last.lastTimeMs = Math.max(last.lastTimeMs, time);
-    } else {
-      await mkdir(state.dir, { recursive: true, mode: 0o700 });
-      let file = `${time}.map`;
-      for (let n = 1; maps.some((m) => m.file === file); n++) file = `${time}-${n}.map`;
-      const temporary = join(state.dir, `${file}.tmp-${process.pid}`);
-      await writeFile(temporary, text, { mode: 0o600 });
-      await rename(temporary, join(state.dir, file));
-      maps.push({ file, timeMs: time, lastTimeMs: time, source, entries: countPerfMapEntries(text) });
-      state.lastHash = hash;
-      while (maps.length > MAX_PERF_MAP_COPIES) {
-        const drop = copyToThin(maps.map((m) => m.timeMs))!;
-        await rm(join(state.dir, maps[drop]!.file), { force: true });
-        maps.splice(drop, 1);
+  /** A capture of every live JVM now (before --duration stops the target). */
+  async captureNow(): Promise<void> {
+    if (this.stopped) return;
+    await this.running;
+    this.running = this.tick(true).catch(() => undefined);
+    await this.running;
+  }
+
+  /** Stops capturing; copies a perf map a JVM wrote at its exit (-XX:+DumpPerfMapAtExit, the user's). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+    for (const state of this.states.values()) {
+      if (!state.libjvm) continue;
+      // A map the JVM wrote as it exited (the user's -XX:+DumpPerfMapAtExit): ours were removed when copied.
+      const path = tmpPerfMapPath(state.pid);
+      const file = exists(path) ? readRegularFile(path) : undefined;
+      if (file && file.mtimeMs >= state.firstSeenMs && file.mtimeMs !== state.userFileMtimeMs) {
+        note(state, `${path} (written by the JVM at its exit, or by the user) copied and left in place`);
+        state.userFileMtimeMs = file.mtimeMs;
+        await this.keep(state, file.text, file.mtimeMs, 'user').catch(() => undefined);
+      } else {
+        await writePerfMapsIndex(state.dir, state.index).catch(() => undefined);
       }
     }
-    await writeIndex(state);
-  };
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick(false).catch(() => undefined).then(() => this.schedule());
+    }, this.tickMs);
+    this.timer.unref();
+  }
+
+  private async tick(force: boolean): Promise<void> {
+    for (const pid of await this.pids()) {
+      const state = this.stateOf(pid);
+      if (state.done) continue;
+      if (!state.libjvm && !(await recognise(state))) continue;
+      if (!force && Date.now() < state.nextAtMs) continue;
+      if (!(await ready(state))) continue;
+      await this.capture(state).catch((error: Error) => note(state, `perf map not kept: ${error.message}`));
+      await writePerfMapsIndex(state.dir, state.index).catch(() => undefined);
+      state.gapMs = Math.min(state.gapMs * 2, this.maxGapMs);
+      state.nextAtMs = Date.now() + state.gapMs;
+    }
+  }
+
+  /** The target, and with --follow-children every process that records (each has a raw/<pid>/). */
+  private async pids(): Promise<number[]> {
+    const found = new Set([this.options.rootPid]);
+    if (this.options.followChildren) {
+      for (const name of await readdir(this.options.rawDir).catch(() => [] as string[])) if (/^\d+$/.test(name)) found.add(Number(name));
+    }
+    return [...found];
+  }
+
+  private stateOf(pid: number): JvmState {
+    let state = this.states.get(pid);
+    if (!state) {
+      state = {
+        pid, dir: perfMapsDir(this.options.runDir, pid), done: false, nextAtMs: 0, gapMs: FIRST_CAPTURE_DELAY_MS,
+        failures: 0, userFile: false, firstSeenMs: Date.now(),
+        index: { schema: PERF_MAPS_SCHEMA, pid, startedAtMs: this.options.startedAtMs, maps: [], notes: [] },
+      };
+      this.states.set(pid, state);
+    }
+    return state;
+  }
+
+  private async capture(state: JvmState): Promise<void> {
+    const path = tmpPerfMapPath(state.pid);
+    if (!state.userFile && exists(path) && !this.adoptUserFile(state, path)) return;
+    if (state.userFile) await this.copyUserFile(state, path);
+    else await this.askJcmd(state, path);
+  }
+
+  /**
+   * A /tmp/perf-<pid>.map that is there before leakhunt asked: the user's (perf maps on), copied from now on and
+   * never asked for again; or an earlier process's with the same pid, left alone (false: this JVM is done).
+   */
+  private adoptUserFile(state: JvmState, path: string): boolean {
+    state.userFile = true;
+    let mtimeMs = Number.POSITIVE_INFINITY;
+    try {
+      mtimeMs = lstatSync(path).mtimeMs;
+    } catch { /* gone meanwhile: copyUserFile says so */ }
+    // File times come from a coarse clock (ticks of a few ms): a map the command's own start script wrote at
+    // once can carry a time just before the run's start. A pid is not reused within seconds.
+    if (mtimeMs < this.options.startedAtMs - STALE_PERF_MAP_SLACK_MS) {
+      // An earlier process's, with the same pid: not this JVM's code, and not ours to overwrite.
+      note(state, `${path} is older than this run (an earlier process with the same pid): left alone; leakhunt does not ask this JVM for a perf map`);
+      state.done = true;
+      return false;
+    }
+    note(state, `${path} existed before leakhunt asked for it (perf maps on?): copied and left in place; leakhunt does not ask this JVM for another`);
+    return true;
+  }
 
   /** The user's /tmp/perf-<pid>.map (one leakhunt did not make): copied when it changed, never touched. */
-  const copyUserFile = async (state: JvmState, path: string): Promise<void> => {
+  private async copyUserFile(state: JvmState, path: string): Promise<void> {
     const file = readRegularFile(path);
     if (!file) {
       note(state, `${path} is not a regular file leakhunt can read: not copied`);
@@ -208,31 +250,11 @@ export function startPerfMapCapture(options: PerfMapCaptureOptions): PerfMapCapt
     }
     if (file.mtimeMs === state.userFileMtimeMs) return;
     state.userFileMtimeMs = file.mtimeMs;
-    await keep(state, file.text, file.mtimeMs, 'user');
-  };
+    await this.keep(state, file.text, file.mtimeMs, 'user');
+  }
 
-  const capture = async (state: JvmState): Promise<void> => {
-    const path = `/tmp/perf-${state.pid}.map`;
-    if (!state.userFile && exists(path)) {
-      state.userFile = true;
-      let mtimeMs = Number.POSITIVE_INFINITY;
-      try {
-        mtimeMs = lstatSync(path).mtimeMs;
-      } catch { /* gone meanwhile: copyUserFile says so */ }
-      // File times come from a coarse clock (ticks of a few ms): a map the command's own start script wrote at
-      // once can carry a time just before the run's start. A pid is not reused within seconds.
-      if (mtimeMs < options.startedAtMs - STALE_PERF_MAP_SLACK_MS) {
-        // An earlier process's, with the same pid: not this JVM's code, and not ours to overwrite.
-        note(state, `${path} is older than this run (an earlier process with the same pid): left alone; leakhunt does not ask this JVM for a perf map`);
-        state.done = true;
-        return;
-      }
-      note(state, `${path} existed before leakhunt asked for it (perf maps on?): copied and left in place; leakhunt does not ask this JVM for another`);
-    }
-    if (state.userFile) {
-      await copyUserFile(state, path);
-      return;
-    }
+  /** `jcmd <pid> Compiler.perfmap`, then the map it made copied and removed. */
+  private async askJcmd(state: JvmState, path: string): Promise<void> {
     state.index.jcmd ??= findJcmd(state.libjvm);
     const jcmd = state.index.jcmd;
     if (!jcmd) {
@@ -251,7 +273,7 @@ export function startPerfMapCapture(options: PerfMapCaptureOptions): PerfMapCapt
     if (ours) await rm(path, { force: true });
     if (result.exitCode === 0 && file && ours) {
       state.failures = 0;
-      await keep(state, file.text, takenAtMs, 'jcmd');
+      await this.keep(state, file.text, takenAtMs, 'jcmd');
       return;
     }
     if (!alive(state.pid)) return; // ended meanwhile: no failure of jcmd's
@@ -264,107 +286,72 @@ export function startPerfMapCapture(options: PerfMapCaptureOptions): PerfMapCapt
       note(state, `jcmd ${state.pid} Compiler.perfmap failed: ${why.trim().slice(0, 200)}${/Unknown diagnostic command/i.test(why) ? ' (JDK 17 or newer has it)' : ''}`);
     }
     if (state.failures >= MAX_FAILURES) state.done = true;
-    await writeIndex(state);
-  };
+    await writePerfMapsIndex(state.dir, state.index);
+  }
 
-  const stateOf = (pid: number): JvmState => {
-    let state = states.get(pid);
-    if (!state) {
-      state = {
-        pid, dir: join(options.runDir, 'perfmaps', String(pid)), done: false, nextAtMs: 0, gapMs: FIRST_CAPTURE_DELAY_MS,
-        failures: 0, userFile: false, firstSeenMs: Date.now(),
-        index: { schema: PERF_MAPS_SCHEMA, pid, startedAtMs: options.startedAtMs, maps: [], notes: [] },
-      };
-      states.set(pid, state);
-    }
-    return state;
-  };
-
-  /** First sight of a JVM: its libjvm and its user. */
-  const recognise = async (state: JvmState): Promise<boolean> => {
-    const maps = await readFile(`/proc/${state.pid}/maps`, 'utf8').catch(() => undefined);
-    if (maps === undefined) {
-      state.done = true; // gone (or never readable)
-      return false;
-    }
-    const libjvm = libjvmOf(maps);
-    if (!libjvm) return false;
-    state.libjvm = libjvm;
-    try {
-      state.uid = statSync(`/proc/${state.pid}`).uid;
-    } catch {
-      state.done = true;
-      return false;
-    }
-    state.nextAtMs = Date.now() + FIRST_CAPTURE_DELAY_MS;
-    await writeIndex(state);
-    return true;
-  };
-
-  const ready = async (state: JvmState): Promise<boolean> => {
-    if (!alive(state.pid)) {
-      state.done = true;
-      return false;
-    }
-    return catchesSigquit(await readFile(`/proc/${state.pid}/status`, 'utf8').catch(() => ''));
-  };
-
-  const pids = async (): Promise<number[]> => {
-    const found = new Set([options.rootPid]);
-    if (options.followChildren) {
-      for (const name of await readdir(options.rawDir).catch(() => [] as string[])) if (/^\d+$/.test(name)) found.add(Number(name));
-    }
-    return [...found];
-  };
-
-  const tick = async (force: boolean): Promise<void> => {
-    for (const pid of await pids()) {
-      const state = stateOf(pid);
-      if (state.done) continue;
-      if (!state.libjvm && !(await recognise(state))) continue;
-      if (!force && Date.now() < state.nextAtMs) continue;
-      if (!(await ready(state))) continue;
-      await capture(state).catch((error: Error) => note(state, `perf map not kept: ${error.message}`));
-      await writeIndex(state).catch(() => undefined);
-      state.gapMs = Math.min(state.gapMs * 2, maxGapMs);
-      state.nextAtMs = Date.now() + state.gapMs;
-    }
-  };
-
-  const schedule = (): void => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = tick(false).catch(() => undefined).then(schedule);
-    }, tickMs);
-    timer.unref();
-  };
-  schedule();
-
-  return {
-    async captureNow(): Promise<void> {
-      if (stopped) return;
-      await running;
-      running = tick(true).catch(() => undefined);
-      await running;
-    },
-    async stop(): Promise<void> {
-      if (stopped) return;
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-      for (const state of states.values()) {
-        if (!state.libjvm) continue;
-        // A map the JVM wrote as it exited (the user's -XX:+DumpPerfMapAtExit): ours were removed when copied.
-        const path = `/tmp/perf-${state.pid}.map`;
-        const file = exists(path) ? readRegularFile(path) : undefined;
-        if (file && file.mtimeMs >= state.firstSeenMs && file.mtimeMs !== state.userFileMtimeMs) {
-          note(state, `${path} (written by the JVM at its exit, or by the user) copied and left in place`);
-          state.userFileMtimeMs = file.mtimeMs;
-          await keep(state, file.text, file.mtimeMs, 'user').catch(() => undefined);
-        } else {
-          await writeIndex(state).catch(() => undefined);
-        }
+  /** Keeps `text` as a copy taken at `atMs` (epoch ms): a new file, or the last one seen again. */
+  private async keep(state: JvmState, text: string, atMs: number, source: PerfMapCopy['source']): Promise<void> {
+    const hash = createHash('sha1').update(text).digest('hex');
+    const time = Math.max(0, Math.round(atMs - this.options.startedAtMs));
+    const maps = state.index.maps;
+    const last = maps[maps.length - 1];
+    if (last && hash === state.lastHash) {
+      last.lastTimeMs = Math.max(last.lastTimeMs, time);
+    } else {
+      await mkdir(state.dir, { recursive: true, mode: 0o700 });
+      let file = `${time}.map`;
+      for (let n = 1; maps.some((m) => m.file === file); n++) file = `${time}-${n}.map`;
+      await writeFileAtomicAsync(join(state.dir, file), text);
+      maps.push({ file, timeMs: time, lastTimeMs: time, source, entries: countPerfMapEntries(text) });
+      state.lastHash = hash;
+      while (maps.length > MAX_PERF_MAP_COPIES) {
+        const drop = copyToThin(maps.map((m) => m.timeMs))!; // defined: there are more than 3
+        await rm(join(state.dir, maps[drop]!.file), { force: true });
+        maps.splice(drop, 1);
       }
-    },
-  };
+    }
+    await writePerfMapsIndex(state.dir, state.index);
+  }
+}
+
+export function startPerfMapCapture(options: PerfMapCaptureOptions): PerfMapCapture {
+  return new PerfMapCapture(options);
+}
+
+function tmpPerfMapPath(pid: number): string {
+  return `/tmp/perf-${pid}.map`;
+}
+
+function note(state: JvmState, text: string): void {
+  if (!state.index.notes.includes(text)) state.index.notes.push(text);
+}
+
+/** First sight of a JVM: its libjvm and its user. */
+async function recognise(state: JvmState): Promise<boolean> {
+  const maps = await readFile(`/proc/${state.pid}/maps`, 'utf8').catch(() => undefined);
+  if (maps === undefined) {
+    state.done = true; // gone (or never readable)
+    return false;
+  }
+  const libjvm = libjvmOf(maps);
+  if (!libjvm) return false;
+  state.libjvm = libjvm;
+  try {
+    state.uid = statSync(`/proc/${state.pid}`).uid;
+  } catch {
+    state.done = true;
+    return false;
+  }
+  state.nextAtMs = Date.now() + FIRST_CAPTURE_DELAY_MS;
+  await writePerfMapsIndex(state.dir, state.index);
+  return true;
+}
+
+/** Alive and handling SIGQUIT: jcmd's attach would kill a JVM still starting up. */
+async function ready(state: JvmState): Promise<boolean> {
+  if (!alive(state.pid)) {
+    state.done = true;
+    return false;
+  }
+  return catchesSigquit(await readFile(`/proc/${state.pid}/status`, 'utf8').catch(() => ''));
 }

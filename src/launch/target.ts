@@ -3,17 +3,13 @@
  * snapshot is requested first, then SIGTERM, then SIGKILL after a grace period), and sample its RSS.
  */
 import { existsSync, closeSync, constants as fsConstants, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { execa } from 'execa';
 import pidusage from 'pidusage';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { ThinnedSeries } from '../core/thinned-series.js';
-
-export interface RssPoint {
-  timeMs: number;
-  rssBytes: number;
-}
+import { shimControlFile, type RssSample, type ShimControl } from '../rundir/index.js';
 
 export interface TargetOutcome {
   pid: number;
@@ -23,7 +19,7 @@ export interface TargetOutcome {
   stoppedAfterDuration: boolean;
   startedAtMs: number;
   endedAtMs: number;
-  rss: RssPoint[];
+  rss: RssSample[];
   /** With trimProbeAtMs: whether the shim took the trim probe (it removed trim-request in time). */
   trimProbeTaken?: boolean;
 }
@@ -54,10 +50,9 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Drops a control file (native/FORMAT.md) for the shim and waits (briefly) until it has acted on it. */
-async function requestFromShim(rawDir: string, pid: number, control: 'flush-request' | 'trim-request'): Promise<boolean> {
-  const dir = join(rawDir, String(pid));
-  if (!existsSync(dir)) return false;
-  const request = join(dir, control);
+async function requestFromShim(rawDir: string, pid: number, control: ShimControl): Promise<boolean> {
+  const request = shimControlFile(rawDir, pid, control);
+  if (!existsSync(dirname(request))) return false;
   try {
     // Never through a link planted in the run directory: create it, or fail.
     closeSync(openSync(request, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600));
@@ -90,7 +85,7 @@ export async function runTarget(options: TargetOptions): Promise<TargetOutcome> 
   for (const [signal, handler] of handlers) process.on(signal, handler);
 
   // Bounded for runs of days: all early and recent points, the middle thinned as the shim thins snapshots.
-  const rss = new ThinnedSeries<RssPoint>(MAX_RSS_POINTS);
+  const rss = new ThinnedSeries<RssSample>(MAX_RSS_POINTS);
   let exited = false;
   let stoppedAfterDuration = false;
   const sampler = setInterval(() => {

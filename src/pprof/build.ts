@@ -1,12 +1,12 @@
 /** Stage "pprof": a symbolized snapshot → a pprof heap profile, as `go tool pprof` and friends read them. */
-import { rename, unlink, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
+import { writeFileAtomicAsync } from '../rundir/index.js';
 import { Function as ProfileFunction, Label, Line, Location, Mapping, Profile, Sample, StringTable, ValueType } from 'pprof-format';
 import type { MemoryMapping } from '../symbolize/maps.js';
 import type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from '../symbolize/types.js';
 import { javaSourceFrame, nativeFramesBeforeJava } from '../symbolize/java.js';
-import type { JavaFrame, JavaMethod } from '../snapshot/types.js';
+import type { JavaFrame, JavaMethod, SiteKind } from '../snapshot/types.js';
 
 /** Sample value order; analysis code indexes values by these names (see read.ts), never by position. */
 export const heapSampleTypes = [
@@ -15,6 +15,21 @@ export const heapSampleTypes = [
   { type: 'inuse_objects', unit: 'count' },
   { type: 'inuse_space', unit: 'bytes' },
 ] as const;
+
+/**
+ * A stack of mapped memory carries the string labels `kind` = `mmap` and `mapping` = `anon` or `file` (`go tool pprof
+ * -tagfocus kind=mmap` shows them alone); a malloc stack carries neither.
+ */
+export const kindLabel = { key: 'kind', mmap: 'mmap', mappingKey: 'mapping', anon: 'anon', file: 'file' } as const;
+/** The label strings every profile's string table starts with, in this order (encode.ts makes the same bytes). */
+export const labelStrings = ['stack_id', 'oldest_live_age_ms', 'mean_live_age_ms', kindLabel.key, kindLabel.mmap, kindLabel.mappingKey,
+  kindLabel.anon, kindLabel.file] as const;
+
+/** A sample's site kind from its labels (absent: malloc, as in every profile that is not leakhunt's). */
+export function siteKindOfLabels(labels: Readonly<Record<string, string | number>>): SiteKind {
+  if (labels[kindLabel.key] !== kindLabel.mmap) return 'malloc';
+  return labels[kindLabel.mappingKey] === kindLabel.file ? 'mmap-file' : 'mmap-anon';
+}
 
 /** Function names for samples whose native stack is empty, so their bytes still show up in totals. */
 export const overflowStackFunctionName = '[stack table full]';
@@ -43,10 +58,15 @@ export function buildHeapProfile(snap: SymbolizedSnapshot, opts: BuildHeapProfil
   const builder = new ProfileTables(strings);
 
   const samples: Sample[] = [];
+  for (const text of labelStrings) strings.dedup(text);
   const stackIdKey = strings.dedup('stack_id');
   // Ages of the live blocks at snapshot time (ms), for the analysis's second signal: a leak's live blocks span the
   // run, churn's are all young, a filled cache's all old.
   const ageKeys = { oldest: strings.dedup('oldest_live_age_ms'), mean: strings.dedup('mean_live_age_ms') };
+  const kindOf = (kind: SiteKind | undefined): Label[] => (kind === undefined || kind === 'malloc' ? [] : [
+    new Label({ key: strings.dedup(kindLabel.key), str: strings.dedup(kindLabel.mmap) }),
+    new Label({ key: strings.dedup(kindLabel.mappingKey), str: strings.dedup(kind === 'mmap-file' ? kindLabel.file : kindLabel.anon) }),
+  ]);
   const nowMs = Number(snap.raw.meta.monotonicNs - snap.raw.meta.startMonotonicNs) / 1e6;
   for (const site of snap.raw.sites) {
     const stack = snap.raw.stacks.get(site.stackId);
@@ -71,6 +91,7 @@ export function buildHeapProfile(snap: SymbolizedSnapshot, opts: BuildHeapProfil
             new Label({ key: ageKeys.oldest, num: Math.max(0, Math.round(nowMs - site.oldestLiveMs)) }),
             new Label({ key: ageKeys.mean, num: Math.max(0, Math.round(nowMs - site.meanLiveMs)) }),
           ] : []),
+          ...kindOf(site.kind),
         ],
       }),
     );
@@ -212,14 +233,16 @@ export function encodeProfileGz(profile: Profile): Buffer {
   return gzipSync(profile.encode());
 }
 
-/** Writes `<path>.tmp-<pid>` and renames it, so readers never see a partial profile. */
-export async function writeProfileGz(path: string, profile: Profile): Promise<void> {
-  const temporaryPath = `${path}.tmp-${process.pid}`;
+/** A profile, written whole or not at all; a failure is the user's disk (full, permissions): exit 2. */
+export async function writeProfileFile(path: string, data: Uint8Array): Promise<void> {
   try {
-    await writeFile(temporaryPath, encodeProfileGz(profile));
-    await rename(temporaryPath, path);
+    await writeFileAtomicAsync(path, data);
   } catch (error) {
-    await unlink(temporaryPath).catch(() => {});
     throw new LeakhuntError(`${path}: cannot write profile: ${(error as Error).message}`, ExitCode.usage);
   }
+}
+
+/** Writes the profile gzipped, whole or not at all. */
+export async function writeProfileGz(path: string, profile: Profile): Promise<void> {
+  await writeProfileFile(path, encodeProfileGz(profile));
 }

@@ -1,6 +1,6 @@
 /**
  * A run's raw snapshots → symbolized pprof profiles on disk (DIR/snapshots/NNNN.pb.gz), and the same profiles in
- * columnar form for the analysis (analyse/series.ts), which sees exactly what the files hold.
+ * columnar form for the analysis (pprof/series.ts), which sees exactly what the files hold.
  *
  * ProfileWriter takes a process's snapshots one at a time, as they are read, so a long run is never all in memory:
  *   - symbolization: only the pcs no earlier snapshot had are sent to the symbolize session (with the snapshot they
@@ -10,28 +10,17 @@
  *     snapshot is read and encoded.
  */
 import { mkdirSync } from 'node:fs';
-import { rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { ProfileSeriesBuilder, type ProfileSeries } from '../analyse/series.js';
-import { ExitCode, LeakhuntError } from '../core/errors.js';
+import { profileFileName } from '../rundir/index.js';
 import { StackTable, type StackStore } from '../snapshot/tables.js';
 import type { RawSnapshot, RawStack } from '../snapshot/types.js';
 import { SymbolizeSession, type SymbolizeOptions } from '../symbolize/index.js';
 import type { SymbolizedLocation } from '../symbolize/types.js';
+import { writeProfileFile } from './build.js';
 import { HeapProfileEncoder } from './encode.js';
-import { readHeapProfile, type HeapProfile } from './read.js';
-
-export interface ConvertedSnapshot {
-  raw: RawSnapshot;
-  path: string;
-  profile: HeapProfile;
-}
-
-export function profileFileName(sequence: number): string {
-  return `${String(sequence).padStart(4, '0')}.pb.gz`;
-}
+import { ProfileSeriesBuilder, type ProfileSeries } from './series.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -60,18 +49,8 @@ export interface ConvertTimings {
   compressedBytes: number;
 }
 
-async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
-  const temporaryPath = `${path}.tmp-${process.pid}`;
-  try {
-    await writeFile(temporaryPath, data);
-    await rename(temporaryPath, path);
-  } catch (error) {
-    await unlink(temporaryPath).catch(() => {});
-    throw new LeakhuntError(`${path}: cannot write profile: ${(error as Error).message}`, ExitCode.usage);
-  }
-}
 
-/** Converts one process's snapshots, in order; see the top of this file. Call finish() (or close()) at the end. */
+/** Converts one process's snapshots, in order; see the top of this file. Call converted(), written() and close() at the end. */
 export class ProfileWriter {
   private readonly session: SymbolizeSession;
   private readonly encoder = new HeapProfileEncoder();
@@ -90,10 +69,11 @@ export class ProfileWriter {
   private bytesInFlight = 0;
   private failure: unknown;
 
-  constructor(private readonly snapshotsDir: string, options: SymbolizeOptions = {}) {
+  /** `series: false`: profiles only (a writer that runs as long as the target, and whose series nobody reads). */
+  constructor(private readonly snapshotsDir: string, options: SymbolizeOptions = {}, private readonly keep: { series?: boolean } = {}) {
     mkdirSync(snapshotsDir, { recursive: true, mode: 0o700 });
     this.session = new SymbolizeSession(options);
-    this.series = new ProfileSeriesBuilder(this.encoder.stacks);
+    this.series = new ProfileSeriesBuilder(this.encoder.stacks, this.encoder.stackKinds);
   }
 
   /** The stacks of `raw` that no earlier snapshot had (all of them unless it extends the last table seen). */
@@ -140,9 +120,11 @@ export class ProfileWriter {
       ...(options.liveOnly ? { liveOnly: true } : {}),
     });
     this.previousNs = meta.realtimeNs;
-    this.series.add({
-      timeSec, stackOf: encoded.stackOf, inuse: encoded.inuse, oldestAgeMs: encoded.oldestAgeMs, meanAgeMs: encoded.meanAgeMs,
-    });
+    if (this.keep.series !== false) {
+      this.series.add({
+        timeSec, stackOf: encoded.stackOf, inuse: encoded.inuse, oldestAgeMs: encoded.oldestAgeMs, meanAgeMs: encoded.meanAgeMs,
+      });
+    }
     this.timings.encodeMs += performance.now() - started;
 
     started = performance.now();
@@ -160,9 +142,9 @@ export class ProfileWriter {
     const write = gzipAsync(encoded.bytes, { level: PROFILE_GZIP_LEVEL, memLevel: 9, chunkSize }).then(async (compressed) => {
       this.encoder.recycle(encoded.bytes);
       this.timings.compressedBytes += compressed.length;
-      await writeFileAtomic(path, compressed);
+      await writeProfileFile(path, compressed);
     });
-    // A failure is reported by the next add() or by finish(), not as an unhandled rejection meanwhile.
+    // A failure is reported by the next add(), converted() or written(), not as an unhandled rejection meanwhile.
     write.catch((error: unknown) => { this.failure ??= error; }).finally(() => { this.bytesInFlight -= size; });
     this.writes.push(write.catch(() => {}));
     this.timings.writeWaitMs += performance.now() - started;
@@ -185,29 +167,8 @@ export class ProfileWriter {
     if (this.failure) throw this.failure;
   }
 
-  /** converted() and written(). */
-  async finish(): Promise<{ series: ProfileSeries; paths: string[]; warnings: readonly string[] }> {
-    const converted = await this.converted();
-    await this.written();
-    return converted;
-  }
-
   async close(): Promise<void> {
     await Promise.all(this.writes.splice(0));
     await this.session.close();
-  }
-}
-
-/** Converts `snapshots` of one process and reads each profile back as a HeapProfile (for callers that want those). */
-export async function convertSnapshots(
-  snapshots: readonly RawSnapshot[], snapshotsDir: string, options: SymbolizeOptions = {},
-): Promise<{ converted: ConvertedSnapshot[]; warnings: readonly string[] }> {
-  const writer = new ProfileWriter(snapshotsDir, options);
-  try {
-    for (const raw of snapshots) await writer.add(raw, 0);
-    const { paths, warnings } = await writer.finish();
-    return { converted: snapshots.map((raw, i) => ({ raw, path: paths[i]!, profile: readHeapProfile(paths[i]!) })), warnings };
-  } finally {
-    await writer.close();
   }
 }

@@ -15,19 +15,21 @@
  * Longer than our usual file: the encoder is one piece of state (tables, their encoded bytes and the order both
  * must keep), and cutting it apart would spread that invariant over several files. The wire format is protobuf.ts.
  */
-import type { RawSnapshot, RawStack } from '../snapshot/types.js';
+import { SITE_KINDS, type RawSnapshot, type RawStack, type SiteKind } from '../snapshot/types.js';
 import { SiteTable, StackTable, writeSiteEntry, type StackStore } from '../snapshot/tables.js';
 import { javaSourceFrame, nativeFramesBeforeJava } from '../symbolize/java.js';
 import type { MemoryMapping } from '../symbolize/maps.js';
 import type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from '../symbolize/types.js';
-import { emptyStackFunctionName, heapSampleTypes, overflowStackFunctionName, type BuildHeapProfileOptions } from './build.js';
+import {
+  emptyStackFunctionName, heapSampleTypes, kindLabel, labelStrings, overflowStackFunctionName, type BuildHeapProfileOptions,
+} from './build.js';
 import type { HeapProfileFrame } from './read.js';
 import { Bytes, copyBytes, decodedNumber, isUnsigned, packedLength, putUnsigned, varintLength } from './protobuf.js';
 
 // ---- the encoder ----
 
 /**
- * What the analysis gets of one encoded snapshot (a SeriesPoint, see analyse/series.ts): its samples with in-use
+ * What the analysis gets of one encoded snapshot (a SeriesPoint, see series.ts): its samples with in-use
  * bytes, in sample order — the others add nothing to any analysis.
  */
 export interface EncodedProfile {
@@ -59,7 +61,7 @@ function siteTableOf(raw: RawSnapshot): SiteTable {
   if (raw.siteTable) return raw.siteTable;
   const entries = Buffer.alloc(96 * raw.sites.length);
   raw.sites.forEach((site, i) => writeSiteEntry(entries, 96 * i, site));
-  return new SiteTable(raw.sites.length, entries);
+  return new SiteTable(raw.sites.length, entries, raw.sites.some((site) => site.liveUsableBytes !== undefined) ? 3 : 2);
 }
 
 const sameSource = (a: SourceFrame, b: SourceFrame) => a.functionName === b.functionName && a.fileName === b.fileName && a.line === b.line;
@@ -71,6 +73,8 @@ const sameSource = (a: SourceFrame, b: SourceFrame) => a.functionName === b.func
 export class HeapProfileEncoder {
   /** The frames of each stack samples refer to (EncodedProfile.stackOf), innermost first. */
   readonly stacks: HeapProfileFrame[][] = [];
+  /** The kind of each of `stacks`. */
+  readonly stackKinds: SiteKind[] = [];
 
   // Tables, in first-use order, encoded as they are added.
   private strings = new Map<string, number>();
@@ -93,6 +97,10 @@ export class HeapProfileEncoder {
   private siteLocations: Uint8Array[] = [];
   /** Per site position: which of `stacks` it is. */
   private siteStackIndex = new Int32Array(1024);
+  /** Per site position: its kind's number (SITE_KINDS). */
+  private siteKinds: number[] = [];
+  /** Per kind number: the labels its samples end with, encoded (none for malloc). */
+  private kindLabelBytes: Uint8Array[] = [];
 
   private readonly scratch = new Bytes(256);
   /**
@@ -123,7 +131,8 @@ export class HeapProfileEncoder {
     this.strings = new Map([['', 0]]);
     this.stringBytes.clear();
     this.stringBytes.append(Uint8Array.of(50, 0));
-    for (const name of ['stack_id', 'oldest_live_age_ms', 'mean_live_age_ms']) this.string(name);
+    for (const name of labelStrings) this.string(name);
+    this.kindLabelBytes = SITE_KINDS.map((kind) => this.kindLabels(kind));
     this.functionIds = new Map();
     this.functionBytes.clear();
     this.locationIds = new Map();
@@ -135,9 +144,27 @@ export class HeapProfileEncoder {
     this.siteCount = 0;
     this.siteStacks = [];
     this.siteLocations = [];
+    this.siteKinds = [];
     this.previous = undefined;
     this.orderedStore = undefined;
     this.fresh++;
+  }
+
+  /** A site kind's Label fields (Sample field 3), as buildHeapProfile's labels encode. */
+  private kindLabels(kind: SiteKind): Uint8Array {
+    if (kind === 'malloc') return new Uint8Array(0);
+    const out = new Bytes(32);
+    const label = (key: string, value: string) => {
+      const k = this.string(key);
+      const v = this.string(value);
+      out.byte(26);
+      out.varint(1 + varintLength(k) + 1 + varintLength(v));
+      out.field(8, k);
+      out.field(16, v);
+    };
+    label(kindLabel.key, kindLabel.mmap);
+    label(kindLabel.mappingKey, kind === 'mmap-file' ? kindLabel.file : kindLabel.anon);
+    return out.copy();
   }
 
   private string(text: string): number {
@@ -266,7 +293,8 @@ export class HeapProfileEncoder {
     if (!sameOrder) {
       for (let i = 0; i < this.siteCount; i++) {
         const stackId = table.stackId(i);
-        if (stackId !== this.siteStackIds[i] || HeapProfileEncoder.stackOf(snap, i, stackId) !== this.siteStacks[i]) return false;
+        if (stackId !== this.siteStackIds[i] || HeapProfileEncoder.stackOf(snap, i, stackId) !== this.siteStacks[i]
+          || table.kindCode(i) !== this.siteKinds[i]) return false;
       }
     }
     for (const [pc, symbolized] of this.nativeSources) if (snap.locations.get(pc) !== symbolized) return false;
@@ -277,7 +305,7 @@ export class HeapProfileEncoder {
   }
 
   /** The packed location ids of a new site position, adding its locations (and their functions, mappings, strings). */
-  private addSite(snap: SymbolizedSnapshot, position: number, stackId: number): void {
+  private addSite(snap: SymbolizedSnapshot, position: number, stackId: number, kindCode: number): void {
     const stack = HeapProfileEncoder.stackOf(snap, position, stackId);
     const javaFrames = stack?.javaFrames ?? [];
     const pcs = javaFrames.length > 0 ? nativeFramesBeforeJava(stack?.pcs ?? [], snap.locations) : stack?.pcs ?? [];
@@ -301,7 +329,9 @@ export class HeapProfileEncoder {
     this.siteStacks[position] = stack;
     this.siteLocations[position] = field.copy();
     this.siteStackIndex[position] = this.stacks.length;
+    this.siteKinds[position] = kindCode;
     this.stacks.push(ids.flatMap((id) => this.locationFrames[id - 1]!));
+    this.stackKinds.push(SITE_KINDS[kindCode] ?? 'malloc');
   }
 
   private tableString(tail: Map<string, number>, text: string): number {
@@ -316,13 +346,31 @@ export class HeapProfileEncoder {
     const table = siteTableOf(snap.raw);
     if (!this.extendsPrevious(snap, table)) this.reset();
     const count = table.count;
-    for (let i = this.siteCount; i < count; i++) this.addSite(snap, i, table.stackId(i));
+    for (let i = this.siteCount; i < count; i++) this.addSite(snap, i, table.stackId(i), table.kindCode(i));
     this.siteCount = count;
     const stacks = snap.raw.stacks;
     this.orderedStore = table.inStackOrder && stacks instanceof StackTable ? stacks.store : undefined;
 
     // The strings the sample types need, which buildHeapProfile adds after the samples: this profile's own.
     const tail = new Map<string, number>();
+    const head = this.sampleTypesHead(tail);
+    const meta = snap.raw.meta;
+    const out = new Bytes(head.length + Math.max(1 << 16, Math.ceil((this.previous?.bytes.length ?? 64 * count) * 1.1) + (1 << 20)), this.spare.pop());
+    out.append(head.view());
+    const inUse = this.writeSamples(out, table, Number(meta.monotonicNs - meta.startMonotonicNs) / 1e6, options.liveOnly === true);
+    // The profile before this one is no longer copied from: if its bytes were written out meanwhile, its buffer is free.
+    if (this.pendingRecycle && this.spare.length < 4) this.spare.push(this.pendingRecycle);
+    this.pendingRecycle = undefined;
+    this.previousBuffer = out.buf;
+    this.writeTables(out, tail, meta, options);
+    return {
+      bytes: out.view(), stackOf: this.scratchStack.slice(0, inUse), inuse: this.scratchInuse.slice(0, inUse),
+      oldestAgeMs: this.scratchOldest.slice(0, inUse), meanAgeMs: this.scratchMean.slice(0, inUse),
+    };
+  }
+
+  /** The sample_type fields, with their strings added to `tail`. */
+  private sampleTypesHead(tail: Map<string, number>): Bytes {
     const head = new Bytes(64);
     for (const t of heapSampleTypes) {
       const type = this.tableString(tail, t.type);
@@ -332,17 +380,27 @@ export class HeapProfileEncoder {
       head.field(8, type);
       head.field(16, unit);
     }
+    return head;
+  }
 
-    const meta = snap.raw.meta;
-    const nowMs = Number(meta.monotonicNs - meta.startMonotonicNs) / 1e6;
-    // The samples with in-use bytes, gathered in scratch columns and copied out at the end.
-    if (this.scratchStack.length < count) {
-      const size = count + (count >> 3);
-      this.scratchStack = new Int32Array(size);
-      this.scratchInuse = new Float64Array(size);
-      this.scratchOldest = new Float64Array(size);
-      this.scratchMean = new Float64Array(size);
-    }
+  /** Scratch columns for `count` samples with in-use bytes. */
+  private ensureScratch(count: number): void {
+    if (this.scratchStack.length >= count) return;
+    const size = count + (count >> 3);
+    this.scratchStack = new Int32Array(size);
+    this.scratchInuse = new Float64Array(size);
+    this.scratchOldest = new Float64Array(size);
+    this.scratchMean = new Float64Array(size);
+  }
+
+  /**
+   * Every site's sample into `out`, runs unchanged since the previous profile copied from it at once; the samples
+   * with in-use bytes gathered in the scratch columns. Returns how many those are. `nowMs`: the snapshot's time
+   * since the shim started, for the live blocks' ages.
+   */
+  private writeSamples(out: Bytes, table: SiteTable, nowMs: number, liveOnly: boolean): number {
+    const count = table.count;
+    this.ensureScratch(count);
     const { scratchStack, scratchInuse, scratchOldest, scratchMean, siteStackIndex } = this;
     let inUse = 0;
     const previous = this.previous;
@@ -353,8 +411,6 @@ export class HeapProfileEncoder {
       grown.set(encodedValues);
       encodedValues = grown;
     }
-    const out = new Bytes(head.length + Math.max(1 << 16, Math.ceil((previous?.bytes.length ?? 64 * count) * 1.1) + (1 << 20)), this.spare.pop());
-    out.append(head.view());
     const samplesStart = out.length;
     const view = table.view;
     /** Copies the previous profile's samples [from, to) at once. */
@@ -367,7 +423,6 @@ export class HeapProfileEncoder {
       out.length = copyBytes(out.buf, out.length, bytes, before[from]!, before[to]!);
     };
     let run = -1;
-    const liveOnly = options.liveOnly === true;
     // Samples are copied from a profile that left out the same ones.
     const reusable = previous && previous.liveOnly === liveOnly ? Math.min(previous.count, count) : 0;
     for (let i = 0; i < count; i++) {
@@ -411,16 +466,17 @@ export class HeapProfileEncoder {
       starts[i] = out.length - samplesStart;
       // Left out: no bytes, so a later profile that leaves it out too copies nothing for it.
       if (liveOnly && !live && inuse === 0) continue;
-      this.writeSample(out, this.siteLocations[i]!, view.getUint32(at, true), v0, v1, v2, v3, live, oldest, mean);
+      this.writeSample(out, this.siteLocations[i]!, view.getUint32(at, true), v0, v1, v2, v3, live, oldest, mean,
+        this.kindLabelBytes[this.siteKinds[i]!]!);
     }
     if (run >= 0) copy(run, count);
     starts[count] = out.length - samplesStart;
     this.previous = { bytes: out.buf.subarray(samplesStart, out.length), starts, values: encodedValues, count, liveOnly };
-    // The profile before this one is no longer copied from: if its bytes were written out meanwhile, its buffer is free.
-    if (this.pendingRecycle && this.spare.length < 4) this.spare.push(this.pendingRecycle);
-    this.pendingRecycle = undefined;
-    this.previousBuffer = out.buf;
+    return inUse;
+  }
 
+  /** After the samples: mappings, locations, functions, the string table and the profile's own fields. */
+  private writeTables(out: Bytes, tail: Map<string, number>, meta: RawSnapshot['meta'], options: BuildHeapProfileOptions): void {
     for (const entry of this.mappingEntries.values()) {
       const m = this.scratch.clear();
       m.field(8, entry.id);
@@ -459,11 +515,8 @@ export class HeapProfileEncoder {
     out.varint(varintLength(comment) || 1);
     out.varint(comment);
     out.field(112, defaultType);
-    return {
-      bytes: out.view(), stackOf: scratchStack.slice(0, inUse), inuse: scratchInuse.slice(0, inUse),
-      oldestAgeMs: scratchOldest.slice(0, inUse), meanAgeMs: scratchMean.slice(0, inUse),
-    };
   }
+
 
   /**
    * The caller is done with a profile's bytes (written out): its buffer may hold a later profile. Optional: a
@@ -484,10 +537,11 @@ export class HeapProfileEncoder {
   /** One Sample message (Profile field 2): its location ids, its four values, its labels. */
   private writeSample(
     out: Bytes, locations: Uint8Array, stackId: number, v0: number, v1: number, v2: number, v3: number, live: boolean, oldest: number, mean: number,
+    kindLabels: Uint8Array,
   ): void {
     const valuesLength = (varintLength(v0) || 1) + (varintLength(v1) || 1) + (varintLength(v2) || 1) + (varintLength(v3) || 1);
     const stackLabel = 2 + (stackId ? 1 + varintLength(stackId) : 0);
-    let length = locations.length + 1 + varintLength(valuesLength) + valuesLength + 1 + varintLength(stackLabel) + stackLabel;
+    let length = locations.length + 1 + varintLength(valuesLength) + valuesLength + 1 + varintLength(stackLabel) + stackLabel + kindLabels.length;
     let oldestLabel = 0;
     let meanLabel = 0;
     if (live) {
@@ -497,6 +551,7 @@ export class HeapProfileEncoder {
     }
     if (!(isUnsigned(v0) && isUnsigned(v1) && isUnsigned(v2) && isUnsigned(v3) && (!live || (isUnsigned(oldest) && isUnsigned(mean))))) {
       this.writeSampleSlowly(out, locations, stackId, [v0, v1, v2, v3], live, oldest, mean, length, valuesLength, stackLabel, oldestLabel, meanLabel);
+      out.append(kindLabels);
       return;
     }
     out.reserve(length + 11);
@@ -537,7 +592,7 @@ export class HeapProfileEncoder {
         at = putUnsigned(buf, at, mean);
       }
     }
-    out.length = at;
+    out.length = copyBytes(buf, at, kindLabels, 0, kindLabels.length);
   }
 
   /** writeSample for values the fast path does not write (negative, fractional, huge): as pprof-format writes them. */

@@ -1,8 +1,7 @@
 /** `leakhunt diff` output: a totals line and the sites ranked by retained growth, as text or JSON. */
 import { Chalk, type ChalkInstance } from 'chalk';
-import type { DiffStatus, ProfileDiff } from '../analyse/index.js';
+import { abbreviateTemplates, siteKindTag, type DiffStatus, type ProfileDiff } from '../analyse/index.js';
 import { formatBytes } from '../core/units.js';
-import { abbreviateTemplates } from './text.js';
 
 export interface DiffRenderOptions {
   /** The two profiles' paths, as the user gave them. */
@@ -51,13 +50,13 @@ export function renderDiffText(diff: ProfileDiff, options: DiffRenderOptions): s
       signedBytes(site.deltaBytes).padStart(12),
       formatBytes(site.baseBytes).padStart(11),
       formatBytes(site.laterBytes).padStart(11),
-      ` ${abbreviateTemplates(site.location)}`,
+      ` ${abbreviateTemplates(site.location)}${siteKindTag(site.kind)}`,
     ].join(' '));
   });
   const explained = shown.map((site, i) => ({ site, rank: i + 1 }))
     .filter(({ site }) => site.status === 'grew' || site.status === 'new').slice(0, 3);
   for (const { site, rank } of explained) {
-    lines.push('', `${paint[site.status](`#${rank} ${abbreviateTemplates(site.function)}`)} — stack, innermost first:`);
+    lines.push('', `${paint[site.status](`#${rank} ${abbreviateTemplates(site.function)}${siteKindTag(site.kind)}`)} — stack, innermost first:`);
     for (const frame of site.stack.slice(0, frames)) lines.push(`    ${abbreviateTemplates(frame)}`);
     if (site.stack.length > frames) lines.push(chalk.dim(`    … ${site.stack.length - frames} more frames (--json has them all)`));
   }

@@ -3,18 +3,18 @@
  * the verdict, the memory timeline, the ranked sites with their stacks and sparklines, and a flame graph of the
  * growth between any two snapshots. Nothing in it depends on when or where it was rendered.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { ProfileSeries, TimelinePoint } from '../analyse/index.js';
+import type { TimelinePoint } from '../analyse/index.js';
+import type { ProfileSeries } from '../pprof/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
+import { readTimelineSnapshots, runPath, writeFileAtomic } from '../rundir/index.js';
 import { clientScript } from './html/client.js';
 import { escapeHtml, jsonForScript } from './html/escape.js';
 import { flameDataOfSeries, loadFlameData, type FlameData } from './html/flame-data.js';
 import { renderSites } from './html/sites.js';
 import { css } from './html/style.js';
 import { renderTimelineChart, type TimelineInput } from './html/timeline-chart.js';
-import { sampleBytesInForce, type RunReport } from './model.js';
-import { accountingPartLabel, snapshotCount } from './text.js';
+import { sampleBytesInForce, type RunReport } from '../pipeline/index.js';
+import { accountingPartLabel, pushSummary, snapshotCount } from './text.js';
 
 export type { FlameData } from './html/flame-data.js';
 
@@ -49,8 +49,9 @@ function facts(report: RunReport): string {
     + (report.detection?.detectableRateBytesPerHour != null
       ? ` This run could detect leaks from ${escapeHtml(formatRate(report.detection.detectableRateBytesPerHour))} up.` : '')
     + '</p>';
+  const push = report.push ? `<p class="${report.push.left > 0 ? 'warning' : 'facts'}" id="push">Push: ${escapeHtml(pushSummary(report.push))}.</p>` : '';
   const warnings = report.warnings.map((w) => `<p class="warning">${escapeHtml(w)}</p>`).join('');
-  return run + memory + warnings;
+  return run + memory + push + warnings;
 }
 
 /** "Where the RSS went": a row per part, RSS last as their sum, and the trim probe's result. */
@@ -145,8 +146,7 @@ ${childProcesses(report)}
 /** timeline.json's snapshots, or none when it is missing or unreadable (the chart then says so). */
 export function readTimelineFile(runDir: string): TimelineInput[] {
   try {
-    const document = JSON.parse(readFileSync(join(runDir, 'timeline.json'), 'utf8')) as { snapshots?: unknown };
-    return Array.isArray(document.snapshots) ? document.snapshots.filter((p): p is TimelineInput => typeof p === 'object' && p !== null) : [];
+    return readTimelineSnapshots(runDir).filter((p): p is TimelineInput => typeof p === 'object' && p !== null);
   } catch {
     return [];
   }
@@ -174,9 +174,7 @@ export function renderRunHtml(runDir: string, report: RunReport, options: RunHtm
 
 /** Writes DIR/report.html (atomically); returns its path. */
 export function writeHtmlReport(runDir: string, report: RunReport, options: RunHtmlOptions = {}): string {
-  const path = join(runDir, 'report.html');
-  const temporary = `${path}.tmp-${process.pid}`;
-  writeFileSync(temporary, renderRunHtml(runDir, report, options), { mode: 0o600 });
-  renameSync(temporary, path);
+  const path = runPath(runDir, 'html');
+  writeFileAtomic(path, renderRunHtml(runDir, report, options));
   return path;
 }

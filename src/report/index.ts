@@ -1,10 +1,6 @@
-export { REPORT_SCHEMA, type ChildProcessSummary, type RunReport, type ShimSummary } from './model.js';
-export { reanalyseProcessed, reanalyseRun, type ReanalysisOptions } from './reanalyse.js';
-export { completedRunMeta, hasUnprocessedSnapshots, processRunDirectory, type ProcessedRunDirectory } from './process.js';
-export { ProcessTimings } from './timings.js';
-export { processRun, readRunMeta, writeJsonAtomic, writeRunMeta, type ProcessedRun, type RunMeta } from './run-dir.js';
-export { buildRunReport, shimSummary, type RunFacts } from './build.js';
 export { renderJson } from './json.js';
-export { abbreviateTemplates, colorWanted, renderText, sparkline, type TextOptions } from './text.js';
+export { colorWanted, renderText, sparkline, type TextOptions } from './text.js';
 export { renderDiffJson, renderDiffText, type DiffRenderOptions } from './diff-text.js';
 export { renderMarkdown, type MarkdownOptions } from './markdown.js';
+export { renderHtml, renderRunHtml, writeHtmlReport, type HtmlInput, type RunHtmlOptions } from './html.js';
+export { startStatusLine, statusText, type StatusLine } from './status.js';

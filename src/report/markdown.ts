@@ -3,10 +3,10 @@
  * memory figures, a table of the top sites and the stacks of the growing ones in collapsed blocks. Nothing in it
  * depends on when or where it was rendered (no timestamps, no run directory), so the same report renders the same.
  */
-import type { SiteReport } from '../analyse/index.js';
+import { abbreviateTemplates, siteKindTag, type SiteReport } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
-import { sampleBytesInForce, type RunReport } from './model.js';
-import { abbreviateTemplates, accountingPartLabel, snapshotCount } from './text.js';
+import { sampleBytesInForce, type RunReport } from '../pipeline/index.js';
+import { accountingPartLabel, pushSummary, snapshotCount } from './text.js';
 
 export interface MarkdownOptions {
   /** Sites in the table (default 10). */
@@ -47,7 +47,7 @@ function signedBytes(bytes: number): string {
 function siteRow(site: SiteReport): string {
   const cells = [
     String(site.rank), site.status, formatRate(site.leakRateBytesPerHour), signedBytes(site.growthBytes),
-    formatBytes(site.liveBytes), site.confidence.toFixed(2), code(abbreviateTemplates(site.location), true),
+    formatBytes(site.liveBytes), site.confidence.toFixed(2), `${code(abbreviateTemplates(site.location), true)}${plain(siteKindTag(site.kind))}`,
   ];
   return `| ${cells.join(' | ')} |`;
 }
@@ -59,7 +59,7 @@ function stackBlock(site: SiteReport, frames: number): string[] {
   const fence = '`'.repeat(longest + 1);
   return [
     '<details>',
-    `<summary>#${site.rank} ${html(abbreviateTemplates(site.function))}: stack, innermost first</summary>`,
+    `<summary>#${site.rank} ${html(`${abbreviateTemplates(site.function)}${siteKindTag(site.kind)}`)}: stack, innermost first</summary>`,
     '',
     fence,
     ...shown,
@@ -107,6 +107,7 @@ export function renderMarkdown(report: RunReport, options: MarkdownOptions = {})
   lines.push(`**Run:** ${code(report.command.join(' '))}, ${formatDurationMs(report.durationSec * 1000)}, `
     + `${snapshotCount(report)}, sampling every ${formatBytes(sampleBytesInForce(report))}`
     + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`), '');
+  if (report.push) lines.push(`**Push:** ${plain(pushSummary(report.push))}`, '');
   for (const warning of report.warnings) lines.push(`> **Warning:** ${plain(warning)}`, '');
 
   const shown = report.sites.slice(0, top);

@@ -6,7 +6,8 @@
  */
 import { statSync } from 'node:fs';
 import { formatBytes, formatDurationMs } from '../core/units.js';
-import { listSnapshotFiles, readSnapshotFile } from '../snapshot/index.js';
+import { listSnapshotFiles } from '../rundir/index.js';
+import { readSnapshotFile } from '../snapshot/index.js';
 
 export interface StatusLine {
   /** The target's pid: its raw/<pid>/ holds the snapshots counted. */
@@ -59,7 +60,7 @@ export function startStatusLine(options: StatusLineOptions): StatusLine {
   let liveBytes: number | undefined;
   let firstLiveBytes: number | undefined;
 
-  const liveOf = (file: string) => readSnapshotFile(file).sites.reduce((sum, site) => sum + site.liveBytes, 0);
+  const liveOf = (file: string) => readSnapshotFile(file).sites.reduce((sum, site) => sum + ((site.kind ?? 'malloc') === 'malloc' ? site.liveBytes : 0), 0);
   const readNewest = (files: string[]) => {
     const newest = files.at(-1);
     if (!newest || newest === newestFile) return;

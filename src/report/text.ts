@@ -1,8 +1,8 @@
 /** The terminal report: the verdict first, then the ranked sites and the stacks of the top ones. */
 import { Chalk, type ChalkInstance } from 'chalk';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
-import type { SiteReport, SiteStatus } from '../analyse/index.js';
-import { sampleBytesInForce, type MemoryReport, type RunReport } from './model.js';
+import { abbreviateTemplates, siteKindTag, type SiteReport, type SiteStatus } from '../analyse/index.js';
+import { sampleBytesInForce, type MemoryReport, type PushReport, type RunReport } from '../pipeline/index.js';
 
 export interface TextOptions {
   top?: number;
@@ -24,30 +24,6 @@ const verdictTitle: Record<string, string> = {
   'native-leak': 'NATIVE LEAK', fragmentation: 'FRAGMENTATION', 'java-heap': 'JAVA HEAP GROWTH',
   'jvm-internal': 'JVM-INTERNAL GROWTH', 'no-growth': 'NO GROWTH', inconclusive: 'INCONCLUSIVE',
 };
-
-/** Template arguments make C++ names unreadable in a terminal: "std::map<…>::find(…)". report.json keeps them. */
-export function abbreviateTemplates(name: string): string {
-  let out = '';
-  let depth = 0;
-  let hidden = false;
-  for (const c of name) {
-    if (c === '<') {
-      if (depth === 0) {
-        out += '<';
-        hidden = false;
-      }
-      depth++;
-    } else if (c === '>' && depth > 0) {
-      depth--;
-      if (depth === 0) out += hidden ? '…>' : '>';
-    } else if (depth === 0) {
-      out += c;
-    } else {
-      hidden = true;
-    }
-  }
-  return out.length > 200 ? `${out.slice(0, 120)}…${out.slice(-60)}` : out;
-}
 
 function signedBytes(bytes: number): string {
   return `${bytes > 0 ? '+' : ''}${formatBytes(bytes)}`;
@@ -90,7 +66,7 @@ function siteRow(site: SiteReport, paint: Record<SiteStatus, (s: string) => stri
     pad(formatBytes(site.liveBytes), 11, true),
     pad(site.confidence.toFixed(2), 5, true),
     ` ${pad(sparkline(site.series), SPARK_WIDTH)}`,
-    ` ${abbreviateTemplates(site.location)}`,
+    ` ${abbreviateTemplates(site.location)}${siteKindTag(site.kind)}`,
   ].join(' ');
 }
 
@@ -103,6 +79,23 @@ const accountingLabel: Record<string, string> = {
 export function snapshotCount(report: Pick<RunReport, 'snapshots' | 'snapshotsWritten'>): string {
   const written = report.snapshotsWritten;
   return `${report.snapshots} snapshots${written !== undefined && written > report.snapshots ? ` (of ${written} written; retention thinned the middle)` : ''}`;
+}
+
+/**
+ * report.json's push in words: "28 of 30 profiles pushed to pyroscope at URL, 3 retried, 2 left in the run directory
+ * (…)", with what retention deleted first and why pushing stopped, when it did.
+ */
+export function pushSummary(push: PushReport): string {
+  const total = push.pushed + push.left;
+  let text = `${push.pushed} of ${total} profile${total === 1 ? '' : 's'} pushed to ${push.backend} at ${push.endpoint}, ${push.retried} retried, `
+    + `${push.left} left`;
+  if (push.left > 0) {
+    const to = push.backend === 'pyroscope' ? '' : ` --push-to ${push.backend}`;
+    text += ` in the run directory${push.rejected > 0 ? ` (${push.rejected} refused)` : ''}: send them with leakhunt push <run directory> ${push.endpoint}${to}`;
+  }
+  if (push.thinned > 0) text += `; ${push.thinned} deleted by retention before they were sent`;
+  if (push.stopped !== undefined) text += `; pushing stopped: ${push.stopped}`;
+  return text;
 }
 
 /** A part's label in the accounting tables; an unknown part (a damaged report) as itself, as text. */
@@ -154,6 +147,7 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
   if (remedies.length > 0) lines.push('  what to do:', ...remedies.map((r) => `    → ${r}`));
   const detectable = report.detection?.detectableRateBytesPerHour;
   if (detectable != null) lines.push(chalk.dim(`  this run could detect leaks from ${formatRate(detectable)} up (in a call site of their own); run longer or lower --sample-bytes to see slower ones`));
+  if (report.push) lines.push((report.push.left > 0 ? chalk.yellow : chalk.dim)(`  push: ${pushSummary(report.push)}`));
   for (const warning of report.warnings) lines.push(chalk.yellow(`  warning: ${warning}`));
   const shown = report.sites.slice(0, top);
   if (shown.length === 0) {
@@ -164,7 +158,7 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
   for (const site of shown) lines.push(siteRow(site, paint));
   const explained = shown.filter((s) => s.status === 'growing' || s.status === 'new').slice(0, 3);
   for (const site of explained) {
-    lines.push('', `${paint[site.status](`#${site.rank} ${abbreviateTemplates(site.function)}`)} — stack, innermost first:`);
+    lines.push('', `${paint[site.status](`#${site.rank} ${abbreviateTemplates(site.function)}${siteKindTag(site.kind)}`)} — stack, innermost first:`);
     for (const frame of site.stack.slice(0, frames)) lines.push(`    ${abbreviateTemplates(frame)}`);
     if (site.stack.length > frames) lines.push(chalk.dim(`    … ${site.stack.length - frames} more frames (report.json has them all)`));
   }
@@ -172,7 +166,7 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
   for (const child of report.processes ?? []) {
     const top = child.sites.find((s) => s.status === 'growing') ?? child.sites[0];
     lines.push('', `${chalk.bold(`child ${child.pid}`)} ${child.executable}: ${verdictTitle[child.verdict.kind] ?? child.verdict.kind}, ${child.snapshots} snapshots`
-      + (top ? `; top site ${abbreviateTemplates(top.location)} (${top.status}, ${formatRate(top.leakRateBytesPerHour)})` : '')
+      + (top ? `; top site ${abbreviateTemplates(top.location)}${siteKindTag(top.kind)} (${top.status}, ${formatRate(top.leakRateBytesPerHour)})` : '')
       + chalk.dim(` — ${child.report}`));
   }
   return `${lines.join('\n')}\n`;

@@ -7,7 +7,7 @@
  *   SiteTable   the SITES record as it is on disk (12 eight-byte words per entry), read through accessors
  *               instead of one object per site and snapshot.
  */
-import type { RawStack, SiteStats } from './types.js';
+import { SITE_KINDS, type RawStack, type SiteKind, type SiteStats } from './types.js';
 
 /** The stacks of a run's snapshots, in the order the shim listed them; shared by the tables of its snapshots. */
 export class StackStore {
@@ -55,16 +55,20 @@ export class StackTable implements ReadonlyMap<number, RawStack> {
   }
 }
 
-/** Words (eight bytes) per site entry, and the word of each field (native/FORMAT.md, "A site entry"). */
+/**
+ * Words (eight bytes) per site entry, and the word of each field (native/FORMAT.md, "A site entry"); word 0 holds
+ * the stack id and (at byte 4) the kind.
+ */
 export const SITE_WORDS = 12;
 export const SiteWord = {
   stackId: 0, liveSamples: 1, liveSampledBytes: 2, liveObjects: 3, liveBytes: 4, allocSamples: 5, allocObjects: 6,
-  allocBytes: 7, oldestLiveMs: 8, newestLiveMs: 9, meanLiveMs: 10,
+  allocBytes: 7, oldestLiveMs: 8, newestLiveMs: 9, meanLiveMs: 10, liveUsableBytes: 11,
 } as const;
 
 /** Writes `site` as a 96-byte SITES entry at `at` (the layout SiteTable reads): for tests and tables built from objects. */
 export function writeSiteEntry(buf: Buffer, at: number, site: SiteStats): void {
   buf.writeUInt32LE(site.stackId, at);
+  buf.writeUInt32LE(Math.max(0, SITE_KINDS.indexOf(site.kind ?? 'malloc')), at + 4);
   buf.writeBigUInt64LE(BigInt(site.liveSamples), at + 8);
   buf.writeBigUInt64LE(BigInt(site.liveSampledBytes), at + 16);
   buf.writeDoubleLE(site.liveObjects, at + 24);
@@ -75,6 +79,7 @@ export function writeSiteEntry(buf: Buffer, at: number, site: SiteStats): void {
   buf.writeBigUInt64LE(BigInt(site.oldestLiveMs), at + 64);
   buf.writeBigUInt64LE(BigInt(site.newestLiveMs), at + 72);
   buf.writeDoubleLE(site.meanLiveMs, at + 80);
+  buf.writeDoubleLE(site.liveUsableBytes ?? 0, at + 88);
 }
 
 /**
@@ -90,7 +95,8 @@ export class SiteTable {
   /** Set by the reader: site i is the stack at position i of its snapshot's StackTable, for every site. */
   inStackOrder = false;
 
-  constructor(readonly count: number, entries: Uint8Array) {
+  /** `version`: the snapshot format's (before 3, the kind and usable-bytes words were reserved). */
+  constructor(readonly count: number, entries: Uint8Array, readonly version = 3) {
     this.dataView = new DataView(entries.buffer, entries.byteOffset, count * SITE_WORDS * 8);
     this.base = 0;
   }
@@ -141,15 +147,26 @@ export class SiteTable {
     return this.dataView.getFloat64(this.base + (index * SITE_WORDS + SiteWord.liveBytes) * 8, true);
   }
 
+  /** The site's kind as a number (SITE_KINDS), read where the reader checked it. */
+  kindCode(index: number): number {
+    return this.dataView.getUint32(this.base + index * SITE_WORDS * 8 + 4, true);
+  }
+
+  kind(index: number): SiteKind {
+    return SITE_KINDS[this.kindCode(index)] ?? 'malloc';
+  }
+
   site(index: number): SiteStats {
-    return {
-      stackId: this.stackId(index), liveSamples: this.integer(index, SiteWord.liveSamples),
+    const site: SiteStats = {
+      stackId: this.stackId(index), kind: this.kind(index), liveSamples: this.integer(index, SiteWord.liveSamples),
       liveSampledBytes: this.integer(index, SiteWord.liveSampledBytes), liveObjects: this.float(index, SiteWord.liveObjects),
       liveBytes: this.float(index, SiteWord.liveBytes), allocSamples: this.integer(index, SiteWord.allocSamples),
       allocObjects: this.float(index, SiteWord.allocObjects), allocBytes: this.float(index, SiteWord.allocBytes),
       oldestLiveMs: this.integer(index, SiteWord.oldestLiveMs), newestLiveMs: this.integer(index, SiteWord.newestLiveMs),
       meanLiveMs: this.float(index, SiteWord.meanLiveMs),
     };
+    if (this.version >= 3) site.liveUsableBytes = this.float(index, SiteWord.liveUsableBytes);
+    return site;
   }
 
   toSites(): SiteStats[] {

@@ -44,9 +44,13 @@ export interface ShimCounters {
   shimResidentBytes: number;
   /** Java methods the agent resolved. */
   javaMethods: number;
-  /** Samples whose native stack the shim's own unwind tables captured (the rest went to libgcc). */
+  /** Sampled mappings tracked now (the reader gives 0 for files before version 3). */
+  trackedMappings?: number;
+  /** Sampled mappings not tracked because the mapping or stack table was full (0 before version 3). */
+  mappingDrops?: number;
+  /** Samples whose native stack the shim's own unwind tables captured, the rest went to libgcc (0 in files before the unwinder). */
   fastUnwinds: number;
-  /** LEAKHUNT_UNWINDER=both: samples where the tables and libgcc found different frames. */
+  /** LEAKHUNT_UNWINDER=both: samples where the tables and libgcc found different frames (0 in files before the unwinder). */
   unwindMismatches: number;
 }
 
@@ -97,8 +101,18 @@ export interface RawStack {
   javaFrames: JavaFrame[];
 }
 
+/**
+ * What a stack allocated (the SITES entry's kind; part of the stack's identity): blocks of the malloc family, or
+ * mappings — anonymous memory, or a file's pages. Files before version 3 know malloc only.
+ */
+export type SiteKind = 'malloc' | 'mmap-anon' | 'mmap-file';
+/** The kinds by the number the file gives them (native/FORMAT.md). */
+export const SITE_KINDS: readonly SiteKind[] = ['malloc', 'mmap-anon', 'mmap-file'];
+
 export interface SiteStats {
   stackId: number;
+  /** Always set by the reader ('malloc' for files before version 3); absent means malloc. */
+  kind?: SiteKind;
   liveSamples: number;
   liveSampledBytes: number;
   liveObjects: number;
@@ -109,6 +123,11 @@ export interface SiteStats {
   oldestLiveMs: number;
   newestLiveMs: number;
   meanLiveMs: number;
+  /**
+   * Upscaled bytes the allocator counts as in use for the live blocks (malloc: malloc_usable_size; mmap: whole
+   * pages). Absent before version 3.
+   */
+  liveUsableBytes?: number;
 }
 
 /** A resolved Java method (JAVA_METHODS record). */

@@ -227,10 +227,6 @@ export function readElfInfo(path: string): ElfInfo | undefined {
   return info ?? undefined;
 }
 
-export function clearElfCache(): void {
-  elfCache.clear();
-}
-
 /**
  * The PT_LOAD segment that maps `fileOffset`. Mappings start on page boundaries, so an offset just before a
  * segment's p_offset (in the page that holds the segment's start) still belongs to it.

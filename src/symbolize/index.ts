@@ -14,12 +14,11 @@ import type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from './type
 
 export type { MemoryMapping } from './maps.js';
 export { findMapping, parseMaps, symbolizerAddress } from './maps.js';
-export { buildIdOf, KeptObjects, readObjectsIndex, type KeptObjectEntry } from './objects.js';
+export { buildIdOf, KeptObjects } from './objects.js';
 export { debugDirectories, findDebugFile, type DebugFile } from './debuginfo.js';
 export { javaClassName, javaLineAt, javaSourceFrame, nativeFramesBeforeJava } from './java.js';
 export {
-  JVM_STUB_MARK, parsePerfMap, PerfMap, perfMapFrame, perfMapOrder, PerfMapSet, readPerfMaps, readPerfMapsIndex,
-  type PerfMapEntry, type PerfMapsIndexFile, type TimedPerfMap,
+  JVM_STUB_MARK, parsePerfMap, PerfMap, perfMapFrame, perfMapOrder, PerfMapSet, readPerfMaps, type PerfMapEntry, type TimedPerfMap,
 } from './perfmap.js';
 export { jvmAgentWarning, jvmAgentWarningFor, samplesFromJavaCode, type JvmAgentFacts } from './jvm-agent.js';
 export type { SymbolizerBackend, SymbolizerOptions } from './symbolizer.js';

@@ -3,9 +3,9 @@
  * loaded the agent — typically a launcher that sanitises its environment (`exec env -u JAVA_TOOL_OPTIONS java …`)
  * or sets JAVA_TOOL_OPTIONS anew. Its stacks are native only; the run says so once.
  */
+import { readPerfMapsIndex } from '../rundir/index.js';
 import type { RawSnapshot } from '../snapshot/types.js';
 import { findMapping, parseMaps } from './maps.js';
-import { readPerfMapsIndex } from './perfmap.js';
 
 export interface JvmAgentFacts {
   pid: number;

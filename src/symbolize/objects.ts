@@ -1,40 +1,16 @@
 /**
  * The copies the object keeper (src/launch/objects.ts) made of objects deleted while the target ran
- * (<runDir>/objects/index.json): a mapping whose file is gone, or was replaced, is symbolized from its copy.
+ * (objects/, rundir/objects.ts): a mapping whose file is gone, or was replaced, is symbolized from its copy.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import { objectsIndexStamp, readObjectsIndex, type KeptObject } from '../rundir/index.js';
 import { parseElfFile } from './elf.js';
 import type { MemoryMapping } from './maps.js';
-
-export interface KeptObjectEntry {
-  originalPath: string;
-  inode: number;
-  buildId?: string;
-  /** Relative to the objects directory (absolute paths are accepted too). */
-  keptPath: string;
-}
 
 /** The GNU build id of an ELF file (read afresh, not cached): what the object keeper names copies by. */
 export function buildIdOf(path: string): string | undefined {
   return parseElfFile(path)?.buildId;
-}
-
-/** The entries of DIR/index.json that are well-formed; [] when there is none or it cannot be read. */
-export function readObjectsIndex(objectsDir: string): KeptObjectEntry[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(join(objectsDir, 'index.json'), 'utf8'));
-  } catch {
-    return [];
-  }
-  const objects = (parsed as { objects?: unknown } | null)?.objects;
-  if (!Array.isArray(objects)) return [];
-  return objects.filter((o): o is KeptObjectEntry => {
-    const e = o as Partial<KeptObjectEntry> | null;
-    return typeof e?.originalPath === 'string' && typeof e.inode === 'number' && typeof e.keptPath === 'string' && e.keptPath !== '' &&
-      (e.buildId === undefined || typeof e.buildId === 'string');
-  });
 }
 
 /**
@@ -55,20 +31,14 @@ export function mappedFileChanged(mapping: MemoryMapping): boolean {
  * when it has changed (a session calls it once per snapshot), so answers are cached in between.
  */
 export class KeptObjects {
-  private entries: KeptObjectEntry[] = [];
+  private entries: KeptObject[] = [];
   private indexStamp: string | undefined;
   private readonly answers = new Map<string, string | null>();
 
   constructor(readonly objectsDir: string) {}
 
   refresh(): void {
-    let stamp: string;
-    try {
-      const s = statSync(join(this.objectsDir, 'index.json'));
-      stamp = `${s.ino}:${s.size}:${s.mtimeMs}`;
-    } catch {
-      stamp = '';
-    }
+    const stamp = objectsIndexStamp(this.objectsDir);
     if (stamp === this.indexStamp) return;
     this.indexStamp = stamp;
     this.answers.clear();

@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isPerfMapCopyName, readPerfMapsIndex } from '../rundir/index.js';
 import type { SourceFrame } from './types.js';
 
 export interface PerfMapEntry {
@@ -167,32 +168,10 @@ export function perfMapFrame(name: string): SourceFrame {
   return { functionName: `${bare} ${JVM_STUB_MARK}` };
 }
 
-export const PERF_MAPS_INDEX_SCHEMA = 'leakhunt.perfmaps/v1';
-
-/** What the reader needs of perfmaps/<pid>/index.json (written by the launch stage). */
-export interface PerfMapsIndexFile {
-  schema: string;
-  pid: number;
-  startedAtMs: number;
-  maps: { file: string; timeMs: number; lastTimeMs?: number }[];
-  notes?: string[];
-}
-
-/** perfmaps/<pid>/index.json, when it is there and of the right shape. */
-export function readPerfMapsIndex(dir: string): PerfMapsIndexFile | undefined {
-  try {
-    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as PerfMapsIndexFile;
-    if (index?.schema !== PERF_MAPS_INDEX_SCHEMA || typeof index.startedAtMs !== 'number' || !Array.isArray(index.maps)) return undefined;
-    return index;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The perf maps kept for one process (perfmaps/<pid>/); undefined when there are none. */
 export function readPerfMaps(dir: string): PerfMapSet | undefined {
   const index = readPerfMapsIndex(dir);
-  const maps = (index?.maps ?? []).filter((m) => typeof m?.file === 'string' && /^[\w.-]+\.map$/.test(m.file) && typeof m.timeMs === 'number');
+  const maps = (index?.maps ?? []).filter((m) => isPerfMapCopyName(m?.file) && typeof m.timeMs === 'number');
   if (!index || maps.length === 0) return undefined;
   return new PerfMapSet(maps.map((m) => ({
     firstMs: index.startedAtMs + m.timeMs,

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fixtureBuild, javaBin, readJson, runCli, tempDir, type ReportJson } from './helpers.js';
+import { assertNoMappingGrows } from './leak-assertions.js';
 
 const classes = join(fixtureBuild, 'demo', 'classes');
 const javaLeaks = (seconds: number) => [javaBin, `-Djava.library.path=${join(fixtureBuild, 'demo')}`, '-cp', classes,
@@ -48,6 +49,7 @@ describe('Java frames for direct memory, zlib and JNI leaks', () => {
       assert.ok(!/churn/.test(s.function), `${s.function} is ${s.status}`);
       assert.ok(!s.stack.some((f) => /JavaLeaks\.churn/.test(f)), `${s.function}'s stack has a churn method`);
     }
+    assertNoMappingGrows(report);
   });
 });
 
@@ -64,6 +66,7 @@ describe('the JVM keeps working under leakhunt', () => {
     const report = readJson<ReportJson>(join(dir.path, 'run', 'report.json'));
     assert.equal(report.exitStatus, 42);
     assert.ok(report.snapshots >= 1);
+    assertNoMappingGrows(report);
   });
 
   it('--no-java-stacks leaves the agent idle: native frames only', async () => {
@@ -74,6 +77,7 @@ describe('the JVM keeps working under leakhunt', () => {
     const report = readJson<ReportJson>(join(dir.path, 'native-only', 'report.json'));
     assert.ok(report.sites.every((s) => !s.stack.some((f) => /^demo\.JavaLeaks\./.test(f))));
     assert.ok(report.sites.some((s) => /^remember_session_forever/.test(s.function)));
+    assertNoMappingGrows(report);
   });
 });
 

@@ -9,8 +9,10 @@ import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readHeapProfile } from '../../src/pprof/index.js';
-import { listSnapshotFiles, readSnapshotFile } from '../../src/snapshot/index.js';
+import { listSnapshotFiles } from '../../src/rundir/index.js';
+import { readSnapshotFile } from '../../src/snapshot/index.js';
 import { fixtureBuild, javaBin, readJson, repoRoot, runCli, tempDir, type ReportJson } from './helpers.js';
+import { assertNoMappingGrows } from './leak-assertions.js';
 
 const launcher = join(repoRoot, 'fixtures', 'java', 'perfmap', 'sanitised-launcher.sh');
 const noAgentLeaks = (...args: string[]) => [javaBin, '-cp', join(fixtureBuild, 'perfmap', 'classes'), 'perfmap.NoAgentLeaks', ...args];
@@ -131,6 +133,7 @@ describe('the same JVM with the agent loaded', () => {
     const index = perfMapsIndex(out, report.pid);
     assert.equal(agentLoaded(out, report.pid), true);
     assert.ok(index.maps.length >= 1);
+    assertNoMappingGrows(report);
   });
 });
 

@@ -4,6 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { demoCommand, readJson, runCli, tempDir, type ReportJson } from './helpers.js';
+import { assertNoMappingGrows } from './leak-assertions.js';
 
 describe('leakhunt run on a JVM with a leaking JNI library', () => {
   const dir = tempDir();
@@ -40,5 +41,9 @@ describe('leakhunt run on a JVM with a leaking JNI library', () => {
     assert.ok(churn, 'the churn is sampled');
     assert.notEqual(churn.status, 'growing');
     assert.ok(existsSync(join(out, 'snapshots', '0000.pb.gz')));
+  });
+
+  it('no mapping of the JVM\'s own (heap, code cache, class space: reserved, then committed) is a growing site', () => {
+    assertNoMappingGrows(report);
   });
 });

@@ -65,6 +65,27 @@ describe('leakhunt run: lifecycle and errors', () => {
     assert.ok(existsSync(join(out, 'report.json')));
   });
 
+  it('--force clears every file leakhunt owns (jvm.json, perfmaps/, objects/, processes/ too) and only those', async () => {
+    const out = join(dir.path, 'forced');
+    const stale = ['jvm.json', 'perfmaps/4242/index.json', 'perfmaps/4242/100.map', 'objects/index.json', 'objects/inode7-libgone.so',
+      'processes/4243/report.json', 'processes/4243/snapshots/0000.pb.gz', 'raw/4242/000000.lhs', 'snapshots/0007.pb.gz',
+      'report.md', 'report.json.tmp-99'];
+    for (const file of stale) {
+      mkdirSync(join(out, file, '..'), { recursive: true });
+      writeFileSync(join(out, file), 'stale');
+    }
+    writeFileSync(join(out, 'notes.txt'), 'mine');
+    mkdirSync(join(out, 'mine'));
+    writeFileSync(join(out, 'mine', 'jvm.json'), 'mine too');
+    const forced = await runCli(['run', '--out', out, '--force', '--interval', '100ms', '--', join(fixtureBuild, 'steady'), '--seconds', '0.3']);
+    assert.equal(forced.exitCode, 0, forced.all);
+    for (const file of stale) assert.ok(!existsSync(join(out, file)), `${file} was removed`);
+    for (const folder of ['perfmaps', 'objects', 'processes']) assert.ok(!existsSync(join(out, folder)), `${folder}/ was removed`);
+    assert.equal(readFileSync(join(out, 'notes.txt'), 'utf8'), 'mine');
+    assert.equal(readFileSync(join(out, 'mine', 'jvm.json'), 'utf8'), 'mine too');
+    assert.ok(existsSync(join(out, 'report.json')));
+  });
+
   it('a steady program is not reported as leaking', async () => {
     const out = join(dir.path, 'steady');
     const result = await runCli(['run', '--out', out, '--interval', '300ms', '--sample-bytes', '64KiB', '--',

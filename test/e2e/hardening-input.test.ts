@@ -14,7 +14,8 @@ import { Profile } from 'pprof-format';
 import { render } from '../../src/commands/report.js';
 import { LeakhuntError } from '../../src/core/errors.js';
 import { evaluateGate, loadRunReport, resolveGateOptions } from '../../src/gate/index.js';
-import { processRun, readRunMeta, reanalyseRun } from '../../src/report/index.js';
+import { processRun, reanalyseRun } from '../../src/pipeline/index.js';
+import { readRunMeta } from '../../src/rundir/index.js';
 import { assertOneLineError, fixtureBuild, readJson, runCli, tempDir, type ReportJson } from './helpers.js';
 import { xorshift32 as prng } from '../unit/helpers/prng.js';
 

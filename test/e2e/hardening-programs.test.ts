@@ -1,7 +1,7 @@
 /**
  * Hardening: programs that do unusual things while the shim samples every allocation — C++ exceptions thrown
- * through frames that allocate, a SIGSEGV handler used on purpose (as the JVM does), vfork() + exec. Each must run
- * to its own end with its own status, and its leaks be attributed exactly.
+ * through frames that allocate, a SIGSEGV handler used on purpose (as the JVM does), vfork() + exec, threads with
+ * 16 KiB stacks. Each must run to its own end with its own status, and its leaks be attributed exactly.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -19,8 +19,8 @@ function buildFixtures(): void {
 
 type Report = ReportJson & { pid: number; shim: { samples: number; missedFrees: number } };
 
-async function record(out: string, command: string[]) {
-  const result = await runCli(['run', '-q', '--out', out, '--interval', '100ms', '--sample-bytes', '1', '--', ...command], { timeoutMs: 60_000 });
+async function record(out: string, command: string[], options: string[] = []) {
+  const result = await runCli(['run', '-q', '--out', out, '--interval', '100ms', '--sample-bytes', '1', ...options, '--', ...command], { timeoutMs: 60_000 });
   assert.ok(!result.timedOut, `the run ended by itself: ${result.all}`);
   return { result, report: readJson<Report>(join(out, 'report.json')) };
 }
@@ -84,6 +84,19 @@ describe('hardening: unusual programs run to their end under the shim', () => {
     assert.ok(parent, `sites: ${report.sites.map((s) => s.function).join(', ')}`);
     assert.equal(parent.liveBytes, 20 * 20021);
     assert.ok(!report.sites.some((s) => s.function === 'vfork_child_allocates'), 'the exec\'d children\'s allocations are not the parent\'s');
+  });
+
+  it('threads with 16 KiB stacks allocating 5 KiB deep, every allocation sampled at --stack-depth 256: status 0, the leak exact', async () => {
+    // The frames of a sample once sat on the allocating thread's stack (10 KiB at depth 256): this overflowed.
+    const { result, report } = await record(join(dir.path, 'smallstack'), [join(hardening, 'hardening_smallstack'), '--threads', '4', '--levels', '16'],
+      ['--stack-depth', '256']);
+    assert.equal(result.exitCode, 0, result.all);
+    const kept = printed(result.stdout, 'kept_bytes');
+    assert.equal(kept, 4 * 7919);
+    const site = report.sites.find((s) => s.function === 'small_stack_keeps');
+    assert.ok(site, `sites: ${report.sites.map((s) => s.function).join(', ')}`);
+    assert.equal(site.liveBytes, kept);
+    assert.ok(site.stack.filter((f) => f.startsWith('descend ')).length >= 16, `unwound through every level: ${site.stack.join(' < ')}`);
   });
 
   it('a target that makes a user namespace (unshare --user, as bwrap, rootless podman and sandboxes do) still can', {

@@ -1,8 +1,8 @@
 /** The age of live blocks as the second signal: a site whose live blocks are all young is churn, not a leak. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { rankSites, type ProfilePoint } from '../../src/analyse/index.js';
-import type { HeapProfile } from '../../src/pprof/index.js';
+import { rankSites } from '../../src/analyse/index.js';
+import type { HeapProfile, ProfilePoint } from '../../src/pprof/index.js';
 
 const MiB = 1024 * 1024;
 const TIMES = Array.from({ length: 20 }, (_, i) => i * 60);

@@ -9,8 +9,7 @@ import {
 } from '../../src/analyse/detection.js';
 import { rankSites } from '../../src/analyse/rank.js';
 import { growthPosterior } from '../../src/analyse/trend.js';
-import type { ProfilePoint } from '../../src/analyse/types.js';
-import type { HeapProfile } from '../../src/pprof/index.js';
+import type { HeapProfile, ProfilePoint } from '../../src/pprof/index.js';
 import { mulberry32 as prng } from './helpers/prng.js';
 
 const KiB = 1024;

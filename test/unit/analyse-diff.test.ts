@@ -149,7 +149,7 @@ describe('diff rendering', () => {
     assert.deepEqual(json.totals, { baseBytes: 1324, laterBytes: 5 * 1024 * 1024 + 2048, deltaBytes: 5 * 1024 * 1024 + 2048 - 1324 });
     const sites = json.sites as Record<string, unknown>[];
     assert.equal(sites.length, 2);
-    assert.deepEqual(Object.keys(sites[0]!), ['function', 'location', 'stack', 'status', 'deltaBytes', 'baseBytes', 'laterBytes']);
+    assert.deepEqual(Object.keys(sites[0]!), ['function', 'location', 'kind', 'stack', 'status', 'deltaBytes', 'baseBytes', 'laterBytes']);
     assert.deepEqual(sites[0]!.stack, ['malloc (libc.so.6)', 'leak_fn (app.c:10)', 'main (app.c:90)']);
   });
 });

@@ -5,11 +5,15 @@ import { DEFAULT_MIN_CONFIDENCE, rankSites, seriesGrowth, siteSeries, totalLiveS
 import { defaultPlumbingPatterns } from '../../src/analyse/sites.js';
 import { fitLine, normalCdf, theilSenSlope } from '../../src/analyse/statistics.js';
 import { memoryGrowth, timelineOf, type TimelinePoint } from '../../src/analyse/timeline.js';
-import type { MemoryGrowth, ProfilePoint, SiteReport, SiteStatus } from '../../src/analyse/types.js';
-import { decideVerdict, MIN_SNAPSHOTS_FOR_TREND } from '../../src/analyse/verdict.js';
-import type { HeapProfile, HeapProfileFrame } from '../../src/pprof/index.js';
+import type { MemoryGrowth, SiteReport, SiteStatus } from '../../src/analyse/types.js';
+import { decideVerdict as decide, MIN_SNAPSHOTS_FOR_TREND, type VerdictInput } from '../../src/analyse/verdict.js';
+import { verdictDetail } from '../../src/pipeline/verdict-text.js';
+import type { HeapProfile, HeapProfileFrame, ProfilePoint } from '../../src/pprof/index.js';
 import type { RawSnapshot, SiteStats } from '../../src/snapshot/types.js';
 import { mulberry32 as prng } from './helpers/prng.js';
+
+/** The decision in the words report.json gives it. */
+const decideVerdict = (input: VerdictInput) => verdictDetail(decide(input));
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

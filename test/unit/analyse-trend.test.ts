@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { trendOf, warmupPoints } from '../../src/analyse/trend.js';
+import { xorshift32 } from './helpers/prng.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -13,13 +14,7 @@ const S = 512 * KiB;
 const N = 30;
 const TIMES = Array.from({ length: N }, (_, i) => i * 60); // 30 snapshots a minute apart
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    return x / 4294967296;
-  };
-}
+const rng = xorshift32;
 
 /** Blocks allocated at given times (seconds), each `blockBytes`, freed at `freedAt` (or never). */
 function sampled(random: () => number, blocks: { at: number; freedAt?: number }[], blockBytes: number): number[] {

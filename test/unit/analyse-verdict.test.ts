@@ -4,8 +4,13 @@ import assert from 'node:assert/strict';
 import { accountMemory, trimProbeOf } from '../../src/analyse/accounting.js';
 import { memoryGrowth, type TimelinePoint } from '../../src/analyse/timeline.js';
 import type { SiteReport, SiteStatus } from '../../src/analyse/types.js';
-import { decideVerdict, shellQuote, type VerdictDetail } from '../../src/analyse/verdict.js';
+import { decideVerdict as decide, type VerdictInput } from '../../src/analyse/verdict.js';
+import type { VerdictDetail } from '../../src/pipeline/model.js';
+import { shellQuote, verdictDetail } from '../../src/pipeline/verdict-text.js';
 import { mulberry32 as prng } from './helpers/prng.js';
+
+/** The decision in the words report.json gives it. */
+const decideVerdict = (input: VerdictInput) => verdictDetail(decide(input));
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -4,10 +4,17 @@ import { describe, test } from 'node:test';
 import type { SiteReport, SiteStatus } from '../../src/analyse/index.js';
 import { detectableRateBytesPerHour } from '../../src/analyse/detection.js';
 import { parseBytes, parseDurationMs } from '../../src/core/units.js';
-import { durationFlag, evaluateGate, intervalFlag, sizeFlag, snapshotTimesOf } from '../../src/gate/evaluate.js';
+import { evaluateGate as evaluate, snapshotTimesOf } from '../../src/gate/evaluate.js';
 import { parseSuppressions } from '../../src/gate/suppressions.js';
 import { DEFAULT_GATE_THRESHOLDS, type GateOptions } from '../../src/gate/types.js';
-import { REPORT_SCHEMA, type RunReport } from '../../src/report/index.js';
+import { durationFlag, gateVerdict, intervalFlag, sizeFlag } from '../../src/gate/wording.js';
+import { REPORT_SCHEMA, type RunReport } from '../../src/pipeline/index.js';
+
+/** The gate's decision with its one-line verdict, as every output words it. */
+const evaluateGate = (report: RunReport, options: GateOptions) => {
+  const result = evaluate(report, options);
+  return { ...result, verdict: gateVerdict(result) };
+};
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -6,14 +6,21 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { SiteReport } from '../../src/analyse/index.js';
 import { LeakhuntError } from '../../src/core/errors.js';
-import { evaluateGate } from '../../src/gate/evaluate.js';
+import { evaluateGate as evaluate } from '../../src/gate/evaluate.js';
 import { annotationData, annotationProperty, renderAnnotations } from '../../src/gate/github.js';
 import { renderJunit, xmlAttribute, xmlText } from '../../src/gate/junit.js';
 import { markdownText, renderMarkdown } from '../../src/gate/markdown.js';
 import { writeGateOutputs } from '../../src/gate/outputs.js';
 import { parseSuppressions } from '../../src/gate/suppressions.js';
 import { DEFAULT_GATE_THRESHOLDS, type GateOptions } from '../../src/gate/types.js';
-import { REPORT_SCHEMA, type RunReport } from '../../src/report/index.js';
+import { gateVerdict } from '../../src/gate/wording.js';
+import { REPORT_SCHEMA, type RunReport } from '../../src/pipeline/index.js';
+
+/** The gate's decision with its one-line verdict, as every output words it. */
+const evaluateGate = (report: RunReport, options: GateOptions) => {
+  const result = evaluate(report, options);
+  return { ...result, verdict: gateVerdict(result) };
+};
 
 const MiB = 1024 * 1024;
 const N = 21;

@@ -5,7 +5,8 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deletedExecutableMappings, startObjectKeeper, type KeptObject } from '../../src/launch/objects.js';
+import { deletedExecutableMappings, startObjectKeeper } from '../../src/launch/objects.js';
+import type { KeptObject } from '../../src/rundir/index.js';
 import { buildIdOf } from '../../src/symbolize/index.js';
 
 const sleepBinary = ['/bin/sleep', '/usr/bin/sleep'].find((p) => existsSync(p));

@@ -4,24 +4,19 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildHeapProfile } from '../../src/pprof/build.js';
+import { buildHeapProfile, siteKindOfLabels } from '../../src/pprof/build.js';
 import { HeapProfileEncoder } from '../../src/pprof/encode.js';
 import { decodedNumber, varintLength } from '../../src/pprof/protobuf.js';
 import { decodeHeapProfile } from '../../src/pprof/read.js';
 import { SiteTable, StackStore, StackTable, writeSiteEntry } from '../../src/snapshot/tables.js';
-import type { JavaMethod, RawStack, SiteStats } from '../../src/snapshot/types.js';
+import type { JavaMethod, RawStack, SiteKind, SiteStats } from '../../src/snapshot/types.js';
 import { parseMaps } from '../../src/symbolize/maps.js';
 import type { SymbolizedLocation, SymbolizedSnapshot } from '../../src/symbolize/types.js';
 import { rawSnapshot } from './helpers/raw-snapshot.js';
+import { lcg32 } from './helpers/prng.js';
 
 /** A deterministic stream of numbers in [0, 1). */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
+const random = lcg32;
 
 const maps = [
   '55e18b8cf000-55e18b8d4000 r-xp 00002000 fe:00 11 /usr/bin/app',
@@ -96,17 +91,19 @@ function makeSeries(seed: number, count: number, asTables: boolean): Series {
       store.stacks.push(stacks[i]!);
       store.positions.set(stacks[i]!.id, i);
     }
+    // Some stacks mapped memory (kind is part of a stack's identity: fixed by its id here).
+    const kindOf = (id: number): SiteKind => (id % 5 === 2 ? 'mmap-anon' : id % 7 === 3 ? 'mmap-file' : 'malloc');
     const sites: SiteStats[] = stacks.map((stack) => {
       // A third of the stacks are idle: nothing live, no new allocations, the same sample in every profile.
       if (stack.id % 3 === 1) {
         return {
-          stackId: stack.id, liveSamples: 0, liveSampledBytes: 0, liveObjects: 0, liveBytes: 0, allocSamples: 2, allocObjects: 2.5,
+          stackId: stack.id, kind: kindOf(stack.id), liveSamples: 0, liveSampledBytes: 0, liveObjects: 0, liveBytes: 0, allocSamples: 2, allocObjects: 2.5,
           allocBytes: 4096 * stack.id, oldestLiveMs: 0, newestLiveMs: 0, meanLiveMs: 0,
         };
       }
       const live = rng() < 0.5 ? 0 : Math.floor(rng() * 4);
       return {
-        stackId: stack.id, liveSamples: live, liveSampledBytes: live * 100, liveObjects: live * 3.3, liveBytes: live * (rng() < 0.1 ? 5e9 : 524_288.7),
+        stackId: stack.id, kind: kindOf(stack.id), liveSamples: live, liveSampledBytes: live * 100, liveObjects: live * 3.3, liveBytes: live * (rng() < 0.1 ? 5e9 : 524_288.7),
         allocSamples: k + live, allocObjects: (k + live) * 7.5, allocBytes: (k + live) * 3e6 + 0.5, oldestLiveMs: live ? 100 * k : 0,
         newestLiveMs: live ? 100 * k + 50 : 0, meanLiveMs: live ? 100 * k + 20.4 : 0,
       };
@@ -144,6 +141,7 @@ function assertSameAsReference(series: Series, liveOnly: (k: number) => boolean 
     assert.equal(encoded.stackOf.length, inUse.length);
     inUse.forEach((sample, i) => {
       assert.deepEqual(encoder.stacks[encoded.stackOf[i]!], sample.stack, `snapshot ${k}, sample ${i}: frames`);
+      assert.equal(encoder.stackKinds[encoded.stackOf[i]!], siteKindOfLabels(sample.labels), `snapshot ${k}, sample ${i}: kind`);
       assert.equal(encoded.inuse[i], sample.values[3]);
       const oldest = sample.labels['oldest_live_age_ms'];
       assert.equal(Number.isNaN(encoded.oldestAgeMs[i]) ? undefined : encoded.oldestAgeMs[i], oldest);
@@ -154,6 +152,7 @@ function assertSameAsReference(series: Series, liveOnly: (k: number) => boolean 
     encoder.recycle(encoded.bytes);
   });
   assert.ok(encoder.copiedSamples > 0, 'unchanged samples were copied from the profile before');
+  assert.ok(encoder.stackKinds.includes('mmap-anon') && encoder.stackKinds.includes('malloc'), 'stacks of several kinds');
   return encoder;
 }
 
@@ -196,5 +195,19 @@ describe('HeapProfileEncoder', () => {
     series.snapshots[3] = { ...series.snapshots[3]!, locations: new Map([...series.snapshots[3]!.locations].map(([pc, l]) => [pc, { ...l }])) };
     const encoder = assertSameAsReference(series);
     assert.ok(encoder.fresh >= 3);
+  });
+});
+
+describe('site kinds in profiles', () => {
+  test('a stack of mapped memory carries kind=mmap and mapping=anon|file; a malloc stack neither', () => {
+    const series = makeSeries(21, 4, true);
+    const snap = series.snapshots[3]!;
+    const decoded = decodeHeapProfile(buildHeapProfile(snap, { timeNanos: 1n }).encode(), 'kinds');
+    const byStack = new Map(snap.raw.sites.map((site) => [site.stackId, site.kind]));
+    for (const sample of decoded.samples) {
+      const kind = byStack.get(Number(sample.labels['stack_id']))!;
+      if (kind === 'malloc') assert.equal(sample.labels['kind'], undefined);
+      else assert.deepEqual([sample.labels['kind'], sample.labels['mapping']], ['mmap', kind === 'mmap-file' ? 'file' : 'anon']);
+    }
   });
 });

@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { Function, Label, Line, Location, Mapping, Profile, Sample, StringTable, ValueType } from 'pprof-format';
 import { LeakhuntError } from '../../src/core/errors.js';
 import { decodeHeapProfile, readHeapProfile } from '../../src/pprof/read.js';
+import { ansiLcg } from './helpers/prng.js';
 
 let directory = '';
 before(() => {
@@ -106,11 +107,7 @@ test('unreadable, corrupt and malformed inputs give one-line usage errors', () =
 });
 
 test('random bytes never escape as anything but a LeakhuntError', () => {
-  let seed = 12345;
-  const random = () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return seed / 2 ** 31;
-  };
+  const random = ansiLcg(12345);
   const valid = goLikeProfile().encode();
   for (let round = 0; round < 300; round++) {
     // Half pure noise, half a valid profile with a few bytes flipped.

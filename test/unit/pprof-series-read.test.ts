@@ -7,20 +7,21 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { Function, Label, Line, Location, Mapping, Profile, Sample, StringTable, ValueType } from 'pprof-format';
-import { seriesOfProfiles, type ProfileSeries } from '../../src/analyse/series.js';
 import { LeakhuntError } from '../../src/core/errors.js';
 import { buildHeapProfile } from '../../src/pprof/build.js';
 import { decodeHeapProfile } from '../../src/pprof/read.js';
 import { ProfileSeriesReader } from '../../src/pprof/series-read.js';
-import type { SiteStats } from '../../src/snapshot/types.js';
+import { seriesOfProfiles, stackKindOf, type ProfileSeries } from '../../src/pprof/series.js';
+import type { SiteKind, SiteStats } from '../../src/snapshot/types.js';
 import { parseMaps } from '../../src/symbolize/maps.js';
 import type { SymbolizedLocation } from '../../src/symbolize/types.js';
 import { rawSnapshot } from './helpers/raw-snapshot.js';
+import { ansiLcg } from './helpers/prng.js';
 
 /** Each point's samples as (frames, in-use bytes, ages): what every analysis reads of a series. */
 function flatten(series: ProfileSeries): unknown[] {
   return series.points.map((point) => Array.from({ length: point.inuse.length }, (_, i) => ({
-    frames: series.stacks[point.stackOf[i]!], inuse: point.inuse[i], oldest: point.oldestAgeMs?.[i], mean: point.meanAgeMs?.[i], time: point.timeSec,
+    frames: series.stacks[point.stackOf[i]!], kind: stackKindOf(series, point.stackOf[i]!), inuse: point.inuse[i], oldest: point.oldestAgeMs?.[i], mean: point.meanAgeMs?.[i], time: point.timeSec,
   })));
 }
 
@@ -31,7 +32,7 @@ function assertSameAsReference(profiles: Uint8Array[], slowReads = 0): void {
     const profile = decodeHeapProfile(bytes, `p${k}`);
     return { timeSec: Number(profile.timeNanos) / 1e9, profile };
   }));
-  assert.deepEqual(flatten({ stacks: reader.stacks, points }), flatten(reference));
+  assert.deepEqual(flatten({ stacks: reader.stacks, stackKinds: reader.stackKinds, points }), flatten(reference));
   assert.equal(reader.slowReads, slowReads, 'profiles the reference decoder had to read');
 }
 
@@ -50,8 +51,8 @@ function ourProfiles(count: number): Uint8Array[] {
     }],
   ]);
   return Array.from({ length: count }, (_, k) => {
-    const site = (stackId: number, live: number): SiteStats => ({
-      stackId, liveSamples: live ? 1 : 0, liveSampledBytes: live, liveObjects: live / 64, liveBytes: live * (k + 1), allocSamples: 1 + k,
+    const site = (stackId: number, live: number, kind: SiteKind = 'malloc'): SiteStats => ({
+      stackId, kind, liveSamples: live ? 1 : 0, liveSampledBytes: live, liveObjects: live / 64, liveBytes: live * (k + 1), allocSamples: 1 + k,
       allocObjects: 3 * k, allocBytes: 1e6 * k, oldestLiveMs: live ? 5 : 0, newestLiveMs: live ? 9 : 0, meanLiveMs: live ? 7.5 : 0,
     });
     const raw = rawSnapshot({
@@ -60,8 +61,11 @@ function ourProfiles(count: number): Uint8Array[] {
         [1, { id: 1, pcs: [0x7f0000001235n, 0x55e18b8cf101n], javaFrames: [] }],
         [2, { id: 2, pcs: [0x55e18b8cf101n, 0x10n], javaFrames: [{ methodId: 7n, bci: 3 }] }],
         [3, { id: 3, pcs: [0x7f0000001235n], javaFrames: [] }],
+        // The frames of stack 1, mapping memory: a stack of its own.
+        [4, { id: 4, pcs: [0x7f0000001235n, 0x55e18b8cf101n], javaFrames: [] }],
+        [5, { id: 5, pcs: [0x55e18b8cf101n], javaFrames: [] }],
       ]),
-      sites: [site(1, 4096), site(2, k % 2 ? 0 : 100), site(0, 65536), site(3, 0)],
+      sites: [site(1, 4096), site(2, k % 2 ? 0 : 100), site(0, 65536), site(3, 0), site(4, 8192, 'mmap-anon'), site(5, 4096 * k, 'mmap-file')],
       javaMethods: new Map([[7n, { methodId: 7n, classSignature: 'Lapp/Main;', name: 'run', sourceFile: 'Main.java', lines: [[0, 12]] }]]),
       meta: { sequence: k, monotonicNs: BigInt(k + 1) * 1_000_000_000n },
     });
@@ -98,6 +102,14 @@ function foreignProfile(negative: boolean): Uint8Array {
 }
 
 describe('ProfileSeriesReader', () => {
+  test('a stack is its frames and its kind: the same frames mapping memory are a stack apart', () => {
+    const reader = new ProfileSeriesReader();
+    const point = reader.read(ourProfiles(2)[1]!, 'p', () => 0);
+    const kinds = Array.from(point.stackOf, (stack) => [reader.stacks[stack]!.map((f) => f.functionName).join('<'), reader.stackKinds[stack]]);
+    assert.deepEqual(kinds.filter(([frames]) => frames === 'inlined<lib_leak<app+0x2100'), [['inlined<lib_leak<app+0x2100', 'malloc'], ['inlined<lib_leak<app+0x2100', 'mmap-anon']]);
+    assert.ok(kinds.some(([, kind]) => kind === 'mmap-file'));
+  });
+
   test('our profiles, gzipped or not: the series seriesOfProfiles makes of the decoded profiles', () => {
     const profiles = ourProfiles(6);
     assertSameAsReference(profiles);
@@ -111,11 +123,7 @@ describe('ProfileSeriesReader', () => {
 
   test('damaged profiles: the error decodeHeapProfile gives', () => {
     const valid = ourProfiles(1)[0]!;
-    let seed = 99;
-    const random = () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
-    };
+    const random = ansiLcg(99);
     for (let round = 0; round < 300; round++) {
       const bytes = Uint8Array.from(valid);
       for (let flips = 0; flips < 1 + (round % 4); flips++) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
@@ -131,7 +139,8 @@ describe('ProfileSeriesReader', () => {
       let actual: unknown;
       try {
         const reader = new ProfileSeriesReader();
-        actual = flatten({ stacks: reader.stacks, points: [reader.read(damaged, 'damaged', () => 0)] });
+        const point = reader.read(damaged, 'damaged', () => 0);
+        actual = flatten({ stacks: reader.stacks, stackKinds: reader.stackKinds, points: [point] });
       } catch (error) {
         assert.ok(error instanceof LeakhuntError, String(error));
         actual = error.message;

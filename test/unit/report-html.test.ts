@@ -7,7 +7,7 @@ import { renderHtml } from '../../src/report/html.js';
 import { escapeHtml, jsonForScript } from '../../src/report/html/escape.js';
 import { aggregateProfile, buildFlameData, evenlySpaced } from '../../src/report/html/flame-data.js';
 import { byteTicks, renderTimelineChart, timeTicks } from '../../src/report/html/timeline-chart.js';
-import { REPORT_SCHEMA, type RunReport } from '../../src/report/model.js';
+import { REPORT_SCHEMA, type RunReport } from '../../src/pipeline/model.js';
 import { startStatusLine, statusText } from '../../src/report/status.js';
 import { renderText, sparkline } from '../../src/report/text.js';
 

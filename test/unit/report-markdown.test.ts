@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SiteReport } from '../../src/analyse/types.js';
 import { renderMarkdown } from '../../src/report/markdown.js';
-import { REPORT_SCHEMA, type RunReport } from '../../src/report/model.js';
+import { REPORT_SCHEMA, type RunReport } from '../../src/pipeline/model.js';
 
 /** LEAKHUNT_UPDATE_GOLDEN=1 rewrites the golden file from the current output (then review the diff). */
 const goldenPath = fileURLToPath(new URL('../../../test/unit/data/report-markdown.golden.md', import.meta.url));

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LeakhuntError } from '../../src/core/errors.js';
-import { parseSnapshot, readSnapshotFile, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SUPPORTED_SNAPSHOT_VERSIONS } from '../../src/snapshot/reader.js';
+import { parseSnapshot, parseSnapshotShared, readSnapshotFile, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SUPPORTED_SNAPSHOT_VERSIONS } from '../../src/snapshot/reader.js';
 import { xorshift32 as prng } from './helpers/prng.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -110,6 +110,10 @@ const stacksPayload = (stacks = STACKS) => Buffer.concat([u32(stacks.length), ..
 
 interface SiteSpec {
   stackId: number;
+  /** The u32 at offset 4 (version 3; reserved, 0, before). */
+  kindCode?: number;
+  /** The f64 at offset 88 (version 3; reserved, 0, before). */
+  usable?: number;
   liveSamples: number; liveSampledBytes: number; liveObjects: number; liveBytes: number; allocSamples: number;
   allocObjects: number; allocBytes: number; oldestLiveMs: number; newestLiveMs: number; meanLiveMs: number;
 }
@@ -127,9 +131,9 @@ const SITES: SiteSpec[] = [
 
 function siteBytes(s: SiteSpec): Buffer {
   const b = Buffer.concat([
-    u32(s.stackId), u32(0), u64(s.liveSamples), u64(s.liveSampledBytes), f64(s.liveObjects), f64(s.liveBytes),
+    u32(s.stackId), u32(s.kindCode ?? 0), u64(s.liveSamples), u64(s.liveSampledBytes), f64(s.liveObjects), f64(s.liveBytes),
     u64(s.allocSamples), f64(s.allocObjects), f64(s.allocBytes), u64(s.oldestLiveMs), u64(s.newestLiveMs),
-    f64(s.meanLiveMs), u64(0),
+    f64(s.meanLiveMs), f64(s.usable ?? 0),
   ]);
   assert.equal(b.length, 96);
   return b;
@@ -183,8 +187,8 @@ function assertRejected(buf: Buffer, pattern?: RegExp, path = PATH): LeakhuntErr
 describe('parseSnapshot: a valid version-1 snapshot', () => {
   test('the encoder agrees with the reader on magic, and version 1 is still read', () => {
     assert.equal(SNAPSHOT_MAGIC, 'LKHUNT\r\n');
-    assert.equal(SNAPSHOT_VERSION, 2);
-    assert.deepEqual(SUPPORTED_SNAPSHOT_VERSIONS, [1, 2]);
+    assert.equal(SNAPSHOT_VERSION, 3);
+    assert.deepEqual(SUPPORTED_SNAPSHOT_VERSIONS, [1, 2, 3]);
   });
 
   test('decodes META', () => {
@@ -215,7 +219,8 @@ describe('parseSnapshot: a valid version-1 snapshot', () => {
       thinningRounds: v[6], stackCount: v[7], stackCapacity: v[8], stackDrops: v[9], missedFrees: v[10],
       shimMappedBytes: v[11], snapshotsWritten: v[12], writeErrors: v[13],
       // version 1 has none of these
-      javaStacks: 0, javaStackFailures: 0, shimResidentBytes: 0, javaMethods: 0, fastUnwinds: 0, unwindMismatches: 0,
+      javaStacks: 0, javaStackFailures: 0, shimResidentBytes: 0, javaMethods: 0, trackedMappings: 0, mappingDrops: 0,
+      fastUnwinds: 0, unwindMismatches: 0,
     });
   });
 
@@ -253,8 +258,8 @@ describe('parseSnapshot: a valid version-1 snapshot', () => {
     });
   });
 
-  test('decodes SITES with 96-byte entries', () => {
-    assert.deepEqual(parseSnapshot(snapshot(), PATH).sites, SITES);
+  test('decodes SITES with 96-byte entries, every one of kind malloc', () => {
+    assert.deepEqual(parseSnapshot(snapshot(), PATH).sites, SITES.map((site) => ({ ...site, kind: 'malloc' })));
   });
 
   test('records may come in any order, END last', () => {
@@ -289,7 +294,7 @@ describe('parseSnapshot: rejection', () => {
   });
 
   test('a version it does not know', () => {
-    assertRejected(snapshot(validRecords(), header({ version: 3 })), /version 3 is not supported/);
+    assertRejected(snapshot(validRecords(), header({ version: 4 })), /version 4 is not supported \(this leakhunt reads versions 1, 2 and 3\)/);
     assertRejected(snapshot(validRecords(), header({ version: 0 })), /version 0/);
     assertRejected(snapshot(validRecords(), header({ version: 0xffffffff })), /version 4294967295/);
   });
@@ -414,7 +419,10 @@ describe('parseSnapshot: seeded fuzzing', () => {
       for (let m = 0; m < mutations; m++) {
         switch (int(6)) {
           case 0: { // flip bits in a few bytes
-            for (let k = 0, n = 1 + int(4); k < n; k++) buf[int(buf.length)] ^= 1 << int(8);
+            for (let k = 0, n = 1 + int(4); k < n; k++) {
+              const at = int(buf.length);
+              buf[at] = buf[at]! ^ (1 << int(8));
+            }
             break;
           }
           case 1: { // an interesting u32 at an aligned offset (lengths, counts, types, ids)
@@ -524,8 +532,7 @@ describe('parseSnapshot: version 2 (Java frames)', () => {
     assert.equal(s.counters.javaStackFailures, 16);
     assert.equal(s.counters.shimResidentBytes, 17);
     assert.equal(s.counters.javaMethods, 18);
-    assert.equal(s.counters.fastUnwinds, 19);
-    assert.equal(s.counters.unwindMismatches, 20);
+    assert.equal(s.counters.fastUnwinds, 0, 'words 19 and 20 were reserved in version 2');
     assert.deepEqual(s.stacks.get(9)!.javaFrames, [{ methodId, bci: 14 }, { methodId: 0x7f00_0000_0001n, bci: -3 }]);
     assert.deepEqual(s.javaMethods.get(methodId), {
       methodId, classSignature: 'Ldemo/Leaky;', name: 'track', sourceFile: 'Leaky.java', lines: [[0, 10], [12, 11]],
@@ -542,5 +549,58 @@ describe('parseSnapshot: version 2 (Java frames)', () => {
   test('a method record cut short is rejected in one line', () => {
     const whole = javaMethod(methodId, 'Ldemo/Leaky;', 'track', 'Leaky.java', [[0, 10]]);
     assertRejected(v2([whole.subarray(0, whole.length - 3)]), /runs past|stray|truncated|corrupt/);
+  });
+});
+
+describe('parseSnapshot: version 3 (site kinds, usable bytes, mapping counters)', () => {
+  const v3Sites: SiteSpec[] = [
+    { ...SITES[0]!, kindCode: 0, usable: 6_400_000.5 },
+    { ...SITES[1]!, kindCode: 1, usable: 528_384 },
+    { ...SITES[1]!, stackId: 5, kindCode: 2, usable: 4096 },
+  ];
+  const v3Records = (sites = v3Sites, counterWords = 20) => {
+    const records = validRecords();
+    records[1] = record(T.counters, Buffer.concat(Array.from({ length: counterWords }, (_, i) => u64(i + 1))));
+    records[6] = record(T.sites, sitesPayload(sites));
+    return records;
+  };
+  const v3 = (sites = v3Sites) => snapshot(v3Records(sites), header({ version: 3 }));
+
+  test('decodes each site\'s kind and usable bytes, and the mapping counters', () => {
+    const s = parseSnapshot(v3(), PATH);
+    assert.deepEqual(s.sites.map((site) => [site.kind, site.liveUsableBytes]), [['malloc', 6_400_000.5], ['mmap-anon', 528_384], ['mmap-file', 4096]]);
+    assert.equal(s.counters.trackedMappings, 19);
+    assert.equal(s.counters.mappingDrops, 20);
+    assert.equal(s.counters.fastUnwinds, 0, 'a 160-byte COUNTERS has no unwinder counters');
+  });
+
+  test('the 176-byte COUNTERS carries the unwinder\'s counters; other lengths are rejected', () => {
+    const s = parseSnapshot(snapshot(v3Records(v3Sites, 22), header({ version: 3 })), PATH);
+    assert.equal(s.counters.mappingDrops, 20);
+    assert.equal(s.counters.fastUnwinds, 21);
+    assert.equal(s.counters.unwindMismatches, 22);
+    assertRejected(snapshot(v3Records(v3Sites, 21), header({ version: 3 })), /record 2 has 168 bytes, expected 160 or 176/);
+    assertRejected(snapshot(v3Records(SITES, 22), header({ version: 2 })), /record 2 has 176 bytes, expected 160/);
+  });
+
+  test('the in-place site table of a series reads the same', () => {
+    const { snapshot: s } = parseSnapshotShared(v3(), PATH, undefined);
+    assert.ok(s.siteTable);
+    assert.deepEqual(s.sites, parseSnapshot(v3(), PATH).sites);
+    assert.deepEqual([0, 1, 2].map((i) => s.siteTable!.kind(i)), ['malloc', 'mmap-anon', 'mmap-file']);
+  });
+
+  test('version 2 files are still read: every site malloc, no usable bytes', () => {
+    const s = parseSnapshot(snapshot(v3Records(SITES), header({ version: 2 })), PATH);
+    assert.ok(s.sites.every((site) => site.kind === 'malloc' && site.liveUsableBytes === undefined));
+    assert.equal(s.counters.trackedMappings, 0);
+    const shared = parseSnapshotShared(snapshot(v3Records(SITES), header({ version: 2 })), PATH, undefined).snapshot;
+    assert.deepEqual(shared.sites, s.sites);
+  });
+
+  test('a kind it does not know, or a kind in a version-2 file, is rejected in one line', () => {
+    assertRejected(v3([{ ...SITES[0]!, kindCode: 3 }]), /a site of unknown kind 3/);
+    assertRejected(snapshot(v3Records([{ ...SITES[0]!, kindCode: 1 }]), header({ version: 2 })), /a site of unknown kind 1/);
+    assert.throws(() => parseSnapshotShared(v3([{ ...SITES[0]!, kindCode: 7 }]), PATH, undefined), /unknown kind 7/);
   });
 });

@@ -15,7 +15,8 @@ import { debugDirectories, findDebugFile, llvmDebugDirectoryArgs } from '../../s
 import { parseElfFile } from '../../src/symbolize/elf.js';
 import { SymbolizeSession, type SymbolizeOptions } from '../../src/symbolize/index.js';
 import { parseMaps } from '../../src/symbolize/maps.js';
-import { KeptObjects, mappedFileChanged, readObjectsIndex } from '../../src/symbolize/objects.js';
+import { readObjectsIndex } from '../../src/rundir/index.js';
+import { KeptObjects, mappedFileChanged } from '../../src/symbolize/objects.js';
 import { findLlvmSymbolizer, findOnPath } from '../../src/symbolize/tools.js';
 
 const source = fileURLToPath(new URL('../../../fixtures/c/libinlined.c', import.meta.url));

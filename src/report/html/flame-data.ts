@@ -3,10 +3,12 @@
  * of its heaviest stacks, so the page can compare any two snapshots. Bounded: at most `maxStacksPerSnapshot` stacks
  * from each snapshot (by bytes), `maxStacks` in all, `maxSnapshots` snapshots (evenly spaced, first and last kept).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { describeFrame, selectSmallest, type ProfileSeries, type SeriesPoint, type TimelinePoint } from '../../analyse/index.js';
-import { ProfileSeriesReader, sampleValueIndex, type HeapProfile, type HeapProfileFrame } from '../../pprof/index.js';
+import { readFileSync } from 'node:fs';
+import { describeFrame, selectSmallest, type TimelinePoint } from '../../analyse/index.js';
+import {
+  ProfileSeriesReader, sampleValueIndex, type HeapProfile, type HeapProfileFrame, type ProfileSeries, type SeriesPoint,
+} from '../../pprof/index.js';
+import { listProfiles } from '../../rundir/index.js';
 
 export interface FlameSnapshot {
   sequence: number;
@@ -103,31 +105,26 @@ export function buildFlameData(profiles: readonly AggregatedProfile[], limits: F
  * left out; no profiles at all gives no flame data (undefined).
  */
 export function loadFlameData(runDir: string, timeline: readonly Pick<TimelinePoint, 'sequence' | 'timeSec'>[], limits: FlameLimits = {}): FlameData | undefined {
-  const dir = join(runDir, 'snapshots');
-  if (!existsSync(dir)) return undefined;
-  const files = readdirSync(dir)
-    .map((file) => ({ file, match: /^(\d+)\.pb\.gz$/.exec(file) }))
-    .filter((f): f is { file: string; match: RegExpExecArray } => f.match !== null)
-    .map(({ file, match }) => ({ file, sequence: Number(match[1]) }))
-    .sort((a, b) => a.sequence - b.sequence);
+  const files = listProfiles(runDir);
+  if (files.length === 0) return undefined;
   const timeOf = new Map(timeline.map((p) => [p.sequence, p.timeSec]));
   const reader = new ProfileSeriesReader();
   const points: SeriesPoint[] = [];
   const snapshots: { sequence: number; timeSec: number | null }[] = [];
   for (const i of evenlySpaced(files.length, limits.maxSnapshots ?? 240)) {
-    const { file, sequence } = files[i]!;
+    const { path, sequence } = files[i]!;
     try {
-      points.push(reader.read(readFileSync(join(dir, file)), join(dir, file), () => 0));
+      points.push(reader.read(readFileSync(path), path, () => 0));
       snapshots.push({ sequence, timeSec: timeOf.get(sequence) ?? null });
     } catch {
       // a damaged profile: the report's warnings already name it
     }
   }
-  return points.length === 0 ? undefined : flameDataOfSeries({ stacks: reader.stacks, points }, snapshots, limits);
+  return points.length === 0 ? undefined : flameDataOfSeries({ stacks: reader.stacks, stackKinds: reader.stackKinds, points }, snapshots, limits);
 }
 
 /**
- * The flame data of a run's profiles held as a series (analyse/series.ts), the same as loadFlameData gives from the
+ * The flame data of a run's profiles held as a series (pprof/series.ts), the same as loadFlameData gives from the
  * profile files: `snapshots` are the series' points' sequence numbers and times, in order (the run's timeline).
  */
 export function flameDataOfSeries(

@@ -3,9 +3,8 @@
  * the run in the status colour), its rate, growth, live bytes, confidence and a sparkline of its series; the row
  * opens onto the site's stack, innermost first.
  */
-import type { SiteReport } from '../../analyse/index.js';
 import { formatBytes, formatRate } from '../../core/units.js';
-import { abbreviateTemplates } from '../text.js';
+import { abbreviateTemplates, siteKindTag, type SiteReport } from '../../analyse/index.js';
 import { escapeHtml, n } from './escape.js';
 
 export const statusColors: Record<SiteReport['status'], string> = {
@@ -33,6 +32,12 @@ export function sparklineSvg(values: readonly number[], color: string, width = 1
     + `<circle cx="${n(x(finite.length - 1))}" cy="${n(y(last))}" r="2.2" fill="${color}"/></svg>`;
 }
 
+/** " [mmap]" after the name of a site of mapped memory. */
+function kindBadge(site: SiteReport): string {
+  const tag = siteKindTag(site.kind);
+  return tag ? ` <span class="kind" title="memory this site mapped with mmap, not malloc">${escapeHtml(tag.trim())}</span>` : '';
+}
+
 function siteRow(site: SiteReport, maxLive: number): string {
   const color = statusColors[site.status] ?? statusColors.stable;
   const live = Math.max(0, site.liveBytes);
@@ -50,7 +55,7 @@ function siteRow(site: SiteReport, maxLive: number): string {
     + '<summary>'
     + `<span class="rank">${site.rank}</span>`
     + '<span class="who">'
-    + `<span class="fn" title="${escapeHtml(site.location)}">${escapeHtml(abbreviateTemplates(site.function))}</span>`
+    + `<span class="fn" title="${escapeHtml(site.location)}">${escapeHtml(abbreviateTemplates(site.function))}${kindBadge(site)}</span>`
     + `<span class="loc">${escapeHtml(abbreviateTemplates(site.location))}</span>`
     + `<span class="bar" title="live ${escapeHtml(formatBytes(live))}, of which ${escapeHtml(formatBytes(grown))} appeared during the run">`
     + `<span class="bar-live" style="width:${n(liveShare)}%;background:${color}">`

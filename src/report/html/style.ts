@@ -58,6 +58,7 @@ details.site[open] > summary { background: rgba(127,127,127,.05); }
 .rank { color: var(--muted); text-align: right; font-variant-numeric: tabular-nums; }
 .who { display: flex; flex-direction: column; min-width: 0; gap: 2px; }
 .fn { font-family: var(--mono); font-size: 13px; font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.fn .kind { font-weight: 400; color: var(--muted); }
 .loc { font-family: var(--mono); font-size: 11.5px; color: var(--muted); overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .bar { display: block; height: 8px; background: var(--grid); border-radius: 4px; overflow: hidden; margin-top: 3px; }
 .bar-live { display: block; position: relative; height: 100%; min-width: 2px; border-radius: 4px;

@@ -22,3 +22,24 @@ export function xorshift32(seed: number): () => number {
     return x / 4294967296;
   };
 }
+
+/** The 32-bit linear congruential generator of Numerical Recipes: what the encoder's and the series' random runs use. */
+export function lcg32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
+}
+
+/**
+ * The ANSI C rand() recurrence modulo 2^31, computed in doubles as the profile fuzzers always have (the product
+ * can pass 2^53, so this is its own sequence, not C's): what the damaged-profile tests draw from.
+ */
+export function ansiLcg(seed: number): () => number {
+  let s = seed;
+  return () => {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    return s / 2 ** 31;
+  };
+}

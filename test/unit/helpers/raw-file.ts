@@ -36,7 +36,7 @@ export function encodeRawSnapshot(s: RawSnapshot): Buffer {
   const counters = u64s([
     c.samples, c.sampledFrees, c.liveEntries, c.tableCapacity, c.tableDrops, c.thinnedEntries, c.thinningRounds, c.stackCount,
     c.stackCapacity, c.stackDrops, c.missedFrees, c.shimMappedBytes, c.snapshotsWritten, c.writeErrors, c.javaStacks,
-    c.javaStackFailures, c.shimResidentBytes, c.javaMethods, c.fastUnwinds, c.unwindMismatches,
+    c.javaStackFailures, c.shimResidentBytes, c.javaMethods, 0, 0,
   ]);
   const mi = s.mallinfo;
   const mallinfo = u64s([mi.available ? 1 : 0, mi.arena, mi.ordblks, mi.smblks, mi.hblks, mi.hblkhd, mi.usmblks, mi.fsmblks, mi.uordblks, mi.fordblks, mi.keepcost]);

@@ -1,90 +1,19 @@
 /**
- * The run directory's layout and its processing after the target ended:
- *   run.json        what was run and how (written before the target starts, completed after)
- *   raw/<pid>/      the shim's raw snapshots
- *   snapshots/      one symbolized pprof heap profile per raw snapshot (NNNN.pb.gz)
- *   timeline.json   memory figures per snapshot, and the CLI's own RSS samples
- *   jvm.json        a JVM target's Java heap and NMT figures from jcmd, polled by the CLI (merged into timeline.json)
- *   perfmaps/<pid>/ the JVM's perf maps, taken while it ran, naming code-cache frames of stacks without Java frames
- *   report.json     the analysis (schema leakhunt.report/v1)
- *   processes/<pid>/ with --follow-children: the same (snapshots/, timeline.json, report.json) for each child
+ * Processing a run directory after the target ended: raw snapshots → profiles, timeline.json and report.json, for
+ * the target and every recorded child process (layout: rundir/layout.ts).
  */
-import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { compilePatterns, defaultPlumbingPatterns, timelinePointOf, type AnalysisOptions, type TimelinePoint } from '../analyse/index.js';
+import { ProfileWriter, type ProfileSeries } from '../pprof/index.js';
 import {
-  compilePatterns, defaultPlumbingPatterns, timelinePointOf, type AnalysisOptions, type ProfileSeries, type TimelinePoint,
-} from '../analyse/index.js';
-import { inputError } from '../core/errors.js';
-import { insideRunDirHint } from '../core/paths.js';
-import { readJvmStats } from '../launch/index.js';
-import { ProfileWriter } from '../pprof/index.js';
-import { listSnapshotFiles, listSnapshotPids, SnapshotSeriesReader, type RawSnapshot } from '../snapshot/index.js';
+  listSnapshotFiles, listSnapshotPids, perfMapsDir, processDirName, readJvmStats, runPath, writeJsonAtomic, writeTimeline, type RunMeta,
+} from '../rundir/index.js';
+import { SnapshotSeriesReader, type RawSnapshot } from '../snapshot/index.js';
 import { jvmAgentWarningFor, readPerfMaps } from '../symbolize/index.js';
 import { buildRunReport, shimSummary } from './build.js';
-import { stringifyReadable } from './json.js';
 import type { ChildProcessSummary, RunReport } from './model.js';
 import { ProcessTimings } from './timings.js';
-
-export interface RunMeta {
-  schema: 'leakhunt.run/v1';
-  command: string[];
-  startedAtMs: number;
-  endedAtMs?: number;
-  pid?: number;
-  exitStatus?: number | null;
-  signal?: string;
-  stoppedAfterDuration?: boolean;
-  sampleBytes: number;
-  snapshotIntervalMs: number;
-  /** --warmup: seconds at the start left out of trends (detected when absent). */
-  warmupSec?: number;
-  /** --ignore-frames: more frame patterns (regular expressions) to look past when grouping sites. */
-  ignoreFrames?: string[];
-  /** --follow-children: exec'd children of the target recorded too, each in raw/<pid>/. */
-  followChildren?: boolean;
-  /** --allocator: the allocator library preloaded right after the shim. */
-  allocator?: string;
-  /** --nmt: JVMs were started with Native Memory Tracking. */
-  nmt?: boolean;
-  /** Whether JVMs were to load the agent for Java stacks (false with --no-java-stacks). */
-  javaStacks?: boolean;
-  /** --trim-probe: when it was asked for (ms after the start) and whether the shim took it. */
-  trimProbe?: { atMs: number; taken: boolean };
-  rss?: { timeMs: number; rssBytes: number }[];
-}
-
-export function writeJsonAtomic(path: string, value: unknown): void {
-  const temporary = `${path}.tmp-${process.pid}`;
-  writeFileSync(temporary, `${stringifyReadable(value)}\n`, { mode: 0o600 });
-  renameSync(temporary, path);
-}
-
-export function writeRunMeta(runDir: string, meta: RunMeta): void {
-  writeJsonAtomic(join(runDir, 'run.json'), meta);
-}
-
-export function readRunMeta(runDir: string): RunMeta {
-  const path = join(runDir, 'run.json');
-  let meta: RunMeta;
-  try {
-    meta = JSON.parse(readFileSync(path, 'utf8')) as RunMeta;
-  } catch {
-    throw inputError(runDir, `not a leakhunt run directory (no readable run.json)${insideRunDirHint(runDir)}`);
-  }
-  if (typeof meta !== 'object' || meta === null || meta.schema !== 'leakhunt.run/v1') {
-    throw inputError(path, `not a leakhunt run description (schema ${String((meta as Partial<RunMeta> | null)?.schema)})`);
-  }
-  // The analysis trusts these fields: check their shape here, once, rather than fail deep inside it.
-  const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
-  const bad = !Array.isArray(meta.command) || !meta.command.every((w) => typeof w === 'string') ? 'command'
-    : !isNumber(meta.startedAtMs) ? 'startedAtMs'
-      : !isNumber(meta.sampleBytes) || meta.sampleBytes < 1 ? 'sampleBytes'
-        : !isNumber(meta.snapshotIntervalMs) ? 'snapshotIntervalMs'
-          : meta.pid !== undefined && !isNumber(meta.pid) ? 'pid'
-            : meta.endedAtMs !== undefined && !isNumber(meta.endedAtMs) ? 'endedAtMs' : undefined;
-  if (bad) throw inputError(path, `damaged run description: "${bad}" is missing or of the wrong type`);
-  return meta;
-}
 
 export interface ProcessedRun {
   report: RunReport;
@@ -103,17 +32,17 @@ export async function processRun(runDir: string, meta: RunMeta, timings?: Proces
   const processed = await processOneProcess(runDir, meta, rootPid, runDir, timings);
   if (meta.followChildren) {
     const children: ChildProcessSummary[] = [];
-    for (const pid of listSnapshotPids(join(runDir, 'raw')).filter((p) => p !== rootPid)) {
-      const outDir = join(runDir, 'processes', String(pid));
+    for (const pid of listSnapshotPids(runPath(runDir, 'raw')).filter((p) => p !== rootPid)) {
+      const outDir = join(runDir, processDirName(pid));
       mkdirSync(outDir, { recursive: true, mode: 0o700 });
       const child = await processOneProcess(runDir, meta, pid, outDir, timings);
       children.push({
         pid, executable: child.executable, snapshots: child.report.snapshots, verdict: child.report.verdict,
-        report: join('processes', String(pid), 'report.json'), sites: child.report.sites.slice(0, 5),
+        report: runPath(processDirName(pid), 'report'), sites: child.report.sites.slice(0, 5),
       });
     }
     processed.report.processes = children;
-    writeJsonAtomic(join(runDir, 'report.json'), processed.report);
+    writeJsonAtomic(runPath(runDir, 'report'), processed.report);
   }
   return processed;
 }
@@ -143,16 +72,16 @@ async function processOneProcess(
 ): Promise<ProcessedRun & { executable: string }> {
   const warnings: string[] = [];
   const isRoot = pid === (meta.pid ?? 0);
-  const jvm = isRoot ? readJvmStats(join(runDir, 'jvm.json')) : undefined;
-  const perfMapsDir = join(runDir, 'perfmaps', String(pid));
-  const perfMaps = readPerfMaps(perfMapsDir);
-  const writer = new ProfileWriter(join(outDir, 'snapshots'), { objectsDir: join(runDir, 'objects'), ...(perfMaps ? { perfMaps } : {}) });
+  const jvm = isRoot ? readJvmStats(runDir) : undefined;
+  const perfMapsOfPid = perfMapsDir(runDir, pid);
+  const perfMaps = readPerfMaps(perfMapsOfPid);
+  const writer = new ProfileWriter(runPath(outDir, 'profiles'), { objectsDir: runPath(runDir, 'objects'), ...(perfMaps ? { perfMaps } : {}) });
   const reader = new SnapshotSeriesReader();
   const snapshots: RawSnapshot[] = [];
   const timeline: TimelinePoint[] = [];
   let processed: { report: RunReport; series: ProfileSeries; paths: string[]; executable: string };
   try {
-    const files = listSnapshotFiles(join(runDir, 'raw'), pid);
+    const files = listSnapshotFiles(runPath(runDir, 'raw'), pid);
     for (const [index, file] of files.entries()) {
       let snapshot: RawSnapshot;
       try {
@@ -174,7 +103,7 @@ async function processOneProcess(
     }
     const converted = await writer.converted();
     warnings.push(...converted.warnings);
-    const agentWarning = jvmAgentWarningFor(snapshots, perfMapsDir, pid, meta.javaStacks);
+    const agentWarning = jvmAgentWarningFor(snapshots, perfMapsOfPid, pid, meta.javaStacks);
     if (agentWarning) warnings.push(agentWarning);
     warnings.push(...(jvm?.notes ?? []));
     if (isRoot && meta.trimProbe && !timeline.some((p) => p.afterTrim)) {
@@ -211,10 +140,8 @@ async function processOneProcess(
     timings.count('compressedBytes', writer.timings.compressedBytes);
   }
   const { report, series, paths, executable } = processed;
-  timings.time('write timeline.json', () => writeJsonAtomic(join(outDir, 'timeline.json'), {
-    schema: 'leakhunt.timeline/v1', snapshots: timeline, rss: isRoot ? meta.rss ?? [] : [],
-  }));
-  timings.time('write report.json', () => writeJsonAtomic(join(outDir, 'report.json'), report));
+  timings.time('write timeline.json', () => writeTimeline(outDir, timeline, isRoot ? meta.rss ?? [] : []));
+  timings.time('write report.json', () => writeJsonAtomic(runPath(outDir, 'report'), report));
   return { report, timeline, profilePaths: paths, series, executable };
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { stringifyReadable } from '../../src/report/json.js';
+import { stringifyReadable } from '../../src/core/json.js';
 
 describe('stringifyReadable', () => {
   it('puts arrays of numbers on one line and leaves everything else as JSON.stringify indents it', () => {

@@ -2,42 +2,28 @@
  * Re-analysing a run directory from what it already holds — DIR/run.json, DIR/timeline.json and the profiles in
  * DIR/snapshots — so the analysis can change without running anything again.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { ProfilePoint, ProfileSeries, SeriesPoint, TimelinePoint } from '../analyse/index.js';
+import { existsSync, readFileSync } from 'node:fs';
+import type { TimelinePoint } from '../analyse/index.js';
 import { ExitCode, LeakhuntError, inputError } from '../core/errors.js';
-import { ProfileSeriesReader } from '../pprof/index.js';
+import { ProfileSeriesReader, type ProfilePoint, type ProfileSeries, type SeriesPoint } from '../pprof/index.js';
 import { buildRunReport } from './build.js';
-import type { RunReport, ShimSummary } from './model.js';
-import { analysisOptionsOf, readRunMeta, type RunMeta } from './run-dir.js';
-
-function readJsonFile(path: string): unknown {
-  return JSON.parse(readFileSync(path, 'utf8')) as unknown;
-}
-
-/** The profile files in DIR/snapshots, by sequence number. */
-export function profileFiles(dir: string): { file: string; sequence: number }[] {
-  const snapshotsDir = join(dir, 'snapshots');
-  if (!existsSync(snapshotsDir)) return [];
-  return readdirSync(snapshotsDir)
-    .map((file) => ({ file, match: /^(\d+)\.pb\.gz$/.exec(file) }))
-    .filter((f): f is { file: string; match: RegExpExecArray } => f.match !== null)
-    .map(({ file, match }) => ({ file, sequence: Number(match[1]) }))
-    .sort((a, b) => a.sequence - b.sequence);
-}
+import { pushReportOf, type RunReport, type ShimSummary } from './model.js';
+import {
+  isTimelineEntry, listProfiles, readRunMeta, readTimelineSnapshots, runPath, type ProfileFile, type RunMeta,
+} from '../rundir/index.js';
+import { analysisOptionsOf } from './process.js';
 
 /**
  * Profiles of DIR/snapshots read into a series, one at a time (a long run's profiles do not fit in memory decoded);
  * `timeSec` places each. A damaged one is skipped with a warning.
  */
 export function readProfileSeries(
-  dir: string, files: readonly { file: string; sequence: number }[], timeSec: (sequence: number, timeNanos: bigint) => number, warnings: string[],
-): { series: ProfileSeries; read: { file: string; sequence: number }[] } {
+  files: readonly ProfileFile[], timeSec: (sequence: number, timeNanos: bigint) => number, warnings: string[],
+): ProfileSeries {
   const reader = new ProfileSeriesReader();
   const points: SeriesPoint[] = [];
-  const read: { file: string; sequence: number }[] = [];
   for (const entry of files) {
-    const path = join(dir, 'snapshots', entry.file);
+    const { path } = entry;
     try {
       let bytes: Buffer;
       try {
@@ -46,20 +32,19 @@ export function readProfileSeries(
         throw new LeakhuntError(`${path}: cannot read: ${(error as Error).message}`, ExitCode.usage);
       }
       points.push(reader.read(bytes, path, (timeNanos) => timeSec(entry.sequence, timeNanos)));
-      read.push(entry);
     } catch (error) {
       warnings.push(`skipped snapshots/${entry.file}: ${(error as Error).message}`);
     }
   }
-  return { series: { stacks: reader.stacks, points }, read };
+  return { stacks: reader.stacks, stackKinds: reader.stackKinds, points };
 }
 
 /** The previous analysis, for what the profiles do not hold: the shim's counters and the run's warnings. */
 function previousReport(dir: string, warnings: string[]): Partial<RunReport> | undefined {
-  const path = join(dir, 'report.json');
+  const path = runPath(dir, 'report');
   if (!existsSync(path)) return undefined;
   try {
-    const report = readJsonFile(path);
+    const report = JSON.parse(readFileSync(path, 'utf8')) as unknown;
     if (report && typeof report === 'object' && !Array.isArray(report)) return report as Partial<RunReport>;
   } catch {
     // reported below
@@ -75,22 +60,20 @@ export function reanalyseRun(dir: string, options: ReanalysisOptions = {}): RunR
     meta = readRunMeta(dir);
   } catch (error) {
     if (error instanceof LeakhuntError) throw error;
-    throw inputError(join(dir, 'run.json'), 'not a leakhunt run.json');
+    throw inputError(runPath(dir, 'runMeta'), 'not a leakhunt run.json');
   }
   let timeline: TimelinePoint[];
   try {
-    const document = readJsonFile(join(dir, 'timeline.json')) as { snapshots?: unknown };
-    if (!Array.isArray(document.snapshots)) throw new Error('no snapshots');
-    if (!document.snapshots.every((p) => typeof p === 'object' && p !== null && typeof (p as TimelinePoint).timeSec === 'number'
-      && typeof (p as TimelinePoint).sequence === 'number')) throw new Error('a snapshot entry is damaged');
-    timeline = document.snapshots as TimelinePoint[];
+    const snapshots = readTimelineSnapshots(dir);
+    if (!snapshots.every(isTimelineEntry)) throw new Error('a snapshot entry is damaged');
+    timeline = snapshots as TimelinePoint[];
   } catch {
     throw inputError(dir, 'no readable timeline.json: the run was not processed (did leakhunt run end early?)');
   }
   const warnings: string[] = [];
   const previous = previousReport(dir, warnings);
   const timeOf = new Map(timeline.map((p) => [p.sequence, p.timeSec]));
-  const { series } = readProfileSeries(dir, profileFiles(dir), (sequence, timeNanos) => (
+  const series = readProfileSeries(listProfiles(dir), (sequence, timeNanos) => (
     // A profile the timeline does not list: its own timestamp against the run's start.
     timeOf.get(sequence) ?? Number(timeNanos / 1_000_000n) / 1000 - meta.startedAtMs / 1000
   ), warnings);
@@ -105,8 +88,8 @@ export interface ReanalysisOptions {
 
 /**
  * A run's report made again from its profiles (decoded, or as a series) and timeline, with `options` in place of
- * the run's own settings; what the profiles do not hold (the shim's counters, the run's warnings) comes from the
- * previous report.
+ * the run's own settings; what the profiles do not hold (the shim's counters, the run's warnings, what was pushed
+ * to a profiling backend) comes from the previous report.
  */
 function analyseAgain(
   meta: RunMeta, previous: Partial<RunReport> | undefined, warnings: readonly string[], profiles: readonly ProfilePoint[] | ProfileSeries,
@@ -131,6 +114,8 @@ function analyseAgain(
   );
   // The previous report's warnings include those buildRunReport adds again.
   report.warnings = [...new Set(report.warnings)];
+  const push = pushReportOf(previous?.push);
+  if (push) report.push = push;
   return report;
 }
 

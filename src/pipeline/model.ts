@@ -1,10 +1,22 @@
 /** report.json: the analysis of a run as a stable, versioned document (schema leakhunt.report/v1). */
-import type { AccountingRow, TrimProbe } from '../analyse/accounting.js';
-import type { MemoryGrowth, SiteReport, Verdict } from '../analyse/index.js';
-import type { AllocatorKind } from '../analyse/timeline.js';
-import type { VerdictDetail } from '../analyse/verdict.js';
+import type { AccountingRow, AllocatorKind, MemoryGrowth, SiteReport, TrimProbe, VerdictKind } from '../analyse/index.js';
 
 export const REPORT_SCHEMA = 'leakhunt.report/v1';
+
+export interface Verdict {
+  kind: VerdictKind;
+  summary: string;
+}
+
+/** The verdict in words (pipeline/verdict-text.ts). */
+export interface VerdictDetail extends Verdict {
+  /** The figures the verdict rests on. */
+  evidence?: string[];
+  /** What to do about it, with the commands. */
+  remedies?: string[];
+  /** What the run did not measure (inconclusive). */
+  missing?: string[];
+}
 
 export interface ShimSummary {
   samples: number;
@@ -26,6 +38,9 @@ export interface ShimSummary {
   /** Only with LEAKHUNT_UNWINDER=both (a test mode): samples where the two unwinders found different frames. */
   unwindMismatches: number;
   finalSampleIntervalBytes: number;
+  /** Sampled mappings tracked at the end, and those the mapping or stack table had no room for. */
+  trackedMappings?: number;
+  mappingDrops?: number;
 }
 
 /** A child process of the target, recorded with --follow-children (its full report is in `report`). */
@@ -81,4 +96,35 @@ export interface RunReport {
   sites: SiteReport[];
   /** With --follow-children: the target's children that recorded. */
   processes?: ChildProcessSummary[];
+  /** With --push (or after leakhunt push): what the profiling backend got of the run's profiles. */
+  push?: PushReport;
+}
+
+/** report.json's push: what a profiling backend got of the run's profiles (leakhunt run --push, leakhunt push). */
+export interface PushReport {
+  /** pyroscope or parca. */
+  backend: string;
+  /** The endpoint pushed to, without credentials. */
+  endpoint: string;
+  /** Profiles the backend accepted. */
+  pushed: number;
+  /** Profiles whose first attempt failed and that were tried again (sent in the end or not). */
+  retried: number;
+  /** Profiles not sent: they are in the run directory, for `leakhunt push`. */
+  left: number;
+  /** Of those left, the ones the backend refused, or that could not be read as profiles. */
+  rejected: number;
+  /** Profiles the run's retention deleted before they could be sent. */
+  thinned: number;
+  /** Why pushing stopped before the end, when it did. */
+  stopped?: string;
+}
+
+/** `value` (report.json's push, as read back) when it has PushReport's shape; undefined otherwise. */
+export function pushReportOf(value: unknown): PushReport | undefined {
+  const p = value as Partial<Record<keyof PushReport, unknown>> | null | undefined;
+  if (typeof p !== 'object' || p === null) return undefined;
+  const counts = [p.pushed, p.retried, p.left, p.rejected, p.thinned].every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
+  const valid = counts && typeof p.backend === 'string' && typeof p.endpoint === 'string' && (p.stopped === undefined || typeof p.stopped === 'string');
+  return valid ? value as PushReport : undefined;
 }

@@ -1,8 +1,7 @@
-/** Finding the raw snapshots of a run directory: raw/<pid>/NNNNNN.lhs. */
+/** Finding the raw snapshots of a run directory: raw/<pid>/NNNNNN.lhs (written by the shim, native/FORMAT.md). */
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSnapshotFile } from './reader.js';
-import type { RawSnapshot } from './types.js';
+import { rawPidDir } from './layout.js';
 
 /**
  * Snapshot files of one process of the run, in sequence order (temporary files of an interrupted write are
@@ -10,7 +9,7 @@ import type { RawSnapshot } from './types.js';
  * Sequence numbers have six digits or more (a long run at a short interval passes 999999).
  */
 export function listSnapshotFiles(rawDir: string, pid: number): string[] {
-  const dir = join(rawDir, String(pid));
+  const dir = rawPidDir(rawDir, pid);
   if (!isRealDirectory(dir)) return [];
   return readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isFile() && /^\d{6,}\.lhs$/.test(e.name))
@@ -34,6 +33,9 @@ function isRealDirectory(path: string): boolean {
   }
 }
 
-export function readRunSnapshots(rawDir: string, pid: number): RawSnapshot[] {
-  return listSnapshotFiles(rawDir, pid).map(readSnapshotFile);
+/** The control files the CLI drops into raw/<pid>/ for the shim to act on and remove (native/FORMAT.md). */
+export type ShimControl = 'flush-request' | 'trim-request';
+
+export function shimControlFile(rawDir: string, pid: number, control: ShimControl): string {
+  return join(rawPidDir(rawDir, pid), control);
 }

@@ -4,11 +4,19 @@
  * flame graph read, without an object per sample and snapshot: a run of hundreds of snapshots with tens of
  * thousands of stacks is millions of samples.
  *
- * The processing of a run builds it as it encodes the profiles (pprof/encode.ts); seriesOfProfiles builds it from
+ * The processing of a run builds it as it encodes the profiles (encode.ts); seriesOfProfiles builds it from
  * decoded profiles (a run directory's snapshots/, or any pprof heap profiles), with the same result.
  */
-import { sampleValueIndex, type HeapProfileFrame } from '../pprof/index.js';
-import type { ProfilePoint } from './types.js';
+import type { SiteKind } from '../snapshot/types.js';
+import { siteKindOfLabels } from './build.js';
+import { sampleValueIndex, type HeapProfile, type HeapProfileFrame } from './read.js';
+
+/** One heap profile of the series and when it was taken. */
+export interface ProfilePoint {
+  /** Seconds since the start of the run. */
+  timeSec: number;
+  profile: HeapProfile;
+}
 
 /**
  * One profile: its samples that have in-use bytes (the others add nothing to any analysis, and are most of a long
@@ -32,7 +40,15 @@ export interface SeriesPoint {
 export interface ProfileSeries {
   /** Frames of each stack, innermost first, inline levels expanded, as decoded profiles give them. */
   stacks: readonly (readonly HeapProfileFrame[])[];
+  /** What each stack allocated (its samples' `kind` labels); absent: malloc, every one. A stack is its frames and
+   * its kind: the same frames of two kinds are two stacks. */
+  stackKinds?: readonly SiteKind[];
   points: readonly SeriesPoint[];
+}
+
+/** The kind of stack `index` of a series. */
+export function stackKindOf(series: Pick<ProfileSeries, 'stackKinds'>, index: number): SiteKind {
+  return series.stackKinds?.[index] ?? 'malloc';
 }
 
 function frameKey(frame: HeapProfileFrame): string {
@@ -43,6 +59,7 @@ function frameKey(frame: HeapProfileFrame): string {
 /** The series of decoded profiles: samples whose frames are alike (all that reports use of them) share a stack. */
 export function seriesOfProfiles(points: readonly ProfilePoint[]): ProfileSeries {
   const stacks: HeapProfileFrame[][] = [];
+  const stackKinds: SiteKind[] = [];
   const stackIndex = new Map<string, number>();
   const seriesPoints = points.map((point): SeriesPoint => {
     const inuseAt = sampleValueIndex(point.profile, 'inuse_space');
@@ -52,11 +69,13 @@ export function seriesOfProfiles(points: readonly ProfilePoint[]): ProfileSeries
     const oldestAgeMs = new Float64Array(samples.length);
     const meanAgeMs = new Float64Array(samples.length);
     samples.forEach((sample, i) => {
-      const key = sample.stack.map(frameKey).join('\u0002');
+      const kind = siteKindOfLabels(sample.labels);
+      const key = `${kind}\u0004${sample.stack.map(frameKey).join('\u0002')}`;
       let index = stackIndex.get(key);
       if (index === undefined) {
         index = stacks.length;
         stacks.push(sample.stack);
+        stackKinds.push(kind);
         stackIndex.set(key, index);
       }
       stackOf[i] = index;
@@ -68,7 +87,7 @@ export function seriesOfProfiles(points: readonly ProfilePoint[]): ProfileSeries
     });
     return { timeSec: point.timeSec, stackOf, inuse, oldestAgeMs, meanAgeMs };
   });
-  return { stacks, points: seriesPoints };
+  return { stacks, stackKinds, points: seriesPoints };
 }
 
 /** Total in-use bytes per point (all samples: the ones left out hold none). */
@@ -87,7 +106,7 @@ export function totalInuse(series: ProfileSeries): number[] {
 export class ProfileSeriesBuilder implements ProfileSeries {
   readonly points: SeriesPoint[] = [];
 
-  constructor(readonly stacks: readonly (readonly HeapProfileFrame[])[]) {}
+  constructor(readonly stacks: readonly (readonly HeapProfileFrame[])[], readonly stackKinds?: readonly SiteKind[]) {}
 
   add(point: SeriesPoint): void {
     const previous = this.points[this.points.length - 1];

@@ -1,19 +1,16 @@
 /**
  * A run directory whose raw snapshots were never processed — `leakhunt run` was killed (or the machine went down)
- * before it got to it — processed as `leakhunt run` would have: profiles, timeline.json, report.json and
- * report.html. What `leakhunt report DIR` does first when it finds such a directory.
+ * before it got to it: how to recognise it, and what its run.json lacks (`leakhunt report DIR` then processes it as
+ * `leakhunt run` would have).
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { listSnapshotFiles, listSnapshotPids, readSnapshotFile } from '../snapshot/index.js';
-import { writeHtmlReport } from './html.js';
-import { processRun, readRunMeta, type ProcessedRun, type RunMeta } from './run-dir.js';
-import type { ProcessTimings } from './timings.js';
+import { listSnapshotFiles, listSnapshotPids, runPath, type RunMeta } from '../rundir/index.js';
+import { readSnapshotFile } from '../snapshot/index.js';
 
 /** Whether `dir` holds raw snapshots but no report.json: a run that was recorded and never processed. */
 export function hasUnprocessedSnapshots(dir: string): boolean {
-  if (existsSync(join(dir, 'report.json'))) return false;
-  const rawDir = join(dir, 'raw');
+  if (existsSync(runPath(dir, 'report'))) return false;
+  const rawDir = runPath(dir, 'raw');
   return listSnapshotPids(rawDir).some((pid) => listSnapshotFiles(rawDir, pid).length > 0);
 }
 
@@ -23,7 +20,7 @@ export function hasUnprocessedSnapshots(dir: string): boolean {
  * the description to process the run with (run.json itself is left as it is), and what was filled in.
  */
 export function completedRunMeta(dir: string, meta: RunMeta): { meta: RunMeta; notes: string[] } {
-  const rawDir = join(dir, 'raw');
+  const rawDir = runPath(dir, 'raw');
   const notes: string[] = [];
   let pid = meta.pid;
   if (pid === undefined) {
@@ -55,24 +52,4 @@ export function completedRunMeta(dir: string, meta: RunMeta): { meta: RunMeta; n
     meta: { ...meta, ...(pid === undefined ? {} : { pid }), ...(endedAtMs === undefined ? {} : { endedAtMs }) },
     notes,
   };
-}
-
-export interface ProcessedRunDirectory extends ProcessedRun {
-  meta: RunMeta;
-  /** What had to be filled in for run.json (see completedRunMeta), and a report.html that could not be written. */
-  notes: string[];
-}
-
-/** Processes the raw snapshots of run directory `dir` (see the top of this file). */
-export async function processRunDirectory(dir: string, timings?: ProcessTimings): Promise<ProcessedRunDirectory> {
-  const { meta, notes } = completedRunMeta(dir, readRunMeta(dir));
-  const processed = await processRun(dir, meta, timings);
-  const started = performance.now();
-  try {
-    writeHtmlReport(dir, processed.report, { timeline: processed.timeline, series: processed.series });
-  } catch (error) {
-    notes.push(`report.html not written: ${(error as Error).message}`);
-  }
-  timings?.add('write report.html', performance.now() - started);
-  return { ...processed, meta, notes };
 }

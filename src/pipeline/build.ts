@@ -1,10 +1,11 @@
 /** Puts the analysis of a run together into report.json's shape. */
 import { accountMemory, trimProbeOf } from '../analyse/accounting.js';
 import {
-  decideVerdict, detectableRateBytesPerHour, memoryGrowth, rankSeries, seriesOfProfiles, warmupOf, type AnalysisOptions, type ProfilePoint,
-  type ProfileSeries, type TimelinePoint,
+  decideVerdict, detectableRateBytesPerHour, memoryGrowth, rankSeries, warmupOf, type AnalysisOptions, type TimelinePoint,
 } from '../analyse/index.js';
+import { seriesOfProfiles, type ProfilePoint, type ProfileSeries } from '../pprof/index.js';
 import type { ShimCounters } from '../snapshot/types.js';
+import { verdictDetail } from './verdict-text.js';
 import { REPORT_SCHEMA, type MemoryReport, type RunReport, type ShimSummary } from './model.js';
 
 /** What the run itself contributes to the report; the rest comes from the analysis. */
@@ -18,6 +19,8 @@ export function shimSummary(counters: ShimCounters | undefined, finalSampleInter
     stackDrops: counters.stackDrops, missedFrees: counters.missedFrees, shimMappedBytes: counters.shimMappedBytes,
     shimResidentBytes: counters.shimResidentBytes, writeErrors: counters.writeErrors, javaStacks: counters.javaStacks, javaStackFailures: counters.javaStackFailures,
     fastUnwinds: counters.fastUnwinds, unwindMismatches: counters.unwindMismatches, finalSampleIntervalBytes,
+    ...(counters.trackedMappings !== undefined ? { trackedMappings: counters.trackedMappings } : {}),
+    ...(counters.mappingDrops !== undefined ? { mappingDrops: counters.mappingDrops } : {}),
   };
 }
 
@@ -32,7 +35,7 @@ export interface MemoryContext {
   jvmNotes?: readonly string[];
 }
 
-/** `profiles`: the run's heap profiles, decoded or as a series (analyse/series.ts). */
+/** `profiles`: the run's heap profiles, decoded or as a series (pprof/series.ts). */
 export function buildRunReport(
   facts: RunFacts, profiles: readonly ProfilePoint[] | ProfileSeries, timeline: readonly TimelinePoint[], shim: ShimSummary | null,
   options: Partial<AnalysisOptions> = {}, context: MemoryContext = {},
@@ -58,6 +61,9 @@ export function buildRunReport(
   if (shim && shim.tableDrops + shim.stackDrops > 0) {
     warnings.push(`the shim's tables overflowed (${shim.tableDrops} samples and ${shim.stackDrops} stacks dropped): raise --sample-bytes`);
   }
+  if (shim && (shim.mappingDrops ?? 0) > 0) {
+    warnings.push(`${shim.mappingDrops} sampled mapping(s) were not tracked (at most 16384 at once, or the stack table was full): mapped memory is under-counted; raise --sample-bytes`);
+  }
   if (shim && shim.thinnedEntries > 0) {
     warnings.push(`the liveness table filled: the sampling interval was raised from ${facts.sampleBytes} to ${shim.finalSampleIntervalBytes} bytes and ${shim.thinnedEntries} entries thinned (estimates stay unbiased, but coarser: raise --sample-bytes or --table-capacity)`);
   }
@@ -75,10 +81,10 @@ export function buildRunReport(
     snapshots: points.length,
     ...(facts.snapshotsWritten !== undefined && facts.snapshotsWritten > points.length ? { snapshotsWritten: facts.snapshotsWritten } : {}),
     detection: detectionOf(facts.durationSec, points.length, sampleIntervalBytes),
-    verdict: decideVerdict({
+    verdict: verdictDetail(decideVerdict({
       snapshotCount: points.length, durationSec: facts.durationSec, sites, memory, trimProbe, command: facts.command,
       ...(accounting ? { accounting } : {}),
-    }),
+    })),
     memory,
     shim,
     warnings,
