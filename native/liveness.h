@@ -74,10 +74,11 @@ static inline bool lh_live_maybe_sampled(const void *pointer)
 LH_HIDDEN void lh_filter_pin(const void *pointer);
 
 /*
- * Sets up a table for at most `capacity` live entries. Worst-case memory, stated: the slots
- * (2 × capacity rounded up to a power of two, 32 bytes each) plus room for every size of the filter (up to 4 bytes
- * per entry, rounded up to a power of two, twice); for the default 65536 entries that is 4 MiB + 512 KiB, of which
- * the filter in use is 2 KiB to 256 KiB. Returns false if the memory cannot be mapped.
+ * Sets up a table for at most `capacity` live entries. Worst-case memory, stated: the slots (2 × capacity rounded up
+ * to a power of two, 32 bytes each, in shards that grow as they fill: every size of a shard is mapped one after the
+ * other, twice the largest, and only the size in use is resident) plus room for every size of the filter (up to 4
+ * bytes per entry, rounded up to a power of two, twice). For the default 65536 entries: 8.5 MiB mapped, at most 4
+ * MiB + 256 KiB of it resident, and 36 KiB while few samples are live. Returns false if the memory cannot be mapped.
  */
 LH_HIDDEN bool lh_live_init(uint64_t capacity);
 
