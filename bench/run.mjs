@@ -475,9 +475,9 @@ function snapshotFacts(rawDir) {
       const type = b.readUInt32LE(at);
       const bytes = b.readUInt32LE(at + 4);
       let p = at + 8;
-      if (type === 2) { // COUNTERS: samples is the first u64, fast_unwinds the 19th
+      if (type === 2) { // COUNTERS: samples is the first u64, fast_unwinds the 21st (176 bytes, format 3)
         counters.samples = Number(b.readBigUInt64LE(p));
-        if (bytes >= 160) counters.fastUnwinds = Number(b.readBigUInt64LE(p + 18 * 8));
+        if (bytes >= 176) counters.fastUnwinds = Number(b.readBigUInt64LE(p + 20 * 8));
       } else if (type === 6) { // STACKS: u32 count, then { u32 id, u16 native, u16 java, u64 pc[native], 16-byte java frames }
         const count = b.readUInt32LE(p);
         p += 4;
