@@ -65,7 +65,8 @@ describe('run: the fast unwinder finds the frames libgcc finds', () => {
   });
 
   it('the other native fixtures: dlopen and dlclose, small thread stacks, mmap, realloc, dlsym, forks, arenas', async () => {
-    // name, sample bytes, command, options, the samples at least. Short programs: whether the writer builds a given
+    // name, sample bytes, command, options, the samples at least (how many a program makes in its time depends on the
+    // load too). Short programs: whether the writer builds a given
     // one's tables in its lifetime depends on the machine's load, so the tables' use is asserted over them all.
     const cases: [string, string, string[], string[], number][] = [
       // Few allocations, each in a library opened, closed, and another opened at the same address.
@@ -73,16 +74,16 @@ describe('run: the fast unwinder finds the frames libgcc finds', () => {
         'reuse', '--wait-ms', '400'], [], 10],
       // 16 KiB thread stacks: the walk's reads stay inside them (enough rounds to outlast the tables' first build).
       ['hardening_smallstack', '1', [join(hardening, 'hardening_smallstack'), '--threads', '4', '--levels', '16', '--rounds', '40000'],
-        ['--stack-depth', '256'], 100],
+        ['--stack-depth', '256'], 10],
       // Its setuid calls pause the writer again and again (credentials.c).
-      ['hardening_forkstorm', '1', [join(hardening, 'hardening_forkstorm'), '--seconds', '1', '--threads', '2'], [], 100],
-      ['mmap_leaks', '4096', [join(fixtureBuild, 'mmap_leaks'), '--seconds', '1.5'], [], 100],
+      ['hardening_forkstorm', '1', [join(hardening, 'hardening_forkstorm'), '--seconds', '1', '--threads', '2'], [], 10],
+      ['mmap_leaks', '4096', [join(fixtureBuild, 'mmap_leaks'), '--seconds', '1.5'], [], 10],
       // A sampled block that realloc renews keeps its first stack (lineage): most of its samples capture none.
-      ['realloc_lineage', '4096', [join(fixtureBuild, 'realloc_lineage'), '--seconds', '1.5'], [], 100],
-      ['dlsym_leak', '4096', [join(fixtureBuild, 'dlsym_leak'), '--seconds', '1.5'], [], 100],
-      ['cache_and_leak', '4096', [join(fixtureBuild, 'cache_and_leak'), '--rounds', '80', '--round-ms', '25'], [], 100],
-      ['long_runner', '4096', [join(fixtureBuild, 'long_runner'), '--seconds', '1.5'], [], 100],
-      ['fragmenter', '4096', [join(fixtureBuild, 'fragmenter'), '--seconds', '1.5', '--ramp-ms', '200', '--report-ms', '0'], [], 100],
+      ['realloc_lineage', '4096', [join(fixtureBuild, 'realloc_lineage'), '--seconds', '1.5'], [], 10],
+      ['dlsym_leak', '4096', [join(fixtureBuild, 'dlsym_leak'), '--seconds', '1.5'], [], 10],
+      ['cache_and_leak', '4096', [join(fixtureBuild, 'cache_and_leak'), '--rounds', '80', '--round-ms', '25'], [], 10],
+      ['long_runner', '4096', [join(fixtureBuild, 'long_runner'), '--seconds', '1.5'], [], 10],
+      ['fragmenter', '4096', [join(fixtureBuild, 'fragmenter'), '--seconds', '1.5', '--ramp-ms', '200', '--report-ms', '0'], [], 10],
     ];
     let fast = 0;
     for (const [name, sampleBytes, command, options, minSamples] of cases) {
