@@ -16,6 +16,7 @@
 // Rounds are interleaved (A B C D A B C D …) and medians reported. Nothing here asserts on timings.
 //
 // usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--no-analysis] [--keep]
+//                           [--baseline RESULTS.md]   (what "unchanged" compares with; default bench/RESULTS.md)
 //                           [--baseline-shim FILE]
 // Writes the tables to stdout and to bench/RESULTS.md (a --quick run writes bench/build/RESULTS-quick.md).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -25,6 +26,7 @@ import {
 import { availableParallelism, loadavg, release, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { shimCflags } from '../scripts/build-native.mjs';
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const benchDir = join(repo, 'bench');
@@ -36,7 +38,7 @@ const cc = process.env.CC || 'cc';
 // ---- options ----
 
 function parseOptions(argv) {
-  const o = { quick: false, rounds: undefined, jvm: true, peer: undefined, keep: false, analysis: true, baselineShim: undefined };
+  const o = { quick: false, rounds: undefined, jvm: true, peer: undefined, keep: false, analysis: true, baseline: undefined, baselineShim: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
@@ -45,10 +47,11 @@ function parseOptions(argv) {
     else if (a === '--no-analysis') o.analysis = false;
     else if (a === '--keep') o.keep = true;
     else if (a === '--peer' && argv[i + 1]) o.peer = resolve(argv[++i]);
+    else if (a === '--baseline' && argv[i + 1]) o.baseline = resolve(argv[++i]);
     else if (a === '--baseline-shim' && argv[i + 1]) o.baselineShim = resolve(argv[++i]);
     else if (a === '--rounds' && /^[1-9][0-9]*$/.test(argv[i + 1] ?? '')) o.rounds = Number(argv[++i]);
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--no-analysis] [--keep] [--baseline-shim FILE]');
+      console.log('usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--no-analysis] [--keep] [--baseline RESULTS.md] [--baseline-shim FILE]');
       process.exit(0);
     } else {
       console.error(`bench: unknown option ${a} (try --help)`);
@@ -64,7 +67,9 @@ const jvmRounds = opts.rounds ?? (opts.quick ? 1 : 3);
 const microPairs = opts.quick ? 1_000_000 : 5_000_000;
 const peerPairs = opts.quick ? 1_000_000 : 5_000_000;
 const jvmSeconds = opts.quick ? 4 : 12;
-const sampledPairs = opts.quick ? 50_000 : 200_000;
+const sampledPairs = opts.quick ? 200_000 : 1_000_000;
+/** Untimed pairs first (malloc-pairs -W): the shim builds its unwind tables for a stack within ~100 ms. */
+const sampledWarmupMs = 400;
 const unwindIterations = opts.quick ? 2000 : 10000;
 const analysisRounds = opts.rounds ?? (opts.quick ? 1 : 3);
 const analysisSize = opts.quick ? { snapshots: 60, stacks: 5000 } : { snapshots: 360, stacks: 50_000 };
@@ -74,6 +79,9 @@ const nproc = availableParallelism();
 const threadCounts = [...new Set([1, 2, nproc])].sort((a, b) => a - b);
 
 const say = (line) => process.stderr.write(`bench: ${line}\n`);
+
+/** Issue #12's targets, filled in by the sections that measure them and summed up at the top of RESULTS.md. */
+const targets = {};
 
 // ---- helpers ----
 
@@ -144,12 +152,20 @@ function build() {
   const probe = spawnSync(cc, ['-fsyntax-only', '-x', 'c', '-'], { input: '#define UNW_LOCAL_ONLY\n#include <libunwind.h>\n', encoding: 'utf8' });
   const haveLibunwind = probe.status === 0;
   const source = join(benchDir, 'unwind-cost.c');
+  // The shim's own unwinder, built as the shim builds it, linked into unwind-cost as one more method.
+  const nativeDir = join(repo, 'native');
+  const tables = ['unwind_walk.c', 'unwind_tables.c', 'unwind_cfi.c', 'platform.c'].map((file) => {
+    const object = join(buildDir, `shim-${file.replace(/\.c$/, '.o')}`);
+    run(cc, [...shimCflags, '-c', '-o', object, join(nativeDir, file)]);
+    return object;
+  });
   for (const variant of ['nofp', 'fp']) {
     const fp = variant === 'fp' ? '-fno-omit-frame-pointer' : '-fomit-frame-pointer';
     const lib = `uwc-chain-${variant}`;
     run(cc, [...base, fp, '-DUWC_CHAIN_LIB', '-shared', '-fPIC', '-o', join(buildDir, `lib${lib}.so`), source]);
     run(cc, [...base, fp, `-DUWC_VARIANT="${variant}"`, ...(haveLibunwind ? ['-DUWC_HAVE_LIBUNWIND'] : []),
-      '-o', join(buildDir, `unwind-cost-${variant}`), source, `-L${buildDir}`, `-l${lib}`, '-Wl,-rpath,$ORIGIN', '-ldl', '-lgcc_s']);
+      '-DUWC_HAVE_TABLES', `-I${nativeDir}`, '-o', join(buildDir, `unwind-cost-${variant}`), source, ...tables,
+      `-L${buildDir}`, `-l${lib}`, '-Wl,-rpath,$ORIGIN', '-ldl', '-lgcc_s', '-lm']);
   }
   return { haveLibunwind };
 }
@@ -273,6 +289,10 @@ function peerMallocBench(bin) {
   const cases = [1, 2].map((t) => ({ key: String(t), label: String(t), threads: t }));
   const results = interleaved('peer malloc-bench', cases, MODES, microRounds,
     (c, m) => field(run(bin, ['-n', String(peerPairs), '-t', String(c.threads)], { env: modeEnv(m) }), 'ns_per_pair'));
+  targets.peerMalloc = cases.map((c) => {
+    const bare = median(results.get(c.key).get('bare'));
+    return { threads: c.threads, ratio: median(results.get(c.key).get('512k')) / bare, idleAddedNs: median(results.get(c.key).get('idle')) - bare };
+  });
   return `### peer malloc-bench: -n ${peerPairs} -t 1 and -t 2, ${microRounds} rounds\n\n`
     + table(PAIR_HEADER, pairRows(cases, MODES, results));
 }
@@ -356,72 +376,109 @@ async function peerJvm(peerDir) {
   const javaCommand = [java, '-Xmx128m', '-Djava.library.path=build', '-cp', 'build/classes', 'bench.NativeChurn',
     '--seconds', String(jvmSeconds)];
   const env = cleanEnv();
-  const bare = { ops: [], hwm: [], cpu: [] };
-  const traced = { ops: [], hwm: [], cpu: [], rounds: [] };
+  // The shim and its agent loaded straight into the JVM, as the CLI would, but without the CLI around it (its
+  // per-snapshot jcmd runs on the same two cores): the in-process cost, and with LEAKHUNT_JAVA_STACKS=0 (the agent
+  // idle) what Java stacks add to it.
+  const inProcessEnv = (javaStacks) => ({
+    ...env, LD_PRELOAD: shim, LEAKHUNT_DIR: mkdtempSync(join(tmpRoot, 'raw-jvm-')), LEAKHUNT_INTERVAL_MS: '1000',
+    JAVA_TOOL_OPTIONS: `-agentpath:${shim}`, ...(javaStacks ? {} : { LEAKHUNT_JAVA_STACKS: '0' }),
+  });
+  const runJava = (modeEnv) => runWatchingPeak('sh', ['./run-java.sh', '--', '--seconds', String(jvmSeconds)], { cwd: peerDir, env: modeEnv }, false);
+  const modes = [
+    { key: 'bare', label: 'bare (run-java.sh)', run: () => runJava(env) },
+    { key: 'leakhunt', label: 'leakhunt run, 512 KiB, 1 s snapshots', run: (r) => runWatchingPeak(process.execPath,
+      [cli, 'run', '-q', '--out', join(tmpRoot, `leakhunt-jvm-${r}`), '--interval', '1s', '--', ...javaCommand], { cwd: peerDir, env }, true) },
+    { key: 'inProcess', label: 'the shim and agent alone (no CLI), 1 s snapshots', run: () => runJava(inProcessEnv(true)) },
+    { key: 'inProcessNative', label: 'the same, Java stacks off (LEAKHUNT_JAVA_STACKS=0)', run: () => runJava(inProcessEnv(false)) },
+  ];
+  const results = Object.fromEntries(modes.map((m) => [m.key, { ops: [], hwm: [], cpu: [] }]));
+  const rounds = [];
   for (let r = 1; r <= jvmRounds; r++) {
-    say(`JVM workload: round ${r}/${jvmRounds}, bare`);
-    const b = await runWatchingPeak('sh', ['./run-java.sh', '--', '--seconds', String(jvmSeconds)], { cwd: peerDir, env }, false);
-    bare.ops.push(field(b.stdout, 'ops_per_s'));
-    bare.hwm.push(b.hwmKiB * 1024);
-    bare.cpu.push((b.cpuSeconds * 1e6) / field(b.stdout, 'ops'));
-    say(`JVM workload: round ${r}/${jvmRounds}, under leakhunt`);
-    const out = join(tmpRoot, `leakhunt-jvm-${r}`);
-    const t = await runWatchingPeak(process.execPath,
-      [cli, 'run', '-q', '--out', out, '--interval', '1s', '--', ...javaCommand], { cwd: peerDir, env }, true);
-    traced.ops.push(field(t.stdout, 'ops_per_s'));
-    traced.hwm.push(t.hwmKiB * 1024);
-    traced.cpu.push((t.cpuSeconds * 1e6) / field(t.stdout, 'ops'));
-    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-    const leak = report.sites.find((s) => s.function.includes('record_thread_name'));
-    const churn = report.sites.find((s) => s.function.includes('churn_buffers'));
-    traced.rounds.push({
-      round: r, verdict: report.verdict.kind, snapshots: report.snapshots, leakRank: leak?.rank, leakStatus: leak?.status,
-      churnStatus: churn?.status ?? 'not listed', shimMapped: report.shim?.shimMappedBytes,
-      shimResident: report.shim?.shimResidentBytes, samples: report.shim?.samples,
-    });
+    for (const mode of modes) {
+      say(`JVM workload: round ${r}/${jvmRounds}, ${mode.label}`);
+      const x = await mode.run(r);
+      results[mode.key].ops.push(field(x.stdout, 'ops_per_s'));
+      results[mode.key].hwm.push(x.hwmKiB * 1024);
+      results[mode.key].cpu.push((x.cpuSeconds * 1e6) / field(x.stdout, 'ops'));
+      if (mode.key !== 'leakhunt')
+        continue;
+      const report = JSON.parse(readFileSync(join(tmpRoot, `leakhunt-jvm-${r}`, 'report.json'), 'utf8'));
+      const leak = report.sites.find((s) => s.function.includes('record_thread_name'));
+      const churn = report.sites.find((s) => s.function.includes('churn_buffers'));
+      rounds.push({
+        round: r, verdict: report.verdict.kind, snapshots: report.snapshots, leakRank: leak?.rank, leakStatus: leak?.status,
+        churnStatus: churn?.status ?? 'not listed', shimMapped: report.shim?.shimMappedBytes,
+        shimResident: report.shim?.shimResidentBytes, samples: report.shim?.samples, javaStacks: report.shim?.javaStacks,
+        fastUnwinds: report.shim?.fastUnwinds, ops: field(x.stdout, 'ops'),
+      });
+    }
   }
-  const bOps = median(bare.ops);
-  const tOps = median(traced.ops);
-  const bHwm = median(bare.hwm);
-  const tHwm = median(traced.hwm);
-  const bCpu = median(bare.cpu);
-  const tCpu = median(traced.cpu);
+  const med = (key, what) => median(results[key][what]);
+  const bOps = med('bare', 'ops');
+  const bHwm = med('bare', 'hwm');
+  const bCpu = med('bare', 'cpu');
+  // AsyncGetCallTrace (and the agent around it): the CPU per operation Java stacks add, and per Java stack taken.
+  const javaStacksPerOp = median(rounds.map((x) => (x.javaStacks ?? 0) / x.ops));
+  const agctUsPerOp = med('inProcess', 'cpu') - med('inProcessNative', 'cpu');
+  targets.jvm = {
+    opsRatio: med('leakhunt', 'ops') / bOps, cpuRatio: med('leakhunt', 'cpu') / bCpu,
+    inProcessOpsRatio: med('inProcess', 'ops') / bOps, inProcessCpuRatio: med('inProcess', 'cpu') / bCpu,
+    residentBytes: Math.max(...rounds.map((x) => x.shimResident ?? 0)),
+    agctShare: agctUsPerOp / bCpu, agctUsPerStack: javaStacksPerOp > 0 ? agctUsPerOp / javaStacksPerOp : NaN,
+  };
   const range = (v, f) => `${f(Math.min(...v))}–${f(Math.max(...v))}`;
   const ops = (x) => x.toFixed(0);
   const us = (x) => x.toFixed(1);
   const summary = table(['JVM NativeChurn', 'ops/s (median)', 'range', 'ratio to bare', 'JVM CPU µs per op (median)', 'range', 'ratio',
-    'peak RSS, VmHWM (median)', 'RSS range'], [
-    ['bare (run-java.sh)', ops(bOps), range(bare.ops, ops), '1.00×', us(bCpu), range(bare.cpu, us), '1.00×', mib(bHwm), range(bare.hwm, mib)],
-    ['leakhunt run, 512 KiB, 1 s snapshots', ops(tOps), range(traced.ops, ops), fmtRatio(tOps / bOps), us(tCpu), range(traced.cpu, us),
-      fmtRatio(tCpu / bCpu), `${mib(tHwm)} (${fmtSigned((tHwm - bHwm) / 1048576, 1)} MiB)`, range(traced.hwm, mib)],
-  ]);
-  const details = table(['leakhunt round', 'verdict', 'snapshots', 'record_thread_name', 'churn_buffers', 'samples', 'shimMappedBytes', 'shim resident'],
-    traced.rounds.map((x) => [String(x.round), x.verdict, String(x.snapshots),
-      x.leakRank === undefined ? 'not found' : `#${x.leakRank} (${x.leakStatus})${x.leakRank === 1 ? '' : ' — NOT #1'}`,
-      x.churnStatus, String(x.samples), x.shimMapped === undefined ? '–' : `${x.shimMapped} (${mib(x.shimMapped)})`,
-      x.shimResident === undefined ? '–' : mib(x.shimResident)]));
+    'peak RSS, VmHWM (median)', 'RSS range'], modes.map((m) => {
+    const x = results[m.key];
+    const o = median(x.ops), c = median(x.cpu), h = median(x.hwm);
+    return [m.label, ops(o), range(x.ops, ops), m.key === 'bare' ? '1.00×' : fmtRatio(o / bOps), us(c), range(x.cpu, us),
+      m.key === 'bare' ? '1.00×' : fmtRatio(c / bCpu), m.key === 'bare' ? mib(h) : `${mib(h)} (${fmtSigned((h - bHwm) / 1048576, 1)} MiB)`,
+      range(x.hwm, mib)];
+  }));
+  const agct = `**Java stacks (AsyncGetCallTrace):** ${fmtSigned(agctUsPerOp, 2)} µs of JVM CPU per operation with them than without`
+    + ` (the two rows without the CLI: ${fmtSigned((100 * agctUsPerOp) / bCpu, 1)}% of the bare run's CPU per operation), over`
+    + ` about ${javaStacksPerOp.toFixed(2)} Java stacks per operation: ≈ ${Number.isFinite(targets.jvm.agctUsPerStack) ? (targets.jvm.agctUsPerStack * 1000).toFixed(0) : '–'} ns`
+    + ' per Java stack taken (AsyncGetCallTrace, the agent\'s preparation of jmethodIDs and method resolution, the larger'
+    + ' stack table). Between the leakhunt run and the shim alone is the CLI\'s own work on the same two cores: its'
+    + ' jcmd at every snapshot, processing, the RSS watch.';
+  const details = table(['leakhunt round', 'verdict', 'snapshots', 'record_thread_name', 'churn_buffers', 'samples',
+    'through the tables', 'Java stacks', 'shimMappedBytes', 'shim resident'],
+  rounds.map((x) => [String(x.round), x.verdict, String(x.snapshots),
+    x.leakRank === undefined ? 'not found' : `#${x.leakRank} (${x.leakStatus})${x.leakRank === 1 ? '' : ' — NOT #1'}`,
+    x.churnStatus, String(x.samples), x.samples ? `${((100 * (x.fastUnwinds ?? 0)) / x.samples).toFixed(0)}%` : '–',
+    String(x.javaStacks ?? '–'), x.shimMapped === undefined ? '–' : `${x.shimMapped} (${mib(x.shimMapped)})`,
+    x.shimResident === undefined ? '–' : mib(x.shimResident)]));
   return `### peer JVM workload: run-java.sh -- --seconds ${jvmSeconds}, ${jvmRounds} rounds, bare and under leakhunt alternately\n\n`
     + `${summary}\n\nPeak RSS: the JVM's VmHWM from /proc/<pid>/status, read every 100 ms, last reading before exit (same method in both modes).`
     + ' CPU per op: the JVM process\'s utime + stime from /proc/<pid>/stat at that last reading, over its ops= count; it'
     + ' counts the shim\'s and the agent\'s work inside the JVM, not the CLI\'s, and is less disturbed than ops/s by'
-    + ` other load on the machine.\n\n${details}`;
+    + ` other load on the machine.\n\n${agct}\n\n${details}`;
 }
 
 // ---- 3. unwinding ----
 
-/** Native depth of the most-sampled stack in the newest raw snapshot under `rawDir` (native/FORMAT.md). */
-function mostSampledStackDepth(rawDir) {
+/**
+ * From the newest raw snapshot under `rawDir` (native/FORMAT.md): the native depth of the most-sampled stack, and
+ * the COUNTERS `samples` and `fast_unwinds` (samples whose stack the shim's own tables captured).
+ */
+function snapshotFacts(rawDir) {
   try {
     const pidDir = readdirSync(rawDir).map((d) => join(rawDir, d)).find((d) => statSync(d).isDirectory());
     const file = readdirSync(pidDir).filter((f) => f.endsWith('.lhs')).sort().pop();
     const b = readFileSync(join(pidDir, file));
     const depth = new Map();
     let best = { id: -1, samples: -1n };
+    const counters = {};
     for (let at = 16; at + 8 <= b.length;) {
       const type = b.readUInt32LE(at);
       const bytes = b.readUInt32LE(at + 4);
       let p = at + 8;
-      if (type === 6) { // STACKS: u32 count, then { u32 id, u16 native, u16 java, u64 pc[native], 16-byte java frames }
+      if (type === 2) { // COUNTERS: samples is the first u64, fast_unwinds the 21st (176 bytes, format 3)
+        counters.samples = Number(b.readBigUInt64LE(p));
+        if (bytes >= 176) counters.fastUnwinds = Number(b.readBigUInt64LE(p + 20 * 8));
+      } else if (type === 6) { // STACKS: u32 count, then { u32 id, u16 native, u16 java, u64 pc[native], 16-byte java frames }
         const count = b.readUInt32LE(p);
         p += 4;
         for (let i = 0; i < count; i++) {
@@ -442,9 +499,9 @@ function mostSampledStackDepth(rawDir) {
       }
       at += 8 + bytes;
     }
-    return depth.get(best.id);
+    return { depth: depth.get(best.id), ...counters };
   } catch {
-    return undefined; // no snapshot: the table says so
+    return {}; // no snapshot: the table says so
   }
 }
 
@@ -454,7 +511,8 @@ function parseLines(text, kind) {
 }
 
 const METHOD_LABELS = {
-  libgcc: 'libgcc _Unwind_Backtrace (the shim)', glibc: 'glibc backtrace()', unw_backtrace: 'libunwind unw_backtrace',
+  libgcc: 'libgcc _Unwind_Backtrace (the shim\'s fallback)', tables: 'leakhunt tables (the shim)', glibc: 'glibc backtrace()',
+  unw_backtrace: 'libunwind unw_backtrace',
   unw_step: 'libunwind unw_step loop', fp: 'frame pointers (checked)', fp_unchecked: 'frame pointers (unchecked)',
 };
 
@@ -508,15 +566,19 @@ function unwinding(haveLibunwind) {
   const captured = new Map();
   const sampled = interleaved('sampled-allocation cost', sampledCases, sampledModes, microRounds, (c, m) => {
     const env = modeEnv(m);
-    const ns = field(run(bin, ['-n', String(sampledPairs), '-t', '1', '-d', String(c.depth)], { env }), 'ns_per_pair');
-    if (env.LEAKHUNT_DIR) captured.set(c.key, mostSampledStackDepth(env.LEAKHUNT_DIR));
-    return ns;
+    const out = run(bin, ['-n', String(sampledPairs), '-t', '1', '-d', String(c.depth), '-W', String(sampledWarmupMs)], { env });
+    if (env.LEAKHUNT_DIR) captured.set(c.key, snapshotFacts(env.LEAKHUNT_DIR));
+    return field(out, 'cpu_ns_per_pair'); // a cost, so the thread's CPU time: waiting for a busy core does not count
   });
+  targets.perSample = [];
   const sampledRows = sampledCases.map((c) => {
     const idle = median(sampled.get(c.key).get('idle'));
     const all = median(sampled.get(c.key).get('all'));
-    const frames = captured.get(c.key);
-    return [`-d ${c.label}: ${frames === undefined ? '? (no snapshot)' : frames} frames captured`, fmt(idle, 1), fmt(all, 0), fmt(all - idle, 0)];
+    const facts = captured.get(c.key) ?? {};
+    targets.perSample.push({ frames: facts.depth, ns: all - idle, limitNs: c.depth === 0 ? 150 : 400 });
+    const share = facts.samples ? `${((100 * (facts.fastUnwinds ?? 0)) / facts.samples).toFixed(0)}%` : '–';
+    return [`-d ${c.label}: ${facts.depth === undefined ? '? (no snapshot)' : facts.depth} frames captured`, fmt(idle, 1), fmt(all, 0),
+      fmt(all - idle, 0), share];
   });
 
   return [
@@ -540,13 +602,16 @@ function unwinding(haveLibunwind) {
     '',
     table(['%rbp in that frame', 'method', 'result', 'to the stub', 'beyond (correct)', 'ns'], stubRows),
     '',
-    `### The shim's whole cost per sampled allocation (bench/malloc-pairs, 1 thread, ${sampledPairs.toLocaleString('en')} pairs, ${microRounds} rounds)`,
+    `### The shim's whole cost per sampled allocation (bench/malloc-pairs, 1 thread, ${sampledPairs.toLocaleString('en')} pairs after ${sampledWarmupMs} ms of warm-up, ${microRounds} rounds)`,
     '',
     'LEAKHUNT_SAMPLE_BYTES=1 samples every malloc and so makes every free a sampled free; the difference to the idle'
       + ' shim, per pair, is the cost of one sampled malloc (stack capture, stack-table intern, liveness insert) plus'
-      + ' one sampled free (liveness remove).',
+      + ' one sampled free (liveness remove). Times are the thread\'s CPU time (malloc-pairs cpu_ns_per_pair). The warm-up lets the shim build the unwind tables of the stack (its'
+      + ' writer does so within ~100 ms); the last column is the share of all the run\'s samples, warm-up included,'
+      + ' whose stack the tables captured (COUNTERS fast_unwinds).',
     '',
-    table(['stack at malloc (the most-sampled one in the shim\'s snapshot)', 'idle, ns/pair', 'all sampled, ns/pair', 'cost per sample, ns'], sampledRows),
+    table(['stack at malloc (the most-sampled one in the shim\'s snapshot)', 'idle, CPU ns/pair', 'all sampled, CPU ns/pair', 'cost per sample, ns',
+      'through the tables'], sampledRows),
   ].join('\n');
 }
 
@@ -664,10 +729,62 @@ function machine(java) {
   ].join('\n');
 }
 
+// ---- issue #12's targets ----
+
+/** The peer malloc-bench's "shim idle" added ns per pair, per thread count, in the RESULTS.md this run replaces
+ * (or the one --baseline names). */
+function previousIdleAddedNs() {
+  try {
+    const file = opts.baseline ?? join(benchDir, 'RESULTS.md');
+    const section = readFileSync(file, 'utf8').split('### peer malloc-bench')[1]?.split('###')[0] ?? '';
+    const out = {};
+    for (const m of section.matchAll(/^\| (\d+) \| shim idle \(unsampled path\) \|.*\| ([+-][0-9.]+) \|$/gm)) out[m[1]] = Number(m[2]);
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+function targetsSection(previousIdle) {
+  const rows = [];
+  const status = (ok, miss) => (ok ? 'met' : `**missed**: ${miss}`);
+  const j = targets.jvm;
+  if (j) {
+    rows.push(['peer JVM workload: ops/s under leakhunt / bare', fmtRatio(j.opsRatio), '≥ 0.97×',
+      status(j.opsRatio >= 0.97, `by ${(0.97 - j.opsRatio).toFixed(2)}`)]);
+    rows.push(['peer JVM workload: JVM CPU per operation / bare', fmtRatio(j.cpuRatio), '≤ 1.02×',
+      status(j.cpuRatio <= 1.02, `by ${(j.cpuRatio - 1.02).toFixed(2)}`)]);
+    rows.push(['… the shim and agent alone, without the CLI: ops/s, CPU per operation', `${fmtRatio(j.inProcessOpsRatio)}, ${fmtRatio(j.inProcessCpuRatio)}`,
+      'measured', '']);
+    rows.push(['… of which Java stacks (AsyncGetCallTrace and the agent)', `${fmtSigned(100 * j.agctShare, 1)}% of bare CPU per op`
+      + (Number.isFinite(j.agctUsPerStack) ? `, ≈ ${(j.agctUsPerStack * 1000).toFixed(0)} ns per Java stack` : ''), 'measured', '']);
+    rows.push(['the shim\'s resident memory on the JVM workload (largest round)', mib(j.residentBytes), '≤ 4 MiB',
+      status(j.residentBytes <= 4 * 1048576, `by ${mib(j.residentBytes - 4 * 1048576)}`)]);
+  }
+  for (const p of targets.peerMalloc ?? []) {
+    rows.push([`peer malloc-bench, ${p.threads} thread${p.threads > 1 ? 's' : ''}, 512 KiB sampling / bare`, fmtRatio(p.ratio), '≤ 1.06×',
+      status(p.ratio <= 1.06, `by ${(p.ratio - 1.06).toFixed(2)}`)]);
+  }
+  for (const p of targets.peerMalloc ?? []) {
+    const before = previousIdle[String(p.threads)];
+    rows.push([`unsampled malloc+free (shim idle − bare), peer malloc-bench, ${p.threads} thread${p.threads > 1 ? 's' : ''}`,
+      `${fmtSigned(p.idleAddedNs, 1)} ns`, before === undefined ? 'unchanged' : `unchanged (${fmtSigned(before, 1)} ns before)`,
+      before === undefined ? '' : status(Math.abs(p.idleAddedNs - before) <= 1, `by ${(Math.abs(p.idleAddedNs - before) - 1).toFixed(1)} ns`)]);
+  }
+  for (const s of targets.perSample ?? []) {
+    rows.push([`cost per sampled allocation (malloc + its free), ${s.frames ?? '?'} frames`, `${fmt(s.ns, 0)} ns`, `≤ ${s.limitNs} ns`,
+      status(s.ns <= s.limitNs, `by ${fmt(s.ns - s.limitNs, 0)} ns`)]);
+  }
+  if (rows.length === 0) return '';
+  return ['### Issue #12\'s targets (figures from the tables below)', '',
+    table(['target', 'measured', 'limit', ''], rows)].join('\n');
+}
+
 // ---- main ----
 
 async function main() {
   tmpRoot = mkdtempSync(join(tmpdir(), 'leakhunt-bench-'));
+  const previousIdle = previousIdleAddedNs();
   const sections = [];
   let javaUsed;
   try {
@@ -695,6 +812,8 @@ async function main() {
 
     sections.push(unwinding(haveLibunwind));
     if (opts.analysis) sections.push(await analysis());
+    const summary = targetsSection(previousIdle);
+    if (summary) sections.unshift(summary);
   } finally {
     if (!opts.keep) rmSync(tmpRoot, { recursive: true, force: true });
     else say(`kept ${tmpRoot}`);

@@ -10,7 +10,10 @@
  * with -fomit-frame-pointer (variant nofp) or -fno-omit-frame-pointer (variant fp) for both.
  *
  * Methods, each called from the same call site at the leaf:
- *   libgcc        _Unwind_Backtrace (what the shim uses)
+ *   libgcc        _Unwind_Backtrace (the shim's fallback)
+ *   tables        the shim's own unwinder (native/unwind_walk.c over native/unwind_tables.c), linked in from the
+ *                 shim's sources (-DUWC_HAVE_TABLES); its pages are built before timing, so any capture that still
+ *                 falls back to libgcc during the timed loop is counted (fallbacks=)
  *   glibc         backtrace()
  *   unw_backtrace libunwind's fast path (cached frame descriptions, unw_step when it cannot)
  *   unw_step      libunwind's unw_getcontext + unw_init_local + unw_step loop
@@ -20,7 +23,7 @@
  *
  * usage: unwind-cost [-i iterations] [-w warmup] [-m method] [depth ...]   (default 10000, 1000, depths 10 30 60)
  *        unwind-cost --stub                                       the JIT-like frame test, below
- * prints lines:  unwind variant=V depth=D method=M median_ns=X frames=N
+ * prints lines:  unwind variant=V depth=D method=M median_ns=X frames=N same_as_libgcc=S fallbacks=F
  *                (frames are counted from the leaf's caller outward, so every method is counted alike)
  *
  * --stub: a frame without unwind information, like JIT-compiled Java code: anonymous executable memory holding
@@ -88,6 +91,11 @@ __attribute__((noinline, visibility("default"))) int uwc_lib_step(struct uwc_cha
 #include <libunwind.h>
 #endif
 
+#ifdef UWC_HAVE_TABLES
+#include "unwind_tables.h"
+#include "unwind_walk.h"
+#endif
+
 #ifndef UWC_VARIANT
 #define UWC_VARIANT "unknown"
 #endif
@@ -127,6 +135,28 @@ static __attribute__((noinline)) int capture_libgcc(uintptr_t *pcs, int max)
     _Unwind_Backtrace(gcc_frame, &c);
     return c.n;
 }
+
+static unsigned long tables_fallbacks; /* captures the tables left to libgcc */
+
+#ifdef UWC_HAVE_TABLES
+static __attribute__((noinline)) int capture_tables(uintptr_t *pcs, int max)
+{
+    anchor = (uintptr_t)__builtin_return_address(0);
+    int n = lh_unwind_capture(pcs, max, 0, 0);
+    if (n == LH_UNWIND_USE_LIBGCC) {
+        /* Pages not built yet (the warm-up's first captures): libgcc's frames, as in the shim, and the pages are
+         * built at once, where the shim's writer would build them within 100 ms. */
+        tables_fallbacks++;
+        struct gcc_capture c = {pcs, 0, max};
+        _Unwind_Backtrace(gcc_frame, &c);
+        lh_unwind_want_pcs(pcs, c.n);
+        lh_unwind_tables_refresh();
+        n = c.n;
+    }
+    __asm__ volatile("" : "+r"(n)); /* not a tail call: this frame stays, as capture_libgcc's does */
+    return n;
+}
+#endif
 
 static __attribute__((noinline)) int capture_glibc(uintptr_t *pcs, int max)
 {
@@ -302,6 +332,9 @@ static int measure_at_leaf(struct uwc_chain *c)
     uintptr_t pcs[MAX_FRAMES], reference[MAX_FRAMES];
     int reference_n = 0;
     for (int m = 0; m < method_count; m++) {
+        for (int i = 0; i < warmup; i++) /* first: the frames compared are the warm path's */
+            run_method(methods[m].fn, pcs);
+        unsigned long fallbacks = tables_fallbacks;
         int n = run_method(methods[m].fn, pcs);
         int frames = frames_from_anchor(pcs, n);
         const uintptr_t *mine = pcs + (n - frames);
@@ -313,8 +346,8 @@ static int measure_at_leaf(struct uwc_chain *c)
         while (same < frames && same < reference_n && mine[same] == reference[same])
             same++;
         int64_t ns = time_method(methods[m].fn, pcs, iterations);
-        printf("unwind variant=%s depth=%d method=%s median_ns=%lld frames=%d same_as_libgcc=%d\n", UWC_VARIANT,
-               chain_depth, methods[m].name, (long long)ns, frames, same);
+        printf("unwind variant=%s depth=%d method=%s median_ns=%lld frames=%d same_as_libgcc=%d fallbacks=%lu\n",
+               UWC_VARIANT, chain_depth, methods[m].name, (long long)ns, frames, same, tables_fallbacks - fallbacks);
         fflush(stdout);
     }
     return 0;
@@ -603,6 +636,14 @@ int main(int argc, char **argv)
         }
     }
     add_method("libgcc", capture_libgcc);
+#ifdef UWC_HAVE_TABLES
+    if (!lh_unwind_init() || !lh_unwind_tables_init()) {
+        fprintf(stderr, "unwind-cost: cannot map the unwinder's tables\n");
+        return 1;
+    }
+    lh_unwind_tables_refresh();
+    add_method("tables", capture_tables);
+#endif
     add_method("glibc", capture_glibc);
 #ifdef UWC_HAVE_LIBUNWIND
     const char *why = load_libunwind();

@@ -113,12 +113,30 @@ static bool read_flag(const char *name, bool *out)
     return true;
 }
 
+/* LEAKHUNT_UNWINDER: tables (default), libgcc or both (a differential check, for tests). */
+static bool read_unwinder(void)
+{
+    const char *text = getenv("LEAKHUNT_UNWINDER");
+    if (!text)
+        return true;
+    static const char *const names[] = {[LH_UNWINDER_TABLES] = "tables", [LH_UNWINDER_LIBGCC] = "libgcc",
+                                        [LH_UNWINDER_BOTH] = "both"};
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(text, names[i]) == 0) {
+            lh_config.unwinder = i;
+            return true;
+        }
+    }
+    lh_say(LH_SAY_DISABLED, "LEAKHUNT_UNWINDER must be tables, libgcc or both", NULL);
+    return false;
+}
+
 LH_HIDDEN enum lh_config_result lh_config_read(void)
 {
     if (!getenv("LEAKHUNT_DIR"))
         return LH_CONFIG_ABSENT;
     if (!read_flag("LEAKHUNT_FOLLOW_CHILDREN", &lh_config.follow_children) ||
-        !read_flag("LEAKHUNT_JAVA_STACKS", &lh_config.java_stacks))
+        !read_flag("LEAKHUNT_JAVA_STACKS", &lh_config.java_stacks) || !read_unwinder())
         return LH_CONFIG_INVALID;
     /* A child of the target (fork + exec under the inherited LD_PRELOAD) stays idle unless asked. */
     uint64_t parent = 0;

@@ -231,7 +231,8 @@ static size_t fallback_malloc_usable_size(void *p)
 
 LH_HIDDEN uint32_t lh_now_deciseconds(void)
 {
-    return (uint32_t)((lh_monotonic_ns() - lh_start_monotonic_ns) / 100000000u);
+    uint64_t now = lh_coarse_monotonic_ns(); /* a tick's resolution is plenty for deciseconds */
+    return now > lh_start_monotonic_ns ? (uint32_t)((now - lh_start_monotonic_ns) / 100000000u) : 0;
 }
 
 LH_HIDDEN bool lh_sample_stack(enum lh_stack_kind kind, uint64_t size, double weight, uint32_t *stack_id)

@@ -39,8 +39,10 @@
  * child, which has no such thread: the lifecycle lock, taken by the setuid family's wrappers, hung a child in its
  * first setuid(). The order is the one every other path takes them in: lifecycle (a pause joins the writer, which
  * may be writing), the write lock (a snapshot takes the table locks one by one), thinning before the shards, the
- * mapping table, the stack table last. The methods, unloaded-objects and writer-wake locks are left out: only the JVM agent's
- * resolver and the writer take them, and neither thread exists in a child.
+ * mapping table, the stack table last (its 64 stripes: a known stack is interned without one, so a fork waits only for
+ * threads adding a new stack). The methods, unloaded-objects and writer-wake locks are left out: only the JVM agent's
+ * resolver and the writer take them, and neither thread exists in a child; so is the unwinder's registry lock, which
+ * only the writer takes (a dlclose only tries it, and a child's shim is off).
  *
  * Between the handlers, the forking thread is busy: the allocations other fork handlers make on it — in the child
  * before ours has run — are forwarded unsampled rather than waiting for locks this thread holds. The child then

@@ -6,6 +6,12 @@
  * allocations and frees that pass the address filter ever take a shard lock; everything else is decided
  * by the filter in liveness.h.
  *
+ * A shard grows with what it holds: from 64 slots (2 KiB) it doubles, under its own lock, whenever it would be
+ * more than half full, up to its share of the capacity. A table sized for a full capacity (4 MiB at the default)
+ * spreads a few live samples over a thousand pages: each insert and remove was a cache and TLB miss, and a page
+ * fault the first time (on the peer malloc benchmark at the default interval, 6% of its CPU time). Every size of a
+ * shard lives in one mapping, one after the other; the slots left behind are given back to the kernel.
+ *
  * Hot path cost: an unsampled free() pays only the filter in liveness.h — a multiply, a shift and a relaxed
  * one-byte load; unsampled allocations never come here. A sampled allocation's insert and a sampled block's
  * free each take one shard's mutex (16 shards: threads rarely meet) and probe a few 32-byte slots; the filter
@@ -22,6 +28,7 @@
 #include "liveness.h"
 
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include "sampler.h"
 
@@ -32,14 +39,28 @@ struct shard {
     struct lh_live_entry *slots;
     uint64_t mask;
     uint64_t used;
+    struct lh_live_entry *sizes; /* every size's slots, the smallest first: 64, 128, ... max_slots */
 } __attribute__((aligned(64)));
+
+#define FIRST_SHARD_SLOTS 64
+static uint64_t max_slots; /* per shard */
 
 static struct shard shards[SHARD_COUNT];
 static uint64_t table_capacity;
 static _Atomic uint64_t live_entries;
 static pthread_mutex_t thinning_lock = PTHREAD_MUTEX_INITIALIZER;
 
-LH_HIDDEN _Atomic uint8_t lh_address_filter[1u << LH_FILTER_BITS];
+/* The filter until lh_live_init maps the real one (4 KiB: 2^13 counters): only the bootstrap pins go here. */
+#define BOOT_FILTER_BITS 13
+static _Atomic uint8_t boot_filter[1u << (BOOT_FILTER_BITS - 1)] __attribute__((aligned(64)));
+LH_HIDDEN _Atomic uint8_t *_Atomic lh_filter_word = &boot_filter[BOOT_FILTER_BITS];
+
+/* Every bootstrap pin, so the mapped filter can be given them before it replaces the static one. The bootstrap
+ * buffer (interpose.c) holds at most 64 KiB in blocks of 32 bytes or more: 2048 pins. */
+#define MAX_PINS 4096
+static uintptr_t pins[MAX_PINS];
+static int pin_count;
+static atomic_flag pin_lock = ATOMIC_FLAG_INIT;
 
 static inline uint64_t address_hash(uintptr_t address)
 {
@@ -52,43 +73,157 @@ static inline struct shard *shard_of(uint64_t hash)
     return &shards[hash >> 60];
 }
 
+/* Adds `delta` (+1 or -1) to the 4-bit counter of `address` in the filter `bytes` of 2^bits counters, unless it
+ * is stuck at 15 (or would go below 0). */
+static void counter_add(_Atomic uint8_t *bytes, unsigned bits, uintptr_t address, int delta)
+{
+    uint64_t index = lh_filter_index(address, bits);
+    _Atomic uint8_t *byte = &bytes[index >> 1];
+    unsigned bit = (unsigned)(index & 1) << 2;
+    uint8_t seen = atomic_load_explicit(byte, memory_order_relaxed);
+    for (;;) {
+        unsigned counter = (seen >> bit) & 15u;
+        if (counter == LH_FILTER_STUCK || (delta < 0 && counter == 0))
+            return;
+        uint8_t next = (uint8_t)(delta > 0 ? seen + (1u << bit) : seen - (1u << bit));
+        if (atomic_compare_exchange_weak_explicit(byte, &seen, next, memory_order_relaxed, memory_order_relaxed))
+            return;
+    }
+}
+
+/* Callers hold the shard lock of `address`: the filter is only ever replaced under every shard lock. */
+static void filter_add(uintptr_t address, int delta)
+{
+    uintptr_t word = (uintptr_t)atomic_load_explicit(&lh_filter_word, memory_order_acquire);
+    counter_add((_Atomic uint8_t *)(word & ~(uintptr_t)63), (unsigned)(word & 63), address, delta);
+}
+
 static void filter_increment(uintptr_t address)
 {
-    _Atomic uint8_t *counter = &lh_address_filter[lh_filter_index(address)];
-    uint8_t seen = atomic_load_explicit(counter, memory_order_relaxed);
-    while (seen < 255 &&
-           !atomic_compare_exchange_weak_explicit(counter, &seen, (uint8_t)(seen + 1), memory_order_relaxed,
-                                                  memory_order_relaxed)) {
-    }
+    filter_add(address, +1);
 }
 
 static void filter_decrement(uintptr_t address)
 {
-    _Atomic uint8_t *counter = &lh_address_filter[lh_filter_index(address)];
-    uint8_t seen = atomic_load_explicit(counter, memory_order_relaxed);
-    while (seen > 0 && seen < 255 &&
-           !atomic_compare_exchange_weak_explicit(counter, &seen, (uint8_t)(seen - 1), memory_order_relaxed,
-                                                  memory_order_relaxed)) {
-    }
+    filter_add(address, -1);
 }
 
+/* Sets the counter of `address` to 15, for good. */
+static void stick(_Atomic uint8_t *bytes, unsigned bits, uintptr_t address)
+{
+    uint64_t index = lh_filter_index(address, bits);
+    atomic_fetch_or_explicit(&bytes[index >> 1], (uint8_t)(LH_FILTER_STUCK << ((index & 1) << 2)), memory_order_relaxed);
+}
+
+/* The bootstrap path only (dlsym's own allocations, before malloc is resolved): a spin lock is fine there. */
 LH_HIDDEN void lh_filter_pin(const void *pointer)
 {
-    atomic_store_explicit(&lh_address_filter[lh_filter_index((uintptr_t)pointer)], 255, memory_order_relaxed);
+    while (atomic_flag_test_and_set_explicit(&pin_lock, memory_order_acquire))
+        ;
+    if (pin_count < MAX_PINS)
+        pins[pin_count++] = (uintptr_t)pointer;
+    uintptr_t word = (uintptr_t)atomic_load_explicit(&lh_filter_word, memory_order_acquire);
+    stick((_Atomic uint8_t *)(word & ~(uintptr_t)63), (unsigned)(word & 63), (uintptr_t)pointer);
+    atomic_flag_clear_explicit(&pin_lock, memory_order_release);
+}
+
+/*
+ * The filter grows with the table's contents: from 2^12 counters (2 KiB) it doubles whenever the live entries
+ * would have fewer than LH_FILTER_COUNTERS_PER_LIVE_ENTRY counters each, up to LH_FILTER_COUNTERS_PER_ENTRY per
+ * entry of capacity. A
+ * small filter stays in the caches: on a JVM with a few hundred live samples, a filter sized for a full table
+ * made most frees a cache miss. Every size lives in one mapping, one after the other (2 × the largest), and is
+ * never unmapped or reused: a free that read the word just before a switch may still read the old filter, which
+ * holds every entry that was live at the switch (a block sampled after it can only be freed after it, so by a free
+ * that reads the new word). A new filter is filled from the table under every shard lock, so no insert or remove
+ * is halfway meanwhile — removes change the filter under their shard lock for this reason.
+ */
+#define FIRST_FILTER_BITS 12
+static _Atomic uint8_t *filter_region;
+static unsigned filter_max_bits;
+
+static _Atomic uint8_t *filter_of_size(unsigned bits)
+{
+    return filter_region + ((UINT64_C(1) << (bits - 1)) - (UINT64_C(1) << (FIRST_FILTER_BITS - 1)));
+}
+
+/* Puts the filter of 2^bits counters in place, with the pins and (caller holds every shard lock, or the table is
+ * empty) every live entry. */
+static void switch_filter(unsigned bits)
+{
+    _Atomic uint8_t *bytes = filter_of_size(bits);
+    while (atomic_flag_test_and_set_explicit(&pin_lock, memory_order_acquire))
+        ;
+    for (int i = 0; i < pin_count; i++)
+        stick(bytes, bits, pins[i]);
+    for (int k = 0; k < SHARD_COUNT; k++)
+        if (shards[k].slots)
+            for (uint64_t i = 0; i <= shards[k].mask; i++)
+                if (shards[k].slots[i].address != 0)
+                    counter_add(bytes, bits, shards[k].slots[i].address, +1);
+    /* Release: whoever reads the new word reads its counters. */
+    atomic_store_explicit(&lh_filter_word, bytes + bits, memory_order_release);
+    atomic_flag_clear_explicit(&pin_lock, memory_order_release);
+}
+
+static unsigned filter_bits(void)
+{
+    return (unsigned)((uintptr_t)atomic_load_explicit(&lh_filter_word, memory_order_relaxed) & 63);
+}
+
+static bool filter_too_small(void)
+{
+    unsigned bits = filter_bits();
+    return bits < filter_max_bits &&
+           atomic_load_explicit(&live_entries, memory_order_relaxed) * LH_FILTER_COUNTERS_PER_LIVE_ENTRY > (UINT64_C(1) << bits);
+}
+
+static void grow_filter(void)
+{
+    for (int k = 0; k < SHARD_COUNT; k++)
+        pthread_mutex_lock(&shards[k].lock);
+    if (filter_too_small()) { /* not grown meanwhile by another thread */
+        unsigned bits = filter_bits();
+        uint64_t live = atomic_load_explicit(&live_entries, memory_order_relaxed);
+        while (bits < filter_max_bits && live * LH_FILTER_COUNTERS_PER_LIVE_ENTRY > (UINT64_C(1) << bits))
+            bits++;
+        switch_filter(bits);
+    }
+    for (int k = SHARD_COUNT - 1; k >= 0; k--)
+        pthread_mutex_unlock(&shards[k].lock);
+}
+
+/* Maps room for every size of the filter and puts the smallest in place of the static one. */
+static bool map_filter(uint64_t capacity)
+{
+    filter_max_bits = FIRST_FILTER_BITS;
+    while ((UINT64_C(1) << filter_max_bits) < capacity * LH_FILTER_COUNTERS_PER_ENTRY)
+        filter_max_bits++;
+    filter_region = lh_map_memory((size_t)((UINT64_C(1) << filter_max_bits) - (UINT64_C(1) << (FIRST_FILTER_BITS - 1))));
+    if (!filter_region)
+        return false;
+    switch_filter(FIRST_FILTER_BITS);
+    return true;
 }
 
 LH_HIDDEN bool lh_live_init(uint64_t capacity)
 {
+    if (!map_filter(capacity))
+        return false;
     uint64_t per_shard = (2 * capacity + SHARD_COUNT - 1) / SHARD_COUNT;
-    uint64_t slots = 64;
-    while (slots < per_shard)
-        slots <<= 1;
+    max_slots = FIRST_SHARD_SLOTS;
+    while (max_slots < per_shard)
+        max_slots <<= 1;
+    /* Sizes 64 .. max_slots of each shard, one after the other: 2 × max_slots − 64 slots a shard. */
+    uint64_t region_slots = 2 * max_slots - FIRST_SHARD_SLOTS;
+    struct lh_live_entry *region = lh_map_memory(SHARD_COUNT * region_slots * sizeof(struct lh_live_entry));
+    if (!region)
+        return false;
     for (int i = 0; i < SHARD_COUNT; i++) {
         pthread_mutex_init(&shards[i].lock, NULL);
-        shards[i].slots = lh_map_memory(slots * sizeof(struct lh_live_entry));
-        if (!shards[i].slots)
-            return false;
-        shards[i].mask = slots - 1;
+        shards[i].sizes = region + (uint64_t)i * region_slots;
+        shards[i].slots = shards[i].sizes;
+        shards[i].mask = FIRST_SHARD_SLOTS - 1;
         shards[i].used = 0;
     }
     table_capacity = capacity;
@@ -131,6 +266,30 @@ static void delete_slot(struct shard *s, uint64_t hole)
     s->used--;
 }
 
+/* Caller holds the shard lock, about to add an entry: doubles the shard's slots if it would be more than half full
+ * and may grow. Returns whether it did (slot indices changed). */
+static bool grow_if_half_full(struct shard *s)
+{
+    uint64_t slots = s->mask + 1;
+    if ((s->used + 1) * 2 <= slots || slots >= max_slots)
+        return false;
+    struct lh_live_entry *old = s->slots;
+    struct lh_live_entry *grown = s->sizes + (2 * slots - FIRST_SHARD_SLOTS); /* after the sizes up to `slots` */
+    s->slots = grown;
+    s->mask = 2 * slots - 1;
+    for (uint64_t i = 0; i < slots; i++) {
+        if (old[i].address == 0)
+            continue;
+        uint64_t k = probe(s, old[i].address, address_hash(old[i].address));
+        grown[k] = old[i];
+    }
+    /* The whole pages of the old slots go back to the kernel (only whole ones: the next size begins right after). */
+    uintptr_t start = ((uintptr_t)old + 4095) & ~(uintptr_t)4095, end = ((uintptr_t)(old + slots)) & ~(uintptr_t)4095;
+    if (end > start)
+        madvise((void *)start, end - start, MADV_DONTNEED);
+    return true;
+}
+
 static bool try_insert(uintptr_t address, uint64_t size, uint64_t usable_size, uint32_t stack_id,
                        uint32_t alloc_time_ds, uint32_t generation)
 {
@@ -145,6 +304,8 @@ static bool try_insert(uintptr_t address, uint64_t size, uint64_t usable_size, u
         inserted = true;
     } else if (atomic_load_explicit(&live_entries, memory_order_relaxed) < table_capacity &&
                s->used < s->mask) {
+        if (grow_if_half_full(s))
+            i = probe(s, address, hash);
         s->slots[i] = (struct lh_live_entry){address, size, generation, usable_size, stack_id, alloc_time_ds};
         s->used++;
         atomic_fetch_add_explicit(&live_entries, 1, memory_order_relaxed);
@@ -159,8 +320,11 @@ LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint64_t usable_
                               uint32_t alloc_time_ds)
 {
     uint32_t generation = lh_sampler_generation();
-    if (try_insert(address, size, usable_size, stack_id, alloc_time_ds, generation))
+    if (try_insert(address, size, usable_size, stack_id, alloc_time_ds, generation)) {
+        if (LH_UNLIKELY(filter_too_small()))
+            grow_filter();
         return true;
+    }
     /* Full: one thread thins, the others drop their sample rather than wait. */
     if (pthread_mutex_trylock(&thinning_lock) == 0) {
         if (atomic_load_explicit(&live_entries, memory_order_relaxed) >= table_capacity * 7 / 8)
@@ -197,11 +361,11 @@ LH_HIDDEN bool lh_live_remove(uintptr_t address, struct lh_live_entry *removed)
         delete_slot(s, i);
         found = true;
     }
-    pthread_mutex_unlock(&s->lock);
     if (found) {
         atomic_fetch_sub_explicit(&live_entries, 1, memory_order_relaxed);
-        filter_decrement(address);
+        filter_decrement(address); /* under the lock: see grow_filter */
     }
+    pthread_mutex_unlock(&s->lock);
     return found;
 }
 

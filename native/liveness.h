@@ -19,33 +19,66 @@ struct lh_live_entry {
 };
 
 /*
- * Address filter: one saturating byte counter per hash bucket of addresses, counting live sampled blocks
- * in that bucket. free() of an unsampled pointer reads one byte and, almost always, finds 0: no lock, no
- * probe of the table. 256 KiB, in .bss so it needs no initialisation and is valid before the constructor.
- * A counter that reaches 255 sticks there (never decremented), which only costs extra table lookups.
+ * Address filter: one saturating 4-bit counter per hash bucket of addresses, counting live sampled blocks in
+ * that bucket, two to a byte. free() of an unsampled pointer reads one byte and, almost always, finds its
+ * half 0: no lock, no probe of the table. A counter that reaches 15 sticks there (never decremented), which
+ * only costs extra table lookups.
+ *
+ * Sized with the table: LH_FILTER_COUNTERS_PER_LIVE_ENTRY counters per live entry, a power of two, growing as
+ * entries come (liveness.c), up to LH_FILTER_COUNTERS_PER_ENTRY per entry of capacity (2^19 counters, 256 KiB,
+ * for the default 65536 entries). A free of an unsampled pointer finds a nonzero counter (and then probes the
+ * table) with probability about 1 − e^(−1/32) ≈ 3% at most while the table is far from full, and at most
+ * 1 − e^(−1/8) ≈ 12% when it is full.
+ *
+ * The index keeps neighbours together: a counter per 16-byte granule of address, consecutive granules on
+ * consecutive counters, the granule number xor'ed with a scramble of the address's 64 MiB window (so glibc's
+ * 64 MiB-aligned arenas, which hold blocks at the same offsets, do not share counters). A free mostly follows
+ * frees and allocations nearby, so the byte it reads is mostly in a cache line already loaded; a hash spread over
+ * the filter made nearly every free of a busy program (a JVM) a cache miss.
+ *
+ * free() runs before the constructor, so the filter must be valid from the first instruction: until lh_live_init
+ * a static 4 KiB filter is in place (it only ever holds the bootstrap pins). lh_filter_word points at the current
+ * filter's bytes, plus log2 of its number of counters in its low 6 bits (both filters are 64-byte aligned): the
+ * fast path reads both with one load, and lh_live_init switches filters with one store.
  */
-#define LH_FILTER_BITS 18
-extern LH_HIDDEN _Atomic uint8_t lh_address_filter[1u << LH_FILTER_BITS];
+#define LH_FILTER_COUNTERS_PER_LIVE_ENTRY 32
+#define LH_FILTER_COUNTERS_PER_ENTRY 8
+#define LH_FILTER_STUCK 15u
+extern LH_HIDDEN _Atomic uint8_t *_Atomic lh_filter_word;
 
-static inline uint32_t lh_filter_index(uintptr_t address)
+static inline uint64_t lh_filter_index(uintptr_t address, unsigned bits)
 {
-    return (uint32_t)(((uint64_t)address * 0xFF51AFD7ED558CCDull) >> (64 - LH_FILTER_BITS));
+    uint64_t scramble = (((uint64_t)address >> 26) * 0x9E3779B97F4A7C15ull) >> 32;
+    return (((uint64_t)address >> 4) ^ scramble) & ((UINT64_C(1) << bits) - 1);
+}
+
+/* The byte holding `address`'s counter, and (in *bit) where in it the counter starts: 0 or 4. */
+static inline _Atomic uint8_t *lh_filter_byte(uintptr_t address, unsigned *bit)
+{
+    uintptr_t word = (uintptr_t)atomic_load_explicit(&lh_filter_word, memory_order_acquire);
+    _Atomic uint8_t *bytes = (_Atomic uint8_t *)(word & ~(uintptr_t)63);
+    uint64_t index = lh_filter_index(address, (unsigned)(word & 63));
+    *bit = (unsigned)(index & 1) << 2;
+    return &bytes[index >> 1];
 }
 
 /* The free() fast path: false means "certainly not sampled". */
 static inline bool lh_live_maybe_sampled(const void *pointer)
 {
-    return atomic_load_explicit(&lh_address_filter[lh_filter_index((uintptr_t)pointer)],
-                                memory_order_relaxed) != 0;
+    unsigned bit;
+    uint8_t pair = atomic_load_explicit(lh_filter_byte((uintptr_t)pointer, &bit), memory_order_relaxed);
+    return ((pair >> bit) & 15u) != 0;
 }
 
 /* Makes every pointer in the filter bucket of `pointer` take the slow path for good (bootstrap memory). */
 LH_HIDDEN void lh_filter_pin(const void *pointer);
 
 /*
- * Sets up a table for at most `capacity` live entries. Worst-case memory, stated: the slots
- * (2 × capacity rounded up to a power of two, 32 bytes each) plus the 256 KiB filter; for the default
- * 65536 entries that is 4 MiB + 256 KiB. Returns false if the memory cannot be mapped.
+ * Sets up a table for at most `capacity` live entries. Worst-case memory, stated: the slots (2 × capacity rounded up
+ * to a power of two, 32 bytes each, in shards that grow as they fill: every size of a shard is mapped one after the
+ * other, twice the largest, and only the size in use is resident) plus room for every size of the filter (up to 4
+ * bytes per entry, rounded up to a power of two, twice). For the default 65536 entries: 8.5 MiB mapped, at most 4
+ * MiB + 256 KiB of it resident, and 36 KiB while few samples are live. Returns false if the memory cannot be mapped.
  */
 LH_HIDDEN bool lh_live_init(uint64_t capacity);
 

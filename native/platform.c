@@ -58,6 +58,15 @@ LH_HIDDEN uint64_t lh_resident_bytes(void)
     return resident;
 }
 
+/* The same clock to the kernel's last tick (a few ms): one read of a shared page, where CLOCK_MONOTONIC costs a
+ * TSC read and, in a VM, a paravirtual clock (5 vs 33 ns measured here). For allocation times in deciseconds. */
+LH_HIDDEN uint64_t lh_coarse_monotonic_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
 LH_HIDDEN uint64_t lh_monotonic_ns(void)
 {
     struct timespec now;

@@ -92,8 +92,7 @@ static uint64_t next_random(struct lh_thread_state *ts)
 
 LH_HIDDEN void lh_sampler_seed(struct lh_thread_state *ts, uint64_t seed)
 {
-    ts->rng = splitmix64(seed) | 1; /* xorshift must not start at 0 */
-    ts->seeded = 1;
+    ts->rng = splitmix64(seed) | 1; /* xorshift must not start at 0, and 0 means "not seeded" */
 }
 
 static void seed_thread(struct lh_thread_state *ts)
@@ -128,7 +127,7 @@ LH_HIDDEN int64_t lh_sampler_next_gap(struct lh_thread_state *ts)
 
 LH_HIDDEN bool lh_sampler_take(struct lh_thread_state *ts, size_t size)
 {
-    if (LH_UNLIKELY(!ts->seeded)) {
+    if (LH_UNLIKELY(ts->rng == 0)) {
         seed_thread(ts);
         ts->bytes_until_sample += lh_sampler_next_gap(ts);
         if (ts->bytes_until_sample > 0)

@@ -9,7 +9,7 @@
  * fixed pool of slots in the shim's own mapped memory, each claimed by one sampling thread at a time.
  *
  * Cost on the sampled path only: one load and one atomic exchange on the slot this thread used last (its index
- * kept in the 4 bytes of padding in lh_thread_state, so TLS stays 32 bytes), one store to release. Only when every
+ * kept in a byte of lh_thread_state, so TLS stays 32 bytes), one store to release. Only when every
  * slot is taken — LH_SCRATCH_SLOTS threads between capture and intern at once — does a thread yield and look again.
  */
 #define _GNU_SOURCE
@@ -60,7 +60,7 @@ LH_HIDDEN struct lh_sample_scratch *lh_scratch_claim(struct lh_thread_state *ts)
             struct slot *s = slot_at(index);
             if (atomic_load_explicit(&s->taken, memory_order_relaxed) == 0 &&
                 atomic_exchange_explicit(&s->taken, 1, memory_order_acquire) == 0) {
-                ts->scratch_slot = index;
+                ts->scratch_slot = (uint8_t)index;
                 return &s->frames;
             }
         }

@@ -56,6 +56,10 @@
 enum lh_run_state { LH_STARTING = 0, LH_ON = 1, LH_OFF = 2 };
 extern LH_HIDDEN _Atomic int lh_run_state;
 
+/* How native stacks are captured (LEAKHUNT_UNWINDER). TABLES: the shim's own tables, libgcc where they cannot
+ * say; LIBGCC: libgcc's _Unwind_Backtrace only; BOTH: each sample with both, libgcc's kept, differences counted. */
+enum lh_unwinder { LH_UNWINDER_TABLES = 0, LH_UNWINDER_LIBGCC = 1, LH_UNWINDER_BOTH = 2 };
+
 /* Settings read once from LEAKHUNT_* in the constructor (config.c); constant afterwards. */
 struct lh_config {
     int raw_dir_fd;                 /* the run's raw directory, opened O_DIRECTORY|O_NOFOLLOW */
@@ -69,6 +73,7 @@ struct lh_config {
     uint64_t seed;
     bool follow_children;
     bool java_stacks;               /* the JVM agent records Java frames */
+    int unwinder;                   /* enum lh_unwinder: how native stacks are captured */
 };
 extern LH_HIDDEN struct lh_config lh_config;
 
@@ -87,6 +92,8 @@ struct lh_counters {
     _Atomic uint64_t java_stacks;         /* samples that got Java frames */
     _Atomic uint64_t java_stack_failures; /* AsyncGetCallTrace said no (negative frame count) */
     _Atomic uint64_t mapping_drops;       /* sampled mappings not tracked: the mapping table or stack table was full */
+    _Atomic uint64_t fast_unwinds;        /* samples whose native stack the shim's own tables captured */
+    _Atomic uint64_t unwind_mismatches;   /* LEAKHUNT_UNWINDER=both: samples where the two unwinders differ */
 };
 extern LH_HIDDEN struct lh_counters lh_counters;
 
@@ -105,6 +112,8 @@ LH_HIDDEN void lh_say(const char *first, ...) __attribute__((sentinel));
 
 /* Monotonic time since the shim started, for allocation ages. */
 LH_HIDDEN uint64_t lh_monotonic_ns(void);
+/* The same clock at tick resolution, cheaper (platform.c): up to a tick behind lh_monotonic_ns. */
+LH_HIDDEN uint64_t lh_coarse_monotonic_ns(void);
 extern LH_HIDDEN uint64_t lh_start_monotonic_ns;
 extern LH_HIDDEN uint64_t lh_start_realtime_ns;
 

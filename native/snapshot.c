@@ -155,6 +155,8 @@ static void write_counters(uint32_t stack_count)
     out_u64(lh_methods_count());
     out_u64(lh_mappings_count());
     out_u64(atomic_load(&lh_counters.mapping_drops));
+    out_u64(atomic_load(&lh_counters.fast_unwinds));
+    out_u64(atomic_load(&lh_counters.unwind_mismatches));
     out_end_record(start);
 }
 

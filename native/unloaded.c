@@ -18,6 +18,7 @@
 #include <sys/sysmacros.h>
 
 #include "state.h"
+#include "unwind_tables.h"
 
 #define MAX_OBJECTS 256
 #define MAX_LINE 512
@@ -73,7 +74,13 @@ LH_EXPORT int dlclose(void *handle)
         dl_iterate_phdr(remember_segments, &c);
         lh_tls.quiet--;
     }
-    return LH_NEXT(dlclose)(handle);
+    int result = LH_NEXT(dlclose)(handle);
+    if (atomic_load(&lh_run_state) == LH_ON && !lh_tls.busy) {
+        lh_tls.quiet++;
+        lh_unwind_tables_object_closed(); /* before anything else can be mapped where the object was */
+        lh_tls.quiet--;
+    }
+    return result;
 }
 
 LH_HIDDEN int lh_unloaded_count(void)

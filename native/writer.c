@@ -20,6 +20,7 @@
 
 #include "snapshot.h"
 #include "state.h"
+#include "unwind_tables.h"
 
 /* How often the writer looks for the CLI's control files: FORMAT.md promises "within about 100 ms". */
 #define CONTROL_POLL_NS (100u * 1000000u)
@@ -103,6 +104,7 @@ static void *writer_main(void *unused)
     while (!atomic_load(&stopping)) {
         uint64_t wake_ns;
         unsigned due = lh_writer_clock_tick(&schedule, lh_monotonic_ns(), &wake_ns);
+        lh_unwind_tables_refresh(); /* the unwinder's tables: new objects, pages stacks asked for */
         if ((due & LH_WRITER_POLL) && control_requested("trim-request"))
             trim_probe();
         else if (((due & LH_WRITER_POLL) && control_requested("flush-request")) || (due & LH_WRITER_SNAPSHOT))

@@ -20,9 +20,20 @@ const entryPoints = ['interpose.c', 'interpose_mmap.c', 'interpose_dlsym.c', 'li
 const units = shimSources.filter((f) => !entryPoints.includes(f)).map((f) => join(nativeDir, f));
 let failed = 0;
 for (const test of readdirSync(testDir).filter((f) => /^test_.*\.c$/.test(f)).sort()) {
+  const name = test.replace(/^test_/, '').replace(/\.c$/, '');
   const binary = join(buildDir, test.replace(/\.c$/, ''));
   const flags = shimCflags.filter((f) => f !== '-fvisibility=hidden');
-  execFileSync(cc, [...flags, '-o', binary, join(testDir, test), ...units, ...shimLibs], { stdio: 'inherit' });
+  // A test with a shared object of its own (native/test/<name>_chain_lib.c): built without frame pointers, as
+  // most system libraries are, and linked in.
+  const library = readdirSync(testDir).find((f) => f === `${name}_chain_lib.c`);
+  const linkLibrary = [];
+  if (library) {
+    const libraryName = `${name}chain`;
+    execFileSync(cc, ['-O2', '-g', '-fPIC', '-shared', '-fomit-frame-pointer', '-o', join(buildDir, `lib${libraryName}.so`),
+      join(testDir, library)], { stdio: 'inherit' });
+    linkLibrary.push(`-L${buildDir}`, `-l${libraryName}`, `-Wl,-rpath,${buildDir}`);
+  }
+  execFileSync(cc, [...flags, '-o', binary, join(testDir, test), ...units, ...linkLibrary, ...shimLibs], { stdio: 'inherit' });
   console.log(`# ${test}`);
   const run = spawnSync(binary, [], { stdio: 'inherit' });
   if (run.status !== 0) failed++;

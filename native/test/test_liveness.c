@@ -98,8 +98,48 @@ static void the_filter_rejects_most_unsampled_frees(void)
     int positives = 0;
     for (uintptr_t i = 0; i < 100000; i++)
         positives += lh_live_maybe_sampled((void *)(0x500000000000u + i * 48));
-    /* 1000 live entries in 2^18 counters: about 0.4% false positives. */
-    CHECK(positives < 1500, "%d of 100000 unsampled pointers pass the filter", positives);
+    /* 1000 live entries, 8 counters per entry of capacity at most (4096 × 8 here): about 3% false positives. */
+    unsigned bits = (unsigned)((uintptr_t)atomic_load(&lh_filter_word) & 63);
+    CHECK(bits == 15, "%u index bits for 1000 entries", bits);
+    CHECK(positives < 4500, "%d of 100000 unsampled pointers pass the filter", positives);
+}
+
+static unsigned filter_bits(void)
+{
+    return (unsigned)((uintptr_t)atomic_load(&lh_filter_word) & 63);
+}
+
+/* Pins made before the table exists (the bootstrap allocations dlsym makes) survive the switch to the mapped
+ * filter and every growth of it; it grows with the live entries (at least 8 counters each, a power of two) up
+ * to 8 per entry of capacity; every live entry stays visible through every switch. */
+static void the_filter_grows_with_the_table_and_keeps_pins(void)
+{
+    static char early[64];
+    lh_filter_pin(early + 16);
+    CHECK(lh_live_maybe_sampled(early + 16), "pinned in the static filter");
+    setup(1);
+    clear_table();
+    CHECK(lh_live_maybe_sampled(early + 16), "still pinned in the mapped filter");
+    CHECK(filter_bits() == 12, "%u index bits for an empty table", filter_bits());
+    lh_filter_pin(early + 32);
+    uint64_t seed = 5;
+    static uintptr_t live[CAPACITY];
+    int n = 0, unseen = 0;
+    for (; n < CAPACITY; n++) {
+        live[n] = 0x7e0000000000u + (xorshift(&seed) % (1u << 30)) * 16;
+        if (!lh_live_insert(live[n], 64, 64, 1, 0))
+            break;
+        if (n % 97 == 0)
+            for (int k = 0; k <= n; k += 7)
+                unseen += !lh_live_maybe_sampled((void *)live[k]);
+        uint64_t wanted = 32 * lh_live_count() < 8 * CAPACITY ? 32 * lh_live_count() : 8 * CAPACITY;
+        CHECK((UINT64_C(1) << filter_bits()) >= wanted, "%u counters for %llu entries", 1u << filter_bits(),
+              (unsigned long long)lh_live_count());
+    }
+    CHECK(unseen == 0, "%d live entries invisible to the filter while it grew", unseen);
+    CHECK(filter_bits() == 15, "%u index bits at capacity %d", filter_bits(), CAPACITY);
+    CHECK(lh_live_maybe_sampled(early + 16) && lh_live_maybe_sampled(early + 32), "pins survive growth");
+    clear_table();
 }
 
 static void a_full_table_thins_and_stays_unbiased(void)
@@ -195,6 +235,7 @@ static void removing_null_changes_nothing(void)
 
 int main(void)
 {
+    RUN(the_filter_grows_with_the_table_and_keeps_pins);
     RUN(removing_null_changes_nothing);
     RUN(matches_a_reference_under_random_operations);
     RUN(the_filter_rejects_most_unsampled_frees);

@@ -19,7 +19,7 @@ export function shimSummary(counters: ShimCounters | undefined, finalSampleInter
     tableDrops: counters.tableDrops, thinnedEntries: counters.thinnedEntries, stackCount: counters.stackCount,
     stackDrops: counters.stackDrops, missedFrees: counters.missedFrees, shimMappedBytes: counters.shimMappedBytes,
     shimResidentBytes: counters.shimResidentBytes, writeErrors: counters.writeErrors, javaStacks: counters.javaStacks, javaStackFailures: counters.javaStackFailures,
-    finalSampleIntervalBytes,
+    fastUnwinds: counters.fastUnwinds, unwindMismatches: counters.unwindMismatches, finalSampleIntervalBytes,
     ...(counters.trackedMappings !== undefined ? { trackedMappings: counters.trackedMappings } : {}),
     ...(counters.mappingDrops !== undefined ? { mappingDrops: counters.mappingDrops } : {}),
   };

@@ -33,6 +33,10 @@ export interface ShimSummary {
   writeErrors: number;
   javaStacks: number;
   javaStackFailures: number;
+  /** Samples whose native stack the shim's own unwind tables captured; the rest were unwound by libgcc. */
+  fastUnwinds: number;
+  /** Only with LEAKHUNT_UNWINDER=both (a test mode): samples where the two unwinders found different frames. */
+  unwindMismatches: number;
   finalSampleIntervalBytes: number;
   /** Sampled mappings tracked at the end, and those the mapping or stack table had no room for. */
   trackedMappings?: number;

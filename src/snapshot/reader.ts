@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { inputError } from '../core/errors.js';
 import {
-  Cursor, fixedPayloadBytes, processImageOf, readCounters, readJavaMethods, readMallinfo, readMeta, readProcessMemory, readSites,
+  countersPayloadBytes, Cursor, fixedPayloadBytes, processImageOf, readCounters, readJavaMethods, readMallinfo, readMeta, readProcessMemory, readSites,
   readResident, readSiteTable, readStacks, readStacksShared, RecordType, type SharedStacks,
 } from './records.js';
 import { StackTable, type SiteTable } from './tables.js';
@@ -112,9 +112,9 @@ function readRecords(buf: Buffer, path: string, version: number, sharing: Sharin
     if (end > buf.length) throw inputError(path, `truncated snapshot: record ${type} runs past the end of the file`);
     if (seen.has(type)) throw inputError(path, `corrupt snapshot: record ${type} appears twice`);
     seen.add(type);
-    const fixed = type === RecordType.counters ? (version === 1 ? 128 : 160) : fixedPayloadBytes[type];
-    if (fixed !== undefined && fixed !== length) {
-      throw inputError(path, `corrupt snapshot: record ${type} has ${length} bytes, expected ${fixed}`);
+    const fixed = type === RecordType.counters ? countersPayloadBytes(version) : [fixedPayloadBytes[type]];
+    if (fixed[0] !== undefined && !fixed.includes(length)) {
+      throw inputError(path, `corrupt snapshot: record ${type} has ${length} bytes, expected ${fixed.join(' or ')}`);
     }
     const c = new Cursor(buf, path, start, end);
     ended = readRecord(type, c, version, records, sharing);
@@ -136,7 +136,7 @@ function readRecord(type: number, c: Cursor, version: number, records: Records, 
   };
   switch (type) {
     case RecordType.meta: parts.meta = readMeta(c); break;
-    case RecordType.counters: parts.counters = readCounters(c, version); break;
+    case RecordType.counters: parts.counters = readCounters(c, version, (c.end - c.offset) / 8); break;
     case RecordType.mallinfo: parts.mallinfo = readMallinfo(c); break;
     case RecordType.processMemory: parts.memory = readProcessMemory(c); break;
     case RecordType.maps: parts.maps = buf.toString('utf8', start, end); c.offset = end; break;

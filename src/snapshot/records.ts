@@ -10,6 +10,11 @@ export const RecordType = {
   meta: 1, counters: 2, mallinfo: 3, processMemory: 4, maps: 5, stacks: 6, sites: 7, javaMethods: 8, jemalloc: 9, unloaded: 10, resident: 11, end: 0xffff,
 } as const;
 
+/** The lengths COUNTERS may have in each version (FORMAT.md): version 3 grew by the unwinder's two counters. */
+export function countersPayloadBytes(version: number): readonly number[] {
+  return version === 1 ? [128] : version === 2 ? [160] : [160, 176];
+}
+
 export const fixedPayloadBytes: Record<number, number> = {
   [RecordType.meta]: 96,
   [RecordType.mallinfo]: 88,
@@ -57,8 +62,9 @@ export function readMeta(c: Cursor): SnapshotMeta {
   };
 }
 
-export function readCounters(c: Cursor, version: number): ShimCounters {
-  const v = Array.from({ length: version === 1 ? 16 : 20 }, () => c.u64());
+/** COUNTERS: 16 words in version 1, 20 in version 2, 20 or 22 in version 3 (`words`, from the record's length). */
+export function readCounters(c: Cursor, version: number, words: number): ShimCounters {
+  const v = Array.from({ length: words }, () => c.u64());
   return {
     samples: v[0]!, sampledFrees: v[1]!, liveEntries: v[2]!, tableCapacity: v[3]!, tableDrops: v[4]!,
     thinnedEntries: v[5]!, thinningRounds: v[6]!, stackCount: v[7]!, stackCapacity: v[8]!, stackDrops: v[9]!,
@@ -66,6 +72,7 @@ export function readCounters(c: Cursor, version: number): ShimCounters {
     javaStacks: version === 1 ? 0 : v[14]!, javaStackFailures: version === 1 ? 0 : v[15]!,
     shimResidentBytes: version === 1 ? 0 : v[16]!, javaMethods: version === 1 ? 0 : v[17]!,
     trackedMappings: version >= 3 ? v[18]! : 0, mappingDrops: version >= 3 ? v[19]! : 0,
+    fastUnwinds: v[20] ?? 0, unwindMismatches: v[21] ?? 0,
   };
 }
 

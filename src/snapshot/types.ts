@@ -48,6 +48,10 @@ export interface ShimCounters {
   trackedMappings?: number;
   /** Sampled mappings not tracked because the mapping or stack table was full (0 before version 3). */
   mappingDrops?: number;
+  /** Samples whose native stack the shim's own unwind tables captured, the rest went to libgcc (0 in files before the unwinder). */
+  fastUnwinds: number;
+  /** LEAKHUNT_UNWINDER=both: samples where the tables and libgcc found different frames (0 in files before the unwinder). */
+  unwindMismatches: number;
 }
 
 /** glibc mallinfo2 figures, in bytes (counts for ordblks/smblks/hblks). */

@@ -220,6 +220,7 @@ describe('parseSnapshot: a valid version-1 snapshot', () => {
       shimMappedBytes: v[11], snapshotsWritten: v[12], writeErrors: v[13],
       // version 1 has none of these
       javaStacks: 0, javaStackFailures: 0, shimResidentBytes: 0, javaMethods: 0, trackedMappings: 0, mappingDrops: 0,
+      fastUnwinds: 0, unwindMismatches: 0,
     });
   });
 
@@ -531,6 +532,7 @@ describe('parseSnapshot: version 2 (Java frames)', () => {
     assert.equal(s.counters.javaStackFailures, 16);
     assert.equal(s.counters.shimResidentBytes, 17);
     assert.equal(s.counters.javaMethods, 18);
+    assert.equal(s.counters.fastUnwinds, 0, 'words 19 and 20 were reserved in version 2');
     assert.deepEqual(s.stacks.get(9)!.javaFrames, [{ methodId, bci: 14 }, { methodId: 0x7f00_0000_0001n, bci: -3 }]);
     assert.deepEqual(s.javaMethods.get(methodId), {
       methodId, classSignature: 'Ldemo/Leaky;', name: 'track', sourceFile: 'Leaky.java', lines: [[0, 10], [12, 11]],
@@ -601,9 +603,9 @@ describe('parseSnapshot: version 3 (site kinds, usable bytes, mapping counters)'
     { ...SITES[1]!, kindCode: 1, usable: 528_384 },
     { ...SITES[1]!, stackId: 5, kindCode: 2, usable: 4096 },
   ];
-  const v3Records = (sites = v3Sites) => {
+  const v3Records = (sites = v3Sites, counterWords = 20) => {
     const records = validRecords();
-    records[1] = record(T.counters, Buffer.concat(Array.from({ length: 20 }, (_, i) => u64(i + 1))));
+    records[1] = record(T.counters, Buffer.concat(Array.from({ length: counterWords }, (_, i) => u64(i + 1))));
     records[6] = record(T.sites, sitesPayload(sites));
     return records;
   };
@@ -614,6 +616,16 @@ describe('parseSnapshot: version 3 (site kinds, usable bytes, mapping counters)'
     assert.deepEqual(s.sites.map((site) => [site.kind, site.liveUsableBytes]), [['malloc', 6_400_000.5], ['mmap-anon', 528_384], ['mmap-file', 4096]]);
     assert.equal(s.counters.trackedMappings, 19);
     assert.equal(s.counters.mappingDrops, 20);
+    assert.equal(s.counters.fastUnwinds, 0, 'a 160-byte COUNTERS has no unwinder counters');
+  });
+
+  test('the 176-byte COUNTERS carries the unwinder\'s counters; other lengths are rejected', () => {
+    const s = parseSnapshot(snapshot(v3Records(v3Sites, 22), header({ version: 3 })), PATH);
+    assert.equal(s.counters.mappingDrops, 20);
+    assert.equal(s.counters.fastUnwinds, 21);
+    assert.equal(s.counters.unwindMismatches, 22);
+    assertRejected(snapshot(v3Records(v3Sites, 21), header({ version: 3 })), /record 2 has 168 bytes, expected 160 or 176/);
+    assertRejected(snapshot(v3Records(SITES, 22), header({ version: 2 })), /record 2 has 176 bytes, expected 160/);
   });
 
   test('the in-place site table of a series reads the same', () => {

@@ -29,7 +29,7 @@ export function rawSnapshot(parts: RawSnapshotParts = {}): RawSnapshot {
     counters: {
       samples: 0, sampledFrees: 0, liveEntries: 0, tableCapacity: 0, tableDrops: 0, thinnedEntries: 0, thinningRounds: 0,
       stackCount: 0, stackCapacity: 0, stackDrops: 0, missedFrees: 0, shimMappedBytes: 0, snapshotsWritten: 0, writeErrors: 0,
-      javaStacks: 0, javaStackFailures: 0, shimResidentBytes: 0, javaMethods: 0, ...counters,
+      javaStacks: 0, javaStackFailures: 0, shimResidentBytes: 0, javaMethods: 0, fastUnwinds: 0, unwindMismatches: 0, ...counters,
     },
     mallinfo: {
       available: false, arena: 0, ordblks: 0, smblks: 0, hblks: 0, hblkhd: 0, usmblks: 0, fsmblks: 0, uordblks: 0,
