@@ -202,6 +202,11 @@ function splitMalloc(heapBytes: number, c: ResidentContext, b: Buckets): void {
 }
 
 export function residentPartsOf(resident: ResidentMemory, c: ResidentContext): ResidentParts {
+  // Parts are whole bytes, so that they add up to RSS exactly: the shim's estimates are upscaled, hence fractional.
+  c = {
+    ...c, liveBytes: Math.round(c.liveBytes),
+    ...(c.shimSeenInUseBytes !== undefined ? { shimSeenInUseBytes: Math.round(c.shimSeenInUseBytes) } : {}),
+  };
   const b = new Buckets();
   const paths = pathsByStart(c.maps);
   const files = new Map<string, number>();

@@ -76,6 +76,14 @@ describe('residentPartsOf', () => {
     assertAddsUp(parts);
   });
 
+  test('upscaled, fractional estimates still give whole-byte parts that add up to RSS exactly', () => {
+    const parts = residentPartsOf(residentOf(), context({
+      liveBytes: 3 * MiB + 0.7 + 1e-9, allocatorInUseBytes: 4 * MiB + 100, shimSeenInUseBytes: 3 * MiB + 64.3333,
+    }));
+    for (const bytes of Object.values(parts.parts)) assert.ok(Number.isInteger(bytes), String(bytes));
+    assertAddsUp(parts);
+  });
+
   test('glibc\'s mmapped chunks come last out of the anonymous rest, at most hblkhd', () => {
     const some = residentPartsOf(residentOf(), context({ mallocMmappedBytes: 2 * MiB }));
     assert.equal(some.parts['allocator-retained'], 5 * MiB);
