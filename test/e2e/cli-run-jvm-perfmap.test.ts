@@ -150,7 +150,7 @@ describe('an interpreted JVM without the agent, stopped by --duration', () => {
     const out = join(dir.path, 'run');
     const result = await runCli(['run', '--out', out, '--interval', '500ms', '--sample-bytes', '64KiB', '--duration', '3s', '--',
       launcher, javaBin, '-Xint', '-cp', join(fixtureBuild, 'perfmap', 'classes'), 'perfmap.NoAgentLeaks', '--seconds', '60'], { cwd: dir.path });
-    assert.equal(result.exitCode, 143, result.all); // SIGTERM, as the JVM reports it
+    assert.equal(result.exitCode, 0, result.all); // the stop leakhunt made at --duration is no failure (README's exit codes)
     const report = readJson<ReportJson & { pid: number }>(join(out, 'report.json'));
     assert.equal(report.warnings.filter((w) => AGENT_WARNING.test(w)).length, 1, report.warnings.join('\n'));
     const above = framesAboveDeflaterInit(lastProfileStacks(out));
