@@ -16,6 +16,8 @@ export const ExitCode = {
   outputExists: 5,
   /** `leakhunt push`: some profiles could not be sent (they stay in the run directory). */
   pushIncomplete: 6,
+  /** `leakhunt attach`/`detach`: the process cannot be attached (not a JVM, another user's, attach disabled, gone). */
+  attachRefused: 7,
   /** An internal failure: a bug in leakhunt. */
   internal: 70,
 } as const;

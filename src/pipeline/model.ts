@@ -79,6 +79,9 @@ export interface RunReport {
   sampleBytes: number;
   snapshotIntervalMs: number;
   snapshots: number;
+  /** leakhunt attach: when tracking began (ISO 8601). Allocations before it were not seen; durations and rates run
+   * from it. Absent for runs leakhunt started. */
+  trackingSince?: string;
   /** Snapshots the shim wrote, when retention (--max-snapshots) deleted some: `snapshots` are those kept. */
   snapshotsWritten?: number;
   /** kind and summary; evidence, remedies and missing where the verdict has them. */

@@ -11,7 +11,7 @@ import {
 } from '../rundir/index.js';
 import { SnapshotSeriesReader, type RawSnapshot } from '../snapshot/index.js';
 import { jvmAgentWarningFor, readPerfMaps } from '../symbolize/index.js';
-import { buildRunReport, shimSummary } from './build.js';
+import { buildRunReport, shimSummary, trackingSinceOf } from './build.js';
 import type { ChildProcessSummary, RunReport } from './model.js';
 import { ProcessTimings } from './timings.js';
 
@@ -121,6 +121,7 @@ async function processOneProcess(
         sampleBytes: meta.sampleBytes, snapshotIntervalMs: meta.snapshotIntervalMs, warnings,
         // Sequence numbers run on through retention's gaps: the last one says how many were written.
         ...(last ? { snapshotsWritten: last.meta.sequence + 1 } : {}),
+        ...(isRoot ? trackingSinceOf(meta) : {}),
       },
       converted.series,
       timeline,

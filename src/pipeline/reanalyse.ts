@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { TimelinePoint } from '../analyse/index.js';
 import { ExitCode, LeakhuntError, inputError } from '../core/errors.js';
 import { ProfileSeriesReader, type ProfilePoint, type ProfileSeries, type SeriesPoint } from '../pprof/index.js';
-import { buildRunReport } from './build.js';
+import { buildRunReport, trackingSinceOf } from './build.js';
 import { pushReportOf, type RunReport, type ShimSummary } from './model.js';
 import {
   isTimelineEntry, listProfiles, readRunMeta, readTimelineSnapshots, runPath, type ProfileFile, type RunMeta,
@@ -103,6 +103,7 @@ function analyseAgain(
       sampleBytes: meta.sampleBytes, snapshotIntervalMs: meta.snapshotIntervalMs,
       warnings: [...(Array.isArray(previous?.warnings) ? previous.warnings : []), ...warnings],
       ...(typeof previous?.snapshotsWritten === 'number' ? { snapshotsWritten: previous.snapshotsWritten } : {}),
+      ...trackingSinceOf(meta),
     },
     profiles, timeline, shim,
     {
