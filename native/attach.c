@@ -178,12 +178,17 @@ static bool owner_gone(void)
     return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
 }
 
+/* pid 0: not watched (the CLI is in another pid namespace, where its pid names another process or none). */
 static void watch_owner(pid_t pid)
 {
     int previous = atomic_exchange(&owner_pidfd, -1);
     if (previous >= 0)
         close(previous);
     atomic_store(&owner_pid, pid);
+    if (pid == 0) {
+        atomic_store(&lh_writer_owner_gone, NULL);
+        return;
+    }
 #ifdef SYS_pidfd_open
     long fd = syscall(SYS_pidfd_open, pid, 0);
     if (fd >= 0)
@@ -233,6 +238,7 @@ static bool parse_options(const char *text, struct attach_options *o)
     *o = (struct attach_options){.sample = LH_SAMPLE_BYTES_DEFAULT, .interval = LH_INTERVAL_MS_DEFAULT,
                                  .capacity = LH_TABLE_CAPACITY_DEFAULT, .stacks = LH_MAX_STACKS_DEFAULT,
                                  .snapshots = LH_MAX_SNAPSHOTS_DEFAULT, .depth = LH_STACK_DEPTH_DEFAULT, .java = 1};
+    bool owner_given = false;
     if (!text)
         return false;
     while (*text) {
@@ -250,7 +256,7 @@ static bool parse_options(const char *text, struct attach_options *o)
             ok = value_length > 0 && value_length < sizeof o->dir;
             if (ok)
                 memcpy(o->dir, value, value_length);
-        } else if (KEY("owner")) ok = parse_u64(value, value_length, &o->owner);
+        } else if (KEY("owner")) ok = (owner_given = parse_u64(value, value_length, &o->owner));
         else if (KEY("sample")) ok = parse_u64(value, value_length, &o->sample) && WITHIN(SAMPLE_BYTES, o->sample);
         else if (KEY("interval")) ok = parse_u64(value, value_length, &o->interval) && WITHIN(INTERVAL_MS, o->interval);
         else if (KEY("capacity")) ok = parse_u64(value, value_length, &o->capacity) && WITHIN(TABLE_CAPACITY, o->capacity);
@@ -265,7 +271,7 @@ static bool parse_options(const char *text, struct attach_options *o)
             return false;
         text = end ? end + 1 : text + length;
     }
-    return o->dir[0] == '/' && o->owner > 0 && o->owner <= INT32_MAX;
+    return o->dir[0] == '/' && owner_given && o->owner <= INT32_MAX;
 }
 
 /* ---- starting a run ---- */

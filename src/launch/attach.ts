@@ -134,6 +134,16 @@ export interface AttachOptions {
   ignoreFrames?: string[];
 }
 
+/**
+ * Whether `pid` lives in another pid namespace than this CLI (a container's JVM): its NSpid line has more than one
+ * number. Our pid means nothing there, so the shim is not asked to watch it (owner 0).
+ */
+function inOtherPidNamespace(pid: number): boolean {
+  const nspid = /^NSpid:\s*(.*)$/m.exec(readProc(pid, 'status') ?? '')?.[1]?.trim().split(/\s+/) ?? [];
+  const ours = /^NSpid:\s*(.*)$/m.exec(readProc(process.pid, 'status') ?? '')?.[1]?.trim().split(/\s+/) ?? [];
+  return nspid.length !== ours.length;
+}
+
 /** The agent's option string (native/attach.c): key:value pairs, quoted for jcmd's parser. */
 export function agentOptions(o: AttachOptions, ownerPid: number): string {
   const pairs: [string, string | number | undefined][] = [
@@ -232,7 +242,7 @@ export class AttachSession {
     const { target, shimPath, rawDir } = this.options;
     quotable(rawDir, 'the run directory');
     const args = [...JCMD_JVM_OPTIONS, String(target.pid), 'JVMTI.agent_load', quotable(shimPath, 'the shim'),
-      `"${agentOptions(this.options, process.pid)}"`];
+      `"${agentOptions(this.options, inOtherPidNamespace(target.pid) ? 0 : process.pid)}"`];
     // Tracking starts while jcmd runs: rates are measured from just before it.
     this.meta.startedAtMs = Date.now();
     this.meta.attach!.trackingSinceMs = this.meta.startedAtMs;
