@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { parseDurationMs } from '../core/units.js';
-import { completedRunMeta, hasUnprocessedSnapshots } from '../pipeline/index.js';
+import { completedRunMeta, hasUnprocessedSnapshots, type RunReport } from '../pipeline/index.js';
+import { writeHtmlReport } from '../report/index.js';
 import {
   checkServiceName, EndpointError, HttpTransport, LabelError, parseBackend, parseEndpoint, parseLabelOption, pushProfiles, pushSummaryLine,
   runLabels, type PushSummary, type RunLabels, type RunPushOptions,
@@ -120,16 +121,25 @@ export async function pushCommand(dir: string, url: string, options: PushCommand
   }
 }
 
-/** report.json's `push`: where the run's profiles stand with this endpoint now (when the run has a report.json). */
+/**
+ * report.json's `push`: where the run's profiles stand with this endpoint now (when the run has a report.json), and
+ * report.html redrawn from it, so the page a user opens says the same as `leakhunt report`.
+ */
 function recordInReport(dir: string, summary: PushSummary, total: number, pushed: number): void {
   const path = runPath(dir, 'report');
   if (!existsSync(path)) return;
+  let report: Record<string, unknown>;
   try {
-    const report = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-    report['push'] = { ...summary, pushed, left: total - pushed };
-    writeJsonAtomic(path, report);
+    report = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
   } catch {
-    // report.json is the analysis' file: a damaged one is `leakhunt report`'s to say, not ours
+    return; // report.json is the analysis' file: a damaged one is `leakhunt report`'s to say, not ours
+  }
+  report['push'] = { ...summary, pushed, left: total - pushed };
+  writeJsonAtomic(path, report);
+  try {
+    writeHtmlReport(dir, report as unknown as RunReport);
+  } catch (error) {
+    say(`report.html not redrawn: ${(error as Error).message} (leakhunt report ${dir} --format html --write redraws it)`);
   }
 }
 

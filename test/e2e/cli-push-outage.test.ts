@@ -6,7 +6,7 @@
  * the clock.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ProfileReceiver } from '../support/profile-receiver.js';
@@ -89,6 +89,7 @@ describe('leakhunt run --push while the backend is down, then up', () => {
     const reported = await runCli(['report', out]);
     assert.equal(reported.exitCode, 0, reported.all);
     assert.match(reported.stdout, new RegExp(`push: ${updated.push!.pushed} of ${updated.push!.pushed} profiles pushed to pyroscope at \\S+, \\d+ retried, 0 left\n`));
+    assert.match(readFileSync(join(out, 'report.html'), 'utf8'), new RegExp(`${updated.push!.pushed} of ${updated.push!.pushed} profiles pushed to pyroscope at \\S+, \\d+ retried, 0 left`), 'report.html redrawn');
   });
 
   it('a second leakhunt push sends nothing', async () => {
