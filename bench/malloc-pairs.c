@@ -11,12 +11,18 @@
  * -W MS first runs pairs, untimed, for MS milliseconds (from the same call depth): an interposer that prepares
  * something per call site in the background (leakhunt's unwind tables) is then measured warm.
  *
- * usage: malloc-pairs [-n pairs_per_thread] [-t threads] [-w working_set] [-d call_depth] [-W warmup_ms]
+ * -a SHIM -r RAW_DIR: before the timed loop, load the shim as `leakhunt attach` does into a JVM — dlopen, then its
+ * Agent_OnAttach, which patches this program's GOT — and stop that run at once (stop-request, as `leakhunt detach`):
+ * the loop then measures the idle hooks an attached-then-detached process keeps.
+ *
+ * usage: malloc-pairs [-n pairs_per_thread] [-t threads] [-w working_set] [-d call_depth] [-W warmup_ms] [-a shim -r raw_dir]
  * prints one line: malloc-pairs threads=T pairs=N working_set=W depth=D ns_per_pair=X cpu_ns_per_pair=C wall_s=Y
  * (ns_per_pair: each thread's time for its N pairs divided by N, averaged over the threads; cpu_ns_per_pair the
  * same from each thread's CPU time, which time spent waiting for a core on a busy machine does not inflate)
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -132,17 +138,49 @@ static void *run_thread(void *argument)
     return NULL;
 }
 
+/* Loads the shim into this process as an attach does, then stops its run: the GOT keeps the idle hooks. */
+static int attach_then_detach(const char *shim, const char *raw_dir)
+{
+    void *library = dlopen(shim, RTLD_NOW | RTLD_LOCAL);
+    int (*on_attach)(void *, char *, void *) = library ? (int (*)(void *, char *, void *))dlsym(library, "Agent_OnAttach") : NULL;
+    if (!on_attach) {
+        fprintf(stderr, "malloc-pairs: cannot load %s: %s\n", shim, dlerror());
+        return -1;
+    }
+    char options[4200];
+    snprintf(options, sizeof options, "dir:%s,owner:%d,java:0,interval:86400000", raw_dir, (int)getpid());
+    int result = on_attach(NULL, options, NULL);
+    if (result != 0) {
+        fprintf(stderr, "malloc-pairs: Agent_OnAttach returned %d\n", result);
+        return -1;
+    }
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%d/stop-request", raw_dir, (int)getpid());
+    close(open(path, O_WRONLY | O_CREAT, 0600));
+    snprintf(path, sizeof path, "%s/%d/stopped", raw_dir, (int)getpid());
+    for (int i = 0; i < 500 && access(path, F_OK) != 0; i++)
+        usleep(10000);
+    if (access(path, F_OK) != 0) {
+        fprintf(stderr, "malloc-pairs: the shim did not stop its run\n");
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    const char *attach_shim = NULL, *raw_dir = NULL;
     long pairs = 5000000;
     int threads = 1, working_set = 1024, depth = 0, warmup_ms = 0, option;
-    while ((option = getopt(argc, argv, "n:t:w:d:W:")) != -1) {
+    while ((option = getopt(argc, argv, "n:t:w:d:W:a:r:")) != -1) {
         switch (option) {
         case 'n': pairs = atol(optarg); break;
         case 't': threads = atoi(optarg); break;
         case 'w': working_set = atoi(optarg); break;
         case 'd': depth = atoi(optarg); break;
         case 'W': warmup_ms = atoi(optarg); break;
+        case 'a': attach_shim = optarg; break;
+        case 'r': raw_dir = optarg; break;
         default:
             fprintf(stderr, "usage: %s [-n pairs_per_thread] [-t threads] [-w working_set] [-d call_depth] [-W warmup_ms]\n", argv[0]);
             return 2;
@@ -152,6 +190,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "malloc-pairs: -n, -t, -w must be positive (-t at most 1024), -d in 0..10000, -W at least 0\n");
         return 2;
     }
+    if (attach_shim && (!raw_dir || attach_then_detach(attach_shim, raw_dir) != 0))
+        return 1;
     struct thread_work *work = aligned_alloc(128, (size_t)threads * sizeof *work);
     if (!work)
         return 1;

@@ -30,6 +30,10 @@ LH_HIDDEN unsigned lh_agent_status(void)
 {
     return 0;
 }
+LH_HIDDEN void lh_agent_attach(void *vm)
+{
+    (void)vm;
+}
 #else
 
 #include <dlfcn.h>
@@ -300,6 +304,20 @@ static void start_agent(JavaVM *vm)
 LH_HIDDEN unsigned lh_agent_status(void)
 {
     return atomic_load(&agent_status);
+}
+
+LH_HIDDEN void lh_agent_attach(void *vm_pointer)
+{
+    JavaVM *vm = vm_pointer;
+    if (!lh_config.java_stacks || (atomic_load(&agent_status) & LH_AGENT_LOADED))
+        return; /* a second attach finds the agent running since the first */
+    lh_tls.quiet++;
+    start_agent(vm);
+    JNIEnv *jni;
+    /* The VM is live: what VMInit would have done — methods of the classes already loaded, the resolver, sampling. */
+    if ((atomic_load(&agent_status) & LH_AGENT_LOADED) && (*vm)->GetEnv(vm, (void **)&jni, JNI_VERSION_1_6) == JNI_OK)
+        on_vm_init(jvmti, jni, NULL);
+    lh_tls.quiet--;
 }
 
 JNIEXPORT jint JNICALL Agent_OnLoad(JavaVM *vm, char *options, void *reserved)

@@ -15,6 +15,9 @@ LH_HIDDEN int lh_agent_java_stack(struct lh_java_frame *frames, int max_depth);
 #define LH_AGENT_SAMPLING 2u
 LH_HIDDEN unsigned lh_agent_status(void);
 
+/* Agent_OnAttach's part (attach.c): the agent started in a live VM (a JavaVM *), on a Java thread; once per process. */
+LH_HIDDEN void lh_agent_attach(void *vm);
+
 /* Resolves the method ids of every stack interned so far (called before the final snapshot). */
 LH_HIDDEN void lh_agent_resolve_pending(void);
 

@@ -70,7 +70,11 @@ static bool read_number(const char *name, uint64_t min, uint64_t max, bool zero_
 
 static enum lh_config_result open_raw_dir(void)
 {
-    const char *dir = getenv("LEAKHUNT_DIR");
+    return lh_config_open_raw_dir(getenv("LEAKHUNT_DIR"));
+}
+
+LH_HIDDEN enum lh_config_result lh_config_open_raw_dir(const char *dir)
+{
     if (dir[0] != '/') {
         lh_say(LH_SAY_DISABLED, "LEAKHUNT_DIR must be an absolute path", NULL);
         return LH_CONFIG_INVALID;
@@ -95,6 +99,8 @@ static enum lh_config_result open_raw_dir(void)
         lh_say(LH_SAY_DISABLED, "LEAKHUNT_DIR is not a directory of ours (or is a symlink): ", dir, NULL);
         return LH_CONFIG_INVALID;
     }
+    if (lh_config.raw_dir_fd >= 0)
+        close(lh_config.raw_dir_fd);
     lh_config.raw_dir_fd = fd;
     return LH_CONFIG_OK;
 }

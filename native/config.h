@@ -11,4 +11,8 @@ enum lh_config_result {
 
 LH_HIDDEN enum lh_config_result lh_config_read(void);
 
+/* Opens `dir` (absolute, a directory of this user, not through a symlink) as lh_config.raw_dir_fd, closing the one
+ * before; LEAKHUNT_DIR's checks, for attach.c's option too. Says why on stderr when it refuses. */
+LH_HIDDEN enum lh_config_result lh_config_open_raw_dir(const char *dir);
+
 #endif

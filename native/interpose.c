@@ -283,6 +283,8 @@ static __attribute__((noinline, cold)) void *after_reallocation(void *p, size_t 
     if (state != LH_ON) {
         if (state == LH_OFF)
             lh_tls.bytes_until_sample = INT64_MAX / 2; /* never come back here */
+        else if (state == LH_PAUSED)
+            lh_sampler_take(&lh_tls, size); /* rearmed, unrecorded: a later attach finds a Poisson countdown */
         return p;
     }
     lh_tls.busy++;
@@ -384,6 +386,8 @@ LH_EXPORT void *realloc(void *p, size_t size)
     return q;
 }
 
+extern LH_HIDDEN __typeof__(realloc) self_realloc;
+
 LH_EXPORT void *reallocarray(void *p, size_t count, size_t size)
 {
     size_t bytes;
@@ -391,7 +395,7 @@ LH_EXPORT void *reallocarray(void *p, size_t count, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return realloc(p, bytes);
+    return self_realloc(p, bytes); /* the shim's own, also when attached (a plain call would bind to libc's) */
 }
 
 LH_EXPORT int posix_memalign(void **out, size_t alignment, size_t size)
@@ -442,4 +446,17 @@ LH_HIDDEN void *lh_interpose_substitute(const char *name, void *found)
     if (strcmp(name, "reallocarray") == 0)
         return found == next_reallocarray_found ? (void *)&self_reallocarray : NULL;
     return NULL;
+}
+
+/* Attach (attach.c): forward to the allocator the process already uses, as the loader bound the shim's own references
+ * to it — not dlsym(RTLD_NEXT), which from a dlopen'd library skips an allocator preloaded into the process. */
+LH_HIDDEN void lh_interpose_bind_next(const char *name, void *function)
+{
+    if (!function)
+        return;
+#define BIND(fn, ret, params)                                                                                \
+    if (strcmp(name, #fn) == 0)                                                                              \
+        __atomic_store_n(&next_##fn, (ret(*) params)function, __ATOMIC_RELEASE);
+    NEXT_ALLOCATOR_FUNCTIONS(BIND)
+#undef BIND
 }

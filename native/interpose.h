@@ -15,6 +15,10 @@ LH_HIDDEN void lh_interpose_resolve(void);
 /* Resolves the next mmap, mmap64, munmap and mremap (interpose_mmap.c); until then they are system calls. */
 LH_HIDDEN void lh_interpose_mmap_resolve(void);
 
+/* Attach (attach.c): forward `name` (malloc family / mmap family) to `function` from now on. */
+LH_HIDDEN void lh_interpose_bind_next(const char *name, void *function);
+LH_HIDDEN void lh_interpose_mmap_bind_next(const char *name, void *function);
+
 /* Subtracts `size` from the thread's countdown; true when a sample point fell inside this block. The whole
  * unsampled path of every allocating call, malloc's and mmap's alike: one per-thread countdown, one Poisson rule. */
 static inline bool lh_countdown_crossed(size_t size)

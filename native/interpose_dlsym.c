@@ -115,6 +115,7 @@ LH_HIDDEN void *lh_dlvsym_route(void *handle, const char *name, const char *vers
             ".globl " #name "\n"                                                                             \
             ".type " #name ", @function\n"                                                                   \
             ".p2align 4\n" #name ":\n"                                                                       \
+            ".globl lh_self_" #name "\n.hidden lh_self_" #name "\nlh_self_" #name ":\n"                     \
             ".cfi_startproc\n" LH_ENDBR                                                                      \
             "pushq %rdi\n.cfi_adjust_cfa_offset 8\n"                                                         \
             "pushq %rsi\n.cfi_adjust_cfa_offset 8\n"                                                         \
@@ -131,6 +132,8 @@ LH_HIDDEN void *lh_dlvsym_route(void *handle, const char *name, const char *vers
             ".cfi_endproc\n"                                                                                 \
             ".size " #name ", .-" #name "\n");
 
+/* lh_self_dlsym and lh_self_dlvsym: the stubs' hidden names, for attach.c's hooks (`&dlsym` in the shim is whichever
+ * dlsym comes first in the process). */
 LOOKUP_STUB(dlsym, lh_dlsym_route, lh_real_dlsym)
 LOOKUP_STUB(dlvsym, lh_dlvsym_route, lh_real_dlvsym)
 

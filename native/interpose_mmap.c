@@ -120,6 +120,8 @@ static bool may_sample(void)
     int state = atomic_load_explicit(&lh_run_state, memory_order_relaxed);
     if (state == LH_OFF)
         lh_tls.bytes_until_sample = INT64_MAX / 2; /* never come back here */
+    else if (state == LH_PAUSED)
+        lh_sampler_take(&lh_tls, 0); /* rearmed, unrecorded (interpose.c does the same) */
     return state == LH_ON;
 }
 
@@ -269,4 +271,19 @@ LH_HIDDEN void *lh_interpose_mmap_substitute(const char *name, void *found)
     if (strcmp(name, "mremap") == 0)
         return found == (void *)NEXT(mremap) ? (void *)&self_mremap : NULL;
     return NULL;
+}
+
+/* Attach (attach.c): as lh_interpose_bind_next, for the mmap family. */
+LH_HIDDEN void lh_interpose_mmap_bind_next(const char *name, void *function)
+{
+    if (!function)
+        return;
+    if (strcmp(name, "mmap") == 0)
+        __atomic_store_n(&next_mmap, (mmap_function)function, __ATOMIC_RELEASE);
+    else if (strcmp(name, "mmap64") == 0)
+        __atomic_store_n(&next_mmap64, (mmap_function)function, __ATOMIC_RELEASE);
+    else if (strcmp(name, "munmap") == 0)
+        __atomic_store_n(&next_munmap, (int (*)(void *, size_t))function, __ATOMIC_RELEASE);
+    else if (strcmp(name, "mremap") == 0)
+        __atomic_store_n(&next_mremap, (mremap_function)function, __ATOMIC_RELEASE);
 }

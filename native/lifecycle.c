@@ -22,6 +22,7 @@
 
 #include "agent.h"
 #include "config.h"
+#include "lifecycle.h"
 #include "interpose.h"
 #include "liveness.h"
 #include "mappings.h"
@@ -99,6 +100,11 @@ static bool start(void)
         return false; /* setuid/setgid: never act on an environment the invoker controls */
     if (lh_config_read() != LH_CONFIG_OK)
         return false;
+    return lh_start_recording();
+}
+
+LH_HIDDEN bool lh_start_recording(void)
+{
     lh_sampler_configure(lh_config.sample_interval_bytes);
     lh_stacks_locate_self();
     if (!lh_live_init(lh_config.table_capacity) || !lh_mappings_init() ||

@@ -448,3 +448,24 @@ LH_HIDDEN void lh_live_thin(void)
     }
     atomic_fetch_add_explicit(&lh_counters.thinned_entries, thinned, memory_order_relaxed);
 }
+
+/* A new attached run in the same process (attach.c): frees went unwatched while the shim was detached, so every
+ * entry is forgotten, with its filter count. Walks the shards under their locks, touching only used slots' pages. */
+LH_HIDDEN void lh_live_clear(void)
+{
+    pthread_mutex_lock(&thinning_lock);
+    for (int i = 0; i < SHARD_COUNT; i++) {
+        struct shard *s = &shards[i];
+        pthread_mutex_lock(&s->lock);
+        for (uint64_t j = 0; s->slots && s->used > 0 && j <= s->mask; j++) {
+            if (s->slots[j].address == 0)
+                continue;
+            filter_decrement(s->slots[j].address);
+            s->slots[j].address = 0;
+            s->used--;
+            atomic_fetch_sub_explicit(&live_entries, 1, memory_order_relaxed);
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&thinning_lock);
+}

@@ -106,4 +106,7 @@ LH_HIDDEN void lh_live_unlock_after_fork(void);
  * Exposed for tests; normally called by insert when the table is full. */
 LH_HIDDEN void lh_live_thin(void);
 
+/* Forgets every entry (a new attached run in the same process: attach.c). */
+LH_HIDDEN void lh_live_clear(void);
+
 #endif

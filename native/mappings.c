@@ -221,3 +221,12 @@ LH_HIDDEN void lh_mappings_unlock_after_fork(void)
 {
     pthread_mutex_unlock(&table_lock);
 }
+
+LH_HIDDEN void lh_mappings_clear(void)
+{
+    pthread_mutex_lock(&table_lock);
+    for (uint32_t i = 0; i < count; i++)
+        filter_remove(&entries[i]);
+    count = 0;
+    pthread_mutex_unlock(&table_lock);
+}

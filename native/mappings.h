@@ -86,6 +86,8 @@ LH_HIDDEN bool lh_mappings_remove(uintptr_t start, uint64_t length, struct lh_ma
 LH_HIDDEN void lh_mappings_for_each(void (*visit)(const struct lh_mapping *, void *), void *context);
 
 LH_HIDDEN uint64_t lh_mappings_count(void);
+/* Forgets every tracked mapping (a new attached run in the same process: attach.c). */
+LH_HIDDEN void lh_mappings_clear(void);
 
 /* fork(): the table's lock taken before, released after in the parent and the child (lifecycle.c). */
 LH_HIDDEN void lh_mappings_lock_for_fork(void);

@@ -12,6 +12,7 @@
 LH_HIDDEN struct lh_counters lh_counters;
 LH_HIDDEN uint64_t lh_start_monotonic_ns;
 LH_HIDDEN uint64_t lh_start_realtime_ns;
+LH_HIDDEN _Atomic bool lh_attached;
 
 /* Every mapping the shim made, so its resident size can be measured (mincore) rather than guessed. */
 #define MAX_MAPPINGS 32

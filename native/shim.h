@@ -13,6 +13,7 @@
  *                                                          (the writer stopped around calls that need one thread)
  *   unloaded.c     dlclose                                 (what a library mapped, remembered before it goes)
  *   agent.c        Agent_OnLoad                            (the JVMTI agent; absent when built without jvmti.h)
+ *   attach.c       Agent_OnAttach                          (loaded into a running JVM: GOT hooks, got.c)
  */
 #ifndef LEAKHUNT_SHIM_H
 #define LEAKHUNT_SHIM_H
@@ -52,8 +53,10 @@
     }))
 
 /* Whether the shim records. STARTING covers the time before our constructor ran (ld.so and earlier
- * constructors already allocate); OFF is final for this process image (forked child, bad config, setuid). */
-enum lh_run_state { LH_STARTING = 0, LH_ON = 1, LH_OFF = 2 };
+ * constructors already allocate); OFF is final for this process image (forked child, bad config, setuid) — except
+ * for a shim loaded by the JVM's attach mechanism, where OFF is where attach.c starts from. PAUSED: an attached run
+ * that ended (detach, or stop-request): the hooks pass calls through until the next attach turns it ON again. */
+enum lh_run_state { LH_STARTING = 0, LH_ON = 1, LH_OFF = 2, LH_PAUSED = 3 };
 extern LH_HIDDEN _Atomic int lh_run_state;
 
 /* How native stacks are captured (LEAKHUNT_UNWINDER). TABLES: the shim's own tables, libgcc where they cannot
@@ -116,5 +119,7 @@ LH_HIDDEN uint64_t lh_monotonic_ns(void);
 LH_HIDDEN uint64_t lh_coarse_monotonic_ns(void);
 extern LH_HIDDEN uint64_t lh_start_monotonic_ns;
 extern LH_HIDDEN uint64_t lh_start_realtime_ns;
+/* Loaded into a running process (attach.c): lh_start_* are when tracking began, not when the process started. */
+extern LH_HIDDEN _Atomic bool lh_attached;
 
 #endif

@@ -126,7 +126,7 @@ static void write_meta(bool is_final, bool after_trim, uint64_t sequence)
     out_u32(is_final ? 1 : 0);
     out_u32(lh_config.max_stack_depth);
     out_u64((lh_config.sample_interval_bytes <= 1 && lh_sampler_generation() == 0 ? 1u : 0u) |
-            (after_trim ? 2u : 0u) | (uint64_t)lh_agent_status() << 2);
+            (after_trim ? 2u : 0u) | (uint64_t)lh_agent_status() << 2 | (atomic_load(&lh_attached) ? 16u : 0u));
     out_u64(0);
     out_u64(0);
     out_end_record(start);
@@ -366,16 +366,28 @@ LH_HIDDEN int lh_snapshot_directory(void)
     return pid_dir_fd;
 }
 
-LH_HIDDEN bool lh_snapshot_prepare(void)
+LH_HIDDEN bool lh_snapshot_open_directory(void)
 {
     char name[24];
     snprintf(name, sizeof name, "%d", (int)getpid());
     if (mkdirat(lh_config.raw_dir_fd, name, 0700) != 0 && errno != EEXIST)
         return false;
-    pid_dir_fd = openat(lh_config.raw_dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (pid_dir_fd < 0)
+    int fd = openat(lh_config.raw_dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
         return false;
+    pthread_mutex_lock(&write_lock);
+    if (pid_dir_fd >= 0)
+        close(pid_dir_fd);
+    pid_dir_fd = fd;
     next_sequence = lh_retention_next_sequence(pid_dir_fd); /* an exec() continues the series */
+    pthread_mutex_unlock(&write_lock);
+    return true;
+}
+
+LH_HIDDEN bool lh_snapshot_prepare(void)
+{
+    if (!lh_snapshot_open_directory())
+        return false;
     bool output_ready = out_init();
     totals = lh_map_memory((size_t)lh_config.max_stacks * sizeof *totals);
     frame_scratch = lh_map_memory(LH_MAX_DEPTH_LIMIT * sizeof *frame_scratch);

@@ -9,6 +9,9 @@
  * snapshot is gathered in. False if either fails. */
 LH_HIDDEN bool lh_snapshot_prepare(void);
 
+/* (Re)opens <raw dir>/<pid>/ under lh_config.raw_dir_fd as it is now: a new attached run's directory (attach.c). */
+LH_HIDDEN bool lh_snapshot_open_directory(void);
+
 /* Writes one snapshot (serialised: any thread may call it). is_final marks the one taken at normal exit,
  * after_trim the second snapshot of a trim probe. Applies snapshot retention after it. */
 LH_HIDDEN void lh_snapshot_write(bool is_final, bool after_trim);

@@ -97,6 +97,29 @@ static void sleep_until(uint64_t wake_ns)
     pthread_mutex_unlock(&wake_lock);
 }
 
+LH_HIDDEN bool (*_Atomic lh_writer_owner_gone)(void);
+LH_HIDDEN void (*_Atomic lh_writer_each_snapshot)(void);
+
+/* stop-request, or the owner gone: sampling stops, the last stacks' Java methods get the agent's resolver (every
+ * 100 ms) to name them, and the final snapshot is written. The hooks stay, passing calls through (PAUSED). */
+static void stop_run(void)
+{
+    atomic_store(&lh_run_state, LH_PAUSED);
+    struct timespec settle = {0, 250 * 1000000L};
+    nanosleep(&settle, NULL);
+    lh_snapshot_write(true, false);
+    /* For the CLI: the final snapshot is there. */
+    int marker = openat(lh_snapshot_directory(), "stopped", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (marker >= 0)
+        close(marker);
+}
+
+static bool stop_requested(void)
+{
+    bool (*owner_gone)(void) = atomic_load(&lh_writer_owner_gone);
+    return control_requested("stop-request") || (owner_gone && owner_gone());
+}
+
 static void *writer_main(void *unused)
 {
     (void)unused;
@@ -105,6 +128,13 @@ static void *writer_main(void *unused)
         uint64_t wake_ns;
         unsigned due = lh_writer_clock_tick(&schedule, lh_monotonic_ns(), &wake_ns);
         lh_unwind_tables_refresh(); /* the unwinder's tables: new objects, pages stacks asked for */
+        if ((due & LH_WRITER_POLL) && stop_requested()) {
+            stop_run();
+            break;
+        }
+        void (*each_snapshot)(void) = atomic_load(&lh_writer_each_snapshot);
+        if ((due & LH_WRITER_SNAPSHOT) && each_snapshot)
+            each_snapshot();
         if ((due & LH_WRITER_POLL) && control_requested("trim-request"))
             trim_probe();
         else if (((due & LH_WRITER_POLL) && control_requested("flush-request")) || (due & LH_WRITER_SNAPSHOT))
@@ -196,4 +226,16 @@ LH_HIDDEN void lh_writer_final(void)
     pthread_mutex_unlock(&lifecycle_lock);
     atomic_store(&stopping, true);
     lh_snapshot_write(true, false);
+}
+
+LH_HIDDEN bool lh_writer_restart(void)
+{
+    pthread_mutex_lock(&lifecycle_lock);
+    if (writer_running && writer_pid == getpid())
+        stop_writer_thread(); /* it ended by itself at the stop; joined here */
+    writer_finished = false;
+    lh_writer_clock_start(&schedule, lh_config.snapshot_interval_ms * 1000000u, lh_monotonic_ns());
+    bool started = start_writer_thread();
+    pthread_mutex_unlock(&lifecycle_lock);
+    return started;
 }

@@ -22,6 +22,14 @@ LH_HIDDEN void lh_writer_resume(void);
 LH_HIDDEN void lh_writer_lock_for_fork(void);
 LH_HIDDEN void lh_writer_unlock_after_fork(void);
 
+/* Attach (attach.c): the writer also stops the run — sampling off (PAUSED), a final snapshot, the thread ends — when
+ * the CLI drops `stop-request` or when lh_writer_owner_gone() says the CLI that attached is gone; before each
+ * interval's snapshot it calls lh_writer_each_snapshot (the GOT re-scan). lh_writer_restart() starts a new run's
+ * writer (joining the one that ended) with lh_config as it is now. */
+extern LH_HIDDEN bool (*_Atomic lh_writer_owner_gone)(void);
+extern LH_HIDDEN void (*_Atomic lh_writer_each_snapshot)(void);
+LH_HIDDEN bool lh_writer_restart(void);
+
 /* Writes the final snapshot at normal exit; the writer thread writes no more. */
 LH_HIDDEN void lh_writer_final(void);
 

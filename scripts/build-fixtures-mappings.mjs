@@ -9,6 +9,8 @@
 //                                                      dlsym(RTLD_NEXT), preloaded after the shim)
 //   fixtures/build/mappings/libnativemappings.so       fixtures/java/mappings/native/nativemappings.c (JNI mmap)
 //   fixtures/build/mappings/classes/                   fixtures/java/mappings/src/**/*.java (MappedByteBuffer, JNI)
+//   fixtures/build/attach/liblateleak.so               fixtures/java/attach/native/lateleak.c (JNI, loaded late)
+//   fixtures/build/attach/classes/                     fixtures/java/attach/src/**/*.java (a JVM to attach to)
 //
 // C is built with -O2 -g, no frame pointers, like the other fixtures. A target is skipped when all its outputs are
 // newer than its sources (and this script). (fixtures/python/ctypes_leak.py needs no build.)
@@ -35,11 +37,11 @@ function buildC(source, out, flags) {
   log(`built ${rel(out)}`);
 }
 
-function buildJavaClasses() {
-  const srcDir = path.join(root, 'fixtures', 'java', 'mappings', 'src');
+function buildJavaClasses(name = 'mappings') {
+  const srcDir = path.join(root, 'fixtures', 'java', name, 'src');
   const sources = listFiles(srcDir, '.java');
   if (sources.length === 0) fail(`no Java sources under ${rel(srcDir)}`);
-  const out = path.join(buildDir, 'mappings', 'classes');
+  const out = path.join(buildDir, name, 'classes');
   const classes = sources.map((s) => path.join(out, path.relative(srcDir, s).replace(/\.java$/, '.class')));
   if (upToDate([...sources, self], classes)) {
     log(`${rel(out)} is up to date`);
@@ -62,3 +64,7 @@ const home = jdk({ headers: true });
 buildC(path.join(root, 'fixtures', 'java', 'mappings', 'native', 'nativemappings.c'), path.join(buildDir, 'mappings', 'libnativemappings.so'),
   ['-fPIC', '-shared', '-I', path.join(home, 'include'), '-I', path.join(home, 'include', 'linux')]);
 buildJavaClasses();
+// leakhunt attach (issue #13): a JVM that loads its JNI library only after the attach, and leaks through libzip.
+buildC(path.join(root, 'fixtures', 'java', 'attach', 'native', 'lateleak.c'), path.join(buildDir, 'attach', 'liblateleak.so'),
+  ['-fPIC', '-shared', '-I', path.join(home, 'include'), '-I', path.join(home, 'include', 'linux')]);
+buildJavaClasses('attach');

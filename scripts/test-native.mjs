@@ -16,8 +16,12 @@ writeLimitsHeader();
 
 // agent.c builds as stubs here (no JDK include path): the units are tested without a JVM. The interposers are left
 // out: a test program is not to have its own malloc, mmap or dlsym replaced.
-const entryPoints = ['interpose.c', 'interpose_mmap.c', 'interpose_dlsym.c', 'lifecycle.c'];
+const entryPoints = ['interpose.c', 'interpose_mmap.c', 'interpose_dlsym.c', 'lifecycle.c', 'attach.c'];
 const units = shimSources.filter((f) => !entryPoints.includes(f)).map((f) => join(nativeDir, f));
+// test_got.c patches a library's GOT: the same source built with a lazily bound PLT and with -fno-plt under full RELRO.
+const gotTarget = join(testDir, 'got_target.c');
+execFileSync(cc, ['-O1', '-fPIC', '-shared', '-Wl,-z,lazy', '-o', join(buildDir, 'libgot_plt.so'), gotTarget], { stdio: 'inherit' });
+execFileSync(cc, ['-O1', '-fPIC', '-shared', '-fno-plt', '-Wl,-z,relro,-z,now', '-o', join(buildDir, 'libgot_noplt.so'), gotTarget], { stdio: 'inherit' });
 let failed = 0;
 for (const test of readdirSync(testDir).filter((f) => /^test_.*\.c$/.test(f)).sort()) {
   const name = test.replace(/^test_/, '').replace(/\.c$/, '');
@@ -35,7 +39,7 @@ for (const test of readdirSync(testDir).filter((f) => /^test_.*\.c$/.test(f)).so
   }
   execFileSync(cc, [...flags, '-o', binary, join(testDir, test), ...units, ...linkLibrary, ...shimLibs], { stdio: 'inherit' });
   console.log(`# ${test}`);
-  const run = spawnSync(binary, [], { stdio: 'inherit' });
+  const run = spawnSync(binary, [buildDir], { stdio: 'inherit' });
   if (run.status !== 0) failed++;
 }
 // shim.h's opening comment lists what the library exports: it must be what the built library really exports.

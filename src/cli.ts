@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** The command line: commander wiring, and the one place errors become a message and an exit code. */
 import { Command, CommanderError } from 'commander';
+import { register as registerAttach } from './commands/attach.js';
+import { register as registerDetach } from './commands/detach.js';
 import { register as registerDiff } from './commands/diff.js';
 import { register as registerGate } from './commands/gate.js';
 import { register as registerPush } from './commands/push.js';
@@ -17,6 +19,7 @@ Exit codes:
   4     environment problem: shim not built, tool missing, a run directory that cannot be made or written
   5     output exists (use --force)
   6     some profiles could not be pushed (push)
+  7     the process cannot be attached (attach, detach)
   70    internal error (a bug)
   126   run: the command cannot be executed (as a shell says)
   127   run: the command was not found (as a shell says)`;
@@ -28,6 +31,8 @@ function buildProgram(): Command {
     .enablePositionalOptions()
     .addHelpText('after', exitCodesHelp);
   registerRun(program);
+  registerAttach(program);
+  registerDetach(program);
   registerDiff(program);
   registerReport(program);
   registerGate(program);

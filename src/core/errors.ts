@@ -19,6 +19,8 @@ export const ExitCode = {
   outputExists: 5,
   /** `leakhunt push`: some profiles could not be sent (they stay in the run directory). */
   pushIncomplete: 6,
+  /** `leakhunt attach`/`detach`: the process cannot be attached (not a JVM, another user's, attach disabled, gone). */
+  attachRefused: 7,
   /** `run`: the command was found but cannot be executed (as a shell, `env` or `timeout` say it). */
   cannotExecute: 126,
   /** `run`: the command was not found (as a shell, `env` or `timeout` say it). */

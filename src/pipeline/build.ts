@@ -10,7 +10,12 @@ import { verdictDetail } from './verdict-text.js';
 import { REPORT_SCHEMA, type MemoryReport, type RunReport, type ShimSummary } from './model.js';
 
 /** What the run itself contributes to the report; the rest comes from the analysis. */
-export type RunFacts = Pick<RunReport, 'command' | 'pid' | 'exitStatus' | 'durationSec' | 'sampleBytes' | 'snapshotIntervalMs' | 'warnings' | 'snapshotsWritten' | 'snapshotsDamaged'>;
+export type RunFacts = Pick<RunReport, 'command' | 'pid' | 'exitStatus' | 'durationSec' | 'sampleBytes' | 'snapshotIntervalMs' | 'warnings' | 'snapshotsWritten' | 'snapshotsDamaged' | 'trackingSince'>;
+
+/** An attached run's "tracking since" (ISO 8601): what came before it was not seen, and every rate runs from it. */
+export function trackingSinceOf(meta: { attach?: { trackingSinceMs: number } }): { trackingSince?: string } {
+  return meta.attach ? { trackingSince: new Date(meta.attach.trackingSinceMs).toISOString() } : {};
+}
 
 export function shimSummary(counters: ShimCounters | undefined, finalSampleIntervalBytes: number): ShimSummary | null {
   if (!counters) return null;
@@ -109,6 +114,7 @@ export function buildRunReport(
     sampleBytes: facts.sampleBytes,
     snapshotIntervalMs: facts.snapshotIntervalMs,
     snapshots: points.length,
+    ...(facts.trackingSince ? { trackingSince: facts.trackingSince } : {}),
     ...(facts.snapshotsWritten !== undefined && facts.snapshotsWritten > points.length ? { snapshotsWritten: facts.snapshotsWritten } : {}),
     ...(facts.snapshotsDamaged ? { snapshotsDamaged: facts.snapshotsDamaged } : {}),
     detection,

@@ -98,6 +98,9 @@ export interface RunReport {
   sampleBytes: number;
   snapshotIntervalMs: number;
   snapshots: number;
+  /** leakhunt attach: when tracking began (ISO 8601). Allocations before it were not seen; durations and rates run
+   * from it. Absent for runs leakhunt started. */
+  trackingSince?: string;
   /** Snapshots the shim wrote, when fewer are in `snapshots` (retention deleted some, or some were damaged). */
   snapshotsWritten?: number;
   /** Raw snapshots left out because they could not be read (each named in `warnings`). */

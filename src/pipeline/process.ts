@@ -11,7 +11,7 @@ import {
 } from '../rundir/index.js';
 import { SnapshotSeriesReader, type RawSnapshot } from '../snapshot/index.js';
 import { jvmAgentWarningFor, readPerfMaps } from '../symbolize/index.js';
-import { buildRunReport, shimSummary } from './build.js';
+import { buildRunReport, shimSummary, trackingSinceOf } from './build.js';
 import type { ChildProcessSummary, RunReport } from './model.js';
 import { ProcessTimings } from './timings.js';
 
@@ -127,6 +127,7 @@ async function processOneProcess(
         // Sequence numbers run on through retention's gaps: the last file's says how many were written.
         ...(files.length > 0 ? { snapshotsWritten: sequenceOf(files[files.length - 1]!) + 1 } : {}),
         ...(damaged > 0 ? { snapshotsDamaged: damaged } : {}),
+        ...(isRoot ? trackingSinceOf(meta) : {}),
       },
       converted.series,
       timeline,

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isResidentParts, type TimelinePoint } from '../analyse/index.js';
 import { ExitCode, LeakhuntError, inputError } from '../core/errors.js';
 import { ProfileSeriesReader, type ProfilePoint, type ProfileSeries, type SeriesPoint } from '../pprof/index.js';
-import { buildRunReport, type MemoryContext } from './build.js';
+import { buildRunReport, trackingSinceOf, type MemoryContext } from './build.js';
 import { pushReportOf, type RunReport, type ShimSummary } from './model.js';
 import {
   isTimelineEntry, listProfiles, readJvmStats, readRunMeta, readTimelineSnapshots, runPath, type ProfileFile, type RunMeta,
@@ -119,6 +119,7 @@ function analyseAgain(
       warnings: [...(Array.isArray(previous?.warnings) ? previous.warnings : []), ...warnings],
       ...(typeof previous?.snapshotsWritten === 'number' ? { snapshotsWritten: previous.snapshotsWritten } : {}),
       ...(typeof previous?.snapshotsDamaged === 'number' ? { snapshotsDamaged: previous.snapshotsDamaged } : {}),
+      ...trackingSinceOf(meta),
     },
     profiles, timeline, shim,
     {

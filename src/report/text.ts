@@ -157,6 +157,9 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
   lines.push(chalk.dim(`  run: ${report.command.join(' ')} (pid ${report.pid}), ${formatDurationMs(report.durationSec * 1000)}, `
     + `${snapshotCount(report)}, sampling every ${formatBytes(sampleBytesInForce(report))}`
     + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`)));
+  if (report.trackingSince) {
+    lines.push(chalk.dim(`  tracking since ${report.trackingSince} (attached to a running process: what it allocated before is not seen; rates are from then)`));
+  }
   const window = windowSentence(m.window);
   lines.push(chalk.dim(`  RSS ${formatBytes(m.rssStartBytes)} → ${formatBytes(m.rssEndBytes)} (${formatRate(m.rssGrowthBytesPerHour)}), `
     + `live malloc ${formatBytes(m.liveStartBytes)} → ${formatBytes(m.liveEndBytes)} (${formatRate(m.liveGrowthBytesPerHour)})${window ? `, ${window}` : ''}`));

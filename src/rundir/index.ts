@@ -11,6 +11,6 @@ export {
 export {
   acquirePushLock, PUSH_SETTINGS_SCHEMA, PushLockedError, readPushSettings, SentLedger, writePushSettings, type PushedLabels, type PushSettings,
 } from './push.js';
-export { listSnapshotFiles, listSnapshotPids, shimControlFile, type ShimControl } from './raw.js';
-export { readRunMeta, RUN_META_SCHEMA, writeRunMeta, type RssSample, type RunMeta } from './run-meta.js';
+export { listSnapshotFiles, listSnapshotPids, shimControlFile, shimStoppedMarker, type ShimControl } from './raw.js';
+export { readRunMeta, RUN_META_SCHEMA, writeRunMeta, type AttachMeta, type RssSample, type RunMeta } from './run-meta.js';
 export { isTimelineEntry, readTimelineSnapshots, TIMELINE_SCHEMA, writeTimeline, type TimelineEntry } from './timeline.js';

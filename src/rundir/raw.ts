@@ -34,7 +34,12 @@ function isRealDirectory(path: string): boolean {
 }
 
 /** The control files the CLI drops into raw/<pid>/ for the shim to act on and remove (native/FORMAT.md). */
-export type ShimControl = 'flush-request' | 'trim-request';
+export type ShimControl = 'flush-request' | 'trim-request' | 'stop-request';
+
+/** The file an attached shim leaves in raw/<pid>/ once it stopped the run: its final snapshot is written. */
+export function shimStoppedMarker(rawDir: string, pid: number): string {
+  return join(rawPidDir(rawDir, pid), 'stopped');
+}
 
 export function shimControlFile(rawDir: string, pid: number, control: ShimControl): string {
   return join(rawPidDir(rawDir, pid), control);

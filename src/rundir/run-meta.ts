@@ -40,6 +40,17 @@ export interface RunMeta {
   /** --trim-probe: when it was asked for (ms after the start) and whether the shim took it. */
   trimProbe?: { atMs: number; taken: boolean };
   rss?: RssSample[];
+  /** leakhunt attach: the JVM was already running; tracking (and every rate) starts at trackingSinceMs (= startedAtMs). */
+  attach?: AttachMeta;
+}
+
+export interface AttachMeta {
+  pid: number;
+  trackingSinceMs: number;
+  /** The pid of the leakhunt attach that recorded it: detach leaves the processing to it while it lives. */
+  cliPid: number;
+  /** How the run ended: detached (leakhunt detach, a signal to leakhunt attach), the duration, the JVM's exit. */
+  endedBy?: 'detach' | 'duration' | 'signal' | 'jvm-exit';
 }
 
 export function writeRunMeta(runDir: string, meta: RunMeta): void {
