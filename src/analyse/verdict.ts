@@ -225,11 +225,20 @@ function isStep(site: SiteReport, windowStart: number): boolean {
  * not yet shaped) rise of at least two sampling intervals, more likely than not a real one — not a plateau, a
  * one-off step or churn (rank.ts: young blocks rising in number, not kept).
  */
-function unconfirmedGrowth(input: VerdictInput): SiteReport | undefined {
+function unconfirmedGrowth(input: VerdictInput, windowSec: number): SiteReport | undefined {
   const material = 2 * Math.max(input.sampleIntervalBytes ?? 1, 1);
   return input.sites.find((s) => s.status !== 'growing' && s.growthBytes >= material && s.leakRateBytesPerHour > 0
     && (s.shape === 'linear' || s.shape === 'noise') && s.confidence >= 0.5 && !isStep(s, input.windowStart ?? 0)
-    && s.churn !== true);
+    && s.churn !== true && !(allYoung(s, windowSec) && s.blocks?.sizeCarriesGrowth !== true));
+}
+
+/**
+ * Every live block of the site is younger than a quarter of the window: memory renewed all along (sessions held a
+ * while, buffers in flight). Its rise, unconfirmed, is no sign of a leak — unless its blocks' growing size carries it
+ * (a container renewing its storage: rank.ts), which is judged as any site.
+ */
+function allYoung(site: SiteReport, windowSec: number): boolean {
+  return site.ages !== undefined && windowSec > 0 && site.ages.oldestSec < 0.25 * windowSec;
 }
 
 /** The verdicts that say there is no leak: a site that rises unconfirmed makes them inconclusive. */
@@ -252,7 +261,7 @@ export function decideVerdict(input: VerdictInput): VerdictDecision {
     : !rssGrows(a) ? { kind: 'no-growth', case: 'rss-flat' } : rssGrowthCase(a, base.trimProbe, base.churning);
   if (!NOT_A_LEAK.has(growth.kind)) return { ...base, ...growth };
   // Never "not a leak" while a site's live memory rises: it may be a leak this run could not confirm.
-  const site = unconfirmedGrowth(input);
+  const site = unconfirmedGrowth(input, a ? a.toSec - a.fromSec : input.durationSec);
   if (!site) return { ...base, ...growth };
   return {
     ...base, kind: 'inconclusive', case: 'site-grows-unconfirmed', unconfirmed: confirmationOf(site, input, a),

@@ -8,10 +8,12 @@ import { parseBytes, parseDurationMs } from '../core/units.js';
 import { evaluateGate, resolveGateOptions, writeGateOutputs, type GateCliOptions } from '../gate/index.js';
 import { AttachSession, inspectAttachTarget, requireShim } from '../launch/index.js';
 import { processRun } from '../pipeline/index.js';
+import { pushSummaryLine, startRunPush, type RunPushOptions } from '../push/index.js';
 import { colorWanted, renderJson, renderText, startStatusLine, writeHtmlReport } from '../report/index.js';
-import { defaultRunDir, prepareRunDir, runPath } from '../rundir/index.js';
+import { defaultRunDir, prepareRunDir, runPath, writeJsonAtomic } from '../rundir/index.js';
 import { addGateOptions } from './gate.js';
 import { parsed, positiveInteger, regexList } from './options.js';
+import { addPushOptions, runPushOptions } from './push.js';
 
 export interface AttachCommandOptions {
   out?: string;
@@ -31,6 +33,8 @@ export interface AttachCommandOptions {
   warmupSec?: number;
   ignoreFrames?: string[];
   gate?: GateCliOptions;
+  /** --push and its companions: each snapshot's profile to a profiling backend as it is made, as for run. */
+  push?: RunPushOptions;
 }
 
 export function parsePid(text: string): number {
@@ -65,13 +69,25 @@ export async function attachCommand(pidText: string, options: AttachCommandOptio
   }
   const status = startStatusLine({ rawDir, enabled: !options.quiet });
   status.setPid(pid);
+  // Pushing never fails the run: its problems are lines (even with --quiet: profiles not sent are news).
+  const pushNote = (line: string) => { status.clear(); process.stderr.write(`leakhunt: ${line}\n`); };
+  const push = options.push && startRunPush({
+    runDir, rawDir, command: target.command, followChildren: false, snapshotIntervalMs: options.intervalMs, push: options.push, note: pushNote,
+  });
+  push?.started(pid);
   const outcome = await session.watch({
     onTick: (elapsedMs, rssBytes) => status.onTick(elapsedMs, rssBytes),
     onWarning: (message) => { if (!options.quiet) { status.clear(); process.stderr.write(`leakhunt: ${message}\n`); } },
   });
   status.stop();
+  await push?.targetEnded();
   if (!options.quiet && outcome.endedBy === 'jvm-exit') process.stderr.write(`leakhunt: pid ${pid} ended; processing the run\n`);
   const { report, timeline, series } = await processRun(runDir, session.meta);
+  if (push) {
+    const pushed = report.push = await push.finish(pid);
+    writeJsonAtomic(runPath(runDir, 'report'), report);
+    if (!options.quiet || pushed.left > 0) pushNote(pushSummaryLine(pushed, runDir));
+  }
   try {
     writeHtmlReport(runDir, report, { timeline, series });
   } catch (error) {
@@ -121,8 +137,9 @@ export function register(program: Command): void {
         json: opts.json, top: opts.top, quiet: opts.quiet, tableCapacity: opts.tableCapacity, maxStacks: opts.maxStacks,
         maxSnapshots: opts.maxSnapshots, stackDepth: opts.stackDepth, seed: opts.seed, javaStacks: opts.javaStacks,
         warmupSec: opts.warmup === undefined ? undefined : opts.warmup / 1000, ignoreFrames: opts.ignoreFrames,
-        gate: opts.failOnLeak ? opts : undefined,
+        gate: opts.failOnLeak ? opts : undefined, push: runPushOptions(opts),
       });
     });
   addGateOptions(attach);
+  addPushOptions(attach);
 }

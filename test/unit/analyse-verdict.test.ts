@@ -281,6 +281,12 @@ describe('decideVerdict with memory accounting', () => {
     assert.ok(verdict.evidence!.some((e) => /^allocator-retained: /.test(e)), verdict.evidence!.join('\n'));
     // Without the rising site it is fragmentation; the Java heap's growth, measured directly, is not overruled.
     assert.equal(verdictOf(points).kind, 'fragmentation');
+    // Memory renewed all along (every live block young: sessions held a while) rising within a run says nothing of a
+    // leak, unless its blocks' growing size carries the rise (a container renewing its storage).
+    const renewed = { ...rising, ages: { oldestSec: 1, meanSec: 0.5 } };
+    assert.equal(verdictOf(points, [renewed]).kind, 'fragmentation');
+    const container = { ...renewed, blocks: { countStart: 1, countEnd: 1, meanBytesStart: MiB, meanBytesEnd: 4 * MiB, pValue: 0.0001, sizeCarriesGrowth: true } };
+    assert.equal(verdictOf(points, [container]).kind, 'inconclusive');
     const heap = timeline({ parts: (t) => ({ 'java-heap': 64 * MiB + t * MiB }), extra: () => ({ jvm: true }) });
     assert.equal(verdictOf(heap, [rising]).kind, 'java-heap');
   });
