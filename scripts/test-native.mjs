@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Builds and runs the shim's C unit tests (native/test/test_*.c), each linked with the shim's sources
 // minus the library's entry points (the interposers, lifecycle.c), so the tests drive the units directly.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { shimCflags, shimLibs, shimSources, writeLimitsHeader } from './build-native.mjs';
 
@@ -22,11 +24,31 @@ const units = shimSources.filter((f) => !entryPoints.includes(f)).map((f) => joi
 const gotTarget = join(testDir, 'got_target.c');
 execFileSync(cc, ['-O1', '-fPIC', '-shared', '-Wl,-z,lazy', '-o', join(buildDir, 'libgot_plt.so'), gotTarget], { stdio: 'inherit' });
 execFileSync(cc, ['-O1', '-fPIC', '-shared', '-fno-plt', '-Wl,-z,relro,-z,now', '-o', join(buildDir, 'libgot_noplt.so'), gotTarget], { stdio: 'inherit' });
+const flags = shimCflags.filter((f) => f !== '-fvisibility=hidden');
+// The units are compiled once, side by side, and every test links the same objects (each test compiling all of them
+// again made this the slowest part of npm run test:unit).
+const objectDir = join(buildDir, 'units');
+mkdirSync(objectDir, { recursive: true });
+const objects = await compileUnits(units);
+
+async function compileUnits(sources) {
+  const pending = [...sources];
+  const compiled = [];
+  const worker = async () => {
+    for (let source = pending.shift(); source; source = pending.shift()) {
+      const object = join(objectDir, basename(source).replace(/\.c$/, '.o'));
+      await promisify(execFile)(cc, [...flags, '-c', '-o', object, source]);
+      compiled.push(object);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, availableParallelism()) }, worker));
+  return compiled.sort();
+}
+
 let failed = 0;
 for (const test of readdirSync(testDir).filter((f) => /^test_.*\.c$/.test(f)).sort()) {
   const name = test.replace(/^test_/, '').replace(/\.c$/, '');
   const binary = join(buildDir, test.replace(/\.c$/, ''));
-  const flags = shimCflags.filter((f) => f !== '-fvisibility=hidden');
   // A test with a shared object of its own (native/test/<name>_chain_lib.c): built without frame pointers, as
   // most system libraries are, and linked in.
   const library = readdirSync(testDir).find((f) => f === `${name}_chain_lib.c`);
@@ -37,7 +59,7 @@ for (const test of readdirSync(testDir).filter((f) => /^test_.*\.c$/.test(f)).so
       join(testDir, library)], { stdio: 'inherit' });
     linkLibrary.push(`-L${buildDir}`, `-l${libraryName}`, `-Wl,-rpath,${buildDir}`);
   }
-  execFileSync(cc, [...flags, '-o', binary, join(testDir, test), ...units, ...linkLibrary, ...shimLibs], { stdio: 'inherit' });
+  execFileSync(cc, [...flags, '-o', binary, join(testDir, test), ...objects, ...linkLibrary, ...shimLibs], { stdio: 'inherit' });
   console.log(`# ${test}`);
   const run = spawnSync(binary, [buildDir], { stdio: 'inherit' });
   if (run.status !== 0) failed++;
