@@ -24,7 +24,7 @@ import {
   chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { availableParallelism, loadavg, release, tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { shimCflags } from '../scripts/build-native.mjs';
 
@@ -824,7 +824,9 @@ async function main() {
     else say(`kept ${tmpRoot}`);
   }
 
-  const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+  // Paths as the repository sees them: a results file names no directory of the machine it was made on.
+  const args = process.argv.slice(2).map((a) => (isAbsolute(a) ? relative(repo, a) : a));
+  const command = ['npm run bench', ...(args.length > 0 ? ['--', ...args] : [])].join(' ');
   const text = [
     '# leakhunt benchmark results',
     '',
