@@ -5,12 +5,12 @@ import { Command, Option } from 'commander';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { checkLimit, parseWholeNumber } from '../core/limits.js';
 import { parseBytes, parseDurationMs } from '../core/units.js';
-import { evaluateGate, resolveGateOptions, writeGateOutputs, type GateCliOptions } from '../gate/index.js';
+import { resolveGateOptions, type GateCliOptions } from '../gate/index.js';
 import { AttachSession, inspectAttachTarget, requireShim } from '../launch/index.js';
-import { processRun } from '../pipeline/index.js';
-import { pushSummaryLine, startRunPush, type RunPushOptions } from '../push/index.js';
-import { colorWanted, renderJson, renderText, startStatusLine, writeHtmlReport } from '../report/index.js';
-import { defaultRunDir, prepareRunDir, runPath, writeJsonAtomic } from '../rundir/index.js';
+import { startRunPush, type RunPushOptions } from '../push/index.js';
+import { startStatusLine } from '../report/index.js';
+import { defaultRunDir, prepareRunDir } from '../rundir/index.js';
+import { finishRecordedRun } from './finish.js';
 import { addGateOptions } from './gate.js';
 import { parsed, positiveInteger, regexList } from './options.js';
 import { addPushOptions, runPushOptions } from './push.js';
@@ -82,30 +82,10 @@ export async function attachCommand(pidText: string, options: AttachCommandOptio
   status.stop();
   await push?.targetEnded();
   if (!options.quiet && outcome.endedBy === 'jvm-exit') process.stderr.write(`leakhunt: pid ${pid} ended; processing the run\n`);
-  const { report, timeline, series } = await processRun(runDir, session.meta);
-  if (push) {
-    const pushed = report.push = await push.finish(pid);
-    writeJsonAtomic(runPath(runDir, 'report'), report);
-    if (!options.quiet || pushed.left > 0) pushNote(pushSummaryLine(pushed, runDir));
-  }
-  try {
-    writeHtmlReport(runDir, report, { timeline, series });
-  } catch (error) {
-    if (!options.quiet) process.stderr.write(`leakhunt: report.html not written: ${(error as Error).message}\n`);
-  }
-  process.stdout.write(options.json ? renderJson(report, options.top) : renderText(report, { top: options.top, color: colorWanted() }));
-  if (!options.quiet) {
-    process.stderr.write(`leakhunt: profiles, timeline.json, report.json and report.html are in ${runDir}`
-      + `${outcome.endedBy === 'jvm-exit' ? '' : `; pid ${pid} runs on with the shim idle (attach again any time)`}\n`);
-  }
-  if (!gate) return ExitCode.ok;
-  const gateOptions = {
-    ...gate, github: gate.github && !options.json, details: !options.json,
-    snapshotTimesSec: timeline.map((p) => p.timeSec), source: runPath(runDir, 'report'),
-  };
-  const result = evaluateGate(report, gateOptions);
-  await writeGateOutputs(result, gateOptions);
-  return result.exitCode;
+  return finishRecordedRun(runDir, session.meta, pid, {
+    ...options, gate, push: push || undefined, pushNote,
+    afterFilesLine: outcome.endedBy === 'jvm-exit' ? '' : `; pid ${pid} runs on with the shim idle (attach again any time)`,
+  });
 }
 
 export function register(program: Command): void {

@@ -2,13 +2,13 @@
 import { Command, Option } from 'commander';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { parseBytes, parseDurationMs } from '../core/units.js';
-import { evaluateGate, resolveGateOptions, writeGateOutputs, type GateCliOptions } from '../gate/index.js';
+import { resolveGateOptions, type GateCliOptions } from '../gate/index.js';
 import { checkCommandRunnable, findAllocator, isStartFailure, requireShim, runExitStatus, startRecording, trimProbeAtMs } from '../launch/index.js';
-import { processRun } from '../pipeline/index.js';
-import { pushSummaryLine, startRunPush, type RunPushOptions } from '../push/index.js';
-import { colorWanted, renderJson, renderText, startStatusLine, writeHtmlReport } from '../report/index.js';
-import { defaultRunDir, discardRunDir, prepareRunDir, runPath, writeJsonAtomic } from '../rundir/index.js';
+import { startRunPush, type RunPushOptions } from '../push/index.js';
+import { startStatusLine } from '../report/index.js';
+import { defaultRunDir, discardRunDir, prepareRunDir } from '../rundir/index.js';
 import { buildIdOf } from '../symbolize/index.js';
+import { finishRecordedRun } from './finish.js';
 import { addGateOptions } from './gate.js';
 import { checkLimit, parseWholeNumber } from '../core/limits.js';
 import { parsed, positiveInteger, regexList } from './options.js';
@@ -95,29 +95,9 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   await push?.targetEnded();
   const exitStatus = runExitStatus(outcome);
 
-  const { report, timeline, series } = await processRun(runDir, recording.meta);
-  if (push) {
-    const pushed = report.push = await push.finish(outcome.pid);
-    writeJsonAtomic(runPath(runDir, 'report'), report);
-    if (!options.quiet || pushed.left > 0) pushNote(pushSummaryLine(pushed, runDir));
-  }
-  try {
-    writeHtmlReport(runDir, report, { timeline, series });
-  } catch (error) {
-    if (!options.quiet) process.stderr.write(`leakhunt: report.html not written: ${(error as Error).message}\n`);
-  }
-  process.stdout.write(options.json ? renderJson(report, options.top) : renderText(report, { top: options.top, color: colorWanted() }));
-  if (!options.quiet) process.stderr.write(`leakhunt: profiles, timeline.json, report.json and report.html are in ${runDir}\n`);
-  if (!gate) return exitStatus;
+  const gated = await finishRecordedRun(runDir, recording.meta, outcome.pid, { ...options, gate, push: push || undefined, pushNote });
   // The command's own failure wins (not the stop leakhunt itself made at --duration); otherwise the gate decides.
-  // With --json, stdout stays pure JSON.
-  const gateOptions = {
-    ...gate, github: gate.github && !options.json, details: !options.json,
-    snapshotTimesSec: timeline.map((p) => p.timeSec), source: runPath(runDir, 'report'),
-  };
-  const result = evaluateGate(report, gateOptions);
-  await writeGateOutputs(result, gateOptions);
-  return exitStatus !== 0 ? exitStatus : result.exitCode;
+  return exitStatus !== 0 ? exitStatus : gated;
 }
 
 /** About 30 snapshots over a bounded run, so even a short one has a trend; 10 s for open-ended runs. */
