@@ -222,14 +222,24 @@ function isStep(site: SiteReport, windowStart: number): boolean {
 
 /**
  * The first site in rank order whose live memory rises materially though it is not called growing: a linear (or
- * not yet shaped) rise of at least two sampling intervals, more likely than not a real one — not a plateau, a
+ * not yet shaped) rise beyond the sampling's noise (materialRiseBytes), more likely than not a real one — not a plateau, a
  * one-off step or churn (rank.ts: young blocks rising in number, not kept).
  */
 function unconfirmedGrowth(input: VerdictInput, windowSec: number): SiteReport | undefined {
-  const material = 2 * Math.max(input.sampleIntervalBytes ?? 1, 1);
-  return input.sites.find((s) => s.status !== 'growing' && s.growthBytes >= material && s.leakRateBytesPerHour > 0
+  const sampleBytes = Math.max(input.sampleIntervalBytes ?? 1, 1);
+  return input.sites.find((s) => s.status !== 'growing' && s.growthBytes >= materialRiseBytes(s, sampleBytes) && s.leakRateBytesPerHour > 0
     && (s.shape === 'linear' || s.shape === 'noise') && s.confidence >= 0.5 && !isStep(s, input.windowStart ?? 0)
     && s.churn !== true && !(allYoung(s, windowSec) && s.blocks?.sizeCarriesGrowth !== true));
+}
+
+/**
+ * A rise that means something: two sampling intervals, and twice the sampling noise of the site's estimate when its
+ * blocks are renewed (about √(S·B) for B live bytes at interval S). A table of steady size whose entries are replaced
+ * (sessions, cache slots) is re-sampled as they are, and its estimate wanders by that much: below it, some steady
+ * site of a program would "rise" in many runs, and no verdict saying "not a leak" could stand.
+ */
+function materialRiseBytes(site: SiteReport, sampleBytes: number): number {
+  return Math.max(2 * sampleBytes, 2 * Math.sqrt(sampleBytes * Math.max(site.liveBytes, 0)));
 }
 
 /**

@@ -263,7 +263,10 @@ describe('decideVerdict with memory accounting', () => {
     assert.match(verdict.remedies!.join('\n'), /run at least .* \(--duration \d+s\)/);
     // A plateau, a step, or a rise within chance is no such site.
     const step = { ...rising, shape: 'noise' as const, series: [0, 0, 0.2, 4.5, 4.5, 5, 6].map((m) => m * MiB) };
-    for (const other of [{ ...rising, shape: 'saturating' as const }, { ...rising, growthBytes: SAMPLE }, { ...rising, confidence: 0.3 }, step]) {
+    // …nor a steady table whose entries are replaced (re-sampled as they are): +160 KiB on 800 KiB at 16 KiB is
+    // within the wander of its estimate (2·√(S·B) = 226 KiB), however confident its line.
+    const table = { ...rising, liveBytes: 800 * KiB, growthBytes: 160 * KiB };
+    for (const other of [{ ...rising, shape: 'saturating' as const }, { ...rising, growthBytes: SAMPLE }, { ...rising, confidence: 0.3 }, step, table]) {
       assert.equal(verdictOf(timeline({}), [other]).kind, 'no-growth');
     }
   });
