@@ -17,6 +17,11 @@ export const partLabel: Record<AccountingPart, string> = {
   'leakhunt-shim': "leakhunt's shim", unaccounted: 'unaccounted',
 };
 
+/** An attached run's "tracking since", as every report says it; '' for a run leakhunt started. */
+export function trackingSinceSentence(trackingSince: string | undefined): string {
+  return trackingSince ? `tracking since ${trackingSince} (attached to a running process: what it allocated before is not seen; rates are from then)` : '';
+}
+
 /** Where the report's rates start, as the reports say it: "from 8.1s (the start-up's RSS climb left out)". */
 export function windowSentence(window: { fromSec: number; leftOut: string } | undefined): string {
   if (!window || window.leftOut === 'nothing') return '';

@@ -13,7 +13,7 @@ import { flameDataOfSeries, loadFlameData, type FlameData } from './html/flame-d
 import { renderSites } from './html/sites.js';
 import { css } from './html/style.js';
 import { renderTimelineChart, type TimelineInput } from './html/timeline-chart.js';
-import { sampleBytesInForce, windowSentence, type RunReport } from '../pipeline/index.js';
+import { sampleBytesInForce, trackingSinceSentence, windowSentence, type RunReport } from '../pipeline/index.js';
 import { accountingPartLabel, pushSummary, snapshotCount } from './text.js';
 
 export type { FlameData } from './html/flame-data.js';
@@ -42,7 +42,8 @@ function facts(report: RunReport): string {
   const run = `<p class="facts">Run <code>${escapeHtml(report.command.join(' '))}</code> (pid ${report.pid}), `
     + `${escapeHtml(formatDurationMs(report.durationSec * 1000))}, ${escapeHtml(snapshotCount(report))}, `
     + `sampling every ${escapeHtml(formatBytes(sampleBytesInForce(report)))}`
-    + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`) + '.</p>';
+    + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`) + '.'
+    + (report.trackingSince ? ` Attached: ${escapeHtml(trackingSinceSentence(report.trackingSince))}.` : '') + '</p>';
   const memory = `<p class="facts">RSS ${escapeHtml(formatBytes(m.rssStartBytes))} → ${escapeHtml(formatBytes(m.rssEndBytes))} `
     + `(${escapeHtml(formatRate(m.rssGrowthBytesPerHour))}), live malloc ${escapeHtml(formatBytes(m.liveStartBytes))} → `
     + `${escapeHtml(formatBytes(m.liveEndBytes))} (${escapeHtml(formatRate(m.liveGrowthBytesPerHour))})`

@@ -5,7 +5,7 @@
  */
 import { abbreviateTemplates, siteKindTag, type SiteReport } from '../analyse/index.js';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
-import { sampleBytesInForce, windowSentence, type RunReport } from '../pipeline/index.js';
+import { sampleBytesInForce, trackingSinceSentence, windowSentence, type RunReport } from '../pipeline/index.js';
 import { accountingPartLabel, pushSummary, snapshotCount } from './text.js';
 
 export interface MarkdownOptions {
@@ -108,6 +108,7 @@ export function renderMarkdown(report: RunReport, options: MarkdownOptions = {})
   lines.push(`**Run:** ${code(report.command.join(' '))}, ${formatDurationMs(report.durationSec * 1000)}, `
     + `${snapshotCount(report)}, sampling every ${formatBytes(sampleBytesInForce(report))}`
     + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`), '');
+  if (report.trackingSince) lines.push(`**Attached:** ${plain(trackingSinceSentence(report.trackingSince))}`, '');
   if (report.push) lines.push(`**Push:** ${plain(pushSummary(report.push))}`, '');
   for (const warning of report.warnings) lines.push(`> **Warning:** ${plain(warning)}`, '');
 

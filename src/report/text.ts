@@ -2,7 +2,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import { formatBytes, formatDurationMs, formatRate } from '../core/units.js';
 import { abbreviateTemplates, siteKindTag, type SiteReport, type SiteStatus } from '../analyse/index.js';
-import { partLabel, sampleBytesInForce, windowSentence, type MemoryReport, type PushReport, type RunReport } from '../pipeline/index.js';
+import { partLabel, sampleBytesInForce, trackingSinceSentence, windowSentence, type MemoryReport, type PushReport, type RunReport } from '../pipeline/index.js';
 
 export interface TextOptions {
   top?: number;
@@ -157,9 +157,7 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
   lines.push(chalk.dim(`  run: ${report.command.join(' ')} (pid ${report.pid}), ${formatDurationMs(report.durationSec * 1000)}, `
     + `${snapshotCount(report)}, sampling every ${formatBytes(sampleBytesInForce(report))}`
     + (report.exitStatus === null ? '' : `, exit status ${report.exitStatus}`)));
-  if (report.trackingSince) {
-    lines.push(chalk.dim(`  tracking since ${report.trackingSince} (attached to a running process: what it allocated before is not seen; rates are from then)`));
-  }
+  if (report.trackingSince) lines.push(chalk.dim(`  ${trackingSinceSentence(report.trackingSince)}`));
   const window = windowSentence(m.window);
   lines.push(chalk.dim(`  RSS ${formatBytes(m.rssStartBytes)} → ${formatBytes(m.rssEndBytes)} (${formatRate(m.rssGrowthBytesPerHour)}), `
     + `live malloc ${formatBytes(m.liveStartBytes)} → ${formatBytes(m.liveEndBytes)} (${formatRate(m.liveGrowthBytesPerHour)})${window ? `, ${window}` : ''}`));

@@ -75,6 +75,12 @@ function embeddedData(html: string): { flame: { frames: string[] } | null; timel
 describe('renderHtml', () => {
   const html = renderHtml({ report: report(), timeline, growth: flame() });
 
+  test('an attached run says since when it was tracked', () => {
+    const page = renderHtml({ report: { ...report(), trackingSince: '2026-12-04T10:00:00.000Z' }, timeline });
+    assert.match(page, /Attached: tracking since 2026-12-04T10:00:00\.000Z \(attached to a running process/);
+    assert.doesNotMatch(renderHtml({ report: report(), timeline }), /tracking since/);
+  });
+
   test('is one self-contained page: no external scripts, styles, images or fonts', () => {
     assert.match(html, /^<!DOCTYPE html>/);
     assert.doesNotMatch(html, /\b(src|href|xlink:href|action)\s*=\s*["']?\s*(https?:)?\/\//i, 'no remote src/href');

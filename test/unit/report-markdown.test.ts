@@ -82,6 +82,12 @@ describe('renderMarkdown', () => {
     assert.equal(markdown, readFileSync(goldenPath, 'utf8'));
   });
 
+  test('an attached run says since when it was tracked', () => {
+    const attached = { ...syntheticReport(), trackingSince: '2026-12-04T10:00:00.000Z' };
+    assert.match(renderMarkdown(attached), /\*\*Attached:\*\* tracking since 2026-12-04T10:00:00\.000Z \(attached to a running process/);
+    assert.doesNotMatch(renderMarkdown(syntheticReport()), /tracking since/);
+  });
+
   test('the verdict is the first line, as a heading', () => {
     assert.match(renderMarkdown(syntheticReport()).split('\n')[0]!, /^## Native leak: native memory leaks: 1 call site\(s\) grow; the top one, remember\\_session\\_forever/);
   });
