@@ -5,37 +5,17 @@ import { Command, Option } from 'commander';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { checkLimit, parseWholeNumber } from '../core/limits.js';
 import { parseBytes, parseDurationMs } from '../core/units.js';
-import { resolveGateOptions, type GateCliOptions } from '../gate/index.js';
+import { resolveGateOptions } from '../gate/index.js';
 import { AttachSession, inspectAttachTarget, requireShim } from '../launch/index.js';
-import { startRunPush, type RunPushOptions } from '../push/index.js';
+import { startRunPush } from '../push/index.js';
 import { startStatusLine } from '../report/index.js';
 import { defaultRunDir, prepareRunDir } from '../rundir/index.js';
-import { finishRecordedRun } from './finish.js';
+import { finishRecordedRun, type RecordingCommandOptions } from './finish.js';
 import { addGateOptions } from './gate.js';
 import { parsed, positiveInteger, regexList } from './options.js';
 import { addPushOptions, runPushOptions } from './push.js';
 
-export interface AttachCommandOptions {
-  out?: string;
-  force: boolean;
-  intervalMs: number;
-  sampleBytes: number;
-  durationMs?: number;
-  json: boolean;
-  top: number;
-  quiet: boolean;
-  tableCapacity?: number;
-  maxStacks?: number;
-  maxSnapshots?: number;
-  stackDepth?: number;
-  seed?: number;
-  javaStacks: boolean;
-  warmupSec?: number;
-  ignoreFrames?: string[];
-  gate?: GateCliOptions;
-  /** --push and its companions: each snapshot's profile to a profiling backend as it is made, as for run. */
-  push?: RunPushOptions;
-}
+export type AttachCommandOptions = RecordingCommandOptions;
 
 export function parsePid(text: string): number {
   const pid = Number(text);

@@ -2,11 +2,35 @@
  * What `leakhunt run` and `leakhunt attach` do once their recording has ended: process the run directory, finish the
  * push, write report.html, print the report and, with --fail-on-leak, gate it. One place, so the two never drift.
  */
-import { evaluateGate, writeGateOutputs, type GateOptions } from '../gate/index.js';
+import { evaluateGate, writeGateOutputs, type GateCliOptions, type GateOptions } from '../gate/index.js';
 import { processRun } from '../pipeline/index.js';
-import { pushSummaryLine, type RunPush } from '../push/index.js';
+import { pushSummaryLine, type RunPush, type RunPushOptions } from '../push/index.js';
 import { colorWanted, renderJson, renderText, writeHtmlReport } from '../report/index.js';
 import { runPath, writeJsonAtomic, type RunMeta } from '../rundir/index.js';
+
+/** What `leakhunt run` and `leakhunt attach` both take: where to record, how to sample, what to print, gate and push. */
+export interface RecordingCommandOptions {
+  out?: string;
+  force: boolean;
+  intervalMs: number;
+  sampleBytes: number;
+  durationMs?: number;
+  json: boolean;
+  top: number;
+  quiet: boolean;
+  tableCapacity?: number;
+  maxStacks?: number;
+  maxSnapshots?: number;
+  stackDepth?: number;
+  seed?: number;
+  javaStacks: boolean;
+  warmupSec?: number;
+  ignoreFrames?: string[];
+  /** Gate the run right after it (--fail-on-leak): thresholds and outputs as for `leakhunt gate`. */
+  gate?: GateCliOptions;
+  /** --push and its companions: each snapshot's profile to a profiling backend as it is made. */
+  push?: RunPushOptions;
+}
 
 /** The options of run and attach that decide what is printed once the recording ends (see the top of this file). */
 export interface RecordedRunOutput {

@@ -2,47 +2,27 @@
 import { Command, Option } from 'commander';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { parseBytes, parseDurationMs } from '../core/units.js';
-import { resolveGateOptions, type GateCliOptions } from '../gate/index.js';
+import { resolveGateOptions } from '../gate/index.js';
 import { checkCommandRunnable, findAllocator, isStartFailure, requireShim, runExitStatus, startRecording, trimProbeAtMs } from '../launch/index.js';
-import { startRunPush, type RunPushOptions } from '../push/index.js';
+import { startRunPush } from '../push/index.js';
 import { startStatusLine } from '../report/index.js';
 import { defaultRunDir, discardRunDir, prepareRunDir } from '../rundir/index.js';
 import { buildIdOf } from '../symbolize/index.js';
-import { finishRecordedRun } from './finish.js';
+import { finishRecordedRun, type RecordingCommandOptions } from './finish.js';
 import { addGateOptions } from './gate.js';
 import { checkLimit, parseWholeNumber } from '../core/limits.js';
 import { parsed, positiveInteger, regexList } from './options.js';
 import { addPushOptions, runPushOptions } from './push.js';
 
-export interface RunOptions {
-  out?: string;
-  force: boolean;
-  intervalMs: number;
-  sampleBytes: number;
-  durationMs?: number;
-  json: boolean;
-  top: number;
-  quiet: boolean;
-  tableCapacity?: number;
-  maxStacks?: number;
-  maxSnapshots?: number;
-  stackDepth?: number;
-  seed?: number;
-  javaStacks: boolean;
-  warmupSec?: number;
-  ignoreFrames?: string[];
+export interface RunOptions extends RecordingCommandOptions {
   /** Record exec'd children of the target too, each in its own raw/<pid>/ and processes/<pid>/. */
   followChildren?: boolean;
-  /** Gate the run right after it (--fail-on-leak): thresholds and outputs as for `leakhunt gate`. */
-  gate?: GateCliOptions;
   /** --nmt: start JVMs with Native Memory Tracking and poll it with jcmd, for the JVM-internal part of RSS. */
   nmt?: boolean;
   /** --trim-probe: at 90% of --duration, a snapshot, malloc_trim(0) in the target, another snapshot. */
   trimProbe?: boolean;
   /** --allocator: jemalloc, tcmalloc or an allocator library's path, preloaded right after the shim. */
   allocator?: string;
-  /** --push and its companions: each snapshot's profile to a profiling backend as it is made. */
-  push?: RunPushOptions;
 }
 
 export async function runCommand(command: string[], options: RunOptions): Promise<number> {
