@@ -25,6 +25,7 @@ import {
 } from '../rundir/index.js';
 import { catchesSigquit, findJcmd, JCMD_JVM_OPTIONS, jcmdEnvironment, libjvmOf, startJvmStatsPoller, type JvmPoller } from './jvm-stats.js';
 import { PerfMapCapture } from './perfmaps.js';
+import type { ShimSettings } from './recording.js';
 
 /** A JVM that may be attached: what the checks found. */
 export interface AttachTarget {
@@ -116,22 +117,8 @@ const SHIM_ANSWERS: Record<number, (pid: number) => LeakhuntError> = {
 };
 
 /** Settings of an attached run: as `leakhunt run`'s, minus what only a launch can set. */
-export interface AttachOptions {
+export interface AttachOptions extends ShimSettings {
   target: AttachTarget;
-  runDir: string;
-  rawDir: string;
-  shimPath: string;
-  sampleBytes: number;
-  intervalMs: number;
-  durationMs?: number;
-  tableCapacity?: number;
-  maxStacks?: number;
-  maxSnapshots?: number;
-  stackDepth?: number;
-  seed?: number;
-  javaStacks: boolean;
-  warmupSec?: number;
-  ignoreFrames?: string[];
 }
 
 /**

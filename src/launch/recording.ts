@@ -19,8 +19,8 @@ export function trimProbeAtMs(durationMs: number | undefined): number | undefine
   return durationMs === undefined ? undefined : Math.round(durationMs * TRIM_PROBE_AT);
 }
 
-export interface RecordingOptions {
-  command: string[];
+/** What the shim records with, and where: the settings `leakhunt run` and `leakhunt attach` share. */
+export interface ShimSettings {
   runDir: string;
   rawDir: string;
   shimPath: string;
@@ -35,6 +35,10 @@ export interface RecordingOptions {
   javaStacks: boolean;
   warmupSec?: number;
   ignoreFrames?: string[];
+}
+
+export interface RecordingOptions extends ShimSettings {
+  command: string[];
   /** Record exec'd children of the target too, each in its own raw/<pid>/. */
   followChildren?: boolean;
   /** Start JVMs with Native Memory Tracking and poll it with jcmd. */
