@@ -40,6 +40,8 @@ interface StackEntry {
   frames: readonly HeapProfileFrame[];
   first: number;
   last: number;
+  /** The oldest live block's age at the last point, when the profile says. */
+  oldestAgeMs?: number;
   series?: number[];
 }
 
@@ -137,6 +139,7 @@ function groupSites(
         const mean = point.meanAgeMs?.[j];
         if (oldest !== undefined && mean !== undefined && !Number.isNaN(oldest) && !Number.isNaN(mean)) {
           site.oldestAgeMs = Math.max(site.oldestAgeMs ?? 0, oldest);
+          entry.oldestAgeMs = Math.max(entry.oldestAgeMs ?? 0, oldest);
           site.ageBytes += bytes;
           site.ageWeighted += bytes * mean;
         }
@@ -213,13 +216,31 @@ export function seriesGrowth(timesSec: readonly number[], series: readonly numbe
  * old; a container that allocates anew, copies and frees (std::vector, std::string, a hash table's buckets) is not,
  * nor is a free followed by a larger malloc from the same stack. Which of the two a young site is, is told by the
  * blocks' count and mean size (containers.ts), never by their age alone.
+ *
+ * Youth is judged on the stacks that carry the growth, not on the site's single oldest block: churn whose requests
+ * wait in a std::deque keeps one long-lived block (the deque's index) beside thousands of young ones, and that one
+ * block must not turn rising load into a leak. So a site is renewed when its stacks that hold a block older than a
+ * quarter of the window grew by less than a tenth of the site's growth: a leak's growth sits in old blocks (three
+ * quarters of a linear leak's window growth is older than the window's last quarter), churn's in young ones.
  */
-function allYoung(ages: SiteReport['ages'], windowSec: number): boolean {
-  return ages !== undefined && windowSec > 0 && ages.oldestSec < 0.25 * windowSec;
+const YOUNG_WINDOW_SHARE = 0.25;
+const OLD_SHARE_OF_GROWTH = 0.1;
+
+function renewed(site: SiteEntries, windowSec: number, growthBytes: number): boolean {
+  if (site.oldestAgeMs === undefined || site.ageBytes <= 0 || !(windowSec > 0)) return false;
+  const oldMs = YOUNG_WINDOW_SHARE * windowSec * 1000;
+  let oldStacks = 0;
+  let oldGrowthBytes = 0;
+  for (const entry of site.entries) {
+    if ((entry.oldestAgeMs ?? 0) < oldMs) continue;
+    oldStacks++;
+    oldGrowthBytes += Math.max(entry.last - entry.first, 0);
+  }
+  return oldStacks === 0 || oldGrowthBytes < OLD_SHARE_OF_GROWTH * growthBytes;
 }
 
 /**
- * Churn: every live block is young and the growth is not carried by block size. Without block counts (profiles
+ * Churn: the site is renewed (its growth is in young blocks) and the growth is not carried by block size. Without block counts (profiles
  * without inuse_objects) young blocks are taken for churn, as nothing else can tell.
  */
 function isChurn(young: boolean, blocks: BlockGrowth | undefined): boolean {
@@ -261,7 +282,7 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
   const times = series.points.map((p) => p.timeSec);
   const skip = warmupOfSeries(series, options);
   const reports: Omit<SiteReport, 'rank'>[] = [];
-  /** Sites whose live blocks are all young: churn, whatever their trend says. */
+  /** Churn sites (renewed, not carried by block size), whatever their trend says. */
   const churning = new Set<Omit<SiteReport, 'rank'>>();
   const { sites, siteOf } = groupSites(series, patterns, (site) => (site.entries.length > 1 ? heavyStacks(site) : []));
   const windowTimes = times.slice(skip);
@@ -285,7 +306,8 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
     const ages = site.oldestAgeMs !== undefined && site.ageBytes > 0
       ? { oldestSec: site.oldestAgeMs / 1000, meanSec: site.ageWeighted / site.ageBytes / 1000 } : undefined;
     const windowSec = (times[times.length - 1] ?? 0) - (times[skip] ?? 0);
-    const churn = isChurn(allYoung(ages, windowSec), blocks);
+    const young = renewed(site, windowSec, trend.growthBytes);
+    const churn = isChurn(young, blocks);
     reports.push({
       function: site.function,
       location: site.location,
@@ -295,6 +317,7 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
       // Trends leave the warm-up out; new and gone are about the whole run.
       status: statusOf(site.series, trend, minConfidence, materialBytes, churn),
       ...(ages ? { ages } : {}),
+      ...(young ? { renewed: true as const } : {}),
       ...(blocks ? { blocks } : {}),
       ...(churn && blocks ? { churn: true } : {}),
       ...(site.entries.length > 1 ? { stacks: heavyStacks(site).map((s) => ({ stack: s.frames.map(describeFrame), series: s.series! })) } : {}),

@@ -45,7 +45,12 @@ export interface SiteReport {
     countStart: number; countEnd: number; meanBytesStart: number; meanBytesEnd: number; pValue: number; sizeCarriesGrowth: boolean;
   };
   /**
-   * Its growth is churn (perhaps under rising load): every live block is young and their growth is not carried by
+   * Its live set is renewed: the stacks that carry its growth hold no block older than a quarter of the trend window
+   * (rank.ts). Churn, or a container replacing its storage; `blocks` tells which.
+   */
+  renewed?: true;
+  /**
+   * Its growth is churn (perhaps under rising load): the blocks that carry its growth are young and their growth is not carried by
    * block size. Set for the sites `blocks` is given for; never growing.
    */
   churn?: true;

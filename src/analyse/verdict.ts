@@ -225,11 +225,11 @@ function isStep(site: SiteReport, windowStart: number): boolean {
  * not yet shaped) rise beyond the sampling's noise (materialRiseBytes), more likely than not a real one — not a plateau, a
  * one-off step or churn (rank.ts: young blocks rising in number, not kept).
  */
-function unconfirmedGrowth(input: VerdictInput, windowSec: number): SiteReport | undefined {
+function unconfirmedGrowth(input: VerdictInput): SiteReport | undefined {
   const sampleBytes = Math.max(input.sampleIntervalBytes ?? 1, 1);
   return input.sites.find((s) => s.status !== 'growing' && s.growthBytes >= materialRiseBytes(s, sampleBytes) && s.leakRateBytesPerHour > 0
     && (s.shape === 'linear' || s.shape === 'noise') && s.confidence >= 0.5 && !isStep(s, input.windowStart ?? 0)
-    && s.churn !== true && !(allYoung(s, windowSec) && s.blocks?.sizeCarriesGrowth !== true));
+    && s.churn !== true && !(s.renewed === true && s.blocks?.sizeCarriesGrowth !== true));
 }
 
 /**
@@ -240,15 +240,6 @@ function unconfirmedGrowth(input: VerdictInput, windowSec: number): SiteReport |
  */
 function materialRiseBytes(site: SiteReport, sampleBytes: number): number {
   return Math.max(2 * sampleBytes, 2 * Math.sqrt(sampleBytes * Math.max(site.liveBytes, 0)));
-}
-
-/**
- * Every live block of the site is younger than a quarter of the window: memory renewed all along (sessions held a
- * while, buffers in flight). Its rise, unconfirmed, is no sign of a leak — unless its blocks' growing size carries it
- * (a container renewing its storage: rank.ts), which is judged as any site.
- */
-function allYoung(site: SiteReport, windowSec: number): boolean {
-  return site.ages !== undefined && windowSec > 0 && site.ages.oldestSec < 0.25 * windowSec;
 }
 
 /** The verdicts that say there is no leak: a site that rises unconfirmed makes them inconclusive. */
@@ -271,7 +262,7 @@ export function decideVerdict(input: VerdictInput): VerdictDecision {
     : !rssGrows(a) ? { kind: 'no-growth', case: 'rss-flat' } : rssGrowthCase(a, base.trimProbe, base.churning);
   if (!NOT_A_LEAK.has(growth.kind)) return { ...base, ...growth };
   // Never "not a leak" while a site's live memory rises: it may be a leak this run could not confirm.
-  const site = unconfirmedGrowth(input, a ? a.toSec - a.fromSec : input.durationSec);
+  const site = unconfirmedGrowth(input);
   if (!site) return { ...base, ...growth };
   return {
     ...base, kind: 'inconclusive', case: 'site-grows-unconfirmed', unconfirmed: confirmationOf(site, input, a),

@@ -366,7 +366,7 @@ function unexplained(d: VerdictDecision, a: MemoryAccounting, liveText: string, 
   const largest = d.largest!;
   const missing = [...a.missing];
   const why = {
-    'live-malloc-churn': `live malloc grows (${liveText}) with churn under rising load: ${churnText(d)} — their live blocks are all young and rise in number, not in size: more in flight, none kept (memory that follows the load, not a leak)`,
+    'live-malloc-churn': `live malloc grows (${liveText}) with churn under rising load: ${churnText(d)} — the live blocks that carry their growth are all young and rise in number, not in size: more in flight, none kept (memory that follows the load, not a leak)`,
     'live-malloc-spread': `live malloc grows (${liveText}, confidence ${a.liveTrend.confidence.toFixed(2)}) but no single call site stands out: the growth is spread over many sites or below this run's detection limit (run longer or lower --sample-bytes)`,
     'anon-mmap-jvm': anonymousInJvm(a, largest),
     'anon-mmap-allocator': `${formatBytes(largest.growthBytes)} of it is anonymous mmap'd memory, where ${a.allocator ?? 'the allocator'} also keeps the memory it holds free, and it gives no figures: see whether it is the allocator with another (--allocator jemalloc, or none)`,

@@ -61,6 +61,34 @@ describe('age of live blocks', () => {
     assert.deepEqual(sites.map((s) => s.function), ['remember_forever', 'per_request_scratch']);
   });
 
+  test('youth is judged on the stacks that carry the growth: one long-lived index block beside young requests is churn', () => {
+    // Requests waiting in a std::deque: thousands of young blocks under rising load, and the deque's index, allocated
+    // once from another stack of the same function, as old as the run.
+    const withIndex = (indexBytes: (i: number) => number) => points(rising, 60_000).map((p) => ({
+      ...p,
+      profile: {
+        ...p.profile,
+        samples: [
+          ...p.profile.samples,
+          {
+            stack: [{ functionName: 'malloc' }, { functionName: 'std::deque<InFlight>::_M_initialize_map' }, { functionName: 'grow_pool' }],
+            values: [indexBytes(TIMES.indexOf(p.timeSec))],
+            labels: { oldest_live_age_ms: p.timeSec * 1000, mean_live_age_ms: p.timeSec * 1000 },
+          },
+        ],
+      },
+    }));
+    const [churn] = rankSites(withIndex(() => 8 * MiB), { sampleIntervalBytes: 1 });
+    assert.equal(churn!.function, 'grow_pool');
+    assert.notEqual(churn!.status, 'growing');
+    assert.equal(churn!.renewed, true);
+    assert.equal(churn!.ages!.oldestSec, TIMES[TIMES.length - 1], 'the site\'s oldest block is still reported');
+    // When the old stack carries a real share of the growth, the site keeps what it holds: growing.
+    const [kept] = rankSites(withIndex((i) => 8 * MiB + i * MiB), { sampleIntervalBytes: 1 });
+    assert.equal(kept!.status, 'growing');
+    assert.equal(kept!.renewed, undefined);
+  });
+
   test('profiles without age labels (any pprof) are judged on the trend alone', () => {
     const plain = points(rising, 60_000).map((p) => ({ ...p, profile: { ...p.profile, samples: p.profile.samples.map((s) => ({ ...s, labels: {} })) } }));
     const [site] = rankSites(plain, { sampleIntervalBytes: 1 });

@@ -98,10 +98,9 @@ describe('the analysis of a series', () => {
         assert.deepEqual(reports.map((r) => r.rank), reports.map((_, i) => i + 1), context);
         const times = points.map((p) => p.timeSec);
         const skip = warmupPoints(times, totalsOf(points));
-        // The order rank.ts states: growing first, fastest first; then by how likely and fast they grow (churn, every
-        // live block young, counts as not at all); then by growth, then by live bytes.
-        const windowSec = times[times.length - 1]! - times[skip]!;
-        const likely = (r: SiteReport) => (r.ages && windowSec > 0 && r.ages.oldestSec < 0.25 * windowSec ? 0 : r.confidence * Math.max(r.leakRateBytesPerHour, 0));
+        // The order rank.ts states: growing first, fastest first; then by how likely and fast they grow (churn — renewed,
+        // its growth not carried by block size — counts as not at all); then by growth, then by live bytes.
+        const likely = (r: SiteReport) => (r.renewed && !r.blocks?.sizeCarriesGrowth ? 0 : r.confidence * Math.max(r.leakRateBytesPerHour, 0));
         const rankKey = (r: SiteReport) => [statusOrder[r.status], r.status === 'growing' ? -r.leakRateBytesPerHour : -likely(r), -r.growthBytes, -r.liveBytes];
         for (const [i, r] of reports.entries()) {
           assert.deepEqual(r.series, expected.get(r.function), `${context}: ${r.function}`);

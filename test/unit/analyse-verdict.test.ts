@@ -286,7 +286,7 @@ describe('decideVerdict with memory accounting', () => {
     assert.equal(verdictOf(points).kind, 'fragmentation');
     // Memory renewed all along (every live block young: sessions held a while) rising within a run says nothing of a
     // leak, unless its blocks' growing size carries the rise (a container renewing its storage).
-    const renewed = { ...rising, ages: { oldestSec: 1, meanSec: 0.5 } };
+    const renewed = { ...rising, ages: { oldestSec: 1, meanSec: 0.5 }, renewed: true as const };
     assert.equal(verdictOf(points, [renewed]).kind, 'fragmentation');
     const container = { ...renewed, blocks: { countStart: 1, countEnd: 1, meanBytesStart: MiB, meanBytesEnd: 4 * MiB, pValue: 0.0001, sizeCarriesGrowth: true } };
     assert.equal(verdictOf(points, [container]).kind, 'inconclusive');
