@@ -54,6 +54,7 @@
 #include "mappings.h"
 #include "sampler.h"
 #include "snapshot.h"
+#include "stacks.h"
 #include "state.h"
 #include "writer.h"
 
@@ -330,9 +331,11 @@ static enum attach_result next_attach(const struct attach_options *o)
     lh_config.snapshot_interval_ms = o->interval;
     lh_config.max_snapshots = o->snapshots;
     lh_config.sample_interval_bytes = o->sample;
-    /* What the last run left: its blocks' frees went unwatched since it stopped. */
+    /* What the last run left: its blocks' frees went unwatched since it stopped, and its counts are its own. */
     lh_live_clear();
     lh_mappings_clear();
+    lh_stacks_reset_counts();
+    lh_counters_reset_run();
     lh_sampler_configure(o->sample);
     mark_tracking_start();
     if (!lh_snapshot_open_directory() || !lh_writer_restart())

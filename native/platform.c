@@ -22,6 +22,20 @@ static struct {
 } mappings[MAX_MAPPINGS];
 static _Atomic int mapping_count;
 
+LH_HIDDEN void lh_counters_reset_run(void)
+{
+    /* Every counter but mapped_bytes, the shim's memory, which the next run still holds. */
+    _Atomic uint64_t *per_run[] = {
+        &lh_counters.samples,        &lh_counters.sampled_frees,   &lh_counters.table_drops,
+        &lh_counters.thinned_entries, &lh_counters.thinning_rounds, &lh_counters.stack_drops,
+        &lh_counters.missed_frees,   &lh_counters.snapshots_written, &lh_counters.write_errors,
+        &lh_counters.java_stacks,    &lh_counters.java_stack_failures, &lh_counters.mapping_drops,
+        &lh_counters.fast_unwinds,   &lh_counters.unwind_mismatches,
+    };
+    for (size_t i = 0; i < sizeof per_run / sizeof per_run[0]; i++)
+        atomic_store_explicit(per_run[i], 0, memory_order_relaxed);
+}
+
 LH_HIDDEN void *lh_map_memory(size_t bytes)
 {
     /* NORESERVE + demand paging: the stated worst case is virtual; RSS follows what is really used. The system call

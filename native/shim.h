@@ -100,6 +100,9 @@ struct lh_counters {
 };
 extern LH_HIDDEN struct lh_counters lh_counters;
 
+/* Sets the counters of one run back to zero for the next (an attach again, attach.c); the shim's memory stays. */
+LH_HIDDEN void lh_counters_reset_run(void);
+
 /* Anonymous memory for the shim's own tables: never from the target's allocator, so the shim neither
  * recurses into itself nor shows up in the target's malloc statistics. Counted in mapped_bytes. */
 LH_HIDDEN void *lh_map_memory(size_t bytes);

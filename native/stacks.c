@@ -431,6 +431,16 @@ LH_HIDDEN void lh_stacks_count_sample(uint32_t id, uint64_t size, double weight)
         add_sample(&entries[id], size, weight);
 }
 
+LH_HIDDEN void lh_stacks_reset_counts(void)
+{
+    uint32_t n = lh_stacks_count();
+    for (uint32_t id = 0; id < n; id++) {
+        atomic_store_explicit(&entries[id].alloc_samples, 0, memory_order_relaxed);
+        atomic_store_explicit(&entries[id].alloc_objects, 0, memory_order_relaxed);
+        atomic_store_explicit(&entries[id].alloc_bytes, 0, memory_order_relaxed);
+    }
+}
+
 LH_HIDDEN enum lh_stack_kind lh_stacks_kind(uint32_t id)
 {
     return id < lh_stacks_count() ? (enum lh_stack_kind)entries[id].kind : LH_KIND_MALLOC;

@@ -58,6 +58,11 @@ LH_HIDDEN uint32_t lh_stacks_intern(const uintptr_t *pcs, int depth, const struc
  * stack it was born with (lineage, FORMAT.md). */
 LH_HIDDEN void lh_stacks_count_sample(uint32_t id, uint64_t size, double weight);
 
+/* Sets every stack's cumulative counts back to zero: a new attached run counts its own allocations (attach.c). The
+ * frames stay, as do the ids the liveness table may still name. Only while sampling is paused: a sample counted
+ * meanwhile could land on either side of the reset. */
+LH_HIDDEN void lh_stacks_reset_counts(void);
+
 /* The kind of a stack id below lh_stacks_count() (set before the id is published, never changed: no lock). */
 LH_HIDDEN enum lh_stack_kind lh_stacks_kind(uint32_t id);
 

@@ -114,9 +114,30 @@ static void a_full_table_overflows(void)
     CHECK(lh_stacks_intern(pcs, 2, NULL, 0, LH_KIND_MALLOC, 1, 1.0) != LH_OVERFLOW_STACK, "a known stack keeps its id");
 }
 
+/* An attach again starts its counts from zero; the stacks, their ids and frames stay, and count on from there. */
+static void a_reset_keeps_stacks_and_zeroes_counts(void)
+{
+    uint32_t count = lh_stacks_count();
+    uintptr_t pcs[2] = {0x900000u, 7};
+    uint32_t id = lh_stacks_intern(pcs, 2, NULL, 0, LH_KIND_MALLOC, 1, 1.0);
+    lh_stacks_reset_counts();
+    CHECK(lh_stacks_count() == count, "count %u after the reset (was %u)", lh_stacks_count(), count);
+    for (uint32_t k = 0; k < count; k++) {
+        struct lh_stack_stats stats;
+        lh_stacks_get(k, NULL, NULL, NULL, &stats);
+        CHECK(stats.alloc_samples == 0 && stats.alloc_objects == 0 && stats.alloc_bytes == 0, "stack %u still counts", k);
+    }
+    CHECK(lh_stacks_intern(pcs, 2, NULL, 0, LH_KIND_MALLOC, 40, 3.0) == id, "the stack keeps its id");
+    struct lh_stack_stats stats;
+    uintptr_t frames[2];
+    CHECK(lh_stacks_get(id, frames, NULL, NULL, &stats) == 2 && frames[0] == pcs[0] && frames[1] == pcs[1], "and its frames");
+    CHECK(stats.alloc_samples == 1 && stats.alloc_objects == 3.0 && stats.alloc_bytes == 120.0, "counts from the reset on");
+}
+
 int main(void)
 {
     RUN(concurrent_interns_agree);
     RUN(a_full_table_overflows);
+    RUN(a_reset_keeps_stacks_and_zeroes_counts);
     return HARNESS_SUMMARY();
 }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { readHeapProfile, sampleValueIndex } from '../../src/pprof/index.js';
 import { readJson, runCli, tempDir, type ReportJson } from './helpers.js';
 import { attachTargetArgs, outputOf, startJvm, waitAttachable, waitForFile, type Jvm } from './attach-helpers.js';
 
@@ -74,6 +75,18 @@ describe('leakhunt attach, killed, detach, attach again', () => {
     assert.ok(Date.parse(secondReport.trackingSince!) > Date.parse(firstReport.trackingSince!), 'the second run tracks from its own attach');
     assert.ok(secondReport.durationSec < 20, `the second run is measured from its attach: ${secondReport.durationSec} s`);
     assert.equal(shimCopies, 1, 'the shim is mapped once');
+  });
+
+  it('the second run counts its own allocations: a leak that never frees allocated what it holds', () => {
+    const files = readdirSync(join(second, 'snapshots')).filter((f) => f.endsWith('.pb.gz')).sort();
+    const profile = readHeapProfile(join(second, 'snapshots', files[files.length - 1]!));
+    const [alloc, inuse] = [sampleValueIndex(profile, 'alloc_space'), sampleValueIndex(profile, 'inuse_space')];
+    const leaks = profile.samples.filter((s) => s.stack.some((f) => f.functionName.startsWith('late_library_leak')));
+    assert.ok(leaks.length > 0, 'the leak is in the last profile');
+    for (const sample of leaks) {
+      const [allocated, held] = [sample.values[alloc]!, sample.values[inuse]!];
+      assert.ok(held > 0 && Math.abs(allocated - held) <= Math.max(2, 1e-6 * held), `allocated ${allocated} B, holds ${held} B: the first run's allocations are not counted again`);
+    }
   });
 
   it('the JVM runs on to its own end and exit status, without a crash', () => {
