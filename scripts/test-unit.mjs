@@ -3,6 +3,10 @@
 // run. The shim and the CLI are built first (side by side), then both suites run side by side; each suite's output
 // is printed whole when it ends, so the two never interleave. Exit status 1 when either failed.
 //
+// The unit tests run in two processes, each importing its share of the files (not one process per file, as
+// `node --test` would): starting node and loading the CLI's modules fifty times over was a third of the tier's time.
+// No unit test may rely on a process of its own (the end-to-end tier is where processes are started).
+//
 // The TypeScript is compiled incrementally (its build info kept in dist/, so a full build's fresh dist/ starts it
 // over): a second run compiles only what changed. dist/ may then hold a test whose source has moved or gone, so the
 // unit tests run are those of test/unit/, by name.
@@ -44,9 +48,12 @@ const built = await step('build', [
 ]);
 const unitTests = readdirSync(join(root, 'test', 'unit')).filter((f) => f.endsWith('.test.ts')).sort()
   .map((f) => join('dist', 'test', 'unit', f.replace(/\.ts$/, '.js')));
+const SHARDS = 2;
+const shard = (index) => unitTests.filter((_, i) => i % SHARDS === index);
 const passed = built && await step('tests', [
   run('C tests (native/test)', [join(root, 'scripts', 'test-native.mjs')]),
-  run('unit tests (test/unit)', ['--test', '--test-concurrency=2', ...unitTests]),
+  ...Array.from({ length: SHARDS }, (_, index) => run(`unit tests (test/unit), share ${index + 1} of ${SHARDS}`,
+    [join(root, 'scripts', 'unit-shard.mjs'), ...shard(index)])),
 ]);
 console.log(`# test:unit ${passed ? 'passed' : 'FAILED'} in ${((performance.now() - started) / 1000).toFixed(1)}s`);
 process.exitCode = passed ? 0 : 1;
