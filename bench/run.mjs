@@ -382,7 +382,7 @@ async function peerJvm(peerDir) {
     '--seconds', String(jvmSeconds)];
   const env = cleanEnv();
   // The shim and its agent loaded straight into the JVM, as the CLI would, but without the CLI around it (its
-  // per-snapshot jcmd runs on the same two cores): the in-process cost, and with LEAKHUNT_JAVA_STACKS=0 (the agent
+  // hsperfdata reads, its processing and its RSS watch run on the same two cores): the in-process cost, and with LEAKHUNT_JAVA_STACKS=0 (the agent
   // idle) what Java stacks add to it.
   const inProcessEnv = (javaStacks) => ({
     ...env, LD_PRELOAD: shim, LEAKHUNT_DIR: mkdtempSync(join(tmpRoot, 'raw-jvm-')), LEAKHUNT_INTERVAL_MS: '1000',
@@ -447,7 +447,7 @@ async function peerJvm(peerDir) {
     + ` about ${javaStacksPerOp.toFixed(2)} Java stacks per operation: ≈ ${Number.isFinite(targets.jvm.agctUsPerStack) ? (targets.jvm.agctUsPerStack * 1000).toFixed(0) : '–'} ns`
     + ' per Java stack taken (AsyncGetCallTrace, the agent\'s preparation of jmethodIDs and method resolution, the larger'
     + ' stack table). Between the leakhunt run and the shim alone is the CLI\'s own work on the same two cores: its'
-    + ' jcmd at every snapshot, processing, the RSS watch.';
+    + ' hsperfdata reads and smaps at every snapshot, one jcmd at the start for the JVM\'s ranges, processing, the RSS watch.';
   const details = table(['leakhunt round', 'verdict', 'snapshots', 'record_thread_name', 'churn_buffers', 'samples',
     'through the tables', 'Java stacks', 'shimMappedBytes', 'shim resident'],
   rounds.map((x) => [String(x.round), x.verdict, String(x.snapshots),
