@@ -53,6 +53,8 @@ interface SiteEntries {
   oldestAgeMs?: number;
   ageBytes: number;
   ageWeighted: number;
+  /** What its stacks live at the last point allocated over the run (alloc_space), when the profiles say. */
+  allocatedBytes?: number;
   series: number[];
   entries: StackEntry[];
   byKey: Map<string, StackEntry>;
@@ -135,6 +137,8 @@ function groupSites(
       if (index === 0) entry.first += bytes;
       if (atLast) {
         entry.last += bytes;
+        const allocated = point.allocBytes?.[j];
+        if (allocated !== undefined) site.allocatedBytes = (site.allocatedBytes ?? 0) + allocated;
         const oldest = point.oldestAgeMs?.[j];
         const mean = point.meanAgeMs?.[j];
         if (oldest !== undefined && mean !== undefined && !Number.isNaN(oldest) && !Number.isNaN(mean)) {
@@ -318,6 +322,7 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
       status: statusOf(site.series, trend, minConfidence, materialBytes, churn),
       ...(ages ? { ages } : {}),
       ...(young ? { renewed: true as const } : {}),
+      ...(site.allocatedBytes !== undefined ? { freedBytes: Math.max(site.allocatedBytes - (site.series[last] ?? 0), 0) } : {}),
       ...(blocks ? { blocks } : {}),
       ...(churn && blocks ? { churn: true } : {}),
       ...(site.entries.length > 1 ? { stacks: heavyStacks(site).map((s) => ({ stack: s.frames.map(describeFrame), series: s.series! })) } : {}),

@@ -50,6 +50,11 @@ export interface SiteReport {
    */
   renewed?: true;
   /**
+   * What its stacks that hold memory at the last snapshot allocated over the run and freed again (alloc_space −
+   * inuse_space there), when the profiles carry alloc_space: 0 for memory only ever kept, like a leak's.
+   */
+  freedBytes?: number;
+  /**
    * Its growth is churn (perhaps under rising load): the blocks that carry its growth are young and their growth is not carried by
    * block size. Set for the sites `blocks` is given for; never growing.
    */

@@ -121,6 +121,7 @@ export class ProfileWriter {
     if (this.keep.series !== false) {
       this.series.add({
         timeSec, stackOf: encoded.stackOf, inuse: encoded.inuse, objects: encoded.objects, oldestAgeMs: encoded.oldestAgeMs, meanAgeMs: encoded.meanAgeMs,
+        allocBytes: encoded.allocBytes,
       });
     }
     this.timings.encodeMs += performance.now() - started;

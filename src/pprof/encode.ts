@@ -44,6 +44,8 @@ export interface EncodedProfile {
   /** Its oldest_live_age_ms and mean_live_age_ms labels, NaN where it has none (nothing live). */
   oldestAgeMs: Float64Array;
   meanAgeMs: Float64Array;
+  /** Its alloc_space, as the profile holds it. */
+  allocBytes: Float64Array;
 }
 
 interface MappingEntry {
@@ -119,6 +121,7 @@ export class HeapProfileEncoder {
   private scratchObjects = new Float32Array(0);
   private scratchOldest = new Float64Array(0);
   private scratchMean = new Float64Array(0);
+  private scratchAlloc = new Float64Array(0);
   /** The stack table and site order of the previous snapshot, when its sites followed its stacks one for one. */
   private orderedStore: StackStore | undefined;
   /** Snapshots encoded from scratch (the first, and each that did not extend the one before). */
@@ -377,7 +380,7 @@ export class HeapProfileEncoder {
     this.writeTables(out, tail, meta, options);
     return {
       bytes: out.view(), stackOf: this.scratchStack.slice(0, inUse), inuse: this.scratchInuse.slice(0, inUse), objects: this.scratchObjects.slice(0, inUse),
-      oldestAgeMs: this.scratchOldest.slice(0, inUse), meanAgeMs: this.scratchMean.slice(0, inUse),
+      oldestAgeMs: this.scratchOldest.slice(0, inUse), meanAgeMs: this.scratchMean.slice(0, inUse), allocBytes: this.scratchAlloc.slice(0, inUse),
     };
   }
 
@@ -404,6 +407,7 @@ export class HeapProfileEncoder {
     this.scratchObjects = new Float32Array(size);
     this.scratchOldest = new Float64Array(size);
     this.scratchMean = new Float64Array(size);
+    this.scratchAlloc = new Float64Array(size);
   }
 
   /**
@@ -414,7 +418,7 @@ export class HeapProfileEncoder {
   private writeSamples(out: Bytes, table: SiteTable, nowMs: number, liveOnly: boolean): number {
     const count = table.count;
     this.ensureScratch(count);
-    const { scratchStack, scratchInuse, scratchObjects, scratchOldest, scratchMean, siteStackIndex } = this;
+    const { scratchStack, scratchInuse, scratchObjects, scratchOldest, scratchMean, scratchAlloc, siteStackIndex } = this;
     let inUse = 0;
     const previous = this.previous;
     const starts = new Int32Array(count + 1);
@@ -459,6 +463,7 @@ export class HeapProfileEncoder {
         scratchObjects[inUse] = decodedNumber(v2);
         scratchOldest[inUse] = live ? decodedNumber(oldest) : NaN;
         scratchMean[inUse] = live ? decodedNumber(mean) : NaN;
+        scratchAlloc[inUse] = decodedNumber(v1);
         inUse++;
       }
       const e = 6 * i;

@@ -79,22 +79,25 @@ export class ProfileSeriesReader {
     const profile = decodeHeapProfile(bytes, name);
     const inuseAt = sampleValueIndex(profile, 'inuse_space');
     const objectsAt = sampleValueIndex(profile, 'inuse_objects');
+    const allocAt = sampleValueIndex(profile, 'alloc_space');
     const samples = profile.samples.filter((sample) => (sample.values[inuseAt] ?? 0) !== 0);
     const stackOf = new Int32Array(samples.length);
     const inuse = new Float64Array(samples.length);
     const objects = objectsAt < 0 ? undefined : new Float32Array(samples.length);
+    const allocBytes = allocAt < 0 ? undefined : new Float64Array(samples.length);
     const oldestAgeMs = new Float64Array(samples.length);
     const meanAgeMs = new Float64Array(samples.length);
     samples.forEach((sample, i) => {
       stackOf[i] = this.stackOfFrames(sample.stack.map((frame) => [frame]), sample.stack.map(frameKey), siteKindOfLabels(sample.labels));
       inuse[i] = sample.values[inuseAt]!;
       if (objects) objects[i] = sample.values[objectsAt] ?? 0;
+      if (allocBytes) allocBytes[i] = sample.values[allocAt] ?? 0;
       const oldest = sample.labels['oldest_live_age_ms'];
       const mean = sample.labels['mean_live_age_ms'];
       oldestAgeMs[i] = typeof oldest === 'number' ? oldest : NaN;
       meanAgeMs[i] = typeof mean === 'number' ? mean : NaN;
     });
-    return { timeSec: timeSec(profile.timeNanos), stackOf, inuse, ...(objects ? { objects } : {}), oldestAgeMs, meanAgeMs };
+    return { timeSec: timeSec(profile.timeNanos), stackOf, inuse, ...(objects ? { objects } : {}), oldestAgeMs, meanAgeMs, ...(allocBytes ? { allocBytes } : {}) };
   }
 
   /** The index of the stack of `kind` made of these locations' frames; `keys` are what tells them apart. */
@@ -118,13 +121,14 @@ export class ProfileSeriesReader {
     const inuseAt = types.indexOf('inuse_space');
     if (inuseAt < 0) throw new NotPlain();
     const objectsAt = types.indexOf('inuse_objects');
+    const allocAt = types.indexOf('alloc_space');
     const { locations, byId } = this.readLocations(data, profile);
     // The same locations as the profile before (by id)? Then a sample's location field names the same stack as
     // there: samples are looked up by those bytes.
     const sameLocations = this.previousById !== undefined && this.previousById.every((global, id) => byId[id] === global);
     if (!sameLocations) this.stackOfField.clear();
     this.previousById = byId;
-    return { timeSec: timeSec(profile.timeNanos), ...this.readSamples(data, profile, inuseAt, objectsAt, locations, byId) };
+    return { timeSec: timeSec(profile.timeNanos), ...this.readSamples(data, profile, inuseAt, objectsAt, allocAt, locations, byId) };
   }
 
   /** Locations: their frames as decodeHeapProfile makes them, each distinct list of frames numbered once. */
@@ -151,7 +155,8 @@ export class ProfileSeriesReader {
 
   /** Samples: every one checked as decodeHeapProfile would; the ones with in-use bytes kept. */
   private readSamples(
-    data: Uint8Array, profile: PlainProfile, inuseAt: number, objectsAt: number, locations: Map<number, Location>, byId: readonly number[],
+    data: Uint8Array, profile: PlainProfile, inuseAt: number, objectsAt: number, allocAt: number, locations: Map<number, Location>,
+    byId: readonly number[],
   ): Omit<SeriesPoint, 'timeSec'> {
     const strings = profile.strings;
     const keyOf = (name: string) => {
@@ -170,6 +175,7 @@ export class ProfileSeriesReader {
     const stackOf: number[] = [];
     const inuse: number[] = [];
     const objects: number[] = [];
+    const allocs: number[] = [];
     const oldestAges: number[] = [];
     const meanAges: number[] = [];
     const sample = new SampleScan(data);
@@ -190,11 +196,13 @@ export class ProfileSeriesReader {
       stackOf.push(stack);
       inuse.push(bytes);
       if (objectsAt >= 0) objects.push(sample.values[objectsAt]!);
+      if (allocAt >= 0) allocs.push(sample.values[allocAt]!);
       oldestAges.push(sample.oldest);
       meanAges.push(sample.mean);
     }
     return {
       stackOf: Int32Array.from(stackOf), inuse: Float64Array.from(inuse), ...(objectsAt >= 0 ? { objects: Float32Array.from(objects) } : {}), oldestAgeMs: Float64Array.from(oldestAges), meanAgeMs: Float64Array.from(meanAges),
+      ...(allocAt >= 0 ? { allocBytes: Float64Array.from(allocs) } : {}),
     };
   }
 }

@@ -41,6 +41,11 @@ export interface SeriesPoint {
    */
   oldestAgeMs?: ArrayLike<number>;
   meanAgeMs?: ArrayLike<number>;
+  /**
+   * Its alloc_space: what the stack allocated (upscaled) over the run, when the profile has that sample type. The
+   * analysis reads it at the last point only (alloc − inuse is what a site freed again: analyse/rank.ts).
+   */
+  allocBytes?: ArrayLike<number>;
 }
 
 export interface ProfileSeries {
@@ -70,10 +75,12 @@ export function seriesOfProfiles(points: readonly ProfilePoint[]): ProfileSeries
   const seriesPoints = points.map((point): SeriesPoint => {
     const inuseAt = sampleValueIndex(point.profile, 'inuse_space');
     const objectsAt = sampleValueIndex(point.profile, 'inuse_objects');
+    const allocAt = sampleValueIndex(point.profile, 'alloc_space');
     const samples = inuseAt < 0 ? [] : point.profile.samples.filter((sample) => (sample.values[inuseAt] ?? 0) !== 0);
     const stackOf = new Int32Array(samples.length);
     const inuse = new Float64Array(samples.length);
     const objects = objectsAt < 0 ? undefined : new Float32Array(samples.length);
+    const allocBytes = allocAt < 0 ? undefined : new Float64Array(samples.length);
     const oldestAgeMs = new Float64Array(samples.length);
     const meanAgeMs = new Float64Array(samples.length);
     samples.forEach((sample, i) => {
@@ -89,12 +96,13 @@ export function seriesOfProfiles(points: readonly ProfilePoint[]): ProfileSeries
       stackOf[i] = index;
       inuse[i] = sample.values[inuseAt] ?? 0;
       if (objects) objects[i] = sample.values[objectsAt] ?? 0;
+      if (allocBytes) allocBytes[i] = sample.values[allocAt] ?? 0;
       const oldest = sample.labels['oldest_live_age_ms'];
       const mean = sample.labels['mean_live_age_ms'];
       oldestAgeMs[i] = typeof oldest === 'number' ? oldest : NaN;
       meanAgeMs[i] = typeof mean === 'number' ? mean : NaN;
     });
-    return { timeSec: point.timeSec, stackOf, inuse, ...(objects ? { objects } : {}), oldestAgeMs, meanAgeMs };
+    return { timeSec: point.timeSec, stackOf, inuse, ...(objects ? { objects } : {}), oldestAgeMs, meanAgeMs, ...(allocBytes ? { allocBytes } : {}) };
   });
   return { stacks, stackKinds, points: seriesPoints };
 }
@@ -109,8 +117,8 @@ export function totalInuse(series: ProfileSeries): number[] {
 }
 
 /**
- * Builds a series point by point, as the profiles are made; keeps the age columns of the newest point only (the
- * analysis reads no others).
+ * Builds a series point by point, as the profiles are made; keeps the age and alloc columns of the newest point
+ * only (the analysis reads no others).
  */
 export class ProfileSeriesBuilder implements ProfileSeries {
   readonly points: SeriesPoint[] = [];
@@ -122,6 +130,7 @@ export class ProfileSeriesBuilder implements ProfileSeries {
     if (previous) {
       delete previous.oldestAgeMs;
       delete previous.meanAgeMs;
+      delete previous.allocBytes;
     }
     this.points.push(point);
   }

@@ -89,6 +89,20 @@ describe('age of live blocks', () => {
     assert.equal(kept!.renewed, undefined);
   });
 
+  test('what a site freed again: alloc_space − inuse_space of its live stacks at the last point', () => {
+    const withAlloc = (allocated: number) => points(rising, 10_000_000).map((p) => ({
+      ...p,
+      profile: {
+        ...p.profile,
+        sampleTypes: [{ type: 'alloc_space', unit: 'bytes' }, ...p.profile.sampleTypes],
+        samples: p.profile.samples.map((sample) => ({ ...sample, values: [allocated, ...sample.values] })),
+      },
+    }));
+    assert.equal(rankSites(withAlloc(rising(19)), { sampleIntervalBytes: 1 })[0]!.freedBytes, 0, 'a leak frees nothing');
+    assert.equal(rankSites(withAlloc(rising(19) + 5 * MiB), { sampleIntervalBytes: 1 })[0]!.freedBytes, 5 * MiB);
+    assert.equal(rankSites(points(rising, 10_000_000), { sampleIntervalBytes: 1 })[0]!.freedBytes, undefined, 'unknown without alloc_space');
+  });
+
   test('profiles without age labels (any pprof) are judged on the trend alone', () => {
     const plain = points(rising, 60_000).map((p) => ({ ...p, profile: { ...p.profile, samples: p.profile.samples.map((s) => ({ ...s, labels: {} })) } }));
     const [site] = rankSites(plain, { sampleIntervalBytes: 1 });

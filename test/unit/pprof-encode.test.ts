@@ -144,6 +144,7 @@ function assertSameAsReference(series: Series, liveOnly: (k: number) => boolean 
       assert.equal(encoder.stackKinds[encoded.stackOf[i]!], siteKindOfLabels(sample.labels), `snapshot ${k}, sample ${i}: kind`);
       assert.equal(encoded.inuse[i], sample.values[3]);
       assert.equal(encoded.objects[i], Math.fround(sample.values[2]!), `snapshot ${k}, sample ${i}: inuse_objects`);
+      assert.equal(encoded.allocBytes[i], sample.values[1], `snapshot ${k}, sample ${i}: alloc_space`);
       const oldest = sample.labels['oldest_live_age_ms'];
       assert.equal(Number.isNaN(encoded.oldestAgeMs[i]) ? undefined : encoded.oldestAgeMs[i], oldest);
       const mean = sample.labels['mean_live_age_ms'];

@@ -21,7 +21,7 @@ import { ansiLcg } from './helpers/prng.js';
 /** Each point's samples as (frames, in-use bytes, ages): what every analysis reads of a series. */
 function flatten(series: ProfileSeries): unknown[] {
   return series.points.map((point) => Array.from({ length: point.inuse.length }, (_, i) => ({
-    frames: series.stacks[point.stackOf[i]!], kind: stackKindOf(series, point.stackOf[i]!), inuse: point.inuse[i], objects: point.objects?.[i], oldest: point.oldestAgeMs?.[i], mean: point.meanAgeMs?.[i], time: point.timeSec,
+    frames: series.stacks[point.stackOf[i]!], kind: stackKindOf(series, point.stackOf[i]!), inuse: point.inuse[i], objects: point.objects?.[i], oldest: point.oldestAgeMs?.[i], mean: point.meanAgeMs?.[i], allocated: point.allocBytes?.[i], time: point.timeSec,
   })));
 }
 
