@@ -135,7 +135,7 @@ export interface VerdictDecision {
    * it — a run this long (the snapshot span, at this sampling and interval), or this sampling interval in a run as long.
    */
   unconfirmed?: { site: SiteReport; detectableRateBytesPerHour?: number; durationSec?: number; sampleBytes?: number };
-  /** site-grows-unconfirmed: the case that would have held without the site (fragmentation's), with `largest`. */
+  /** site-grows-unconfirmed: the case that would have held without the site (fragmentation's or java-heap), with `largest`. */
   otherwise?: VerdictCase;
 }
 
@@ -233,17 +233,26 @@ function unconfirmedGrowth(input: VerdictInput): SiteReport | undefined {
 }
 
 /**
- * A rise that means something: two sampling intervals, and twice the sampling noise of the site's estimate when its
- * blocks are renewed (about √(S·B) for B live bytes at interval S). A table of steady size whose entries are replaced
- * (sessions, cache slots) is re-sampled as they are, and its estimate wanders by that much: below it, some steady
- * site of a program would "rise" in many runs, and no verdict saying "not a leak" could stand.
+ * A rise that means something: two sampling intervals, and twice the sampling noise of the rise. Every sampled
+ * block allocated or freed moves a site's estimate by about S bytes, so between two snapshots it wanders by about
+ * √(S·(A + F)) for A bytes allocated and F freed at interval S. A table of steady size whose entries are replaced
+ * (sessions, cache slots) allocates and frees its size over and over: below that wander some steady site of a
+ * program would "rise" in many runs, and no verdict saying "not a leak" could stand. Memory only ever kept (a leak)
+ * wanders only by what it added, √(S·G) for a rise G: a leak near the run's detection limit must make the verdict
+ * inconclusive, never "no growth". F is what the site's live stacks freed over the whole run (freedBytes, an upper
+ * bound of what they freed in the window); without it (profiles without alloc_space), a renewed table of B live
+ * bytes is assumed: √(S·B).
  */
 function materialRiseBytes(site: SiteReport, sampleBytes: number): number {
-  return Math.max(2 * sampleBytes, 2 * Math.sqrt(sampleBytes * Math.max(site.liveBytes, 0)));
+  const wanderBytes = site.freedBytes !== undefined ? Math.max(site.growthBytes, 0) + 2 * site.freedBytes : Math.max(site.liveBytes, 0);
+  return Math.max(2 * sampleBytes, 2 * Math.sqrt(sampleBytes * wanderBytes));
 }
 
-/** The verdicts that say there is no leak: a site that rises unconfirmed makes them inconclusive. */
-const NOT_A_LEAK: ReadonlySet<VerdictKind> = new Set(['no-growth', 'fragmentation']);
+/**
+ * The verdicts that say native memory does not leak — no growth, fragmentation, the Java heap ("not native
+ * memory") — a site that rises unconfirmed makes them inconclusive. Where the RSS went still shows, as `otherwise`.
+ */
+const NOT_A_LEAK: ReadonlySet<VerdictKind> = new Set(['no-growth', 'fragmentation', 'java-heap']);
 
 export function decideVerdict(input: VerdictInput): VerdictDecision {
   const a = input.accounting;
@@ -266,7 +275,7 @@ export function decideVerdict(input: VerdictInput): VerdictDecision {
   if (!site) return { ...base, ...growth };
   return {
     ...base, kind: 'inconclusive', case: 'site-grows-unconfirmed', unconfirmed: confirmationOf(site, input, a),
-    ...(growth.kind === 'fragmentation' ? { otherwise: growth.case, ...(growth.largest ? { largest: growth.largest } : {}) } : {}),
+    ...(growth.kind !== 'no-growth' ? { otherwise: growth.case, ...(growth.largest ? { largest: growth.largest } : {}) } : {}),
   };
 }
 

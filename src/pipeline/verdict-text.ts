@@ -194,9 +194,10 @@ function unconfirmed(d: VerdictDecision): VerdictDetail {
   }
   if (u.sampleBytes !== undefined) remedies.push(`or sample finer in a run as long: --sample-bytes ${u.sampleBytes}`);
   const a = d.accounting;
-  const retained = d.otherwise === 'allocator-retained' && d.largest && a
-    ? `; RSS grew ${signed(a.rss.growthBytes)} meanwhile, ${percent(d.largest.growthBytes, a.rss.growthBytes)} of it ${partWords[d.largest.part]} `
-      + '(fragmentation, but that does not rule out a leak)' : '';
+  const otherwise = d.otherwise === 'allocator-retained' ? 'fragmentation, but that does not rule out a leak'
+    : d.otherwise === 'java-heap' ? 'the Java heap grows, but that does not rule out a native leak' : undefined;
+  const retained = otherwise && d.largest && a
+    ? `; RSS grew ${signed(a.rss.growthBytes)} meanwhile, ${percent(d.largest.growthBytes, a.rss.growthBytes)} of it ${partWords[d.largest.part]} (${otherwise})` : '';
   return {
     kind: d.kind,
     summary: `a call site's live native memory rises but this run cannot confirm a leak: ${site.function}${siteKindTag(site.kind)} ${signed(site.growthBytes)} `

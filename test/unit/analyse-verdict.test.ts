@@ -282,7 +282,7 @@ describe('decideVerdict with memory accounting', () => {
     assert.match(verdict.summary, /^a call site's live native memory rises but this run cannot confirm a leak: record_thread_name \+3\.50 MiB/);
     assert.match(verdict.summary, /; RSS grew \+190 MiB meanwhile, 100% of it memory the allocator keeps free \(fragmentation, but that does not rule out a leak\)$/);
     assert.ok(verdict.evidence!.some((e) => /^allocator-retained: /.test(e)), verdict.evidence!.join('\n'));
-    // Without the rising site it is fragmentation; the Java heap's growth, measured directly, is not overruled.
+    // Without the rising site it is fragmentation.
     assert.equal(verdictOf(points).kind, 'fragmentation');
     // Memory renewed all along (every live block young: sessions held a while) rising within a run says nothing of a
     // leak, unless its blocks' growing size carries the rise (a container renewing its storage).
@@ -290,8 +290,29 @@ describe('decideVerdict with memory accounting', () => {
     assert.equal(verdictOf(points, [renewed]).kind, 'fragmentation');
     const container = { ...renewed, blocks: { countStart: 1, countEnd: 1, meanBytesStart: MiB, meanBytesEnd: 4 * MiB, pValue: 0.0001, sizeCarriesGrowth: true } };
     assert.equal(verdictOf(points, [container]).kind, 'inconclusive');
+    // Nor "the Java heap grows, not native memory": where the RSS went still shows.
     const heap = timeline({ parts: (t) => ({ 'java-heap': 64 * MiB + t * MiB }), extra: () => ({ jvm: true }) });
-    assert.equal(verdictOf(heap, [rising]).kind, 'java-heap');
+    assert.equal(verdictOf(heap).kind, 'java-heap');
+    const both = verdictOf(heap, [rising]);
+    assert.equal(both.kind, 'inconclusive', both.summary);
+    assert.match(both.summary, /; RSS grew \+\d+ MiB meanwhile, \d+% of it the Java heap \(the Java heap grows, but that does not rule out a native leak\)$/);
+  });
+
+  test('a rise counts beyond the wander of what the site allocated and freed: a kept leak near the limit is inconclusive, a renewed table is not', () => {
+    const points = timeline({ free: (t) => 4 * MiB + t * MiB });
+    // 600 KiB more over the window on 8 MiB live at S = 16 KiB: within √(S·B)'s wander of a renewed table (724 KiB).
+    const rising: SiteReport = {
+      ...site('stable', 'record_thread_name', 11 * MiB), shape: 'linear', growthBytes: 600 * KiB, liveBytes: 8 * MiB, confidence: 0.8,
+      series: Array.from({ length: 20 }, (_, i) => 7.4 * MiB + i * 32 * KiB),
+    };
+    // Memory only ever kept (nothing freed) wanders by what it added: √(S·600 KiB), 196 KiB twice over. A leak.
+    const kept = verdictOf(points, [{ ...rising, freedBytes: 0 }]);
+    assert.equal(kept.kind, 'inconclusive', kept.summary);
+    assert.match(kept.summary, /^a call site's live native memory rises but this run cannot confirm a leak: record_thread_name/);
+    // A table that allocated and freed its size over and over wanders by √(S·(G + 2F)): 1.03 MiB twice over.
+    assert.equal(verdictOf(points, [{ ...rising, freedBytes: 8 * MiB }]).kind, 'fragmentation');
+    // Profiles without alloc_space: a renewed table of its live bytes is assumed.
+    assert.equal(verdictOf(points, [rising]).kind, 'fragmentation');
   });
 
   test('inconclusive below 3 snapshots whatever the memory says', () => {
