@@ -212,8 +212,19 @@ function rssGrowthCase(a: MemoryAccounting, trim: TrimProbe | null, churning: re
   return { kind: 'inconclusive', case: 'rss-unexplained', largest, because: explains && largest.part === 'unaccounted' ? 'outside-malloc' : 'no-part-explains' };
 }
 
-/** One interval of the window holds most of the site's growth: a one-off (a table loaded once), not a rise. */
-function isStep(site: SiteReport, windowStart: number): boolean {
+/**
+ * A growth this many sampling intervals holds enough samples for one interval holding half of them to mean a
+ * one-off: a leak's samples come as a Poisson process, and with a handful of them over tens of intervals, half in
+ * one is a common clump (with 6 over 30 intervals, a few runs in a hundred), with 16 a rare one (below 1%).
+ */
+const STEP_MIN_SAMPLES = 16;
+
+/**
+ * One interval of the window holds most of the site's growth: a one-off (a table loaded once), not a rise — when the
+ * growth holds enough samples to tell a step from a clump of them (STEP_MIN_SAMPLES).
+ */
+function isStep(site: SiteReport, windowStart: number, sampleBytes: number): boolean {
+  if (site.growthBytes < STEP_MIN_SAMPLES * sampleBytes) return false;
   const series = site.series.slice(Math.min(windowStart, Math.max(site.series.length - 2, 0)));
   let largest = 0;
   for (let i = 1; i < series.length; i++) largest = Math.max(largest, series[i]! - series[i - 1]!);
@@ -228,7 +239,7 @@ function isStep(site: SiteReport, windowStart: number): boolean {
 function unconfirmedGrowth(input: VerdictInput): SiteReport | undefined {
   const sampleBytes = Math.max(input.sampleIntervalBytes ?? 1, 1);
   return input.sites.find((s) => s.status !== 'growing' && s.growthBytes >= materialRiseBytes(s, sampleBytes) && s.leakRateBytesPerHour > 0
-    && (s.shape === 'linear' || s.shape === 'noise') && s.confidence >= 0.5 && !isStep(s, input.windowStart ?? 0)
+    && (s.shape === 'linear' || s.shape === 'noise') && s.confidence >= 0.5 && !isStep(s, input.windowStart ?? 0, sampleBytes)
     && s.churn !== true && !(s.renewed === true && s.blocks?.sizeCarriesGrowth !== true));
 }
 

@@ -35,6 +35,27 @@ describe('a bounded cache that plateaus next to a slow true leak', () => {
   });
 });
 
+describe('the same slow leak, sampled so coarsely that the run can barely confirm it', () => {
+  const dir = tempDir();
+  after(() => dir.cleanup());
+
+  // At 64 KiB the leak is a dozen samples: about half the runs confirm it. The others must say so — a rise this run
+  // cannot confirm, with the run length that would — and never "no growth": memory only ever kept is no noise.
+  it('is a leak or inconclusive, naming it, never no-growth', async () => {
+    const out = join(dir.path, 'run');
+    const result = await runCli(['run', '--out', out, '--interval', '250ms', '--sample-bytes', '64KiB', '--',
+      join(fixtureBuild, 'cache_and_leak'), '--rounds', '300', '--round-ms', '25']);
+    assert.equal(result.exitCode, 0, result.all);
+    const report = readJson<ReportJson>(join(out, 'report.json'));
+    assert.ok(['native-leak', 'inconclusive'].includes(report.verdict.kind), report.verdict.summary);
+    if (report.verdict.kind === 'native-leak') {
+      assert.equal(report.sites[0]!.function, 'slow_leak_forever', report.sites.map((s) => s.function).join(', '));
+    } else {
+      assert.match(report.verdict.summary, /^a call site's live native memory rises but this run cannot confirm a leak: slow_leak_forever /);
+    }
+  });
+});
+
 describe('--ignore-frames', () => {
   const dir = tempDir();
   after(() => dir.cleanup());

@@ -315,6 +315,22 @@ describe('decideVerdict with memory accounting', () => {
     assert.equal(verdictOf(points, [rising]).kind, 'fragmentation');
   });
 
+  test('a handful of samples, half of them in one interval, is a clump of a leak\'s samples, not a one-off step', () => {
+    // A run of cache_and_leak at 64 KiB: 6 samples of a 3 KiB leak over 30 intervals of 250 ms, 4 of them in one.
+    const S = 64 * KiB;
+    const series = [1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 8, 8, 8, 8, 8, 8].map((k) => k * S);
+    const leak: SiteReport = {
+      ...site('stable', 'slow_leak_forever', 260 * MiB), shape: 'noise', growthBytes: 402 * KiB, liveBytes: 8 * S, confidence: 0.71,
+      freedBytes: 0, series,
+    };
+    const points = timeline({});
+    const verdict = verdictOf(points, [leak], undefined, { sampleIntervalBytes: S, windowStart: 8 });
+    assert.equal(verdict.kind, 'inconclusive', verdict.summary);
+    // The same shape in a growth of hundreds of samples is a one-off.
+    const table = { ...leak, series: series.map((v) => v * 64), growthBytes: 402 * KiB * 64, liveBytes: 8 * S * 64 };
+    assert.equal(verdictOf(points, [table], undefined, { sampleIntervalBytes: S, windowStart: 8 }).kind, 'no-growth');
+  });
+
   test('inconclusive below 3 snapshots whatever the memory says', () => {
     const verdict = verdictOf(timeline({ free: (t) => 4 * MiB + t * MiB }).slice(0, 2));
     assert.equal(verdict.kind, 'inconclusive');
