@@ -6,26 +6,19 @@ import { evaluateGate, writeGateOutputs, type GateCliOptions, type GateOptions }
 import { processRun } from '../pipeline/index.js';
 import { pushSummaryLine, type RunPush, type RunPushOptions } from '../push/index.js';
 import { colorWanted, renderJson, renderText, writeHtmlReport } from '../report/index.js';
+import type { RecordingSettings } from '../launch/index.js';
 import { runPath, writeJsonAtomic, type RunMeta } from '../rundir/index.js';
 
-/** What `leakhunt run` and `leakhunt attach` both take: where to record, how to sample, what to print, gate and push. */
-export interface RecordingCommandOptions {
+/**
+ * What `leakhunt run` and `leakhunt attach` both take: where to record, how to sample (the shim's settings, as the
+ * recording takes them, but for the paths the command makes), what to print, gate and push.
+ */
+export interface RecordingCommandOptions extends Omit<RecordingSettings, 'runDir' | 'rawDir' | 'shimPath'> {
   out?: string;
   force: boolean;
-  intervalMs: number;
-  sampleBytes: number;
-  durationMs?: number;
   json: boolean;
   top: number;
   quiet: boolean;
-  tableCapacity?: number;
-  maxStacks?: number;
-  maxSnapshots?: number;
-  stackDepth?: number;
-  seed?: number;
-  javaStacks: boolean;
-  warmupSec?: number;
-  ignoreFrames?: string[];
   /** Gate the run right after it (--fail-on-leak): thresholds and outputs as for `leakhunt gate`. */
   gate?: GateCliOptions;
   /** --push and its companions: each snapshot's profile to a profiling backend as it is made. */

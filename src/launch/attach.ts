@@ -25,7 +25,7 @@ import {
 } from '../rundir/index.js';
 import { catchesSigquit, findJcmd, JCMD_JVM_OPTIONS, jcmdEnvironment, libjvmOf, startJvmStatsPoller, type JvmPoller } from './jvm-stats.js';
 import { PerfMapCapture } from './perfmaps.js';
-import type { ShimSettings } from './recording.js';
+import type { RecordingSettings } from './recording.js';
 
 /** A JVM that may be attached: what the checks found. */
 export interface AttachTarget {
@@ -117,7 +117,7 @@ const SHIM_ANSWERS: Record<number, (pid: number) => LeakhuntError> = {
 };
 
 /** Settings of an attached run: as `leakhunt run`'s, minus what only a launch can set. */
-export interface AttachOptions extends ShimSettings {
+export interface AttachOptions extends RecordingSettings {
   target: AttachTarget;
 }
 

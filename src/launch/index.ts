@@ -6,7 +6,7 @@ export { checkCommandRunnable, isStartFailure } from './command.js';
 export { ALLOCATORS, findAllocator, type AllocatorName } from './allocator.js';
 export { parseHeapInfo, parseNmtSummary, startJvmStatsPoller, type JvmPoller } from './jvm-stats.js';
 export { MAX_PERF_MAP_COPIES, PerfMapCapture, startPerfMapCapture, type PerfMapCaptureOptions } from './perfmaps.js';
-export { Recording, startRecording, TRIM_PROBE_AT, trimProbeAtMs, type RecordingHooks, type RecordingOptions } from './recording.js';
+export { Recording, startRecording, TRIM_PROBE_AT, trimProbeAtMs, type RecordingHooks, type RecordingOptions, type RecordingSettings } from './recording.js';
 export {
   AttachSession, agentOptions, disablesAttach, findAttachedRunDir, inspectAttachTarget, isLeakhuntProcess, processExists, requestStop,
   type AttachOptions, type AttachOutcome, type AttachTarget,

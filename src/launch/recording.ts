@@ -20,7 +20,7 @@ export function trimProbeAtMs(durationMs: number | undefined): number | undefine
 }
 
 /** What the shim records with, and where: the settings `leakhunt run` and `leakhunt attach` share. */
-export interface ShimSettings {
+export interface RecordingSettings {
   runDir: string;
   rawDir: string;
   shimPath: string;
@@ -37,7 +37,7 @@ export interface ShimSettings {
   ignoreFrames?: string[];
 }
 
-export interface RecordingOptions extends ShimSettings {
+export interface RecordingOptions extends RecordingSettings {
   command: string[];
   /** Record exec'd children of the target too, each in its own raw/<pid>/. */
   followChildren?: boolean;
