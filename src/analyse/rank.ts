@@ -40,6 +40,8 @@ interface StackEntry {
   frames: readonly HeapProfileFrame[];
   first: number;
   last: number;
+  /** Its bytes where the trend window starts (after the warm-up). */
+  windowFirst: number;
   /** The oldest live block's age at the last point, when the profile says. */
   oldestAgeMs?: number;
   series?: number[];
@@ -92,7 +94,7 @@ function siteKey(name: string, kind: SiteKind): string {
  * pass (a site can have thousands of stacks; a report shows three).
  */
 function groupSites(
-  series: ProfileSeries, patterns: readonly RegExp[], wanted: (site: SiteEntries) => readonly StackEntry[],
+  series: ProfileSeries, patterns: readonly RegExp[], wanted: (site: SiteEntries) => readonly StackEntry[], windowStart = 0,
 ): { sites: SiteEntries[]; siteOf: readonly (SiteEntries | undefined)[] } {
   const n = series.points.length;
   const sites: SiteEntries[] = [];
@@ -126,7 +128,7 @@ function groupSites(
         const key = stackKey(frames);
         entry = site.byKey.get(key);
         if (!entry) {
-          entry = { frames, first: 0, last: 0 };
+          entry = { frames, first: 0, last: 0, windowFirst: 0 };
           site.byKey.set(key, entry);
           site.entries.push(entry);
         }
@@ -135,6 +137,7 @@ function groupSites(
       }
       site.series[index]! += bytes;
       if (index === 0) entry.first += bytes;
+      if (index === windowStart) entry.windowFirst += bytes;
       if (atLast) {
         entry.last += bytes;
         const allocated = point.allocBytes?.[j];
@@ -224,8 +227,9 @@ export function seriesGrowth(timesSec: readonly number[], series: readonly numbe
  * Youth is judged on the stacks that carry the growth, not on the site's single oldest block: churn whose requests
  * wait in a std::deque keeps one long-lived block (the deque's index) beside thousands of young ones, and that one
  * block must not turn rising load into a leak. So a site is renewed when its stacks that hold a block older than a
- * quarter of the window grew by less than a tenth of the site's growth: a leak's growth sits in old blocks (three
- * quarters of a linear leak's window growth is older than the window's last quarter), churn's in young ones.
+ * quarter of the window grew over the window by less than a tenth of the site's growth: a leak's growth sits in
+ * old blocks (three quarters of a linear leak's window growth is older than the window's last quarter), churn's in
+ * young ones, and a block kept since the warm-up grows in no window.
  */
 const YOUNG_WINDOW_SHARE = 0.25;
 const OLD_SHARE_OF_GROWTH = 0.1;
@@ -238,7 +242,7 @@ function renewed(site: SiteEntries, windowSec: number, growthBytes: number): boo
   for (const entry of site.entries) {
     if ((entry.oldestAgeMs ?? 0) < oldMs) continue;
     oldStacks++;
-    oldGrowthBytes += Math.max(entry.last - entry.first, 0);
+    oldGrowthBytes += Math.max(entry.last - entry.windowFirst, 0);
   }
   return oldStacks === 0 || oldGrowthBytes < OLD_SHARE_OF_GROWTH * growthBytes;
 }
@@ -288,7 +292,7 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
   const reports: Omit<SiteReport, 'rank'>[] = [];
   /** Churn sites (renewed, not carried by block size), whatever their trend says. */
   const churning = new Set<Omit<SiteReport, 'rank'>>();
-  const { sites, siteOf } = groupSites(series, patterns, (site) => (site.entries.length > 1 ? heavyStacks(site) : []));
+  const { sites, siteOf } = groupSites(series, patterns, (site) => (site.entries.length > 1 ? heavyStacks(site) : []), skip);
   const windowTimes = times.slice(skip);
   const trends = new Map(sites.map((site) => [site, trendOf(windowTimes, site.series.slice(skip), options.sampleIntervalBytes)]));
   // The sites whose growth is significant and material: how their blocks grew decides container or churn.

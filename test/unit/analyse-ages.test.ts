@@ -83,6 +83,10 @@ describe('age of live blocks', () => {
     assert.notEqual(churn!.status, 'growing');
     assert.equal(churn!.renewed, true);
     assert.equal(churn!.ages!.oldestSec, TIMES[TIMES.length - 1], 'the site\'s oldest block is still reported');
+    // An index made during the warm-up, before the trend window, grows in no window.
+    const [late] = rankSites(withIndex((i) => (i === 0 ? 0 : 8 * MiB)), { sampleIntervalBytes: 1, warmupSec: 120 });
+    assert.equal(late!.renewed, true);
+    assert.notEqual(late!.status, 'growing');
     // When the old stack carries a real share of the growth, the site keeps what it holds: growing.
     const [kept] = rankSites(withIndex((i) => 8 * MiB + i * MiB), { sampleIntervalBytes: 1 });
     assert.equal(kept!.status, 'growing');
