@@ -233,14 +233,30 @@ function isStep(site: SiteReport, windowStart: number, sampleBytes: number): boo
 
 /**
  * The first site in rank order whose live memory rises materially though it is not called growing: a linear (or
- * not yet shaped) rise beyond the sampling's noise (materialRiseBytes), more likely than not a real one — not a plateau, a
- * one-off step or churn (rank.ts: young blocks rising in number, not kept).
+ * not yet shaped) rise beyond the sampling's noise (materialRiseBytes), more likely than not a real one — or any
+ * rise of two sampling intervals in memory only ever kept (keptOnly) — not a plateau, a one-off step or churn
+ * (rank.ts: young blocks rising in number, not kept).
  */
 function unconfirmedGrowth(input: VerdictInput): SiteReport | undefined {
   const sampleBytes = Math.max(input.sampleIntervalBytes ?? 1, 1);
-  return input.sites.find((s) => s.status !== 'growing' && s.growthBytes >= materialRiseBytes(s, sampleBytes) && s.leakRateBytesPerHour > 0
-    && (s.shape === 'linear' || s.shape === 'noise') && s.confidence >= 0.5 && !isStep(s, input.windowStart ?? 0, sampleBytes)
-    && s.churn !== true && !(s.renewed === true && s.blocks?.sizeCarriesGrowth !== true));
+  return input.sites.find((s) => s.status !== 'growing' && s.leakRateBytesPerHour > 0 && risingShape(s, sampleBytes)
+    && !isStep(s, input.windowStart ?? 0, sampleBytes) && s.churn !== true && !(s.renewed === true && s.blocks?.sizeCarriesGrowth !== true)
+    && (keptOnly(s) ? s.growthBytes >= 2 * sampleBytes : s.growthBytes >= materialRiseBytes(s, sampleBytes) && s.confidence >= 0.5));
+}
+
+/** Linear, not yet shaped, or a "step" of too few samples to be told from a clump of them (see isStep). */
+function risingShape(site: SiteReport, sampleBytes: number): boolean {
+  return site.shape === 'linear' || site.shape === 'noise' || (site.shape === 'step' && site.growthBytes < STEP_MIN_SAMPLES * sampleBytes);
+}
+
+/**
+ * Memory only ever kept: nothing its live stacks allocated was freed (freedBytes 0). Its estimate cannot wander (a
+ * sample stays until its block is freed), so every sampling interval it gained in the window is a block allocated
+ * there and kept — a rise however unsure its line, not noise. Two of them make one, whatever the fit's confidence
+ * (a leak whose samples came early in a short run gains few in the window after the warm-up).
+ */
+function keptOnly(site: SiteReport): boolean {
+  return site.freedBytes === 0;
 }
 
 /**

@@ -331,6 +331,22 @@ describe('decideVerdict with memory accounting', () => {
     assert.equal(verdictOf(points, [table], undefined, { sampleIntervalBytes: S, windowStart: 8 }).kind, 'no-growth');
   });
 
+  test('memory only ever kept that gained samples in the window is a rise, however unsure its line', () => {
+    // A run of cache_and_leak at 64 KiB: 5 of the leak's 8 samples came during the warm-up, 3 in the window.
+    const S = 64 * KiB;
+    const series = [0, 1, 3, 3, 3, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 8, 8].map((k) => k * S);
+    const leak: SiteReport = {
+      ...site('new', 'slow_leak_forever', 107 * MiB), shape: 'noise', growthBytes: 3 * S, liveBytes: 8 * S, confidence: 0.38,
+      freedBytes: 0, series,
+    };
+    const points = timeline({});
+    const inWindow = { sampleIntervalBytes: S, windowStart: 8 };
+    assert.equal(verdictOf(points, [leak], undefined, inWindow).kind, 'inconclusive');
+    // One sample is no rise; nor is the same line in memory that is freed and renewed (it wanders).
+    assert.equal(verdictOf(points, [{ ...leak, growthBytes: S }], undefined, inWindow).kind, 'no-growth');
+    assert.equal(verdictOf(points, [{ ...leak, freedBytes: 4 * S }], undefined, inWindow).kind, 'no-growth');
+  });
+
   test('inconclusive below 3 snapshots whatever the memory says', () => {
     const verdict = verdictOf(timeline({ free: (t) => 4 * MiB + t * MiB }).slice(0, 2));
     assert.equal(verdict.kind, 'inconclusive');
