@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <gnu/libc-version.h>
 #include <malloc.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -225,6 +226,27 @@ static size_t fallback_malloc_usable_size(void *p)
 {
     (void)p;
     return 0;
+}
+
+/* ---- the next allocator's own code ---- */
+
+static uintptr_t allocator_text_start, allocator_text_end;
+
+LH_HIDDEN void lh_interpose_locate_allocator(void)
+{
+    struct lh_text_range next = lh_text_range_of((uintptr_t)NEXT_ALLOCATOR(malloc));
+    struct lh_text_range libc = lh_text_range_of((uintptr_t)&gnu_get_libc_version); /* glibc's alone */
+    /* glibc's malloc maps through its own internal calls, never ours; and a program that carries its own allocator
+     * is the program: its mmaps are the call sites we are here for. */
+    if (next.main_program || next.start == libc.start)
+        return;
+    allocator_text_start = next.start;
+    allocator_text_end = next.end;
+}
+
+LH_HIDDEN bool lh_interpose_in_allocator(uintptr_t pc)
+{
+    return pc >= allocator_text_start && pc < allocator_text_end;
 }
 
 /* ---- sampling ---- */

@@ -19,6 +19,13 @@ LH_HIDDEN void lh_interpose_mmap_resolve(void);
 LH_HIDDEN void lh_interpose_bind_next(const char *name, void *function);
 LH_HIDDEN void lh_interpose_mmap_bind_next(const char *name, void *function);
 
+/* Finds the next allocator's own code, when it is a library of its own (jemalloc, tcmalloc preloaded after the
+ * shim or linked by the program) rather than glibc or the program itself. Once, when recording starts. */
+LH_HIDDEN void lh_interpose_locate_allocator(void);
+
+/* Whether `pc` is in that allocator's code: its mmaps are its heap, whose blocks the malloc family already samples. */
+LH_HIDDEN bool lh_interpose_in_allocator(uintptr_t pc);
+
 /* Subtracts `size` from the thread's countdown; true when a sample point fell inside this block. The whole
  * unsampled path of every allocating call, malloc's and mmap's alike: one per-thread countdown, one Poisson rule. */
 static inline bool lh_countdown_crossed(size_t size)

@@ -2,6 +2,8 @@
  * The mmap family — mmap, mmap64, munmap, mremap — interposed by LD_PRELOAD and forwarded to the next definition
  * (glibc's). Only calls made through the PLT come here: glibc's own (malloc's arenas and large blocks, thread
  * stacks) do not, and need not: malloc's mappings are in mallinfo, and thread stacks are not leaks of a call site.
+ * Another allocator's (jemalloc's, tcmalloc's) do, and are left out for the same reason: they are its heap, whose
+ * blocks the malloc family samples (a return address compared with its code's bounds, on the sampled path only).
  *
  * Mappings are sampled in bytes like malloc blocks — the same per-thread countdown, the same Poisson rule and
  * weights (sampler.c) — and tracked until they are unmapped (mappings.c), with their native and Java stacks, as
@@ -137,12 +139,13 @@ static bool may_forget(void)
     return state == LH_ON;
 }
 
-static __attribute__((noinline, cold)) void *after_mapping(void *p, size_t length, int prot, int flags, int fd)
+/* `caller`: where the mapping was asked for; the allocator's own (its heap) is left out, as glibc's is. */
+static __attribute__((noinline, cold)) void *after_mapping(void *p, size_t length, int prot, int flags, int fd, uintptr_t caller)
 {
     if (!may_sample())
         return p;
     lh_tls.busy++;
-    if (lh_sampler_take(&lh_tls, length) && p != MAP_FAILED && counts(prot, flags)) {
+    if (lh_sampler_take(&lh_tls, length) && p != MAP_FAILED && counts(prot, flags) && !lh_interpose_in_allocator(caller)) {
         enum lh_stack_kind kind = (flags & MAP_ANONYMOUS) || fd < 0 ? LH_KIND_MMAP_ANON : LH_KIND_MMAP_FILE;
         record_mapping(p, length, kind, NULL);
     }
@@ -161,14 +164,15 @@ static __attribute__((noinline, cold)) void forget_range(void *address, size_t l
     lh_tls.busy--;
 }
 
-static void *mmap_with(mmap_function next, void *address, size_t length, int prot, int flags, int fd, off_t offset)
+static void *mmap_with(mmap_function next, void *address, size_t length, int prot, int flags, int fd, off_t offset,
+                       uintptr_t caller)
 {
     /* Placed over a range that may hold a tracked mapping: that one is replaced. */
     if (LH_UNLIKELY((flags & MAP_FIXED) && lh_mappings_maybe_tracked(address, length)))
         forget_range(address, length);
     void *p = next(address, length, prot, flags, fd, offset);
     if (LH_UNLIKELY(lh_countdown_crossed(length)))
-        return after_mapping(p, length, prot, flags, fd);
+        return after_mapping(p, length, prot, flags, fd, caller);
     return p;
 }
 
@@ -176,12 +180,12 @@ static void *mmap_with(mmap_function next, void *address, size_t length, int pro
 
 LH_EXPORT void *mmap(void *address, size_t length, int prot, int flags, int fd, off_t offset)
 {
-    return mmap_with(NEXT(mmap), address, length, prot, flags, fd, offset);
+    return mmap_with(NEXT(mmap), address, length, prot, flags, fd, offset, (uintptr_t)__builtin_return_address(0));
 }
 
 LH_EXPORT void *mmap64(void *address, size_t length, int prot, int flags, int fd, off_t offset)
 {
-    return mmap_with(NEXT(mmap64), address, length, prot, flags, fd, offset);
+    return mmap_with(NEXT(mmap64), address, length, prot, flags, fd, offset, (uintptr_t)__builtin_return_address(0));
 }
 
 LH_EXPORT int munmap(void *address, size_t length)
@@ -247,7 +251,7 @@ LH_EXPORT void *mremap(void *old_address, size_t old_size, size_t new_size, int 
     /* An untracked mapping resized or moved: a new sample, as realloc of an unsampled block (its kind unknown
      * here, it is counted as anonymous). */
     if (LH_UNLIKELY(lh_countdown_crossed(new_size)))
-        return after_mapping(q, new_size, PROT_READ, MAP_ANONYMOUS, -1);
+        return after_mapping(q, new_size, PROT_READ, MAP_ANONYMOUS, -1, (uintptr_t)__builtin_return_address(0));
     return q;
 }
 

@@ -107,6 +107,7 @@ LH_HIDDEN bool lh_start_recording(void)
 {
     lh_sampler_configure(lh_config.sample_interval_bytes);
     lh_stacks_locate_self();
+    lh_interpose_locate_allocator();
     if (!lh_live_init(lh_config.table_capacity) || !lh_mappings_init() ||
         !lh_stacks_init(lh_config.max_stacks, lh_config.max_stack_depth) ||
         !lh_scratch_init(lh_config.max_stack_depth)) {

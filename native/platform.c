@@ -1,5 +1,6 @@
 /* The OS services every part of the shim uses: its own memory, the clock, a line on stderr. */
 #define _GNU_SOURCE
+#include <link.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -21,6 +22,35 @@ static struct {
     size_t bytes;
 } mappings[MAX_MAPPINGS];
 static _Atomic int mapping_count;
+
+struct text_search {
+    uintptr_t probe;
+    struct lh_text_range found;
+};
+
+static int find_text(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct text_search *search = data;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        if (search->probe >= start && search->probe < start + ph->p_memsz) {
+            search->found = (struct lh_text_range){start, start + ph->p_memsz, info->dlpi_name && info->dlpi_name[0] == '\0'};
+            return 1;
+        }
+    }
+    return 0;
+}
+
+LH_HIDDEN struct lh_text_range lh_text_range_of(uintptr_t address)
+{
+    struct text_search search = {address, {0, 0, false}};
+    dl_iterate_phdr(find_text, &search);
+    return search.found;
+}
 
 LH_HIDDEN void lh_counters_reset_run(void)
 {

@@ -100,6 +100,14 @@ struct lh_counters {
 };
 extern LH_HIDDEN struct lh_counters lh_counters;
 
+/* The executable segment of the loaded object that holds `address` (both 0 when none does), and whether that object
+ * is the main program. Takes the loader's lock (dl_iterate_phdr): never on a hot path. */
+struct lh_text_range {
+    uintptr_t start, end;
+    bool main_program;
+};
+LH_HIDDEN struct lh_text_range lh_text_range_of(uintptr_t address);
+
 /* Sets the counters of one run back to zero for the next (an attach again, attach.c); the shim's memory stays. */
 LH_HIDDEN void lh_counters_reset_run(void);
 

@@ -68,27 +68,11 @@ static _Atomic uint32_t count;      /* ids 0 .. count-1 are all complete */
 
 static uintptr_t self_text_start, self_text_end;
 
-static int find_self(struct dl_phdr_info *info, size_t size, void *data)
-{
-    (void)size;
-    uintptr_t probe = (uintptr_t)data;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-            continue;
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        if (probe >= start && probe < start + ph->p_memsz) {
-            self_text_start = start;
-            self_text_end = start + ph->p_memsz;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 LH_HIDDEN void lh_stacks_locate_self(void)
 {
-    dl_iterate_phdr(find_self, (void *)(uintptr_t)&lh_stacks_locate_self);
+    struct lh_text_range self = lh_text_range_of((uintptr_t)&lh_stacks_locate_self);
+    self_text_start = self.start;
+    self_text_end = self.end;
 }
 
 struct capture {
