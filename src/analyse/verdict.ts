@@ -131,11 +131,11 @@ export interface VerdictDecision {
    */
   unseen?: UnseenCheck;
   /**
-   * site-grows-unconfirmed: the site; the run's detectable rate when it is above the site's rate; what would confirm
+   * site-grows-unconfirmed (and java-heap, beside the heap): the site; the run's detectable rate when it is above the site's rate; what would confirm
    * it — a run this long (the snapshot span, at this sampling and interval), or this sampling interval in a run as long.
    */
   unconfirmed?: { site: SiteReport; detectableRateBytesPerHour?: number; durationSec?: number; sampleBytes?: number };
-  /** site-grows-unconfirmed: the case that would have held without the site (fragmentation's or java-heap), with `largest`. */
+  /** site-grows-unconfirmed: the case that would have held without the site (fragmentation's), with `largest`. */
   otherwise?: VerdictCase;
 }
 
@@ -276,10 +276,10 @@ function materialRiseBytes(site: SiteReport, sampleBytes: number): number {
 }
 
 /**
- * The verdicts that say native memory does not leak — no growth, fragmentation, the Java heap ("not native
- * memory") — a site that rises unconfirmed makes them inconclusive. Where the RSS went still shows, as `otherwise`.
+ * The verdicts that say there is no leak: a site that rises unconfirmed makes them inconclusive. The Java heap's
+ * growth, measured directly, stands; a site rising beside it is said with it (`unconfirmed`), not left out.
  */
-const NOT_A_LEAK: ReadonlySet<VerdictKind> = new Set(['no-growth', 'fragmentation', 'java-heap']);
+const NOT_A_LEAK: ReadonlySet<VerdictKind> = new Set(['no-growth', 'fragmentation']);
 
 export function decideVerdict(input: VerdictInput): VerdictDecision {
   const a = input.accounting;
@@ -296,13 +296,16 @@ export function decideVerdict(input: VerdictInput): VerdictDecision {
   if (unseenGrows(input.unseen)) return { ...base, kind: 'native-leak', case: 'unseen-grows' };
   const growth: GrowthCase = !a ? { kind: 'no-growth', case: 'nothing-grows' }
     : !rssGrows(a) ? { kind: 'no-growth', case: 'rss-flat' } : rssGrowthCase(a, base.trimProbe, base.churning);
-  if (!NOT_A_LEAK.has(growth.kind)) return { ...base, ...growth };
+  if (!NOT_A_LEAK.has(growth.kind)) {
+    const beside = growth.kind === 'java-heap' ? unconfirmedGrowth(input) : undefined;
+    return { ...base, ...growth, ...(beside ? { unconfirmed: confirmationOf(beside, input, a) } : {}) };
+  }
   // Never "not a leak" while a site's live memory rises: it may be a leak this run could not confirm.
   const site = unconfirmedGrowth(input);
   if (!site) return { ...base, ...growth };
   return {
     ...base, kind: 'inconclusive', case: 'site-grows-unconfirmed', unconfirmed: confirmationOf(site, input, a),
-    ...(growth.kind !== 'no-growth' ? { otherwise: growth.case, ...(growth.largest ? { largest: growth.largest } : {}) } : {}),
+    ...(growth.kind === 'fragmentation' ? { otherwise: growth.case, ...(growth.largest ? { largest: growth.largest } : {}) } : {}),
   };
 }
 

@@ -182,9 +182,8 @@ function unseenDetail(d: VerdictDecision): VerdictDetail {
   };
 }
 
-/** A site's live memory rises, but this run cannot confirm it: what it saw, and what would. */
-function unconfirmed(d: VerdictDecision): VerdictDetail {
-  const u = d.unconfirmed!;
+/** An unconfirmed rise in words — the site, how much, how fast, how sure — and what would confirm it. */
+function unconfirmedRise(u: NonNullable<VerdictDecision['unconfirmed']>): { rise: string; remedies: string[] } {
   const site = u.site;
   const below = u.detectableRateBytesPerHour !== undefined ? `, below the ${formatRate(u.detectableRateBytesPerHour)} this run can confirm` : '';
   const remedies: string[] = [];
@@ -193,15 +192,22 @@ function unconfirmed(d: VerdictDecision): VerdictDetail {
     remedies.push(`run at least ${duration} (--duration ${Math.ceil(u.durationSec)}s) at the same --sample-bytes and --interval`);
   }
   if (u.sampleBytes !== undefined) remedies.push(`or sample finer in a run as long: --sample-bytes ${u.sampleBytes}`);
+  return {
+    rise: `${site.function}${siteKindTag(site.kind)} ${signed(site.growthBytes)} (${formatRate(site.leakRateBytesPerHour)}, confidence ${site.confidence.toFixed(2)}${below})`,
+    remedies,
+  };
+}
+
+/** A site's live memory rises, but this run cannot confirm it: what it saw, and what would. */
+function unconfirmed(d: VerdictDecision): VerdictDetail {
+  const { rise, remedies } = unconfirmedRise(d.unconfirmed!);
   const a = d.accounting;
-  const otherwise = d.otherwise === 'allocator-retained' ? 'fragmentation, but that does not rule out a leak'
-    : d.otherwise === 'java-heap' ? 'the Java heap grows, but that does not rule out a native leak' : undefined;
-  const retained = otherwise && d.largest && a
-    ? `; RSS grew ${signed(a.rss.growthBytes)} meanwhile, ${percent(d.largest.growthBytes, a.rss.growthBytes)} of it ${partWords[d.largest.part]} (${otherwise})` : '';
+  const retained = d.otherwise === 'allocator-retained' && d.largest && a
+    ? `; RSS grew ${signed(a.rss.growthBytes)} meanwhile, ${percent(d.largest.growthBytes, a.rss.growthBytes)} of it ${partWords[d.largest.part]} `
+      + '(fragmentation, but that does not rule out a leak)' : '';
   return {
     kind: d.kind,
-    summary: `a call site's live native memory rises but this run cannot confirm a leak: ${site.function}${siteKindTag(site.kind)} ${signed(site.growthBytes)} `
-      + `(${formatRate(site.leakRateBytesPerHour)}, confidence ${site.confidence.toFixed(2)}${below}); no call site grows significantly${retained}`,
+    summary: `a call site's live native memory rises but this run cannot confirm a leak: ${rise}; no call site grows significantly${retained}`,
     ...(d.accounting ? { evidence: accountingEvidence(d.accounting) } : {}),
     ...(remedies.length > 0 ? { remedies } : {}),
   };
@@ -228,14 +234,18 @@ function withAccounting(d: VerdictDecision, a: MemoryAccounting): VerdictDetail 
       return { kind: d.kind, summary: `${noGrowthSummary(d)}; RSS ${formatBytes(rss.startBytes)} → ${formatBytes(rss.endBytes)}`, evidence };
     case 'java-heap': {
       const used = a.javaHeapUsed ? `; used ${formatBytes(a.javaHeapUsed.startBytes)} → ${formatBytes(a.javaHeapUsed.endBytes)}` : '';
+      // A native site rising beside it, unconfirmed, is said: "not native memory" would be more than the run knows.
+      const beside = d.unconfirmed ? unconfirmedRise(d.unconfirmed) : undefined;
+      const sites = beside ? `; a call site's native memory rises too, unconfirmed: ${beside.rise}` : ', no call site grows';
       return {
         kind: d.kind,
-        summary: `the Java heap grows, not native memory: its resident pages ${formatBytes(largest.startBytes)} → ${formatBytes(largest.endBytes)} `
-          + `(${signed(largest.growthBytes)}, ${formatRate(largest.growthBytesPerHour)}, ${percent(largest.growthBytes, rss.growthBytes)} of RSS ${signed(rss.growthBytes)}${used}); live malloc ${liveText}, no call site grows`,
+        summary: `the Java heap grows${beside ? '' : ', not native memory'}: its resident pages ${formatBytes(largest.startBytes)} → ${formatBytes(largest.endBytes)} `
+          + `(${signed(largest.growthBytes)}, ${formatRate(largest.growthBytesPerHour)}, ${percent(largest.growthBytes, rss.growthBytes)} of RSS ${signed(rss.growthBytes)}${used}); live malloc ${liveText}${sites}`,
         evidence,
         remedies: [
           'what holds it: jcmd <pid> GC.class_histogram, or a heap dump: jcmd <pid> GC.heap_dump /tmp/heap.hprof (open it in Eclipse MAT or VisualVM)',
           'a heap that is allowed to grow will: -Xmx caps it (the JVM commits up to -Xmx before it collects hard)',
+          ...(beside?.remedies.map((r) => `to confirm ${d.unconfirmed!.site.function}'s rise: ${r}`) ?? []),
         ],
       };
     }
