@@ -188,7 +188,8 @@ describe('leakhunt run on JVMs: the Java heap, and a JNI leak with NMT', () => {
     // The heap's commits are mmap(MAP_FIXED) over its reservation: no site of the shim's, growing or not.
     assert.ok(!report.sites.some((s) => s.status === 'growing'));
     assertNoMappingGrows(report);
-    assert.match(result.stdout, /^JAVA HEAP GROWTH: the Java heap grows, not native memory: its resident pages /m);
+    // "not native memory" unless a JVM structure that grows with the heap (G1's remembered sets) rose beside it.
+    assert.match(result.stdout, /^JAVA HEAP GROWTH: the Java heap grows(, not native memory)?: its resident pages /m);
     assertRssAccounted(out);
     const jvm = readJson<{ source?: string; ranges?: { javaHeap?: unknown[] }; samples: { heapCommittedBytes: number }[]; notes: string[] }>(join(out, 'jvm.json'));
     assert.ok(jvm.samples.length >= 5, JSON.stringify(jvm));
