@@ -239,14 +239,24 @@ function isStep(site: SiteReport, windowStart: number, sampleBytes: number): boo
  */
 function unconfirmedGrowth(input: VerdictInput): SiteReport | undefined {
   const sampleBytes = Math.max(input.sampleIntervalBytes ?? 1, 1);
-  return input.sites.find((s) => s.status !== 'growing' && s.leakRateBytesPerHour > 0 && risingShape(s, sampleBytes)
+  const windowStart = input.windowStart ?? 0;
+  return input.sites.find((s) => s.status !== 'growing' && s.leakRateBytesPerHour > 0 && risingShape(s, sampleBytes, windowStart)
     && !isStep(s, input.windowStart ?? 0, sampleBytes) && s.churn !== true && !(s.renewed === true && s.blocks?.sizeCarriesGrowth !== true)
     && (keptOnly(s) ? s.growthBytes >= 2 * sampleBytes : s.growthBytes >= materialRiseBytes(s, sampleBytes) && s.confidence >= 0.5));
 }
 
-/** Linear, not yet shaped, or a "step" of too few samples to be told from a clump of them (see isStep). */
-function risingShape(site: SiteReport, sampleBytes: number): boolean {
-  return site.shape === 'linear' || site.shape === 'noise' || (site.shape === 'step' && site.growthBytes < STEP_MIN_SAMPLES * sampleBytes);
+/**
+ * Linear, not yet shaped, or a "step" of too few samples to be told from a clump of them (see isStep) — or memory
+ * only ever kept whose "plateau" still gained two sampling intervals in the window's second half: it did not stop
+ * (a cache that filled gains nothing once full; a leak's few samples that came early make its halves look so).
+ */
+function risingShape(site: SiteReport, sampleBytes: number, windowStart: number): boolean {
+  if (site.shape === 'linear' || site.shape === 'noise') return true;
+  if (site.shape === 'step') return site.growthBytes < STEP_MIN_SAMPLES * sampleBytes;
+  if (site.shape !== 'saturating' || !keptOnly(site)) return false;
+  const last = site.series.length - 1;
+  const middle = Math.min(windowStart, last) + Math.floor((last - Math.min(windowStart, last)) / 2);
+  return (site.series[last] ?? 0) - (site.series[middle] ?? 0) >= 2 * sampleBytes;
 }
 
 /**

@@ -343,6 +343,12 @@ describe('decideVerdict with memory accounting', () => {
     const points = timeline({});
     const inWindow = { sampleIntervalBytes: S, windowStart: 8 };
     assert.equal(verdictOf(points, [leak], undefined, inWindow).kind, 'inconclusive');
+    // A "plateau" that still gained samples in the window's second half did not stop; a cache that filled did.
+    const clumped = [0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 3, 7, 7, 10, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15].map((k) => k * S);
+    const early = { ...leak, shape: 'saturating' as const, series: clumped, growthBytes: 13 * S, liveBytes: 15 * S, confidence: 0.96 };
+    assert.equal(verdictOf(points, [early], undefined, inWindow).kind, 'inconclusive');
+    const filled = { ...early, series: clumped.map((v, i) => (i >= 16 ? 13 * S : v)) };
+    assert.equal(verdictOf(points, [filled], undefined, inWindow).kind, 'no-growth');
     // One sample is no rise; nor is the same line in memory that is freed and renewed (it wanders).
     assert.equal(verdictOf(points, [{ ...leak, growthBytes: S }], undefined, inWindow).kind, 'no-growth');
     assert.equal(verdictOf(points, [{ ...leak, freedBytes: 4 * S }], undefined, inWindow).kind, 'no-growth');
