@@ -12,8 +12,9 @@
  * Hot path cost (bench/malloc-pairs, `npm run bench`): the unsampled malloc+free pair costs 2–4 ns more than
  * the bare allocator — a TLS subtraction, a sign test, a byte load from the filter. A sampled allocation costs
  * ~135 ns with 4 frames and ~330 ns with 34 (capture through the unwind tables, lock-free intern, insert, and its
- * free's remove; bench/RESULTS.md), about half of it unwinding (stacks.c); its frames go to a scratch slot (scratch.c), not to the target's stack. A sampled realloc
- * of a sampled block keeps the old block's stack and birth time (lineage, FORMAT.md): no capture at all.
+ * free's remove; bench/RESULTS.md), about half of it unwinding (stacks.c); its frames go to a scratch slot
+ * (scratch.c), not to the target's stack. A sampled realloc of a sampled block keeps the old block's stack and birth
+ * time (lineage, FORMAT.md): no capture at all.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -52,6 +52,9 @@ LH_HIDDEN struct lh_text_range lh_text_range_of(uintptr_t address)
     return search.found;
 }
 
+/* A counter added to struct lh_counters must be sorted here: reset per run, or kept (as mapped_bytes). */
+_Static_assert(sizeof(struct lh_counters) == 15 * sizeof(uint64_t), "a new counter: does an attach again reset it?");
+
 LH_HIDDEN void lh_counters_reset_run(void)
 {
     /* Every counter but mapped_bytes, the shim's memory, which the next run still holds. */

@@ -241,7 +241,7 @@ function unconfirmedGrowth(input: VerdictInput): SiteReport | undefined {
   const sampleBytes = Math.max(input.sampleIntervalBytes ?? 1, 1);
   const windowStart = input.windowStart ?? 0;
   return input.sites.find((s) => s.status !== 'growing' && s.leakRateBytesPerHour > 0 && risingShape(s, sampleBytes, windowStart)
-    && !isStep(s, input.windowStart ?? 0, sampleBytes) && s.churn !== true && !(s.renewed === true && s.blocks?.sizeCarriesGrowth !== true)
+    && !isStep(s, windowStart, sampleBytes) && s.churn !== true && !(s.renewed === true && s.blocks?.sizeCarriesGrowth !== true)
     && (keptOnly(s) ? s.growthBytes >= 2 * sampleBytes : s.growthBytes >= materialRiseBytes(s, sampleBytes) && s.confidence >= 0.5));
 }
 
@@ -274,11 +274,10 @@ function keptOnly(site: SiteReport): boolean {
  * block allocated or freed moves a site's estimate by about S bytes, so between two snapshots it wanders by about
  * √(S·(A + F)) for A bytes allocated and F freed at interval S. A table of steady size whose entries are replaced
  * (sessions, cache slots) allocates and frees its size over and over: below that wander some steady site of a
- * program would "rise" in many runs, and no verdict saying "not a leak" could stand. Memory only ever kept (a leak)
- * wanders only by what it added, √(S·G) for a rise G: a leak near the run's detection limit must make the verdict
- * inconclusive, never "no growth". F is what the site's live stacks freed over the whole run (freedBytes, an upper
- * bound of what they freed in the window); without it (profiles without alloc_space), a renewed table of B live
- * bytes is assumed: √(S·B).
+ * program would "rise" in many runs, and no verdict saying "not a leak" could stand. For a rise G, A is about G + F.
+ * F is what the site's live stacks freed over the whole run (freedBytes, an upper bound of what they freed in the
+ * window); memory that freed nothing does not wander at all and is judged apart (keptOnly). Without F (profiles
+ * without alloc_space), a renewed table of B live bytes is assumed: √(S·B).
  */
 function materialRiseBytes(site: SiteReport, sampleBytes: number): number {
   const wanderBytes = site.freedBytes !== undefined ? Math.max(site.growthBytes, 0) + 2 * site.freedBytes : Math.max(site.liveBytes, 0);
