@@ -2,15 +2,17 @@
  * The malloc family, interposed by LD_PRELOAD and forwarded to the next allocator in link order
  * (glibc's, or jemalloc/tcmalloc preloaded after us), resolved once with dlsym(RTLD_NEXT).
  *
- * The unsampled path of every allocation is: call the next allocator, subtract the size from the
- * thread's countdown, test the sign. The unsampled path of free is: one byte of the address filter,
- * tested against zero. No lock, no allocation, no init branch on either: until the next allocator is
+ * The unsampled path of malloc and calloc is: subtract the size from the thread's countdown, test the sign,
+ * jump to the next allocator (no frame of ours stays on the stack); realloc and the aligned family, less hot,
+ * still decide after the call. The unsampled path of free is: one byte of the address filter,
+ * tested against zero, then a jump. No lock, no allocation, no init branch on either: until the next allocator is
  * resolved, the next_* pointers point at boot_* functions that resolve it (serving dlsym's own
  * allocations from a static bootstrap buffer), and bootstrap blocks are pinned in the address filter so
  * that free() and realloc() of them take the slow path, which recognises them.
  *
- * Hot path cost (bench/malloc-pairs, `npm run bench`): the unsampled malloc+free pair costs 2–4 ns more than
- * the bare allocator — a TLS subtraction, a sign test, a byte load from the filter. A sampled allocation costs
+ * Hot path cost (bench/malloc-pairs and the peer malloc-bench, `npm run bench`): the unsampled malloc+free pair
+ * costs 2–3 ns more than the bare allocator — a TLS subtraction, a sign test, a byte load from the filter, two
+ * indirect jumps (deciding before the call instead of after it saved 1–2 ns a pair). A sampled allocation costs
  * ~135 ns with 4 frames and ~330 ns with 34 (capture through the unwind tables, lock-free intern, insert, and its
  * free's remove; bench/RESULTS.md), about half of it unwinding (stacks.c); its frames go to a scratch slot
  * (scratch.c), not to the target's stack. A sampled realloc of a sampled block keeps the old block's stack and birth
@@ -348,12 +350,23 @@ static __attribute__((noinline, cold)) bool forget_block(void *p, struct lh_live
 
 /* ---- the exported family ---- */
 
+/* The sampled paths of malloc and calloc, out of line: the countdown is decided before the call, so that the
+ * unsampled path ends in a jump to the next allocator, with no frame of its own. */
+static __attribute__((noinline, cold)) void *sampled_malloc(size_t size)
+{
+    return after_allocation(NEXT_ALLOCATOR(malloc)(size), size);
+}
+
+static __attribute__((noinline, cold)) void *sampled_calloc(size_t count, size_t size)
+{
+    return after_allocation(NEXT_ALLOCATOR(calloc)(count, size), count * size);
+}
+
 LH_EXPORT void *malloc(size_t size)
 {
-    void *p = NEXT_ALLOCATOR(malloc)(size);
     if (LH_UNLIKELY(lh_countdown_crossed(size)))
-        return after_allocation(p, size);
-    return p;
+        return sampled_malloc(size);
+    return NEXT_ALLOCATOR(malloc)(size);
 }
 
 LH_EXPORT void free(void *p)
@@ -369,13 +382,11 @@ LH_EXPORT void free(void *p)
 
 LH_EXPORT void *calloc(size_t count, size_t size)
 {
-    void *p = NEXT_ALLOCATOR(calloc)(count, size);
     size_t bytes;
-    if (__builtin_mul_overflow(count, size, &bytes))
-        return p;
-    if (LH_UNLIKELY(lh_countdown_crossed(bytes)))
-        return after_allocation(p, bytes);
-    return p;
+    /* An overflowing request is the next allocator's to refuse; it allocates nothing to sample. */
+    if (LH_LIKELY(!__builtin_mul_overflow(count, size, &bytes)) && LH_UNLIKELY(lh_countdown_crossed(bytes)))
+        return sampled_calloc(count, size);
+    return NEXT_ALLOCATOR(calloc)(count, size);
 }
 
 static __attribute__((noinline)) void *realloc_known_block(void *p, size_t size)
