@@ -7,7 +7,8 @@
 //      refused munmap, per dlsym passed through and per dlsym the shim substitutes, in the same modes.
 //      --baseline-shim FILE adds another build of the shim (e.g. the main branch's) to both, idle and at 512 KiB.
 //   2. The peer benchmark (../shared/peer-bench next to the repository, when it exists): its malloc-bench in the
-//      same four modes, and its JVM workload bare vs under `leakhunt run` (throughput, peak RSS, the ranking).
+//      same four modes, and its JVM workload bare vs under `leakhunt run` (throughput, peak RSS, the ranking), then
+//      one perf profile of that workload bare and under the shim (bench/jvm-profile.mjs; --no-profile skips it).
 //   3. Unwinding: bench/unwind-cost, each unwinder's cost per capture and the frames it finds, on a chain built
 //      without frame pointers; a JIT-like frame; and the shim's full cost per sampled allocation.
 //   4. Analysis: processing a synthetic run directory (bench/synthetic-run.mjs: 360 raw snapshots of 50 000 stacks
@@ -15,8 +16,8 @@
 //      report.json, report.html — end to end, wall time, peak RSS and phases.
 // Rounds are interleaved (A B C D A B C D …) and medians reported. Nothing here asserts on timings.
 //
-// usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--no-analysis] [--keep]
-//                           [--baseline RESULTS.md]   (what "unchanged" compares with; default bench/RESULTS.md)
+// usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-profile] [--no-peer | --peer DIR] [--no-analysis] [--keep]
+//                           [--baseline RESULTS.md]   (the previous figures shown beside "unchanged"; default bench/RESULTS.md)
 //                           [--baseline-shim FILE]
 // Writes the tables to stdout and to bench/RESULTS.md (a --quick run writes bench/build/RESULTS-quick.md).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -27,6 +28,7 @@ import { availableParallelism, loadavg, release, tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { shimCflags } from '../scripts/build-native.mjs';
+import { profileJvm } from './jvm-profile.mjs';
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const benchDir = join(repo, 'bench');
@@ -38,11 +40,12 @@ const cc = process.env.CC || 'cc';
 // ---- options ----
 
 function parseOptions(argv) {
-  const o = { quick: false, rounds: undefined, jvm: true, peer: undefined, keep: false, analysis: true, baseline: undefined, baselineShim: undefined };
+  const o = { quick: false, rounds: undefined, jvm: true, profile: true, peer: undefined, keep: false, analysis: true, baseline: undefined, baselineShim: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
     else if (a === '--no-jvm') o.jvm = false;
+    else if (a === '--no-profile') o.profile = false;
     else if (a === '--no-peer') o.peer = null;
     else if (a === '--no-analysis') o.analysis = false;
     else if (a === '--keep') o.keep = true;
@@ -51,7 +54,7 @@ function parseOptions(argv) {
     else if (a === '--baseline-shim' && argv[i + 1]) o.baselineShim = resolve(argv[++i]);
     else if (a === '--rounds' && /^[1-9][0-9]*$/.test(argv[i + 1] ?? '')) o.rounds = Number(argv[++i]);
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-peer | --peer DIR] [--no-analysis] [--keep] [--baseline RESULTS.md] [--baseline-shim FILE]');
+      console.log('usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-profile] [--no-peer | --peer DIR] [--no-analysis] [--keep] [--baseline RESULTS.md] [--baseline-shim FILE]');
       process.exit(0);
     } else {
       console.error(`bench: unknown option ${a} (try --help)`);
@@ -73,6 +76,8 @@ const sampledWarmupMs = 400;
 const unwindIterations = opts.quick ? 2000 : 10000;
 const analysisRounds = opts.rounds ?? (opts.quick ? 1 : 3);
 const analysisSize = opts.quick ? { snapshots: 60, stacks: 5000 } : { snapshots: 360, stacks: 50_000 };
+/** Issue #12: the unsampled malloc+free pair costs +2–3 ns over bare, and must stay so. */
+const IDLE_LIMIT_NS = 3;
 /** Issue #7's target for the full size. */
 const analysisTargetSec = 10;
 const nproc = availableParallelism();
@@ -455,11 +460,13 @@ async function peerJvm(peerDir) {
     x.churnStatus, String(x.samples), x.samples ? `${((100 * (x.fastUnwinds ?? 0)) / x.samples).toFixed(0)}%` : '–',
     String(x.javaStacks ?? '–'), x.shimMapped === undefined ? '–' : `${x.shimMapped} (${mib(x.shimMapped)})`,
     x.shimResident === undefined ? '–' : mib(x.shimResident)]));
+  const profile = opts.profile
+    ? `\n\n${profileJvm({ command: javaCommand, cwd: peerDir, bareEnv: env, shimEnv: inProcessEnv(true), tmpRoot, say })}` : '';
   return `### peer JVM workload: run-java.sh -- --seconds ${jvmSeconds}, ${jvmRounds} rounds, bare and under leakhunt alternately\n\n`
     + `${summary}\n\nPeak RSS: the JVM's VmHWM from /proc/<pid>/status, read every 100 ms, last reading before exit (same method in both modes).`
     + ' CPU per op: the JVM process\'s utime + stime from /proc/<pid>/stat at that last reading, over its ops= count; it'
     + ' counts the shim\'s and the agent\'s work inside the JVM, not the CLI\'s, and is less disturbed than ops/s by'
-    + ` other load on the machine.\n\n${agct}\n\n${details}`;
+    + ` other load on the machine.\n\n${agct}\n\n${details}${profile}`;
 }
 
 // ---- 3. unwinding ----
@@ -772,9 +779,11 @@ function targetsSection(previousIdle) {
   }
   for (const p of targets.peerMalloc ?? []) {
     const before = previousIdle[String(p.threads)];
+    // The issue's "unchanged" is its own figure, +2–3 ns: a limit, so a cheaper path is never reported as a miss. The
+    // previous results file's figure is shown beside it, for the trend.
     rows.push([`unsampled malloc+free (shim idle − bare), peer malloc-bench, ${p.threads} thread${p.threads > 1 ? 's' : ''}`,
-      `${fmtSigned(p.idleAddedNs, 1)} ns`, before === undefined ? 'unchanged' : `unchanged (${fmtSigned(before, 1)} ns before)`,
-      before === undefined ? '' : status(Math.abs(p.idleAddedNs - before) <= 1, `by ${(Math.abs(p.idleAddedNs - before) - 1).toFixed(1)} ns`)]);
+      `${fmtSigned(p.idleAddedNs, 1)} ns`, `≤ +${IDLE_LIMIT_NS} ns (unchanged)${before === undefined ? '' : `; ${fmtSigned(before, 1)} ns in the previous results`}`,
+      status(p.idleAddedNs <= IDLE_LIMIT_NS, `by ${(p.idleAddedNs - IDLE_LIMIT_NS).toFixed(1)} ns`)]);
   }
   for (const s of targets.perSample ?? []) {
     rows.push([`cost per sampled allocation (malloc + its free), ${s.frames ?? '?'} frames`, `${fmt(s.ns, 0)} ns`, `≤ ${s.limitNs} ns`,
