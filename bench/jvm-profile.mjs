@@ -124,12 +124,13 @@ function shimTable(samples) {
 }
 
 /**
- * The section for RESULTS.md. `command` runs the workload and prints ops=; `bareEnv` and `shimEnv` are the two
- * modes' environments.
+ * The section for RESULTS.md (`text`) and the shim's shares of all the JVM's samples (`shares`, fractions; absent when
+ * perf could not run). `command` runs the workload and prints ops=; `bareEnv` and `shimEnv` are the two modes'
+ * environments.
  */
 export function profileJvm({ command, cwd, bareEnv, shimEnv, tmpRoot, say }) {
   const title = `### Where the JVM workload's added CPU goes (perf record -F ${FREQUENCY_HZ} -g, one run bare, one under the shim and agent)`;
-  if (!perfAvailable()) return `${title}\n\nSkipped: perf is not installed (Debian: apt-get install linux-perf).`;
+  if (!perfAvailable()) return { text: `${title}\n\nSkipped: perf is not installed (Debian: apt-get install linux-perf).` };
   say('JVM workload under perf: bare');
   const bareFile = join(tmpRoot, 'perf-bare.data');
   const bare = record(command, { cwd, env: bareEnv, file: bareFile });
@@ -137,7 +138,7 @@ export function profileJvm({ command, cwd, bareEnv, shimEnv, tmpRoot, say }) {
   const shimFile = join(tmpRoot, 'perf-shim.data');
   const shimmed = record(command, { cwd, env: shimEnv, file: shimFile });
   const failure = bare.failure ?? shimmed.failure;
-  if (failure) return `${title}\n\nSkipped: perf record failed: ${failure}`;
+  if (failure) return { text: `${title}\n\nSkipped: perf record failed: ${failure}` };
 
   const bareObjects = samplesPerObject(bareFile);
   const shimObjects = samplesPerObject(shimFile);
@@ -145,7 +146,12 @@ export function profileJvm({ command, cwd, bareEnv, shimEnv, tmpRoot, say }) {
   const bareTotal = [...bareObjects.values()].reduce((t, n) => t + n, 0) * scale;
   const samples = samplesWithStacks(shimFile);
   const shim = shimTable(samples);
-  return [
+  const share = (n) => n / samples.length;
+  const shares = {
+    inShim: share(shim.inShim), unsampled: share(shim.paths.unsampled), javaStack: share(shim.paths.javaStack),
+    sampled: share(shim.paths.sampled), writer: share(shim.paths.writer),
+  };
+  const text = [
     title, '',
     `Samples per object: ${bare.ops} operations bare, ${shimmed.ops} under the shim; the bare run's counts are scaled to`
       + ' the same number of operations. One run each: read it for where the time goes, the ratios above for how much.'
@@ -158,4 +164,5 @@ export function profileJvm({ command, cwd, bareEnv, shimEnv, tmpRoot, say }) {
       + ` the writer thread (snapshots, smaps) ${pct(shim.paths.writer, samples.length)}. The top ${TOP_ENTRIES} entries by the function at the leaf:`, '',
     shim.text,
   ].join('\n');
+  return { text, shares };
 }

@@ -460,8 +460,12 @@ async function peerJvm(peerDir) {
     x.churnStatus, String(x.samples), x.samples ? `${((100 * (x.fastUnwinds ?? 0)) / x.samples).toFixed(0)}%` : '–',
     String(x.javaStacks ?? '–'), x.shimMapped === undefined ? '–' : `${x.shimMapped} (${mib(x.shimMapped)})`,
     x.shimResident === undefined ? '–' : mib(x.shimResident)]));
-  const profile = opts.profile
-    ? `\n\n${profileJvm({ command: javaCommand, cwd: peerDir, bareEnv: env, shimEnv: inProcessEnv(true), tmpRoot, say })}` : '';
+  let profile = '';
+  if (opts.profile) {
+    const p = profileJvm({ command: javaCommand, cwd: peerDir, bareEnv: env, shimEnv: inProcessEnv(true), tmpRoot, say });
+    targets.jvm.profile = p.shares;
+    profile = `\n\n${p.text}`;
+  }
   return `### peer JVM workload: run-java.sh -- --seconds ${jvmSeconds}, ${jvmRounds} rounds, bare and under leakhunt alternately\n\n`
     + `${summary}\n\nPeak RSS: the JVM's VmHWM from /proc/<pid>/status, read every 100 ms, last reading before exit (same method in both modes).`
     + ' CPU per op: the JVM process\'s utime + stime from /proc/<pid>/stat at that last reading, over its ops= count; it'
@@ -768,7 +772,13 @@ function targetsSection(previousIdle) {
       status(j.cpuRatio <= 1.02, `by ${(j.cpuRatio - 1.02).toFixed(2)}`)]);
     rows.push(['… the shim and agent alone, without the CLI: ops/s, CPU per operation', `${fmtRatio(j.inProcessOpsRatio)}, ${fmtRatio(j.inProcessCpuRatio)}`,
       'measured', '']);
-    rows.push(['… of which Java stacks (AsyncGetCallTrace and the agent)', `${fmtSigned(100 * j.agctShare, 1)}% of bare CPU per op`
+    if (j.profile) {
+      const p = (x) => `${(100 * x).toFixed(1)}%`;
+      rows.push(['… why, from the perf profile: the shim\'s share of all the JVM\'s CPU samples', `${p(j.profile.inShim)}: Java stacks`
+        + ` (AsyncGetCallTrace) ${p(j.profile.javaStack)}, the rest of the sampled paths ${p(j.profile.sampled)}, the unsampled`
+        + ` paths ${p(j.profile.unsampled)}, the writer ${p(j.profile.writer)}`, 'measured', '']);
+    }
+    rows.push(['… Java stacks as the difference of the two rows without the CLI (noisy: two medians)', `${fmtSigned(100 * j.agctShare, 1)}% of bare CPU per op`
       + (Number.isFinite(j.agctUsPerStack) ? `, ≈ ${(j.agctUsPerStack * 1000).toFixed(0)} ns per Java stack` : ''), 'measured', '']);
     rows.push(['the shim\'s resident memory on the JVM workload (largest round)', mib(j.residentBytes), '≤ 4 MiB',
       status(j.residentBytes <= 4 * 1048576, `by ${mib(j.residentBytes - 4 * 1048576)}`)]);
