@@ -105,7 +105,7 @@ LH_HIDDEN int lh_agent_java_stack(struct lh_java_frame *out, int max_depth)
     get_call_trace(&trace, max_depth, &context);
     if (trace.frame_count <= 0) {
         if (trace.frame_count < 0)
-            atomic_fetch_add_explicit(&lh_counters.java_stack_failures, 1, memory_order_relaxed);
+            LH_COUNT(java_stack_failures, 1);
         return 0;
     }
     for (int i = 0; i < trace.frame_count; i++) {
@@ -113,7 +113,7 @@ LH_HIDDEN int lh_agent_java_stack(struct lh_java_frame *out, int max_depth)
         memcpy(&frame, &frames[i], sizeof frame);
         out[i] = (struct lh_java_frame){(uint64_t)(uintptr_t)frame.method_id, frame.bci, 0};
     }
-    atomic_fetch_add_explicit(&lh_counters.java_stacks, 1, memory_order_relaxed);
+    LH_COUNT(java_stacks, 1);
     return trace.frame_count;
 #else
     (void)out, (void)max_depth;

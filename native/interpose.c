@@ -281,7 +281,7 @@ LH_HIDDEN bool lh_sample_stack(enum lh_stack_kind kind, uint64_t size, double we
  */
 static void record_sample(void *p, size_t size, const struct lh_live_entry *ancestor)
 {
-    atomic_fetch_add_explicit(&lh_counters.samples, 1, memory_order_relaxed);
+    LH_COUNT(samples, 1);
     double weight = lh_sample_weight(size, lh_sampler_generation());
     uint32_t stack_id, born;
     if (ancestor) {
@@ -291,7 +291,7 @@ static void record_sample(void *p, size_t size, const struct lh_live_entry *ance
     } else if (lh_sample_stack(LH_KIND_MALLOC, size, weight, &stack_id)) {
         born = lh_now_deciseconds();
     } else {
-        atomic_fetch_add_explicit(&lh_counters.table_drops, 1, memory_order_relaxed);
+        LH_COUNT(table_drops, 1);
         return;
     }
     /* What the allocator counts as in use, taken here, on the allocating thread: never later, from another. */
@@ -334,7 +334,7 @@ static __attribute__((noinline, cold)) bool forget_block(void *p, struct lh_live
     int state = atomic_load_explicit(&lh_run_state, memory_order_relaxed);
     if (lh_tls.busy) {
         if (state == LH_ON)
-            atomic_fetch_add_explicit(&lh_counters.missed_frees, 1, memory_order_relaxed);
+            LH_COUNT(missed_frees, 1);
         return false;
     }
     if (state != LH_ON)
@@ -343,7 +343,7 @@ static __attribute__((noinline, cold)) bool forget_block(void *p, struct lh_live
     /* Before the next free: once freed, another thread may get this address back and sample it. */
     *found = lh_live_remove((uintptr_t)p, removed);
     if (*found)
-        atomic_fetch_add_explicit(&lh_counters.sampled_frees, 1, memory_order_relaxed);
+        LH_COUNT(sampled_frees, 1);
     lh_tls.busy--;
     return false;
 }

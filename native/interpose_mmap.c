@@ -96,7 +96,7 @@ static bool counts(int prot, int flags)
  * (lineage, as for realloc), else with the calling thread's stack. */
 static void record_mapping(void *p, size_t length, enum lh_stack_kind kind, const struct lh_mapping *ancestor)
 {
-    atomic_fetch_add_explicit(&lh_counters.samples, 1, memory_order_relaxed);
+    LH_COUNT(samples, 1);
     uint32_t generation = lh_sampler_generation();
     double weight = lh_sample_weight(length, generation);
     uint32_t stack_id, born;
@@ -108,7 +108,7 @@ static void record_mapping(void *p, size_t length, enum lh_stack_kind kind, cons
         born = lh_now_deciseconds();
     } else {
         /* No frame buffer, or the stack table is full: its overflow stack is malloc's, so the mapping is left out. */
-        atomic_fetch_add_explicit(&lh_counters.mapping_drops, 1, memory_order_relaxed);
+        LH_COUNT(mapping_drops, 1);
         return;
     }
     lh_mappings_insert((uintptr_t)p, length, stack_id, born, generation);
@@ -133,7 +133,7 @@ static bool may_forget(void)
     int state = atomic_load_explicit(&lh_run_state, memory_order_relaxed);
     if (lh_tls.busy) {
         if (state == LH_ON)
-            atomic_fetch_add_explicit(&lh_counters.missed_frees, 1, memory_order_relaxed);
+            LH_COUNT(missed_frees, 1);
         return false;
     }
     return state == LH_ON;

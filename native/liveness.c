@@ -38,7 +38,7 @@ struct shard {
     pthread_mutex_t lock;
     struct lh_live_entry *slots;
     uint64_t mask;
-    uint64_t used;
+    _Atomic uint64_t used; /* changed under the lock, read without it by live_total */
     struct lh_live_entry *sizes; /* every size's slots, the smallest first: 64, 128, ... max_slots */
 } __attribute__((aligned(64)));
 
@@ -47,7 +47,6 @@ static uint64_t max_slots; /* per shard */
 
 static struct shard shards[SHARD_COUNT];
 static uint64_t table_capacity;
-static _Atomic uint64_t live_entries;
 static pthread_mutex_t thinning_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The filter until lh_live_init maps the real one (4 KiB: 2^13 counters): only the bootstrap pins go here. */
@@ -71,6 +70,42 @@ static inline uint64_t address_hash(uintptr_t address)
 static inline struct shard *shard_of(uint64_t hash)
 {
     return &shards[hash >> 60];
+}
+
+static inline uint64_t used_of(const struct shard *s)
+{
+    return atomic_load_explicit(&s->used, memory_order_relaxed);
+}
+
+/* Caller holds the shard's lock: a plain add, published for readers without it. */
+static inline void used_add(struct shard *s, int64_t delta)
+{
+    atomic_store_explicit(&s->used, used_of(s) + (uint64_t)delta, memory_order_relaxed);
+}
+
+/*
+ * The table's entries: the shards' counts summed. There is no shared count: one was a locked add on a line the
+ * other core held in every insert and remove (on two threads sampling every allocation, a fifth of a sample's cost).
+ */
+static uint64_t live_total(void)
+{
+    uint64_t total = 0;
+    for (int k = 0; k < SHARD_COUNT; k++)
+        total += used_of(&shards[k]);
+    return total;
+}
+
+/*
+ * Whether the table holds fewer than its capacity. A shard under half its share of the capacity answers for the
+ * whole table without reading the other shards' counts, since the hash spreads addresses evenly over them; near the
+ * capacity, the counts are summed. Each shard's own size limit (twice its share) bounds the memory whatever the
+ * addresses.
+ */
+static bool below_capacity(const struct shard *s)
+{
+    if (used_of(s) * SHARD_COUNT * 2 < table_capacity)
+        return true;
+    return live_total() < table_capacity;
 }
 
 /* Adds `delta` (+1 or -1) to the 4-bit counter of `address` in the filter `bytes` of 2^bits counters, unless it
@@ -171,20 +206,21 @@ static unsigned filter_bits(void)
     return (unsigned)((uintptr_t)atomic_load_explicit(&lh_filter_word, memory_order_relaxed) & 63);
 }
 
-static bool filter_too_small(void)
+/* Whether a table of `live` entries wants a larger filter. After an insert, `live` is estimated from the inserting
+ * shard alone (its count times the number of shards): the filter's size is a matter of speed, not of correctness. */
+static bool filter_too_small(uint64_t live)
 {
     unsigned bits = filter_bits();
-    return bits < filter_max_bits &&
-           atomic_load_explicit(&live_entries, memory_order_relaxed) * LH_FILTER_COUNTERS_PER_LIVE_ENTRY > (UINT64_C(1) << bits);
+    return bits < filter_max_bits && live * LH_FILTER_COUNTERS_PER_LIVE_ENTRY > (UINT64_C(1) << bits);
 }
 
 static void grow_filter(void)
 {
     for (int k = 0; k < SHARD_COUNT; k++)
         pthread_mutex_lock(&shards[k].lock);
-    if (filter_too_small()) { /* not grown meanwhile by another thread */
+    uint64_t live = live_total();
+    if (filter_too_small(live)) { /* not grown meanwhile by another thread */
         unsigned bits = filter_bits();
-        uint64_t live = atomic_load_explicit(&live_entries, memory_order_relaxed);
         while (bits < filter_max_bits && live * LH_FILTER_COUNTERS_PER_LIVE_ENTRY > (UINT64_C(1) << bits))
             bits++;
         switch_filter(bits);
@@ -224,7 +260,7 @@ LH_HIDDEN bool lh_live_init(uint64_t capacity)
         shards[i].sizes = region + (uint64_t)i * region_slots;
         shards[i].slots = shards[i].sizes;
         shards[i].mask = FIRST_SHARD_SLOTS - 1;
-        shards[i].used = 0;
+        atomic_store_explicit(&shards[i].used, 0, memory_order_relaxed);
     }
     table_capacity = capacity;
     return true;
@@ -263,7 +299,7 @@ static void delete_slot(struct shard *s, uint64_t hole)
         }
     }
     s->slots[hole].address = 0;
-    s->used--;
+    used_add(s, -1);
 }
 
 /* Caller holds the shard lock, about to add an entry: doubles the shard's slots if it would be more than half full
@@ -271,7 +307,7 @@ static void delete_slot(struct shard *s, uint64_t hole)
 static bool grow_if_half_full(struct shard *s)
 {
     uint64_t slots = s->mask + 1;
-    if ((s->used + 1) * 2 <= slots || slots >= max_slots)
+    if ((used_of(s) + 1) * 2 <= slots || slots >= max_slots)
         return false;
     struct lh_live_entry *old = s->slots;
     struct lh_live_entry *grown = s->sizes + (2 * slots - FIRST_SHARD_SLOTS); /* after the sizes up to `slots` */
@@ -290,8 +326,9 @@ static bool grow_if_half_full(struct shard *s)
     return true;
 }
 
+/* Inserts under the shard's lock; *shard_used is the shard's count after it. */
 static bool try_insert(uintptr_t address, uint64_t size, uint64_t usable_size, uint32_t stack_id,
-                       uint32_t alloc_time_ds, uint32_t generation)
+                       uint32_t alloc_time_ds, uint32_t generation, uint64_t *shard_used)
 {
     uint64_t hash = address_hash(address);
     struct shard *s = shard_of(hash);
@@ -302,16 +339,15 @@ static bool try_insert(uintptr_t address, uint64_t size, uint64_t usable_size, u
         /* A stale entry: its free was missed (it came from inside the shim). The new block replaces it. */
         s->slots[i] = (struct lh_live_entry){address, size, generation, usable_size, stack_id, alloc_time_ds};
         inserted = true;
-    } else if (atomic_load_explicit(&live_entries, memory_order_relaxed) < table_capacity &&
-               s->used < s->mask) {
+    } else if (below_capacity(s) && used_of(s) < s->mask) {
         if (grow_if_half_full(s))
             i = probe(s, address, hash);
         s->slots[i] = (struct lh_live_entry){address, size, generation, usable_size, stack_id, alloc_time_ds};
-        s->used++;
-        atomic_fetch_add_explicit(&live_entries, 1, memory_order_relaxed);
+        used_add(s, +1);
         filter_increment(address);
         inserted = true;
     }
+    *shard_used = used_of(s);
     pthread_mutex_unlock(&s->lock);
     return inserted;
 }
@@ -320,14 +356,15 @@ LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint64_t usable_
                               uint32_t alloc_time_ds)
 {
     uint32_t generation = lh_sampler_generation();
-    if (try_insert(address, size, usable_size, stack_id, alloc_time_ds, generation)) {
-        if (LH_UNLIKELY(filter_too_small()))
+    uint64_t shard_used;
+    if (try_insert(address, size, usable_size, stack_id, alloc_time_ds, generation, &shard_used)) {
+        if (LH_UNLIKELY(filter_too_small(shard_used * SHARD_COUNT)))
             grow_filter();
         return true;
     }
     /* Full: one thread thins, the others drop their sample rather than wait. */
     if (pthread_mutex_trylock(&thinning_lock) == 0) {
-        if (atomic_load_explicit(&live_entries, memory_order_relaxed) >= table_capacity * 7 / 8)
+        if (live_total() >= table_capacity * 7 / 8)
             lh_live_thin();
         pthread_mutex_unlock(&thinning_lock);
         /* The sample was drawn at the old interval; after thinning it must survive the same coin. */
@@ -335,13 +372,13 @@ LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint64_t usable_
         double keep = lh_sample_probability(size, now) / lh_sample_probability(size, generation);
         double coin = (double)((address_hash(address) ^ alloc_time_ds) >> 11) * 0x1.0p-53;
         if (coin >= keep) {
-            atomic_fetch_add_explicit(&lh_counters.thinned_entries, 1, memory_order_relaxed);
+            LH_COUNT(thinned_entries, 1);
             return false;
         }
-        if (try_insert(address, size, usable_size, stack_id, alloc_time_ds, now))
+        if (try_insert(address, size, usable_size, stack_id, alloc_time_ds, now, &shard_used))
             return true;
     }
-    atomic_fetch_add_explicit(&lh_counters.table_drops, 1, memory_order_relaxed);
+    LH_COUNT(table_drops, 1);
     return false;
 }
 
@@ -361,10 +398,8 @@ LH_HIDDEN bool lh_live_remove(uintptr_t address, struct lh_live_entry *removed)
         delete_slot(s, i);
         found = true;
     }
-    if (found) {
-        atomic_fetch_sub_explicit(&live_entries, 1, memory_order_relaxed);
+    if (found)
         filter_decrement(address); /* under the lock: see grow_filter */
-    }
     pthread_mutex_unlock(&s->lock);
     return found;
 }
@@ -397,7 +432,7 @@ LH_HIDDEN void lh_live_unlock_after_fork(void)
 
 LH_HIDDEN uint64_t lh_live_count(void)
 {
-    return atomic_load_explicit(&live_entries, memory_order_relaxed);
+    return live_total();
 }
 
 LH_HIDDEN uint64_t lh_live_capacity(void)
@@ -417,7 +452,8 @@ static double thinning_coin(const struct lh_live_entry *e, uint64_t round)
 
 LH_HIDDEN void lh_live_thin(void)
 {
-    uint64_t round = atomic_fetch_add_explicit(&lh_counters.thinning_rounds, 1, memory_order_relaxed) + 1;
+    /* The round number is the count itself, so it is kept in one copy: only this function, under thinning_lock, adds. */
+    uint64_t round = atomic_fetch_add_explicit(&lh_counter_stripes[0].counters.thinning_rounds, 1, memory_order_relaxed) + 1;
     /* New samples switch over first, so nothing drawn after this point is weighted at the old interval. */
     uint32_t next = lh_sampler_double_interval();
     uint64_t thinned = 0;
@@ -440,13 +476,12 @@ LH_HIDDEN void lh_live_thin(void)
             uintptr_t address = e->address;
             /* Backward shift may pull a not-yet-visited entry into slot i: look at i again. */
             delete_slot(s, i);
-            atomic_fetch_sub_explicit(&live_entries, 1, memory_order_relaxed);
             filter_decrement(address);
             thinned++;
         }
         pthread_mutex_unlock(&s->lock);
     }
-    atomic_fetch_add_explicit(&lh_counters.thinned_entries, thinned, memory_order_relaxed);
+    LH_COUNT(thinned_entries, thinned);
 }
 
 /* A new attached run in the same process (attach.c): frees went unwatched while the shim was detached, so every
@@ -457,13 +492,12 @@ LH_HIDDEN void lh_live_clear(void)
     for (int i = 0; i < SHARD_COUNT; i++) {
         struct shard *s = &shards[i];
         pthread_mutex_lock(&s->lock);
-        for (uint64_t j = 0; s->slots && s->used > 0 && j <= s->mask; j++) {
+        for (uint64_t j = 0; s->slots && used_of(s) > 0 && j <= s->mask; j++) {
             if (s->slots[j].address == 0)
                 continue;
             filter_decrement(s->slots[j].address);
             s->slots[j].address = 0;
-            s->used--;
-            atomic_fetch_sub_explicit(&live_entries, 1, memory_order_relaxed);
+            used_add(s, -1);
         }
         pthread_mutex_unlock(&s->lock);
     }

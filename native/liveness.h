@@ -25,9 +25,10 @@ struct lh_live_entry {
  * only costs extra table lookups.
  *
  * Sized with the table: LH_FILTER_COUNTERS_PER_LIVE_ENTRY counters per live entry, a power of two, growing as
- * entries come (liveness.c), up to LH_FILTER_COUNTERS_PER_ENTRY per entry of capacity (2^19 counters, 256 KiB,
- * for the default 65536 entries). A free of an unsampled pointer finds a nonzero counter (and then probes the
- * table) with probability about 1 − e^(−1/32) ≈ 3% at most while the table is far from full, and at most
+ * entries come (liveness.c; the count is estimated from the inserting shard's, so it may lag by up to half), up to
+ * LH_FILTER_COUNTERS_PER_ENTRY per entry of capacity (2^19 counters, 256 KiB, for the default 65536 entries). A
+ * free of an unsampled pointer finds a nonzero counter (and then probes the table) with probability about
+ * 1 − e^(−1/32) ≈ 3% (6% while the estimate lags) while the table is far from full, and at most
  * 1 − e^(−1/8) ≈ 12% when it is full.
  *
  * The index keeps neighbours together: a counter per 16-byte granule of address, consecutive granules on

@@ -95,7 +95,7 @@ static void replace(uint32_t first, uint32_t last, const struct lh_mapping *piec
     if (n > last - first && count == LH_MAPPING_CAPACITY) {
         uint64_t size0 = page_end(&pieces[0]) - pieces[0].start, size1 = page_end(&pieces[1]) - pieces[1].start;
         struct lh_mapping kept = size0 >= size1 ? pieces[0] : pieces[1];
-        atomic_fetch_add_explicit(&lh_counters.mapping_drops, 1, memory_order_relaxed);
+        LH_COUNT(mapping_drops, 1);
         filter_remove(size0 >= size1 ? &pieces[1] : &pieces[0]);
         replace(first, last, &kept, 1);
         return;
@@ -139,7 +139,7 @@ static bool cut(uint64_t start, uint64_t end, struct lh_mapping *held, struct lh
             removed[(*removed_count)++] = entries[i];
         filter_remove(&entries[i]);
         if (page_end(&entries[i]) <= end && entries[i].start >= start)
-            atomic_fetch_add_explicit(&lh_counters.sampled_frees, 1, memory_order_relaxed);
+            LH_COUNT(sampled_frees, 1);
     }
     for (uint32_t k = 0; k < n; k++)
         filter_add(&pieces[k]);
@@ -151,7 +151,7 @@ static bool put(const struct lh_mapping *m)
 {
     cut(m->start, page_end(m), NULL, NULL, 0, NULL); /* what is there was unmapped without us seeing it */
     if (count == LH_MAPPING_CAPACITY) {
-        atomic_fetch_add_explicit(&lh_counters.mapping_drops, 1, memory_order_relaxed);
+        LH_COUNT(mapping_drops, 1);
         return false;
     }
     filter_add(m);

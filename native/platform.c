@@ -10,7 +10,7 @@
 
 #include "shim.h"
 
-LH_HIDDEN struct lh_counters lh_counters;
+LH_HIDDEN struct lh_counter_stripe lh_counter_stripes[LH_COUNTER_STRIPES];
 LH_HIDDEN uint64_t lh_start_monotonic_ns;
 LH_HIDDEN uint64_t lh_start_realtime_ns;
 LH_HIDDEN _Atomic bool lh_attached;
@@ -58,15 +58,28 @@ _Static_assert(sizeof(struct lh_counters) == 15 * sizeof(uint64_t), "a new count
 LH_HIDDEN void lh_counters_reset_run(void)
 {
     /* Every counter but mapped_bytes, the shim's memory, which the next run still holds. */
-    _Atomic uint64_t *per_run[] = {
-        &lh_counters.samples,        &lh_counters.sampled_frees,   &lh_counters.table_drops,
-        &lh_counters.thinned_entries, &lh_counters.thinning_rounds, &lh_counters.stack_drops,
-        &lh_counters.missed_frees,   &lh_counters.snapshots_written, &lh_counters.write_errors,
-        &lh_counters.java_stacks,    &lh_counters.java_stack_failures, &lh_counters.mapping_drops,
-        &lh_counters.fast_unwinds,   &lh_counters.unwind_mismatches,
+    static const size_t per_run[] = {
+        offsetof(struct lh_counters, samples),         offsetof(struct lh_counters, sampled_frees),
+        offsetof(struct lh_counters, table_drops),     offsetof(struct lh_counters, thinned_entries),
+        offsetof(struct lh_counters, thinning_rounds), offsetof(struct lh_counters, stack_drops),
+        offsetof(struct lh_counters, missed_frees),    offsetof(struct lh_counters, snapshots_written),
+        offsetof(struct lh_counters, write_errors),    offsetof(struct lh_counters, java_stacks),
+        offsetof(struct lh_counters, java_stack_failures), offsetof(struct lh_counters, mapping_drops),
+        offsetof(struct lh_counters, fast_unwinds),    offsetof(struct lh_counters, unwind_mismatches),
     };
-    for (size_t i = 0; i < sizeof per_run / sizeof per_run[0]; i++)
-        atomic_store_explicit(per_run[i], 0, memory_order_relaxed);
+    for (int k = 0; k < LH_COUNTER_STRIPES; k++)
+        for (size_t i = 0; i < sizeof per_run / sizeof per_run[0]; i++)
+            atomic_store_explicit((_Atomic uint64_t *)((char *)&lh_counter_stripes[k].counters + per_run[i]), 0,
+                                  memory_order_relaxed);
+}
+
+LH_HIDDEN uint64_t lh_counter_total(size_t offset)
+{
+    uint64_t total = 0;
+    for (int k = 0; k < LH_COUNTER_STRIPES; k++)
+        total += atomic_load_explicit((_Atomic uint64_t *)((char *)&lh_counter_stripes[k].counters + offset),
+                                      memory_order_relaxed);
+    return total;
 }
 
 LH_HIDDEN void *lh_map_memory(size_t bytes)
@@ -77,7 +90,7 @@ LH_HIDDEN void *lh_map_memory(size_t bytes)
     if (mapped == -1)
         return NULL;
     void *p = (void *)mapped;
-    atomic_fetch_add_explicit(&lh_counters.mapped_bytes, bytes, memory_order_relaxed);
+    LH_COUNT(mapped_bytes, bytes);
     int slot = atomic_fetch_add(&mapping_count, 1);
     if (slot < MAX_MAPPINGS) {
         mappings[slot].start = p;

@@ -135,28 +135,28 @@ static void write_meta(bool is_final, bool after_trim, uint64_t sequence)
 static void write_counters(uint32_t stack_count)
 {
     off_t start = out_begin_record(RECORD_COUNTERS);
-    out_u64(atomic_load(&lh_counters.samples));
-    out_u64(atomic_load(&lh_counters.sampled_frees));
+    out_u64(LH_COUNTER_TOTAL(samples));
+    out_u64(LH_COUNTER_TOTAL(sampled_frees));
     out_u64(lh_live_count());
     out_u64(lh_live_capacity());
-    out_u64(atomic_load(&lh_counters.table_drops));
-    out_u64(atomic_load(&lh_counters.thinned_entries));
-    out_u64(atomic_load(&lh_counters.thinning_rounds));
+    out_u64(LH_COUNTER_TOTAL(table_drops));
+    out_u64(LH_COUNTER_TOTAL(thinned_entries));
+    out_u64(LH_COUNTER_TOTAL(thinning_rounds));
     out_u64(stack_count);
     out_u64(lh_stacks_capacity());
-    out_u64(atomic_load(&lh_counters.stack_drops));
-    out_u64(atomic_load(&lh_counters.missed_frees));
-    out_u64(atomic_load(&lh_counters.mapped_bytes));
-    out_u64(atomic_load(&lh_counters.snapshots_written));
-    out_u64(atomic_load(&lh_counters.write_errors));
-    out_u64(atomic_load(&lh_counters.java_stacks));
-    out_u64(atomic_load(&lh_counters.java_stack_failures));
+    out_u64(LH_COUNTER_TOTAL(stack_drops));
+    out_u64(LH_COUNTER_TOTAL(missed_frees));
+    out_u64(LH_COUNTER_TOTAL(mapped_bytes));
+    out_u64(LH_COUNTER_TOTAL(snapshots_written));
+    out_u64(LH_COUNTER_TOTAL(write_errors));
+    out_u64(LH_COUNTER_TOTAL(java_stacks));
+    out_u64(LH_COUNTER_TOTAL(java_stack_failures));
     out_u64(lh_resident_bytes());
     out_u64(lh_methods_count());
     out_u64(lh_mappings_count());
-    out_u64(atomic_load(&lh_counters.mapping_drops));
-    out_u64(atomic_load(&lh_counters.fast_unwinds));
-    out_u64(atomic_load(&lh_counters.unwind_mismatches));
+    out_u64(LH_COUNTER_TOTAL(mapping_drops));
+    out_u64(LH_COUNTER_TOTAL(fast_unwinds));
+    out_u64(LH_COUNTER_TOTAL(unwind_mismatches));
     out_end_record(start);
 }
 
@@ -307,7 +307,7 @@ LH_HIDDEN void lh_snapshot_write(bool is_final, bool after_trim)
     snprintf(temporary, sizeof temporary, "%s.tmp", name);
     int fd = openat(pid_dir_fd, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        atomic_fetch_add(&lh_counters.write_errors, 1);
+        LH_COUNT(write_errors, 1);
         pthread_mutex_unlock(&write_lock);
         return;
     }
@@ -343,9 +343,9 @@ LH_HIDDEN void lh_snapshot_write(bool is_final, bool after_trim)
     close(fd);
     if (!written || renameat(pid_dir_fd, temporary, pid_dir_fd, name) != 0) {
         unlinkat(pid_dir_fd, temporary, 0);
-        atomic_fetch_add(&lh_counters.write_errors, 1);
+        LH_COUNT(write_errors, 1);
     } else {
-        atomic_fetch_add(&lh_counters.snapshots_written, 1);
+        LH_COUNT(snapshots_written, 1);
         lh_retention_apply(pid_dir_fd, sequence);
     }
     pthread_mutex_unlock(&write_lock);

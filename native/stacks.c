@@ -11,10 +11,11 @@
  * two threads adding the same stack add it once: its entry and frames are written first, then its slot is claimed
  * with a compare-and-swap (another stripe may take the same slot first: the probe goes on). Ids are handed out in
  * order and never reused or moved, so snapshots can refer to them for the life of the process; the count a
- * snapshot sees covers only the ids whose entries are complete. Per-stack counts are atomic.
+ * snapshot sees covers only the ids whose entries are complete. Per-stack counts are atomic, and kept apart from
+ * the entries (struct stack_allocs), which only lookups read once written.
  *
  * Cost of an intern: hashing the frames, one or two index probes and a compare of the frames (~20 ns at 30
- * frames); the stats, three atomic additions on the entry.
+ * frames); the stats, three atomic additions on the stack's counts.
  */
 #define _GNU_SOURCE
 #include "stacks.h"
@@ -38,6 +39,11 @@ struct stack_entry {
     uint16_t java_depth;
     uint32_t kind;             /* enum lh_stack_kind: part of the stack's identity */
     _Atomic uint32_t complete; /* its fields and frames are written */
+};
+
+/* What a stack has allocated, in an array of its own: every sample adds here, and every lookup reads the identities
+ * above. On the same cache line, one thread's sample made the other thread's next lookup of that stack a miss. */
+struct stack_allocs {
     _Atomic uint64_t alloc_samples;
     _Atomic uint64_t alloc_objects; /* doubles, as bits: added to with compare-and-swap */
     _Atomic uint64_t alloc_bytes;
@@ -46,6 +52,7 @@ struct stack_entry {
 #define STRIPES 64
 static pthread_mutex_t stripes[STRIPES];
 static struct stack_entry *entries;
+static struct stack_allocs *allocs;
 /*
  * The index: slots holding stack id + 1 (0 = empty). It starts at 2^10 slots and doubles whenever it would be
  * more than half full, up to 2 × the capacity: lookups land on random slots, so its whole size is soon resident,
@@ -156,7 +163,7 @@ static int compare_with_libgcc(uintptr_t *pcs, int fast_depth, int max_depth)
     struct comparison c = {pcs, fast_depth, 0, max_depth, false};
     _Unwind_Backtrace(compare_frame, &c);
     if (c.differs || c.depth != fast_depth)
-        atomic_fetch_add_explicit(&lh_counters.unwind_mismatches, 1, memory_order_relaxed);
+        LH_COUNT(unwind_mismatches, 1);
     return c.depth;
 }
 
@@ -170,7 +177,7 @@ LH_HIDDEN int lh_stacks_capture(uintptr_t *pcs, int max_depth)
         lh_unwind_want_pcs(pcs, depth);
         return depth;
     }
-    atomic_fetch_add_explicit(&lh_counters.fast_unwinds, 1, memory_order_relaxed);
+    LH_COUNT(fast_unwinds, 1);
     if (lh_config.unwinder == LH_UNWINDER_BOTH)
         return compare_with_libgcc(pcs, depth, max_depth);
     return depth;
@@ -192,11 +199,12 @@ LH_HIDDEN bool lh_stacks_init(uint64_t max_stacks, uint32_t max_depth)
         index_max_bits++;
     index_first_bits = index_max_bits < INDEX_FIRST_BITS ? index_max_bits : INDEX_FIRST_BITS;
     entries = lh_map_memory(max_stacks * sizeof *entries);
+    allocs = lh_map_memory(max_stacks * sizeof *allocs);
     index_region = lh_map_memory(((UINT64_C(2) << index_max_bits) - (UINT64_C(1) << index_first_bits)) *
                                  sizeof *index_region);
     arena_capacity = max_stacks * 32;
     arena = lh_map_memory(arena_capacity * sizeof *arena);
-    if (!entries || !index_region || !arena)
+    if (!entries || !allocs || !index_region || !arena)
         return false;
     atomic_store(&index_word, (uintptr_t)index_region | index_first_bits);
     capacity = max_stacks;
@@ -270,7 +278,7 @@ static double read_double(_Atomic uint64_t *bits)
     return value;
 }
 
-static void add_sample(struct stack_entry *e, uint64_t size, double weight)
+static void add_sample(struct stack_allocs *e, uint64_t size, double weight)
 {
     atomic_fetch_add_explicit(&e->alloc_samples, 1, memory_order_relaxed);
     add_double(&e->alloc_objects, weight);
@@ -367,7 +375,7 @@ static uint32_t add_stack(uint64_t hash, const uintptr_t *pcs, int depth, const 
         if (id != UINT32_MAX)
             atomic_fetch_sub_explicit(&ids_given, 1, memory_order_relaxed);
         pthread_mutex_unlock(stripe);
-        atomic_fetch_add_explicit(&lh_counters.stack_drops, 1, memory_order_relaxed);
+        LH_COUNT(stack_drops, 1);
         return LH_OVERFLOW_STACK;
     }
     struct stack_entry *e = &entries[id];
@@ -405,23 +413,23 @@ LH_HIDDEN uint32_t lh_stacks_intern(const uintptr_t *pcs, int depth, const struc
     uint32_t id = find(hash, pcs, depth, java, java_depth, kind, &empty, &word);
     if (id == UINT32_MAX)
         id = add_stack(hash, pcs, depth, java, java_depth, kind);
-    add_sample(&entries[id], size, weight);
+    add_sample(&allocs[id], size, weight);
     return id;
 }
 
 LH_HIDDEN void lh_stacks_count_sample(uint32_t id, uint64_t size, double weight)
 {
     if (id < lh_stacks_count())
-        add_sample(&entries[id], size, weight);
+        add_sample(&allocs[id], size, weight);
 }
 
 LH_HIDDEN void lh_stacks_reset_counts(void)
 {
     uint32_t n = lh_stacks_count();
     for (uint32_t id = 0; id < n; id++) {
-        atomic_store_explicit(&entries[id].alloc_samples, 0, memory_order_relaxed);
-        atomic_store_explicit(&entries[id].alloc_objects, 0, memory_order_relaxed);
-        atomic_store_explicit(&entries[id].alloc_bytes, 0, memory_order_relaxed);
+        atomic_store_explicit(&allocs[id].alloc_samples, 0, memory_order_relaxed);
+        atomic_store_explicit(&allocs[id].alloc_objects, 0, memory_order_relaxed);
+        atomic_store_explicit(&allocs[id].alloc_bytes, 0, memory_order_relaxed);
     }
 }
 
@@ -455,8 +463,8 @@ LH_HIDDEN int lh_stacks_get(uint32_t id, uintptr_t *pcs, struct lh_java_frame *j
     if (java_depth)
         *java_depth = e->java_depth;
     if (stats)
-        *stats = (struct lh_stack_stats){atomic_load_explicit(&e->alloc_samples, memory_order_relaxed),
-                                         read_double(&e->alloc_objects), read_double(&e->alloc_bytes)};
+        *stats = (struct lh_stack_stats){atomic_load_explicit(&allocs[id].alloc_samples, memory_order_relaxed),
+                                         read_double(&allocs[id].alloc_objects), read_double(&allocs[id].alloc_bytes)};
     return e->depth;
 }
 

@@ -104,14 +104,14 @@ static void restore_puts_back_the_whole(void)
 static void a_full_table_drops_and_counts(void)
 {
     clear();
-    uint64_t drops = atomic_load(&lh_counters.mapping_drops);
+    uint64_t drops = LH_COUNTER_TOTAL(mapping_drops);
     for (uint64_t i = 0; i < LH_MAPPING_CAPACITY; i++)
         CHECK(lh_mappings_insert(BASE + i * 4 * PAGE, 3 * PAGE, 1, 0, 0), "insert %llu", (unsigned long long)i);
     CHECK(!lh_mappings_insert(BASE + (uint64_t)LH_MAPPING_CAPACITY * 4 * PAGE, PAGE, 1, 0, 0), "full");
-    CHECK(atomic_load(&lh_counters.mapping_drops) == drops + 1, "a drop counted");
+    CHECK(LH_COUNTER_TOTAL(mapping_drops) == drops + 1, "a drop counted");
     /* A hole in a full table: the smaller piece goes, counted. */
     lh_mappings_remove(BASE + PAGE, PAGE, NULL, NULL, 0, NULL);
-    CHECK(atomic_load(&lh_counters.mapping_drops) == drops + 2, "the split's smaller piece dropped");
+    CHECK(LH_COUNTER_TOTAL(mapping_drops) == drops + 2, "the split's smaller piece dropped");
     CHECK(lh_mappings_count() == LH_MAPPING_CAPACITY, "still full");
     clear();
     CHECK(lh_mappings_count() == 0, "emptied");

@@ -101,14 +101,14 @@ static void concurrent_interns_agree(void)
 static void a_full_table_overflows(void)
 {
     uint32_t before = lh_stacks_count();
-    uint64_t drops_before = atomic_load(&lh_counters.stack_drops);
+    uint64_t drops_before = LH_COUNTER_TOTAL(stack_drops);
     uintptr_t pcs[4];
     for (uint32_t k = 0; k < MAX_STACKS + 100; k++) {
         pcs[0] = 0x900000u + k, pcs[1] = 7;
         lh_stacks_intern(pcs, 2, NULL, 0, LH_KIND_MALLOC, 1, 1.0);
     }
     CHECK(lh_stacks_count() == MAX_STACKS, "count %u after filling (was %u)", lh_stacks_count(), before);
-    uint64_t drops = atomic_load(&lh_counters.stack_drops) - drops_before;
+    uint64_t drops = LH_COUNTER_TOTAL(stack_drops) - drops_before;
     CHECK(drops == MAX_STACKS + 100 - (MAX_STACKS - before), "%llu drops", (unsigned long long)drops);
     pcs[0] = 0x900000u, pcs[1] = 7;
     CHECK(lh_stacks_intern(pcs, 2, NULL, 0, LH_KIND_MALLOC, 1, 1.0) != LH_OVERFLOW_STACK, "a known stack keeps its id");
