@@ -1,5 +1,5 @@
 /* The stack table: interning without a lock on known stacks, from many threads at once, against a reference; a
- * stack's kind is part of its identity. */
+ * stack's kind is part of its identity. And the counters the samples add to, from many threads. */
 #include <pthread.h>
 #include <string.h>
 
@@ -134,10 +134,41 @@ static void a_reset_keeps_stacks_and_zeroes_counts(void)
     CHECK(stats.alloc_samples == 1 && stats.alloc_objects == 3.0 && stats.alloc_bytes == 120.0, "counts from the reset on");
 }
 
+static void *count_a_thousand(void *unused)
+{
+    (void)unused;
+    for (int i = 0; i < 1000; i++)
+        LH_COUNT(samples, 1);
+    LH_COUNT(mapped_bytes, 4096);
+    return NULL;
+}
+
+/* Counters added from many threads at once go to their threads' copies and sum to the whole; a reset for the next
+ * run zeroes every copy, but keeps the shim's memory. */
+static void counters_from_many_threads_add_up(void)
+{
+    uint64_t samples = LH_COUNTER_TOTAL(samples), mapped = LH_COUNTER_TOTAL(mapped_bytes);
+    pthread_t threads[THREADS];
+    for (int t = 0; t < THREADS; t++)
+        pthread_create(&threads[t], NULL, count_a_thousand, NULL);
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(threads[t], NULL);
+    CHECK(LH_COUNTER_TOTAL(samples) == samples + THREADS * 1000, "%llu samples counted",
+          (unsigned long long)(LH_COUNTER_TOTAL(samples) - samples));
+    int copies = 0;
+    for (int k = 0; k < LH_COUNTER_STRIPES; k++)
+        copies += atomic_load(&lh_counter_stripes[k].counters.samples) != 0;
+    CHECK(copies > 1, "%d threads counted into %d copy", THREADS, copies);
+    lh_counters_reset_run();
+    CHECK(LH_COUNTER_TOTAL(samples) == 0, "samples after a reset");
+    CHECK(LH_COUNTER_TOTAL(mapped_bytes) == mapped + THREADS * 4096, "the shim's memory kept through a reset");
+}
+
 int main(void)
 {
     RUN(concurrent_interns_agree);
     RUN(a_full_table_overflows);
     RUN(a_reset_keeps_stacks_and_zeroes_counts);
+    RUN(counters_from_many_threads_add_up);
     return HARNESS_SUMMARY();
 }
