@@ -281,6 +281,7 @@ LH_HIDDEN bool lh_sample_stack(enum lh_stack_kind kind, uint64_t size, double we
  */
 static void record_sample(void *p, size_t size, const struct lh_live_entry *ancestor)
 {
+    lh_live_prefetch((uintptr_t)p);
     LH_COUNT(samples, 1);
     double weight = lh_sample_weight(size, lh_sampler_generation());
     uint32_t stack_id, born;
