@@ -335,7 +335,7 @@ static bool grow_if_half_full(struct shard *s)
 /*
  * Asks for the lines an insert of `address` will touch — its shard, its home slot, its filter byte — so that their
  * misses overlap the stack capture that comes first. A sampled allocation is rare, so these lines are mostly cold
- * (on the peer malloc-bench, the home slot's miss was a sixth of a sample's cost). Read without the shard's lock: a
+ * (on the peer malloc-bench, the home slot's miss was an eighth of a sample's cost). Read without the shard's lock: a
  * slot array replaced meanwhile only fetches a line for nothing, and a prefetch never faults.
  */
 LH_HIDDEN void lh_live_prefetch(uintptr_t address)
