@@ -13,8 +13,8 @@
  * Hot path cost (bench/malloc-pairs and the peer malloc-bench, `npm run bench`): the unsampled malloc+free pair
  * costs 2–3 ns more than the bare allocator — a TLS subtraction, a sign test, a byte load from the filter, two
  * indirect jumps (deciding before the call instead of after it saved 1–2 ns a pair). A sampled allocation costs
- * ~135 ns with 4 frames and ~330 ns with 34 (capture through the unwind tables, lock-free intern, insert, and its
- * free's remove; bench/RESULTS.md), about half of it unwinding (stacks.c); its frames go to a scratch slot
+ * ~140 ns with 4 frames and ~350 ns with 34 (capture through the unwind tables, lock-free intern, insert, and its
+ * free's remove; bench/RESULTS.md; several times that when its lines are cold), about half of it unwinding (stacks.c); its frames go to a scratch slot
  * (scratch.c), not to the target's stack. A sampled realloc of a sampled block keeps the old block's stack and birth
  * time (lineage, FORMAT.md): no capture at all.
  */
