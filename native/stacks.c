@@ -43,6 +43,8 @@ struct stack_entry {
 
 /* What a stack has allocated, in an array of its own: every sample adds here, and every lookup reads the identities
  * above. On the same cache line, one thread's sample made the other thread's next lookup of that stack a miss. */
+_Static_assert(sizeof(struct stack_entry) == 32, "stacks.h states an entry's size");
+
 struct stack_allocs {
     _Atomic uint64_t alloc_samples;
     _Atomic uint64_t alloc_objects; /* doubles, as bits: added to with compare-and-swap */

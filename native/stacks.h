@@ -39,7 +39,8 @@ LH_HIDDEN void lh_stacks_locate_self(void);
  */
 LH_HIDDEN int lh_stacks_capture(uintptr_t *pcs, int max_depth);
 
-/* Sets up a table of at most `max_stacks` stacks. Worst-case memory: 48 bytes of entry, 8 to 16 of index (it
+/* Sets up a table of at most `max_stacks` stacks. Worst-case memory: 32 bytes of entry, 24 of allocation counts
+ * (apart: every sample writes them, every lookup reads the entries), 8 to 16 of index (it
  * grows by doubling, every size in one mapping) and 256 of frame arena (32 words: a native pc is one word, a Java
  * frame two) per stack; deeper stacks just fill the arena sooner. Default 32768 stacks: 10 MiB, mapped on demand. */
 LH_HIDDEN bool lh_stacks_init(uint64_t max_stacks, uint32_t max_depth);
