@@ -316,8 +316,9 @@ static bool grow_if_half_full(struct shard *s)
         return false;
     struct lh_live_entry *old = s->slots;
     struct lh_live_entry *grown = s->sizes + (2 * slots - FIRST_SHARD_SLOTS); /* after the sizes up to `slots` */
-    s->slots = grown;
-    s->mask = 2 * slots - 1;
+    /* Atomic stores: lh_live_prefetch reads both without the lock. */
+    __atomic_store_n(&s->slots, grown, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->mask, 2 * slots - 1, __ATOMIC_RELAXED);
     for (uint64_t i = 0; i < slots; i++) {
         if (old[i].address == 0)
             continue;
@@ -331,7 +332,6 @@ static bool grow_if_half_full(struct shard *s)
     return true;
 }
 
-/* Inserts under the shard's lock; *shard_used is the shard's count after it. */
 /*
  * Asks for the lines an insert of `address` will touch — its shard, its home slot, its filter byte — so that their
  * misses overlap the stack capture that comes first. A sampled allocation is rare, so these lines are mostly cold
@@ -351,6 +351,7 @@ LH_HIDDEN void lh_live_prefetch(uintptr_t address)
         __builtin_prefetch(&slots[home_index(mask, hash)], 1);
 }
 
+/* Inserts under the shard's lock; *shard_used is the shard's count after it. */
 static bool try_insert(uintptr_t address, uint64_t size, uint64_t usable_size, uint32_t stack_id,
                        uint32_t alloc_time_ds, uint32_t generation, uint64_t *shard_used)
 {
