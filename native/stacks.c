@@ -40,11 +40,10 @@ struct stack_entry {
     uint32_t kind;             /* enum lh_stack_kind: part of the stack's identity */
     _Atomic uint32_t complete; /* its fields and frames are written */
 };
+_Static_assert(sizeof(struct stack_entry) == 32, "stacks.h states an entry's size");
 
 /* What a stack has allocated, in an array of its own: every sample adds here, and every lookup reads the identities
  * above. On the same cache line, one thread's sample made the other thread's next lookup of that stack a miss. */
-_Static_assert(sizeof(struct stack_entry) == 32, "stacks.h states an entry's size");
-
 struct stack_allocs {
     _Atomic uint64_t alloc_samples;
     _Atomic uint64_t alloc_objects; /* doubles, as bits: added to with compare-and-swap */
