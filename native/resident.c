@@ -143,6 +143,11 @@ static void parse_line(struct lh_smaps_parser *p, const char *s, const char *end
         if (!parse_header(s, end, &e))
             return;
         finish_mapping(p);
+        /* The kernel reads smaps a chunk at a time, resuming after the last mapping it printed; a mapping that grew
+         * or merged in between comes again, starting below that point. Its pages were counted with the first
+         * reading, or are in flux: it is left out, so the record's ranges stay ascending and disjoint. */
+        if (e.start < p->previous_end)
+            return;
         if (p->previous_is_guard && p->previous_end == e.start)
             e.guard_below_bytes = capped(p->previous_size);
         p->current = e;
