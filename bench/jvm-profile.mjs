@@ -7,6 +7,7 @@
 // perf is optional (Debian: linux-perf): without it, or when the kernel refuses it, the section says so and why.
 import { spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
+import { table } from './markdown.mjs';
 
 const FREQUENCY_HZ = 999;
 const TOP_ENTRIES = 14;
@@ -81,11 +82,6 @@ function shimEntry(frames) {
   const leaf = frames[0];
   if (isShim(leaf)) return `the shim: ${leaf.sym}`;
   return `called by the shim: ${leaf.sym} (${objectName(leaf.dso)})`;
-}
-
-function table(header, rows) {
-  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)]
-    .join('\n');
 }
 
 const pct = (part, whole) => `${((100 * part) / whole).toFixed(2)}%`;

@@ -29,6 +29,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { shimCflags } from '../scripts/build-native.mjs';
 import { profileJvm } from './jvm-profile.mjs';
+import { table } from './markdown.mjs';
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const benchDir = join(repo, 'bench');
@@ -130,11 +131,6 @@ const fmt = (x, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
 const fmtRatio = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '–');
 const fmtSigned = (x, digits = 1) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(digits)}` : '–');
 const mib = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
-
-function table(header, rows) {
-  const line = (cells) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
 
 // ---- building ----
 
