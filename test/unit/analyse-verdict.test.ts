@@ -62,6 +62,14 @@ function site(status: SiteStatus, fn: string, rate = 0): SiteReport {
   };
 }
 
+/** cache_and_leak's slow leak as a run at 64 KiB saw it: memory only ever kept, a noisy line of a few samples. */
+function slowLeak(status: SiteStatus, rate: number, growthBytes: number, confidence: number, series: number[]): SiteReport {
+  return {
+    ...site(status, 'slow_leak_forever', rate), shape: 'noise', growthBytes, liveBytes: series[series.length - 1]!, confidence,
+    freedBytes: 0, series,
+  };
+}
+
 const command = ['/srv/app', '--config', 'my app.conf'];
 
 function verdictOf(points: TimelinePoint[], sites: SiteReport[] = [site('stable', 'pool')], fromSec?: number, extra: Partial<VerdictInput> = {}): VerdictDetail {
@@ -320,10 +328,7 @@ describe('decideVerdict with memory accounting', () => {
     // A run of cache_and_leak at 64 KiB: 6 samples of a 3 KiB leak over 30 intervals of 250 ms, 4 of them in one.
     const S = 64 * KiB;
     const series = [1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 8, 8, 8, 8, 8, 8].map((k) => k * S);
-    const leak: SiteReport = {
-      ...site('stable', 'slow_leak_forever', 260 * MiB), shape: 'noise', growthBytes: 402 * KiB, liveBytes: 8 * S, confidence: 0.71,
-      freedBytes: 0, series,
-    };
+    const leak = slowLeak('stable', 260 * MiB, 402 * KiB, 0.71, series);
     const points = timeline({});
     const verdict = verdictOf(points, [leak], undefined, { sampleIntervalBytes: S, windowStart: 8 });
     assert.equal(verdict.kind, 'inconclusive', verdict.summary);
@@ -336,10 +341,7 @@ describe('decideVerdict with memory accounting', () => {
     // A run of cache_and_leak at 64 KiB: 5 of the leak's 8 samples came during the warm-up, 3 in the window.
     const S = 64 * KiB;
     const series = [0, 1, 3, 3, 3, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 8, 8].map((k) => k * S);
-    const leak: SiteReport = {
-      ...site('new', 'slow_leak_forever', 107 * MiB), shape: 'noise', growthBytes: 3 * S, liveBytes: 8 * S, confidence: 0.38,
-      freedBytes: 0, series,
-    };
+    const leak = slowLeak('new', 107 * MiB, 3 * S, 0.38, series);
     const points = timeline({});
     const inWindow = { sampleIntervalBytes: S, windowStart: 8 };
     assert.equal(verdictOf(points, [leak], undefined, inWindow).kind, 'inconclusive');
