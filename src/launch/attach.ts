@@ -2,10 +2,10 @@
  * `leakhunt attach <pid>`: the shim loaded into a JVM that is already running, through the JDK's own attach
  * mechanism — `jcmd <pid> JVMTI.agent_load <libleakhunt.so> <options>` — and the run watched until it stops.
  *
- * jcmd rather than speaking the attach protocol over the JVM's UNIX socket ourselves: jcmd is the JDK's own client,
- * of the target's own JDK (found next to its libjvm.so), so it knows that JVM's protocol version, its socket's place
- * inside containers (/proc/<pid>/root/tmp, the namespace pid) and the SIGQUIT handshake that starts the listener;
- * the cost is one short-lived JVM per attach. The shim's answer comes back as jcmd's "return code: N" (native/attach.c).
+ * The load goes through jcmd, the target JDK's own client (found next to its libjvm.so), once per attach: its
+ * messages for a refused load are that JDK's. The commands a run repeats afterwards (perf maps, heap figures) are
+ * asked over the JVM's attach socket directly (launch/hotspot-attach.ts), where a jcmd JVM each time would cost the
+ * target's cores 0.25 s of CPU per call. The shim's answer comes back as jcmd's "return code: N" (native/attach.c).
  *
  * Refused before anything is loaded, one line each (exit 7, or 4 without jcmd): no such process, another user's,
  * not a JVM, -XX:+DisableAttachMechanism, a JVM that would die of the SIGQUIT (still starting, or -Xrs), a JVM under
@@ -14,8 +14,8 @@
  * is killed, the shim sees its owner gone and stops by itself; `leakhunt detach` or `leakhunt report DIR` then
  * process the run.
  */
-import { closeSync, constants as fsConstants, existsSync, openSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { basename, delimiter, dirname, join } from 'node:path';
 import { execa } from 'execa';
 import pidusage from 'pidusage';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
@@ -23,7 +23,8 @@ import { ThinnedSeries } from '../core/thinned-series.js';
 import {
   RUN_META_SCHEMA, shimControlFile, shimStoppedMarker, writeJvmStats, writeRunMeta, type AttachMeta, type RssSample, type RunMeta,
 } from '../rundir/index.js';
-import { catchesSigquit, findJcmd, JCMD_JVM_OPTIONS, jcmdEnvironment, libjvmOf, startJvmStatsPoller, type JvmPoller } from './jvm-stats.js';
+import { catchesSigquit, disablesAttach } from './hotspot-attach.js';
+import { libjvmOf, startJvmStatsPoller, type JvmPoller } from './jvm-stats.js';
 import { PerfMapCapture } from './perfmaps.js';
 import type { RecordingSettings } from './recording.js';
 
@@ -48,20 +49,40 @@ function readProc(pid: number, file: string): string | undefined {
   }
 }
 
-export function processExists(pid: number): boolean {
-  return existsSync(`/proc/${pid}`);
+function executable(path: string): boolean {
+  try {
+    accessSync(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-/** `-XX:+DisableAttachMechanism` on the command line or in the options the JVM read from its environment. */
-export function disablesAttach(cmdline: string[], environ: string[]): boolean {
-  const optionVariables = /^(JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS)=/;
-  const words = [...cmdline, ...environ.filter((e) => optionVariables.test(e)).flatMap((e) => e.replace(optionVariables, '').split(/\s+/))];
-  let disabled = false;
-  for (const word of words) {
-    if (word === '-XX:+DisableAttachMechanism') disabled = true;
-    if (word === '-XX:-DisableAttachMechanism') disabled = false;
+/** The target's own JDK's jcmd (…/lib/server/libjvm.so → …/bin/jcmd), else $JAVA_HOME's, else the one on PATH. */
+export function findJcmd(libjvm: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const candidates: string[] = [];
+  if (libjvm) {
+    // lib/server/libjvm.so (JDK 9+), jre/lib/amd64/server/libjvm.so (JDK 8): the JDK's bin/ is 2 to 4 levels up.
+    for (let dir = dirname(libjvm), i = 0; i < 4 && dirname(dir) !== '/'; i++, dir = dirname(dir)) candidates.push(join(dirname(dir), 'bin', 'jcmd'));
   }
-  return disabled;
+  if (env.JAVA_HOME) candidates.push(join(env.JAVA_HOME, 'bin', 'jcmd'));
+  for (const dir of (env.PATH ?? '').split(delimiter)) if (dir) candidates.push(join(dir, 'jcmd'));
+  return candidates.find((c) => existsSync(c) && executable(c));
+}
+
+/** jcmd's own JVM, started lean; none of the target's options or preloads. */
+export function jcmdEnvironment(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('LEAKHUNT_') || ['LD_PRELOAD', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS'].includes(name)) delete env[name];
+  }
+  return env;
+}
+
+/** Options for jcmd's own JVM: a small, quick one. */
+export const JCMD_JVM_OPTIONS = ['-J-XX:+UseSerialGC', '-J-XX:TieredStopAtLevel=1', '-J-XX:-UsePerfData'];
+export function processExists(pid: number): boolean {
+  return existsSync(`/proc/${pid}`);
 }
 
 /** The JVM's attach socket, if its listener runs already (then jcmd needs no SIGQUIT). */

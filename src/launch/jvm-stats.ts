@@ -8,20 +8,18 @@
  *     sections of libjvm.so to print them);
  *   - with --nmt, `jcmd <pid> VM.native_memory summary` every interval (NMT is only there);
  *   - a JVM without hsperfdata (-XX:-UsePerfData, -XX:+PerfDisableSharedMem): `jcmd <pid> GC.heap_info` every
- *     interval instead, as before, with a note — every jcmd costs the target a little CPU.
+ *     interval instead, as before, with a note — every call costs the target a little CPU.
  * Kept in the run directory as jvm.json (rundir/jvm.ts).
  *
- * Only a JVM is asked (its /proc/<pid>/maps maps libjvm.so), and jcmd only once it handles SIGQUIT: jcmd attaches
- * by sending SIGQUIT, which would kill a JVM still starting up. A missing or failing jcmd is noted, never fatal.
+ * The jcmd commands are asked over the JVM's attach socket (launch/hotspot-attach.ts: no jcmd JVM started each time).
+ * Only a JVM is asked (its /proc/<pid>/maps maps libjvm.so), and only once it handles SIGQUIT: the first attach
+ * sends one, which would kill a JVM still starting up. A failing attach is noted, never fatal.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync, accessSync, constants as fsConstants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
-import { execa } from 'execa';
 import { ThinnedSeries } from '../core/thinned-series.js';
 import { JVM_STATS_SCHEMA, type AddressRange, type JvmRanges, type JvmSample, type JvmStats, type NmtSummary } from '../rundir/index.js';
 import { findHsperfdata, jvmMemoryOf, readHsperfdata } from './hsperfdata.js';
+import { askJvm, catchesSigquit } from './hotspot-attach.js';
 
 const UNIT: Record<string, number> = { '': 1, B: 1, K: 1024, KB: 1024, M: 1024 ** 2, MB: 1024 ** 2, G: 1024 ** 3, GB: 1024 ** 3 };
 
@@ -135,33 +133,6 @@ export function libjvmOf(maps: string): string | undefined {
   return /\s(\/\S*\/libjvm\.so)$/m.exec(maps)?.[1];
 }
 
-/** Whether the process catches SIGQUIT (bit 2 of SigCgt): a JVM does once its signal handlers are installed. */
-export function catchesSigquit(status: string): boolean {
-  const mask = /^SigCgt:\s*([0-9a-f]+)/im.exec(status)?.[1];
-  return mask !== undefined && (BigInt(`0x${mask}`) & 4n) !== 0n;
-}
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The target's own JDK's jcmd (…/lib/server/libjvm.so → …/bin/jcmd), else $JAVA_HOME's, else the one on PATH. */
-export function findJcmd(libjvm: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const candidates: string[] = [];
-  if (libjvm) {
-    // lib/server/libjvm.so (JDK 9+), jre/lib/amd64/server/libjvm.so (JDK 8): the JDK's bin/ is 2 to 4 levels up.
-    for (let dir = dirname(libjvm), i = 0; i < 4 && dirname(dir) !== '/'; i++, dir = dirname(dir)) candidates.push(join(dirname(dir), 'bin', 'jcmd'));
-  }
-  if (env.JAVA_HOME) candidates.push(join(env.JAVA_HOME, 'bin', 'jcmd'));
-  for (const dir of (env.PATH ?? '').split(delimiter)) if (dir) candidates.push(join(dir, 'jcmd'));
-  return candidates.find((c) => existsSync(c) && executable(c));
-}
-
 export interface JvmPollerOptions {
   intervalMs: number;
   /** Ask NMT too (the target was started with -XX:NativeMemoryTracking=summary). */
@@ -175,29 +146,11 @@ export interface JvmPoller {
   stop(): Promise<JvmStats | undefined>;
 }
 
-/** jcmd's own JVM, started lean; none of the target's options or preloads. */
-export function jcmdEnvironment(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('LEAKHUNT_') || ['LD_PRELOAD', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS'].includes(name)) delete env[name];
-  }
-  return env;
-}
-
-/** Options for jcmd's own JVM: a small, quick one. */
-export const JCMD_JVM_OPTIONS = ['-J-XX:+UseSerialGC', '-J-XX:TieredStopAtLevel=1', '-J-XX:-UsePerfData'];
 const MAX_FAILURES = 3;
 /** JVM samples kept: one per snapshot interval, as many as the shim keeps snapshots by default and then some. */
 const MAX_JVM_SAMPLES = 720;
 /** What to ask for the ranges: two light commands (VM.info prints the same, at a cost to the target: see above). */
 const RANGE_COMMANDS = [['GC.heap_info', 'Compiler.codecache']];
-
-/** One jcmd call's commands and what came back; `ok` when it exited 0. */
-interface JcmdReply {
-  ok: boolean;
-  output: string;
-  why: string;
-}
 
 export function startJvmStatsPoller(pid: number, options: JvmPollerOptions): JvmPoller {
   const stats: JvmStats = { schema: JVM_STATS_SCHEMA, pid, nmt: options.nmt, samples: [], notes: [] };
@@ -208,26 +161,11 @@ export function startJvmStatsPoller(pid: number, options: JvmPollerOptions): Jvm
   let perfPath: string | undefined;
   const failures = { ranges: 0, heap: 0 };
   let rangeCommands = 0;
-  let jcmdMissing = false;
   let timer: NodeJS.Timeout | undefined;
-  let commandDir: string | undefined;
   const note = (text: string) => { if (!stats.notes.includes(text)) stats.notes.push(text); };
   const sinceStart = (ms: number) => ms - options.startedAtMs;
 
-  const jcmd = async (commands: readonly string[]): Promise<JcmdReply> => {
-    let args = [String(pid), commands[0]!];
-    if (commands.length > 1) {
-      commandDir ??= mkdtempSync(join(tmpdir(), 'leakhunt-jcmd-'));
-      const file = join(commandDir, 'commands');
-      writeFileSync(file, `${commands.join('\n')}\n`, { mode: 0o600 });
-      args = [String(pid), '-f', file];
-    }
-    const result = await execa(stats.jcmd!, [...JCMD_JVM_OPTIONS, ...args], {
-      env: jcmdEnvironment(), extendEnv: false, reject: false, timeout: 10_000, stdin: 'ignore',
-    });
-    const why = `${result.stderr || result.stdout || result.shortMessage}`.split('\n').find((l) => l.trim() && !/^\d+:$/.test(l.trim())) ?? 'no output';
-    return { ok: result.exitCode === 0, output: `${result.stdout}`, why: why.trim().slice(0, 200) };
-  };
+  const jcmd = (commands: readonly string[]) => askJvm(pid, commands);
   const stillJvm = async () => libjvmOf(await readFile(`/proc/${pid}/maps`, 'utf8').catch(() => '')) !== undefined;
 
   /** The ranges, asked once (RANGE_COMMANDS). */
@@ -258,14 +196,7 @@ export function startJvmStatsPoller(pid: number, options: JvmPollerOptions): Jvm
     if (perf) stats.source = 'hsperfdata';
     try {
       const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-      if (!catchesSigquit(status)) return; // still starting up (or -Xrs): jcmd's SIGQUIT would kill it
-      if (jcmdMissing) return;
-      stats.jcmd ??= findJcmd(libjvm);
-      if (!stats.jcmd) {
-        jcmdMissing = true;
-        note(`jcmd not found (it comes with the JDK: install a JDK, or put its bin/ on PATH): the Java heap's range is not known${options.nmt ? ', and no NMT figures' : ''}${perf ? '' : ', and no Java heap figures'}`);
-        return;
-      }
+      if (!catchesSigquit(status)) return; // still starting up (or -Xrs): the attach's SIGQUIT would kill it
       if (!stats.ranges && failures.ranges < MAX_FAILURES) await askRanges();
       // A JVM that handles SIGQUIT has made its hsperfdata file long before, if it makes one.
       const heapByJcmd = !perfPath && failures.heap < MAX_FAILURES;
@@ -310,7 +241,6 @@ export function startJvmStatsPoller(pid: number, options: JvmPollerOptions): Jvm
       stopped = true;
       if (timer) clearTimeout(timer);
       await running;
-      if (commandDir) rmSync(commandDir, { recursive: true, force: true });
       return isJvm ? { ...stats, samples: samples.values() } : undefined;
     },
   };

@@ -9,8 +9,8 @@
  * Java stack — a JVM that did not load leakhunt's agent, or a sample AsyncGetCallTrace could not walk.
  *
  * For every JVM process of the run (the target and, with --follow-children, every child that records: each has a
- * raw/<pid>/ directory), once it handles SIGQUIT (jcmd's attach would kill it earlier), the CLI runs
- * `jcmd <pid> Compiler.perfmap` (JDK 17+), which makes the JVM write /tmp/perf-<pid>.map, and copies that file
+ * raw/<pid>/ directory), once it handles SIGQUIT (the attach would kill it earlier), the CLI asks it
+ * `jcmd <pid> Compiler.perfmap` (JDK 17+; over its attach socket, launch/hotspot-attach.ts), which makes the JVM write /tmp/perf-<pid>.map, and copies that file
  * into the run directory. The code cache changes (methods compiled, deoptimised, flushed, addresses reused), so
  * it does so again and again — 1 s after the JVM is first seen, then at doubling gaps up to a minute — and once
  * more when --duration stops the target. Identical maps are not copied twice; at most 16 copies are kept per
@@ -24,11 +24,11 @@ import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, re
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import {
   perfMapsDir, PERF_MAPS_SCHEMA, writeFileAtomicAsync, writePerfMapsIndex, type PerfMapCopy, type PerfMapsIndex,
 } from '../rundir/index.js';
-import { catchesSigquit, findJcmd, JCMD_JVM_OPTIONS, jcmdEnvironment, libjvmOf } from './jvm-stats.js';
+import { askJvm, catchesSigquit } from './hotspot-attach.js';
+import { libjvmOf } from './jvm-stats.js';
 
 export interface PerfMapCaptureOptions {
   runDir: string;
@@ -294,37 +294,26 @@ export class PerfMapCapture {
     await this.keep(state, file.text, file.mtimeMs, 'user');
   }
 
-  /** `jcmd <pid> Compiler.perfmap`, then the map it made copied and removed. */
+  /** `Compiler.perfmap` (jcmd's command, over the JVM's attach socket), then the map it made copied and removed. */
   private async askJcmd(state: JvmState, path: string): Promise<void> {
-    state.index.jcmd ??= findJcmd(state.libjvm);
-    const jcmd = state.index.jcmd;
-    if (!jcmd) {
-      note(state, 'jcmd not found (it comes with the JDK): no perf map, JIT frames without a Java stack stay unnamed');
-      state.done = true;
-      return;
-    }
     const started = Date.now();
-    const result = await execa(jcmd, [...JCMD_JVM_OPTIONS, String(state.pid), 'Compiler.perfmap'], {
-      env: jcmdEnvironment(), extendEnv: false, reject: false, timeout: 20_000, stdin: 'ignore',
-    });
+    const reply = await askJvm(state.pid, ['Compiler.perfmap'], 20_000);
     const takenAtMs = (started + Date.now()) / 2;
     // Only what this request made is ours to remove: a regular file, written by the JVM's user.
     const file = readRegularFile(path);
     const ours = file !== undefined && (state.uid === undefined || file.uid === state.uid);
     if (ours) await rm(path, { force: true });
-    if (result.exitCode === 0 && file && ours) {
+    if (reply.ok && file && ours) {
       state.failures = 0;
       await this.keep(state, file.text, takenAtMs, 'jcmd');
       return;
     }
     if (!alive(state.pid)) return; // ended meanwhile: no failure of jcmd's
     state.failures++;
-    if (result.exitCode === 0) {
+    if (reply.ok) {
       note(state, `jcmd ${state.pid} Compiler.perfmap left no ${path} leakhunt can read (the JVM's /tmp is another one, in a container?)`);
     } else {
-      const why = `${result.stderr || result.stdout || result.shortMessage}`.split('\n')
-        .find((l) => l.trim() && !/^\d+:$/.test(l.trim())) ?? 'no output';
-      note(state, `jcmd ${state.pid} Compiler.perfmap failed: ${why.trim().slice(0, 200)}${/Unknown diagnostic command/i.test(why) ? ' (JDK 17 or newer has it)' : ''}`);
+      note(state, `jcmd ${state.pid} Compiler.perfmap failed: ${reply.why}${/Unknown diagnostic command/i.test(reply.why) ? ' (JDK 17 or newer has it)' : ''}`);
     }
     if (state.failures >= MAX_FAILURES) state.done = true;
     await writePerfMapsIndex(state.dir, state.index);
@@ -399,7 +388,7 @@ async function recognise(state: JvmState): Promise<boolean> {
   return true;
 }
 
-/** Alive and handling SIGQUIT: jcmd's attach would kill a JVM still starting up. */
+/** Alive and handling SIGQUIT: the attach would kill a JVM still starting up. */
 async function ready(state: JvmState): Promise<boolean> {
   if (!alive(state.pid)) {
     state.done = true;

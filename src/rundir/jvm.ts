@@ -68,7 +68,7 @@ export interface JvmRanges {
 export interface JvmStats {
   schema: typeof JVM_STATS_SCHEMA;
   pid: number;
-  /** The jcmd used, when one was found. */
+  /** The jcmd binary used, in files from before leakhunt asked over the JVM's attach socket itself. */
   jcmd?: string;
   /** NMT was asked for (--nmt). */
   nmt: boolean;

@@ -35,6 +35,7 @@ export interface PerfMapsIndex {
   startedAtMs: number;
   /** Whether the process is a JVM (absent: it is — earlier indexes were only ever a JVM's). */
   jvm?: boolean;
+  /** The jcmd binary used, in indexes from before leakhunt asked over the JVM's attach socket itself. */
   jcmd?: string;
   maps: PerfMapCopy[];
   notes: string[];

@@ -96,9 +96,10 @@ describe('a JVM without hsperfdata (-XX:-UsePerfData)', () => {
     const jvm = readJson<{ source?: string; ranges?: { javaHeap?: unknown[] }; samples: { heapUsedBytes?: number; heapCommittedBytes?: number }[]; notes: string[] }>(join(out, 'jvm.json'));
     assert.equal(jvm.source, 'jcmd', JSON.stringify(jvm).slice(0, 400));
     assert.ok(jvm.notes.some((n) => /no hsperfdata \(-XX:-UsePerfData/.test(n)), jvm.notes.join('\n'));
-    // Every jcmd starts a JVM of its own: 1 s each on an idle machine, several on a loaded one, so how many fit in the
-    // run depends on the machine — at least one, with the heap's figures.
-    assert.ok(jvm.samples.some((s) => s.heapUsedBytes !== undefined && s.heapCommittedBytes !== undefined), JSON.stringify(jvm.samples));
+    // Asked over the JVM's attach socket (no jcmd JVM started each time): most of the 9 one-second intervals have
+    // the heap's figures — when each ask started a jcmd, a loaded machine got one or two.
+    const withHeap = jvm.samples.filter((s) => s.heapUsedBytes !== undefined && s.heapCommittedBytes !== undefined);
+    assert.ok(withHeap.length >= 4, JSON.stringify(jvm.samples));
     assert.equal(jvm.ranges?.javaHeap?.length, 1);
     const report = readJson<Report>(join(out, 'report.json'));
     assert.equal(report.verdict.kind, 'java-heap', report.verdict.summary);

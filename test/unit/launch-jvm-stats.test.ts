@@ -1,7 +1,9 @@
 /** jcmd's output as leakhunt reads it: the Java heap of every collector, NMT's summary, and when a JVM may be asked. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { catchesSigquit, findJcmd, libjvmOf, parseHeapInfo, parseJvmRanges, parseNmtSummary } from '../../src/launch/jvm-stats.js';
+import { findJcmd } from '../../src/launch/attach.js';
+import { catchesSigquit } from '../../src/launch/hotspot-attach.js';
+import { libjvmOf, parseHeapInfo, parseJvmRanges, parseNmtSummary } from '../../src/launch/jvm-stats.js';
 
 const K = 1024;
 const M = 1024 * K;
