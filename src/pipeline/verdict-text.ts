@@ -202,9 +202,11 @@ function unconfirmedRise(u: NonNullable<VerdictDecision['unconfirmed']>): { rise
 function unconfirmed(d: VerdictDecision): VerdictDetail {
   const { rise, remedies } = unconfirmedRise(d.unconfirmed!);
   const a = d.accounting;
+  // The trim probe's figure is the fragmentation case's strongest evidence: said here too, where that case is held back.
+  const trimmed = d.trimProbe ? `; malloc_trim(0) gave back ${formatBytes(d.trimProbe.releasedBytes)}` : '';
   const retained = d.otherwise === 'allocator-retained' && d.largest && a
-    ? `; RSS grew ${signed(a.rss.growthBytes)} meanwhile, ${percent(d.largest.growthBytes, a.rss.growthBytes)} of it ${partWords[d.largest.part]} `
-      + '(fragmentation, but that does not rule out a leak)' : '';
+    ? `; RSS grew ${signed(a.rss.growthBytes)} meanwhile, ${percent(d.largest.growthBytes, a.rss.growthBytes)} of it ${partWords[d.largest.part]}`
+      + `${trimmed} (fragmentation, but that does not rule out a leak)` : '';
   return {
     kind: d.kind,
     summary: `a call site's live native memory rises but this run cannot confirm a leak: ${rise}; no call site grows significantly${retained}`,

@@ -290,6 +290,12 @@ describe('decideVerdict with memory accounting', () => {
     assert.match(verdict.summary, /^a call site's live native memory rises but this run cannot confirm a leak: record_thread_name \+3\.50 MiB/);
     assert.match(verdict.summary, /; RSS grew \+190 MiB meanwhile, 100% of it memory the allocator keeps free \(fragmentation, but that does not rule out a leak\)$/);
     assert.ok(verdict.evidence!.some((e) => /^allocator-retained: /.test(e)), verdict.evidence!.join('\n'));
+    // With a trim probe, what it gave back is said too: the fragmentation case's strongest evidence.
+    const probed = [...points];
+    probed[points.length - 1] = { ...points.at(-1)!, afterTrim: true, rssBytes: points.at(-2)!.rssBytes - 170 * MiB };
+    const withProbe = verdictOf(probed, [rising], undefined, { detection: { rateBytesPerHour: 3 * 1024 * MiB, spanSec: 12, snapshots: 12 } });
+    assert.equal(withProbe.kind, 'inconclusive', withProbe.summary);
+    assert.match(withProbe.summary, /of it memory the allocator keeps free; malloc_trim\(0\) gave back 170 MiB \(fragmentation, but that does not rule out a leak\)$/);
     // Without the rising site it is fragmentation.
     assert.equal(verdictOf(points).kind, 'fragmentation');
     // Memory renewed all along (every live block young: sessions held a while) rising within a run says nothing of a
