@@ -1,6 +1,6 @@
 /*
  * Agent_OnAttach: the shim loaded into a JVM that is already running (`leakhunt attach <pid>`, through the JDK's
- * attach mechanism: `jcmd <pid> JVMTI.agent_load <this library> <options>`).
+ * attach mechanism: `JVMTI.agent_load <this library> <options>`, what `jcmd <pid>` would send, over its attach socket).
  *
  * LD_PRELOAD is too late there: the JVM's objects were bound to glibc's malloc long ago. So the first attach
  *  - reads its settings from the agent's option string (below), as the constructor reads LEAKHUNT_*;
@@ -19,10 +19,10 @@
  * The run stops (writer.c: sampling off, a final snapshot) when the CLI drops `stop-request` (detach, end of
  * --duration) or when the CLI that attached is gone. The hooks stay in the GOTs, passing calls through: the run
  * state is PAUSED, so the unsampled path is the usual countdown and, once per sample gap, a rearm (interpose.c).
- * Attaching again — jcmd loads the same path, which the JVM finds loaded and calls Agent_OnAttach again — starts a
+ * Attaching again — the JVM is asked to load the same path, which the JVM finds loaded and calls Agent_OnAttach again — starts a
  * new run in a new directory: tables cleared, the GOTs re-scanned, never a second copy of the hooks.
  *
- * Options: comma-separated key:value (jcmd's own parser would take a key=value for one of its options); `dir` (the run's raw directory, absolute) and `owner` (the CLI's pid) are
+ * Options: comma-separated key:value (the JVM's diagnostic command parser would take a key=value for one of its options); `dir` (the run's raw directory, absolute) and `owner` (the CLI's pid) are
  * required; sample, interval (ms), capacity, stacks, snapshots, depth, seed, java (0/1) as the LEAKHUNT_* variables.
  * capacity, stacks and depth size the tables: the first attach's hold for the life of the process.
  *
@@ -58,7 +58,7 @@
 #include "state.h"
 #include "writer.h"
 
-/* What Agent_OnAttach returns (jcmd prints it as "return code: N"); the CLI names each. */
+/* What Agent_OnAttach returns (JVMTI.agent_load prints it as "return code: N"); the CLI names each. */
 enum attach_result {
     ATTACH_OK = 0,
     ATTACH_BAD_OPTIONS = 101,   /* the option string does not parse, or a value is out of its range */

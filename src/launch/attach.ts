@@ -1,29 +1,25 @@
 /**
  * `leakhunt attach <pid>`: the shim loaded into a JVM that is already running, through the JDK's own attach
- * mechanism — `jcmd <pid> JVMTI.agent_load <libleakhunt.so> <options>` — and the run watched until it stops.
+ * mechanism — what `jcmd <pid> JVMTI.agent_load <libleakhunt.so> <options>` asks, asked over the JVM's attach socket
+ * (launch/hotspot-attach.ts), as the run's later requests are: no JDK tools needed (a JRE's JVM too), and no jcmd
+ * JVM started on the target's cores. The shim's answer comes back as "return code: N" (native/attach.c).
  *
- * The load goes through jcmd, the target JDK's own client (found next to its libjvm.so), once per attach: its
- * messages for a refused load are that JDK's. The commands a run repeats afterwards (perf maps, heap figures) are
- * asked over the JVM's attach socket directly (launch/hotspot-attach.ts), where a jcmd JVM each time would cost the
- * target's cores 0.25 s of CPU per call. The shim's answer comes back as jcmd's "return code: N" (native/attach.c).
- *
- * Refused before anything is loaded, one line each (exit 7, or 4 without jcmd): no such process, another user's,
+ * Refused before anything is loaded, one line each (exit 7): no such process, another user's,
  * not a JVM, -XX:+DisableAttachMechanism, a JVM that would die of the SIGQUIT (still starting, or -Xrs), a JVM under
  * `leakhunt run` already. The run ends on `leakhunt detach`, at the end of --duration, on SIGINT/SIGTERM/SIGHUP to
  * this CLI (the JVM is not ours to signal: the run is stopped, the JVM runs on), or when the JVM exits. If this CLI
  * is killed, the shim sees its owner gone and stops by itself; `leakhunt detach` or `leakhunt report DIR` then
  * process the run.
  */
-import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { basename, delimiter, dirname, join } from 'node:path';
-import { execa } from 'execa';
+import { closeSync, constants as fsConstants, existsSync, openSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import pidusage from 'pidusage';
 import { ExitCode, LeakhuntError } from '../core/errors.js';
 import { ThinnedSeries } from '../core/thinned-series.js';
 import {
   RUN_META_SCHEMA, shimControlFile, shimStoppedMarker, writeJvmStats, writeRunMeta, type AttachMeta, type RssSample, type RunMeta,
 } from '../rundir/index.js';
-import { catchesSigquit, disablesAttach } from './hotspot-attach.js';
+import { askJvm, catchesSigquit, disablesAttach, namespacePid } from './hotspot-attach.js';
 import { libjvmOf, startJvmStatsPoller, type JvmPoller } from './jvm-stats.js';
 import { PerfMapCapture } from './perfmaps.js';
 import type { RecordingSettings } from './recording.js';
@@ -32,7 +28,6 @@ import type { RecordingSettings } from './recording.js';
 export interface AttachTarget {
   pid: number;
   libjvm: string;
-  jcmd: string;
   /** Its command line, for run.json and the report. */
   command: string[];
 }
@@ -49,51 +44,17 @@ function readProc(pid: number, file: string): string | undefined {
   }
 }
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The target's own JDK's jcmd (…/lib/server/libjvm.so → …/bin/jcmd), else $JAVA_HOME's, else the one on PATH. */
-export function findJcmd(libjvm: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const candidates: string[] = [];
-  if (libjvm) {
-    // lib/server/libjvm.so (JDK 9+), jre/lib/amd64/server/libjvm.so (JDK 8): the JDK's bin/ is 2 to 4 levels up.
-    for (let dir = dirname(libjvm), i = 0; i < 4 && dirname(dir) !== '/'; i++, dir = dirname(dir)) candidates.push(join(dirname(dir), 'bin', 'jcmd'));
-  }
-  if (env.JAVA_HOME) candidates.push(join(env.JAVA_HOME, 'bin', 'jcmd'));
-  for (const dir of (env.PATH ?? '').split(delimiter)) if (dir) candidates.push(join(dir, 'jcmd'));
-  return candidates.find((c) => existsSync(c) && executable(c));
-}
-
-/** jcmd's own JVM, started lean; none of the target's options or preloads. */
-export function jcmdEnvironment(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('LEAKHUNT_') || ['LD_PRELOAD', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS'].includes(name)) delete env[name];
-  }
-  return env;
-}
-
-/** Options for jcmd's own JVM: a small, quick one. */
-export const JCMD_JVM_OPTIONS = ['-J-XX:+UseSerialGC', '-J-XX:TieredStopAtLevel=1', '-J-XX:-UsePerfData'];
 export function processExists(pid: number): boolean {
   return existsSync(`/proc/${pid}`);
 }
 
-/** The JVM's attach socket, if its listener runs already (then jcmd needs no SIGQUIT). */
+/** The JVM's attach socket, if its listener runs already (then no SIGQUIT is needed). */
 function attachSocketExists(pid: number): boolean {
-  const status = readProc(pid, 'status') ?? '';
-  const nspid = /^NSpid:\s*(?:\d+\s+)*?(\d+)\s*$/m.exec(status)?.[1] ?? String(pid);
-  return existsSync(`/proc/${pid}/root/tmp/.java_pid${nspid}`);
+  return existsSync(`/proc/${pid}/root/tmp/.java_pid${namespacePid(readProc(pid, 'status') ?? '', pid)}`);
 }
 
 /** The checks made before anything is loaded into `pid` (see the top of this file). */
-export function inspectAttachTarget(pid: number, env: NodeJS.ProcessEnv = process.env): AttachTarget {
+export function inspectAttachTarget(pid: number): AttachTarget {
   let owner: number;
   try {
     owner = statSync(`/proc/${pid}`).uid;
@@ -121,14 +82,10 @@ export function inspectAttachTarget(pid: number, env: NodeJS.ProcessEnv = proces
   if (!attachSocketExists(pid) && !catchesSigquit(readProc(pid, 'status') ?? '')) {
     throw refused(`pid ${pid} does not handle SIGQUIT (still starting, or -Xrs): the attach request would kill it; try again once it is up (never with -Xrs)`);
   }
-  const jcmd = findJcmd(libjvm, env);
-  if (!jcmd) {
-    throw new LeakhuntError(`jcmd not found next to pid ${pid}'s JVM (${dirname(dirname(libjvm))}), in $JAVA_HOME or on PATH: leakhunt attach needs the JDK's jcmd (install the full JDK, not only the JRE)`, ExitCode.environment);
-  }
-  return { pid, libjvm, jcmd, command: cmdline.length ? cmdline : [`pid ${pid}`] };
+  return { pid, libjvm, command: cmdline.length ? cmdline : [`pid ${pid}`] };
 }
 
-/** What the shim's Agent_OnAttach answers (native/attach.c), as jcmd prints it. */
+/** What the shim's Agent_OnAttach answers (native/attach.c), as JVMTI.agent_load prints it. */
 const SHIM_ANSWERS: Record<number, (pid: number) => LeakhuntError> = {
   101: () => new LeakhuntError('the shim refused its options (a mismatch between this CLI and native/build/libleakhunt.so? run npm install)', ExitCode.environment),
   102: (pid) => refused(`pid ${pid} has leakhunt attached already: leakhunt detach ${pid} first`),
@@ -152,7 +109,7 @@ function inOtherPidNamespace(pid: number): boolean {
   return nspid.length !== ours.length;
 }
 
-/** The agent's option string (native/attach.c): key:value pairs, quoted for jcmd's parser. */
+/** The agent's option string (native/attach.c): key:value pairs, quoted for the JVM's diagnostic command parser. */
 export function agentOptions(o: AttachOptions, ownerPid: number): string {
   const pairs: [string, string | number | undefined][] = [
     ['dir', o.rawDir], ['owner', ownerPid], ['sample', o.sampleBytes], ['interval', o.intervalMs], ['capacity', o.tableCapacity],
@@ -161,9 +118,9 @@ export function agentOptions(o: AttachOptions, ownerPid: number): string {
   return pairs.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}:${v}`).join(',');
 }
 
-/** A path jcmd's command line can carry, quoted: no quote, comma or newline in it. */
+/** A path the JVM's diagnostic command parser can carry, quoted: no quote, comma or newline in it. */
 function quotable(path: string, what: string): string {
-  if (/["',\n]/.test(path)) throw new LeakhuntError(`${what} ${path} holds a quote, a comma or a newline, which jcmd's command line cannot carry: use another path`, ExitCode.usage);
+  if (/["',\n]/.test(path)) throw new LeakhuntError(`${what} ${path} holds a quote, a comma or a newline, which the JVM's command parser cannot carry: use another path`, ExitCode.usage);
   return `"${path}"`;
 }
 
@@ -245,18 +202,17 @@ export class AttachSession {
     };
   }
 
-  /** Loads the shim with jcmd; a refusal is a LeakhuntError with its one line. */
+  /** Loads the shim (JVMTI.agent_load over the JVM's attach socket); a refusal is a LeakhuntError with its one line. */
   async load(): Promise<void> {
     const { target, shimPath, rawDir } = this.options;
     quotable(rawDir, 'the run directory');
-    const args = [...JCMD_JVM_OPTIONS, String(target.pid), 'JVMTI.agent_load', quotable(shimPath, 'the shim'),
-      `"${agentOptions(this.options, inOtherPidNamespace(target.pid) ? 0 : process.pid)}"`];
-    // Tracking starts while jcmd runs: rates are measured from just before it.
+    const command = `JVMTI.agent_load ${quotable(shimPath, 'the shim')} "${agentOptions(this.options, inOtherPidNamespace(target.pid) ? 0 : process.pid)}"`;
+    // Tracking starts while the JVM loads it: rates are measured from just before.
     this.meta.startedAtMs = Date.now();
     this.meta.attach!.trackingSinceMs = this.meta.startedAtMs;
     writeRunMeta(this.options.runDir, this.meta);
-    const result = await execa(target.jcmd, args, { env: jcmdEnvironment(), extendEnv: false, reject: false, timeout: 60_000, stdin: 'ignore' });
-    const output = `${result.stdout}\n${result.stderr}`;
+    const reply = await askJvm(target.pid, [command], 60_000);
+    const output = `${reply.output}\n${reply.why}`;
     const code = /return code: (-?\d+)/.exec(output)?.[1];
     if (code === '0') return;
     if (!processExists(target.pid)) throw refused(`pid ${target.pid} ended before leakhunt could attach`);
@@ -264,10 +220,10 @@ export class AttachSession {
       const answer = SHIM_ANSWERS[Number(code)];
       throw answer ? answer(target.pid) : refused(`pid ${target.pid} refused the shim (Agent_OnAttach returned ${code})`);
     }
-    if (/AttachNotSupportedException|Unable to open socket file|Connection refused/i.test(output)) {
-      throw refused(`pid ${target.pid} did not answer the attach request (-XX:+DisableAttachMechanism, another user's JVM, or too busy to answer): ${firstLine(output)}`);
+    if (!reply.ok && reply.output.trim() === '') {
+      throw refused(`pid ${target.pid} did not answer the attach request (-XX:+DisableAttachMechanism, another user's JVM, or too busy to answer): ${reply.why}`);
     }
-    throw refused(`jcmd could not load the shim into pid ${target.pid}: ${firstLine(output)}`);
+    throw refused(`pid ${target.pid} could not load the shim: ${firstLine(output)}`);
   }
 
   /** Follows the run until it stops (see the top of this file); run.json and jvm.json are complete when it returns. */

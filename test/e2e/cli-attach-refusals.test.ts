@@ -1,7 +1,7 @@
 /** Every process `leakhunt attach` must refuse: one line, its exit code, and no run directory left behind. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
@@ -9,7 +9,6 @@ import { fixtureBuild, javaHome, runCli, tempDir } from './helpers.js';
 import { attachTargetArgs, outputOf, startJvm, waitAttachable, waitForFile, type Jvm } from './attach-helpers.js';
 
 const REFUSED = 7;
-const ENVIRONMENT = 4;
 
 /** One line on stderr, `leakhunt: …` matching `pattern`, exit `code`, no stack trace, no run directory made. */
 function assertRefused(result: Awaited<ReturnType<typeof runCli>>, code: number, pattern: RegExp, out: string): void {
@@ -75,8 +74,9 @@ describe('leakhunt attach refuses', () => {
     assertRefused(result, REFUSED, /-XX:\+DisableAttachMechanism/, out);
   });
 
-  describe('a JDK without jcmd', () => {
+  describe('a JDK without jcmd (a JRE) is no refusal: the attach socket is spoken directly', () => {
     const jdk = join(dir.path, 'jdk-without-jcmd');
+    const attached = join(dir.path, 'attached-without-jcmd');
     let jvm: Jvm;
     before(async () => {
       // The same JDK, hard-linked (the JVM's libjvm.so is then under this directory), minus bin/jcmd.
@@ -88,9 +88,22 @@ describe('leakhunt attach refuses', () => {
       await waitAttachable(jvm, () => output().includes('attach-target ready'));
     });
 
-    it('is an environment problem (4) naming jcmd', async () => {
-      const result = await runCli(['attach', String(jvm.pid), '--out', out], { env: { JAVA_HOME: jdk, PATH: join(dir.path, 'empty') } });
-      assertRefused(result, ENVIRONMENT, /jcmd not found .*install the full JDK/, out);
+    it('attaches, records and detaches; no jcmd is run (a tripwire jcmd first on PATH stays untouched)', async () => {
+      const tripwireDir = join(dir.path, 'tripwire');
+      const tripped = join(dir.path, 'jcmd-was-run');
+      mkdirSync(tripwireDir, { recursive: true });
+      writeFileSync(join(tripwireDir, 'jcmd'), `#!/bin/sh\ntouch '${tripped}'\nexit 1\n`, { mode: 0o755 });
+      const env = { JAVA_HOME: jdk, PATH: `${tripwireDir}:/usr/bin:/bin` };
+      const attach = runCli(['attach', String(jvm.pid), '--out', attached, '--interval', '1s', '--quiet'], { env });
+      started.push(attach);
+      assert.ok(await waitForFile(join(attached, 'raw', String(jvm.pid), '000000.lhs'), 60_000), 'the shim is in and writes snapshots');
+      const detached = await runCli(['detach', String(jvm.pid), '--quiet'], { env });
+      assert.equal(detached.exitCode, 0, detached.all);
+      const result = await attach;
+      assert.equal(result.exitCode, 0, result.all);
+      assert.ok(existsSync(join(attached, 'report.json')));
+      assert.ok(jvm.exitCode === null && !jvm.killed, 'the JVM runs on');
+      assert.equal(existsSync(tripped), false, 'no jcmd was run');
     });
   });
 

@@ -1,7 +1,6 @@
 /** jcmd's output as leakhunt reads it: the Java heap of every collector, NMT's summary, and when a JVM may be asked. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findJcmd } from '../../src/launch/attach.js';
 import { catchesSigquit } from '../../src/launch/hotspot-attach.js';
 import { libjvmOf, parseHeapInfo, parseJvmRanges, parseNmtSummary } from '../../src/launch/jvm-stats.js';
 
@@ -152,7 +151,7 @@ Marking Bits (Prev, Next): (CMBitMap*) 0x00007fb0800467f0, (CMBitMap*) 0x00007fb
   });
 });
 
-describe('which process to ask, and with which jcmd', () => {
+describe('which process to ask', () => {
   test('a JVM is a process that maps libjvm.so', () => {
     const maps = '7f0000000000-7f0000100000 r-xp 00000000 08:01 42 /usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so\n';
     assert.equal(libjvmOf(maps), '/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so');
@@ -163,14 +162,5 @@ describe('which process to ask, and with which jcmd', () => {
     assert.equal(catchesSigquit('Name:\tjava\nSigCgt:\t2000000101005ccf\n'), true);
     assert.equal(catchesSigquit('Name:\tjava\nSigCgt:\t0000000000000000\n'), false);
     assert.equal(catchesSigquit(''), false);
-  });
-
-  test('the JVM\'s own JDK\'s jcmd first, then JAVA_HOME\'s, then PATH', () => {
-    const env = { PATH: '/nonexistent/bin', JAVA_HOME: '/nonexistent/jdk' };
-    assert.equal(findJcmd('/nonexistent/jdk/lib/server/libjvm.so', env), undefined);
-    // This machine's JDK, found from its libjvm.so whatever PATH says.
-    const home = process.env.JAVA_HOME || '/usr/lib/jvm/java-17-openjdk-amd64';
-    const found = findJcmd(`${home}/lib/server/libjvm.so`, env);
-    if (found !== undefined) assert.equal(found, `${home}/bin/jcmd`);
   });
 });
