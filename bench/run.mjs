@@ -306,11 +306,12 @@ function peerMallocBench(bin) {
 const clockTicks = Number(firstLine('getconf', ['CLK_TCK'])) || 100;
 
 /** utime + stime of every thread of `pid` so far, in clock ticks (/proc/<pid>/stat fields 14 and 15). */
-function cpuTicksOf(pid) {
+function cpuTicksOf(pid, withChildren = false) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
+    // utime + stime; with the children it has waited for (cutime + cstime): what it ran, and started, that ended.
+    return Number(fields[11]) + Number(fields[12]) + (withChildren ? Number(fields[13]) + Number(fields[14]) : 0);
   } catch {
     return undefined;
   }
@@ -345,7 +346,9 @@ function findChild(parent, comm) {
 /**
  * Runs a command and reads the JVM's VmHWM (peak RSS) from /proc/<pid>/status every 100 ms; the last reading
  * before it exits is its peak. The same method for the bare JVM (the spawned process execs java) and under
- * leakhunt (java is the CLI's child).
+ * leakhunt (java is the CLI's child). Under leakhunt, also the CPU the CLI used while the JVM ran — its own and
+ * that of the processes it started and saw end meanwhile — from the first reading to the last (the JVM is not yet
+ * waited for then, so none of its CPU is in it).
  */
 function runWatchingPeak(file, args, options, javaIsChild) {
   return new Promise((resolvePromise, reject) => {
@@ -357,6 +360,8 @@ function runWatchingPeak(file, args, options, javaIsChild) {
     let javaPid = javaIsChild ? undefined : child.pid;
     let hwmKiB = 0;
     let cpuTicks = 0;
+    let cliTicksAtStart;
+    let cliTicks;
     const timer = setInterval(() => {
       if (javaPid === undefined) javaPid = findChild(child.pid, 'java');
       if (javaPid === undefined) return;
@@ -366,12 +371,18 @@ function runWatchingPeak(file, args, options, javaIsChild) {
       if (m) hwmKiB = Number(m[1]);
       const ticks = cpuTicksOf(javaPid);
       if (ticks !== undefined) cpuTicks = ticks;
+      if (!javaIsChild) return;
+      const cli = cpuTicksOf(child.pid, true);
+      if (cli === undefined) return;
+      cliTicksAtStart ??= cli;
+      cliTicks = cli;
     }, 100);
     child.on('error', (e) => { clearInterval(timer); reject(e); });
     child.on('close', (code, signal) => {
       clearInterval(timer);
       if (code !== 0) reject(new Error(`${file} ${args.join(' ')} exited with ${code ?? signal}\n${stderr.trim().slice(-2000)}`));
-      else resolvePromise({ stdout, stderr, hwmKiB, cpuSeconds: cpuTicks / clockTicks });
+      else resolvePromise({ stdout, stderr, hwmKiB, cpuSeconds: cpuTicks / clockTicks,
+        cliCpuSeconds: cliTicks === undefined ? undefined : (cliTicks - cliTicksAtStart) / clockTicks });
     });
   });
 }
@@ -397,7 +408,7 @@ async function peerJvm(peerDir) {
     { key: 'inProcess', label: 'the shim and agent alone (no CLI), 1 s snapshots', run: () => runJava(inProcessEnv(true)) },
     { key: 'inProcessNative', label: 'the same, Java stacks off (LEAKHUNT_JAVA_STACKS=0)', run: () => runJava(inProcessEnv(false)) },
   ];
-  const results = Object.fromEntries(modes.map((m) => [m.key, { ops: [], hwm: [], cpu: [] }]));
+  const results = Object.fromEntries(modes.map((m) => [m.key, { ops: [], hwm: [], cpu: [], cliShare: [] }]));
   const rounds = [];
   for (let r = 1; r <= jvmRounds; r++) {
     for (const mode of modes) {
@@ -406,6 +417,7 @@ async function peerJvm(peerDir) {
       results[mode.key].ops.push(field(x.stdout, 'ops_per_s'));
       results[mode.key].hwm.push(x.hwmKiB * 1024);
       results[mode.key].cpu.push((x.cpuSeconds * 1e6) / field(x.stdout, 'ops'));
+      if (x.cliCpuSeconds !== undefined && x.cpuSeconds > 0) results[mode.key].cliShare.push(x.cliCpuSeconds / x.cpuSeconds);
       if (mode.key !== 'leakhunt')
         continue;
       const report = JSON.parse(readFileSync(join(tmpRoot, `leakhunt-jvm-${r}`, 'report.json'), 'utf8'));
@@ -448,7 +460,8 @@ async function peerJvm(peerDir) {
     + ` about ${javaStacksPerOp.toFixed(2)} Java stacks per operation: ≈ ${Number.isFinite(targets.jvm.agctUsPerStack) ? (targets.jvm.agctUsPerStack * 1000).toFixed(0) : '–'} ns`
     + ' per Java stack taken (AsyncGetCallTrace, the agent\'s preparation of jmethodIDs and method resolution, the larger'
     + ' stack table). Between the leakhunt run and the shim alone is the CLI\'s own work on the same two cores: its'
-    + ' hsperfdata reads and smaps at every snapshot, one jcmd at the start for the JVM\'s ranges, processing, the RSS watch.';
+    + ' hsperfdata reads at every snapshot, the JVM\'s ranges and perf maps asked over its attach socket, processing, the RSS watch:'
+    + ` the CLI used ${cliShareText(results.leakhunt.cliShare)} while the JVM ran (its own CPU and that of any process it started, over the JVM's).`;
   const details = table(['leakhunt round', 'verdict', 'snapshots', 'record_thread_name', 'churn_buffers', 'samples',
     'through the tables', 'Java stacks', 'shimMappedBytes', 'shim resident'],
   rounds.map((x) => [String(x.round), x.verdict, String(x.snapshots),
@@ -467,6 +480,13 @@ async function peerJvm(peerDir) {
     + ' CPU per op: the JVM process\'s utime + stime from /proc/<pid>/stat at that last reading, over its ops= count; it'
     + ' counts the shim\'s and the agent\'s work inside the JVM, not the CLI\'s, and is less disturbed than ops/s by'
     + ` other load on the machine.\n\n${agct}\n\n${details}${profile}`;
+}
+
+/** The CLI's CPU as a share of the JVM's: the median and range over the rounds. */
+function cliShareText(shares) {
+  if (shares.length === 0) return 'an amount not measured';
+  const pct = (x) => `${(100 * x).toFixed(1)}%`;
+  return `${pct(median(shares))} of the JVM's CPU (median; ${pct(Math.min(...shares))}–${pct(Math.max(...shares))})`;
 }
 
 // ---- 3. unwinding ----
