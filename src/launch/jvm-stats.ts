@@ -165,14 +165,13 @@ export function startJvmStatsPoller(pid: number, options: JvmPollerOptions): Jvm
   const note = (text: string) => { if (!stats.notes.includes(text)) stats.notes.push(text); };
   const sinceStart = (ms: number) => ms - options.startedAtMs;
 
-  const jcmd = (commands: readonly string[]) => askJvm(pid, commands);
   const stillJvm = async () => libjvmOf(await readFile(`/proc/${pid}/maps`, 'utf8').catch(() => '')) !== undefined;
 
   /** The ranges, asked once (RANGE_COMMANDS). */
   const askRanges = async (): Promise<void> => {
     const commands = RANGE_COMMANDS[rangeCommands]!;
     const started = Date.now();
-    const reply = await jcmd(commands);
+    const reply = await askJvm(pid, commands);
     const ranges = reply.ok ? parseJvmRanges(reply.output) : {};
     if (ranges.javaHeap || ranges.codeCache || ranges.classSpace || ranges.gcStructures) {
       stats.ranges = { timeMs: sinceStart(started), ...ranges };
@@ -204,7 +203,7 @@ export function startJvmStatsPoller(pid: number, options: JvmPollerOptions): Jvm
       const commands = [...(heapByJcmd ? ['GC.heap_info'] : []), ...(options.nmt ? ['VM.native_memory summary'] : [])];
       if (commands.length === 0) return;
       const started = Date.now();
-      const reply = await jcmd(commands);
+      const reply = await askJvm(pid, commands);
       const heap = heapByJcmd && reply.ok ? parseHeapInfo(reply.output) : undefined;
       if (heapByJcmd) {
         if (heap) {

@@ -257,7 +257,7 @@ export class PerfMapCapture {
     const path = tmpPerfMapPath(state.pid);
     if (!state.userFile && exists(path) && !this.adoptUserFile(state, path)) return;
     if (state.userFile) await this.copyUserFile(state, path);
-    else await this.askJcmd(state, path);
+    else await this.askPerfMap(state, path);
   }
 
   /**
@@ -295,7 +295,7 @@ export class PerfMapCapture {
   }
 
   /** `Compiler.perfmap` (jcmd's command, over the JVM's attach socket), then the map it made copied and removed. */
-  private async askJcmd(state: JvmState, path: string): Promise<void> {
+  private async askPerfMap(state: JvmState, path: string): Promise<void> {
     const started = Date.now();
     const reply = await askJvm(state.pid, ['Compiler.perfmap'], 20_000);
     const takenAtMs = (started + Date.now()) / 2;
