@@ -19,7 +19,7 @@ import { ThinnedSeries } from '../core/thinned-series.js';
 import {
   RUN_META_SCHEMA, shimControlFile, shimStoppedMarker, writeJvmStats, writeRunMeta, type AttachMeta, type RssSample, type RunMeta,
 } from '../rundir/index.js';
-import { askJvm, catchesSigquit, disablesAttach, namespacePid } from './hotspot-attach.js';
+import { askJvm, attachSocketPath, catchesSigquit, disablesAttach, firstLine } from './hotspot-attach.js';
 import { libjvmOf, startJvmStatsPoller, type JvmPoller } from './jvm-stats.js';
 import { PerfMapCapture } from './perfmaps.js';
 import type { RecordingSettings } from './recording.js';
@@ -50,7 +50,7 @@ export function processExists(pid: number): boolean {
 
 /** The JVM's attach socket, if its listener runs already (then no SIGQUIT is needed). */
 function attachSocketExists(pid: number): boolean {
-  return existsSync(`/proc/${pid}/root/tmp/.java_pid${namespacePid(readProc(pid, 'status') ?? '', pid)}`);
+  return existsSync(attachSocketPath(pid, readProc(pid, 'status') ?? ''));
 }
 
 /** The checks made before anything is loaded into `pid` (see the top of this file). */
@@ -223,7 +223,7 @@ export class AttachSession {
     if (!reply.ok && reply.output.trim() === '') {
       throw refused(`pid ${target.pid} did not answer the attach request (-XX:+DisableAttachMechanism, another user's JVM, or too busy to answer): ${reply.why}`);
     }
-    throw refused(`pid ${target.pid} could not load the shim: ${firstLine(output)}`);
+    throw refused(`pid ${target.pid} could not load the shim: ${firstLine(output) || '(no output)'}`);
   }
 
   /** Follows the run until it stops (see the top of this file); run.json and jvm.json are complete when it returns. */
@@ -274,10 +274,6 @@ export class AttachSession {
     await perfMaps.stop();
     return { endedAtMs, endedBy, rss: rss.values() };
   }
-}
-
-function firstLine(text: string): string {
-  return text.split('\n').map((l) => l.trim()).filter((l) => l && !/^\d+:$/.test(l))[0]?.slice(0, 200) ?? '(no output)';
 }
 
 /** Whether the process `pid` is a leakhunt CLI still running (the attach that owns a run). */

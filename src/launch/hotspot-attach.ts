@@ -73,7 +73,8 @@ export function parseAttachReply(reply: string): { status: number | undefined; o
   return { status, output: newline < 0 ? '' : reply.slice(newline + 1) };
 }
 
-function firstLine(text: string): string {
+/** The first line of `text` with something on it, trimmed and at most 200 characters; '' when there is none. */
+export function firstLine(text: string): string {
   return (text.split('\n').find((line) => line.trim()) ?? '').trim().slice(0, 200);
 }
 
@@ -85,13 +86,18 @@ interface JvmPlaces {
   uid: number | undefined;
 }
 
+/** Where the listener of the JVM `pid` (its /proc/<pid>/status given) has its socket, seen from here. */
+export function attachSocketPath(pid: number, status: string): string {
+  return `/proc/${pid}/root/tmp/.java_pid${namespacePid(status, pid)}`;
+}
+
 async function placesOf(pid: number): Promise<JvmPlaces> {
   const status = await fsp.readFile(`/proc/${pid}/status`, 'utf8');
   const nspid = namespacePid(status, pid);
   const uid = Number(/^Uid:\s*\d+\s+(\d+)/m.exec(status)?.[1]);
   const root = `/proc/${pid}/root`;
   return {
-    socket: `${root}/tmp/.java_pid${nspid}`,
+    socket: attachSocketPath(pid, status),
     triggers: [`/proc/${pid}/cwd/.attach_pid${nspid}`, `${root}/tmp/.attach_pid${nspid}`],
     uid: Number.isInteger(uid) ? uid : undefined,
   };
