@@ -48,6 +48,7 @@ LH_HIDDEN uint32_t *lh_unwind_arena;
 LH_HIDDEN uint32_t lh_unwind_arena_words;
 LH_HIDDEN _Atomic uint64_t lh_unwind_request_ring[LH_UNWIND_REQUEST_SLOTS];
 LH_HIDDEN _Atomic uint32_t lh_unwind_requests_pending;
+LH_HIDDEN void (*_Atomic lh_unwind_wake_builder)(void);
 
 /* ---- the builder's own state: only under registry_lock ---- */
 
@@ -269,7 +270,7 @@ static int build_wanted(struct dl_phdr_info *info, size_t size, void *data)
 /* Turns the requests in the ring into WANTED directory entries; true if any. */
 static bool take_requests(void)
 {
-    if (!atomic_exchange_explicit(&lh_unwind_requests_pending, 0, memory_order_relaxed))
+    if (!atomic_exchange_explicit(&lh_unwind_requests_pending, 0, memory_order_acquire))
         return false;
     uint64_t generation = atomic_load_explicit(&lh_unwind_registry.generation, memory_order_relaxed);
     bool any = false;

@@ -90,19 +90,30 @@ extern LH_HIDDEN uint32_t lh_unwind_arena_words;
 extern LH_HIDDEN _Atomic uint64_t lh_unwind_request_ring[LH_UNWIND_REQUEST_SLOTS];
 extern LH_HIDDEN _Atomic uint32_t lh_unwind_requests_pending;
 
+/* The builder's wake-up, set when the writer starts: the first request after the builder's last turn calls it, so
+ * pages are built within about a millisecond instead of at the writer's next poll. It takes no lock (a futex
+ * wake); NULL until there is a writer. */
+extern LH_HIDDEN void (*_Atomic lh_unwind_wake_builder)(void);
+
 static inline void lh_unwind_request_page(uint64_t generation, uint32_t object, uint32_t page)
 {
     uint64_t request = (generation << 32) | ((uint64_t)object << 20) | page;
     uint32_t slot = (uint32_t)((request * 0x9E3779B97F4A7C15ull) >> 56) % LH_UNWIND_REQUEST_SLOTS;
     atomic_store_explicit(&lh_unwind_request_ring[slot], request | (1ull << 31), memory_order_relaxed);
-    atomic_store_explicit(&lh_unwind_requests_pending, 1, memory_order_relaxed);
+    if (atomic_load_explicit(&lh_unwind_requests_pending, memory_order_relaxed) ||
+        atomic_exchange_explicit(&lh_unwind_requests_pending, 1, memory_order_release))
+        return;
+    void (*wake)(void) = atomic_load_explicit(&lh_unwind_wake_builder, memory_order_relaxed);
+    if (wake)
+        wake();
 }
 
 /* Maps the arena (the stated worst case: LH_UNWIND_ARENA_BYTES, demand paged). False if it cannot. */
 LH_HIDDEN bool lh_unwind_tables_init(void);
 
-/* The builder's turn (the writer thread, every poll): notices loaded and unloaded objects and builds the pages
- * walks asked for. Reads objects' .eh_frame only inside dl_iterate_phdr, which keeps them mapped. */
+/* The builder's turn (the writer thread, every poll, and a batch after a walk asked for a page): notices loaded
+ * and unloaded objects and builds the pages walks asked for. Reads objects' .eh_frame only inside
+ * dl_iterate_phdr, which keeps them mapped. */
 LH_HIDDEN void lh_unwind_tables_refresh(void);
 
 /* An object may just have been unloaded (called after dlclose returned): its ranges go at once, so a walk

@@ -13,8 +13,10 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,11 +27,18 @@
 /* How often the writer looks for the CLI's control files: FORMAT.md promises "within about 100 ms". */
 #define CONTROL_POLL_NS (100u * 1000000u)
 
+/* After a walk asked for unwind tables, the builder waits this long before its turn: the first samples of a
+ * program (or of code it just loaded) go to libgcc's slow unwinder only until then, not for a whole poll — on a
+ * short run 100 ms was a third of its samples — and a burst of requests is built in one turn, at most a thousand
+ * turns a second. */
+#define BUILD_BATCH_NS (1000u * 1000u)
+
 static pthread_t writer_thread;
 static _Atomic bool stopping;
-/* The writer sleeps on this condition so that a pause does not wait out its poll. */
-static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake;
+/* The writer sleeps on this futex word; a stop, a pause or a walk's first request for tables bumps it and wakes
+ * the writer. A futex, not a condition variable: the request comes from inside malloc, where a wake must take no
+ * lock (a system call, made at most once per builder turn). */
+static _Atomic uint32_t wake_word;
 /* Serialises start, pause, resume and the final snapshot; the writer runs only in the process that started it
  * (never in a fork child, whose copy of writer_thread names no thread of its own). */
 static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -87,14 +96,38 @@ LH_HIDDEN unsigned lh_writer_clock_tick(struct lh_writer_clock *c, uint64_t now_
     return due;
 }
 
-/* Sleeps until `wake_ns` (CLOCK_MONOTONIC), or until a pause or the final snapshot stops the writer. */
+static void wait_on_word(uint32_t seen, uint64_t until_ns)
+{
+    struct timespec until = {(time_t)(until_ns / 1000000000u), (long)(until_ns % 1000000000u)};
+    /* FUTEX_WAIT_BITSET: an absolute CLOCK_MONOTONIC deadline. Returns at once if the word moved since `seen`. */
+    syscall(SYS_futex, &wake_word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, seen, &until, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+static void wake_writer(void)
+{
+    atomic_fetch_add(&wake_word, 1);
+    syscall(SYS_futex, &wake_word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL, NULL, 0);
+}
+
+/* Sleeps until `wake_ns` (CLOCK_MONOTONIC), until a pause or the final snapshot stops the writer, or — a batch
+ * later — until a walk asks for unwind tables. */
 static void sleep_until(uint64_t wake_ns)
 {
-    struct timespec until = {(time_t)(wake_ns / 1000000000u), (long)(wake_ns % 1000000000u)};
-    pthread_mutex_lock(&wake_lock);
-    if (!atomic_load(&stopping))
-        pthread_cond_timedwait(&wake, &wake_lock, &until);
-    pthread_mutex_unlock(&wake_lock);
+    uint32_t seen = atomic_load(&wake_word);
+    if (atomic_load(&stopping))
+        return;
+    /* Requests made while the builder was busy woke no one: take them a batch from now. */
+    if (atomic_load_explicit(&lh_unwind_requests_pending, memory_order_relaxed)) {
+        uint64_t batch_ns = lh_monotonic_ns() + BUILD_BATCH_NS;
+        wait_on_word(seen, batch_ns < wake_ns ? batch_ns : wake_ns);
+        return;
+    }
+    wait_on_word(seen, wake_ns);
+    if (atomic_load(&stopping) || !atomic_load_explicit(&lh_unwind_requests_pending, memory_order_relaxed))
+        return;
+    uint64_t now_ns = lh_monotonic_ns();
+    if (now_ns < wake_ns)
+        wait_on_word(atomic_load(&wake_word), now_ns + BUILD_BATCH_NS < wake_ns ? now_ns + BUILD_BATCH_NS : wake_ns);
 }
 
 LH_HIDDEN bool (*_Atomic lh_writer_owner_gone)(void);
@@ -161,10 +194,8 @@ static bool start_writer_thread(void)
 /* Caller holds lifecycle_lock. */
 static void stop_writer_thread(void)
 {
-    pthread_mutex_lock(&wake_lock);
     atomic_store(&stopping, true);
-    pthread_cond_signal(&wake);
-    pthread_mutex_unlock(&wake_lock);
+    wake_writer();
     pthread_join(writer_thread, NULL);
     writer_running = false;
 }
@@ -174,11 +205,7 @@ LH_HIDDEN bool lh_writer_start(void)
     if (!lh_snapshot_prepare())
         return false;
     malloc_trim_function = (int (*)(size_t))dlsym(RTLD_DEFAULT, "malloc_trim");
-    pthread_condattr_t attributes;
-    if (pthread_condattr_init(&attributes) != 0 || pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC) != 0 ||
-        pthread_cond_init(&wake, &attributes) != 0)
-        return false;
-    pthread_condattr_destroy(&attributes);
+    atomic_store(&lh_unwind_wake_builder, wake_writer);
     pthread_mutex_lock(&lifecycle_lock);
     lh_writer_clock_start(&schedule, lh_config.snapshot_interval_ms * 1000000u, lh_monotonic_ns());
     bool started = start_writer_thread();

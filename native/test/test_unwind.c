@@ -314,6 +314,27 @@ static void libraries_opened_and_closed(void)
     unlink(copy);
 }
 
+static _Atomic int builder_wakes;
+static void count_wake(void) { atomic_fetch_add(&builder_wakes, 1); }
+
+/* A walk that finds a page without a table wakes the builder (the writer) once, not once per request: the wake is a
+ * system call made from inside malloc, so at most one per builder turn. */
+static void the_first_request_wakes_the_builder_once(void)
+{
+    lh_unwind_tables_refresh(); /* takes whatever earlier walks asked for */
+    atomic_store(&lh_unwind_wake_builder, count_wake);
+    uint64_t generation = atomic_load(&lh_unwind_registry.generation);
+    for (uint32_t page = 0; page < 5; page++)
+        lh_unwind_request_page(generation, 0, page);
+    CHECK(atomic_load(&builder_wakes) == 1, "%d wakes for five requests before the builder's turn", builder_wakes);
+    lh_unwind_tables_refresh();
+    CHECK(!atomic_load(&lh_unwind_requests_pending), "the builder's turn took the requests");
+    lh_unwind_request_page(generation, 0, 5);
+    CHECK(atomic_load(&builder_wakes) == 2, "%d wakes after a request that followed the builder's turn", builder_wakes);
+    atomic_store(&lh_unwind_wake_builder, NULL);
+    lh_unwind_tables_refresh();
+}
+
 int main(void)
 {
     atomic_store(&lh_run_state, LH_ON); /* so the interposed dlclose tells the tables */
@@ -326,6 +347,7 @@ int main(void)
     RUN(stops_at_code_without_unwind_information);
     RUN(signal_frames_go_to_libgcc);
     RUN(libraries_opened_and_closed);
+    RUN(the_first_request_wakes_the_builder_once);
     struct lh_unwind_table_stats stats;
     lh_unwind_tables_stats(&stats);
     printf("# %llu pages built, %llu failed, %llu arena words, %u objects\n", (unsigned long long)stats.pages_built,
