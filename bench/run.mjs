@@ -14,7 +14,8 @@
 //   4. Analysis: processing a synthetic run directory (bench/synthetic-run.mjs: 360 raw snapshots of 50 000 stacks
 //      whose pcs point into this machine's real objects) with `leakhunt report DIR` — symbolize, profiles, analysis,
 //      report.json, report.html — end to end, wall time, peak RSS and phases.
-// Rounds are interleaved (A B C D A B C D …) and medians reported. Nothing here asserts on timings.
+// Rounds are interleaved (A B C D A B C D …) and medians reported; one-thread runs are pinned to a CPU per round
+// and compared with bare within the round (pinned() below). Nothing here asserts on timings.
 //
 // usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-profile] [--no-peer | --peer DIR] [--no-analysis] [--keep]
 //                           [--baseline RESULTS.md]   (the previous figures shown beside "unchanged"; default bench/RESULTS.md)
@@ -85,6 +86,35 @@ const nproc = availableParallelism();
 const threadCounts = [...new Set([1, 2, nproc])].sort((a, b) => a - b);
 
 const say = (line) => process.stderr.write(`bench: ${line}\n`);
+
+/**
+ * The CPUs this process may run on (/proc/self/status), for pinning. On this kind of VM one core can run a third
+ * slower than the other for minutes (a neighbour on its host core): a one-thread run then measured whichever core
+ * the scheduler picked, and a mode's median mixed both. Each round pins every mode of a one-thread case to the same
+ * CPU, the next round to the next CPU, and ratios are taken within a round.
+ */
+function allowedCpus() {
+  const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(existsSync('/proc/self/status') ? readFileSync('/proc/self/status', 'utf8') : '')?.[1];
+  if (!list) return [];
+  return list.split(',').flatMap((part) => {
+    const [from, to] = part.split('-').map(Number);
+    return Array.from({ length: (to ?? from) - from + 1 }, (_, i) => from + i);
+  });
+}
+const pinCpus = spawnSync('taskset', ['--version'], { stdio: 'ignore' }).status === 0 ? allowedCpus() : [];
+
+/** `file args` for one run in round `round` (1-based): pinned to that round's CPU when the run has one thread. */
+function pinned(file, args, threads, round) {
+  if (threads !== 1 || pinCpus.length < 2) return [file, args];
+  return ['taskset', ['-c', String(pinCpus[(round - 1) % pinCpus.length]), file, ...args]];
+}
+
+/** What the header says about pinning. */
+function pinningNote() {
+  if (pinCpus.length < 2) return 'one-thread runs not pinned (taskset missing, or a single CPU)';
+  return `one-thread runs pinned with taskset, every mode of a round on the same CPU, the rounds taking CPUs ${pinCpus.join(', ')} in turn;`
+    + ' ratios and added ns are medians of per-round ratios and differences; runs of more threads are not pinned';
+}
 
 /** Issue #12's targets, filled in by the sections that measure them and summed up at the top of RESULTS.md. */
 const targets = {};
@@ -204,20 +234,26 @@ function interleaved(name, cases, modes, rounds, runOne) {
   const results = new Map(cases.map((c) => [c.key, new Map(modes.map((m) => [m.key, []]))]));
   for (let r = 1; r <= rounds; r++) {
     say(`${name}: round ${r}/${rounds}`);
-    for (const c of cases) for (const m of modes) results.get(c.key).get(m.key).push(runOne(c, m));
+    for (const c of cases) for (const m of modes) results.get(c.key).get(m.key).push(runOne(c, m, r));
   }
   return results;
+}
+
+/** A mode against bare, round by round (same round, same CPU): the medians of their ratios and differences. */
+function paired(results, caseKey, modeKey, baseKey = 'bare') {
+  const base = results.get(caseKey).get(baseKey);
+  const values = results.get(caseKey).get(modeKey);
+  return { ratio: median(values.map((x, i) => x / base[i])), added: median(values.map((x, i) => x - base[i])) };
 }
 
 function pairRows(cases, modes, results) {
   const rows = [];
   for (const c of cases) {
-    const bare = median(results.get(c.key).get('bare'));
     for (const m of modes) {
       const values = results.get(c.key).get(m.key);
-      const med = median(values);
-      rows.push([c.label, m.label, fmt(med, 1), `${fmt(Math.min(...values), 1)}–${fmt(Math.max(...values), 1)}`,
-        m.key === 'bare' ? '1.00×' : fmtRatio(med / bare), m.key === 'bare' ? '' : fmtSigned(med - bare, 1)]);
+      const { ratio, added } = paired(results, c.key, m.key);
+      rows.push([c.label, m.label, fmt(median(values), 1), `${fmt(Math.min(...values), 1)}–${fmt(Math.max(...values), 1)}`,
+        m.key === 'bare' ? '1.00×' : fmtRatio(ratio), m.key === 'bare' ? '' : fmtSigned(added, 1)]);
     }
   }
   return rows;
@@ -237,7 +273,7 @@ function microbenchmark() {
   const withDetached = [...modes.slice(0, 2), detached, ...modes.slice(2)];
   const attachArgs = (m) => (m.key === 'detached' ? ['-a', shim, '-r', mkdtempSync(join(tmpRoot, 'raw-'))] : []);
   const results = interleaved('malloc-pairs', cases, withDetached, microRounds,
-    (c, m) => field(run(bin, ['-n', String(microPairs), '-t', String(c.threads), ...attachArgs(m)], { env: modeEnv(m.key === 'detached' ? MODES[0] : m) }), 'ns_per_pair'));
+    (c, m, r) => field(run(...pinned(bin, ['-n', String(microPairs), '-t', String(c.threads), ...attachArgs(m)], c.threads, r), { env: modeEnv(m.key === 'detached' ? MODES[0] : m) }), 'ns_per_pair'));
   return `### bench/malloc-pairs: ${microPairs.toLocaleString('en')} malloc+free pairs per thread, ${microRounds} rounds\n\n`
     + table(PAIR_HEADER, pairRows(cases, withDetached, results));
 }
@@ -255,7 +291,7 @@ function mmapMicrobenchmark() {
   const bin = join(buildDir, 'mmap-pairs');
   const modes = modesWithBaseline();
   const results = interleaved('mmap-pairs', MMAP_KINDS, modes, microRounds,
-    (c, m) => field(run(bin, ['-k', c.key, '-n', String(c.steps)], { env: modeEnv(m) }), 'ns_per_step'));
+    (c, m, r) => field(run(...pinned(bin, ['-k', c.key, '-n', String(c.steps)], 1, r), { env: modeEnv(m) }), 'ns_per_step'));
   const header = ['call', 'mode', 'ns/call (median)', 'range', 'ratio to bare', 'added ns/call'];
   return `### bench/mmap-pairs: the mmap family and dlsym, ns per call, 1 thread, ${microRounds} rounds\n\n`
     + `${table(header, pairRows(MMAP_KINDS, modes, results))}\n\n`
@@ -294,11 +330,10 @@ function preparePeer(source) {
 function peerMallocBench(bin) {
   const cases = [1, 2].map((t) => ({ key: String(t), label: String(t), threads: t }));
   const results = interleaved('peer malloc-bench', cases, MODES, microRounds,
-    (c, m) => field(run(bin, ['-n', String(peerPairs), '-t', String(c.threads)], { env: modeEnv(m) }), 'ns_per_pair'));
-  targets.peerMalloc = cases.map((c) => {
-    const bare = median(results.get(c.key).get('bare'));
-    return { threads: c.threads, ratio: median(results.get(c.key).get('512k')) / bare, idleAddedNs: median(results.get(c.key).get('idle')) - bare };
-  });
+    (c, m, r) => field(run(...pinned(bin, ['-n', String(peerPairs), '-t', String(c.threads)], c.threads, r), { env: modeEnv(m) }), 'ns_per_pair'));
+  targets.peerMalloc = cases.map((c) => ({
+    threads: c.threads, ratio: paired(results, c.key, '512k').ratio, idleAddedNs: paired(results, c.key, 'idle').added,
+  }));
   return `### peer malloc-bench: -n ${peerPairs} -t 1 and -t 2, ${microRounds} rounds\n\n`
     + table(PAIR_HEADER, pairRows(cases, MODES, results));
 }
@@ -600,9 +635,9 @@ function unwinding(haveLibunwind) {
   const sampledCases = [0, 30].map((d) => ({ key: String(d), label: String(d), depth: d }));
   const bin = join(buildDir, 'malloc-pairs');
   const captured = new Map();
-  const sampled = interleaved('sampled-allocation cost', sampledCases, sampledModes, microRounds, (c, m) => {
+  const sampled = interleaved('sampled-allocation cost', sampledCases, sampledModes, microRounds, (c, m, r) => {
     const env = modeEnv(m);
-    const out = run(bin, ['-n', String(sampledPairs), '-t', '1', '-d', String(c.depth), '-W', String(sampledWarmupMs)], { env });
+    const out = run(...pinned(bin, ['-n', String(sampledPairs), '-t', '1', '-d', String(c.depth), '-W', String(sampledWarmupMs)], 1, r), { env });
     if (env.LEAKHUNT_DIR) captured.set(c.key, snapshotFacts(env.LEAKHUNT_DIR));
     return field(out, 'cpu_ns_per_pair'); // a cost, so the thread's CPU time: waiting for a busy core does not count
   });
@@ -610,11 +645,12 @@ function unwinding(haveLibunwind) {
   const sampledRows = sampledCases.map((c) => {
     const idle = median(sampled.get(c.key).get('idle'));
     const all = median(sampled.get(c.key).get('all'));
+    const added = paired(sampled, c.key, 'all', 'idle').added;
     const facts = captured.get(c.key) ?? {};
-    targets.perSample.push({ frames: facts.depth, ns: all - idle, limitNs: c.depth === 0 ? 150 : 400 });
+    targets.perSample.push({ frames: facts.depth, ns: added, limitNs: c.depth === 0 ? 150 : 400 });
     const share = facts.samples ? `${((100 * (facts.fastUnwinds ?? 0)) / facts.samples).toFixed(0)}%` : '–';
     return [`-d ${c.label}: ${facts.depth === undefined ? '? (no snapshot)' : facts.depth} frames captured`, fmt(idle, 1), fmt(all, 0),
-      fmt(all - idle, 0), share];
+      fmt(added, 0), share];
   });
 
   return [
@@ -643,7 +679,7 @@ function unwinding(haveLibunwind) {
     'LEAKHUNT_SAMPLE_BYTES=1 samples every malloc and so makes every free a sampled free; the difference to the idle'
       + ' shim, per pair, is the cost of one sampled malloc (stack capture, stack-table intern, liveness insert) plus'
       + ' one sampled free (liveness remove). Times are the thread\'s CPU time (malloc-pairs cpu_ns_per_pair). The warm-up lets the shim build the unwind tables of the stack (its'
-      + ' writer does so within ~100 ms); the last column is the share of all the run\'s samples, warm-up included,'
+      + ' writer does so within a few ms of the first request); the cost per sample is the median of the rounds\' differences; the last column is the share of all the run\'s samples, warm-up included,'
       + ' whose stack the tables captured (COUNTERS fast_unwinds).',
     '',
     table(['stack at malloc (the most-sampled one in the shim\'s snapshot)', 'idle, CPU ns/pair', 'all sampled, CPU ns/pair', 'cost per sample, ns',
@@ -760,6 +796,7 @@ function machine(java) {
     `- JDK: ${jdk}`,
     `- libunwind-dev: ${libunwind ?? 'not installed (or not a Debian system)'}`,
     `- node ${process.version}; date ${new Date().toISOString()}`,
+    `- ${pinningNote()}`,
     `- load average (1/5/15 min) at start ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}, at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`
       + ' (other work on the machine shows here: the figures are only as quiet as it was)',
   ].join('\n');
