@@ -50,6 +50,15 @@ LH_HIDDEN _Atomic uint64_t lh_unwind_request_ring[LH_UNWIND_REQUEST_SLOTS];
 LH_HIDDEN _Atomic uint32_t lh_unwind_requests_pending;
 LH_HIDDEN void (*_Atomic lh_unwind_wake_builder)(void);
 
+LH_HIDDEN __attribute__((noinline, cold)) void lh_unwind_requests_begin(void)
+{
+    if (atomic_exchange_explicit(&lh_unwind_requests_pending, 1, memory_order_release))
+        return; /* another walk was first */
+    void (*wake)(void) = atomic_load_explicit(&lh_unwind_wake_builder, memory_order_relaxed);
+    if (wake)
+        wake();
+}
+
 /* ---- the builder's own state: only under registry_lock ---- */
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -95,17 +95,17 @@ extern LH_HIDDEN _Atomic uint32_t lh_unwind_requests_pending;
  * wake); NULL until there is a writer. */
 extern LH_HIDDEN void (*_Atomic lh_unwind_wake_builder)(void);
 
+/* The first request since the builder's last turn: marks requests pending and wakes the builder (out of line, to
+ * keep the walk's loop small). */
+LH_HIDDEN void lh_unwind_requests_begin(void);
+
 static inline void lh_unwind_request_page(uint64_t generation, uint32_t object, uint32_t page)
 {
     uint64_t request = (generation << 32) | ((uint64_t)object << 20) | page;
     uint32_t slot = (uint32_t)((request * 0x9E3779B97F4A7C15ull) >> 56) % LH_UNWIND_REQUEST_SLOTS;
     atomic_store_explicit(&lh_unwind_request_ring[slot], request | (1ull << 31), memory_order_relaxed);
-    if (atomic_load_explicit(&lh_unwind_requests_pending, memory_order_relaxed) ||
-        atomic_exchange_explicit(&lh_unwind_requests_pending, 1, memory_order_release))
-        return;
-    void (*wake)(void) = atomic_load_explicit(&lh_unwind_wake_builder, memory_order_relaxed);
-    if (wake)
-        wake();
+    if (__builtin_expect(!atomic_load_explicit(&lh_unwind_requests_pending, memory_order_relaxed), 0))
+        lh_unwind_requests_begin();
 }
 
 /* Maps the arena (the stated worst case: LH_UNWIND_ARENA_BYTES, demand paged). False if it cannot. */
