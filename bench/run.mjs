@@ -89,9 +89,9 @@ const say = (line) => process.stderr.write(`bench: ${line}\n`);
 
 /**
  * The CPUs this process may run on (/proc/self/status), for pinning. On this kind of VM one core can run a third
- * slower than the other for minutes (a neighbour on its host core): a one-thread run then measured whichever core
- * the scheduler picked, and a mode's median mixed both. Each round pins every mode of a one-thread case to the same
- * CPU, the next round to the next CPU, and ratios are taken within a round.
+ * slower than the other for minutes (presumably a neighbour on its host core): a one-thread run then measured
+ * whichever core the scheduler picked, and a mode's median mixed both. Each round pins every mode of a one-thread
+ * case to the same CPU, the next round to the next CPU, and ratios are taken within a round.
  */
 function allowedCpus() {
   const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(existsSync('/proc/self/status') ? readFileSync('/proc/self/status', 'utf8') : '')?.[1];
