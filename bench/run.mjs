@@ -106,7 +106,18 @@ const pinCpus = spawnSync('taskset', ['--version'], { stdio: 'ignore' }).status 
 /** `file args` for one run in round `round` (1-based): pinned to that round's CPU when the run has one thread. */
 function pinned(file, args, threads, round) {
   if (threads !== 1 || pinCpus.length < 2) return [file, args];
-  return ['taskset', ['-c', String(pinCpus[(round - 1) % pinCpus.length]), file, ...args]];
+  return ['taskset', ['-c', String(cpuOfRound(round)), file, ...args]];
+}
+
+/** The CPU round `round` (1-based) was pinned to, or undefined when runs are not pinned. */
+const cpuOfRound = (round) => (pinCpus.length < 2 ? undefined : pinCpus[(round - 1) % pinCpus.length]);
+
+/** Per CPU, the median of the per-round values of the rounds pinned to it ("cpu0 140 · cpu1 187"); '' unpinned. */
+function perCpuMedians(values) {
+  if (pinCpus.length < 2) return '';
+  const byCpu = new Map();
+  values.forEach((x, i) => byCpu.set(cpuOfRound(i + 1), [...(byCpu.get(cpuOfRound(i + 1)) ?? []), x]));
+  return [...byCpu].map(([cpu, xs]) => `cpu${cpu} ${fmt(median(xs), 0)}`).join(' · ');
 }
 
 /** What the header says about pinning. */
@@ -646,11 +657,13 @@ function unwinding(haveLibunwind) {
     const idle = median(sampled.get(c.key).get('idle'));
     const all = median(sampled.get(c.key).get('all'));
     const added = paired(sampled, c.key, 'all', 'idle').added;
+    const idleRuns = sampled.get(c.key).get('idle');
+    const byCpu = perCpuMedians(sampled.get(c.key).get('all').map((x, i) => x - idleRuns[i]));
     const facts = captured.get(c.key) ?? {};
     targets.perSample.push({ frames: facts.depth, ns: added, limitNs: c.depth === 0 ? 150 : 400 });
     const share = facts.samples ? `${((100 * (facts.fastUnwinds ?? 0)) / facts.samples).toFixed(0)}%` : '–';
     return [`-d ${c.label}: ${facts.depth === undefined ? '? (no snapshot)' : facts.depth} frames captured`, fmt(idle, 1), fmt(all, 0),
-      fmt(added, 0), share];
+      fmt(added, 0), ...(pinCpus.length < 2 ? [] : [byCpu]), share];
   });
 
   return [
@@ -679,11 +692,12 @@ function unwinding(haveLibunwind) {
     'LEAKHUNT_SAMPLE_BYTES=1 samples every malloc and so makes every free a sampled free; the difference to the idle'
       + ' shim, per pair, is the cost of one sampled malloc (stack capture, stack-table intern, liveness insert) plus'
       + ' one sampled free (liveness remove). Times are the thread\'s CPU time (malloc-pairs cpu_ns_per_pair). The warm-up lets the shim build the unwind tables of the stack (its'
-      + ' writer does so within a few ms of the first request); the cost per sample is the median of the rounds\' differences; the last column is the share of all the run\'s samples, warm-up included,'
+      + ' writer does so within a few ms of the first request); the cost per sample is the median of the rounds\' differences (and, with runs pinned, the median of'
+      + ' each CPU\'s rounds: a core slowed by its host shows here); the last column is the share of all the run\'s samples, warm-up included,'
       + ' whose stack the tables captured (COUNTERS fast_unwinds).',
     '',
     table(['stack at malloc (the most-sampled one in the shim\'s snapshot)', 'idle, CPU ns/pair', 'all sampled, CPU ns/pair', 'cost per sample, ns',
-      'through the tables'], sampledRows),
+      ...(pinCpus.length < 2 ? [] : ['the same, per CPU']), 'through the tables'], sampledRows),
   ].join('\n');
 }
 
