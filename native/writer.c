@@ -4,14 +4,16 @@
  * A thread of the shim's own, with every signal blocked (the target's signals, and above all the JVM's
  * SIGSEGV/SIGBUS handling, are never delivered to it) and the reentrancy guard set for good. Every interval,
  * or when the CLI drops a control file into the pid directory (flush-request: a snapshot now; trim-request: the
- * trim probe, a snapshot, malloc_trim(0) and another), it writes a snapshot. It can be stopped and joined and
- * started again around calls that need the process to themselves (credentials.c); the final snapshot is taken
- * by the thread that ends the program (lifecycle.c).
+ * trim probe, a snapshot, malloc_trim(0) and another), it writes a snapshot. It is also the builder of the
+ * unwinder's tables (unwind_tables.c): at every look, and a millisecond after a walk asks for a page. It can be
+ * stopped and joined and started again around calls that need the process to themselves (credentials.c); the
+ * final snapshot is taken by the thread that ends the program (lifecycle.c).
  */
 #define _GNU_SOURCE
 #include "writer.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -103,10 +105,13 @@ static void wait_on_word(uint32_t seen, uint64_t until_ns)
     syscall(SYS_futex, &wake_word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, seen, &until, NULL, FUTEX_BITSET_MATCH_ANY);
 }
 
+/* Called from inside malloc too (a walk's first request): no lock, and errno as the caller left it. */
 static void wake_writer(void)
 {
+    int saved_errno = errno;
     atomic_fetch_add(&wake_word, 1);
     syscall(SYS_futex, &wake_word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL, NULL, 0);
+    errno = saved_errno;
 }
 
 /* Sleeps until `wake_ns` (CLOCK_MONOTONIC), until a pause or the final snapshot stops the writer, or — a batch
