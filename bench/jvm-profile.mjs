@@ -146,8 +146,6 @@ export function profileJvm({ command, cwd, bareEnv, shimEnv, tmpRoot, say }) {
   const shares = {
     inShim: share(shim.inShim), unsampled: share(shim.paths.unsampled), javaStack: share(shim.paths.javaStack),
     sampled: share(shim.paths.sampled), writer: share(shim.paths.writer),
-    // The profile's own figure for the CPU per operation, a second one beside the rounds': all samples per operation.
-    samplesPerOpRatio: [...shimObjects.values()].reduce((t, n) => t + n, 0) / bareTotal,
   };
   const text = [
     title, '',

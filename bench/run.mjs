@@ -864,8 +864,6 @@ function targetsSection(previousIdle) {
       rows.push(['… why, from the perf profile: the shim\'s share of all the JVM\'s CPU samples', `${p(j.profile.inShim)}: Java stacks`
         + ` (AsyncGetCallTrace) ${p(j.profile.javaStack)}, the rest of the sampled paths ${p(j.profile.sampled)}, the unsampled`
         + ` paths ${p(j.profile.unsampled)}, the writer ${p(j.profile.writer)}`, 'measured', '']);
-      rows.push(['… the same profile\'s CPU per operation, shim and agent / bare (all samples per operation, one run each)',
-        fmtRatio(j.profile.samplesPerOpRatio), 'measured', '']);
     }
     rows.push(['… Java stacks as the difference of the two rows without the CLI (noisy: two medians)', `${fmtSigned(100 * j.agctShare, 1)}% of bare CPU per op`
       + (Number.isFinite(j.agctUsPerStack) ? `, ≈ ${(j.agctUsPerStack * 1000).toFixed(0)} ns per Java stack` : ''), 'measured', '']);
