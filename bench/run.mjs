@@ -15,7 +15,7 @@
 //      whose pcs point into this machine's real objects) with `leakhunt report DIR` — symbolize, profiles, analysis,
 //      report.json, report.html — end to end, wall time, peak RSS and phases.
 // Rounds are interleaved (A B C D A B C D …) and medians reported; one-thread runs are pinned to a CPU per round
-// and compared with bare within the round (pinned() below). Nothing here asserts on timings.
+// and compared with bare within the round (pinning.mjs). Nothing here asserts on timings.
 //
 // usage: node bench/run.mjs [--quick] [--rounds N] [--no-jvm] [--no-profile] [--no-peer | --peer DIR] [--no-analysis] [--keep]
 //                           [--baseline RESULTS.md]   (the previous figures shown beside "unchanged"; default bench/RESULTS.md)
@@ -30,6 +30,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { shimCflags } from '../scripts/build-native.mjs';
 import { profileJvm } from './jvm-profile.mjs';
+import { pinned, pinningNote, pinsRuns, valuesByCpu } from './pinning.mjs';
 import { table } from './markdown.mjs';
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -87,44 +88,10 @@ const threadCounts = [...new Set([1, 2, nproc])].sort((a, b) => a - b);
 
 const say = (line) => process.stderr.write(`bench: ${line}\n`);
 
-/**
- * The CPUs this process may run on (/proc/self/status), for pinning. On this kind of VM one core can run a third
- * slower than the other for minutes (presumably a neighbour on its host core): a one-thread run then measured
- * whichever core the scheduler picked, and a mode's median mixed both. Each round pins every mode of a one-thread
- * case to the same CPU, the next round to the next CPU, and ratios are taken within a round.
- */
-function allowedCpus() {
-  const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(existsSync('/proc/self/status') ? readFileSync('/proc/self/status', 'utf8') : '')?.[1];
-  if (!list) return [];
-  return list.split(',').flatMap((part) => {
-    const [from, to] = part.split('-').map(Number);
-    return Array.from({ length: (to ?? from) - from + 1 }, (_, i) => from + i);
-  });
-}
-const pinCpus = spawnSync('taskset', ['--version'], { stdio: 'ignore' }).status === 0 ? allowedCpus() : [];
-
-/** `file args` for one run in round `round` (1-based): pinned to that round's CPU when the run has one thread. */
-function pinned(file, args, threads, round) {
-  if (threads !== 1 || pinCpus.length < 2) return [file, args];
-  return ['taskset', ['-c', String(cpuOfRound(round)), file, ...args]];
-}
-
-/** The CPU round `round` (1-based) was pinned to, or undefined when runs are not pinned. */
-const cpuOfRound = (round) => (pinCpus.length < 2 ? undefined : pinCpus[(round - 1) % pinCpus.length]);
-
 /** Per CPU, the median of the per-round values of the rounds pinned to it ("cpu0 140 · cpu1 187"); '' unpinned. */
 function perCpuMedians(values) {
-  if (pinCpus.length < 2) return '';
-  const byCpu = new Map();
-  values.forEach((x, i) => byCpu.set(cpuOfRound(i + 1), [...(byCpu.get(cpuOfRound(i + 1)) ?? []), x]));
-  return [...byCpu].map(([cpu, xs]) => `cpu${cpu} ${fmt(median(xs), 0)}`).join(' · ');
-}
-
-/** What the header says about pinning. */
-function pinningNote() {
-  if (pinCpus.length < 2) return 'one-thread runs not pinned (taskset missing, or a single CPU)';
-  return `one-thread runs pinned with taskset, every mode of a round on the same CPU, the rounds taking CPUs ${pinCpus.join(', ')} in turn;`
-    + ' ratios and added ns are medians of per-round ratios and differences; runs of more threads are not pinned';
+  if (!pinsRuns) return '';
+  return [...valuesByCpu(values)].map(([cpu, xs]) => `cpu${cpu} ${fmt(median(xs), 0)}`).join(' · ');
 }
 
 /** Issue #12's targets, filled in by the sections that measure them and summed up at the top of RESULTS.md. */
@@ -663,7 +630,7 @@ function unwinding(haveLibunwind) {
     targets.perSample.push({ frames: facts.depth, ns: added, limitNs: c.depth === 0 ? 150 : 400 });
     const share = facts.samples ? `${((100 * (facts.fastUnwinds ?? 0)) / facts.samples).toFixed(0)}%` : '–';
     return [`-d ${c.label}: ${facts.depth === undefined ? '? (no snapshot)' : facts.depth} frames captured`, fmt(idle, 1), fmt(all, 0),
-      fmt(added, 0), ...(pinCpus.length < 2 ? [] : [byCpu]), share];
+      fmt(added, 0), ...(pinsRuns ? [byCpu] : []), share];
   });
 
   return [
@@ -697,7 +664,7 @@ function unwinding(haveLibunwind) {
       + ' whose stack the tables captured (COUNTERS fast_unwinds).',
     '',
     table(['stack at malloc (the most-sampled one in the shim\'s snapshot)', 'idle, CPU ns/pair', 'all sampled, CPU ns/pair', 'cost per sample, ns',
-      ...(pinCpus.length < 2 ? [] : ['the same, per CPU']), 'through the tables'], sampledRows),
+      ...(pinsRuns ? ['the same, per CPU'] : []), 'through the tables'], sampledRows),
   ].join('\n');
 }
 
