@@ -115,24 +115,21 @@ static void wake_writer(void)
 }
 
 /* Sleeps until `wake_ns` (CLOCK_MONOTONIC), until a pause or the final snapshot stops the writer, or — a batch
- * later — until a walk asks for unwind tables. */
+ * later — until a walk asks for unwind tables. Requests made while the builder was busy woke no one: they wait
+ * a batch from now too. */
 static void sleep_until(uint64_t wake_ns)
 {
     uint32_t seen = atomic_load(&wake_word);
     if (atomic_load(&stopping))
         return;
-    /* Requests made while the builder was busy woke no one: take them a batch from now. */
-    if (atomic_load_explicit(&lh_unwind_requests_pending, memory_order_relaxed)) {
-        uint64_t batch_ns = lh_monotonic_ns() + BUILD_BATCH_NS;
-        wait_on_word(seen, batch_ns < wake_ns ? batch_ns : wake_ns);
-        return;
+    if (!atomic_load_explicit(&lh_unwind_requests_pending, memory_order_relaxed)) {
+        wait_on_word(seen, wake_ns);
+        if (atomic_load(&stopping) || !atomic_load_explicit(&lh_unwind_requests_pending, memory_order_relaxed))
+            return;
+        seen = atomic_load(&wake_word);
     }
-    wait_on_word(seen, wake_ns);
-    if (atomic_load(&stopping) || !atomic_load_explicit(&lh_unwind_requests_pending, memory_order_relaxed))
-        return;
-    uint64_t now_ns = lh_monotonic_ns();
-    if (now_ns < wake_ns)
-        wait_on_word(atomic_load(&wake_word), now_ns + BUILD_BATCH_NS < wake_ns ? now_ns + BUILD_BATCH_NS : wake_ns);
+    uint64_t batch_ns = lh_monotonic_ns() + BUILD_BATCH_NS;
+    wait_on_word(seen, batch_ns < wake_ns ? batch_ns : wake_ns);
 }
 
 LH_HIDDEN bool (*_Atomic lh_writer_owner_gone)(void);
