@@ -83,11 +83,12 @@ LH_HIDDEN void lh_filter_pin(const void *pointer);
  */
 LH_HIDDEN bool lh_live_init(uint64_t capacity);
 
-/* Records a sampled block. When the table is full it first thins (doubling the sampling interval);
- * returns false, and counts a drop, only if the entry still does not fit. */
-/* Before a sampled block's stack is captured: starts loading what lh_live_insert will touch. */
+/* Before a sampled block's stack is captured, or before a free looks it up: starts loading, to write, what
+ * lh_live_insert or lh_live_remove will touch. */
 LH_HIDDEN void lh_live_prefetch(uintptr_t address);
 
+/* Records a sampled block. When the table is full it first thins (doubling the sampling interval);
+ * returns false, and counts a drop, only if the entry still does not fit. */
 LH_HIDDEN bool lh_live_insert(uintptr_t address, uint64_t size, uint64_t usable_size, uint32_t stack_id,
                               uint32_t alloc_time_ds);
 
