@@ -341,8 +341,6 @@ static __attribute__((noinline, cold)) bool forget_block(void *p, struct lh_live
     if (state != LH_ON)
         return false;
     lh_tls.busy++;
-    /* The shard's lock, the slot and the filter byte, asked for together rather than one miss after another. */
-    lh_live_prefetch((uintptr_t)p);
     /* Before the next free: once freed, another thread may get this address back and sample it. */
     *found = lh_live_remove((uintptr_t)p, removed);
     if (*found)

@@ -83,8 +83,7 @@ LH_HIDDEN void lh_filter_pin(const void *pointer);
  */
 LH_HIDDEN bool lh_live_init(uint64_t capacity);
 
-/* Before a sampled block's stack is captured, or before a free looks it up: starts loading, to write, what
- * lh_live_insert or lh_live_remove will touch. */
+/* Before a sampled block's stack is captured: starts loading, to write, what lh_live_insert will touch. */
 LH_HIDDEN void lh_live_prefetch(uintptr_t address);
 
 /* Records a sampled block. When the table is full it first thins (doubling the sampling interval);
