@@ -840,10 +840,12 @@ function targetsSection(previousIdle) {
   const status = (ok, miss) => (ok ? 'met' : `**missed**: ${miss}`);
   const j = targets.jvm;
   if (j) {
+    const floor = jvmFloor(j);
+    const luck = `**met in this sitting only**: the shim's own frames are ${percent(j.profile?.inShim)} of the JVM's CPU (perf, below)`;
     rows.push(['peer JVM workload: ops/s under leakhunt / bare', `${fmtNear(j.opsRatio, 0.97)}${roundSpread(j.opsPerRound)}`, '≥ 0.97×',
-      status(j.opsRatio >= 0.97, `by ${byRatio(0.97 - j.opsRatio)}`)]);
+      j.opsRatio >= 0.97 && floor > 1 / 0.97 ? luck : status(j.opsRatio >= 0.97, `by ${byRatio(0.97 - j.opsRatio)}`)]);
     rows.push(['peer JVM workload: JVM CPU per operation / bare', `${fmtNear(j.cpuRatio, 1.02)}${roundSpread(j.cpuPerRound)}`, '≤ 1.02×',
-      status(j.cpuRatio <= 1.02, `by ${byRatio(j.cpuRatio - 1.02)}`)]);
+      j.cpuRatio <= 1.02 && floor > 1.02 ? luck : status(j.cpuRatio <= 1.02, `by ${byRatio(j.cpuRatio - 1.02)}`)]);
     rows.push(['… the shim and agent alone, without the CLI: ops/s, CPU per operation', `${fmtRatio(j.inProcessOpsRatio)}, ${fmtRatio(j.inProcessCpuRatio)}`,
       'measured', '']);
     if (j.profile) {
@@ -883,17 +885,27 @@ function targetsSection(previousIdle) {
 
 const percent = (x) => `${(100 * x).toFixed(1)}%`;
 
+/**
+ * The least CPU per operation the JVM workload can show under the shim: the shim's own frames' share of the JVM's
+ * samples in the profile, on top of the bare work. A sitting whose ratios read better than that (or whose ops/s reads
+ * better than its inverse) was lucky in its bare runs, and is not taken as the target met. Undefined without a profile.
+ */
+function jvmFloor(j) {
+  return j?.profile ? 1 + j.profile.inShim : undefined;
+}
+
 /** For each missed ratio the profile can speak to: what the perf profile says the time went to. */
 function whyMissed() {
   const lines = [];
   const j = targets.jvm;
-  if (j?.profile && (j.cpuRatio > 1.02 || j.opsRatio < 0.97)) {
+  if (j?.profile && (j.cpuRatio > 1.02 || j.opsRatio < 0.97 || jvmFloor(j) > 1.02)) {
     const rest = j.profile.inShim - j.profile.javaStack;
-    lines.push(`**Why the JVM's ratios miss.** The shim's own frames are ${percent(j.profile.inShim)} of the JVM's CPU samples, so CPU per`
+    const title = j.cpuRatio > 1.02 || j.opsRatio < 0.97 ? 'Why the JVM\'s ratios miss.' : 'Why the JVM\'s ratios are not taken as met.';
+    lines.push(`**${title}** The shim's own frames are ${percent(j.profile.inShim)} of the JVM's CPU samples, so CPU per`
       + ` operation cannot read much under ${(1 + j.profile.inShim).toFixed(3)}× on this workload. The largest part, ${percent(j.profile.javaStack)},`
       + ' is AsyncGetCallTrace, the JVM\'s own walk of a Java stack, taken for nearly every sample here; the rest,'
       + ` ${percent(rest)}, is ${rest <= 0.02 ? 'within' : 'more than'} the 2% the target allows. Meeting it needs a walk of Java stacks cheaper than the JVM's own.`
-      + ` The rest of the distance is the spread of this machine's runs: round by round the CPU ratio ran from`
+      + ` ${j.cpuRatio > 1.02 ? 'The rest of the distance is' : 'This sitting read better than that because of'} the spread of this machine's runs: round by round the CPU ratio ran from`
       + ` ${fmtRatio(Math.min(...(j.cpuPerRound ?? [NaN])))} to ${fmtRatio(Math.max(...(j.cpuPerRound ?? [NaN])))}, and ops/s also loses`
       + ' what the CLI uses on the same cores (its share is under the JVM table).');
   }
