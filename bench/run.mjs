@@ -33,7 +33,9 @@ import { shimCflags } from '../scripts/build-native.mjs';
 import { profileJvm } from './jvm-profile.mjs';
 import { profileMallocBench } from './malloc-profile.mjs';
 import { pinned, pinningNote, pinsRuns, valuesByCpu } from './pinning.mjs';
+import { fmt, fmtRatio, fmtSigned, median, mib } from './figures.mjs';
 import { table } from './markdown.mjs';
+import { targetsSection } from './targets.mjs';
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const benchDir = join(repo, 'bench');
@@ -81,8 +83,6 @@ const sampledWarmupMs = 400;
 const unwindIterations = opts.quick ? 2000 : 10000;
 const analysisRounds = opts.rounds ?? (opts.quick ? 1 : 3);
 const analysisSize = opts.quick ? { snapshots: 60, stacks: 5000 } : { snapshots: 360, stacks: 50_000 };
-/** Issue #12: the unsampled malloc+free pair costs +2–3 ns over bare, and must stay so. */
-const IDLE_LIMIT_NS = 3;
 /** Issue #7's target for the full size. */
 const analysisTargetSec = 10;
 const nproc = availableParallelism();
@@ -100,13 +100,6 @@ function perCpuMedians(values) {
 const targets = {};
 
 // ---- helpers ----
-
-function median(values) {
-  const v = [...values].sort((a, b) => a - b);
-  if (v.length === 0) return NaN;
-  const m = Math.floor(v.length / 2);
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
 
 function run(file, args, options = {}) {
   const r = spawnSync(file, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
@@ -136,11 +129,6 @@ function cleanEnv() {
   for (const k of Object.keys(env)) if (k.startsWith('LEAKHUNT_')) delete env[k];
   return env;
 }
-
-const fmt = (x, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
-const fmtRatio = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '–');
-const fmtSigned = (x, digits = 1) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(digits)}` : '–');
-const mib = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
 // ---- building ----
 
@@ -819,111 +807,6 @@ function previousIdleAddedNs() {
   }
 }
 
-/** A ratio beside its limit: three decimals when two would round it onto the limit. */
-function fmtNear(x, limit) {
-  return Number.isFinite(x) && Math.abs(x - limit) < 0.005 ? `${x.toFixed(3)}×` : fmtRatio(x);
-}
-
-/** How far a ratio misses its limit: two decimals, three when two would print "0.00" for a real miss. */
-function byRatio(x) {
-  return x < 0.005 ? x.toFixed(3) : x.toFixed(2);
-}
-
-/** The per-round ratios' median and range, after a ratio of medians. */
-function roundSpread(ratios) {
-  if (!ratios || ratios.length < 2) return '';
-  return ` (round by round: median ${fmtRatio(median(ratios))}, ${fmtRatio(Math.min(...ratios))}–${fmtRatio(Math.max(...ratios))})`;
-}
-
-function targetsSection(previousIdle) {
-  const rows = [];
-  const status = (ok, miss) => (ok ? 'met' : `**missed**: ${miss}`);
-  const j = targets.jvm;
-  if (j) {
-    const floor = jvmFloor(j);
-    const luck = `**met in this sitting only**: the shim's own frames are ${percent(j.profile?.inShim)} of the JVM's CPU (perf, below)`;
-    rows.push(['peer JVM workload: ops/s under leakhunt / bare', `${fmtNear(j.opsRatio, 0.97)}${roundSpread(j.opsPerRound)}`, '≥ 0.97×',
-      j.opsRatio >= 0.97 && floor > 1 / 0.97 ? luck : status(j.opsRatio >= 0.97, `by ${byRatio(0.97 - j.opsRatio)}`)]);
-    rows.push(['peer JVM workload: JVM CPU per operation / bare', `${fmtNear(j.cpuRatio, 1.02)}${roundSpread(j.cpuPerRound)}`, '≤ 1.02×',
-      j.cpuRatio <= 1.02 && floor > 1.02 ? luck : status(j.cpuRatio <= 1.02, `by ${byRatio(j.cpuRatio - 1.02)}`)]);
-    rows.push(['… the shim and agent alone, without the CLI: ops/s, CPU per operation', `${fmtRatio(j.inProcessOpsRatio)}, ${fmtRatio(j.inProcessCpuRatio)}`,
-      'measured', '']);
-    if (j.profile) {
-      rows.push(['… why, from the perf profile: the shim\'s share of all the JVM\'s CPU samples', `${percent(j.profile.inShim)}: Java stacks`
-        + ` (AsyncGetCallTrace) ${percent(j.profile.javaStack)}, the rest of the sampled paths ${percent(j.profile.sampled)}, the unsampled`
-        + ` paths ${percent(j.profile.unsampled)}, the writer ${percent(j.profile.writer)}, start-up and the final snapshot ${percent(j.profile.lifecycle)}`, 'measured', '']);
-    }
-    rows.push(['the shim\'s resident memory on the JVM workload (largest round)', mib(j.residentBytes), '≤ 4 MiB',
-      status(j.residentBytes <= 4 * 1048576, `by ${mib(j.residentBytes - 4 * 1048576)}`)]);
-  }
-  for (const p of targets.peerMalloc ?? []) {
-    rows.push([`peer malloc-bench, ${p.threads} thread${p.threads > 1 ? 's' : ''}, 512 KiB sampling / bare`, fmtNear(p.ratio, 1.06), '≤ 1.06×',
-      status(p.ratio <= 1.06, `by ${byRatio(p.ratio - 1.06)}`)]);
-    if (p.profile) {
-      const perPair = (x) => `${percent(x)} (≈ ${(x * p.profile.nsPerPair).toFixed(1)} ns a pair)`;
-      rows.push(['… why, from the perf profile: the shim\'s share of the run\'s samples', `${percent(p.profile.inShim)}: the interposition`
-        + ` itself ${perPair(p.profile.unsampled)}, the sampled paths ${perPair(p.profile.sampled)}, the writer ${percent(p.profile.writer)},`
-        + ` start-up and the final snapshot (not timed) ${percent(p.profile.lifecycle)}`, 'measured', '']);
-    }
-  }
-  for (const p of targets.peerMalloc ?? []) {
-    const before = previousIdle[String(p.threads)];
-    // The issue's "unchanged" is its own figure, +2–3 ns: a limit, so a cheaper path is never reported as a miss. The
-    // previous results file's figure is shown beside it, for the trend.
-    rows.push([`unsampled malloc+free (shim idle − bare), peer malloc-bench, ${p.threads} thread${p.threads > 1 ? 's' : ''}`,
-      `${fmtSigned(p.idleAddedNs, 1)} ns`, `≤ +${IDLE_LIMIT_NS} ns (unchanged)${before === undefined ? '' : `; ${fmtSigned(before, 1)} ns in the previous results`}`,
-      status(p.idleAddedNs <= IDLE_LIMIT_NS, `by ${(p.idleAddedNs - IDLE_LIMIT_NS).toFixed(1)} ns`)]);
-  }
-  for (const s of targets.perSample ?? []) {
-    rows.push([`cost per sampled allocation (malloc + its free), ${s.frames ?? '?'} frames`, `${fmt(s.ns, 0)} ns`, `≤ ${s.limitNs} ns`,
-      status(s.ns <= s.limitNs, `by ${fmt(s.ns - s.limitNs, 0)} ns`)]);
-  }
-  if (rows.length === 0) return '';
-  return ['### Issue #12\'s targets (figures from the tables below)', '',
-    table(['target', 'measured', 'limit', ''], rows), ...whyMissed().flatMap((line) => ['', line])].join('\n');
-}
-
-const percent = (x) => `${(100 * x).toFixed(1)}%`;
-
-/**
- * The least CPU per operation the JVM workload can show under the shim: the shim's own frames' share of the JVM's
- * samples in the profile, on top of the bare work. A sitting whose ratios read better than that (or whose ops/s reads
- * better than its inverse) was lucky in its bare runs, and is not taken as the target met. Undefined without a profile.
- */
-function jvmFloor(j) {
-  return j?.profile ? 1 + j.profile.inShim : undefined;
-}
-
-/** For each missed ratio the profile can speak to: what the perf profile says the time went to. */
-function whyMissed() {
-  const lines = [];
-  const j = targets.jvm;
-  if (j?.profile && (j.cpuRatio > 1.02 || j.opsRatio < 0.97 || jvmFloor(j) > 1.02)) {
-    const rest = j.profile.inShim - j.profile.javaStack;
-    const title = j.cpuRatio > 1.02 || j.opsRatio < 0.97 ? 'Why the JVM\'s ratios miss.' : 'Why the JVM\'s ratios are not taken as met.';
-    lines.push(`**${title}** The shim's own frames are ${percent(j.profile.inShim)} of the JVM's CPU samples, so CPU per`
-      + ` operation cannot read much under ${(1 + j.profile.inShim).toFixed(3)}× on this workload. The largest part, ${percent(j.profile.javaStack)},`
-      + ' is AsyncGetCallTrace, the JVM\'s own walk of a Java stack, taken for nearly every sample here; the rest,'
-      + ` ${percent(rest)}, is ${rest <= 0.02 ? 'within' : 'more than'} the 2% the target allows. Meeting it needs a walk of Java stacks cheaper than the JVM's own.`
-      + ` ${j.cpuRatio > 1.02 ? 'The rest of the distance is' : 'This sitting read better than that because of'} the spread of this machine's runs: round by round the CPU ratio ran from`
-      + ` ${fmtRatio(Math.min(...(j.cpuPerRound ?? [NaN])))} to ${fmtRatio(Math.max(...(j.cpuPerRound ?? [NaN])))}, and ops/s also loses`
-      + ' what the CLI uses on the same cores (its share is under the JVM table).');
-  }
-  for (const p of targets.peerMalloc ?? []) {
-    if (!p.profile || p.ratio <= 1.06) continue;
-    const ns = (x) => `≈ ${(x * p.profile.nsPerPair).toFixed(1)} ns a pair`;
-    const others = p.profile.top.filter((t) => !/^the shim: (malloc|free)$/.test(t.entry)).slice(0, 2);
-    lines.push(`**Why the peer malloc-bench at ${p.threads} thread${p.threads > 1 ? 's' : ''} misses.** Against bare, the idle shim alone adds`
-      + ` ${fmtSigned(p.idleAddedNs, 1)} ns a pair: one more indirect jump into malloc and into free, the countdown and the filter byte.`
-      + ` In the profile the interposition is ${percent(p.profile.unsampled)} of the samples (${ns(p.profile.unsampled)}) and the sampled`
-      + ` paths ${percent(p.profile.sampled)} (${ns(p.profile.sampled)}); their largest entries besides the entry points: `
-      + `${others.map((t) => `${t.entry.replace(/^the shim: /, '')} ${percent(t.share)}`).join(', ') || 'none'}.`
-      + (others.some((t) => t.entry.endsWith('counter_add')) ? ' counter_add is the sampled insert\'s and free\'s update of a filter counter: with few live samples the filter'
-        + ' is small, every thread\'s frees read all of its lines, and each update takes its line from the other core.' : ''));
-  }
-  return lines;
-}
-
 // ---- main ----
 
 async function main() {
@@ -956,7 +839,7 @@ async function main() {
 
     sections.push(unwinding(haveLibunwind));
     if (opts.analysis) sections.push(await analysis());
-    const summary = targetsSection(previousIdle);
+    const summary = targetsSection(targets, previousIdle);
     if (summary) sections.unshift(summary);
   } finally {
     if (!opts.keep) rmSync(tmpRoot, { recursive: true, force: true });
