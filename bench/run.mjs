@@ -633,9 +633,11 @@ function unwinding(haveLibunwind) {
     const all = median(sampled.get(c.key).get('all'));
     const added = paired(sampled, c.key, 'all', 'idle').added;
     const idleRuns = sampled.get(c.key).get('idle');
-    const byCpu = perCpuMedians(sampled.get(c.key).get('all').map((x, i) => x - idleRuns[i]));
+    const differences = sampled.get(c.key).get('all').map((x, i) => x - idleRuns[i]);
+    const byCpu = perCpuMedians(differences);
+    const cpuMedians = pinsRuns ? [...valuesByCpu(differences)].map(([cpu, xs]) => ({ cpu, ns: median(xs) })) : [];
     const facts = captured.get(c.key) ?? {};
-    targets.perSample.push({ frames: facts.depth, ns: added, limitNs: c.depth === 0 ? 150 : 400 });
+    targets.perSample.push({ frames: facts.depth, ns: added, limitNs: c.depth === 0 ? 150 : 400, byCpu, cpuMedians });
     const share = facts.samples ? `${((100 * (facts.fastUnwinds ?? 0)) / facts.samples).toFixed(0)}%` : '–';
     return [`-d ${c.label}: ${facts.depth === undefined ? '? (no snapshot)' : facts.depth} frames captured`, fmt(idle, 1), fmt(all, 0),
       fmt(added, 0), ...(pinsRuns ? [byCpu] : []), share];

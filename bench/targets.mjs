@@ -66,8 +66,10 @@ export function targetsSection(targets, previousIdle) {
       status(p.idleAddedNs <= IDLE_LIMIT_NS, `by ${(p.idleAddedNs - IDLE_LIMIT_NS).toFixed(1)} ns`)]);
   }
   for (const s of targets.perSample ?? []) {
-    rows.push([`cost per sampled allocation (malloc + its free), ${s.frames ?? '?'} frames`, `${fmt(s.ns, 0)} ns`, `≤ ${s.limitNs} ns`,
-      status(s.ns <= s.limitNs, `by ${fmt(s.ns - s.limitNs, 0)} ns`)]);
+    // With runs pinned, each CPU's median beside the median of all rounds: a core slowed by its host shows here.
+    rows.push([`cost per sampled allocation (malloc + its free), ${s.frames ?? '?'} frames`,
+      `${fmt(s.ns, Math.abs(s.ns - s.limitNs) < 1 ? 1 : 0)} ns${s.byCpu ? ` (per CPU: ${s.byCpu})` : ''}`, `≤ ${s.limitNs} ns`,
+      status(s.ns <= s.limitNs, `by ${fmt(s.ns - s.limitNs, s.ns - s.limitNs < 1 ? 1 : 0)} ns`)]);
   }
   if (rows.length === 0) return '';
   return ['### Issue #12\'s targets (figures from the tables below)', '',
@@ -111,6 +113,15 @@ function whyMissed(targets) {
       + `${others.map((t) => `${t.entry.replace(/^the shim: /, '')} ${percent(t.share)}`).join(', ') || 'none'}.`
       + (others.some((t) => t.entry.endsWith('counter_add')) ? ' counter_add is the sampled insert\'s and free\'s update of a filter counter: with few live samples the filter'
         + ' is small, every thread\'s frees read all of its lines, and each update takes its line from the other core.' : ''));
+  }
+  for (const s of targets.perSample ?? []) {
+    const fastest = Math.min(...(s.cpuMedians ?? []).map((c) => c.ns));
+    const slowest = Math.max(...(s.cpuMedians ?? []).map((c) => c.ns));
+    if (s.ns <= s.limitNs || !(fastest <= s.limitNs)) continue;
+    lines.push(`**Why the cost per sampled allocation with ${s.frames ?? '?'} frames misses.** Pinned, its rounds read`
+      + ` ${s.cpuMedians.map((c) => `${fmt(c.ns, 0)} ns on cpu${c.cpu}`).join(' and ')}: the cores ran ${fmt((100 * (slowest - fastest)) / fastest, 0)}%`
+      + ' apart in this sitting (on this VM one core can run slower than the other for minutes, its host\'s doing), and the median'
+      + ` of all rounds takes half of them from the slower one. On the faster core it is within the ${s.limitNs} ns.`);
   }
   return lines;
 }
