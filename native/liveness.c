@@ -30,9 +30,6 @@
 
 #include <pthread.h>
 #include <sys/mman.h>
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
 
 #include "sampler.h"
 
@@ -246,40 +243,9 @@ static bool map_filter(uint64_t capacity)
     return true;
 }
 
-/*
- * Whether the CPU has PREFETCHW (AMD64 from the start, Intel since Broadwell), found once by lh_live_init. The lines
- * an insert writes are often held by another core: every thread's frees read the filter's lines, and a
- * shard's lock and slots move with whichever thread sampled last. A read prefetch brings such a line shared, and the
- * write then takes it from the other core a second time; PREFETCHW asks for it to write, once. On two threads of the
- * peer malloc-bench (under perf, four runs each) the sampled paths fell from 3.2% of the samples to 2.5%; the ratio
- * to bare moved less than its runs spread. Without the instruction (or off x86-64), the compiler's prefetch, a read
- * prefetch on plain x86-64.
- */
-static bool write_prefetch;
-
-static void find_write_prefetch(void)
-{
-#if defined(__x86_64__)
-    unsigned eax, ebx, ecx, edx;
-    write_prefetch = __get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx) && (ecx & bit_PRFCHW);
-#endif
-}
-
-static inline void prefetch_for_write(const void *line)
-{
-#if defined(__x86_64__)
-    if (write_prefetch) {
-        /* An address operand only: a prefetch never faults, whatever `line` is. */
-        __asm__ volatile("prefetchw %0" : : "m"(*(const char *)line));
-        return;
-    }
-#endif
-    __builtin_prefetch(line, 1);
-}
-
 LH_HIDDEN bool lh_live_init(uint64_t capacity)
 {
-    find_write_prefetch();
+    lh_find_write_prefetch();
     if (!map_filter(capacity))
         return false;
     uint64_t per_shard = (2 * capacity + SHARD_COUNT - 1) / SHARD_COUNT;
@@ -372,7 +338,9 @@ static bool grow_if_half_full(struct shard *s)
  * Asks for the lines an insert of `address` will write — its shard, its home slot, its filter byte — so that their
  * misses overlap the stack capture that comes first. A sampled allocation is rare, so these lines are mostly cold (on
  * the peer malloc-bench, the home slot's miss was an eighth of a sample's cost). Read without the shard's lock: a slot
- * array replaced meanwhile only fetches a line for nothing, and a prefetch never faults. Not before a remove: on a JVM
+ * array replaced meanwhile only fetches a line for nothing, and a prefetch never faults. To write (shim.h): on two
+ * threads of the peer malloc-bench (under perf, four runs each) the sampled paths fell from 3.2% of the samples to
+ * 2.5% against a read prefetch; the ratio to bare moved less than its runs spread. Not before a remove: on a JVM
  * a third of the frees that pass the filter find nothing (another block shares the counter), and asking to write
  * would take the filter's line from the cores whose frees read it, for no write.
  */
@@ -380,13 +348,13 @@ LH_HIDDEN void lh_live_prefetch(uintptr_t address)
 {
     uint64_t hash = address_hash(address);
     struct shard *s = shard_of(hash);
-    prefetch_for_write(s);
+    lh_prefetch_for_write(s);
     unsigned bit;
-    prefetch_for_write((const void *)lh_filter_byte(address, &bit));
+    lh_prefetch_for_write((const void *)lh_filter_byte(address, &bit));
     struct lh_live_entry *slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
     uint64_t mask = __atomic_load_n(&s->mask, __ATOMIC_RELAXED);
     if (slots)
-        prefetch_for_write(&slots[home_index(mask, hash)]);
+        lh_prefetch_for_write(&slots[home_index(mask, hash)]);
 }
 
 /* Inserts under the shard's lock; *shard_used is the shard's count after it. */

@@ -1,4 +1,5 @@
-/* The OS services every part of the shim uses: its own memory, the clock, a line on stderr. */
+/* The OS services every part of the shim uses: its own memory, the clock, a line on stderr; and what the CPU offers
+ * (PREFETCHW). */
 #define _GNU_SOURCE
 #include <link.h>
 #include <stdarg.h>
@@ -7,6 +8,9 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "shim.h"
 
@@ -14,6 +18,15 @@ LH_HIDDEN struct lh_counter_stripe lh_counter_stripes[LH_COUNTER_STRIPES];
 LH_HIDDEN uint64_t lh_start_monotonic_ns;
 LH_HIDDEN uint64_t lh_start_realtime_ns;
 LH_HIDDEN _Atomic bool lh_attached;
+LH_HIDDEN bool lh_write_prefetch;
+
+LH_HIDDEN void lh_find_write_prefetch(void)
+{
+#if defined(__x86_64__)
+    unsigned eax, ebx, ecx, edx;
+    lh_write_prefetch = __get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx) && (ecx & bit_PRFCHW);
+#endif
+}
 
 /* Every mapping the shim made, so its resident size can be measured (mincore) rather than guessed. */
 #define MAX_MAPPINGS 32

@@ -157,4 +157,27 @@ extern LH_HIDDEN uint64_t lh_start_realtime_ns;
 /* Loaded into a running process (attach.c): lh_start_* are when tracking began, not when the process started. */
 extern LH_HIDDEN _Atomic bool lh_attached;
 
+/*
+ * A prefetch that asks for the line to write. A line another core holds (the liveness table's filter, read by every
+ * thread's frees; a shard's lock and slots, which move with whichever thread sampled last) comes once, with
+ * ownership, where a read prefetch brings it shared and the write then takes it a second time. PREFETCHW where the
+ * CPU has it (AMD64 from the start, Intel since Broadwell), found by lh_find_write_prefetch (platform.c); else the
+ * compiler's prefetch, a read prefetch on plain x86-64. Never a compiler flag that emits PREFETCHW unconditionally:
+ * a CPU without it would take SIGILL.
+ */
+extern LH_HIDDEN bool lh_write_prefetch;
+LH_HIDDEN void lh_find_write_prefetch(void);
+
+static inline void lh_prefetch_for_write(const void *line)
+{
+#if defined(__x86_64__)
+    if (lh_write_prefetch) {
+        /* An address operand only: a prefetch never faults, whatever `line` is. */
+        __asm__ volatile("prefetchw %0" : : "m"(*(const char *)line));
+        return;
+    }
+#endif
+    __builtin_prefetch(line, 1);
+}
+
 #endif
