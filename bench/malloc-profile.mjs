@@ -5,12 +5,11 @@
 //
 // The ratios come from runs without perf; this says where the time goes, not how much there is of it.
 import { join } from 'node:path';
+import { nsAPair } from './figures.mjs';
 import { pct, perfAvailable, recordPerf, samplesWithStacks, shimTable } from './perf-shim.mjs';
 
 const FREQUENCY_HZ = 10_000;
 const TOP_ENTRIES = 8;
-
-const perPair = (share, nsPerPair) => `≈ ${(share * nsPerPair).toFixed(1)} ns a pair`;
 
 /** One thread count's part of the section, and its shares (fractions of all samples). */
 function profileOne({ command, env, file, threads }) {
@@ -27,10 +26,10 @@ function profileOne({ command, env, file, threads }) {
   };
   const text = [
     `**${threads} thread${threads > 1 ? 's' : ''}** (${nsPerPair} ns a pair under perf, ${samples.length} samples): a frame of the shim in`
-      + ` ${pct(shim.inShim, samples.length)} of them (${perPair(shares.inShim, nsPerPair)}) —`
-      + ` the interposition itself (countdown, filter, the jumps) ${pct(shim.paths.unsampled, samples.length)} (${perPair(shares.unsampled, nsPerPair)}),`
+      + ` ${pct(shim.inShim, samples.length)} of them (${nsAPair(shares.inShim, nsPerPair)}) —`
+      + ` the interposition itself (countdown, filter, the jumps) ${pct(shim.paths.unsampled, samples.length)} (${nsAPair(shares.unsampled, nsPerPair)}),`
       + ` the sampled paths (stack, interning, the liveness table, sampled frees) ${pct(shim.paths.sampled, samples.length)}`
-      + ` (${perPair(shares.sampled, nsPerPair)}), the writer ${pct(shim.paths.writer, samples.length)}; the shim's start-up and final`
+      + ` (${nsAPair(shares.sampled, nsPerPair)}), the writer ${pct(shim.paths.writer, samples.length)}; the shim's start-up and final`
       + ` snapshot, outside the timed loop, ${pct(shim.paths.lifecycle, samples.length)}.`, '',
     shim.text,
   ].join('\n');

@@ -1,5 +1,5 @@
 // Issue #12's targets, as RESULTS.md opens with them: what each measured, its limit, and why a missed one missed.
-import { fmt, fmtRatio, fmtSigned, median, mib } from './figures.mjs';
+import { fmt, fmtRatio, fmtSigned, median, mib, nsAPair } from './figures.mjs';
 import { table } from './markdown.mjs';
 
 /** Issue #12: the unsampled malloc+free pair costs +2–3 ns over bare, and must stay so. */
@@ -51,7 +51,7 @@ export function targetsSection(targets, previousIdle) {
     rows.push([`peer malloc-bench, ${p.threads} thread${p.threads > 1 ? 's' : ''}, 512 KiB sampling / bare`, fmtNear(p.ratio, 1.06), '≤ 1.06×',
       status(p.ratio <= 1.06, `by ${byRatio(p.ratio - 1.06)}`)]);
     if (p.profile) {
-      const perPair = (x) => `${percent(x)} (≈ ${(x * p.profile.nsPerPair).toFixed(1)} ns a pair)`;
+      const perPair = (x) => `${percent(x)} (${nsAPair(x, p.profile.nsPerPair)})`;
       rows.push(['… why, from the perf profile: the shim\'s share of the run\'s samples', `${percent(p.profile.inShim)}: the interposition`
         + ` itself ${perPair(p.profile.unsampled)}, the sampled paths ${perPair(p.profile.sampled)}, the writer ${percent(p.profile.writer)},`
         + ` start-up and the final snapshot (not timed) ${percent(p.profile.lifecycle)}`, 'measured', '']);
@@ -104,7 +104,7 @@ function whyMissed(targets) {
   }
   for (const p of targets.peerMalloc ?? []) {
     if (!p.profile || p.ratio <= 1.06) continue;
-    const ns = (x) => `≈ ${(x * p.profile.nsPerPair).toFixed(1)} ns a pair`;
+    const ns = (x) => nsAPair(x, p.profile.nsPerPair);
     const others = p.profile.top.filter((t) => !/^the shim: (malloc|free)$/.test(t.entry)).slice(0, 2);
     lines.push(`**Why the peer malloc-bench at ${p.threads} thread${p.threads > 1 ? 's' : ''} misses.** Against bare, the idle shim alone adds`
       + ` ${fmtSigned(p.idleAddedNs, 1)} ns a pair: one more indirect jump into malloc and into free, the countdown and the filter byte.`
