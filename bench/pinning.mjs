@@ -24,7 +24,7 @@ const cpus = spawnSync('taskset', ['--version'], { stdio: 'ignore' }).status ===
 export const pinsRuns = cpus.length >= 2;
 
 /** The CPU round `round` (1-based) is pinned to, or undefined when runs are not pinned. */
-export const cpuOfRound = (round) => (pinsRuns ? cpus[(round - 1) % cpus.length] : undefined);
+const cpuOfRound = (round) => (pinsRuns ? cpus[(round - 1) % cpus.length] : undefined);
 
 /** `[file, args]` for one run in round `round`: pinned to that round's CPU when the run has one thread. */
 export function pinned(file, args, threads, round) {

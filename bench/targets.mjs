@@ -31,12 +31,12 @@ export function targetsSection(targets, previousIdle) {
   const status = (ok, miss) => (ok ? 'met' : `**missed**: ${miss}`);
   const j = targets.jvm;
   if (j) {
-    const floor = jvmFloor(j);
+    const lucky = luckyReadings(j);
     const luck = `**met in this sitting only**: the shim's own frames are ${percent(j.profile?.inShim)} of the JVM's CPU (perf, below)`;
     rows.push(['peer JVM workload: ops/s under leakhunt / bare', `${fmtNear(j.opsRatio, 0.97)}${roundSpread(j.opsPerRound)}`, '≥ 0.97×',
-      j.opsRatio >= 0.97 && j.opsRatio > 1 / floor ? luck : status(j.opsRatio >= 0.97, `by ${byRatio(0.97 - j.opsRatio)}`)]);
+      j.opsRatio >= 0.97 && lucky.ops ? luck : status(j.opsRatio >= 0.97, `by ${byRatio(0.97 - j.opsRatio)}`)]);
     rows.push(['peer JVM workload: JVM CPU per operation / bare', `${fmtNear(j.cpuRatio, 1.02)}${roundSpread(j.cpuPerRound)}`, '≤ 1.02×',
-      j.cpuRatio <= 1.02 && j.cpuRatio < floor ? luck : status(j.cpuRatio <= 1.02, `by ${byRatio(j.cpuRatio - 1.02)}`)]);
+      j.cpuRatio <= 1.02 && lucky.cpu ? luck : status(j.cpuRatio <= 1.02, `by ${byRatio(j.cpuRatio - 1.02)}`)]);
     rows.push(['… the shim and agent alone, without the CLI: ops/s, CPU per operation', `${fmtRatio(j.inProcessOpsRatio)}, ${fmtRatio(j.inProcessCpuRatio)}`,
       'measured', '']);
     if (j.profile) {
@@ -79,21 +79,23 @@ export function targetsSection(targets, previousIdle) {
 const percent = (x) => `${(100 * x).toFixed(1)}%`;
 
 /**
- * The least CPU per operation the JVM workload can show under the shim: the shim's own frames' share of the JVM's
- * samples in the profile, on top of the bare work. A sitting whose CPU ratio reads better than that (or whose ops/s
- * reads better than its inverse) was lucky in its bare runs: its reading cannot show the target met. Undefined (and
- * every comparison with it false) without a profile.
+ * Which JVM readings are better than the profile allows. The least CPU per operation the workload can show under the
+ * shim is the bare work plus the shim's own frames' share of the JVM's samples; a sitting whose CPU ratio reads under
+ * that (or whose ops/s reads over its inverse) was lucky in its bare runs, and its reading cannot show a target met.
+ * Neither without a profile.
  */
-function jvmFloor(j) {
-  return j?.profile ? 1 + j.profile.inShim : undefined;
+function luckyReadings(j) {
+  if (!j?.profile) return { cpu: false, ops: false };
+  const floor = 1 + j.profile.inShim;
+  return { cpu: j.cpuRatio < floor, ops: j.opsRatio > 1 / floor };
 }
 
 /** For each missed ratio the profile can speak to: what the perf profile says the time went to. */
 function whyMissed(targets) {
   const lines = [];
   const j = targets.jvm;
-  const floor = jvmFloor(j);
-  if (j?.profile && (j.cpuRatio > 1.02 || j.opsRatio < 0.97 || j.cpuRatio < floor || j.opsRatio > 1 / floor)) {
+  const lucky = luckyReadings(j);
+  if (j?.profile && (j.cpuRatio > 1.02 || j.opsRatio < 0.97 || lucky.cpu || lucky.ops)) {
     const rest = j.profile.inShim - j.profile.javaStack;
     const title = j.cpuRatio > 1.02 || j.opsRatio < 0.97 ? 'Why the JVM\'s ratios miss.' : 'Why the JVM\'s ratios are not taken as met.';
     lines.push(`**${title}** The shim's own frames are ${percent(j.profile.inShim)} of the JVM's CPU samples, so CPU per`
