@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "interpose.h"
 #include "liveness.h"
 #include "mappings.h"
 #include "methods.h"
@@ -50,6 +51,8 @@ enum record_type {
 };
 
 #define FORMAT_VERSION 3u
+/* 96 bytes until first_seen_bytes came, still in version 3 (the record says its entries' size). */
+#define SITE_ENTRY_BYTES 104u
 
 /* Live totals of one stack, gathered from the liveness table for one snapshot. */
 struct site_totals {
@@ -68,6 +71,17 @@ static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pid_dir_fd = -1;
 static uint64_t next_sequence;
 static struct site_totals *totals;
+/*
+ * Per stack, cumulative: the upscaled bytes of its sampled blocks counted at the first snapshot they were live in.
+ * The analysis tells a site whose blocks are replaced (its sampled estimate wanders as blocks come and go, with no
+ * growth) from one that grows by it: births seen, and so deaths seen (FORMAT.md, first_seen_bytes). Births are
+ * known to the decisecond: a block born after the decisecond of the snapshot before counts whole; one born in that
+ * decisecond counts for the share of it that came after that snapshot's walk (the blocks born before were counted
+ * then), so the count is right on average wherever in their decisecond the snapshots fall.
+ */
+static double *first_seen_bytes;
+static uint32_t first_seen_from_ds;
+static double first_seen_boundary_share = 1.0;
 static uintptr_t *frame_scratch;
 static struct lh_java_frame *java_scratch;
 static struct mallinfo2 (*mallinfo2_function)(void);
@@ -92,6 +106,10 @@ static void add_live(uint32_t stack_id, uint32_t stack_count, uint64_t bytes, ui
     t->live_bytes += upscaled;
     t->live_usable_bytes += weight * (double)usable;
     t->time_weighted_ds += upscaled * (double)born_ds;
+    if (born_ds > first_seen_from_ds)
+        first_seen_bytes[stack_id] += upscaled;
+    else if (born_ds == first_seen_from_ds)
+        first_seen_bytes[stack_id] += upscaled * first_seen_boundary_share;
 }
 
 static void add_live_entry(const struct lh_live_entry *e, void *context)
@@ -278,7 +296,7 @@ static void write_sites(uint32_t stack_count)
 {
     off_t start = out_begin_record(RECORD_SITES);
     out_u32(stack_count);
-    out_u32(96);
+    out_u32(SITE_ENTRY_BYTES);
     for (uint32_t id = 0; id < stack_count; id++) {
         const struct site_totals *t = &totals[id];
         out_u32(id);
@@ -294,6 +312,7 @@ static void write_sites(uint32_t stack_count)
         out_u64(t->live_samples ? (uint64_t)t->newest_ds * 100 : 0);
         out_f64(t->live_bytes > 0 ? t->time_weighted_ds / t->live_bytes * 100.0 : 0.0);
         out_f64(t->live_usable_bytes);
+        out_f64(first_seen_bytes[id]);
     }
     out_end_record(start);
 }
@@ -313,8 +332,13 @@ LH_HIDDEN void lh_snapshot_write(bool is_final, bool after_trim)
     }
     uint32_t stack_count = lh_stacks_count();
     memset(totals, 0, (size_t)stack_count * sizeof *totals);
+    /* On the clock births are told by (lh_now_deciseconds): where in its decisecond this walk starts. */
+    uint64_t now = lh_coarse_monotonic_ns();
+    uint64_t since_start_ns = now > lh_start_monotonic_ns ? now - lh_start_monotonic_ns : 0;
     lh_live_for_each(add_live_entry, &stack_count);
     lh_mappings_for_each(add_mapping, &stack_count);
+    first_seen_from_ds = (uint32_t)(since_start_ns / 100000000u);
+    first_seen_boundary_share = 1.0 - (double)(since_start_ns % 100000000u) / 1e8;
 
     out_start(fd);
     out_put("LKHUNT\r\n", 8);
@@ -376,6 +400,8 @@ LH_HIDDEN bool lh_snapshot_open_directory(void)
     if (fd < 0)
         return false;
     pthread_mutex_lock(&write_lock);
+    first_seen_from_ds = 0; /* a new run (an attach rebases the clock births are told in) */
+    first_seen_boundary_share = 1.0;
     if (pid_dir_fd >= 0)
         close(pid_dir_fd);
     pid_dir_fd = fd;
@@ -390,9 +416,10 @@ LH_HIDDEN bool lh_snapshot_prepare(void)
         return false;
     bool output_ready = out_init();
     totals = lh_map_memory((size_t)lh_config.max_stacks * sizeof *totals);
+    first_seen_bytes = lh_map_memory((size_t)lh_config.max_stacks * sizeof *first_seen_bytes);
     frame_scratch = lh_map_memory(LH_MAX_DEPTH_LIMIT * sizeof *frame_scratch);
     java_scratch = lh_map_memory(LH_MAX_DEPTH_LIMIT * sizeof *java_scratch);
-    if (!output_ready || !totals || !frame_scratch || !java_scratch)
+    if (!output_ready || !totals || !first_seen_bytes || !frame_scratch || !java_scratch)
         return false;
     mallinfo2_function = (struct mallinfo2 (*)(void))dlsym(RTLD_DEFAULT, "mallinfo2");
     mallctl_function = (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(RTLD_DEFAULT, "mallctl");

@@ -22,7 +22,12 @@ export const fixedPayloadBytes: Record<number, number> = {
   [RecordType.jemalloc]: 48,
   [RecordType.end]: 0,
 };
-const SITE_ENTRY_BYTES = 96;
+/** A site entry's size: 96 bytes, or in version 3 104 since first_seen_bytes (the record says which). */
+function siteEntryBytes(c: Cursor, entryBytes: number, count: number, version: number): number {
+  if (entryBytes !== 96 && !(entryBytes === 104 && version >= 3)) throw inputError(c.path, `corrupt snapshot: site entries of ${entryBytes} bytes`);
+  c.need(count * entryBytes, 'site table');
+  return entryBytes;
+}
 
 export class Cursor {
   offset: number;
@@ -180,9 +185,7 @@ export function siteKindAt(c: Pick<Cursor, 'path'>, value: number, version: numb
 
 export function readSites(c: Cursor, version: number): SiteStats[] {
   const count = c.u32();
-  const entryBytes = c.u32();
-  if (entryBytes !== SITE_ENTRY_BYTES) throw inputError(c.path, `corrupt snapshot: site entries of ${entryBytes} bytes`);
-  c.need(count * SITE_ENTRY_BYTES, 'site table');
+  const entryBytes = siteEntryBytes(c, c.u32(), count, version);
   const sites: SiteStats[] = [];
   for (let i = 0; i < count; i++) {
     const stackId = c.u32();
@@ -194,6 +197,7 @@ export function readSites(c: Cursor, version: number): SiteStats[] {
     };
     const usable = c.f64();
     if (version >= 3) site.liveUsableBytes = usable;
+    if (entryBytes > 96) site.firstSeenBytes = c.f64();
     sites.push(site);
   }
   return sites;
@@ -202,15 +206,13 @@ export function readSites(c: Cursor, version: number): SiteStats[] {
 /** SITES read in place: the table refers to `c.buf` (see SiteTable); every entry's kind checked. */
 export function readSiteTable(c: Cursor, version: number): SiteTable {
   const count = c.u32();
-  const entryBytes = c.u32();
-  if (entryBytes !== SITE_ENTRY_BYTES) throw inputError(c.path, `corrupt snapshot: site entries of ${entryBytes} bytes`);
-  c.need(count * SITE_ENTRY_BYTES, 'site table');
+  const entryBytes = siteEntryBytes(c, c.u32(), count, version);
   for (let i = 0; i < count; i++) {
-    const kind = c.buf.readUInt32LE(c.offset + i * SITE_ENTRY_BYTES + 4);
+    const kind = c.buf.readUInt32LE(c.offset + i * entryBytes + 4);
     if (kind !== 0) siteKindAt(c, kind, version);
   }
-  const table = new SiteTable(count, c.buf.subarray(c.offset, c.offset + count * SITE_ENTRY_BYTES), version);
-  c.offset += count * SITE_ENTRY_BYTES;
+  const table = new SiteTable(count, c.buf.subarray(c.offset, c.offset + count * entryBytes), version, entryBytes / 8);
+  c.offset += count * entryBytes;
   return table;
 }
 

@@ -60,12 +60,17 @@ export class StackTable implements ReadonlyMap<number, RawStack> {
  * the stack id and (at byte 4) the kind.
  */
 export const SITE_WORDS = 12;
+/** Words of an entry with first_seen_bytes (104 bytes; still version 3). */
+export const SITE_WORDS_FIRST_SEEN = 13;
 export const SiteWord = {
   stackId: 0, liveSamples: 1, liveSampledBytes: 2, liveObjects: 3, liveBytes: 4, allocSamples: 5, allocObjects: 6,
-  allocBytes: 7, oldestLiveMs: 8, newestLiveMs: 9, meanLiveMs: 10, liveUsableBytes: 11,
+  allocBytes: 7, oldestLiveMs: 8, newestLiveMs: 9, meanLiveMs: 10, liveUsableBytes: 11, firstSeenBytes: 12,
 } as const;
 
-/** Writes `site` as a 96-byte SITES entry at `at` (the layout SiteTable reads): for tests and tables built from objects. */
+/**
+ * Writes `site` as a SITES entry at `at` (the layout SiteTable reads): 104 bytes when it has firstSeenBytes, else 96.
+ * For tests and tables built from objects.
+ */
 export function writeSiteEntry(buf: Buffer, at: number, site: SiteStats): void {
   buf.writeUInt32LE(site.stackId, at);
   buf.writeUInt32LE(Math.max(0, SITE_KINDS.indexOf(site.kind ?? 'malloc')), at + 4);
@@ -80,11 +85,12 @@ export function writeSiteEntry(buf: Buffer, at: number, site: SiteStats): void {
   buf.writeBigUInt64LE(BigInt(site.newestLiveMs), at + 72);
   buf.writeDoubleLE(site.meanLiveMs, at + 80);
   buf.writeDoubleLE(site.liveUsableBytes ?? 0, at + 88);
+  if (site.firstSeenBytes !== undefined) buf.writeDoubleLE(site.firstSeenBytes, at + 96);
 }
 
 /**
  * The SITES record's entries, read in place: `view` covers the entries as they are in the file (little-endian
- * integers and doubles, 96 bytes each). A table read by SnapshotSeriesReader borrows the reader's buffer until it
+ * integers and doubles, 96 or 104 bytes each). A table read by SnapshotSeriesReader borrows the reader's buffer until it
  * is released (its owner is done with it) or detached (it keeps a copy of its own, which the reader makes before it
  * reads another file into that buffer).
  */
@@ -95,16 +101,24 @@ export class SiteTable {
   /** Set by the reader: site i is the stack at position i of its snapshot's StackTable, for every site. */
   inStackOrder = false;
 
-  /** `version`: the snapshot format's (before 3, the kind and usable-bytes words were reserved). */
-  constructor(readonly count: number, entries: Uint8Array, readonly version = 3) {
-    this.dataView = new DataView(entries.buffer, entries.byteOffset, count * SITE_WORDS * 8);
+  /**
+   * `version`: the snapshot format's (before 3, the kind and usable-bytes words were reserved); `words`: an entry's
+   * size in words (SITE_WORDS, or SITE_WORDS_FIRST_SEEN for entries with first_seen_bytes).
+   */
+  constructor(readonly count: number, entries: Uint8Array, readonly version = 3, readonly words: number = SITE_WORDS) {
+    this.dataView = new DataView(entries.buffer, entries.byteOffset, count * words * 8);
     this.base = 0;
+  }
+
+  /** Whether entries carry first_seen_bytes. */
+  get hasFirstSeen(): boolean {
+    return this.words >= SITE_WORDS_FIRST_SEEN;
   }
 
   /** Copies the entries out of the buffer they were read from. */
   detach(): void {
     if (this.released) return;
-    const copy = new Uint8Array(this.count * SITE_WORDS * 8);
+    const copy = new Uint8Array(this.count * this.words * 8);
     copy.set(new Uint8Array(this.dataView.buffer, this.dataView.byteOffset + this.base, copy.length));
     this.dataView = new DataView(copy.buffer);
     this.base = 0;
@@ -126,30 +140,30 @@ export class SiteTable {
   }
 
   entryOffset(index: number): number {
-    return this.base + index * SITE_WORDS * 8;
+    return this.base + index * this.words * 8;
   }
 
   /** An unsigned 64-bit field as a number (exact below 2^53, which every count and size is). */
   integer(index: number, word: number): number {
-    const at = this.base + (index * SITE_WORDS + word) * 8;
+    const at = this.base + (index * this.words + word) * 8;
     return this.dataView.getUint32(at, true) + this.dataView.getUint32(at + 4, true) * 4294967296;
   }
 
   float(index: number, word: number): number {
-    return this.dataView.getFloat64(this.base + (index * SITE_WORDS + word) * 8, true);
+    return this.dataView.getFloat64(this.base + (index * this.words + word) * 8, true);
   }
 
   stackId(index: number): number {
-    return this.dataView.getUint32(this.base + index * SITE_WORDS * 8, true);
+    return this.dataView.getUint32(this.base + index * this.words * 8, true);
   }
 
   liveBytes(index: number): number {
-    return this.dataView.getFloat64(this.base + (index * SITE_WORDS + SiteWord.liveBytes) * 8, true);
+    return this.dataView.getFloat64(this.base + (index * this.words + SiteWord.liveBytes) * 8, true);
   }
 
   /** The site's kind as a number (SITE_KINDS), read where the reader checked it. */
   kindCode(index: number): number {
-    return this.dataView.getUint32(this.base + index * SITE_WORDS * 8 + 4, true);
+    return this.dataView.getUint32(this.base + index * this.words * 8 + 4, true);
   }
 
   kind(index: number): SiteKind {
@@ -166,6 +180,7 @@ export class SiteTable {
       meanLiveMs: this.float(index, SiteWord.meanLiveMs),
     };
     if (this.version >= 3) site.liveUsableBytes = this.float(index, SiteWord.liveUsableBytes);
+    if (this.hasFirstSeen) site.firstSeenBytes = this.float(index, SiteWord.firstSeenBytes);
     return site;
   }
 

@@ -162,6 +162,11 @@ export interface SiteStats {
    * pages). Absent before version 3.
    */
   liveUsableBytes?: number;
+  /**
+   * Cumulative upscaled bytes of the stack's sampled blocks, each counted at the first snapshot it was live in: what
+   * the stack's sampled estimate gained by births a snapshot saw. Absent in files whose site entries are 96 bytes.
+   */
+  firstSeenBytes?: number;
 }
 
 /** A resolved Java method (JAVA_METHODS record). */

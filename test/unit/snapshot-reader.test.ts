@@ -643,6 +643,23 @@ describe('parseSnapshot: version 3 (site kinds, usable bytes, mapping counters)'
     assert.deepEqual(shared.sites, s.sites);
   });
 
+  test('104-byte entries carry first_seen_bytes (both readers); a 104-byte entry before version 3 is rejected', () => {
+    const firstSeen = [1_048_576.5, 0, 8192];
+    const entries = v3Sites.map((site, i) => Buffer.concat([siteBytes(site), f64(firstSeen[i]!)]));
+    const payload = Buffer.concat([u32(entries.length), u32(104), ...entries]);
+    const records = v3Records();
+    records[6] = record(T.sites, payload);
+    const bytes = snapshot(records, header({ version: 3 }));
+    const s = parseSnapshot(bytes, PATH);
+    assert.deepEqual(s.sites.map((site) => site.firstSeenBytes), firstSeen);
+    assert.deepEqual(s.sites.map((site) => site.liveUsableBytes), [6_400_000.5, 528_384, 4096]);
+    const { snapshot: shared } = parseSnapshotShared(bytes, PATH, undefined);
+    assert.deepEqual(shared.sites, s.sites);
+    assert.equal(shared.siteTable!.hasFirstSeen, true);
+    assert.equal(parseSnapshot(v3(), PATH).sites[0]!.firstSeenBytes, undefined, '96-byte entries have none');
+    assertRejected(snapshot(records, header({ version: 2 })), /site entries of 104 bytes/);
+  });
+
   test('a kind it does not know, or a kind in a version-2 file, is rejected in one line', () => {
     assertRejected(v3([{ ...SITES[0]!, kindCode: 3 }]), /a site of unknown kind 3/);
     assertRejected(snapshot(v3Records([{ ...SITES[0]!, kindCode: 1 }]), header({ version: 2 })), /a site of unknown kind 1/);
