@@ -21,9 +21,21 @@ export const heapSampleTypes = [
  * -tagfocus kind=mmap` shows them alone); a malloc stack carries neither.
  */
 export const kindLabel = { key: 'kind', mmap: 'mmap', mappingKey: 'mapping', anon: 'anon', file: 'file' } as const;
+/**
+ * A sample's cumulative upscaled bytes of blocks counted at the first snapshot they were live in (native/FORMAT.md,
+ * first_seen_bytes), the last of its labels, when above 0: with in-use bytes, it tells the births and deaths a site's
+ * series saw (analyse/trend.ts, turnover).
+ */
+export const firstSeenLabel = 'first_seen_bytes';
 /** The label strings every profile's string table starts with, in this order (encode.ts makes the same bytes). */
 export const labelStrings = ['stack_id', 'oldest_live_age_ms', 'mean_live_age_ms', kindLabel.key, kindLabel.mmap, kindLabel.mappingKey,
-  kindLabel.anon, kindLabel.file] as const;
+  kindLabel.anon, kindLabel.file, firstSeenLabel] as const;
+
+/** The first_seen_bytes a site's sample carries: rounded like the sample's values; 0 for none. */
+export function firstSeenValue(firstSeenBytes: number | undefined): number {
+  const value = Math.round(firstSeenBytes ?? 0);
+  return Number.isFinite(value) && value > 0 ? value : 0;
+}
 
 /** A sample's site kind from its labels (absent: malloc, as in every profile that is not leakhunt's). */
 export function siteKindOfLabels(labels: Readonly<Record<string, string | number>>): SiteKind {
@@ -74,6 +86,7 @@ export function buildHeapProfile(snap: SymbolizedSnapshot, opts: BuildHeapProfil
   // Ages of the live blocks at snapshot time (ms), for the analysis's second signal: a leak's live blocks span the
   // run, churn's are all young, a filled cache's all old.
   const ageKeys = { oldest: strings.dedup('oldest_live_age_ms'), mean: strings.dedup('mean_live_age_ms') };
+  const firstSeenKey = strings.dedup(firstSeenLabel);
   // The executable's mapping first, whatever library the first sampled frame is in: pprof's main binary.
   builder.mainMapping(snap.raw.maps);
   const kindOf = (kind: SiteKind | undefined): Label[] => (kind === undefined || kind === 'malloc' ? [] : [
@@ -105,6 +118,7 @@ export function buildHeapProfile(snap: SymbolizedSnapshot, opts: BuildHeapProfil
             new Label({ key: ageKeys.mean, num: Math.max(0, Math.round(nowMs - site.meanLiveMs)) }),
           ] : []),
           ...kindOf(site.kind),
+          ...(firstSeenValue(site.firstSeenBytes) > 0 ? [new Label({ key: firstSeenKey, num: firstSeenValue(site.firstSeenBytes) })] : []),
         ],
       }),
     );

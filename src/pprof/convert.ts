@@ -122,7 +122,7 @@ export class ProfileWriter {
       this.series.add({
         timeSec, stackOf: encoded.stackOf, inuse: encoded.inuse, objects: encoded.objects, oldestAgeMs: encoded.oldestAgeMs, meanAgeMs: encoded.meanAgeMs,
         allocBytes: encoded.allocBytes,
-      });
+      }, encoded.firstSeenBytes);
     }
     this.timings.encodeMs += performance.now() - started;
 

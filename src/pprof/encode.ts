@@ -16,12 +16,13 @@
  * must keep), and cutting it apart would spread that invariant over several files. The wire format is protobuf.ts.
  */
 import { SITE_KINDS, type RawSnapshot, type RawStack, type SiteKind } from '../snapshot/types.js';
-import { SiteTable, StackTable, writeSiteEntry, type StackStore } from '../snapshot/tables.js';
+import { SITE_WORDS, SITE_WORDS_FIRST_SEEN, SiteTable, SiteWord, StackTable, writeSiteEntry, type StackStore } from '../snapshot/tables.js';
 import { javaSourceFrame, nativeFramesBeforeJava } from '../symbolize/java.js';
 import type { MemoryMapping } from '../symbolize/maps.js';
 import type { SourceFrame, SymbolizedLocation, SymbolizedSnapshot } from '../symbolize/types.js';
 import {
-  emptyStackFunctionName, heapSampleTypes, kindLabel, labelStrings, mainExecutableMapping, overflowStackFunctionName, type BuildHeapProfileOptions,
+  emptyStackFunctionName, firstSeenLabel, firstSeenValue, heapSampleTypes, kindLabel, labelStrings, mainExecutableMapping, overflowStackFunctionName,
+  type BuildHeapProfileOptions,
 } from './build.js';
 import type { HeapProfileFrame } from './read.js';
 import { Bytes, copyBytes, decodedNumber, isUnsigned, packedLength, putUnsigned, varintLength } from './protobuf.js';
@@ -46,7 +47,14 @@ export interface EncodedProfile {
   meanAgeMs: Float64Array;
   /** Its alloc_space, as the profile holds it. */
   allocBytes: Float64Array;
+  /** Its first_seen_bytes label, 0 where it has none; absent when the snapshot's sites do not have the field. */
+  firstSeenBytes?: Float64Array;
 }
+
+/** The first_seen_bytes label's key: its place in the string table, after the empty string. */
+const FIRST_SEEN_KEY = labelStrings.indexOf(firstSeenLabel) + 1;
+/** Values kept per site to tell an unchanged sample: the 4 values, the two ages, first_seen_bytes. */
+const KEPT_VALUES = 7;
 
 interface MappingEntry {
   id: number;
@@ -63,9 +71,10 @@ type MappingKey = Pick<MemoryMapping, 'startAddress' | 'endAddress' | 'fileOffse
 /** The sites of a snapshot as a SiteTable: the one it was read with, or one made from its SiteStats. */
 function siteTableOf(raw: RawSnapshot): SiteTable {
   if (raw.siteTable) return raw.siteTable;
-  const entries = Buffer.alloc(96 * raw.sites.length);
-  raw.sites.forEach((site, i) => writeSiteEntry(entries, 96 * i, site));
-  return new SiteTable(raw.sites.length, entries, raw.sites.some((site) => site.liveUsableBytes !== undefined) ? 3 : 2);
+  const words = raw.sites.some((site) => site.firstSeenBytes !== undefined) ? SITE_WORDS_FIRST_SEEN : SITE_WORDS;
+  const entries = Buffer.alloc(8 * words * raw.sites.length);
+  raw.sites.forEach((site, i) => writeSiteEntry(entries, 8 * words * i, site));
+  return new SiteTable(raw.sites.length, entries, raw.sites.some((site) => site.liveUsableBytes !== undefined) ? 3 : 2, words);
 }
 
 const sameSource = (a: SourceFrame, b: SourceFrame) => a.functionName === b.functionName && a.fileName === b.fileName && a.line === b.line;
@@ -108,8 +117,8 @@ export class HeapProfileEncoder {
 
   private readonly scratch = new Bytes(256);
   /**
-   * The previous profile's samples, where each began in them, and the values each was encoded with (4 values and the
-   * two ages, NaN for none): a sample whose values did not change is copied from there, runs of them at once.
+   * The previous profile's samples, where each began in them, and the values each was encoded with (KEPT_VALUES: 4 values,
+   * the two ages, NaN for none, and first_seen_bytes): a sample whose values did not change is copied from there, runs of them at once.
    */
   private previous: { bytes: Uint8Array; starts: Int32Array; values: Float64Array; count: number; liveOnly: boolean } | undefined;
   /** Buffers of profiles the caller is done with (recycle()), to encode the next ones into. */
@@ -122,6 +131,7 @@ export class HeapProfileEncoder {
   private scratchOldest = new Float64Array(0);
   private scratchMean = new Float64Array(0);
   private scratchAlloc = new Float64Array(0);
+  private scratchFirstSeen = new Float64Array(0);
   /** The stack table and site order of the previous snapshot, when its sites followed its stacks one for one. */
   private orderedStore: StackStore | undefined;
   /** Snapshots encoded from scratch (the first, and each that did not extend the one before). */
@@ -381,6 +391,7 @@ export class HeapProfileEncoder {
     return {
       bytes: out.view(), stackOf: this.scratchStack.slice(0, inUse), inuse: this.scratchInuse.slice(0, inUse), objects: this.scratchObjects.slice(0, inUse),
       oldestAgeMs: this.scratchOldest.slice(0, inUse), meanAgeMs: this.scratchMean.slice(0, inUse), allocBytes: this.scratchAlloc.slice(0, inUse),
+      ...(table.hasFirstSeen ? { firstSeenBytes: this.scratchFirstSeen.slice(0, inUse) } : {}),
     };
   }
 
@@ -408,6 +419,7 @@ export class HeapProfileEncoder {
     this.scratchOldest = new Float64Array(size);
     this.scratchMean = new Float64Array(size);
     this.scratchAlloc = new Float64Array(size);
+    this.scratchFirstSeen = new Float64Array(size);
   }
 
   /**
@@ -418,18 +430,20 @@ export class HeapProfileEncoder {
   private writeSamples(out: Bytes, table: SiteTable, nowMs: number, liveOnly: boolean): number {
     const count = table.count;
     this.ensureScratch(count);
-    const { scratchStack, scratchInuse, scratchObjects, scratchOldest, scratchMean, scratchAlloc, siteStackIndex } = this;
+    const { scratchStack, scratchInuse, scratchObjects, scratchOldest, scratchMean, scratchAlloc, scratchFirstSeen, siteStackIndex } = this;
     let inUse = 0;
     const previous = this.previous;
     const starts = new Int32Array(count + 1);
     let encodedValues = previous?.values ?? new Float64Array(0);
-    if (encodedValues.length < count * 6) {
-      const grown = new Float64Array((count + (count >> 3)) * 6);
+    if (encodedValues.length < count * KEPT_VALUES) {
+      const grown = new Float64Array((count + (count >> 3)) * KEPT_VALUES);
       grown.set(encodedValues);
       encodedValues = grown;
     }
     const samplesStart = out.length;
     const view = table.view;
+    const firstSeenAt = SiteWord.firstSeenBytes * 8;
+    const hasFirstSeen = table.hasFirstSeen;
     /** Copies the previous profile's samples [from, to) at once. */
     const copy = (from: number, to: number) => {
       const { bytes, starts: before } = previous!;
@@ -456,6 +470,7 @@ export class HeapProfileEncoder {
         oldest = Math.max(0, Math.round(nowMs - oldestLiveMs));
         mean = Math.max(0, Math.round(nowMs - view.getFloat64(at + 80, true)));
       }
+      const seen = hasFirstSeen ? firstSeenValue(view.getFloat64(at + firstSeenAt, true)) : 0;
       const inuse = Number.isFinite(v3) ? v3 + 0 : 0;
       if (inuse !== 0) {
         scratchStack[inUse] = siteStackIndex[i]!;
@@ -464,11 +479,13 @@ export class HeapProfileEncoder {
         scratchOldest[inUse] = live ? decodedNumber(oldest) : NaN;
         scratchMean[inUse] = live ? decodedNumber(mean) : NaN;
         scratchAlloc[inUse] = decodedNumber(v1);
+        scratchFirstSeen[inUse] = seen;
         inUse++;
       }
-      const e = 6 * i;
+      const e = KEPT_VALUES * i;
       if (i < reusable && encodedValues[e] === v0 && encodedValues[e + 1] === v1 && encodedValues[e + 2] === v2 && encodedValues[e + 3] === v3
-        && (live ? encodedValues[e + 4] === oldest && encodedValues[e + 5] === mean : Number.isNaN(encodedValues[e + 4]!))) {
+        && (live ? encodedValues[e + 4] === oldest && encodedValues[e + 5] === mean : Number.isNaN(encodedValues[e + 4]!))
+        && encodedValues[e + 6] === seen) {
         if (run < 0) run = i;
         continue;
       }
@@ -482,11 +499,12 @@ export class HeapProfileEncoder {
       encodedValues[e + 3] = v3;
       encodedValues[e + 4] = oldest;
       encodedValues[e + 5] = mean;
+      encodedValues[e + 6] = seen;
       starts[i] = out.length - samplesStart;
       // Left out: no bytes, so a later profile that leaves it out too copies nothing for it.
       if (liveOnly && !live && inuse === 0) continue;
       this.writeSample(out, this.siteLocations[i]!, view.getUint32(at, true), v0, v1, v2, v3, live, oldest, mean,
-        this.kindLabelBytes[this.siteKinds[i]!]!);
+        this.kindLabelBytes[this.siteKinds[i]!]!, seen);
     }
     if (run >= 0) copy(run, count);
     starts[count] = out.length - samplesStart;
@@ -556,11 +574,14 @@ export class HeapProfileEncoder {
   /** One Sample message (Profile field 2): its location ids, its four values, its labels. */
   private writeSample(
     out: Bytes, locations: Uint8Array, stackId: number, v0: number, v1: number, v2: number, v3: number, live: boolean, oldest: number, mean: number,
-    kindLabels: Uint8Array,
+    kindLabels: Uint8Array, seen: number,
   ): void {
     const valuesLength = (varintLength(v0) || 1) + (varintLength(v1) || 1) + (varintLength(v2) || 1) + (varintLength(v3) || 1);
     const stackLabel = 2 + (stackId ? 1 + varintLength(stackId) : 0);
-    let length = locations.length + 1 + varintLength(valuesLength) + valuesLength + 1 + varintLength(stackLabel) + stackLabel + kindLabels.length;
+    // first_seen_bytes, when above 0: key and value, at most 13 bytes, so its length is one byte.
+    const seenLabel = seen > 0 ? 3 + varintLength(seen) : 0;
+    let length = locations.length + 1 + varintLength(valuesLength) + valuesLength + 1 + varintLength(stackLabel) + stackLabel + kindLabels.length
+      + (seenLabel ? 2 + seenLabel : 0);
     let oldestLabel = 0;
     let meanLabel = 0;
     if (live) {
@@ -568,9 +589,15 @@ export class HeapProfileEncoder {
       meanLabel = 2 + (mean ? 1 + varintLength(mean) : 0);
       length += 1 + varintLength(oldestLabel) + oldestLabel + 1 + varintLength(meanLabel) + meanLabel;
     }
-    if (!(isUnsigned(v0) && isUnsigned(v1) && isUnsigned(v2) && isUnsigned(v3) && (!live || (isUnsigned(oldest) && isUnsigned(mean))))) {
+    if (!(isUnsigned(v0) && isUnsigned(v1) && isUnsigned(v2) && isUnsigned(v3) && (!live || (isUnsigned(oldest) && isUnsigned(mean))) && isUnsigned(seen))) {
       this.writeSampleSlowly(out, locations, stackId, [v0, v1, v2, v3], live, oldest, mean, length, valuesLength, stackLabel, oldestLabel, meanLabel);
       out.append(kindLabels);
+      if (seenLabel) {
+        out.byte(26);
+        out.varint(seenLabel);
+        out.field(8, FIRST_SEEN_KEY);
+        out.field(24, seen);
+      }
       return;
     }
     out.reserve(length + 11);
@@ -611,7 +638,16 @@ export class HeapProfileEncoder {
         at = putUnsigned(buf, at, mean);
       }
     }
-    out.length = copyBytes(buf, at, kindLabels, 0, kindLabels.length);
+    at = copyBytes(buf, at, kindLabels, 0, kindLabels.length);
+    if (seenLabel) {
+      buf[at++] = 26;
+      buf[at++] = seenLabel;
+      buf[at++] = 8;
+      buf[at++] = FIRST_SEEN_KEY;
+      buf[at++] = 24;
+      at = putUnsigned(buf, at, seen);
+    }
+    out.length = at;
   }
 
   /** writeSample for values the fast path does not write (negative, fractional, huge): as pprof-format writes them. */

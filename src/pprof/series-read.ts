@@ -11,8 +11,8 @@
  */
 import { gunzipSync } from 'node:zlib';
 import type { SiteKind } from '../snapshot/types.js';
-import { kindLabel, siteKindOfLabels } from './build.js';
-import type { SeriesPoint } from './series.js';
+import { firstSeenLabel, kindLabel, siteKindOfLabels } from './build.js';
+import { SeenBirths, type SeriesPoint } from './series.js';
 import { decodeHeapProfile, sampleValueIndex, type HeapProfileFrame } from './read.js';
 import { NotPlain, Wire } from './protobuf.js';
 import {
@@ -51,6 +51,7 @@ export class ProfileSeriesReader {
   private readonly stackOfField = new Map<string, number>();
   /** The last profile read fast: its locations' distinct-location numbers by id. */
   private previousById: number[] | undefined;
+  private readonly seen = new SeenBirths();
 
   /**
    * One profile (gzipped or not) as a series point at `timeSec` (default: its own time, as seconds since `startSec`).
@@ -87,6 +88,7 @@ export class ProfileSeriesReader {
     const allocBytes = allocAt < 0 ? undefined : new Float64Array(samples.length);
     const oldestAgeMs = new Float64Array(samples.length);
     const meanAgeMs = new Float64Array(samples.length);
+    const firstSeenBytes = new Float64Array(samples.length);
     samples.forEach((sample, i) => {
       stackOf[i] = this.stackOfFrames(sample.stack.map((frame) => [frame]), sample.stack.map(frameKey), siteKindOfLabels(sample.labels));
       inuse[i] = sample.values[inuseAt]!;
@@ -96,8 +98,13 @@ export class ProfileSeriesReader {
       const mean = sample.labels['mean_live_age_ms'];
       oldestAgeMs[i] = typeof oldest === 'number' ? oldest : NaN;
       meanAgeMs[i] = typeof mean === 'number' ? mean : NaN;
+      const firstSeen = sample.labels[firstSeenLabel];
+      firstSeenBytes[i] = typeof firstSeen === 'number' ? firstSeen : 0;
     });
-    return { timeSec: timeSec(profile.timeNanos), stackOf, inuse, ...(objects ? { objects } : {}), oldestAgeMs, meanAgeMs, ...(allocBytes ? { allocBytes } : {}) };
+    return {
+      timeSec: timeSec(profile.timeNanos), stackOf, inuse, ...(objects ? { objects } : {}), oldestAgeMs, meanAgeMs, ...(allocBytes ? { allocBytes } : {}),
+      ...(profile.samples.some((sample) => firstSeenLabel in sample.labels) ? { seenBirths: this.seen.of(stackOf, firstSeenBytes) } : {}),
+    };
   }
 
   /** The index of the stack of `kind` made of these locations' frames; `keys` are what tells them apart. */
@@ -167,6 +174,7 @@ export class ProfileSeriesReader {
     };
     const keys: LabelKeys = {
       oldest: keyOf('oldest_live_age_ms'), mean: keyOf('mean_live_age_ms'), kind: keyOf(kindLabel.key), mapping: keyOf(kindLabel.mappingKey),
+      firstSeen: keyOf(firstSeenLabel),
     };
     const kindOf = (sample: SampleScan): SiteKind => {
       if (sample.kind === 0 || strings[sample.kind] !== kindLabel.mmap) return 'malloc';
@@ -178,11 +186,15 @@ export class ProfileSeriesReader {
     const allocs: number[] = [];
     const oldestAges: number[] = [];
     const meanAges: number[] = [];
+    const firstSeen: number[] = [];
+    /** Whether any sample has the first_seen_bytes label, with in-use bytes or not (as seriesOfProfiles asks). */
+    let anyFirstSeen = false;
     const sample = new SampleScan(data);
     for (let k = 0; k < profile.samples.length; k += 2) {
       sample.scan(profile.samples[k]!, profile.samples[k + 1]!, strings, keys);
       if (sample.values.length !== profile.sampleTypes.length) throw new NotPlain();
       for (const id of sample.ids) if (!(byId[id]! >= 0)) throw new NotPlain();
+      if (sample.hasFirstSeen) anyFirstSeen = true;
       const bytes = sample.values[inuseAt]!;
       if (bytes === 0) continue;
       // One packed location field: its bytes and the kind say which stack (see sameLocations), else its locations do.
@@ -199,10 +211,13 @@ export class ProfileSeriesReader {
       if (allocAt >= 0) allocs.push(sample.values[allocAt]!);
       oldestAges.push(sample.oldest);
       meanAges.push(sample.mean);
+      firstSeen.push(sample.firstSeen);
     }
+    const stacks = Int32Array.from(stackOf);
     return {
-      stackOf: Int32Array.from(stackOf), inuse: Float64Array.from(inuse), ...(objectsAt >= 0 ? { objects: Float32Array.from(objects) } : {}), oldestAgeMs: Float64Array.from(oldestAges), meanAgeMs: Float64Array.from(meanAges),
+      stackOf: stacks, inuse: Float64Array.from(inuse), ...(objectsAt >= 0 ? { objects: Float32Array.from(objects) } : {}), oldestAgeMs: Float64Array.from(oldestAges), meanAgeMs: Float64Array.from(meanAges),
       ...(allocAt >= 0 ? { allocBytes: Float64Array.from(allocs) } : {}),
+      ...(anyFirstSeen ? { seenBirths: this.seen.of(stacks, firstSeen) } : {}),
     };
   }
 }

@@ -197,6 +197,7 @@ export interface LabelKeys {
   mean: number;
   kind: number;
   mapping: number;
+  firstSeen: number;
 }
 
 /** One sample's fields, scanned into reused arrays. */
@@ -205,6 +206,9 @@ export class SampleScan {
   readonly values: number[] = [];
   oldest = NaN;
   mean = NaN;
+  /** Its first_seen_bytes label's value (0: none), and whether it has that label. */
+  firstSeen = 0;
+  hasFirstSeen = false;
   /** The string index of its `kind` and `mapping` labels' text (0: none, or a number label). */
   kind = 0;
   mapping = 0;
@@ -227,6 +231,8 @@ export class SampleScan {
     this.values.length = 0;
     this.oldest = NaN;
     this.mean = NaN;
+    this.firstSeen = 0;
+    this.hasFirstSeen = false;
     this.kind = 0;
     this.mapping = 0;
     this.fieldStart = -2;
@@ -278,6 +284,10 @@ export class SampleScan {
     if (key === keys.mean && keys.mean > 0) this.mean = str !== 0 ? NaN : num;
     if (key === keys.kind && keys.kind > 0) this.kind = str;
     if (key === keys.mapping && keys.mapping > 0) this.mapping = str;
+    if (key === keys.firstSeen && keys.firstSeen > 0) {
+      this.hasFirstSeen = true;
+      this.firstSeen = str !== 0 ? 0 : num;
+    }
   }
 }
 

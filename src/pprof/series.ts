@@ -8,7 +8,7 @@
  * decoded profiles (a run directory's snapshots/, or any pprof heap profiles), with the same result.
  */
 import type { SiteKind } from '../snapshot/types.js';
-import { siteKindOfLabels } from './build.js';
+import { firstSeenLabel, siteKindOfLabels } from './build.js';
 import { sampleValueIndex, type HeapProfile, type HeapProfileFrame } from './read.js';
 
 /** One heap profile of the series and when it was taken. */
@@ -46,6 +46,52 @@ export interface SeriesPoint {
    * analysis reads it at the last point only (alloc − inuse is what a site freed again: analyse/rank.ts).
    */
   allocBytes?: ArrayLike<number>;
+  /**
+   * The births its series saw: for each stack whose first_seen_bytes label rose since that stack's previous sample in
+   * the series, by how much (SeenBirths). Absent when no sample of the profile has that label (a profile from before
+   * it, or not leakhunt's): then what a site's blocks turned over is not known.
+   */
+  seenBirths?: SeenBirthsOfPoint;
+}
+
+/** Stacks (indexes into ProfileSeries.stacks) and the upscaled bytes first seen live since their previous sample. */
+export interface SeenBirthsOfPoint {
+  stackOf: Int32Array;
+  bytes: Float64Array;
+}
+
+/**
+ * Turns each sample's cumulative first_seen_bytes into the births since the stack's previous sample in the series,
+ * kept sparse: most stacks have none at most points. A block counts at the first snapshot it is live in, so its stack
+ * has in-use bytes there, and the series (which keeps only samples with in-use bytes) sees it at that point or, when
+ * that snapshot was not kept, at the next one that shows the stack. A value that fell (another process image) starts
+ * the count again.
+ */
+export class SeenBirths {
+  private last = new Float64Array(256);
+
+  of(stackOf: ArrayLike<number>, firstSeenBytes: ArrayLike<number>): SeenBirthsOfPoint {
+    const stacks: number[] = [];
+    const bytes: number[] = [];
+    for (let i = 0; i < stackOf.length; i++) {
+      const stack = stackOf[i]!;
+      const value = firstSeenBytes[i]!;
+      if (!(value > 0)) continue;
+      if (stack >= this.last.length) {
+        const grown = new Float64Array(Math.max(stack + 1, this.last.length * 2));
+        grown.set(this.last);
+        this.last = grown;
+      }
+      const before = this.last[stack]!;
+      const births = value >= before ? value - before : value;
+      this.last[stack] = value;
+      if (births > 0) {
+        stacks.push(stack);
+        bytes.push(births);
+      }
+    }
+    return { stackOf: Int32Array.from(stacks), bytes: Float64Array.from(bytes) };
+  }
 }
 
 export interface ProfileSeries {
@@ -72,6 +118,7 @@ export function seriesOfProfiles(points: readonly ProfilePoint[]): ProfileSeries
   const stacks: HeapProfileFrame[][] = [];
   const stackKinds: SiteKind[] = [];
   const stackIndex = new Map<string, number>();
+  const seen = new SeenBirths();
   const seriesPoints = points.map((point): SeriesPoint => {
     const inuseAt = sampleValueIndex(point.profile, 'inuse_space');
     const objectsAt = sampleValueIndex(point.profile, 'inuse_objects');
@@ -83,6 +130,7 @@ export function seriesOfProfiles(points: readonly ProfilePoint[]): ProfileSeries
     const allocBytes = allocAt < 0 ? undefined : new Float64Array(samples.length);
     const oldestAgeMs = new Float64Array(samples.length);
     const meanAgeMs = new Float64Array(samples.length);
+    const firstSeenBytes = new Float64Array(samples.length);
     samples.forEach((sample, i) => {
       const kind = siteKindOfLabels(sample.labels);
       const key = `${kind}\u0004${sample.stack.map(frameKey).join('\u0002')}`;
@@ -101,8 +149,13 @@ export function seriesOfProfiles(points: readonly ProfilePoint[]): ProfileSeries
       const mean = sample.labels['mean_live_age_ms'];
       oldestAgeMs[i] = typeof oldest === 'number' ? oldest : NaN;
       meanAgeMs[i] = typeof mean === 'number' ? mean : NaN;
+      const firstSeen = sample.labels[firstSeenLabel];
+      firstSeenBytes[i] = typeof firstSeen === 'number' ? firstSeen : 0;
     });
-    return { timeSec: point.timeSec, stackOf, inuse, ...(objects ? { objects } : {}), oldestAgeMs, meanAgeMs, ...(allocBytes ? { allocBytes } : {}) };
+    return {
+      timeSec: point.timeSec, stackOf, inuse, ...(objects ? { objects } : {}), oldestAgeMs, meanAgeMs, ...(allocBytes ? { allocBytes } : {}),
+      ...(point.profile.samples.some((sample) => firstSeenLabel in sample.labels) ? { seenBirths: seen.of(stackOf, firstSeenBytes) } : {}),
+    };
   });
   return { stacks, stackKinds, points: seriesPoints };
 }
@@ -122,10 +175,13 @@ export function totalInuse(series: ProfileSeries): number[] {
  */
 export class ProfileSeriesBuilder implements ProfileSeries {
   readonly points: SeriesPoint[] = [];
+  private readonly seen = new SeenBirths();
 
   constructor(readonly stacks: readonly (readonly HeapProfileFrame[])[], readonly stackKinds?: readonly SiteKind[]) {}
 
-  add(point: SeriesPoint): void {
+  /** `firstSeenBytes`: each sample's first_seen_bytes, when the profile has them (made into the point's seenBirths). */
+  add(point: SeriesPoint, firstSeenBytes?: ArrayLike<number>): void {
+    if (firstSeenBytes) point.seenBirths = this.seen.of(point.stackOf, firstSeenBytes);
     const previous = this.points[this.points.length - 1];
     if (previous) {
       delete previous.oldestAgeMs;

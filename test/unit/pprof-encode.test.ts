@@ -8,7 +8,7 @@ import { buildHeapProfile, siteKindOfLabels } from '../../src/pprof/build.js';
 import { HeapProfileEncoder } from '../../src/pprof/encode.js';
 import { decodedNumber, varintLength } from '../../src/pprof/protobuf.js';
 import { decodeHeapProfile } from '../../src/pprof/read.js';
-import { SiteTable, StackStore, StackTable, writeSiteEntry } from '../../src/snapshot/tables.js';
+import { SITE_WORDS_FIRST_SEEN, SiteTable, StackStore, StackTable, writeSiteEntry } from '../../src/snapshot/tables.js';
 import type { JavaMethod, RawStack, SiteKind, SiteStats } from '../../src/snapshot/types.js';
 import { parseMaps } from '../../src/symbolize/maps.js';
 import type { SymbolizedLocation, SymbolizedSnapshot } from '../../src/symbolize/types.js';
@@ -98,7 +98,7 @@ function makeSeries(seed: number, count: number, asTables: boolean): Series {
       if (stack.id % 3 === 1) {
         return {
           stackId: stack.id, kind: kindOf(stack.id), liveSamples: 0, liveSampledBytes: 0, liveObjects: 0, liveBytes: 0, allocSamples: 2, allocObjects: 2.5,
-          allocBytes: 4096 * stack.id, oldestLiveMs: 0, newestLiveMs: 0, meanLiveMs: 0,
+          allocBytes: 4096 * stack.id, oldestLiveMs: 0, newestLiveMs: 0, meanLiveMs: 0, firstSeenBytes: stack.id % 2 ? 0 : 65536.4 * stack.id,
         };
       }
       const live = rng() < 0.5 ? 0 : Math.floor(rng() * 4);
@@ -106,17 +106,19 @@ function makeSeries(seed: number, count: number, asTables: boolean): Series {
         stackId: stack.id, kind: kindOf(stack.id), liveSamples: live, liveSampledBytes: live * 100, liveObjects: live * 3.3, liveBytes: live * (rng() < 0.1 ? 5e9 : 524_288.7),
         allocSamples: k + live, allocObjects: (k + live) * 7.5, allocBytes: (k + live) * 3e6 + 0.5, oldestLiveMs: live ? 100 * k : 0,
         newestLiveMs: live ? 100 * k + 50 : 0, meanLiveMs: live ? 100 * k + 20.4 : 0,
+        // Cumulative bytes first seen live: rising with the snapshots, now and then past what a varint of 53 bits holds.
+        firstSeenBytes: rng() < 0.05 ? 2 ** 60 : rng() < 0.2 ? 0.4 : 70_000.6 * (k + live),
       };
     });
-    const entries = Buffer.alloc(96 * sites.length);
-    sites.forEach((site, i) => writeSiteEntry(entries, 96 * i, site));
+    const entries = Buffer.alloc(104 * sites.length);
+    sites.forEach((site, i) => writeSiteEntry(entries, 104 * i, site));
     const raw = rawSnapshot({
       maps, sites, javaMethods: new Map(methods),
       stacks: asTables ? new StackTable(store, stacks.length) : new Map(stacks.map((s) => [s.id, s])),
       meta: { pid: 7, sequence: k, monotonicNs: BigInt(k) * 1_000_000_000n + 12_345_678n, startMonotonicNs: 5n, sampleIntervalBytes: 65536 },
     });
     if (asTables) {
-      raw.siteTable = new SiteTable(sites.length, entries);
+      raw.siteTable = new SiteTable(sites.length, entries, 3, SITE_WORDS_FIRST_SEEN);
       // As the reader finds them: one site per stack, in the table's order.
       raw.siteTable.inStackOrder = true;
     }
@@ -149,6 +151,7 @@ function assertSameAsReference(series: Series, liveOnly: (k: number) => boolean 
       assert.equal(Number.isNaN(encoded.oldestAgeMs[i]) ? undefined : encoded.oldestAgeMs[i], oldest);
       const mean = sample.labels['mean_live_age_ms'];
       assert.equal(Number.isNaN(encoded.meanAgeMs[i]) ? undefined : encoded.meanAgeMs[i], mean);
+      assert.equal(encoded.firstSeenBytes?.[i], sample.labels['first_seen_bytes'] ?? 0, `snapshot ${k}, sample ${i}: first_seen_bytes`);
     });
     // Written out: the encoder may make a later profile in the same memory (which must not change what it copies).
     encoder.recycle(encoded.bytes);

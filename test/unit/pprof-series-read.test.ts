@@ -20,9 +20,12 @@ import { ansiLcg } from './helpers/prng.js';
 
 /** Each point's samples as (frames, in-use bytes, ages): what every analysis reads of a series. */
 function flatten(series: ProfileSeries): unknown[] {
-  return series.points.map((point) => Array.from({ length: point.inuse.length }, (_, i) => ({
-    frames: series.stacks[point.stackOf[i]!], kind: stackKindOf(series, point.stackOf[i]!), inuse: point.inuse[i], objects: point.objects?.[i], oldest: point.oldestAgeMs?.[i], mean: point.meanAgeMs?.[i], allocated: point.allocBytes?.[i], time: point.timeSec,
-  })));
+  return series.points.map((point) => ({
+    samples: Array.from({ length: point.inuse.length }, (_, i) => ({
+      frames: series.stacks[point.stackOf[i]!], kind: stackKindOf(series, point.stackOf[i]!), inuse: point.inuse[i], objects: point.objects?.[i], oldest: point.oldestAgeMs?.[i], mean: point.meanAgeMs?.[i], allocated: point.allocBytes?.[i], time: point.timeSec,
+    })),
+    births: point.seenBirths && Array.from(point.seenBirths.stackOf, (stack, j) => ({ frames: series.stacks[stack], kind: stackKindOf(series, stack), bytes: point.seenBirths!.bytes[j] })),
+  }));
 }
 
 function assertSameAsReference(profiles: Uint8Array[], slowReads = 0): void {
@@ -42,7 +45,7 @@ const maps = parseMaps([
 ].join('\n'));
 
 /** Our own profiles: symbolized, placeholder and inlined frames, Java frames, the overflow stack, labels or none. */
-function ourProfiles(count: number): Uint8Array[] {
+function ourProfiles(count: number, withFirstSeen = true): Uint8Array[] {
   const locations = new Map<bigint, SymbolizedLocation>([
     [0x55e18b8cf101n, { pc: 0x55e18b8cf101n, mapping: maps[0], objectAddress: 0x2100n, symbolized: false, frames: [{ functionName: 'app+0x2100' }] }],
     [0x7f0000001235n, {
@@ -54,6 +57,8 @@ function ourProfiles(count: number): Uint8Array[] {
     const site = (stackId: number, live: number, kind: SiteKind = 'malloc'): SiteStats => ({
       stackId, kind, liveSamples: live ? 1 : 0, liveSampledBytes: live, liveObjects: live / 64, liveBytes: live * (k + 1), allocSamples: 1 + k,
       allocObjects: 3 * k, allocBytes: 1e6 * k, oldestLiveMs: live ? 5 : 0, newestLiveMs: live ? 9 : 0, meanLiveMs: live ? 7.5 : 0,
+      // Cumulative, rising with k (falling once: another process image), where the profiles have it.
+      ...(withFirstSeen ? { firstSeenBytes: live ? live * (k === 4 ? 1 : k + 1) : 0 } : {}),
     });
     const raw = rawSnapshot({
       stacks: new Map([
@@ -114,6 +119,24 @@ describe('ProfileSeriesReader', () => {
     const profiles = ourProfiles(6);
     assertSameAsReference(profiles);
     assertSameAsReference(profiles.map((p) => gzipSync(p)));
+    assertSameAsReference(ourProfiles(3, false));
+  });
+
+  test('first_seen_bytes becomes each stack\'s births since its previous sample; none where no sample has it', () => {
+    const reader = new ProfileSeriesReader();
+    const points = ourProfiles(6).map((bytes, k) => reader.read(bytes, `p${k}`, () => k));
+    const birthsOf = (k: number) => {
+      const births = points[k]!.seenBirths!;
+      return Array.from(births.stackOf, (stack, j) => [reader.stacks[stack]!.map((f) => f.functionName).join('<'), reader.stackKinds[stack], births.bytes[j]]);
+    };
+    // Stack 1 (4096 live): cumulative 4096·(k + 1), so 4096 at the first point, then 4096 a point; at k = 4 it fell
+    // to 4096 (counted again from there), and at k = 5 it is 24576: 20480 since.
+    const leak = (k: number) => birthsOf(k).find(([frames, kind]) => frames === 'inlined<lib_leak<app+0x2100' && kind === 'malloc')?.[2];
+    assert.deepEqual([0, 1, 2, 3, 4, 5].map(leak), [4096, 4096, 4096, 4096, 4096, 20480]);
+    // Stack 2 is live every other point: its births since its previous sample two points before.
+    const java = (k: number) => birthsOf(k).find(([frames]) => String(frames).endsWith('run'))?.[2];
+    assert.deepEqual([0, 2].map(java), [100, 200]);
+    assert.equal(new ProfileSeriesReader().read(ourProfiles(1, false)[0]!, 'p', () => 0).seenBirths, undefined);
   });
 
   test('foreign profiles: unsymbolized frames, string labels, huge and negative values (read the reference way)', () => {
