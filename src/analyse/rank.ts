@@ -60,6 +60,8 @@ interface SiteEntries {
   series: number[];
   entries: StackEntry[];
   byKey: Map<string, StackEntry>;
+  /** The upscaled bytes of its blocks first seen live after the trend window's first point (SeriesPoint.seenBirths). */
+  windowBirthsBytes: number;
 }
 
 /** siteFrameIndex with each function's (name, file and object's) plumbing and library tests done once. */
@@ -120,7 +122,7 @@ function groupSites(
         if (!site) {
           site = {
             function: name, location: siteFrame ? describeFrame(siteFrame) : name, source: frameSource(siteFrame), kind, ageBytes: 0, ageWeighted: 0,
-            series: new Array<number>(n).fill(0), entries: [], byKey: new Map(),
+            series: new Array<number>(n).fill(0), entries: [], byKey: new Map(), windowBirthsBytes: 0,
           };
           siteByName.set(siteKey(name, kind), site);
           sites.push(site);
@@ -150,6 +152,14 @@ function groupSites(
           site.ageBytes += bytes;
           site.ageWeighted += bytes * mean;
         }
+      }
+    }
+    // Births are at points where their stack has in-use bytes: the loop above gave each of them its site.
+    const births = point.seenBirths;
+    if (births && index > windowStart) {
+      for (let j = 0; j < births.stackOf.length; j++) {
+        const site = siteOf[births.stackOf[j]!];
+        if (site) site.windowBirthsBytes += births.bytes[j]!;
       }
     }
   });
@@ -294,7 +304,10 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
   const churning = new Set<Omit<SiteReport, 'rank'>>();
   const { sites, siteOf } = groupSites(series, patterns, (site) => (site.entries.length > 1 ? heavyStacks(site) : []), skip);
   const windowTimes = times.slice(skip);
-  const trends = new Map(sites.map((site) => [site, trendOf(windowTimes, site.series.slice(skip), options.sampleIntervalBytes)]));
+  // What each site's blocks turned over in the window, when the profiles say (see trend.ts, turnover).
+  const turnoverKnown = series.points.some((point) => point.seenBirths !== undefined);
+  const trends = new Map(sites.map((site) => [site, trendOf(windowTimes, site.series.slice(skip), options.sampleIntervalBytes, undefined,
+    turnoverKnown ? site.windowBirthsBytes : undefined)]));
   // The sites whose growth is significant and material: how their blocks grew decides container or churn.
   const inQuestion = new Set(sites.filter((site) => {
     const t = trends.get(site)!;
@@ -329,6 +342,7 @@ export function rankSeries(series: ProfileSeries, options: AnalysisOptions): Sit
       ...(site.allocatedBytes !== undefined ? { freedBytes: Math.max(site.allocatedBytes - (site.series[last] ?? 0), 0) } : {}),
       ...(blocks ? { blocks } : {}),
       ...(churn && blocks ? { churn: true } : {}),
+      ...(turnoverKnown ? { turnover: { bornBytes: site.windowBirthsBytes, diedBytes: Math.max(site.windowBirthsBytes - trend.growthBytes, 0) } } : {}),
       ...(site.entries.length > 1 ? { stacks: heavyStacks(site).map((s) => ({ stack: s.frames.map(describeFrame), series: s.series! })) } : {}),
       shape: trend.shape,
       leakRateBytesPerHour: trend.rateBytesPerHour,

@@ -8,6 +8,14 @@
  * each worth ≈ S bytes, has Var ≈ 1.2·S·r/T over a span T. Residuals around a line do not show this, so it is
  * added.
  *
+ * Turnover: a site whose blocks are replaced without growing (a session table, a cache at capacity) is a counting
+ * process in both directions, and its estimate wanders like a random walk for as long as its blocks take to turn
+ * over — longer than many runs. Residuals around a line do not show that either. When the profiles say what the
+ * window saw born (first_seen_bytes), the slope's variance from the blocks' births and deaths is turnover.ts's, and
+ * the slope's standard error is the largest of the three accounts — residuals or level noise, a leak's counting, the
+ * turnover — each of which is a model of the same noise (summing them would count a random walk twice and take the
+ * power to see a leak in a churning site). Without first_seen_bytes, level noise and counting noise add, as before.
+ *
  * Confidence: the posterior probability that the site grows at all, P(β > 0 | data), with even prior odds
  * between "no growth" (β = 0) and "growth" (β > 0, half-normal with the unit-information scale τ² = n·se²).
  * Against a point null this is skeptical where a plain P(β > 0) = Φ(z) is not: a flat site reaches 0.9 in
@@ -20,6 +28,7 @@
  * significant), shrinking. A growing container's staircase is judged by its own cadence instead (containers.ts).
  */
 import { fitLine, fitSegmentSlope, normalCdf, theilSenSlope } from './statistics.js';
+import { turnoverOf, turnoverSlopeVariance, type Turnover } from './turnover.js';
 
 export type TrendShape = 'linear' | 'saturating' | 'step' | 'noise' | 'shrinking';
 
@@ -81,6 +90,7 @@ export interface SampledPart {
  */
 function slopeWithError(
   times: readonly number[], values: readonly number[], sampleIntervalBytes: number, sampled?: SampledPart, splitAt?: number,
+  turnover?: Turnover | null,
 ): { slope: number; stdError: number } {
   const levels = sampled?.levels ?? values;
   const noise = levels.map((bytes) => (sampleIntervalBytes > 1 ? sampleIntervalBytes * Math.max(bytes, sampleIntervalBytes) : 0));
@@ -88,7 +98,10 @@ function slopeWithError(
   const span = times[times.length - 1]! - times[0]!;
   const countingSlope = sampled ? sampled.slopeBytesPerSec : fit.slope;
   const counting = sampleIntervalBytes > 1 && span > 0 ? 1.2 * sampleIntervalBytes * Math.max(countingSlope, 0) / span : 0;
-  return { slope: fit.slope, stdError: Math.sqrt(fit.slopeStdError ** 2 + counting) };
+  // undefined: the profiles do not say what turned over; null: they do, and nothing did.
+  if (turnover === undefined) return { slope: fit.slope, stdError: Math.sqrt(fit.slopeStdError ** 2 + counting) };
+  const turning = turnover ? turnoverSlopeVariance(turnover, span, sampleIntervalBytes) : 0;
+  return { slope: fit.slope, stdError: Math.sqrt(Math.max(fit.slopeStdError ** 2, counting, turning)) };
 }
 
 /** The part of `sampled` for points [from, to). */
@@ -105,6 +118,7 @@ function slicePart(sampled: SampledPart | undefined, from: number, to?: number):
  */
 function isStep(
   times: readonly number[], series: readonly number[], sampleIntervalBytes: number, robust: number, growthBytes: number, sampled?: SampledPart,
+  turnover?: Turnover | null,
 ): boolean {
   let largest = 0;
   let at = -1;
@@ -118,21 +132,25 @@ function isStep(
   if (!(robust <= 0 || (growthBytes > 0 && largest >= 0.5 * growthBytes))) return false;
   if (at < 0) return true;
   // What grows within the segments either side of that interval, whatever the jump between them.
-  const rest = slopeWithError(times, series, sampleIntervalBytes, sampled, at);
+  const rest = slopeWithError(times, series, sampleIntervalBytes, sampled, at, turnover);
   return !(Number.isFinite(rest.stdError) && rest.slope > 2 * rest.stdError);
 }
 
 /**
  * The trend of `series` at `timesSec`, with the sampler's noise at `sampleIntervalBytes` on the series itself, or on
- * `sampled` when only part of the series is a sampled estimate.
+ * `sampled` when only part of the series is a sampled estimate; `birthsBytes`: what the series saw born after its
+ * first point, when the profiles say (turnover, above).
  */
-export function trendOf(timesSec: readonly number[], series: readonly number[], sampleIntervalBytes: number, sampled?: SampledPart): Trend {
+export function trendOf(
+  timesSec: readonly number[], series: readonly number[], sampleIntervalBytes: number, sampled?: SampledPart, birthsBytes?: number,
+): Trend {
   const n = series.length;
   const flat: Trend = {
     rateBytesPerHour: 0, rateIntervalBytesPerHour: [0, 0], robustRateBytesPerHour: 0, growthBytes: 0, confidence: 0, shape: 'noise',
   };
   if (n < 2) return flat;
-  const fit = slopeWithError(timesSec, series, sampleIntervalBytes, sampled);
+  const turnover = birthsBytes === undefined ? undefined : turnoverOf(timesSec, series, birthsBytes) ?? null;
+  const fit = slopeWithError(timesSec, series, sampleIntervalBytes, sampled, undefined, turnover);
   const se = fit.stdError;
   const confidence = growthPosterior(fit.slope, se, n);
   const robust = theilSenSlope(timesSec, series);
@@ -142,10 +160,10 @@ export function trendOf(timesSec: readonly number[], series: readonly number[], 
   const significant = Number.isFinite(se) && Math.abs(fit.slope) > 2 * se;
   if (significant && fit.slope < 0) shape = 'shrinking';
   else if (significant && fit.slope > 0) {
-    if (isStep(timesSec, series, sampleIntervalBytes, robust, growthBytes, sampled)) shape = 'step';
+    if (isStep(timesSec, series, sampleIntervalBytes, robust, growthBytes, sampled, turnover)) shape = 'step';
     else if (n >= 6) {
-      const early = slopeWithError(timesSec.slice(0, half + 1), series.slice(0, half + 1), sampleIntervalBytes, slicePart(sampled, 0, half + 1));
-      const late = slopeWithError(timesSec.slice(half), series.slice(half), sampleIntervalBytes, slicePart(sampled, half));
+      const early = slopeWithError(timesSec.slice(0, half + 1), series.slice(0, half + 1), sampleIntervalBytes, slicePart(sampled, 0, half + 1), undefined, turnover);
+      const late = slopeWithError(timesSec.slice(half), series.slice(half), sampleIntervalBytes, slicePart(sampled, half), undefined, turnover);
       // Saturating only when the second half is confidently slower than half the first: a second half that is
       // merely too short to be significant on its own is still a leak.
       const lateSlower = late.slope + (Number.isFinite(late.stdError) ? late.stdError : 0) < 0.5 * early.slope;

@@ -59,6 +59,12 @@ export interface SiteReport {
    * block size. Set for the sites `blocks` is given for; never growing.
    */
   churn?: true;
+  /**
+   * What its live estimate saw turn over in the trend window, when the profiles carry first_seen_bytes: the bytes
+   * first seen live after the window's first snapshot, and what died (born less the growth; 0 when blocks grew in
+   * place by realloc, which keeps a block's birth). A site whose blocks are replaced without growing has both large.
+   */
+  turnover?: { bornBytes: number; diedBytes: number };
 }
 
 export type VerdictKind = 'native-leak' | 'fragmentation' | 'java-heap' | 'jvm-internal' | 'no-growth' | 'inconclusive';
