@@ -5,6 +5,8 @@
 //                                            array, a hash table, a doubling buffer, churn under rising load)
 //   fixtures/build/unseen_malloc             fixtures/c/unseen_malloc.c (a leak through __libc_malloc or a dlsym'd
 //                                            malloc, which the allocator counts and the shim may not see)
+//   fixtures/build/session_table             fixtures/c/session_table.c (a table whose sessions are replaced at
+//                                            random: no leak; with --forget-every, one)
 //   fixtures/build/containers/libeventhistory.so   fixtures/java/containers/native/eventhistory.cpp (JNI)
 //   fixtures/build/containers/classes/       fixtures/java/containers/src/**/*.java
 //
@@ -38,6 +40,8 @@ function buildPrograms() {
     (tmp) => run(cxx(), ['-std=c++17', '-O2', '-g', '-Wall', '-Wextra', '-o', tmp, path.join(root, 'fixtures', 'cpp', 'growing_containers.cpp')]));
   build(path.join(root, 'fixtures', 'c', 'unseen_malloc.c'), path.join(buildDir, 'unseen_malloc'),
     (tmp) => run(cc(), ['-std=c11', '-O2', '-g', '-Wall', '-Wextra', '-o', tmp, path.join(root, 'fixtures', 'c', 'unseen_malloc.c'), '-ldl']));
+  build(path.join(root, 'fixtures', 'c', 'session_table.c'), path.join(buildDir, 'session_table'),
+    (tmp) => run(cc(), ['-std=c11', '-O2', '-g', '-Wall', '-Wextra', '-o', tmp, path.join(root, 'fixtures', 'c', 'session_table.c')]));
 }
 
 function buildJvmVariant() {
