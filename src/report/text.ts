@@ -144,6 +144,18 @@ export function accountingLines(m: MemoryReport): string[] {
   return lines;
 }
 
+/**
+ * Stable sites that rose by more than sampling can do by chance, but whose blocks turned over more than that (README
+ * "Growth"): said, so a rate in the table that is no leak does not go unexplained. At most three.
+ */
+function wanderingLines(sites: readonly RunReport['sites'][number][], sampleBytes: number): string[] {
+  return sites
+    .filter((site) => site.status === 'stable' && site.turnover && site.growthBytes > 2 * sampleBytes && site.turnover.diedBytes >= site.growthBytes)
+    .slice(0, 3)
+    .map((site) => `  #${site.rank} ${abbreviateTemplates(site.function)}: ${formatBytes(site.turnover!.bornBytes)} born and ${formatBytes(site.turnover!.diedBytes)} `
+      + 'died in the window; its blocks are replaced, and its live bytes wander with them: not growth at this confidence');
+}
+
 export function renderText(report: RunReport, options: TextOptions = {}): string {
   const chalk = new Chalk({ level: options.color ? 1 : 0 });
   const paint = statusPainter(chalk);
@@ -175,6 +187,7 @@ export function renderText(report: RunReport, options: TextOptions = {}): string
   }
   lines.push('', chalk.bold(`${pad('#', 3, true)} ${pad('status', 9)} ${pad('rate', 14, true)} ${pad('growth', 12, true)} ${pad('live', 11, true)} ${pad('conf', 5, true)}  ${pad('live over time', SPARK_WIDTH)}  site`));
   for (const site of shown) lines.push(siteRow(site, paint));
+  lines.push(...wanderingLines(shown, sampleBytesInForce(report)).map((line) => chalk.dim(line)));
   const explained = shown.filter((s) => s.status === 'growing' || s.status === 'new').slice(0, 3);
   for (const site of explained) {
     lines.push('', `${paint[site.status](`#${site.rank} ${abbreviateTemplates(site.function)}${siteKindTag(site.kind)}`)} — stack, innermost first:`);

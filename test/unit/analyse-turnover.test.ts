@@ -9,7 +9,10 @@ import assert from 'node:assert/strict';
 import { rankSeries } from '../../src/analyse/rank.js';
 import { trendOf, type Trend } from '../../src/analyse/trend.js';
 import { lifetimeFactors, turnoverOf, turnoverSlopeVariance } from '../../src/analyse/turnover.js';
+import type { SiteReport } from '../../src/analyse/types.js';
+import { REPORT_SCHEMA, type RunReport } from '../../src/pipeline/model.js';
 import type { ProfileSeries, SeriesPoint } from '../../src/pprof/series.js';
+import { renderText } from '../../src/report/text.js';
 import { mulberry32 } from './helpers/prng.js';
 
 const S = 16_384;
@@ -142,5 +145,27 @@ describe('turnover: a table whose blocks are replaced is not a leak', () => {
     const without = rankSeries({ ...series, points: points.map(({ seenBirths: _, ...point }) => point) }, options)[0]!;
     assert.ok(without.confidence > withBirths.confidence, `${without.confidence} without the births, ${withBirths.confidence} with`);
     assert.notEqual(withBirths.status, 'growing');
+  });
+
+  test('the text report says why a stable site that rose is no growth: what turned over', () => {
+    const MiB = 1024 * 1024;
+    const site = (rank: number, fields: Partial<SiteReport>): SiteReport => ({
+      rank, function: `site${rank}`, location: `site${rank} (t.c:1)`, stack: [], status: 'stable', shape: 'noise', leakRateBytesPerHour: 30 * MiB,
+      leakRateIntervalBytesPerHour: [-10 * MiB, 70 * MiB], growthBytes: 120 * 1024, liveBytes: 2 * MiB, confidence: 0.3, series: [], ...fields,
+    });
+    const report: RunReport = {
+      schema: REPORT_SCHEMA, detection: { detectableRateBytesPerHour: MiB }, command: ['app'], pid: 1, exitStatus: 0, durationSec: 12,
+      sampleBytes: 4096, snapshotIntervalMs: 500, snapshots: 25, verdict: { kind: 'no-growth', summary: 'no growth' },
+      memory: { rssGrowthBytesPerHour: 0, liveGrowthBytesPerHour: 0, rssStartBytes: 0, rssEndBytes: 0, liveStartBytes: 0, liveEndBytes: 0 },
+      shim: null, warnings: [],
+      sites: [
+        site(1, { function: 'open_session', turnover: { bornBytes: 2 * MiB, diedBytes: 2 * MiB - 120 * 1024 } }),
+        site(2, { turnover: { bornBytes: 120 * 1024, diedBytes: 0 } }), // nothing died: no turnover to tell of
+        site(3, { growthBytes: 4096 }), // within what two samples can do: nothing to explain
+      ],
+    };
+    const text = renderText(report);
+    assert.match(text, /\n {2}#1 open_session: 2\.00 MiB born and 1\.88 MiB died in the window; its blocks are replaced/);
+    assert.equal(text.match(/ born and /g)?.length, 1);
   });
 });
