@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // A synthetic run directory, as `leakhunt run` leaves it just before processing: run.json (complete, as written
-// when the target ended) and raw/<pid>/NNNNNN.lhs in the shim's own format (native/FORMAT.md, version 2), but no
+// when the target ended) and raw/<pid>/NNNNNN.lhs in the shim's own format (native/FORMAT.md, version 3, 104-byte
+// site entries with first_seen_bytes), but no
 // snapshots/, timeline.json or report.json. For timing the processing of a large run (bench/run.mjs, "analysis").
 //
 // Realism, where it costs time:
@@ -239,6 +240,9 @@ function makeBehaviour(stackCount, snapshots, sampleBytes, rng) {
 // ---- the on-disk format (native/FORMAT.md) ----
 
 const RECORD = { meta: 1, counters: 2, mallinfo: 3, processMemory: 4, maps: 5, stacks: 6, sites: 7, end: 0xffff };
+/** A SITES entry: 13 words, the last first_seen_bytes. */
+const ENTRY_WORDS = 13;
+const ENTRY_BYTES = 8 * ENTRY_WORDS;
 
 function recordHeader(type, bytes) {
   const h = Buffer.alloc(8);
@@ -307,7 +311,8 @@ export async function generateSyntheticRun({
   const live = new Float64Array(n); // live sampled blocks now
   const allocSamples = new Float64Array(n);
   const firstLiveMs = new Float64Array(n); // when the oldest live block of a growing kind was allocated
-  const sites = new ArrayBuffer(96 * n);
+  const firstSeen = new Float64Array(n); // cumulative upscaled bytes first seen live (first_seen_bytes)
+  const sites = new ArrayBuffer(ENTRY_BYTES * n);
   const f64 = new Float64Array(sites);
   const u32 = new Uint32Array(sites);
   let totalSamples = 0;
@@ -341,7 +346,8 @@ export async function generateSyntheticRun({
       live[id] = now;
       const w = behaviour.weight[id];
       const size = behaviour.size[id];
-      const e = 12 * id; // f64 index of the entry
+      firstSeen[id] += fresh * w * size;
+      const e = ENTRY_WORDS * id; // f64 index of the entry
       u32[2 * e] = id;
       u32[2 * e + 1] = 0;
       const setU64 = (slot, value) => { u32[2 * (e + slot)] = value % 4294967296; u32[2 * (e + slot) + 1] = Math.floor(value / 4294967296); };
@@ -365,13 +371,14 @@ export async function generateSyntheticRun({
         setU64(9, 0);
         f64[e + 10] = 0;
       }
-      setU64(11, 0);
+      f64[e + 11] = now * w * size; // usable: as requested, here
+      f64[e + 12] = firstSeen[id];
       liveEntries += now;
       liveBytes += now * w * size;
       liveSampledBytes += now * size;
     }
     // Stack 0: the overflow stack, never used here.
-    f64.fill(0, 0, 12);
+    f64.fill(0, 0, ENTRY_WORDS);
 
     const realtimeNs = startRealtimeNs + BigInt(nowMs) * 1_000_000n;
     const meta = Buffer.alloc(96);
@@ -398,17 +405,17 @@ export async function generateSyntheticRun({
     stacksCount.writeUInt32LE(known);
     const sitesHead = Buffer.alloc(8);
     sitesHead.writeUInt32LE(known, 0);
-    sitesHead.writeUInt32LE(96, 4);
+    sitesHead.writeUInt32LE(ENTRY_BYTES, 4);
     const header = Buffer.alloc(16);
     header.write('LKHUNT\r\n', 0, 'latin1');
-    header.writeUInt32LE(2, 8);
+    header.writeUInt32LE(3, 8);
     header.writeUInt32LE(16, 12);
     const parts = [
       header, recordHeader(RECORD.meta, 96), meta, recordHeader(RECORD.counters, 160), counters,
       recordHeader(RECORD.mallinfo, 88), mallinfo, recordHeader(RECORD.processMemory, 48), memory,
       recordHeader(RECORD.maps, maps.length), maps,
       recordHeader(RECORD.stacks, 4 + stacksPayload.length), stacksCount, stacksPayload,
-      recordHeader(RECORD.sites, 8 + 96 * known), sitesHead, Buffer.from(sites, 0, 96 * known),
+      recordHeader(RECORD.sites, 8 + ENTRY_BYTES * known), sitesHead, Buffer.from(sites, 0, ENTRY_BYTES * known),
       recordHeader(RECORD.end, 0),
     ];
     const name = join(rawDir, `${String(k).padStart(6, '0')}.lhs`);
