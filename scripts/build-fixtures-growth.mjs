@@ -23,8 +23,8 @@ const { root, self, log, rel, tool, listFiles, upToDate, run, buildInto, jdk, fa
 
 const buildDir = path.join(root, 'fixtures', 'build');
 
-function build(src, out, compile) {
-  if (upToDate([src, self], [out])) {
+function build(src, out, compile, headers = []) {
+  if (upToDate([src, ...headers, self], [out])) {
     log(`${rel(out)} is up to date`);
     return;
   }
@@ -41,7 +41,8 @@ function buildPrograms() {
   build(path.join(root, 'fixtures', 'c', 'unseen_malloc.c'), path.join(buildDir, 'unseen_malloc'),
     (tmp) => run(cc(), ['-std=c11', '-O2', '-g', '-Wall', '-Wextra', '-o', tmp, path.join(root, 'fixtures', 'c', 'unseen_malloc.c'), '-ldl']));
   build(path.join(root, 'fixtures', 'c', 'session_table.c'), path.join(buildDir, 'session_table'),
-    (tmp) => run(cc(), ['-std=c11', '-O2', '-g', '-Wall', '-Wextra', '-o', tmp, path.join(root, 'fixtures', 'c', 'session_table.c')]));
+    (tmp) => run(cc(), ['-std=c11', '-O2', '-g', '-Wall', '-Wextra', '-o', tmp, path.join(root, 'fixtures', 'c', 'session_table.c')]),
+    [path.join(root, 'fixtures', 'c', 'fixture.h')]);
 }
 
 function buildJvmVariant() {

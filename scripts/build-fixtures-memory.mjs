@@ -21,7 +21,7 @@ const buildDir = path.join(root, 'fixtures', 'build');
 function buildFragmenter() {
   const src = path.join(root, 'fixtures', 'c', 'fragmenter.c');
   const out = path.join(buildDir, 'fragmenter');
-  if (upToDate([src, self], [out])) {
+  if (upToDate([src, path.join(root, 'fixtures', 'c', 'fixture.h'), self], [out])) {
     log(`${rel(out)} is up to date`);
     return;
   }
