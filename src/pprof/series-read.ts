@@ -12,7 +12,7 @@
 import { gunzipSync } from 'node:zlib';
 import type { SiteKind } from '../snapshot/types.js';
 import { firstSeenLabel, kindLabel, siteKindOfLabels } from './build.js';
-import { SeenBirths, type SeriesPoint } from './series.js';
+import { carriesFirstSeen, firstSeenOfLabels, SeenBirths, type SeriesPoint } from './series.js';
 import { decodeHeapProfile, sampleValueIndex, type HeapProfileFrame } from './read.js';
 import { NotPlain, Wire } from './protobuf.js';
 import {
@@ -98,12 +98,11 @@ export class ProfileSeriesReader {
       const mean = sample.labels['mean_live_age_ms'];
       oldestAgeMs[i] = typeof oldest === 'number' ? oldest : NaN;
       meanAgeMs[i] = typeof mean === 'number' ? mean : NaN;
-      const firstSeen = sample.labels[firstSeenLabel];
-      firstSeenBytes[i] = typeof firstSeen === 'number' ? firstSeen : 0;
+      firstSeenBytes[i] = firstSeenOfLabels(sample.labels);
     });
     return {
       timeSec: timeSec(profile.timeNanos), stackOf, inuse, ...(objects ? { objects } : {}), oldestAgeMs, meanAgeMs, ...(allocBytes ? { allocBytes } : {}),
-      ...(profile.samples.some((sample) => firstSeenLabel in sample.labels) ? { seenBirths: this.seen.of(stackOf, firstSeenBytes) } : {}),
+      ...(carriesFirstSeen(profile) ? { seenBirths: this.seen.of(stackOf, firstSeenBytes) } : {}),
     };
   }
 

@@ -54,6 +54,17 @@ export interface SeriesPoint {
   seenBirths?: SeenBirthsOfPoint;
 }
 
+/** A decoded sample's first_seen_bytes label (0: none). */
+export function firstSeenOfLabels(labels: Readonly<Record<string, string | number>>): number {
+  const value = labels[firstSeenLabel];
+  return typeof value === 'number' ? value : 0;
+}
+
+/** Whether a decoded profile tells births: any of its samples has the first_seen_bytes label. */
+export function carriesFirstSeen(profile: HeapProfile): boolean {
+  return profile.samples.some((sample) => firstSeenLabel in sample.labels);
+}
+
 /** Stacks (indexes into ProfileSeries.stacks) and the upscaled bytes first seen live since their previous sample. */
 export interface SeenBirthsOfPoint {
   stackOf: Int32Array;
@@ -149,12 +160,11 @@ export function seriesOfProfiles(points: readonly ProfilePoint[]): ProfileSeries
       const mean = sample.labels['mean_live_age_ms'];
       oldestAgeMs[i] = typeof oldest === 'number' ? oldest : NaN;
       meanAgeMs[i] = typeof mean === 'number' ? mean : NaN;
-      const firstSeen = sample.labels[firstSeenLabel];
-      firstSeenBytes[i] = typeof firstSeen === 'number' ? firstSeen : 0;
+      firstSeenBytes[i] = firstSeenOfLabels(sample.labels);
     });
     return {
       timeSec: point.timeSec, stackOf, inuse, ...(objects ? { objects } : {}), oldestAgeMs, meanAgeMs, ...(allocBytes ? { allocBytes } : {}),
-      ...(point.profile.samples.some((sample) => firstSeenLabel in sample.labels) ? { seenBirths: seen.of(stackOf, firstSeenBytes) } : {}),
+      ...(carriesFirstSeen(point.profile) ? { seenBirths: seen.of(stackOf, firstSeenBytes) } : {}),
     };
   });
   return { stacks, stackKinds, points: seriesPoints };
