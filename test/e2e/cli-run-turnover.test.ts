@@ -27,16 +27,22 @@ describe('leakhunt run: a session table replaced at random, and the same table l
   const dir = tempDir();
   const run = (name: string, extra: string[]) => runCli(['run', '--out', join(dir.path, name), '--interval', '500ms', '--sample-bytes', '4KiB', '--',
     join(fixtureBuild, 'session_table'), '--seconds', '12', '--sessions', '8192', '--per-second', '600', ...extra]);
-  let replacedOnly: { report: TurnoverReport; counts: Counts; all: string };
-  let forgetting: { report: TurnoverReport; counts: Counts; all: string };
+  type Run = { report: TurnoverReport; counts: Counts; all: string };
+  let replacedOnly: Run[];
+  let forgetting: Run;
 
   before(async () => {
-    // Side by side: the program sleeps most of the time.
-    const [a, b] = await Promise.all([run('replaced', []), run('forgetting', ['--forget-every', '2'])]);
-    assert.equal(a.exitCode, 0, a.all);
-    assert.equal(b.exitCode, 0, b.all);
-    replacedOnly = { report: readJson<TurnoverReport>(join(dir.path, 'replaced', 'report.json')), counts: countsOf(a.stdout), all: a.all };
-    forgetting = { report: readJson<TurnoverReport>(join(dir.path, 'forgetting', 'report.json')), counts: countsOf(b.stdout), all: b.all };
+    // Side by side: the program sleeps most of the time. The table alone three times: whether a run calls a flat
+    // site growing is a matter of chance that the 0.9 operating point puts near 1 run in 100 for this look-alike
+    // (analyse-turnover.test.ts), so one run in three may; two may not (about 3 in 10 000).
+    const names = ['replaced-1', 'replaced-2', 'replaced-3', 'forgetting'];
+    const results = await Promise.all(names.map((name, i) => run(name, i === 3 ? ['--forget-every', '2'] : [])));
+    const runs = results.map((result, i): Run => {
+      assert.equal(result.exitCode, 0, result.all);
+      return { report: readJson<TurnoverReport>(join(dir.path, names[i]!, 'report.json')), counts: countsOf(result.stdout), all: result.all };
+    });
+    replacedOnly = runs.slice(0, 3);
+    forgetting = runs[3]!;
   });
   after(() => dir.cleanup());
 
@@ -44,19 +50,22 @@ describe('leakhunt run: a session table replaced at random, and the same table l
   const bornInWindow = (r: { report: TurnoverReport; counts: Counts }) => (r.counts.replaced / r.counts.seconds) * r.report.detection.spanSec * SESSION_BYTES;
 
   it('a table of fixed size whose sessions are replaced is no leak, and the run says what turned over', () => {
-    const { report } = replacedOnly;
-    const site = report.sites.find((s) => s.function === 'open_session');
-    assert.ok(site, report.sites.map((s) => s.function).join(', '));
-    const figures = JSON.stringify({ ...site, stack: undefined });
-    assert.notEqual(site.status, 'growing', figures);
-    assert.notEqual(report.verdict.kind, 'native-leak', report.verdict.summary);
-    assert.ok(site.turnover, figures);
-    // About 400 samples born in the window at 4 KiB: within a quarter of what the program replaced.
-    const expected = bornInWindow(replacedOnly);
-    assert.ok(site.turnover.bornBytes > 0.75 * expected && site.turnover.bornBytes < 1.25 * expected, `born ${site.turnover.bornBytes}, replaced ${expected}: ${figures}`);
-    // As much died as was born, but for what the estimate wandered.
-    assert.equal(site.turnover.diedBytes, Math.max(site.turnover.bornBytes - site.growthBytes, 0));
-    assert.ok(Math.abs(site.growthBytes) < 0.25 * site.turnover.bornBytes, figures);
+    const growing: string[] = [];
+    for (const r of replacedOnly) {
+      const { report } = r;
+      const site = report.sites.find((s) => s.function === 'open_session');
+      assert.ok(site, report.sites.map((s) => s.function).join(', '));
+      const figures = JSON.stringify({ ...site, stack: undefined });
+      if (site.status === 'growing' || report.verdict.kind === 'native-leak') growing.push(`${report.verdict.summary}: ${figures}`);
+      assert.ok(site.turnover, figures);
+      // About 400 samples born in the window at 4 KiB: within a quarter of what the program replaced.
+      const expected = bornInWindow(r);
+      assert.ok(site.turnover.bornBytes > 0.75 * expected && site.turnover.bornBytes < 1.25 * expected, `born ${site.turnover.bornBytes}, replaced ${expected}: ${figures}`);
+      // As much died as was born, but for what the estimate wandered.
+      assert.equal(site.turnover.diedBytes, Math.max(site.turnover.bornBytes - site.growthBytes, 0));
+      assert.ok(Math.abs(site.growthBytes) < site.turnover.bornBytes / 3, figures);
+    }
+    assert.ok(growing.length <= 1, `called a leak in ${growing.length} of 3 runs:\n${growing.join('\n')}`);
   });
 
   it('the same table forgetting every other old session leaks: growing, at about the rate the program forgot', () => {
