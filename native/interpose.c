@@ -256,8 +256,7 @@ LH_HIDDEN bool lh_interpose_in_allocator(uintptr_t pc)
 
 LH_HIDDEN uint32_t lh_now_deciseconds(void)
 {
-    uint64_t now = lh_coarse_monotonic_ns(); /* a tick's resolution is plenty for deciseconds */
-    return now > lh_start_monotonic_ns ? (uint32_t)((now - lh_start_monotonic_ns) / 100000000u) : 0;
+    return (uint32_t)(lh_coarse_since_start_ns() / LH_DECISECOND_NS); /* a tick's resolution is plenty */
 }
 
 LH_HIDDEN bool lh_sample_stack(enum lh_stack_kind kind, uint64_t size, double weight, uint32_t *stack_id)

@@ -34,7 +34,7 @@ static inline bool lh_countdown_crossed(size_t size)
     return lh_tls.bytes_until_sample <= 0;
 }
 
-/* Allocation time as the tables keep it: deciseconds since the shim started. */
+/* Allocation time as the tables keep it: deciseconds since the shim started (lh_coarse_since_start_ns). */
 LH_HIDDEN uint32_t lh_now_deciseconds(void);
 
 /* The calling thread's stack — native frames, then Java frames — interned as `kind`, with one sample of `size`

@@ -141,6 +141,12 @@ LH_HIDDEN uint64_t lh_coarse_monotonic_ns(void)
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
+LH_HIDDEN uint64_t lh_coarse_since_start_ns(void)
+{
+    uint64_t now = lh_coarse_monotonic_ns();
+    return now > lh_start_monotonic_ns ? now - lh_start_monotonic_ns : 0;
+}
+
 LH_HIDDEN uint64_t lh_monotonic_ns(void)
 {
     struct timespec now;

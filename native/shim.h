@@ -154,6 +154,9 @@ LH_HIDDEN uint64_t lh_monotonic_ns(void);
 LH_HIDDEN uint64_t lh_coarse_monotonic_ns(void);
 extern LH_HIDDEN uint64_t lh_start_monotonic_ns;
 extern LH_HIDDEN uint64_t lh_start_realtime_ns;
+/* lh_coarse_monotonic_ns since lh_start_monotonic_ns (0 before it): the clock allocation times are told by. */
+LH_HIDDEN uint64_t lh_coarse_since_start_ns(void);
+#define LH_DECISECOND_NS 100000000u
 /* Loaded into a running process (attach.c): lh_start_* are when tracking began, not when the process started. */
 extern LH_HIDDEN _Atomic bool lh_attached;
 

@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "interpose.h"
 #include "liveness.h"
 #include "mappings.h"
 #include "methods.h"
@@ -333,12 +332,11 @@ LH_HIDDEN void lh_snapshot_write(bool is_final, bool after_trim)
     uint32_t stack_count = lh_stacks_count();
     memset(totals, 0, (size_t)stack_count * sizeof *totals);
     /* On the clock births are told by (lh_now_deciseconds): where in its decisecond this walk starts. */
-    uint64_t now = lh_coarse_monotonic_ns();
-    uint64_t since_start_ns = now > lh_start_monotonic_ns ? now - lh_start_monotonic_ns : 0;
+    uint64_t since_start_ns = lh_coarse_since_start_ns();
     lh_live_for_each(add_live_entry, &stack_count);
     lh_mappings_for_each(add_mapping, &stack_count);
-    first_seen_from_ds = (uint32_t)(since_start_ns / 100000000u);
-    first_seen_boundary_share = 1.0 - (double)(since_start_ns % 100000000u) / 1e8;
+    first_seen_from_ds = (uint32_t)(since_start_ns / LH_DECISECOND_NS);
+    first_seen_boundary_share = 1.0 - (double)(since_start_ns % LH_DECISECOND_NS) / (double)LH_DECISECOND_NS;
 
     out_start(fd);
     out_put("LKHUNT\r\n", 8);
